@@ -1,0 +1,65 @@
+# A thin layer over CMake. Build trees live under build/.
+#   make run     install what is missing, build (Release), run the demo
+#   make test    install, build (RelWithDebInfo, -Werror), run every test
+#   make check   the test suite under ASan+UBSan, then under TSan
+#   make bench   build (Release) and run the benchmarks
+#   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make format  clang-format in place;  make tidy  clang-tidy over the sources
+JOBS ?= 2
+CMAKE ?= cmake
+CTEST_ARGS ?=
+FUZZ_SECONDS ?= 60
+SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
+
+.PHONY: all bootstrap run test check check-asan check-tsan bench fuzz format tidy install clean
+
+all: bootstrap
+	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build build/release -j$(JOBS)
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+run: all
+	build/release/examples/memtable_example
+
+test: bootstrap
+	$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSDB_WERROR=ON
+	$(CMAKE) --build build/test -j$(JOBS)
+	cd build/test && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+check: check-asan check-tsan
+
+check-asan: bootstrap
+	$(CMAKE) -S . -B build/asan -DCMAKE_BUILD_TYPE=Debug -DFSDB_SANITIZE=address -DFSDB_WERROR=ON \
+	  -DFSDB_BUILD_BENCH=OFF
+	$(CMAKE) --build build/asan -j$(JOBS)
+	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j$(JOBS) -LE slow $(CTEST_ARGS)
+
+check-tsan: bootstrap
+	$(CMAKE) -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSDB_SANITIZE=thread \
+	  -DFSDB_WERROR=ON -DFSDB_BUILD_BENCH=OFF
+	$(CMAKE) --build build/tsan -j$(JOBS)
+	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j$(JOBS) -LE slow $(CTEST_ARGS)
+
+bench: all
+	@for b in build/release/bench/*_bench; do [ -x "$$b" ] && { echo "== $$b"; "$$b"; }; done
+
+fuzz: bootstrap
+	$(CMAKE) -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DFSDB_BUILD_FUZZERS=ON -DFSDB_BUILD_TESTS=OFF -DFSDB_BUILD_BENCH=OFF -DFSDB_BUILD_TOOLS=OFF
+	$(CMAKE) --build build/fuzz -j$(JOBS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run_fuzzers.sh build/fuzz/fuzz
+
+format:
+	clang-format -i $(SOURCES)
+
+tidy: bootstrap
+	$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSDB_WERROR=ON
+	clang-tidy -p build/test --quiet $(filter %.cc,$(SOURCES))
+
+clean:
+	rm -rf build

@@ -1,0 +1,50 @@
+# Warnings, sanitizers and the helper every fsdb target goes through.
+
+add_library(fsdb_compile_options INTERFACE)
+target_compile_options(fsdb_compile_options INTERFACE
+  $<BUILD_INTERFACE:-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor>)
+if(FSDB_WERROR)
+  target_compile_options(fsdb_compile_options INTERFACE $<BUILD_INTERFACE:-Werror>)
+endif()
+
+if(FSDB_SANITIZE STREQUAL "address")
+  set(fsdb_sanitize_flags -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+elseif(FSDB_SANITIZE STREQUAL "thread")
+  set(fsdb_sanitize_flags -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT FSDB_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "FSDB_SANITIZE must be empty, 'address' or 'thread', not '${FSDB_SANITIZE}'")
+endif()
+if(fsdb_sanitize_flags)
+  add_compile_options(${fsdb_sanitize_flags})
+  add_link_options(${fsdb_sanitize_flags})
+  # Expensive invariant checks run in sanitizer builds (see util/invariants.h).
+  add_compile_definitions(FSDB_INVARIANTS=1)
+endif()
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  add_compile_definitions(FSDB_INVARIANTS=1)
+endif()
+
+# fsdb_library(NAME <target> ALIAS <alias> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
+# A static library of one component, installable and exported as fsdb::<alias>.
+function(fsdb_library name)
+  cmake_parse_arguments(ARG "" "ALIAS" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SOURCES})
+  add_library(fsdb::${ARG_ALIAS} ALIAS ${name})
+  target_include_directories(${name}
+    PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}/include>
+           $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>
+    PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PUBLIC ${ARG_PUBLIC_DEPS}
+                        PRIVATE $<BUILD_INTERFACE:fsdb_compile_options> ${ARG_PRIVATE_DEPS})
+  set_target_properties(${name} PROPERTIES EXPORT_NAME ${ARG_ALIAS} OUTPUT_NAME ${name})
+  set_property(GLOBAL APPEND PROPERTY FSDB_INSTALL_TARGETS ${name})
+endfunction()
+
+# fsdb_executable(<target> SOURCES ... DEPS ...): a program of the project (tool, test, bench).
+function(fsdb_executable name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${name} PRIVATE fsdb_compile_options ${ARG_DEPS})
+endfunction()

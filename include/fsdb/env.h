@@ -1,0 +1,181 @@
+// fsdb::FileSystem — the one seam between fsdb and the operating system.
+//
+// Every byte fsdb reads or writes goes through a FileSystem, so that tests and
+// the crash harness can substitute FaultInjectionFileSystem (power loss, torn
+// writes, EIO, ENOSPC) for the posix default. Every error carries the path and,
+// for system errors, strerror(errno): "IO error: /db/000007.log: write: No space left on device".
+//
+// Thread safety: a FileSystem is safe to use from many threads at once. A
+// RandomAccessFile may be read from many threads at once (positional reads). A
+// SequentialFile or WritableFile is used by one thread at a time; callers
+// serialise access to it.
+//
+// Ownership: files are returned as std::unique_ptr and closed when destroyed (a
+// WritableFile destroyed without close() flushes but does not sync).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fsdb/status.h"
+
+namespace fsdb {
+
+// Reads a file from front to back.
+class SequentialFile {
+ public:
+  virtual ~SequentialFile() = default;
+  // Reads up to n bytes. *result points into scratch (which must hold n bytes) or
+  // into memory the file owns until the next call. Fewer than n bytes, including
+  // none, means the end of the file was reached.
+  virtual Status read(size_t n, std::string_view* result, char* scratch) = 0;
+  // Skips n bytes forward.
+  virtual Status skip(uint64_t n) = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// Reads a file at any offset; thread-safe.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset. *result points into scratch (n bytes) or into
+  // memory the file owns for its lifetime. Fewer than n bytes means end of file.
+  virtual Status read(uint64_t offset, size_t n, std::string_view* result,
+                      char* scratch) const = 0;
+  // The file's size in bytes.
+  virtual Status size(uint64_t* bytes) const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// Appends to a file. Appended bytes may sit in a user-space buffer until
+// flush(); they are durable only after sync().
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status append(std::string_view data) = 0;
+  // Hands every appended byte to the operating system (survives a process crash).
+  virtual Status flush() = 0;
+  // flush(), then makes the data durable (fdatasync: survives a power cut). The
+  // file's directory entry is durable only after FileSystem::sync_dir().
+  virtual Status sync() = 0;
+  // flush() and release the descriptor; further calls fail.
+  virtual Status close() = 0;
+  // Bytes in the file, including those appended and not yet flushed.
+  virtual uint64_t size() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// An advisory lock on a file, held until this object is destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+
+  virtual Status new_sequential_file(const std::string& path,
+                                     std::unique_ptr<SequentialFile>* file) = 0;
+  virtual Status new_random_access_file(const std::string& path,
+                                        std::unique_ptr<RandomAccessFile>* file) = 0;
+  // Creates the file, or truncates it if it exists.
+  virtual Status new_writable_file(const std::string& path,
+                                   std::unique_ptr<WritableFile>* file) = 0;
+  // Opens the file for appending at its end, creating it if missing.
+  virtual Status new_appendable_file(const std::string& path,
+                                     std::unique_ptr<WritableFile>* file) = 0;
+
+  virtual bool file_exists(const std::string& path) = 0;
+  // NotFound if the path does not exist; *is_dir tells whether it is a directory.
+  virtual Status is_directory(const std::string& path, bool* is_dir) = 0;
+  // The names (not paths) in a directory, without "." and "..", in no set order.
+  virtual Status get_children(const std::string& dir, std::vector<std::string>* names) = 0;
+  virtual Status get_file_size(const std::string& path, uint64_t* bytes) = 0;
+  virtual Status remove_file(const std::string& path) = 0;
+  // Creates a directory; OK if it already exists as a directory.
+  virtual Status create_dir(const std::string& path) = 0;
+  virtual Status remove_dir(const std::string& path) = 0;
+  // Atomically replaces `to` with `from` (rename(2)). Durable after sync_dir().
+  virtual Status rename_file(const std::string& from, const std::string& to) = 0;
+  // Makes the directory's entries (creations, renames, removals) durable.
+  virtual Status sync_dir(const std::string& path) = 0;
+  // Takes an exclusive advisory lock on `path` (created if missing). Busy if
+  // another process, or another lock in this process, holds it.
+  virtual Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+};
+
+// The default: POSIX files (pread, write, fdatasync, fcntl locks). A shared
+// instance; it holds no state of its own.
+std::shared_ptr<FileSystem> posix_file_system();
+
+// Reads a whole file into *data.
+Status read_file_to_string(FileSystem& fs, const std::string& path, std::string* data);
+// Writes `data` to a new file at path (replacing it), and syncs it when `sync`.
+// On failure the partial file is removed. The directory is not synced.
+Status write_string_to_file(FileSystem& fs, std::string_view data, const std::string& path,
+                            bool sync);
+
+// A FileSystem over another that can fake what the hardware does badly: power
+// loss, torn writes, and I/O errors on chosen calls. It tracks for each file the
+// length at its last sync and which creations, renames and removals were made
+// durable by a sync of their directory.
+class FaultInjectionFileSystem : public FileSystem {
+ public:
+  explicit FaultInjectionFileSystem(std::shared_ptr<FileSystem> base);
+  ~FaultInjectionFileSystem() override;
+
+  // Power loss: every file returns to its length at its last sync; files
+  // created, and renames made, since their directory's last sync are undone;
+  // removals not made durable bring the file back. Open writable files keep
+  // working but their unsynced appends are gone.
+  void drop_unsynced_data();
+  // Inactive: every write, sync, rename, removal and creation fails with IOError.
+  void set_active(bool active);
+  bool is_active() const;
+  // The (n+1)-th mutating call from now on fails with `error`, and so does every
+  // mutating call after it until clear_faults().
+  void fail_after(int n_ops, Status error);
+  // With drop_unsynced_data(): keep a random prefix of each file's unsynced tail
+  // instead of dropping it whole (a torn write).
+  void set_torn_writes(bool torn, uint64_t seed);
+  // Each mutating call (and read, when include_reads) fails with `error` with the
+  // given probability.
+  void set_random_failures(double probability, Status error, bool include_reads, uint64_t seed);
+  // Ends fail_after and random failures and makes the file system active again.
+  void clear_faults();
+  // Mutating calls seen so far (appends, syncs, creations, renames, removals).
+  uint64_t mutating_calls() const;
+  // Faults injected so far.
+  uint64_t injected_faults() const;
+
+  Status new_sequential_file(const std::string& path,
+                             std::unique_ptr<SequentialFile>* file) override;
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override;
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
+  Status new_appendable_file(const std::string& path,
+                             std::unique_ptr<WritableFile>* file) override;
+  bool file_exists(const std::string& path) override;
+  Status is_directory(const std::string& path, bool* is_dir) override;
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override;
+  Status get_file_size(const std::string& path, uint64_t* bytes) override;
+  Status remove_file(const std::string& path) override;
+  Status create_dir(const std::string& path) override;
+  Status remove_dir(const std::string& path) override;
+  Status rename_file(const std::string& from, const std::string& to) override;
+  Status sync_dir(const std::string& path) override;
+  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override;
+
+  struct State;  // shared with the file wrappers
+
+ private:
+  std::shared_ptr<FileSystem> base_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace fsdb

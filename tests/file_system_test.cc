@@ -1,0 +1,205 @@
+// util/posix_file_system.cc: the posix FileSystem, through the public seam.
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fsdb/env.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+class PosixFileSystemTest : public ::testing::Test {
+ protected:
+  std::shared_ptr<FileSystem> fs_ = posix_file_system();
+  test::ScratchDir dir_;
+};
+
+TEST_F(PosixFileSystemTest, AppendFlushSyncAndReadBack) {
+  const std::string path = dir_.file("a.log");
+  std::unique_ptr<WritableFile> w;
+  FSDB_ASSERT_OK(fs_->new_writable_file(path, &w));
+  std::string expected;
+  for (int i = 0; i < 1000; ++i) {
+    std::string piece = "record-" + std::to_string(i) + std::string(i % 97, 'x');
+    FSDB_ASSERT_OK(w->append(piece));
+    expected += piece;
+  }
+  // A large append bypasses the buffer and must keep its place in the order.
+  const std::string big(200 * 1024, 'B');
+  FSDB_ASSERT_OK(w->append(big));
+  expected += big;
+  FSDB_ASSERT_OK(w->append("tail"));
+  expected += "tail";
+  EXPECT_EQ(w->size(), expected.size());
+  FSDB_ASSERT_OK(w->sync());
+  FSDB_ASSERT_OK(w->close());
+  EXPECT_FALSE(w->append("x").ok()) << "append after close must fail";
+
+  uint64_t size = 0;
+  FSDB_ASSERT_OK(fs_->get_file_size(path, &size));
+  EXPECT_EQ(size, expected.size());
+  std::string read_back;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &read_back));
+  EXPECT_EQ(read_back, expected);
+}
+
+TEST_F(PosixFileSystemTest, SequentialReadAndSkip) {
+  const std::string path = dir_.file("s");
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, "0123456789", path, true));
+  std::unique_ptr<SequentialFile> f;
+  FSDB_ASSERT_OK(fs_->new_sequential_file(path, &f));
+  char scratch[16];
+  std::string_view got;
+  FSDB_ASSERT_OK(f->read(3, &got, scratch));
+  EXPECT_EQ(got, "012");
+  FSDB_ASSERT_OK(f->skip(4));
+  FSDB_ASSERT_OK(f->read(16, &got, scratch));
+  EXPECT_EQ(got, "789") << "a short read means end of file";
+  FSDB_ASSERT_OK(f->read(16, &got, scratch));
+  EXPECT_TRUE(got.empty());
+}
+
+TEST_F(PosixFileSystemTest, PositionalReadsFromManyThreads) {
+  const std::string path = dir_.file("r");
+  std::string data(1 << 16, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 31);
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, data, path, false));
+  std::unique_ptr<RandomAccessFile> f;
+  FSDB_ASSERT_OK(fs_->new_random_access_file(path, &f));
+  uint64_t size = 0;
+  FSDB_ASSERT_OK(f->size(&size));
+  EXPECT_EQ(size, data.size());
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      char scratch[512];
+      for (uint64_t off = static_cast<uint64_t>(t) * 100; off < data.size(); off += 4093) {
+        std::string_view got;
+        if (!f->read(off, sizeof(scratch), &got, scratch).ok() ||
+            got != std::string_view(data).substr(off, sizeof(scratch))) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(mismatches.load(), 0);
+  char scratch[8];
+  std::string_view got;
+  FSDB_ASSERT_OK(f->read(data.size() + 10, sizeof(scratch), &got, scratch));
+  EXPECT_TRUE(got.empty()) << "a read past the end returns nothing, not an error";
+}
+
+TEST_F(PosixFileSystemTest, AppendableFileContinuesAtTheEnd) {
+  const std::string path = dir_.file("ap");
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, "abc", path, true));
+  std::unique_ptr<WritableFile> w;
+  FSDB_ASSERT_OK(fs_->new_appendable_file(path, &w));
+  EXPECT_EQ(w->size(), 3u);
+  FSDB_ASSERT_OK(w->append("def"));
+  FSDB_ASSERT_OK(w->close());
+  std::string got;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
+  EXPECT_EQ(got, "abcdef");
+}
+
+TEST_F(PosixFileSystemTest, DirectoryOperations) {
+  const std::string sub = dir_.file("sub");
+  FSDB_ASSERT_OK(fs_->create_dir(sub));
+  FSDB_ASSERT_OK(fs_->create_dir(sub)) << "creating an existing directory is OK";
+  bool is_dir = false;
+  FSDB_ASSERT_OK(fs_->is_directory(sub, &is_dir));
+  EXPECT_TRUE(is_dir);
+
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, "1", sub + "/one", true));
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, "2", sub + "/two.tmp", true));
+  FSDB_ASSERT_OK(fs_->rename_file(sub + "/two.tmp", sub + "/two"));
+  FSDB_ASSERT_OK(fs_->sync_dir(sub));
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(fs_->get_children(sub, &names));
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"one", "two"}));
+
+  FSDB_ASSERT_OK(fs_->is_directory(sub + "/one", &is_dir));
+  EXPECT_FALSE(is_dir);
+  Status s = fs_->create_dir(sub + "/one");
+  EXPECT_TRUE(s.is_io_error()) << "a file in the way: " << s.to_string();
+
+  EXPECT_FALSE(fs_->remove_dir(sub).ok()) << "not empty";
+  FSDB_ASSERT_OK(fs_->remove_file(sub + "/one"));
+  FSDB_ASSERT_OK(fs_->remove_file(sub + "/two"));
+  EXPECT_FALSE(fs_->file_exists(sub + "/one"));
+  FSDB_ASSERT_OK(fs_->remove_dir(sub));
+  EXPECT_FALSE(fs_->file_exists(sub));
+}
+
+TEST_F(PosixFileSystemTest, ErrorsNameTheFileAndTheSystemError) {
+  const std::string missing = dir_.file("no-such-file");
+  std::unique_ptr<SequentialFile> f;
+  Status s = fs_->new_sequential_file(missing, &f);
+  EXPECT_TRUE(s.is_not_found()) << s.to_string();
+  EXPECT_NE(s.to_string().find(missing), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("No such file or directory"), std::string::npos);
+
+  s = fs_->remove_file(missing);
+  EXPECT_NE(s.to_string().find(missing), std::string::npos) << s.to_string();
+  uint64_t size = 0;
+  EXPECT_TRUE(fs_->get_file_size(missing, &size).is_not_found());
+  s = fs_->rename_file(missing, dir_.file("x"));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("rename"), std::string::npos) << s.to_string();
+
+  std::unique_ptr<WritableFile> w;
+  s = fs_->new_writable_file(dir_.file("no-dir/file"), &w);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("no-dir/file"), std::string::npos) << s.to_string();
+}
+
+TEST_F(PosixFileSystemTest, FullDiskIsAnIOErrorNamingTheFile) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  std::unique_ptr<WritableFile> w;
+  FSDB_ASSERT_OK(fs_->new_appendable_file("/dev/full", &w));
+  FSDB_ASSERT_OK(w->append("buffered"));  // sits in the user-space buffer
+  Status s = w->flush();
+  EXPECT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_NE(s.to_string().find("/dev/full"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("No space left on device"), std::string::npos) << s.to_string();
+}
+
+TEST_F(PosixFileSystemTest, LockIsExclusiveInThisProcessAndAcrossProcesses) {
+  const std::string path = dir_.file("LOCK");
+  std::unique_ptr<FileLock> lock;
+  FSDB_ASSERT_OK(fs_->lock_file(path, &lock));
+  std::unique_ptr<FileLock> second;
+  Status s = fs_->lock_file(path, &second);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+
+  // Another process cannot take it either.
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    int fd = ::open(path.c_str(), O_RDWR);
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    ::_exit(fd >= 0 && ::fcntl(fd, F_SETLK, &fl) != 0 ? 0 : 1);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  EXPECT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0)
+      << "the child process could take the lock";
+
+  lock.reset();
+  FSDB_ASSERT_OK(fs_->lock_file(path, &second)) << "released when the holder is destroyed";
+}
+
+}  // namespace
+}  // namespace fsdb

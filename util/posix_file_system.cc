@@ -1,0 +1,378 @@
+// The POSIX FileSystem: pread for random access, a user-space buffer in front of
+// write(2) for appends, fdatasync for sync, fcntl locks for LOCK files.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <set>
+
+#include "fsdb/env.h"
+#include "util/io_error.h"
+
+namespace fsdb {
+namespace {
+
+constexpr size_t kWriteBufferBytes = 64 * 1024;
+
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixSequentialFile() override { ::close(fd_); }
+
+  Status read(size_t n, std::string_view* result, char* scratch) override {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::read(fd_, scratch + got, n - got);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *result = {};
+        return io_error(path_, "read", errno);
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    *result = std::string_view(scratch, got);
+    return Status::OK();
+  }
+
+  Status skip(uint64_t n) override {
+    if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) == static_cast<off_t>(-1)) {
+      return io_error(path_, "lseek", errno);
+    }
+    return Status::OK();
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+
+  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *result = {};
+        return io_error(path_, "pread at offset " + std::to_string(offset + got), errno);
+      }
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    *result = std::string_view(scratch, got);
+    return Status::OK();
+  }
+
+  Status size(uint64_t* bytes) const override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return io_error(path_, "fstat", errno);
+    *bytes = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd, uint64_t initial_size)
+      : path_(std::move(path)), fd_(fd), size_(initial_size) {
+    buffer_.reserve(kWriteBufferBytes);
+  }
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) (void)close();
+  }
+
+  Status append(std::string_view data) override {
+    if (fd_ < 0) return closed_error();
+    size_ += data.size();
+    if (buffer_.size() + data.size() <= kWriteBufferBytes) {
+      buffer_.append(data);
+      return Status::OK();
+    }
+    Status s = flush_buffer();
+    if (!s.ok()) return s;
+    if (data.size() <= kWriteBufferBytes) {
+      buffer_.append(data);
+      return Status::OK();
+    }
+    return write_all(data);  // large appends skip the copy
+  }
+
+  Status flush() override {
+    if (fd_ < 0) return closed_error();
+    return flush_buffer();
+  }
+
+  Status sync() override {
+    if (fd_ < 0) return closed_error();
+    Status s = flush_buffer();
+    if (!s.ok()) return s;
+    if (::fdatasync(fd_) != 0) return io_error(path_, "fdatasync", errno);
+    return Status::OK();
+  }
+
+  Status close() override {
+    if (fd_ < 0) return Status::OK();
+    Status s = flush_buffer();
+    if (::close(fd_) != 0 && s.ok()) s = io_error(path_, "close", errno);
+    fd_ = -1;
+    return s;
+  }
+
+  uint64_t size() const override { return size_; }
+  const std::string& path() const override { return path_; }
+
+ private:
+  Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
+
+  Status flush_buffer() {
+    if (buffer_.empty()) return Status::OK();
+    Status s = write_all(buffer_);
+    buffer_.clear();
+    return s;
+  }
+
+  Status write_all(std::string_view data) {
+    while (!data.empty()) {
+      ssize_t w = ::write(fd_, data.data(), data.size());
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return io_error(path_, "write", errno);
+      }
+      data.remove_prefix(static_cast<size_t>(w));
+    }
+    return Status::OK();
+  }
+
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+  std::string buffer_;
+};
+
+// fcntl locks belong to the process, so a second lock of the same file from the
+// same process would succeed silently; this set makes it fail like another
+// process's would.
+std::mutex locked_paths_mutex;
+std::set<std::string> locked_paths;
+
+class PosixFileLock final : public FileLock {
+ public:
+  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixFileLock() override {
+    struct flock fl {};
+    fl.l_type = F_UNLCK;
+    fl.l_whence = SEEK_SET;
+    (void)::fcntl(fd_, F_SETLK, &fl);
+    ::close(fd_);
+    std::lock_guard<std::mutex> guard(locked_paths_mutex);
+    locked_paths.erase(path_);
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Status new_sequential_file(const std::string& path,
+                             std::unique_ptr<SequentialFile>* file) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "open", errno);
+    *file = std::make_unique<PosixSequentialFile>(path, fd);
+    return Status::OK();
+  }
+
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "open", errno);
+    *file = std::make_unique<PosixRandomAccessFile>(path, fd);
+    return Status::OK();
+  }
+
+  Status new_writable_file(const std::string& path,
+                           std::unique_ptr<WritableFile>* file) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return io_error(path, "open for writing", errno);
+    *file = std::make_unique<PosixWritableFile>(path, fd, 0);
+    return Status::OK();
+  }
+
+  Status new_appendable_file(const std::string& path,
+                             std::unique_ptr<WritableFile>* file) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) return io_error(path, "open for appending", errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return io_error(path, "fstat", err);
+    }
+    *file = std::make_unique<PosixWritableFile>(path, fd, static_cast<uint64_t>(st.st_size));
+    return Status::OK();
+  }
+
+  bool file_exists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  Status is_directory(const std::string& path, bool* is_dir) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return io_error(path, "stat", errno);
+    *is_dir = S_ISDIR(st.st_mode);
+    return Status::OK();
+  }
+
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    names->clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return io_error(dir, "opendir", errno);
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name(e->d_name);
+      if (name == "." || name == "..") continue;
+      names->emplace_back(name);
+    }
+    ::closedir(d);
+    return Status::OK();
+  }
+
+  Status get_file_size(const std::string& path, uint64_t* bytes) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return io_error(path, "stat", errno);
+    *bytes = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+  Status remove_file(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return io_error(path, "unlink", errno);
+    return Status::OK();
+  }
+
+  Status create_dir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) == 0) return Status::OK();
+    int err = errno;
+    struct stat st;
+    if (err == EEXIST && ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return Status::OK();
+    }
+    return io_error(path, "mkdir", err);
+  }
+
+  Status remove_dir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return io_error(path, "rmdir", errno);
+    return Status::OK();
+  }
+
+  Status rename_file(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return io_error(from, "rename to " + to, errno);
+    }
+    return Status::OK();
+  }
+
+  Status sync_dir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return io_error(path, "open directory", errno);
+    Status s;
+    if (::fsync(fd) != 0) s = io_error(path, "fsync directory", errno);
+    ::close(fd);
+    return s;
+  }
+
+  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    {
+      std::lock_guard<std::mutex> guard(locked_paths_mutex);
+      if (!locked_paths.insert(path).second) {
+        return Status::Busy(path + ": already locked by this process");
+      }
+    }
+    auto unregister = [&path] {
+      std::lock_guard<std::mutex> guard(locked_paths_mutex);
+      locked_paths.erase(path);
+    };
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      int err = errno;
+      unregister();
+      return io_error(path, "open lock file", err);
+    }
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (::fcntl(fd, F_SETLK, &fl) != 0) {
+      int err = errno;
+      ::close(fd);
+      unregister();
+      if (err == EACCES || err == EAGAIN) {
+        return Status::Busy(path + ": locked by another process");
+      }
+      return io_error(path, "lock", err);
+    }
+    *lock = std::make_unique<PosixFileLock>(path, fd);
+    return Status::OK();
+  }
+};
+
+}  // namespace
+
+Status io_error(const std::string& path, std::string_view operation, int err) {
+  std::string msg = path;
+  msg += ": ";
+  msg += operation;
+  msg += ": ";
+  msg += std::strerror(err);
+  if (err == ENOENT) return Status::NotFound(msg);
+  return Status::IOError(msg);
+}
+
+std::shared_ptr<FileSystem> posix_file_system() {
+  static const std::shared_ptr<FileSystem> instance = std::make_shared<PosixFileSystem>();
+  return instance;
+}
+
+Status read_file_to_string(FileSystem& fs, const std::string& path, std::string* data) {
+  data->clear();
+  std::unique_ptr<SequentialFile> file;
+  Status s = fs.new_sequential_file(path, &file);
+  if (!s.ok()) return s;
+  constexpr size_t kChunk = 64 * 1024;
+  std::string scratch(kChunk, '\0');
+  while (true) {
+    std::string_view piece;
+    s = file->read(kChunk, &piece, scratch.data());
+    if (!s.ok()) return s;
+    if (piece.empty()) return Status::OK();
+    data->append(piece);
+  }
+}
+
+Status write_string_to_file(FileSystem& fs, std::string_view data, const std::string& path,
+                            bool sync) {
+  std::unique_ptr<WritableFile> file;
+  Status s = fs.new_writable_file(path, &file);
+  if (!s.ok()) return s;
+  s = file->append(data);
+  if (s.ok() && sync) s = file->sync();
+  Status c = file->close();
+  if (s.ok()) s = c;
+  if (!s.ok()) (void)fs.remove_file(path);
+  return s;
+}
+
+}  // namespace fsdb
