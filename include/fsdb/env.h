@@ -131,8 +131,9 @@ class FaultInjectionFileSystem : public FileSystem {
 
   // Power loss: every file returns to its length at its last sync; files
   // created, and renames made, since their directory's last sync are undone;
-  // removals not made durable bring the file back. Open writable files keep
-  // working but their unsynced appends are gone.
+  // removals not made durable bring the file back. Files still open belong to
+  // the process that "lost power": every later call on them fails with IOError.
+  // Call it once the DB using this file system has been destroyed or abandoned.
   void drop_unsynced_data();
   // Inactive: every write, sync, rename, removal and creation fails with IOError.
   void set_active(bool active);

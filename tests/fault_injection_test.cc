@@ -1,0 +1,157 @@
+// FaultInjectionFileSystem: power loss, torn writes, injected errors.
+#include <string>
+#include <vector>
+
+#include "fsdb/env.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+class FaultInjectionTest : public ::testing::Test {
+ protected:
+  std::string read(const std::string& path) {
+    std::string data;
+    Status s = read_file_to_string(*posix_file_system(), path, &data);
+    return s.ok() ? data : "<" + s.to_string() + ">";
+  }
+  bool exists(const std::string& path) { return posix_file_system()->file_exists(path); }
+
+  test::ScratchDir dir_;
+  FaultInjectionFileSystem fs_{posix_file_system()};
+};
+
+TEST_F(FaultInjectionTest, PowerLossKeepsOnlySyncedBytesOfDurableFiles) {
+  const std::string path = dir_.file("a.log");
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(path, &f));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));  // the file's name is durable
+  FSDB_ASSERT_OK(f->append("synced-"));
+  FSDB_ASSERT_OK(f->sync());
+  FSDB_ASSERT_OK(f->append("lost"));
+  EXPECT_EQ(read(path), "synced-lost") << "before the cut the OS has every byte";
+
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(path), "synced-");
+  Status s = f->append("more");
+  EXPECT_TRUE(s.is_io_error()) << "a file of the dead process stays dead: " << s.to_string();
+}
+
+TEST_F(FaultInjectionTest, FileWhoseDirectoryWasNotSyncedDisappears) {
+  const std::string path = dir_.file("new.sst");
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(path, &f));
+  FSDB_ASSERT_OK(f->append("data"));
+  FSDB_ASSERT_OK(f->sync());
+  fs_.drop_unsynced_data();
+  EXPECT_FALSE(exists(path)) << "synced data, but the directory entry never was";
+}
+
+TEST_F(FaultInjectionTest, UnsyncedRenameIsUndoneAndTheOldTargetComesBack) {
+  // The CURRENT dance: write a temp file, sync it, rename over the old one.
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "MANIFEST-1\n", dir_.file("CURRENT"), true));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "MANIFEST-2\n", dir_.file("CURRENT.tmp"), true));
+  FSDB_ASSERT_OK(fs_.rename_file(dir_.file("CURRENT.tmp"), dir_.file("CURRENT")));
+  EXPECT_EQ(read(dir_.file("CURRENT")), "MANIFEST-2\n");
+
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("CURRENT")), "MANIFEST-1\n");
+  EXPECT_FALSE(exists(dir_.file("CURRENT.tmp"))) << "its creation was not durable either";
+
+  // The same sequence with the directory synced survives.
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "MANIFEST-3\n", dir_.file("CURRENT.tmp"), true));
+  FSDB_ASSERT_OK(fs_.rename_file(dir_.file("CURRENT.tmp"), dir_.file("CURRENT")));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path() + "/"));
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("CURRENT")), "MANIFEST-3\n");
+}
+
+TEST_F(FaultInjectionTest, UnsyncedRemovalBringsTheFileBack) {
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "keep me", dir_.file("old.log"), true));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(fs_.remove_file(dir_.file("old.log")));
+  EXPECT_FALSE(exists(dir_.file("old.log")));
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("old.log")), "keep me");
+
+  FSDB_ASSERT_OK(fs_.remove_file(dir_.file("old.log")));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  fs_.drop_unsynced_data();
+  EXPECT_FALSE(exists(dir_.file("old.log")));
+}
+
+TEST_F(FaultInjectionTest, TornWriteKeepsAPrefixOfTheUnsyncedTail) {
+  const std::string path = dir_.file("t.log");
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(path, &f));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(f->append("base|"));
+  FSDB_ASSERT_OK(f->sync());
+  const std::string tail(1000, 'z');
+  FSDB_ASSERT_OK(f->append(tail));
+  fs_.set_torn_writes(true, 7);
+  fs_.drop_unsynced_data();
+  const std::string got = read(path);
+  ASSERT_GE(got.size(), 5u);
+  EXPECT_EQ(got.substr(0, 5), "base|");
+  EXPECT_LE(got.size(), 5 + tail.size());
+  EXPECT_EQ(got.substr(5), tail.substr(0, got.size() - 5));
+}
+
+TEST_F(FaultInjectionTest, InactiveFailsEveryMutationButReadsWork) {
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "x", dir_.file("f"), true));
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_appendable_file(dir_.file("f"), &f));
+  fs_.set_active(false);
+  EXPECT_FALSE(fs_.is_active());
+  EXPECT_TRUE(f->append("y").is_io_error());
+  EXPECT_TRUE(f->sync().is_io_error());
+  std::unique_ptr<WritableFile> g;
+  EXPECT_TRUE(fs_.new_writable_file(dir_.file("g"), &g).is_io_error());
+  EXPECT_TRUE(fs_.rename_file(dir_.file("f"), dir_.file("h")).is_io_error());
+  EXPECT_TRUE(fs_.remove_file(dir_.file("f")).is_io_error());
+  EXPECT_TRUE(fs_.sync_dir(dir_.path()).is_io_error());
+  EXPECT_EQ(read(dir_.file("f")), "x");
+  EXPECT_GE(fs_.injected_faults(), 6u);
+  fs_.set_active(true);
+  FSDB_EXPECT_OK(f->append("y"));
+}
+
+TEST_F(FaultInjectionTest, FailAfterFailsTheNPlusFirstMutationAndAfter) {
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(dir_.file("f"), &f));
+  fs_.fail_after(2, Status::IOError("injected ENOSPC: No space left on device"));
+  FSDB_EXPECT_OK(f->append("1"));
+  FSDB_EXPECT_OK(f->append("2"));
+  Status s = f->append("3");
+  EXPECT_TRUE(s.is_io_error());
+  EXPECT_NE(s.to_string().find("No space left on device"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find(dir_.file("f")), std::string::npos) << s.to_string();
+  EXPECT_TRUE(f->sync().is_io_error()) << "stays failed until cleared";
+  fs_.clear_faults();
+  FSDB_EXPECT_OK(f->append("4"));
+  FSDB_EXPECT_OK(f->sync());
+  EXPECT_EQ(read(dir_.file("f")), "124");
+}
+
+TEST_F(FaultInjectionTest, RandomFailuresHitAboutTheRequestedShare) {
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(dir_.file("f"), &f));
+  fs_.set_random_failures(0.25, Status::IOError("injected EIO"), /*include_reads=*/true, 99);
+  int failed = 0;
+  for (int i = 0; i < 2000; ++i) failed += f->append("a").ok() ? 0 : 1;
+  EXPECT_GT(failed, 350);
+  EXPECT_LT(failed, 650);
+  std::unique_ptr<RandomAccessFile> r;
+  int read_failures = 0;
+  for (int i = 0; i < 200; ++i) {
+    read_failures += fs_.new_random_access_file(dir_.file("f"), &r).ok() ? 0 : 1;
+  }
+  EXPECT_GT(read_failures, 0) << "reads fail too when asked";
+  fs_.clear_faults();
+  FSDB_EXPECT_OK(f->append("b"));
+}
+
+}  // namespace
+}  // namespace fsdb

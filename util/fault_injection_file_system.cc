@@ -1,0 +1,468 @@
+// FaultInjectionFileSystem: a FileSystem that remembers what a power cut would
+// keep, and fails chosen calls.
+//
+// Model. A file's bytes are durable up to its last sync(). A directory entry (a
+// creation, a rename, a removal) is durable once its directory is synced;
+// until then it sits in the directory's list of pending operations, and
+// drop_unsynced_data() undoes the pending operations newest first. To be able
+// to undo a rename over an existing file, or a removal, the bytes that would be
+// lost are read and kept in memory when the operation happens — only for
+// entries whose directory has not been synced since, so the cost is bounded by
+// what a test leaves unsynced.
+//
+// Every append is flushed to the base file at once: a user-space buffer in the
+// base would otherwise be written out by a late close() after a simulated power
+// cut, resurrecting data that the cut destroyed.
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <vector>
+
+#include "fsdb/env.h"
+
+namespace fsdb {
+namespace {
+
+std::string without_trailing_slashes(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string dir_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+}  // namespace
+
+struct FaultInjectionFileSystem::State {
+  struct FileState {
+    uint64_t size = 0;         // bytes appended through this file system
+    uint64_t synced_size = 0;  // bytes made durable by sync()
+  };
+  enum class OpKind { kCreate, kRename, kRemove };
+  struct PendingOp {
+    OpKind kind;
+    std::string path;                          // created / removed / rename target
+    std::string from;                          // rename source
+    std::optional<std::string> saved_content;  // what the operation destroyed
+  };
+
+  std::mutex mu;
+  bool active = true;
+  int64_t fail_countdown = -1;  // -1: no fail_after in force
+  bool failing = false;         // fail_after has triggered
+  Status fail_error;
+  double fail_probability = 0;
+  Status random_error;
+  bool random_includes_reads = false;
+  std::mt19937_64 fault_rng{0};
+  bool torn_writes = false;
+  std::mt19937_64 torn_rng{0};
+  uint64_t mutating = 0;
+  uint64_t injected = 0;
+  uint64_t generation = 0;  // bumped by drop_unsynced_data; older open files are dead
+
+  std::map<std::string, FileState> files;                    // files written through us
+  std::map<std::string, std::vector<PendingOp>> pending_ops;  // by directory
+
+  // REQUIRES: mu held. Decides whether this mutating call fails.
+  Status check_mutation() {
+    ++mutating;
+    if (!active) {
+      ++injected;
+      return Status::IOError("fault injection: file system inactive");
+    }
+    if (fail_countdown == 0) {
+      failing = true;
+      fail_countdown = -1;
+    } else if (fail_countdown > 0) {
+      --fail_countdown;
+    }
+    if (failing) {
+      ++injected;
+      return fail_error;
+    }
+    return check_random();
+  }
+  // REQUIRES: mu held.
+  Status check_read() { return random_includes_reads ? check_random() : Status::OK(); }
+  // REQUIRES: mu held.
+  Status check_random() {
+    if (fail_probability > 0 &&
+        std::uniform_real_distribution<double>(0, 1)(fault_rng) < fail_probability) {
+      ++injected;
+      return random_error;
+    }
+    return Status::OK();
+  }
+};
+
+namespace {
+
+using State = FaultInjectionFileSystem::State;
+
+Status dead_file_error(const std::string& path) {
+  return Status::IOError(path + ": fault injection: file belongs to a process that lost power");
+}
+
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(std::shared_ptr<State> state, std::unique_ptr<WritableFile> base,
+                    uint64_t generation)
+      : state_(std::move(state)), base_(std::move(base)), generation_(generation) {}
+
+  Status append(std::string_view data) override {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    if (generation_ != state_->generation) return dead_file_error(path());
+    Status s = state_->check_mutation();
+    if (!s.ok()) return s.with_context(path() + ": append");
+    s = base_->append(data);
+    if (s.ok()) s = base_->flush();
+    if (s.ok()) state_->files[path()].size = base_->size();
+    return s;
+  }
+
+  Status flush() override {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    if (generation_ != state_->generation) return dead_file_error(path());
+    return Status::OK();  // every append already reached the base file
+  }
+
+  Status sync() override {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    if (generation_ != state_->generation) return dead_file_error(path());
+    Status s = state_->check_mutation();
+    if (!s.ok()) return s.with_context(path() + ": sync");
+    s = base_->sync();
+    if (s.ok()) {
+      State::FileState& f = state_->files[path()];
+      f.synced_size = f.size;
+    }
+    return s;
+  }
+
+  Status close() override {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    return base_->close();
+  }
+
+  uint64_t size() const override { return base_->size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  std::shared_ptr<State> state_;
+  std::unique_ptr<WritableFile> base_;
+  const uint64_t generation_;
+};
+
+class FaultSequentialFile final : public SequentialFile {
+ public:
+  FaultSequentialFile(std::shared_ptr<State> state, std::unique_ptr<SequentialFile> base)
+      : state_(std::move(state)), base_(std::move(base)) {}
+  Status read(size_t n, std::string_view* result, char* scratch) override {
+    {
+      std::lock_guard<std::mutex> guard(state_->mu);
+      Status s = state_->check_read();
+      if (!s.ok()) return s.with_context(path() + ": read");
+    }
+    return base_->read(n, result, scratch);
+  }
+  Status skip(uint64_t n) override { return base_->skip(n); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  std::shared_ptr<State> state_;
+  std::unique_ptr<SequentialFile> base_;
+};
+
+class FaultRandomAccessFile final : public RandomAccessFile {
+ public:
+  FaultRandomAccessFile(std::shared_ptr<State> state, std::unique_ptr<RandomAccessFile> base)
+      : state_(std::move(state)), base_(std::move(base)) {}
+  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+    {
+      std::lock_guard<std::mutex> guard(state_->mu);
+      Status s = state_->check_read();
+      if (!s.ok()) return s.with_context(path() + ": read at offset " + std::to_string(offset));
+    }
+    return base_->read(offset, n, result, scratch);
+  }
+  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  std::shared_ptr<State> state_;
+  std::unique_ptr<RandomAccessFile> base_;
+};
+
+}  // namespace
+
+FaultInjectionFileSystem::FaultInjectionFileSystem(std::shared_ptr<FileSystem> base)
+    : base_(std::move(base)), state_(std::make_shared<State>()) {}
+
+FaultInjectionFileSystem::~FaultInjectionFileSystem() = default;
+
+void FaultInjectionFileSystem::drop_unsynced_data() {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  State& st = *state_;
+  ++st.generation;
+
+  // 1. Every file back to its synced length (or a torn prefix of its tail).
+  for (auto& [path, file] : st.files) {
+    if (file.size == file.synced_size || !base_->file_exists(path)) continue;
+    uint64_t keep = file.synced_size;
+    if (st.torn_writes) keep += st.torn_rng() % (file.size - file.synced_size + 1);
+    std::string content;
+    if (read_file_to_string(*base_, path, &content).ok()) {
+      content.resize(std::min<uint64_t>(keep, content.size()));
+      (void)write_string_to_file(*base_, content, path, true);
+    }
+    file.size = file.synced_size = keep;
+  }
+
+  // 2. Undo directory operations that no directory sync made durable, newest first.
+  std::vector<State::PendingOp> ops;
+  for (auto& [dir, list] : st.pending_ops) ops.insert(ops.end(), list.begin(), list.end());
+  st.pending_ops.clear();
+  // Each directory's list is in order; across directories the order does not matter
+  // except for renames between directories, which fsdb never does.
+  for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+    switch (it->kind) {
+      case State::OpKind::kCreate:
+        (void)base_->remove_file(it->path);
+        st.files.erase(it->path);
+        break;
+      case State::OpKind::kRename: {
+        (void)base_->rename_file(it->path, it->from);
+        auto node = st.files.extract(it->path);
+        if (!node.empty()) {
+          node.key() = it->from;
+          st.files.insert(std::move(node));
+        }
+        if (it->saved_content) {
+          (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
+          st.files[it->path] = State::FileState{it->saved_content->size(),
+                                                it->saved_content->size()};
+        }
+        break;
+      }
+      case State::OpKind::kRemove:
+        if (it->saved_content) {
+          (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
+          st.files[it->path] = State::FileState{it->saved_content->size(),
+                                                it->saved_content->size()};
+        }
+        break;
+    }
+  }
+}
+
+void FaultInjectionFileSystem::set_active(bool active) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->active = active;
+}
+
+bool FaultInjectionFileSystem::is_active() const {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  return state_->active;
+}
+
+void FaultInjectionFileSystem::fail_after(int n_ops, Status error) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->fail_countdown = std::max(n_ops, 0);
+  state_->failing = false;
+  state_->fail_error = std::move(error);
+}
+
+void FaultInjectionFileSystem::set_torn_writes(bool torn, uint64_t seed) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->torn_writes = torn;
+  state_->torn_rng.seed(seed);
+}
+
+void FaultInjectionFileSystem::set_random_failures(double probability, Status error,
+                                                   bool include_reads, uint64_t seed) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->fail_probability = probability;
+  state_->random_error = std::move(error);
+  state_->random_includes_reads = include_reads;
+  state_->fault_rng.seed(seed);
+}
+
+void FaultInjectionFileSystem::clear_faults() {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->active = true;
+  state_->fail_countdown = -1;
+  state_->failing = false;
+  state_->fail_probability = 0;
+}
+
+uint64_t FaultInjectionFileSystem::mutating_calls() const {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  return state_->mutating;
+}
+
+uint64_t FaultInjectionFileSystem::injected_faults() const {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  return state_->injected;
+}
+
+Status FaultInjectionFileSystem::new_sequential_file(const std::string& path,
+                                                     std::unique_ptr<SequentialFile>* file) {
+  {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    Status s = state_->check_read();
+    if (!s.ok()) return s.with_context(path + ": open");
+  }
+  std::unique_ptr<SequentialFile> base;
+  Status s = base_->new_sequential_file(path, &base);
+  if (s.ok()) *file = std::make_unique<FaultSequentialFile>(state_, std::move(base));
+  return s;
+}
+
+Status FaultInjectionFileSystem::new_random_access_file(const std::string& path,
+                                                        std::unique_ptr<RandomAccessFile>* file) {
+  {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    Status s = state_->check_read();
+    if (!s.ok()) return s.with_context(path + ": open");
+  }
+  std::unique_ptr<RandomAccessFile> base;
+  Status s = base_->new_random_access_file(path, &base);
+  if (s.ok()) *file = std::make_unique<FaultRandomAccessFile>(state_, std::move(base));
+  return s;
+}
+
+Status FaultInjectionFileSystem::new_writable_file(const std::string& path,
+                                                   std::unique_ptr<WritableFile>* file) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": create");
+  // Truncating an existing file counts as a data change: after a power cut it
+  // holds what was synced since (fsdb never rewrites a file in place).
+  const bool existed = base_->file_exists(path);
+  std::unique_ptr<WritableFile> base;
+  s = base_->new_writable_file(path, &base);
+  if (!s.ok()) return s;
+  state_->files[path] = State::FileState{};
+  if (!existed) {
+    state_->pending_ops[dir_of(path)].push_back({State::OpKind::kCreate, path, {}, {}});
+  }
+  *file = std::make_unique<FaultWritableFile>(state_, std::move(base), state_->generation);
+  return Status::OK();
+}
+
+Status FaultInjectionFileSystem::new_appendable_file(const std::string& path,
+                                                     std::unique_ptr<WritableFile>* file) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": open for appending");
+  const bool existed = base_->file_exists(path);
+  std::unique_ptr<WritableFile> base;
+  s = base_->new_appendable_file(path, &base);
+  if (!s.ok()) return s;
+  auto [it, inserted] = state_->files.try_emplace(path);
+  if (inserted) {
+    // A file that was there before we tracked it counts as durable as it is.
+    it->second.size = it->second.synced_size = base->size();
+  }
+  if (!existed) {
+    state_->pending_ops[dir_of(path)].push_back({State::OpKind::kCreate, path, {}, {}});
+  }
+  *file = std::make_unique<FaultWritableFile>(state_, std::move(base), state_->generation);
+  return Status::OK();
+}
+
+bool FaultInjectionFileSystem::file_exists(const std::string& path) {
+  return base_->file_exists(path);
+}
+
+Status FaultInjectionFileSystem::is_directory(const std::string& path, bool* is_dir) {
+  return base_->is_directory(path, is_dir);
+}
+
+Status FaultInjectionFileSystem::get_children(const std::string& dir,
+                                              std::vector<std::string>* names) {
+  return base_->get_children(dir, names);
+}
+
+Status FaultInjectionFileSystem::get_file_size(const std::string& path, uint64_t* bytes) {
+  return base_->get_file_size(path, bytes);
+}
+
+Status FaultInjectionFileSystem::remove_file(const std::string& path) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": remove");
+  // Keep what a power cut would bring back: the file's durable bytes.
+  std::optional<std::string> saved;
+  std::string content;
+  if (read_file_to_string(*base_, path, &content).ok()) {
+    auto it = state_->files.find(path);
+    if (it != state_->files.end()) content.resize(std::min<uint64_t>(it->second.synced_size,
+                                                                      content.size()));
+    saved = std::move(content);
+  }
+  s = base_->remove_file(path);
+  if (!s.ok()) return s;
+  state_->files.erase(path);
+  state_->pending_ops[dir_of(path)].push_back({State::OpKind::kRemove, path, {}, std::move(saved)});
+  return Status::OK();
+}
+
+Status FaultInjectionFileSystem::create_dir(const std::string& path) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": mkdir");
+  return base_->create_dir(path);
+}
+
+Status FaultInjectionFileSystem::remove_dir(const std::string& path) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": rmdir");
+  return base_->remove_dir(path);
+}
+
+Status FaultInjectionFileSystem::rename_file(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(from + ": rename to " + to);
+  std::optional<std::string> overwritten;
+  std::string content;
+  if (base_->file_exists(to) && read_file_to_string(*base_, to, &content).ok()) {
+    overwritten = std::move(content);
+  }
+  s = base_->rename_file(from, to);
+  if (!s.ok()) return s;
+  auto node = state_->files.extract(from);
+  state_->files.erase(to);
+  if (!node.empty()) {
+    node.key() = to;
+    state_->files.insert(std::move(node));
+  }
+  state_->pending_ops[dir_of(to)].push_back(
+      {State::OpKind::kRename, to, from, std::move(overwritten)});
+  return Status::OK();
+}
+
+Status FaultInjectionFileSystem::sync_dir(const std::string& path) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(path + ": sync directory");
+  s = base_->sync_dir(path);
+  if (s.ok()) state_->pending_ops.erase(without_trailing_slashes(path));
+  return s;
+}
+
+Status FaultInjectionFileSystem::lock_file(const std::string& path,
+                                           std::unique_ptr<FileLock>* lock) {
+  return base_->lock_file(path, lock);
+}
+
+}  // namespace fsdb
