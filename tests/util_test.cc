@@ -81,8 +81,8 @@ TEST(CodingTest, FixedWidthRoundTripsLittleEndian) {
 }
 
 TEST(CodingTest, Varint64RoundTripsEveryPowerOfTwoNeighbourhood) {
-  std::vector<uint64_t> values = {0, 1, 127, 128, 255, 256, 16383, 16384,
-                                  std::numeric_limits<uint64_t>::max()};
+  std::vector<uint64_t> values = {
+      0, 1, 127, 128, 255, 256, 16383, 16384, std::numeric_limits<uint64_t>::max()};
   for (int shift = 0; shift < 64; ++shift) {
     uint64_t p = uint64_t{1} << shift;
     values.insert(values.end(), {p - 1, p, p + 1});
@@ -163,9 +163,9 @@ TEST(ChecksumTest, MatchesKnownXxh3ValuesAndSplitsAgree) {
   EXPECT_EQ(checksum64(""), 0x2D06800538D394C2ull);
   const std::string data = "the quick brown fox jumps over the lazy dog";
   for (size_t split = 0; split <= data.size(); ++split) {
-    EXPECT_EQ(checksum64(std::string_view(data).substr(0, split),
-                         std::string_view(data).substr(split)),
-              checksum64(data));
+    EXPECT_EQ(
+        checksum64(std::string_view(data).substr(0, split), std::string_view(data).substr(split)),
+        checksum64(data));
   }
   EXPECT_EQ(checksum32(data), static_cast<uint32_t>(checksum64(data)));
 }

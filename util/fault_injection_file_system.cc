@@ -67,7 +67,7 @@ struct FaultInjectionFileSystem::State {
   uint64_t injected = 0;
   uint64_t generation = 0;  // bumped by drop_unsynced_data; older open files are dead
 
-  std::map<std::string, FileState> files;                    // files written through us
+  std::map<std::string, FileState> files;                     // files written through us
   std::map<std::string, std::vector<PendingOp>> pending_ops;  // by directory
 
   // REQUIRES: mu held. Decides whether this mutating call fails.
@@ -246,16 +246,16 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
         }
         if (it->saved_content) {
           (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
-          st.files[it->path] = State::FileState{it->saved_content->size(),
-                                                it->saved_content->size()};
+          st.files[it->path] =
+              State::FileState{it->saved_content->size(), it->saved_content->size()};
         }
         break;
       }
       case State::OpKind::kRemove:
         if (it->saved_content) {
           (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
-          st.files[it->path] = State::FileState{it->saved_content->size(),
-                                                it->saved_content->size()};
+          st.files[it->path] =
+              State::FileState{it->saved_content->size(), it->saved_content->size()};
         }
         break;
     }
@@ -404,8 +404,8 @@ Status FaultInjectionFileSystem::remove_file(const std::string& path) {
   std::string content;
   if (read_file_to_string(*base_, path, &content).ok()) {
     auto it = state_->files.find(path);
-    if (it != state_->files.end()) content.resize(std::min<uint64_t>(it->second.synced_size,
-                                                                      content.size()));
+    if (it != state_->files.end())
+      content.resize(std::min<uint64_t>(it->second.synced_size, content.size()));
     saved = std::move(content);
   }
   s = base_->remove_file(path);

@@ -208,8 +208,7 @@ class PosixFileSystem final : public FileSystem {
     return Status::OK();
   }
 
-  Status new_writable_file(const std::string& path,
-                           std::unique_ptr<WritableFile>* file) override {
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_error(path, "open for writing", errno);
     *file = std::make_unique<PosixWritableFile>(path, fd, 0);

@@ -44,8 +44,7 @@ class RandomAccessFile {
   virtual ~RandomAccessFile() = default;
   // Reads up to n bytes at offset. *result points into scratch (n bytes) or into
   // memory the file owns for its lifetime. Fewer than n bytes means end of file.
-  virtual Status read(uint64_t offset, size_t n, std::string_view* result,
-                      char* scratch) const = 0;
+  virtual Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const = 0;
   // The file's size in bytes.
   virtual Status size(uint64_t* bytes) const = 0;
   virtual const std::string& path() const = 0;
@@ -159,8 +158,7 @@ class FaultInjectionFileSystem : public FileSystem {
   Status new_random_access_file(const std::string& path,
                                 std::unique_ptr<RandomAccessFile>* file) override;
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
-  Status new_appendable_file(const std::string& path,
-                             std::unique_ptr<WritableFile>* file) override;
+  Status new_appendable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
   bool file_exists(const std::string& path) override;
   Status is_directory(const std::string& path, bool* is_dir) override;
   Status get_children(const std::string& dir, std::vector<std::string>* names) override;

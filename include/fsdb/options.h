@@ -19,14 +19,14 @@ enum class Compression { kNone, kZstd };
 struct Options {
   bool create_if_missing = true;
   bool error_if_exists = false;
-  size_t memtable_bytes = 64 << 20;   // auto-seal threshold of the active memtable
-  size_t memtable_max_entries = 0;    // 0 = no count threshold
-  size_t memtable_shards = 0;         // 0 = hardware threads
-  size_t max_sealed_memtables = 2;    // more than this waiting for flush: writers wait
+  size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable
+  size_t memtable_max_entries = 0;   // 0 = no count threshold
+  size_t memtable_shards = 0;        // 0 = hardware threads
+  size_t max_sealed_memtables = 2;   // more than this waiting for flush: writers wait
   Compression compression = Compression::kZstd;
   int zstd_level = 3;
   size_t block_bytes = 4096;
-  int bloom_bits_per_key = 10;        // 0 = no filter
+  int bloom_bits_per_key = 10;  // 0 = no filter
   size_t block_cache_bytes = 64 << 20;
   int l0_compaction_trigger = 4;
   int l0_stop_writes_trigger = 12;
