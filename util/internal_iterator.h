@@ -26,9 +26,12 @@ class InternalIterator {
   virtual void seek_to_last() = 0;
   // At the first version >= (user_key, seq) in internal order: the newest version
   // of user_key at or below seq if there is one, else the first version of the
-  // next larger key.
+  // next larger key. A version with exactly (user_key, seq) qualifies.
   virtual void seek(std::string_view user_key, SequenceNumber seq) = 0;
-  // At the last version <= (user_key, seq) in internal order.
+  // At the last version <= (user_key, seq) in internal order: the oldest version
+  // of user_key at or above seq if there is one, else the last version of the
+  // next smaller key. A version with exactly (user_key, seq) qualifies, so
+  // seek_for_prev(k, 0) lands on k's oldest version.
   virtual void seek_for_prev(std::string_view user_key, SequenceNumber seq) = 0;
   // REQUIRES: valid().
   virtual void next() = 0;

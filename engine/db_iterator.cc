@@ -1,0 +1,156 @@
+#include "engine/db_iterator.h"
+
+#include <string>
+
+namespace fsdb {
+namespace {
+
+class DBIterator final : public Iterator {
+ public:
+  DBIterator(std::unique_ptr<InternalIterator> internal, SequenceNumber sequence,
+             std::shared_ptr<const void> pin)
+      : iter_(std::move(internal)), sequence_(sequence), pin_(std::move(pin)) {}
+
+  bool valid() const override { return valid_; }
+
+  void seek_to_first() override {
+    direction_ = Direction::kForward;
+    iter_->seek_to_first();
+    find_next_user_entry(/*skipping=*/false);
+  }
+
+  void seek(std::string_view target) override {
+    direction_ = Direction::kForward;
+    iter_->seek(target, sequence_);
+    find_next_user_entry(/*skipping=*/false);
+  }
+
+  void seek_to_last() override {
+    direction_ = Direction::kBackward;
+    iter_->seek_to_last();
+    find_prev_user_entry();
+  }
+
+  void seek_for_prev(std::string_view target) override {
+    direction_ = Direction::kBackward;
+    // Sequence 0 sorts after every version of target: all of them are included.
+    iter_->seek_for_prev(target, 0);
+    find_prev_user_entry();
+  }
+
+  void next() override {
+    if (direction_ == Direction::kBackward) {
+      // The internal iterator is just before key()'s versions: step onto them.
+      direction_ = Direction::kForward;
+      if (iter_->valid()) {
+        iter_->next();
+      } else {
+        iter_->seek_to_first();
+      }
+    } else {
+      saved_key_.assign(iter_->user_key());
+      iter_->next();
+    }
+    // Skip the rest of key()'s versions.
+    find_next_user_entry(/*skipping=*/true);
+  }
+
+  void prev() override {
+    if (direction_ == Direction::kForward) {
+      // Move before every version of key(), then look backward from there.
+      saved_key_.assign(iter_->user_key());
+      do {
+        iter_->prev();
+      } while (iter_->valid() && iter_->user_key() >= std::string_view(saved_key_));
+      direction_ = Direction::kBackward;
+      if (!iter_->valid() && !iter_->status().ok()) {
+        stop_on_error();
+        return;
+      }
+    }
+    find_prev_user_entry();
+  }
+
+  std::string_view key() const override {
+    return direction_ == Direction::kForward ? iter_->user_key() : std::string_view(saved_key_);
+  }
+  std::string_view value() const override {
+    return direction_ == Direction::kForward ? iter_->value() : std::string_view(saved_value_);
+  }
+  Status status() const override { return status_.ok() ? iter_->status() : status_; }
+
+ private:
+  enum class Direction { kForward, kBackward };
+
+  // Forward from the internal position to the first visible live key; when
+  // `skipping`, versions of saved_key_ are passed over.
+  void find_next_user_entry(bool skipping) {
+    for (; iter_->valid(); iter_->next()) {
+      if (iter_->sequence() > sequence_) continue;
+      if (skipping && iter_->user_key() == std::string_view(saved_key_)) continue;
+      if (iter_->kind() == ValueKind::kTombstone) {
+        saved_key_.assign(iter_->user_key());
+        skipping = true;
+        continue;
+      }
+      valid_ = true;
+      return;
+    }
+    valid_ = false;
+    if (!iter_->status().ok()) stop_on_error();
+  }
+
+  // Backward from the internal position: the versions of one key arrive oldest
+  // first, so the last visible one seen before the key changes is its newest.
+  void find_prev_user_entry() {
+    bool have_value = false;
+    while (iter_->valid()) {
+      if (iter_->sequence() <= sequence_) {
+        if (have_value && iter_->user_key() < std::string_view(saved_key_)) break;
+        if (iter_->kind() == ValueKind::kTombstone) {
+          have_value = false;
+          saved_key_.clear();
+          saved_value_.clear();
+        } else {
+          have_value = true;
+          saved_key_.assign(iter_->user_key());
+          saved_value_.assign(iter_->value());
+        }
+      }
+      iter_->prev();
+    }
+    if (!iter_->valid() && !iter_->status().ok()) {
+      stop_on_error();
+      return;
+    }
+    valid_ = have_value;
+    if (!valid_) {
+      saved_key_.clear();
+      saved_value_.clear();
+    }
+  }
+
+  void stop_on_error() {
+    valid_ = false;
+    status_ = iter_->status();
+  }
+
+  std::unique_ptr<InternalIterator> iter_;
+  const SequenceNumber sequence_;
+  std::shared_ptr<const void> pin_;
+  Direction direction_ = Direction::kForward;
+  bool valid_ = false;
+  std::string saved_key_;
+  std::string saved_value_;
+  Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Iterator> new_db_iterator(std::unique_ptr<InternalIterator> internal,
+                                          SequenceNumber sequence,
+                                          std::shared_ptr<const void> pin) {
+  return std::make_unique<DBIterator>(std::move(internal), sequence, std::move(pin));
+}
+
+}  // namespace fsdb

@@ -1,0 +1,30 @@
+// The names of the files in a DB directory, and their parsing.
+//
+//   CURRENT           the name of the live MANIFEST
+//   MANIFEST-000005   the log of version edits
+//   000007.log        a write-ahead log
+//   000006.sst        an SSTable
+//   000008.dbtmp      a temporary file (CURRENT being replaced)
+//   LOCK              held while the DB is open
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace fsdb {
+
+enum class FileType { kLog, kTable, kManifest, kCurrent, kTemp, kLock };
+
+std::string log_file_name(const std::string& dir, uint64_t number);
+std::string table_file_name(const std::string& dir, uint64_t number);
+std::string manifest_file_name(const std::string& dir, uint64_t number);
+std::string temp_file_name(const std::string& dir, uint64_t number);
+std::string current_file_name(const std::string& dir);
+std::string lock_file_name(const std::string& dir);
+
+// Parses a name (not a path) of the forms above. False for anything else
+// (such files are left alone).
+bool parse_file_name(std::string_view name, FileType* type, uint64_t* number);
+
+}  // namespace fsdb

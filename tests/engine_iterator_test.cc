@@ -1,0 +1,222 @@
+// engine/: the merging iterator and the DB iterator, against a model.
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/db_iterator.h"
+#include "engine/merging_iterator.h"
+#include "tests/support/test_util.h"
+#include "tests/support/vector_iterator.h"
+
+namespace fsdb {
+namespace {
+
+using test::Version;
+using test::VectorIterator;
+
+std::string key_of(int i) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "k%04d", i);
+  return buf;
+}
+
+// Random versions spread over `sources` children, each (key, seq) unique.
+std::vector<std::vector<Version>> random_sources(std::mt19937_64& rng, int sources, int keys,
+                                                 int versions, std::vector<Version>* all) {
+  std::vector<std::vector<Version>> out(sources);
+  for (int i = 0; i < versions; ++i) {
+    Version v{key_of(static_cast<int>(rng() % keys)), static_cast<SequenceNumber>(i + 1),
+              rng() % 4 == 0 ? ValueKind::kTombstone : ValueKind::kValue,
+              "v" + std::to_string(i + 1)};
+    if (v.kind == ValueKind::kTombstone) v.value.clear();
+    all->push_back(v);
+    out[rng() % sources].push_back(v);
+  }
+  std::sort(all->begin(), all->end(), test::internal_less);
+  return out;
+}
+
+std::unique_ptr<InternalIterator> merge(const std::vector<std::vector<Version>>& sources) {
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  for (const auto& s : sources) children.push_back(std::make_unique<VectorIterator>(s));
+  return new_merging_iterator(std::move(children));
+}
+
+bool same(const InternalIterator& it, const Version& v) {
+  return it.user_key() == v.key && it.sequence() == v.seq && it.kind() == v.kind &&
+         it.value() == v.value;
+}
+
+TEST(MergingIteratorTest, YieldsTheSortedUnionBothWays) {
+  std::mt19937_64 rng(test::test_seed(1));
+  std::vector<Version> all;
+  auto sources = random_sources(rng, 5, 50, 400, &all);
+  auto it = merge(sources);
+  size_t i = 0;
+  for (it->seek_to_first(); it->valid(); it->next(), ++i) {
+    ASSERT_LT(i, all.size());
+    ASSERT_TRUE(same(*it, all[i])) << i;
+  }
+  EXPECT_EQ(i, all.size());
+  i = all.size();
+  for (it->seek_to_last(); it->valid(); it->prev()) {
+    ASSERT_GT(i, 0u);
+    --i;
+    ASSERT_TRUE(same(*it, all[i])) << i;
+  }
+  EXPECT_EQ(i, 0u);
+  FSDB_EXPECT_OK(it->status());
+}
+
+TEST(MergingIteratorTest, RandomWalkWithDirectionChangesMatchesTheModel) {
+  const uint64_t seed = test::test_seed(2);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  std::vector<Version> all;
+  auto sources = random_sources(rng, 4, 30, 300, &all);
+  auto it = merge(sources);
+  long pos = -1;  // model position in `all`; -1 or all.size() = invalid
+  for (int step = 0; step < 5000; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    const bool model_valid = pos >= 0 && pos < static_cast<long>(all.size());
+    if (op < 4 && model_valid) {
+      it->next();
+      ++pos;
+    } else if (op < 8 && model_valid) {
+      it->prev();
+      --pos;
+    } else if (op == 8) {
+      const std::string k = key_of(static_cast<int>(rng() % 32));
+      const SequenceNumber s = rng() % 320;
+      it->seek(k, s);
+      const Version target{k, s, kValueKindForSeek, {}};
+      pos = std::lower_bound(all.begin(), all.end(), target, test::internal_less) - all.begin();
+    } else {
+      const std::string k = key_of(static_cast<int>(rng() % 32));
+      const SequenceNumber s = rng() % 320;
+      it->seek_for_prev(k, s);
+      const Version target{k, s, ValueKind::kTombstone, {}};
+      pos = (std::upper_bound(all.begin(), all.end(), target, test::internal_less) - all.begin()) -
+            1;
+    }
+    const bool expect_valid = pos >= 0 && pos < static_cast<long>(all.size());
+    ASSERT_EQ(it->valid(), expect_valid) << "step " << step;
+    if (expect_valid) {
+      ASSERT_TRUE(same(*it, all[pos])) << "step " << step;
+    }
+  }
+}
+
+// The model of what a DB iterator at `seq` must show.
+std::map<std::string, std::string> visible(const std::vector<Version>& all, SequenceNumber seq) {
+  std::map<std::string, std::optional<std::string>> newest;
+  std::map<std::string, SequenceNumber> newest_seq;
+  for (const Version& v : all) {
+    if (v.seq > seq) continue;
+    auto it = newest_seq.find(v.key);
+    if (it != newest_seq.end() && it->second > v.seq) continue;
+    newest_seq[v.key] = v.seq;
+    newest[v.key] = v.kind == ValueKind::kValue ? std::optional<std::string>(v.value)
+                                                : std::nullopt;
+  }
+  std::map<std::string, std::string> out;
+  for (auto& [k, v] : newest) {
+    if (v) out[k] = *v;
+  }
+  return out;
+}
+
+TEST(DBIteratorTest, ShowsTheNewestVisibleValueOfEachLiveKey) {
+  std::mt19937_64 rng(test::test_seed(3));
+  std::vector<Version> all;
+  auto sources = random_sources(rng, 3, 40, 500, &all);
+  for (SequenceNumber seq : {SequenceNumber{0}, SequenceNumber{1}, SequenceNumber{77},
+                             SequenceNumber{250}, SequenceNumber{500}, kMaxSequenceNumber}) {
+    SCOPED_TRACE("seq " + std::to_string(seq));
+    const auto model = visible(all, seq);
+    auto it = new_db_iterator(merge(sources), seq);
+    auto m = model.begin();
+    for (it->seek_to_first(); it->valid(); it->next(), ++m) {
+      ASSERT_NE(m, model.end());
+      ASSERT_EQ(it->key(), m->first);
+      ASSERT_EQ(it->value(), m->second);
+    }
+    EXPECT_EQ(m, model.end());
+    auto r = model.rbegin();
+    for (it->seek_to_last(); it->valid(); it->prev(), ++r) {
+      ASSERT_NE(r, model.rend());
+      ASSERT_EQ(it->key(), r->first);
+      ASSERT_EQ(it->value(), r->second);
+    }
+    EXPECT_EQ(r, model.rend());
+  }
+}
+
+TEST(DBIteratorTest, RandomSeeksAndDirectionChangesMatchTheModel) {
+  const uint64_t seed = test::test_seed(4);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  std::vector<Version> all;
+  auto sources = random_sources(rng, 4, 40, 400, &all);
+  const SequenceNumber seq = 300;
+  const auto model = visible(all, seq);
+  std::vector<std::pair<std::string, std::string>> flat(model.begin(), model.end());
+  auto it = new_db_iterator(merge(sources), seq);
+  long pos = -1;
+  for (int step = 0; step < 5000; ++step) {
+    const int op = static_cast<int>(rng() % 10);
+    const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+    const std::string target = key_of(static_cast<int>(rng() % 42));
+    if (op < 4 && model_valid) {
+      it->next();
+      ++pos;
+    } else if (op < 8 && model_valid) {
+      it->prev();
+      --pos;
+    } else if (op == 8) {
+      it->seek(target);
+      pos = std::lower_bound(flat.begin(), flat.end(), std::make_pair(target, std::string())) -
+            flat.begin();
+    } else {
+      it->seek_for_prev(target);
+      pos = std::upper_bound(flat.begin(), flat.end(), target,
+                             [](const std::string& t, const auto& e) { return t < e.first; }) -
+            flat.begin() - 1;
+    }
+    const bool expect_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+    ASSERT_EQ(it->valid(), expect_valid) << "step " << step << " op " << op;
+    if (expect_valid) {
+      ASSERT_EQ(it->key(), flat[pos].first) << "step " << step << " op " << op;
+      ASSERT_EQ(it->value(), flat[pos].second) << "step " << step;
+    }
+  }
+  FSDB_EXPECT_OK(it->status());
+}
+
+TEST(DBIteratorTest, EmptyAndAllDeleted) {
+  auto empty = new_db_iterator(std::make_unique<VectorIterator>(std::vector<Version>{}), 10);
+  empty->seek_to_first();
+  EXPECT_FALSE(empty->valid());
+  empty->seek_to_last();
+  EXPECT_FALSE(empty->valid());
+  std::vector<Version> deleted = {{"a", 1, ValueKind::kValue, "1"},
+                                  {"a", 2, ValueKind::kTombstone, ""},
+                                  {"b", 3, ValueKind::kValue, "3"},
+                                  {"b", 4, ValueKind::kTombstone, ""}};
+  auto it = new_db_iterator(std::make_unique<VectorIterator>(deleted), 10);
+  it->seek_to_first();
+  EXPECT_FALSE(it->valid());
+  it->seek_for_prev("z");
+  EXPECT_FALSE(it->valid());
+  auto old = new_db_iterator(std::make_unique<VectorIterator>(deleted), 3);
+  old->seek_to_last();
+  ASSERT_TRUE(old->valid());
+  EXPECT_EQ(old->key(), "b");
+  old->prev();
+  EXPECT_FALSE(old->valid()) << "a was deleted at 2";
+}
+
+}  // namespace
+}  // namespace fsdb
