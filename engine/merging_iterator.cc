@@ -112,10 +112,9 @@ class MergingIterator final : public InternalIterator {
     for (auto& c : children_) {
       if (admit(c.get())) heap_.push_back(c.get());
     }
-    std::make_heap(heap_.begin(), heap_.end(),
-                   [this](const InternalIterator* a, const InternalIterator* b) {
-                     return heap_less(a, b);
-                   });
+    std::make_heap(
+        heap_.begin(), heap_.end(),
+        [this](const InternalIterator* a, const InternalIterator* b) { return heap_less(a, b); });
   }
 
   // The front child has moved: restore the heap.

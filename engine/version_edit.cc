@@ -133,8 +133,8 @@ Status VersionEdit::decode_from(std::string_view src) {
         break;
       }
       default:
-        return Status::Corruption("version edit: unknown tag " + std::to_string(tag) +
-                                  " at byte " + std::to_string(offset));
+        return Status::Corruption("version edit: unknown tag " + std::to_string(tag) + " at byte " +
+                                  std::to_string(offset));
     }
   }
   return Status::OK();

@@ -13,8 +13,8 @@
 namespace fsdb {
 namespace {
 
-using test::Version;
 using test::VectorIterator;
+using test::Version;
 
 std::string key_of(int i) {
   char buf[16];
@@ -98,8 +98,8 @@ TEST(MergingIteratorTest, RandomWalkWithDirectionChangesMatchesTheModel) {
       const SequenceNumber s = rng() % 320;
       it->seek_for_prev(k, s);
       const Version target{k, s, ValueKind::kTombstone, {}};
-      pos = (std::upper_bound(all.begin(), all.end(), target, test::internal_less) - all.begin()) -
-            1;
+      pos =
+          (std::upper_bound(all.begin(), all.end(), target, test::internal_less) - all.begin()) - 1;
     }
     const bool expect_valid = pos >= 0 && pos < static_cast<long>(all.size());
     ASSERT_EQ(it->valid(), expect_valid) << "step " << step;
@@ -118,8 +118,8 @@ std::map<std::string, std::string> visible(const std::vector<Version>& all, Sequ
     auto it = newest_seq.find(v.key);
     if (it != newest_seq.end() && it->second > v.seq) continue;
     newest_seq[v.key] = v.seq;
-    newest[v.key] = v.kind == ValueKind::kValue ? std::optional<std::string>(v.value)
-                                                : std::nullopt;
+    newest[v.key] =
+        v.kind == ValueKind::kValue ? std::optional<std::string>(v.value) : std::nullopt;
   }
   std::map<std::string, std::string> out;
   for (auto& [k, v] : newest) {

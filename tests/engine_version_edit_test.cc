@@ -4,6 +4,7 @@
 #include <string>
 
 #include "engine/filename.h"
+#include "engine/version.h"
 #include "engine/version_edit.h"
 #include "tests/support/test_util.h"
 
@@ -119,6 +120,77 @@ TEST(FileNameTest, NamesRoundTripThroughTheParser) {
                            "99999999999999999999999.sst", "LOCK2", ".sst"}) {
     EXPECT_FALSE(parse_file_name(junk, &type, &number)) << junk;
   }
+}
+
+}  // namespace
+}  // namespace fsdb
+
+namespace fsdb {
+namespace {
+
+FileMetaData file(uint64_t number, std::string_view smallest, std::string_view largest,
+                  SequenceNumber largest_seq = 1) {
+  FileMetaData f;
+  f.number = number;
+  f.file_size = 1000 * number;
+  f.smallest = ikey(smallest, largest_seq, ValueKind::kValue);
+  f.largest = ikey(largest, 1, ValueKind::kValue);
+  f.smallest_seq = 1;
+  f.largest_seq = largest_seq;
+  return f;
+}
+
+TEST(VersionTest, ApplyEditsKeepsLevelZeroNewestFirstAndDeeperLevelsSorted) {
+  Version empty;
+  VersionEdit e1;
+  e1.add_file(0, file(1, "a", "m", 10));
+  e1.add_file(0, file(2, "c", "z", 20));
+  e1.add_file(1, file(3, "n", "p"));
+  e1.add_file(1, file(4, "a", "f"));
+  std::shared_ptr<const Version> v1;
+  FSDB_ASSERT_OK(empty.apply_edit(e1, &v1));
+  ASSERT_EQ(v1->file_count(0), 2u);
+  EXPECT_EQ(v1->files(0)[0]->number, 2u) << "newest first";
+  EXPECT_EQ(v1->files(1)[0]->number, 4u) << "sorted by key";
+  EXPECT_EQ(v1->level_bytes(1), 7000u);
+  EXPECT_EQ(v1->total_files(), 4u);
+
+  ASSERT_NE(v1->find_file(1, "b"), nullptr);
+  EXPECT_EQ((*v1->find_file(1, "b"))->number, 4u);
+  EXPECT_EQ(v1->find_file(1, "h"), nullptr) << "between files";
+  EXPECT_EQ(v1->find_file(1, "q"), nullptr) << "after every file";
+  EXPECT_EQ(v1->overlapping_files(0, "n", "o").size(), 1u);
+  EXPECT_EQ(v1->overlapping_files(1, std::nullopt, std::nullopt).size(), 2u);
+
+  VersionEdit e2;
+  e2.remove_file(0, 1);
+  e2.add_file(1, file(5, "g", "h"));
+  std::shared_ptr<const Version> v2;
+  FSDB_ASSERT_OK(v1->apply_edit(e2, &v2));
+  EXPECT_EQ(v2->file_count(0), 1u);
+  EXPECT_EQ(v2->file_count(1), 3u);
+  EXPECT_EQ(v1->file_count(0), 2u) << "the old version is unchanged";
+  EXPECT_EQ(v2->files(1)[2].get(), v1->files(1)[1].get()) << "untouched files are shared";
+}
+
+TEST(VersionTest, InconsistentEditsAreCorruption) {
+  Version empty;
+  VersionEdit overlap;
+  overlap.add_file(1, file(1, "a", "m"));
+  overlap.add_file(1, file(2, "m", "z"));
+  std::shared_ptr<const Version> v;
+  Status s = empty.apply_edit(overlap, &v);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.message().find("overlap at level 1"), std::string::npos) << s.to_string();
+
+  VersionEdit missing;
+  missing.remove_file(2, 9);
+  EXPECT_TRUE(empty.apply_edit(missing, &v).is_corruption());
+
+  VersionEdit twice;
+  twice.add_file(0, file(1, "a", "b"));
+  twice.add_file(3, file(1, "c", "d"));
+  EXPECT_TRUE(empty.apply_edit(twice, &v).is_corruption());
 }
 
 }  // namespace

@@ -1,0 +1,125 @@
+#include "engine/version.h"
+
+#include <algorithm>
+#include <set>
+
+namespace fsdb {
+namespace {
+
+bool smallest_first(const FileRef& a, const FileRef& b) {
+  const int c = compare_encoded_internal_keys(a->smallest, b->smallest);
+  return c < 0 || (c == 0 && a->number < b->number);
+}
+
+bool newest_first(const FileRef& a, const FileRef& b) {
+  if (a->largest_seq != b->largest_seq) return a->largest_seq > b->largest_seq;
+  return a->number > b->number;
+}
+
+bool range_meets(const FileMetaData& f, std::optional<std::string_view> begin,
+                 std::optional<std::string_view> end) {
+  if (begin && f.largest_user_key() < *begin) return false;
+  if (end && f.smallest_user_key() > *end) return false;
+  return true;
+}
+
+}  // namespace
+
+Status Version::apply_edit(const VersionEdit& edit, std::shared_ptr<const Version>* out) const {
+  auto next = std::make_shared<Version>();
+  std::set<std::pair<int, uint64_t>> removed;
+  for (const auto& [level, number] : edit.deleted_files()) {
+    const auto& files = files_[level];
+    const bool present = std::any_of(files.begin(), files.end(),
+                                     [n = number](const FileRef& f) { return f->number == n; });
+    if (!present) {
+      return Status::Corruption("version edit removes file " + std::to_string(number) +
+                                " which is not at level " + std::to_string(level));
+    }
+    removed.emplace(level, number);
+  }
+  std::set<uint64_t> numbers;
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : files_[level]) {
+      if (removed.count({level, f->number}) != 0) continue;
+      next->files_[level].push_back(f);
+      numbers.insert(f->number);
+    }
+  }
+  for (const auto& [level, file] : edit.new_files()) {
+    if (!numbers.insert(file.number).second) {
+      return Status::Corruption("version edit adds file " + std::to_string(file.number) +
+                                " which is already live");
+    }
+    next->files_[level].push_back(std::make_shared<const FileMetaData>(file));
+  }
+  std::sort(next->files_[0].begin(), next->files_[0].end(), newest_first);
+  for (int level = 1; level < kNumLevels; ++level) {
+    auto& files = next->files_[level];
+    std::sort(files.begin(), files.end(), smallest_first);
+    for (size_t i = 1; i < files.size(); ++i) {
+      if (files[i - 1]->largest_user_key() >= files[i]->smallest_user_key()) {
+        return Status::Corruption("files " + std::to_string(files[i - 1]->number) + " and " +
+                                  std::to_string(files[i]->number) + " overlap at level " +
+                                  std::to_string(level));
+      }
+    }
+  }
+  *out = std::move(next);
+  return Status::OK();
+}
+
+uint64_t Version::level_bytes(int level) const {
+  uint64_t bytes = 0;
+  for (const FileRef& f : files_[level]) bytes += f->file_size;
+  return bytes;
+}
+
+uint64_t Version::total_bytes() const {
+  uint64_t bytes = 0;
+  for (int level = 0; level < kNumLevels; ++level) bytes += level_bytes(level);
+  return bytes;
+}
+
+size_t Version::total_files() const {
+  size_t n = 0;
+  for (const auto& files : files_) n += files.size();
+  return n;
+}
+
+const FileRef* Version::find_file(int level, std::string_view user_key) const {
+  const auto& files = files_[level];
+  auto it = std::lower_bound(
+      files.begin(), files.end(), user_key,
+      [](const FileRef& f, std::string_view k) { return f->largest_user_key() < k; });
+  if (it == files.end() || (*it)->smallest_user_key() > user_key) return nullptr;
+  return &*it;
+}
+
+std::vector<FileRef> Version::overlapping_files(int level, std::optional<std::string_view> begin,
+                                                std::optional<std::string_view> end) const {
+  std::vector<FileRef> out;
+  for (const FileRef& f : files_[level]) {
+    if (range_meets(*f, begin, end)) out.push_back(f);
+  }
+  return out;
+}
+
+void Version::add_all_files_to(VersionEdit* edit) const {
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : files_[level]) edit->add_file(level, *f);
+  }
+}
+
+std::string Version::debug_string() const {
+  std::string out;
+  for (int level = 0; level < kNumLevels; ++level) {
+    if (files_[level].empty()) continue;
+    out += "L" + std::to_string(level) + ":";
+    for (const FileRef& f : files_[level]) out += " " + std::to_string(f->number);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace fsdb
