@@ -1,0 +1,892 @@
+#include "engine/db_impl.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "engine/db_iterator.h"
+#include "engine/filename.h"
+#include "engine/merging_iterator.h"
+#include "sstable/block_cache.h"
+#include "sstable/table_builder.h"
+#include "wal/log_reader.h"
+#include "wal/write_batch_encoding.h"
+
+namespace fsdb {
+namespace {
+
+constexpr uint64_t kMaxManifestBytes = 4 << 20;
+
+uint64_t now_micros() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string human_bytes(uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 4) {
+    v /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), unit == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[unit]);
+  return buf;
+}
+
+TableOptions table_options_from(const Options& o) {
+  TableOptions t;
+  t.block_bytes = o.block_bytes;
+  t.compression = o.compression;
+  t.zstd_level = o.zstd_level;
+  t.bloom_bits_per_key = o.bloom_bits_per_key;
+  if (o.block_cache_bytes > 0) t.block_cache = std::make_shared<BlockCache>(o.block_cache_bytes);
+  return t;
+}
+
+}  // namespace
+
+class DBImpl::SnapshotImpl final : public Snapshot {
+ public:
+  explicit SnapshotImpl(SequenceNumber seq) : seq_(seq) {}
+  uint64_t sequence() const override { return seq_; }
+
+ private:
+  const SequenceNumber seq_;
+};
+
+DBImpl::DBImpl(const Options& options, std::string dbname)
+    : options_(options),
+      dbname_(std::move(dbname)),
+      fs_(options.file_system ? options.file_system : posix_file_system()) {}
+
+DBImpl::~DBImpl() { (void)close(); }
+
+Status DBImpl::validate_options() const {
+  auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
+  if (options_.memtable_bytes < 4096) {
+    return bad("memtable_bytes must be at least 4096, not " +
+               std::to_string(options_.memtable_bytes));
+  }
+  if (options_.max_sealed_memtables < 1) return bad("max_sealed_memtables must be at least 1");
+  if (options_.block_bytes < 256 || options_.block_bytes > (64u << 20)) {
+    return bad("block_bytes must be between 256 and 64 MiB, not " +
+               std::to_string(options_.block_bytes));
+  }
+  if (options_.zstd_level < -7 || options_.zstd_level > 22) {
+    return bad("zstd_level must be between -7 and 22, not " +
+               std::to_string(options_.zstd_level));
+  }
+  if (options_.bloom_bits_per_key < 0 || options_.bloom_bits_per_key > 64) {
+    return bad("bloom_bits_per_key must be between 0 and 64, not " +
+               std::to_string(options_.bloom_bits_per_key));
+  }
+  if (options_.l0_compaction_trigger < 1) return bad("l0_compaction_trigger must be at least 1");
+  if (options_.l0_stop_writes_trigger < options_.l0_compaction_trigger) {
+    return bad("l0_stop_writes_trigger must be at least l0_compaction_trigger");
+  }
+  if (options_.level1_bytes < 4096) return bad("level1_bytes must be at least 4096");
+  if (dbname_.empty()) return bad("path is empty");
+  return Status::OK();
+}
+
+std::shared_ptr<ConcurrentSkipList> DBImpl::new_memtable() const {
+  SkipListOptions o;
+  // Arena blocks: large enough that a full memtable takes few, small enough
+  // that a small memtable does not reserve far more than it holds.
+  o.arena_block_bytes = std::clamp<size_t>(options_.memtable_bytes / 16, 4096, 1 << 20);
+  o.shards = options_.memtable_shards;
+  return std::make_shared<ConcurrentSkipList>(o);
+}
+
+Status DBImpl::open() {
+  Status s = validate_options();
+  if (!s.ok()) return s;
+
+  bool is_dir = false;
+  s = fs_->is_directory(dbname_, &is_dir);
+  if (s.is_not_found()) {
+    if (!options_.create_if_missing) {
+      return Status::InvalidArgument(dbname_ + ": does not exist (create_if_missing is false)");
+    }
+    s = fs_->create_dir(dbname_);
+    if (!s.ok()) return s;
+  } else if (!s.ok()) {
+    return s;
+  } else if (!is_dir) {
+    return Status::InvalidArgument(dbname_ + ": is not a directory");
+  }
+
+  s = fs_->lock_file(lock_file_name(dbname_), &db_lock_);
+  if (s.is_busy()) {
+    return Status::Busy(dbname_ + ": the DB is in use (" + s.message() + ")");
+  }
+  if (!s.ok()) return s;
+
+  TableOptions table_options = table_options_from(options_);
+  table_cache_ = std::make_unique<TableCache>(dbname_, fs_, table_options);
+  versions_ = std::make_unique<VersionSet>(dbname_, fs_, kMaxManifestBytes);
+
+  s = recover();
+  if (!s.ok()) {
+    db_lock_.reset();
+    return s;
+  }
+  bg_thread_ = std::thread([this] { background_loop(); });
+  return Status::OK();
+}
+
+Status DBImpl::new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer) {
+  *number = versions_->new_file_number();
+  Status s = wal::LogWriter::create(*fs_, log_file_name(dbname_, *number), *number, {}, writer);
+  // The log's directory entry must be durable before any write in it is
+  // acknowledged as synced.
+  if (s.ok()) s = fs_->sync_dir(dbname_);
+  return s;
+}
+
+Status DBImpl::recover() {
+  const bool exists = fs_->file_exists(current_file_name(dbname_));
+  Status s;
+  if (!exists) {
+    if (!options_.create_if_missing) {
+      return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
+    }
+    s = versions_->create_new();
+    if (!s.ok()) return s;
+  } else if (options_.error_if_exists) {
+    return Status::InvalidArgument(dbname_ + ": a DB exists here (error_if_exists is true)");
+  }
+  s = versions_->recover();
+  if (!s.ok()) return s;
+
+  // Replay every WAL the MANIFEST does not cover, oldest first.
+  std::vector<std::string> names;
+  s = fs_->get_children(dbname_, &names);
+  if (!s.ok()) return s;
+  std::vector<uint64_t> logs;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number = 0;
+    if (parse_file_name(name, &type, &number) && type == FileType::kLog &&
+        number >= versions_->log_number()) {
+      logs.push_back(number);
+    }
+  }
+  std::sort(logs.begin(), logs.end());
+  SequenceNumber max_sequence = versions_->last_sequence();
+  VersionEdit edit;
+  for (uint64_t number : logs) {
+    s = replay_log(number, &max_sequence, &edit);
+    if (!s.ok()) return s;
+  }
+  versions_->set_last_sequence(max_sequence);
+
+  uint64_t log_number = 0;
+  s = new_log_file(&log_number, &log_);
+  if (!s.ok()) return s;
+  edit.set_log_number(log_number);
+  s = versions_->log_and_apply(&edit);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    pending_outputs_.clear();  // the recovered tables are in the MANIFEST now (or failed)
+  }
+  if (!s.ok()) return s;
+
+  last_allocated_ = max_sequence;
+  publisher_.reset(max_sequence);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    mem_.list = new_memtable();
+    mem_.log_number = log_number;
+    install_read_view();
+  }
+  delete_obsolete_files();
+  return Status::OK();
+}
+
+Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit) {
+  const std::string path = log_file_name(dbname_, log_number);
+  std::unique_ptr<wal::LogReader> reader;
+  Status s = wal::LogReader::open(*fs_, path, log_number,
+                                  wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  if (!s.ok()) return s;
+  std::shared_ptr<ConcurrentSkipList> mem;
+  auto flush_mem = [&]() -> Status {
+    if (mem == nullptr || mem->entry_count() == 0) return Status::OK();
+    auto sealed = mem->seal();
+    mem.reset();
+    if (!sealed) return Status::Corruption("memtable sealed twice during recovery");
+    FileMetaData meta;
+    Status fs = write_level0_table(*sealed->first, &meta);
+    if (fs.ok() && meta.number != 0) edit->add_file(0, meta);
+    return fs;
+  };
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    wal::DecodedWriteBatch batch;
+    s = wal::decode_write_batch(record, &batch);
+    if (!s.ok()) {
+      return s.with_context(path + ": record at offset " +
+                            std::to_string(reader->last_record_offset()));
+    }
+    if (mem == nullptr) mem = new_memtable();
+    SequenceNumber seq = batch.base_sequence;
+    for (const wal::WriteBatchEntry& e : batch.entries) {
+      const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
+      // A version replayed twice (a log replayed after a crash during an
+      // earlier recovery) is the same version: nothing to add.
+      if (r != InsertResult::kOk && r != InsertResult::kDuplicateKey) {
+        return Status::Corruption(path + ": cannot replay record at offset " +
+                                  std::to_string(reader->last_record_offset()));
+      }
+      *max_sequence = std::max(*max_sequence, seq);
+      ++seq;
+    }
+    if (mem->memory_usage() >= options_.memtable_bytes) {
+      s = flush_mem();
+      if (!s.ok()) return s;
+    }
+  }
+  if (!reader->status().ok()) return reader->status();
+  return flush_mem();
+}
+
+// ---------------------------------------------------------------- writes
+
+Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  WriteBatch batch;
+  batch.put(key, value);
+  return write(options, &batch);
+}
+
+Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
+  WriteBatch batch;
+  batch.remove(key);
+  return write(options, &batch);
+}
+
+Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
+  if (batch == nullptr) return Status::InvalidArgument("write: batch is null");
+  if (batch->count() == 0) return Status::OK();
+  Writer w;
+  w.batch = batch;
+  w.disable_wal = options.disable_wal;
+  wal::GroupCommit::Request request;
+  request.context = &w;
+  request.bytes = batch->approximate_size();
+  request.sync = options.sync && !options.disable_wal;
+  Status s = group_commit_.submit(
+      &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+  if (!s.ok()) return s;
+  s = apply_to_memtable(w);
+  publisher_.finish(w.first_sequence);
+  if (s.ok()) {
+    stats_.user_writes.fetch_add(1, std::memory_order_relaxed);
+    stats_.user_bytes.fetch_add(batch->approximate_size(), std::memory_order_relaxed);
+  }
+  return s;
+}
+
+Status DBImpl::apply_to_memtable(const Writer& w) {
+  wal::DecodedWriteBatch decoded;
+  Status s = wal::decode_write_batch(w.batch->rep().encoded(), &decoded);
+  if (!s.ok()) return s;
+  SequenceNumber seq = w.first_sequence;
+  for (const wal::WriteBatchEntry& e : decoded.entries) {
+    const InsertResult r = w.memtable->add(e.key, e.value, e.kind, seq++);
+    if (r != InsertResult::kOk) {
+      // The leader drained writers before sealing and set no limits, so this
+      // is a broken invariant, not a condition to retry.
+      return Status::Corruption("memtable refused a write at sequence " + std::to_string(seq - 1));
+    }
+  }
+  return Status::OK();
+}
+
+Status DBImpl::submit_control(bool rotate, bool sync) {
+  Writer w;
+  w.rotate = rotate;
+  wal::GroupCommit::Request request;
+  request.context = &w;
+  request.sync = sync;
+  return group_commit_.submit(
+      &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+}
+
+Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
+  bool rotate = false;
+  for (wal::GroupCommit::Request* r : group) rotate |= static_cast<Writer*>(r->context)->rotate;
+  std::shared_ptr<ConcurrentSkipList> memtable;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    Status s = make_room_for_write(lock, rotate);
+    if (!s.ok()) return s;
+    memtable = mem_.list;
+  }
+
+  bool sync = false;
+  bool any_unlogged = false;
+  std::vector<std::string_view> records;
+  records.reserve(group.size());
+  SequenceNumber next = last_allocated_ + 1;
+  for (wal::GroupCommit::Request* r : group) {
+    auto* w = static_cast<Writer*>(r->context);
+    sync = sync || r->sync;
+    if (w->batch == nullptr) continue;
+    w->first_sequence = next;
+    w->memtable = memtable;
+    wal::WriteBatchBuilder& rep = w->batch->rep();
+    rep.set_base_sequence(next);
+    next += rep.count();
+    if (w->disable_wal) {
+      any_unlogged = true;
+    } else {
+      records.push_back(rep.encoded());
+    }
+  }
+  if (next - 1 > kMaxSequenceNumber) return Status::NotSupported("sequence numbers exhausted");
+
+  if (!records.empty() || sync) {
+    Status s = records.empty() ? log_->sync() : log_->add_records(records, sync);
+    if (!s.ok()) {
+      // The log may end in a partial record: no later write may follow it.
+      std::lock_guard<std::mutex> guard(mu_);
+      record_background_error(s);
+      return s;
+    }
+    for (std::string_view r : records) stats_.wal_bytes.fetch_add(r.size(), std::memory_order_relaxed);
+    if (sync) stats_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (any_unlogged) {
+    std::lock_guard<std::mutex> guard(mu_);
+    mem_.unlogged = true;  // only a leader switches memtables: still `memtable`
+  }
+  // Members publish their ranges one by one as they finish inserting.
+  for (wal::GroupCommit::Request* r : group) {
+    auto* w = static_cast<Writer*>(r->context);
+    if (w->batch == nullptr) continue;
+    publisher_.begin(w->first_sequence, w->first_sequence + w->batch->count() - 1);
+  }
+  last_allocated_ = next - 1;
+  versions_->set_last_sequence(last_allocated_);
+  return Status::OK();
+}
+
+Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool force) {
+  bool stalled = false;
+  uint64_t stall_start = 0;
+  Status s;
+  while (true) {
+    if (!bg_error_.ok()) {
+      s = bg_error_;
+      break;
+    }
+    if (shutting_down_) {
+      s = Status::IOError(dbname_ + ": the DB is closing");
+      break;
+    }
+    const bool full = mem_.list->memory_usage() >= options_.memtable_bytes ||
+                      (options_.memtable_max_entries > 0 &&
+                       mem_.list->entry_count() >= options_.memtable_max_entries) ||
+                      (force && mem_.list->entry_count() > 0);
+    if (!full) break;
+    if (sealed_.size() >= options_.max_sealed_memtables) {
+      // Too many memtables wait for flush: wait for the flush thread, never fail.
+      if (!stalled) {
+        stalled = true;
+        stall_start = now_micros();
+        stats_.stalls.fetch_add(1, std::memory_order_relaxed);
+      }
+      bg_cv_.wait(lock);
+      continue;
+    }
+    s = rotate_memtable(lock);
+    break;
+  }
+  if (stalled) stats_.stall_micros.fetch_add(now_micros() - stall_start, std::memory_order_relaxed);
+  return s;
+}
+
+Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
+  // Writers of earlier groups may still be inserting into the active memtable;
+  // it is sealed only once they are done, so nothing lands in it afterwards.
+  lock.unlock();
+  publisher_.wait_until_drained();
+  // The old WAL is synced so that a later synced write in the new WAL can never
+  // be durable while an earlier write in the old one is not.
+  Status s = log_->sync();
+  std::unique_ptr<wal::LogWriter> new_log;
+  uint64_t new_log_number = 0;
+  if (s.ok()) s = new_log_file(&new_log_number, &new_log);
+  lock.lock();
+  if (!s.ok()) {
+    record_background_error(s);
+    return s;
+  }
+  (void)log_->close();
+  log_ = std::move(new_log);
+
+  auto sealed = mem_.list->seal();
+  if (!sealed) {
+    record_background_error(Status::Corruption("active memtable was already sealed"));
+    return bg_error_;
+  }
+  Memtable old;
+  old.frozen = sealed->first;
+  old.log_number = mem_.log_number;
+  old.unlogged = mem_.unlogged;
+  sealed_.push_back(std::move(old));
+  mem_ = Memtable();
+  mem_.list = new_memtable();
+  mem_.log_number = new_log_number;
+  stats_.rotations.fetch_add(1, std::memory_order_relaxed);
+  install_read_view();
+  bg_cv_.notify_all();
+  return Status::OK();
+}
+
+void DBImpl::record_background_error(const Status& s) {
+  if (bg_error_.ok()) bg_error_ = s;
+  bg_cv_.notify_all();
+}
+
+// ---------------------------------------------------------------- reads
+
+std::shared_ptr<const DBImpl::ReadView> DBImpl::read_view() const {
+  std::lock_guard<std::mutex> guard(view_mu_);
+  return view_;
+}
+
+void DBImpl::install_read_view() {
+  auto view = std::make_shared<ReadView>();
+  view->mem = mem_.list;
+  for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) view->sealed.push_back(it->frozen);
+  view->version = versions_->current();
+  std::lock_guard<std::mutex> guard(view_mu_);
+  view_ = std::move(view);
+}
+
+SequenceNumber DBImpl::read_sequence(const ReadOptions& options) const {
+  return options.snapshot != nullptr ? options.snapshot->sequence() : publisher_.visible();
+}
+
+Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string* value) {
+  const SequenceNumber seq = read_sequence(options);
+  return get_from_view(*read_view(), options, key, seq, value);
+}
+
+Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options,
+                             std::string_view key, SequenceNumber seq, std::string* value) {
+  auto answer = [&](ValueKind kind, std::string_view v) {
+    if (kind == ValueKind::kTombstone) return Status::NotFound();
+    value->assign(v);
+    return Status::OK();
+  };
+  if (auto found = view.mem->get_at(key, seq)) return answer(found->kind, found->value);
+  for (const auto& frozen : view.sealed) {
+    if (auto found = frozen->get_at(key, seq)) return answer(found->kind, found->value);
+  }
+  const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
+  auto search = [&](const FileMetaData& f, bool* done) -> Status {
+    std::shared_ptr<const TableReader> reader;
+    Status s = table_cache_->get_reader(f.number, &reader);
+    if (!s.ok()) return s;
+    TableGetResult result;
+    s = reader->get(read_options, key, seq, &result);
+    if (!s.ok()) return s;
+    if (result.found) {
+      *done = true;
+      return answer(result.kind, result.value);
+    }
+    return Status::NotFound();
+  };
+  bool done = false;
+  for (const FileRef& f : view.version->files(0)) {
+    if (key < f->smallest_user_key() || key > f->largest_user_key()) continue;
+    Status s = search(*f, &done);
+    if (done || !s.is_not_found()) return s;
+  }
+  for (int level = 1; level < kNumLevels; ++level) {
+    const FileRef* f = view.version->find_file(level, key);
+    if (f == nullptr) continue;
+    Status s = search(**f, &done);
+    if (done || !s.is_not_found()) return s;
+  }
+  return Status::NotFound();
+}
+
+std::vector<Status> DBImpl::multi_get(const ReadOptions& options,
+                                      std::span<const std::string_view> keys,
+                                      std::vector<std::string>* values) {
+  // One view and one sequence for the whole call: the answers are consistent.
+  const SequenceNumber seq = read_sequence(options);
+  const auto view = read_view();
+  values->assign(keys.size(), std::string());
+  std::vector<Status> statuses;
+  statuses.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    statuses.push_back(get_from_view(*view, options, keys[i], seq, &(*values)[i]));
+  }
+  return statuses;
+}
+
+namespace {
+// What an iterator pins: the view it reads and the table readers it opened.
+struct IteratorPins {
+  std::shared_ptr<const void> view;
+  std::vector<std::shared_ptr<const TableReader>> readers;
+};
+
+// An iterator that only reports an error.
+class ErrorIterator final : public Iterator {
+ public:
+  explicit ErrorIterator(Status s) : status_(std::move(s)) {}
+  bool valid() const override { return false; }
+  void seek_to_first() override {}
+  void seek_to_last() override {}
+  void seek(std::string_view) override {}
+  void seek_for_prev(std::string_view) override {}
+  void next() override {}
+  void prev() override {}
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  Status status() const override { return status_; }
+
+ private:
+  Status status_;
+};
+}  // namespace
+
+std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
+  const SequenceNumber seq = read_sequence(options);
+  auto view = read_view();
+  auto pins = std::make_shared<IteratorPins>();
+  pins->view = view;
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  children.push_back(view->mem->new_version_iterator());
+  for (const auto& frozen : view->sealed) children.push_back(frozen->new_version_iterator());
+  const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : view->version->files(level)) {
+      std::shared_ptr<const TableReader> reader;
+      Status s = table_cache_->get_reader(f->number, &reader);
+      if (!s.ok()) return std::make_unique<ErrorIterator>(s);
+      children.push_back(reader->new_iterator(read_options));
+      pins->readers.push_back(std::move(reader));
+    }
+  }
+  return new_db_iterator(new_merging_iterator(std::move(children)), seq, std::move(pins));
+}
+
+const Snapshot* DBImpl::get_snapshot() {
+  std::lock_guard<std::mutex> guard(mu_);
+  const SequenceNumber seq = publisher_.visible();
+  snapshots_.insert(seq);
+  return new SnapshotImpl(seq);
+}
+
+void DBImpl::release_snapshot(const Snapshot* snapshot) {
+  if (snapshot == nullptr) return;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    auto it = snapshots_.find(snapshot->sequence());
+    if (it != snapshots_.end()) snapshots_.erase(it);
+  }
+  delete snapshot;
+}
+
+// ---------------------------------------------------------------- background
+
+void DBImpl::background_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    bg_cv_.wait(lock, [this] { return shutting_down_ || (!sealed_.empty() && bg_error_.ok()); });
+    if (sealed_.empty() || !bg_error_.ok()) {
+      if (shutting_down_) return;
+      continue;
+    }
+    flush_running_ = true;
+    lock.unlock();
+    Status s = flush_oldest_sealed();
+    if (s.ok()) delete_obsolete_files();
+    lock.lock();
+    flush_running_ = false;
+    if (!s.ok()) record_background_error(s);
+    bg_cv_.notify_all();
+  }
+}
+
+Status DBImpl::write_level0_table(const FrozenMemtable& mem, FileMetaData* meta) {
+  *meta = FileMetaData();
+  const uint64_t start = now_micros();
+  const uint64_t number = versions_->new_file_number();
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    pending_outputs_.insert(number);
+  }
+  auto done_with_output = [&] {
+    std::lock_guard<std::mutex> guard(mu_);
+    pending_outputs_.erase(number);
+  };
+  const std::string path = table_file_name(dbname_, number);
+  std::unique_ptr<TableBuilder> builder;
+  Status s = TableBuilder::open(*fs_, path, table_cache_->options(), &builder);
+  std::unique_ptr<InternalIterator> it = mem.new_version_iterator();
+  bool first = true;
+  for (it->seek_to_first(); s.ok() && it->valid(); it->next()) {
+    if (first) {
+      meta->smallest.clear();
+      append_internal_key(&meta->smallest, it->user_key(), it->sequence(), it->kind());
+      meta->smallest_seq = meta->largest_seq = it->sequence();
+      first = false;
+    }
+    meta->largest.clear();
+    append_internal_key(&meta->largest, it->user_key(), it->sequence(), it->kind());
+    meta->smallest_seq = std::min(meta->smallest_seq, it->sequence());
+    meta->largest_seq = std::max(meta->largest_seq, it->sequence());
+    ++meta->entries;
+    if (it->kind() == ValueKind::kTombstone) ++meta->tombstones;
+    s = builder->add(it->user_key(), it->sequence(), it->kind(), it->value());
+  }
+  if (s.ok()) s = it->status();
+  if (s.ok() && first) {
+    builder->abandon();  // nothing to write
+    done_with_output();
+    return Status::OK();
+  }
+  if (s.ok()) s = builder->finish();
+  // The table's directory entry must be durable before the MANIFEST names it.
+  if (s.ok()) s = fs_->sync_dir(dbname_);
+  if (s.ok()) {
+    meta->number = number;
+    meta->file_size = builder->file_size();
+    stats_.flushes.fetch_add(1, std::memory_order_relaxed);
+    stats_.flush_bytes.fetch_add(meta->file_size, std::memory_order_relaxed);
+    stats_.flush_micros.fetch_add(now_micros() - start, std::memory_order_relaxed);
+  } else {
+    if (builder != nullptr) builder->abandon();
+    *meta = FileMetaData();
+    done_with_output();
+  }
+  // On success the number stays in pending_outputs_ until the MANIFEST names
+  // the file (the caller removes it), so obsolete-file deletion cannot race it.
+  return s;
+}
+
+Status DBImpl::flush_oldest_sealed() {
+  std::shared_ptr<const FrozenMemtable> frozen;
+  uint64_t next_log_number = 0;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    frozen = sealed_.front().frozen;
+    // Once this memtable is a table, the oldest WAL still needed is the next
+    // memtable's.
+    next_log_number = sealed_.size() > 1 ? sealed_[1].log_number : mem_.log_number;
+  }
+  FileMetaData meta;
+  Status s = write_level0_table(*frozen, &meta);
+  if (!s.ok()) return s;
+  VersionEdit edit;
+  if (meta.number != 0) edit.add_file(0, meta);
+  edit.set_log_number(next_log_number);
+  s = versions_->log_and_apply(&edit);
+  std::lock_guard<std::mutex> guard(mu_);
+  pending_outputs_.erase(meta.number);
+  if (!s.ok()) return s;
+  sealed_.pop_front();
+  install_read_view();
+  return Status::OK();
+}
+
+void DBImpl::delete_obsolete_files() {
+  std::set<uint64_t> keep;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    keep = pending_outputs_;
+  }
+  const std::set<uint64_t> live = versions_->live_files();
+  const uint64_t min_log = versions_->log_number();
+  const uint64_t manifest = versions_->manifest_file_number();
+  std::vector<std::string> names;
+  if (!fs_->get_children(dbname_, &names).ok()) return;
+  bool removed = false;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number = 0;
+    if (!parse_file_name(name, &type, &number)) continue;
+    bool obsolete = false;
+    switch (type) {
+      case FileType::kLog:
+        obsolete = number < min_log;
+        break;
+      case FileType::kTable:
+        obsolete = live.count(number) == 0 && keep.count(number) == 0;
+        break;
+      case FileType::kManifest:
+        obsolete = number < manifest;
+        break;
+      case FileType::kTemp:
+        obsolete = true;
+        break;
+      case FileType::kCurrent:
+      case FileType::kLock:
+        break;
+    }
+    if (!obsolete) continue;
+    if (type == FileType::kTable) table_cache_->evict(number);
+    removed = fs_->remove_file(dbname_ + "/" + name).ok() || removed;
+  }
+  if (removed) (void)fs_->sync_dir(dbname_);
+}
+
+// ---------------------------------------------------------------- control
+
+Status DBImpl::flush() {
+  Status s = submit_control(/*rotate=*/true, /*sync=*/false);
+  if (!s.ok()) return s;
+  std::unique_lock<std::mutex> lock(mu_);
+  bg_cv_.wait(lock, [this] { return sealed_.empty() || !bg_error_.ok() || shutting_down_; });
+  return bg_error_;
+}
+
+Status DBImpl::compact_range(std::optional<std::string_view>, std::optional<std::string_view>) {
+  return Status::NotSupported("compact_range: compaction is not implemented yet");
+}
+
+Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/true); }
+
+std::optional<std::string> DBImpl::property(std::string_view name) {
+  const auto view = read_view();
+  const Version& v = *view->version;
+  if (name == "fsdb.sequence") return std::to_string(publisher_.visible());
+  if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
+  constexpr std::string_view kFilesAtLevel = "fsdb.num-files-at-level";
+  if (name.starts_with(kFilesAtLevel)) {
+    const std::string_view digits = name.substr(kFilesAtLevel.size());
+    if (digits.size() != 1 || digits[0] < '0' || digits[0] >= '0' + kNumLevels) {
+      return std::nullopt;
+    }
+    return std::to_string(v.file_count(digits[0] - '0'));
+  }
+  if (name == "fsdb.levels") {
+    std::string out = "level  files  bytes\n";
+    for (int level = 0; level < kNumLevels; ++level) {
+      char line[96];
+      std::snprintf(line, sizeof(line), "L%-5d %5zu  %s\n", level, v.file_count(level),
+                    human_bytes(v.level_bytes(level)).c_str());
+      out += line;
+    }
+    return out;
+  }
+  if (name == "fsdb.stats") {
+    Status bg;
+    size_t sealed = 0;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      bg = bg_error_;
+      sealed = sealed_.size();
+    }
+    const auto load = [](const std::atomic<uint64_t>& a) {
+      return a.load(std::memory_order_relaxed);
+    };
+    char buf[1024];
+    std::snprintf(
+        buf, sizeof(buf),
+        "writes: %" PRIu64 " (%s of user data)\n"
+        "wal: %s written, %" PRIu64 " syncs\n"
+        "memtable: %s active, %zu sealed, %" PRIu64 " rotations\n"
+        "flushes: %" PRIu64 " (%s written, %.3f s)\n"
+        "stalls: %" PRIu64 " (%.3f s)\n"
+        "files: %zu (%s), %zu open tables\n"
+        "sequence: %" PRIu64 "\n"
+        "background error: %s\n",
+        load(stats_.user_writes), human_bytes(load(stats_.user_bytes)).c_str(),
+        human_bytes(load(stats_.wal_bytes)).c_str(), load(stats_.wal_syncs),
+        human_bytes(view->mem->memory_usage()).c_str(), sealed, load(stats_.rotations),
+        load(stats_.flushes), human_bytes(load(stats_.flush_bytes)).c_str(),
+        static_cast<double>(load(stats_.flush_micros)) / 1e6, load(stats_.stalls),
+        static_cast<double>(load(stats_.stall_micros)) / 1e6, v.total_files(),
+        human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
+        bg.ok() ? "none" : bg.to_string().c_str());
+    return std::string(buf);
+  }
+  return std::nullopt;
+}
+
+Status DBImpl::close() {
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (closed_) return Status::OK();
+    closed_ = true;
+  }
+  Status result;
+  // Writes made without the WAL exist only in memory: flush them so close()
+  // keeps them.
+  bool unlogged = false;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    unlogged = mem_.unlogged;
+    for (const Memtable& m : sealed_) unlogged = unlogged || m.unlogged;
+    unlogged = unlogged && bg_thread_.joinable();
+  }
+  if (unlogged) result = flush();
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    shutting_down_ = true;
+    bg_cv_.notify_all();
+  }
+  if (bg_thread_.joinable()) bg_thread_.join();
+  if (log_ != nullptr) {
+    Status s = log_->sync();
+    if (result.ok()) result = s;
+    s = log_->close();
+    if (result.ok()) result = s;
+  }
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    if (result.ok() && !bg_error_.ok()) result = bg_error_;
+  }
+  db_lock_.reset();
+  return result;
+}
+
+// ---------------------------------------------------------------- DB
+
+Status DB::open(const Options& options, const std::string& path, std::unique_ptr<DB>* db) {
+  db->reset();
+  auto impl = std::make_unique<DBImpl>(options, path);
+  Status s = impl->open();
+  if (!s.ok()) return s;
+  *db = std::move(impl);
+  return Status::OK();
+}
+
+Status destroy_db(const std::string& path, const Options& options) {
+  std::shared_ptr<FileSystem> fs = options.file_system ? options.file_system : posix_file_system();
+  std::vector<std::string> names;
+  Status s = fs->get_children(path, &names);
+  if (s.is_not_found()) return Status::OK();
+  if (!s.ok()) return s;
+  std::unique_ptr<FileLock> lock;
+  s = fs->lock_file(lock_file_name(path), &lock);
+  if (!s.ok()) return s.is_busy() ? Status::Busy(path + ": the DB is in use") : s;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number = 0;
+    if (parse_file_name(name, &type, &number) && type != FileType::kLock) {
+      Status r = fs->remove_file(path + "/" + name);
+      if (s.ok() && !r.ok()) s = r;
+    }
+  }
+  lock.reset();
+  (void)fs->remove_file(lock_file_name(path));
+  Status r = fs->remove_dir(path);
+  if (s.ok() && !r.ok() && !r.is_not_found()) s = r;
+  return s;
+}
+
+}  // namespace fsdb

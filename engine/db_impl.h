@@ -1,0 +1,174 @@
+// DBImpl: the storage engine behind fsdb::DB.
+//
+// Write path: writers join a GroupCommit queue. The group's leader makes room
+// (rotating a full memtable, or stalling while too many memtables wait for
+// flush), assigns each member a contiguous range of sequence numbers, appends
+// the group's batches to the WAL with one write and at most one fdatasync, and
+// returns. Every member then inserts its own batch into the memtable the leader
+// chose — concurrently, since the skip list is lock-free — and reports to the
+// SequencePublisher, which advances the visible sequence only once everything
+// at or below it is in a memtable. Readers read at the visible sequence, so they
+// never see half of a batch.
+//
+// Read path: a ReadView (the active memtable, the sealed ones newest first, the
+// current Version) is swapped whole under view_mu_ whenever any of them
+// changes; a reader copies the shared_ptr and reads without any lock.
+//
+// Background: one thread flushes sealed memtables, oldest first, to level-0
+// SSTables and records each in the MANIFEST together with the WAL number that
+// is no longer needed; then it deletes that WAL and drops the memtable.
+//
+// Locking: mu_ guards the memtable switch, the sealed queue, background state
+// and snapshots; it is never held across a WAL append or a table build. Lock
+// order: mu_ before view_mu_; the GroupCommit queue's own mutex is never held
+// while calling into the engine.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/sequence_publisher.h"
+#include "engine/table_cache.h"
+#include "engine/version_set.h"
+#include "fsdb/db.h"
+#include "fsdb/skiplist.h"
+#include "wal/group_commit.h"
+#include "wal/log_writer.h"
+
+namespace fsdb {
+
+class DBImpl final : public DB {
+ public:
+  DBImpl(const Options& options, std::string dbname);
+  ~DBImpl() override;
+
+  // Takes the lock, recovers (or creates) the DB and starts background work.
+  Status open();
+
+  Status put(const WriteOptions& options, std::string_view key, std::string_view value) override;
+  Status remove(const WriteOptions& options, std::string_view key) override;
+  Status write(const WriteOptions& options, WriteBatch* batch) override;
+  Status get(const ReadOptions& options, std::string_view key, std::string* value) override;
+  std::vector<Status> multi_get(const ReadOptions& options, std::span<const std::string_view> keys,
+                                std::vector<std::string>* values) override;
+  std::unique_ptr<Iterator> new_iterator(const ReadOptions& options) override;
+  const Snapshot* get_snapshot() override;
+  void release_snapshot(const Snapshot* snapshot) override;
+  Status flush() override;
+  Status compact_range(std::optional<std::string_view> begin,
+                       std::optional<std::string_view> end) override;
+  Status sync_wal() override;
+  std::optional<std::string> property(std::string_view name) override;
+  Status close() override;
+
+ private:
+  // A memtable and the WAL that holds its writes.
+  struct Memtable {
+    std::shared_ptr<ConcurrentSkipList> list;      // active
+    std::shared_ptr<const FrozenMemtable> frozen;  // sealed
+    uint64_t log_number = 0;
+    bool unlogged = false;  // holds disable_wal writes: must be flushed before close
+  };
+  // What a reader needs, swapped as a whole.
+  struct ReadView {
+    std::shared_ptr<ConcurrentSkipList> mem;
+    std::vector<std::shared_ptr<const FrozenMemtable>> sealed;  // newest first
+    std::shared_ptr<const Version> version;
+  };
+  // One request in a write group: a batch to write, or (batch null) a request
+  // to rotate the memtable (flush) or to sync the WAL (sync_wal). Control
+  // requests go through the same queue so that only a group leader ever
+  // touches the WAL or switches memtables.
+  struct Writer {
+    WriteBatch* batch = nullptr;
+    bool disable_wal = false;
+    bool rotate = false;
+    SequenceNumber first_sequence = 0;
+    std::shared_ptr<ConcurrentSkipList> memtable;
+  };
+  struct Stats {
+    std::atomic<uint64_t> user_writes{0};
+    std::atomic<uint64_t> user_bytes{0};
+    std::atomic<uint64_t> wal_bytes{0};
+    std::atomic<uint64_t> wal_syncs{0};
+    std::atomic<uint64_t> rotations{0};
+    std::atomic<uint64_t> stalls{0};
+    std::atomic<uint64_t> stall_micros{0};
+    std::atomic<uint64_t> flushes{0};
+    std::atomic<uint64_t> flush_bytes{0};
+    std::atomic<uint64_t> flush_micros{0};
+  };
+  class SnapshotImpl;
+
+  Status validate_options() const;
+  Status recover();
+  Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit);
+  Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
+  std::shared_ptr<ConcurrentSkipList> new_memtable() const;
+
+  // The group leader's work; runs serialised by group_commit_.
+  Status lead_write_group(wal::GroupCommit::Group group);
+  // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
+  // full (or when `force` and it is not empty), stalling while too many sealed
+  // memtables wait for flush.
+  Status make_room_for_write(std::unique_lock<std::mutex>& lock, bool force);
+  // Submits a control request (batch-less Writer) through the write queue.
+  Status submit_control(bool rotate, bool sync);
+  // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
+  Status rotate_memtable(std::unique_lock<std::mutex>& lock);
+  Status apply_to_memtable(const Writer& w);
+
+  std::shared_ptr<const ReadView> read_view() const;
+  // REQUIRES: mu_ held.
+  void install_read_view();
+  SequenceNumber read_sequence(const ReadOptions& options) const;
+  Status get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
+                       SequenceNumber seq, std::string* value);
+
+  void background_loop();
+  // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
+  Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
+  Status flush_oldest_sealed();
+  void delete_obsolete_files();
+  // REQUIRES: mu_ held.
+  void record_background_error(const Status& s);
+
+  const Options options_;
+  const std::string dbname_;
+  const std::shared_ptr<FileSystem> fs_;
+  std::unique_ptr<FileLock> db_lock_;
+  std::unique_ptr<VersionSet> versions_;
+  std::unique_ptr<TableCache> table_cache_;
+
+  wal::GroupCommit group_commit_;
+  // Touched only by the write group leader, or under mu_ with writers drained.
+  std::unique_ptr<wal::LogWriter> log_;
+  SequenceNumber last_allocated_ = 0;  // leader only
+  SequencePublisher publisher_;
+
+  mutable std::mutex mu_;
+  std::condition_variable bg_cv_;  // background work, or its completion
+  Memtable mem_;                    // guarded by mu_
+  std::deque<Memtable> sealed_;     // guarded by mu_; oldest at the front
+  Status bg_error_;                 // guarded by mu_
+  bool shutting_down_ = false;      // guarded by mu_
+  bool flush_running_ = false;      // guarded by mu_
+  std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written
+  std::multiset<SequenceNumber> snapshots_;  // guarded by mu_
+  bool closed_ = false;             // guarded by mu_
+
+  mutable std::mutex view_mu_;
+  std::shared_ptr<const ReadView> view_;  // guarded by view_mu_
+
+  Stats stats_;
+  std::thread bg_thread_;
+};
+
+}  // namespace fsdb

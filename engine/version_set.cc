@@ -1,0 +1,233 @@
+#include "engine/version_set.h"
+
+#include <algorithm>
+
+#include "engine/filename.h"
+#include "wal/log_reader.h"
+
+namespace fsdb {
+
+VersionSet::VersionSet(std::string dbname, std::shared_ptr<FileSystem> fs,
+                       uint64_t max_manifest_bytes)
+    : dbname_(std::move(dbname)),
+      fs_(std::move(fs)),
+      max_manifest_bytes_(max_manifest_bytes),
+      current_(std::make_shared<const Version>()) {}
+
+VersionSet::~VersionSet() = default;
+
+std::shared_ptr<const Version> VersionSet::current() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return current_;
+}
+
+void VersionSet::install(std::shared_ptr<const Version> v) {
+  std::lock_guard<std::mutex> guard(mu_);
+  std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  versions_.push_back(v);
+  current_ = std::move(v);
+}
+
+std::set<uint64_t> VersionSet::live_files() const {
+  std::set<uint64_t> live;
+  std::lock_guard<std::mutex> guard(mu_);
+  std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  for (const auto& weak : versions_) {
+    if (auto v = weak.lock()) {
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : v->files(level)) live.insert(f->number);
+      }
+    }
+  }
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : current_->files(level)) live.insert(f->number);
+  }
+  return live;
+}
+
+uint64_t VersionSet::manifest_bytes() const {
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  return manifest_ ? manifest_->size() : 0;
+}
+
+Status VersionSet::set_current_file(uint64_t manifest_number) {
+  // CURRENT holds the MANIFEST's name and a newline; the newline tells a
+  // complete CURRENT from a torn one.
+  const std::string manifest = manifest_file_name(dbname_, manifest_number);
+  const std::string contents = manifest.substr(dbname_.size() + 1) + "\n";
+  const std::string temp = temp_file_name(dbname_, manifest_number);
+  Status s = write_string_to_file(*fs_, contents, temp, /*sync=*/true);
+  if (s.ok()) s = fs_->rename_file(temp, current_file_name(dbname_));
+  if (s.ok()) s = fs_->sync_dir(dbname_);
+  if (!s.ok()) (void)fs_->remove_file(temp);
+  return s;
+}
+
+Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Version& version,
+                                           std::unique_ptr<wal::LogWriter>* writer) {
+  VersionEdit snapshot;
+  version.add_all_files_to(&snapshot);
+  snapshot.set_log_number(log_number());
+  snapshot.set_next_file_number(next_file_number_.load(std::memory_order_relaxed));
+  snapshot.set_last_sequence(last_sequence());
+  std::string record;
+  snapshot.encode_to(&record);
+  const std::string path = manifest_file_name(dbname_, manifest_number);
+  Status s = wal::LogWriter::create(*fs_, path, manifest_number, {}, writer);
+  if (s.ok()) s = (*writer)->add_record(record);
+  if (s.ok()) s = (*writer)->sync();
+  // The new MANIFEST's directory entry becomes durable with CURRENT's rename.
+  if (!s.ok()) {
+    writer->reset();
+    (void)fs_->remove_file(path);
+  }
+  return s;
+}
+
+Status VersionSet::create_new() {
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  manifest_number_ = 1;
+  next_file_number_.store(2, std::memory_order_relaxed);
+  Status s = write_snapshot_manifest(manifest_number_, Version(), &manifest_);
+  if (s.ok()) s = set_current_file(manifest_number_);
+  return s;
+}
+
+Status VersionSet::recover() {
+  std::string current;
+  Status s = read_file_to_string(*fs_, current_file_name(dbname_), &current);
+  if (!s.ok()) return s;
+  if (current.empty() || current.back() != '\n') {
+    return Status::Corruption(current_file_name(dbname_) + ": does not end with a newline");
+  }
+  current.pop_back();
+  FileType type;
+  uint64_t old_manifest_number = 0;
+  if (!parse_file_name(current, &type, &old_manifest_number) || type != FileType::kManifest) {
+    return Status::Corruption(current_file_name(dbname_) + ": names '" + current +
+                              "', not a MANIFEST");
+  }
+  const std::string manifest_path = dbname_ + "/" + current;
+  std::unique_ptr<wal::LogReader> reader;
+  s = wal::LogReader::open(*fs_, manifest_path, old_manifest_number,
+                           wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  if (!s.ok()) return s;
+
+  std::shared_ptr<const Version> version = std::make_shared<const Version>();
+  bool have_log = false, have_next = false, have_last = false;
+  uint64_t log_number = 0, next_file = 0;
+  SequenceNumber last_sequence = 0;
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    VersionEdit edit;
+    s = edit.decode_from(record);
+    if (s.ok()) s = version->apply_edit(edit, &version);
+    if (!s.ok()) {
+      return s.with_context(manifest_path + ": record at offset " +
+                            std::to_string(reader->last_record_offset()));
+    }
+    if (edit.log_number()) {
+      have_log = true;
+      log_number = *edit.log_number();
+    }
+    if (edit.next_file_number()) {
+      have_next = true;
+      next_file = *edit.next_file_number();
+    }
+    if (edit.last_sequence()) {
+      have_last = true;
+      last_sequence = *edit.last_sequence();
+    }
+  }
+  if (!reader->status().ok()) return reader->status();
+  if (!have_next || !have_log || !have_last) {
+    return Status::Corruption(manifest_path + ": no " +
+                              std::string(!have_next  ? "next file number"
+                                          : !have_log ? "log number"
+                                                      : "last sequence") +
+                              " entry");
+  }
+  // Every number already used on disk stays used.
+  next_file = std::max(next_file, old_manifest_number + 1);
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : version->files(level)) next_file = std::max(next_file, f->number + 1);
+  }
+  next_file_number_.store(next_file, std::memory_order_relaxed);
+  log_number_.store(log_number, std::memory_order_release);
+  last_sequence_.store(last_sequence, std::memory_order_release);
+  install(version);
+
+  // A fresh MANIFEST holding the recovered version; the old one goes once
+  // CURRENT names the new one.
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  manifest_number_ = new_file_number();
+  s = write_snapshot_manifest(manifest_number_, *version, &manifest_);
+  if (s.ok()) s = set_current_file(manifest_number_);
+  if (s.ok()) (void)fs_->remove_file(manifest_path);
+  return s;
+}
+
+Status VersionSet::log_and_apply(VersionEdit* edit) {
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  if (!edit->log_number()) edit->set_log_number(log_number());
+  edit->set_next_file_number(next_file_number_.load(std::memory_order_relaxed));
+  edit->set_last_sequence(last_sequence());
+
+  std::shared_ptr<const Version> next;
+  Status s = current()->apply_edit(*edit, &next);
+  if (!s.ok()) return s;
+
+  if (manifest_ == nullptr || manifest_->size() >= max_manifest_bytes_) {
+    // Roll over to a new MANIFEST that starts with the whole new version.
+    const uint64_t number = new_file_number();
+    std::unique_ptr<wal::LogWriter> writer;
+    s = write_snapshot_manifest(number, *next, &writer);
+    if (s.ok()) s = set_current_file(number);
+    if (!s.ok()) return s;
+    const uint64_t old = manifest_number_;
+    manifest_ = std::move(writer);
+    manifest_number_ = number;
+    if (old != 0) (void)fs_->remove_file(manifest_file_name(dbname_, old));
+  } else {
+    std::string record;
+    edit->encode_to(&record);
+    s = manifest_->add_record(record);
+    if (s.ok()) s = manifest_->sync();
+    if (!s.ok()) {
+      // The MANIFEST may now end in a partial record: never append to it again.
+      manifest_.reset();
+      return s;
+    }
+  }
+  if (edit->log_number()) log_number_.store(*edit->log_number(), std::memory_order_release);
+  install(std::move(next));
+  return Status::OK();
+}
+
+Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,
+                                 std::vector<std::string>* lines) {
+  FileType type;
+  uint64_t number = 0;
+  const std::string name = path.substr(path.rfind('/') + 1);
+  if (!parse_file_name(name, &type, &number) || type != FileType::kManifest) {
+    return Status::InvalidArgument(path + ": not a MANIFEST file name");
+  }
+  std::unique_ptr<wal::LogReader> reader;
+  Status s = wal::LogReader::open(fs, path, number, wal::WalRecoveryMode::kAbsoluteConsistency,
+                                  &reader);
+  if (!s.ok()) return s;
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    VersionEdit edit;
+    s = edit.decode_from(record);
+    if (!s.ok()) {
+      return s.with_context(path + ": record at offset " +
+                            std::to_string(reader->last_record_offset()));
+    }
+    lines->push_back("@" + std::to_string(reader->last_record_offset()) + " " +
+                     edit.debug_string());
+  }
+  return reader->status();
+}
+
+}  // namespace fsdb

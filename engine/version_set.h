@@ -1,0 +1,92 @@
+// VersionSet: the current Version, the MANIFEST that makes it durable, and the
+// DB-wide counters (next file number, last sequence, live WAL number).
+//
+// The MANIFEST is a log in the WAL's framing (checksummed records, docs/format.md)
+// whose first record describes a whole version and whose later records are
+// VersionEdits. CURRENT names the live MANIFEST; it is replaced atomically
+// (write a temporary file, sync it, rename it over CURRENT, sync the directory).
+// Every open starts a fresh MANIFEST, and so does log_and_apply() once the live
+// one outgrows `max_manifest_bytes`, so the MANIFEST never grows without bound.
+//
+// Thread safety: every method may be called from any thread. log_and_apply()
+// calls are serialised among themselves (one MANIFEST writer), and the file
+// I/O they do never holds the lock that current() takes.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/version.h"
+#include "fsdb/env.h"
+#include "wal/log_writer.h"
+
+namespace fsdb {
+
+class VersionSet {
+ public:
+  VersionSet(std::string dbname, std::shared_ptr<FileSystem> fs, uint64_t max_manifest_bytes);
+  ~VersionSet();
+  VersionSet(const VersionSet&) = delete;
+  VersionSet& operator=(const VersionSet&) = delete;
+
+  // Makes a new, empty DB in an existing directory: a MANIFEST and CURRENT.
+  Status create_new();
+  // Reads CURRENT and the MANIFEST it names, rebuilds the current version, then
+  // starts a fresh MANIFEST holding it. A torn last record (a crash during an
+  // edit that was never acknowledged) is dropped; any other damage is Corruption.
+  Status recover();
+
+  // Records `edit` in the MANIFEST (synced) and installs the version it makes.
+  // Fills in the edit's next file number and last sequence.
+  Status log_and_apply(VersionEdit* edit);
+
+  std::shared_ptr<const Version> current() const;
+
+  uint64_t new_file_number() { return next_file_number_.fetch_add(1, std::memory_order_relaxed); }
+  uint64_t log_number() const { return log_number_.load(std::memory_order_acquire); }
+  SequenceNumber last_sequence() const { return last_sequence_.load(std::memory_order_acquire); }
+  // The engine's write path advances this before it logs a write group.
+  void set_last_sequence(SequenceNumber s) { last_sequence_.store(s, std::memory_order_release); }
+  uint64_t manifest_file_number() const { return manifest_number_; }
+  uint64_t manifest_bytes() const;
+
+  // Numbers of the files that some live Version (the current one, or one pinned
+  // by a reader) still refers to. Files not in this set, and not being written,
+  // may be deleted.
+  std::set<uint64_t> live_files() const;
+
+  // The MANIFEST's edits, for `fsdb manifest dump`: one line each.
+  static Status dump_manifest(FileSystem& fs, const std::string& path,
+                              std::vector<std::string>* lines);
+
+ private:
+  Status write_snapshot_manifest(uint64_t manifest_number, const Version& version,
+                                 std::unique_ptr<wal::LogWriter>* writer);
+  Status set_current_file(uint64_t manifest_number);
+  void install(std::shared_ptr<const Version> v);
+
+  const std::string dbname_;
+  const std::shared_ptr<FileSystem> fs_;
+  const uint64_t max_manifest_bytes_;
+
+  // Counters are atomics so that readers of them need no lock; their stores are
+  // ordered by the callers' own synchronisation (mutexes in the engine), the
+  // acquire/release pairs only make the values themselves safe to read.
+  std::atomic<uint64_t> next_file_number_{2};
+  std::atomic<uint64_t> log_number_{0};
+  std::atomic<SequenceNumber> last_sequence_{0};
+
+  mutable std::mutex manifest_mu_;  // serialises log_and_apply; held across MANIFEST I/O
+  uint64_t manifest_number_ = 0;                // guarded by manifest_mu_
+  std::unique_ptr<wal::LogWriter> manifest_;    // guarded by manifest_mu_
+
+  mutable std::mutex mu_;  // guards the two fields below; never held across I/O
+  std::shared_ptr<const Version> current_;
+  mutable std::vector<std::weak_ptr<const Version>> versions_;  // every installed version
+};
+
+}  // namespace fsdb

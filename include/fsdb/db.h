@@ -1,0 +1,93 @@
+// fsdb::DB — an embedded, persistent, ordered key-value store.
+//
+// Keys and values are arbitrary bytes (embedded NUL bytes included), ordered as
+// unsigned bytes. A write acknowledged with WriteOptions::sync survives a power
+// cut; one acknowledged without it survives a process crash (it is in the OS
+// once put() returns) and a power cut once a later sync write, sync_wal() or
+// flush() returns. Nothing acknowledged is ever lost to a crash at any moment.
+//
+// Thread safety: a DB may be used from any number of threads at once without
+// external locking. Only one DB object, in one process, may have a directory
+// open at a time (a LOCK file enforces it; a second open gets Busy).
+//
+// Errors: every call returns a Status. A background error (a failed flush: a
+// full disk, an I/O error) makes every later write return it; reopening after
+// the cause is gone recovers everything acknowledged.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fsdb/iterator.h"
+#include "fsdb/options.h"
+#include "fsdb/status.h"
+#include "fsdb/write_batch.h"
+
+namespace fsdb {
+
+// A point in the DB's history: reads at a snapshot see exactly the writes
+// acknowledged before it was taken. Obtain with DB::get_snapshot(); give back
+// with DB::release_snapshot().
+class Snapshot {
+ public:
+  virtual ~Snapshot() = default;
+  virtual uint64_t sequence() const = 0;
+};
+
+class DB {
+ public:
+  // Opens (or, with create_if_missing, creates) the DB in directory `path`.
+  static Status open(const Options& options, const std::string& path, std::unique_ptr<DB>* db);
+
+  DB() = default;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+  virtual ~DB() = default;  // flushes nothing, loses nothing that was acknowledged
+
+  virtual Status put(const WriteOptions& options, std::string_view key,
+                     std::string_view value) = 0;
+  virtual Status remove(const WriteOptions& options, std::string_view key) = 0;
+  virtual Status write(const WriteOptions& options, WriteBatch* batch) = 0;
+  // NotFound if the key is absent.
+  virtual Status get(const ReadOptions& options, std::string_view key, std::string* value) = 0;
+  // One Status per key, in order; values[i] is set where statuses[i] is OK.
+  virtual std::vector<Status> multi_get(const ReadOptions& options,
+                                        std::span<const std::string_view> keys,
+                                        std::vector<std::string>* values) = 0;
+  virtual std::unique_ptr<Iterator> new_iterator(const ReadOptions& options) = 0;
+
+  virtual const Snapshot* get_snapshot() = 0;
+  virtual void release_snapshot(const Snapshot* snapshot) = 0;
+
+  // Seals the active memtable and waits until it (and every memtable sealed
+  // before it) is an SSTable.
+  virtual Status flush() = 0;
+  // Compacts every file overlapping [begin, end] (nullopt = unbounded) down to
+  // the bottom level.
+  virtual Status compact_range(std::optional<std::string_view> begin,
+                               std::optional<std::string_view> end) = 0;
+  // Makes every acknowledged write durable (fdatasync of the WAL).
+  virtual Status sync_wal() = 0;
+  // "fsdb.stats", "fsdb.levels", "fsdb.num-files-at-level<N>", "fsdb.memtable-bytes",
+  // "fsdb.sequence"; nullopt for an unknown name.
+  virtual std::optional<std::string> property(std::string_view name) = 0;
+  // Waits for background work, syncs the WAL and releases the directory.
+  // Optional before the destructor; reports errors the destructor cannot.
+  virtual Status close() = 0;
+
+  // Conveniences with default options.
+  Status put(std::string_view key, std::string_view value) { return put(WriteOptions(), key, value); }
+  Status remove(std::string_view key) { return remove(WriteOptions(), key); }
+  Status write(WriteBatch* batch) { return write(WriteOptions(), batch); }
+  Status get(std::string_view key, std::string* value) { return get(ReadOptions(), key, value); }
+  std::unique_ptr<Iterator> new_iterator() { return new_iterator(ReadOptions()); }
+};
+
+// Deletes a DB's files and its directory (the DB must not be open).
+Status destroy_db(const std::string& path, const Options& options = {});
+
+}  // namespace fsdb
