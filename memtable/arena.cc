@@ -1,0 +1,120 @@
+#include "memtable/arena.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace fsdb::memtable_detail {
+namespace {
+
+// Relaxed: only uniqueness of the values matters, not their order with anything.
+std::atomic<uint64_t> next_arena_id{1};
+std::atomic<uint64_t> next_thread_id{1};
+
+uint64_t this_thread_id() {
+  thread_local const uint64_t id = next_thread_id.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+// A small per-thread cache (arena id -> shard), so the hot path finds its shard
+// without scanning. Arena ids are never reused, so a stale entry can never match
+// a newer arena at the same address.
+struct ShardCacheEntry {
+  uint64_t arena_id = 0;
+  ArenaShard* shard = nullptr;
+};
+constexpr size_t kShardCacheEntries = 4;
+thread_local ShardCacheEntry shard_cache[kShardCacheEntries];
+thread_local size_t shard_cache_victim = 0;
+
+}  // namespace
+
+ShardedArena::ShardedArena(size_t first_block_bytes, size_t shards)
+    : id_(next_arena_id.fetch_add(1, std::memory_order_relaxed)),
+      first_block_bytes_(std::max<size_t>(first_block_bytes, 256)) {
+  if (shards == 0) shards = std::max(1u, std::thread::hardware_concurrency());
+  shards_.reserve(shards);
+  for (size_t i = 0; i < shards; ++i) {
+    shards_.push_back(std::make_unique<ArenaShard>());
+    shards_.back()->next_block_bytes_ = first_block_bytes_;
+  }
+  shared_.exclusive_ = false;
+  shared_.next_block_bytes_ = first_block_bytes_;
+}
+
+ArenaShard& ShardedArena::shard_for_this_thread() {
+  for (const auto& e : shard_cache) {
+    if (e.arena_id == id_) return *e.shard;
+  }
+  ArenaShard& shard = lookup_or_claim();
+  ShardCacheEntry& slot = shard_cache[shard_cache_victim++ % kShardCacheEntries];
+  slot.arena_id = id_;
+  slot.shard = &shard;
+  return shard;
+}
+
+ArenaShard& ShardedArena::lookup_or_claim() {
+  const uint64_t me = this_thread_id();
+  // The shard may already be ours (the cache entry was evicted). Acquire pairs
+  // with the release of the claiming CAS so that, on a match, this thread also
+  // sees the shard state it left there itself (trivially, it is the same thread).
+  for (const auto& s : shards_) {
+    if (s->owner_.load(std::memory_order_acquire) == me) return *s;
+  }
+  for (const auto& s : shards_) {
+    uint64_t expected = 0;
+    // acq_rel: a claimed shard is never released, so no earlier owner's writes
+    // need publishing; acq_rel is simply the cheapest order that is obviously
+    // enough for a once-per-thread operation.
+    if (s->owner_.load(std::memory_order_relaxed) == 0 &&
+        s->owner_.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
+      return *s;
+    }
+  }
+  return shared_;
+}
+
+char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
+  std::unique_lock<std::mutex> lock;
+  if (!shard.exclusive_) lock = std::unique_lock<std::mutex>(shared_mutex_);
+  if (static_cast<size_t>(shard.limit_ - shard.cursor_) < bytes) {
+    // A node bigger than a quarter of the next block gets a block of its own, so
+    // that the tail of the current block is not thrown away for it.
+    const bool dedicated = bytes > shard.next_block_bytes_ / 4;
+    const size_t block_bytes = dedicated ? bytes : shard.next_block_bytes_;
+    shard.blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_bytes));
+    char* block = shard.blocks_.back().get();
+    // Relaxed: statistics only.
+    shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
+                          std::memory_order_relaxed);
+    if (dedicated) {
+      shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes,
+                        std::memory_order_relaxed);
+      return block;
+    }
+    shard.cursor_ = block;
+    shard.limit_ = block + block_bytes;
+    shard.next_block_bytes_ =
+        std::min(shard.next_block_bytes_ * 2, std::max(kMaxBlockBytes, first_block_bytes_));
+  }
+  char* result = shard.cursor_;
+  shard.cursor_ += bytes;
+  shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+  return result;
+}
+
+size_t ShardedArena::memory_usage() const {
+  size_t total = 0;
+  // Relaxed: a statistic; each counter is read atomically, the sum is approximate
+  // while writers run and exact once they have stopped.
+  for_each_shard([&](const ArenaShard& s) { total += s.used_.load(std::memory_order_relaxed); });
+  return total;
+}
+
+size_t ShardedArena::memory_reserved() const {
+  size_t total = 0;
+  for_each_shard(
+      [&](const ArenaShard& s) { total += s.reserved_.load(std::memory_order_relaxed); });
+  return total;
+}
+
+}  // namespace fsdb::memtable_detail

@@ -1,0 +1,131 @@
+// ShardedArena: the bump allocator behind one skip list.
+//
+// Memory comes from per-thread shards. The first time a thread allocates from an
+// arena it claims a free shard for good (one CAS); from then on it bump-allocates
+// from that shard with plain loads and stores, no atomic read-modify-write. A
+// thread that finds every shard claimed allocates from one extra shared shard
+// guarded by a mutex: any number of threads works, the ones beyond the shard
+// count just pay for a lock. Blocks start at `first_block_bytes` and double up
+// to kMaxBlockBytes, so a big memtable needs few mallocs and wastes little at
+// block tails. Nothing is freed before the arena is destroyed, which frees all
+// blocks at once.
+//
+// Thread safety: allocate() from any number of threads; the accounting getters
+// from any thread at any time (they read relaxed counters: a concurrent reader
+// sees a recent value, never a torn one).
+// Ownership: the arena owns every block; pointers it returns stay valid until it
+// is destroyed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace fsdb::memtable_detail {
+
+// Per-shard statistics of the list, kept next to the shard's bump pointer so the
+// owning thread updates them without sharing a cache line with other writers.
+struct ShardStats {
+  std::atomic<uint64_t> entries{0};      // nodes linked (versions, tombstones included)
+  std::atomic<int64_t> live_delta{0};    // seed-API inserts minus successful removes
+  std::atomic<uint64_t> key_bytes{0};    // user key bytes of the linked nodes
+  std::atomic<uint64_t> value_bytes{0};  // value bytes of the linked nodes
+  std::atomic<uint64_t> attempts{0};     // insert attempts, failures included
+};
+
+class alignas(64) ArenaShard {
+ public:
+  ArenaShard() = default;
+  ArenaShard(const ArenaShard&) = delete;
+  ArenaShard& operator=(const ArenaShard&) = delete;
+
+  // Adds `delta` to one of this shard's counters. A claimed shard has a single
+  // writer, so a relaxed load plus store is enough and avoids a locked
+  // instruction; the shared shard has many writers and needs the RMW. Relaxed:
+  // the counters are statistics, nothing is published through them.
+  template <typename T>
+  void bump(std::atomic<T>& counter, T delta) {
+    if (exclusive_) {
+      counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+    } else {
+      counter.fetch_add(delta, std::memory_order_relaxed);
+    }
+  }
+
+  ShardStats stats;
+  // Writers currently inside a write on this shard; seal() waits for zero. Only
+  // seq_cst operations touch it (the Dekker handshake with the sealed flag).
+  std::atomic<uint32_t> active_writers{0};
+
+ private:
+  friend class ShardedArena;
+  // The thread that claimed this shard (0: free). Written once by CAS.
+  std::atomic<uint64_t> owner_{0};
+  bool exclusive_ = true;
+  char* cursor_ = nullptr;  // next free byte of the current block
+  char* limit_ = nullptr;   // end of the current block
+  size_t next_block_bytes_ = 0;
+  std::vector<std::unique_ptr<char[]>> blocks_;
+  // Bytes handed out / bytes held in blocks. Single writer (the owner, or the
+  // holder of the shared shard's mutex); read by anyone, hence atomic.
+  std::atomic<uint64_t> used_{0};
+  std::atomic<uint64_t> reserved_{0};
+};
+
+class ShardedArena {
+ public:
+  static constexpr size_t kAlignment = 8;
+  static constexpr size_t kMaxBlockBytes = size_t{1} << 20;
+
+  // shards == 0 means std::thread::hardware_concurrency().
+  ShardedArena(size_t first_block_bytes, size_t shards);
+  ShardedArena(const ShardedArena&) = delete;
+  ShardedArena& operator=(const ShardedArena&) = delete;
+
+  // The shard the calling thread allocates from (claimed on first use).
+  ArenaShard& shard_for_this_thread();
+
+  // `bytes` rounded up to kAlignment, from `shard`, aligned to kAlignment.
+  // REQUIRES: shard came from shard_for_this_thread() on this thread.
+  char* allocate(ArenaShard& shard, size_t bytes);
+
+  size_t memory_usage() const;     // bytes handed out
+  size_t memory_reserved() const;  // bytes held in blocks
+
+  // Visits every shard (the claimable ones and the shared one).
+  template <typename F>
+  void for_each_shard(F&& f) const {
+    for (const auto& s : shards_) f(*s);
+    f(shared_);
+  }
+  size_t shard_count() const { return shards_.size(); }
+  uint64_t id() const { return id_; }
+
+ private:
+  char* allocate_slow(ArenaShard& shard, size_t bytes);
+  ArenaShard& lookup_or_claim();
+
+  const uint64_t id_;  // unique over the process lifetime: keys the per-thread shard cache
+  const size_t first_block_bytes_;
+  std::vector<std::unique_ptr<ArenaShard>> shards_;
+  ArenaShard shared_;
+  std::mutex shared_mutex_;
+};
+
+inline char* ShardedArena::allocate(ArenaShard& shard, size_t bytes) {
+  bytes = (bytes + kAlignment - 1) & ~(kAlignment - 1);
+  if (shard.exclusive_ && static_cast<size_t>(shard.limit_ - shard.cursor_) >= bytes) {
+    char* result = shard.cursor_;
+    shard.cursor_ += bytes;
+    // Relaxed: statistics only (see ArenaShard::used_).
+    shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes,
+                      std::memory_order_relaxed);
+    return result;
+  }
+  return allocate_slow(shard, bytes);
+}
+
+}  // namespace fsdb::memtable_detail

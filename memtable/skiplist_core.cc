@@ -1,0 +1,429 @@
+#include "memtable/skiplist_core.h"
+
+#include <bit>
+#include <string>
+#include <thread>
+
+namespace fsdb::memtable_detail {
+namespace {
+
+// Per-thread xorshift64*: heights need speed and independence between
+// threads, not cryptographic quality.
+int random_height() {
+  thread_local uint64_t state =
+      0x9E3779B97F4A7C15ull ^ reinterpret_cast<uintptr_t>(&state) ^
+      static_cast<uint64_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  state ^= state >> 12;
+  state ^= state << 25;
+  state ^= state >> 27;
+  const uint64_t r = state * 0x2545F4914F6CDD1Dull;
+  // Each pair of trailing zero bits is one more level: P(height > h) = 4^-h.
+  const int height = 1 + std::countr_zero(r | (uint64_t{1} << 63)) / 2;
+  return height < kMaxHeight ? height : kMaxHeight;
+}
+
+inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+
+}  // namespace
+
+struct SkipListCore::Splice {
+  // Levels [0, height) are valid; prev[height] is the head and next[height] null.
+  int height = 0;
+  Node* prev[kMaxHeight + 1];
+  Node* next[kMaxHeight + 1];
+};
+
+SkipListCore::SkipListCore(const SkipListOptions& options)
+    : max_memory_bytes_(options.max_memory_bytes),
+      max_entries_(options.max_entries),
+      arena_(options.arena_block_bytes, options.shards) {
+  // The head is not an entry: it lives outside the arena so that an empty list
+  // uses no arena memory. It has the full tower and an empty key it never
+  // compares with.
+  const size_t head_bytes = Node::allocation_bytes(kMaxHeight, 0, 0);
+  head_storage_ = std::make_unique<char[]>(head_bytes + 8);
+  char* aligned = head_storage_.get();
+  aligned += (8 - reinterpret_cast<uintptr_t>(aligned) % 8) % 8;
+  head_ = Node::construct(aligned, kMaxHeight, {}, {}, 0);
+}
+
+void SkipListCore::raise_max_height(int height) {
+  // Relaxed: max_height_ is only a hint of where searches start. A reader that
+  // sees the old value starts lower (correct, a little slower); one that sees
+  // the new value before the links exist finds null at the top of the head and
+  // moves down. The links themselves are published by their own CAS.
+  int current = max_height_.load(std::memory_order_relaxed);
+  while (height > current &&
+         !max_height_.compare_exchange_weak(current, height, std::memory_order_relaxed)) {
+  }
+}
+
+void SkipListCore::find_splice_for_level(std::string_view key, uint64_t packed, Node* before,
+                                         Node* after, int level, Node** out_prev, Node** out_next) {
+  Node* x = before;
+  for (;;) {
+    Node* n = x->next(level);
+    if (n != nullptr) prefetch(&n->link(level));
+    if (n == after || n == nullptr || compare_node(n, key, packed) >= 0) {
+      *out_prev = x;
+      *out_next = n;
+      return;
+    }
+    x = n;
+  }
+}
+
+bool SkipListCore::splice_brackets(const Splice& splice, int level, std::string_view key,
+                                   uint64_t packed) const {
+  Node* prev = splice.prev[level];
+  Node* next = splice.next[level];
+  if (prev->next(level) != next) return false;  // something was linked in between
+  if (prev != head_ && compare_node(prev, key, packed) >= 0) return false;
+  if (next != nullptr && compare_node(next, key, packed) < 0) return false;
+  return true;
+}
+
+void SkipListCore::find_splice(Splice& splice, std::string_view key, uint64_t packed) const {
+  const int max_height = max_height_.load(std::memory_order_relaxed);
+  int recompute;
+  if (splice.height < max_height) {
+    splice.height = max_height;
+    splice.prev[max_height] = head_;
+    splice.next[max_height] = nullptr;
+    recompute = max_height;
+  } else if (splice_brackets(splice, 0, key, packed)) {
+    return;  // ascending or nearby write: nothing to search
+  } else {
+    // The lowest level whose splice still brackets the key. Brackets widen with
+    // the level, so a binary search finds it in a few probes; whatever it
+    // picks is verified, so a non-monotone stale splice costs time, not
+    // correctness.
+    int lo = 1;
+    int hi = splice.height;  // level `height` (the head, no bound) always brackets
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (splice_brackets(splice, mid, key, packed)) {
+        hi = mid;
+      } else {
+        lo = mid + 1;
+      }
+    }
+    recompute = hi;
+  }
+  for (int i = recompute - 1; i >= 0; --i) {
+    find_splice_for_level(key, packed, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i],
+                          &splice.next[i]);
+  }
+}
+
+bool SkipListCore::admit(size_t node_bytes, bool* reached_limit) {
+  *reached_limit = false;
+  // Relaxed on both counters: the bound needs only that each RMW sees a distinct
+  // prefix of the modification order (so at most one writer crosses a limit);
+  // no other data is published through them.
+  if (max_entries_ != 0) {
+    const uint64_t before = admitted_entries_.fetch_add(1, std::memory_order_relaxed);
+    if (before >= max_entries_) {
+      admitted_entries_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (before + 1 >= max_entries_) *reached_limit = true;
+  }
+  if (max_memory_bytes_ != 0) {
+    const uint64_t before = admitted_bytes_.fetch_add(node_bytes, std::memory_order_relaxed);
+    if (before >= max_memory_bytes_) {
+      admitted_bytes_.fetch_sub(node_bytes, std::memory_order_relaxed);
+      if (max_entries_ != 0) admitted_entries_.fetch_sub(1, std::memory_order_relaxed);
+      return false;
+    }
+    if (before + node_bytes >= max_memory_bytes_) *reached_limit = true;
+  }
+  return true;
+}
+
+void SkipListCore::release_admission(size_t /*node_bytes*/) {
+  // The node's bytes stay counted: the arena handed them out and keeps them.
+  // Only the entry slot goes back. Relaxed: see admit().
+  if (max_entries_ != 0) admitted_entries_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+WriteOutcome SkipListCore::write(WriteMode mode, std::string_view key, std::string_view value,
+                                 ValueKind kind, SequenceNumber seq) {
+  ArenaShard& shard = arena_.shard_for_this_thread();
+  shard.bump(shard.stats.attempts, uint64_t{1});
+  // Dekker handshake with seal_and_wait(), both sides seq_cst: either this
+  // writer sees sealed_, or the sealer sees this writer's increment and waits.
+  shard.active_writers.fetch_add(1, std::memory_order_seq_cst);
+  WriteOutcome outcome{WriteStatus::kSealed};
+  if (!sealed_.load(std::memory_order_seq_cst)) {
+    outcome = write_inside(shard, mode, key, value, kind, seq);
+  }
+  // seq_cst (at least release): everything this writer linked happens-before
+  // the sealer's load that sees the count drop.
+  shard.active_writers.fetch_sub(1, std::memory_order_seq_cst);
+  return outcome;
+}
+
+WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::string_view key,
+                                        std::string_view value, ValueKind kind,
+                                        SequenceNumber seq) {
+  const bool seed = mode != WriteMode::kAddVersion;
+  if (mode == WriteMode::kTombstoneIfLive) {
+    kind = ValueKind::kTombstone;
+    value = {};
+  } else if (mode == WriteMode::kInsertIfAbsent) {
+    kind = ValueKind::kValue;
+  }
+  // Seed writes search for the front of the key's versions: their sequence is
+  // stamped only just before the commit CAS, and is then newer than every
+  // version already there.
+  const uint64_t search_packed = seed ? kFrontOfKeyPacked : pack_sequence_and_kind(seq, kind);
+
+  const int height = random_height();
+  raise_max_height(height);
+
+  // The splice of this thread's last write and the list it belongs to (arena
+  // ids are never reused, so a splice is never applied to another list).
+  thread_local uint64_t splice_list_id = 0;
+  thread_local Splice splice;
+  if (splice_list_id != arena_.id()) {
+    splice_list_id = arena_.id();
+    splice.height = 0;
+  }
+  find_splice(splice, key, search_packed);
+
+  // Whether the level-0 neighbourhood allows the write; `existing` for the caller.
+  const Node* existing = nullptr;
+  auto allowed = [&](const Node* next0) {
+    const bool same_key = next0 != nullptr && next0->user_key() == key;
+    switch (mode) {
+      case WriteMode::kAddVersion:
+        return !(same_key && next0->packed() == search_packed);
+      case WriteMode::kInsertIfAbsent:
+        if (same_key) existing = next0;
+        return !same_key;
+      case WriteMode::kTombstoneIfLive:
+        return same_key && next0->kind() == ValueKind::kValue;
+    }
+    return false;
+  };
+  if (!allowed(splice.next[0])) return {WriteStatus::kRejected, existing};
+
+  const size_t node_bytes =
+      (Node::allocation_bytes(height, key.size(), value.size()) + ShardedArena::kAlignment - 1) &
+      ~(ShardedArena::kAlignment - 1);
+  bool reached_limit = false;
+  if ((max_entries_ != 0 || max_memory_bytes_ != 0) && !admit(node_bytes, &reached_limit)) {
+    // Release: a thread that sees the flag through is_sealed() (acquire) also
+    // sees the counters that made us set it.
+    sealed_.store(true, std::memory_order_release);
+    return {WriteStatus::kOutOfMemory};
+  }
+
+  char* memory = arena_.allocate(shard, node_bytes);
+  Node* node = Node::construct(memory, height, key, value, search_packed);
+
+  for (;;) {
+    if (seed) {
+      // One RMW takes the next sequence and counts this writer as pending.
+      // seq_cst: the sequence must come after every version this thread has
+      // already observed at the front of the key (they were stamped before
+      // their own commit, which our acquire loads observed), which any RMW
+      // guarantees by coherence; seq_cst also orders it with snapshots.
+      const uint64_t before = seq_word_.fetch_add((uint64_t{1} << kPendingBits) + 1);
+      node->set_packed(pack_sequence_and_kind((before >> kPendingBits) + 1, kind));
+    }
+    // Relaxed: the node is still private; the CAS below publishes this link.
+    node->link(0).store(splice.next[0], std::memory_order_relaxed);
+    Node* expected = splice.next[0];
+    // Release on success publishes the whole node to readers' acquire loads.
+    // Relaxed on failure: the retry reloads the links with acquire loads.
+    if (splice.prev[0]->link(0).compare_exchange_strong(expected, node, std::memory_order_release,
+                                                        std::memory_order_relaxed)) {
+      break;
+    }
+    // Release: pairs with the acquire load in stable_sequence(); nothing was
+    // published, the sequence is simply abandoned.
+    if (seed) seq_word_.fetch_sub(1, std::memory_order_release);
+    find_splice_for_level(key, search_packed, splice.prev[0], nullptr, 0, &splice.prev[0],
+                          &splice.next[0]);
+    if (!allowed(splice.next[0])) {
+      release_admission(node_bytes);
+      return {WriteStatus::kRejected, existing};
+    }
+  }
+  // Release: the commit CAS happens-before a snapshot that sees this decrement,
+  // so a snapshot taken at a sequence >= ours finds the node.
+  if (seed) seq_word_.fetch_sub(1, std::memory_order_release);
+
+  // Upper levels, best effort: readers are correct with any subset linked.
+  const uint64_t node_packed = node->packed();
+  for (int i = 1; i < height; ++i) {
+    for (;;) {
+      Node* prev = splice.prev[i];
+      Node* next = splice.next[i];
+      // Seed writes searched for the front of the key; make sure the splice also
+      // brackets the node's real (key, sequence) before linking it.
+      if (next != nullptr && compare_node(next, key, node_packed) < 0) {
+        find_splice_for_level(key, node_packed, prev, nullptr, i, &splice.prev[i], &splice.next[i]);
+        continue;
+      }
+      node->link(i).store(next, std::memory_order_relaxed);  // private until the CAS
+      Node* expected = next;
+      // Release/relaxed: as for level 0.
+      if (prev->link(i).compare_exchange_strong(expected, node, std::memory_order_release,
+                                                std::memory_order_relaxed)) {
+        break;
+      }
+      find_splice_for_level(key, node_packed, prev, nullptr, i, &splice.prev[i], &splice.next[i]);
+    }
+  }
+  // The next write of this thread most likely lands right after this node.
+  for (int i = 0; i < height; ++i) splice.prev[i] = node;
+
+  shard.bump(shard.stats.entries, uint64_t{1});
+  shard.bump(shard.stats.key_bytes, static_cast<uint64_t>(key.size()));
+  shard.bump(shard.stats.value_bytes, static_cast<uint64_t>(value.size()));
+  if (mode == WriteMode::kInsertIfAbsent) shard.bump(shard.stats.live_delta, int64_t{1});
+  if (mode == WriteMode::kTombstoneIfLive) shard.bump(shard.stats.live_delta, int64_t{-1});
+  if (reached_limit) sealed_.store(true, std::memory_order_release);  // release: see above
+  return {WriteStatus::kCommitted, node};
+}
+
+SequenceNumber SkipListCore::stable_sequence() const {
+  constexpr uint64_t kPendingMask = (uint64_t{1} << kPendingBits) - 1;
+  for (int spins = 0;; ++spins) {
+    // Acquire: pairs with the writers' release decrements, so every commit at
+    // or below the returned sequence happens-before this snapshot's reads.
+    const uint64_t word = seq_word_.load(std::memory_order_acquire);
+    if ((word & kPendingMask) == 0) return word >> kPendingBits;
+    // Writers hold a sequence only for the few instructions around their CAS.
+    if (spins >= 64) std::this_thread::yield();
+  }
+}
+
+void SkipListCore::seal_and_wait() {
+  sealed_.store(true, std::memory_order_seq_cst);  // Dekker with write(): see there
+  arena_.for_each_shard([](const ArenaShard& shard) {
+    for (int spins = 0; shard.active_writers.load(std::memory_order_seq_cst) != 0; ++spins) {
+      if (spins >= 64) std::this_thread::yield();
+    }
+  });
+}
+
+const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t packed) const {
+  const Node* x = head_;
+  int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint, see above
+  const Node* last_bigger = nullptr;
+  for (;;) {
+    const Node* n = x->next(level);
+    if (n != nullptr) prefetch(&n->link(level));
+    // A node already known to be >= the target needs no second comparison.
+    const int cmp = (n == nullptr || n == last_bigger) ? 1 : compare_node(n, key, packed);
+    if (cmp < 0) {
+      x = n;
+    } else if (cmp == 0 || level == 0) {
+      return n;
+    } else {
+      last_bigger = n;
+      --level;
+    }
+  }
+}
+
+const Node* SkipListCore::find_less_than(std::string_view key, uint64_t packed) const {
+  const Node* x = head_;
+  int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint
+  const Node* last_bigger = nullptr;
+  for (;;) {
+    const Node* n = x->next(level);
+    if (n != nullptr && n != last_bigger && compare_node(n, key, packed) < 0) {
+      x = n;
+    } else {
+      if (level == 0) return x == head_ ? nullptr : x;
+      last_bigger = n;
+      --level;
+    }
+  }
+}
+
+const Node* SkipListCore::find_last() const {
+  const Node* x = head_;
+  int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint
+  for (;;) {
+    const Node* n = x->next(level);
+    if (n != nullptr) {
+      x = n;
+    } else {
+      if (level == 0) return x == head_ ? nullptr : x;
+      --level;
+    }
+  }
+}
+
+size_t SkipListCore::live_entries() const {
+  int64_t total = 0;
+  // Relaxed (here and below): statistics, exact once writers have stopped.
+  arena_.for_each_shard(
+      [&](const ArenaShard& s) { total += s.stats.live_delta.load(std::memory_order_relaxed); });
+  return total > 0 ? static_cast<size_t>(total) : 0;
+}
+
+size_t SkipListCore::entry_count() const {
+  uint64_t total = 0;
+  arena_.for_each_shard(
+      [&](const ArenaShard& s) { total += s.stats.entries.load(std::memory_order_relaxed); });
+  return total;
+}
+
+uint64_t SkipListCore::key_bytes() const {
+  uint64_t total = 0;
+  arena_.for_each_shard(
+      [&](const ArenaShard& s) { total += s.stats.key_bytes.load(std::memory_order_relaxed); });
+  return total;
+}
+
+uint64_t SkipListCore::value_bytes() const {
+  uint64_t total = 0;
+  arena_.for_each_shard(
+      [&](const ArenaShard& s) { total += s.stats.value_bytes.load(std::memory_order_relaxed); });
+  return total;
+}
+
+size_t SkipListCore::total_attempts() const {
+  uint64_t total = 0;
+  arena_.for_each_shard(
+      [&](const ArenaShard& s) { total += s.stats.attempts.load(std::memory_order_relaxed); });
+  return total;
+}
+
+bool SkipListCore::is_under_backpressure() const {
+  if (max_memory_bytes_ != 0 && memory_usage() * 10 >= max_memory_bytes_ * 9) return true;
+  if (max_entries_ != 0 && entry_count() * 10 >= max_entries_ * 9) return true;
+  return false;
+}
+
+bool SkipListCore::check_invariants(std::string* why) const {
+  const int top = max_height_.load(std::memory_order_relaxed);
+  for (int level = 0; level < top; ++level) {
+    const Node* prev = nullptr;
+    const Node* below = head_->next(0);
+    for (const Node* n = head_->next(level); n != nullptr; n = n->next(level)) {
+      if (prev != nullptr && compare_node(prev, n->user_key(), n->packed()) >= 0) {
+        *why = "level " + std::to_string(level) + " out of order";
+        return false;
+      }
+      if (level > 0) {
+        while (below != nullptr && below != n) below = below->next(0);
+        if (below == nullptr) {
+          *why = "level " + std::to_string(level) + " holds a node missing from level 0";
+          return false;
+        }
+      }
+      prev = n;
+    }
+  }
+  return true;
+}
+
+}  // namespace fsdb::memtable_detail

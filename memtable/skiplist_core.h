@@ -1,0 +1,136 @@
+// SkipListCore: the lock-free multi-version skip list behind ConcurrentSkipList,
+// FrozenMemtable, SkipListSnapshot and the engine's version cursor.
+//
+// Entries are versions (user key, sequence, kind) in internal order (user key
+// ascending, then sequence descending; util/internal_key.h). A write commits
+// with one CAS at level 0; the upper levels are linked afterwards, best effort,
+// recomputing only the level whose CAS failed. Each thread keeps the splice of
+// its last write (prev/next at every level) and starts the next search from it,
+// so ascending and nearby writes skip most of the search.
+//
+// The seed API's sequence numbers come from `seq_word_`, which packs the last
+// sequence handed out with the number of writers holding a sequence they have
+// not yet committed or abandoned; a snapshot waits for an instant when that
+// number is zero, so every sequence at or below it is settled (a snapshot never
+// sees a write that commits after it).
+//
+// Thread safety: any number of concurrent writers and readers; seal() may run
+// concurrently with writers. Nodes are never unlinked or freed before the core
+// is destroyed, which is what makes lock-free reads safe.
+// Ownership: shared (std::shared_ptr) by the live list, its FrozenMemtable,
+// snapshots and cursors; the arena and every node die with the last owner.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "fsdb/skiplist.h"
+#include "memtable/arena.h"
+#include "memtable/skiplist_node.h"
+#include "util/internal_key.h"
+
+namespace fsdb::memtable_detail {
+
+// What a write does when the list already holds versions of its key.
+enum class WriteMode {
+  kAddVersion,      // engine: add (key, seq, kind); only an identical (key, seq, kind) conflicts
+  kInsertIfAbsent,  // seed insert: only if no version of the key exists
+  kTombstoneIfLive  // seed remove: only if the newest version is a value
+};
+
+enum class WriteStatus { kCommitted, kRejected, kSealed, kOutOfMemory };
+
+struct WriteOutcome {
+  WriteStatus status;
+  // kInsertIfAbsent rejected: the newest existing version of the key.
+  const Node* existing = nullptr;
+};
+
+// The packed trailer that sorts before every real version of a key.
+inline constexpr uint64_t kFrontOfKeyPacked = ~uint64_t{0};
+
+class SkipListCore {
+ public:
+  explicit SkipListCore(const SkipListOptions& options);
+  SkipListCore(const SkipListCore&) = delete;
+  SkipListCore& operator=(const SkipListCore&) = delete;
+
+  // kAddVersion uses (seq, kind); the seed modes take a fresh sequence from the
+  // list's counter and ignore both.
+  WriteOutcome write(WriteMode mode, std::string_view key, std::string_view value, ValueKind kind,
+                     SequenceNumber seq);
+
+  // First node >= (key, packed), or null.
+  const Node* find_greater_or_equal(std::string_view key, uint64_t packed) const;
+  // Last node < (key, packed), or null if there is none.
+  const Node* find_less_than(std::string_view key, uint64_t packed) const;
+  const Node* find_last() const;
+  const Node* first() const { return head_->next(0); }
+
+  // Newest version of `key` with sequence <= seq.
+  const Node* find_visible(std::string_view key, SequenceNumber seq) const {
+    const Node* n = find_greater_or_equal(key, pack_sequence_and_kind(seq, kValueKindForSeek));
+    return (n != nullptr && n->user_key() == key) ? n : nullptr;
+  }
+
+  // The seed API's snapshot sequence: every seed write with a sequence at or
+  // below it has committed or given up.
+  SequenceNumber stable_sequence() const;
+
+  // Refuses every later write and waits until the writers inside have left.
+  void seal_and_wait();
+  bool is_sealed() const { return sealed_.load(std::memory_order_acquire); }
+
+  size_t memory_usage() const { return arena_.memory_usage(); }
+  size_t memory_reserved() const { return arena_.memory_reserved(); }
+  size_t live_entries() const;
+  size_t entry_count() const;
+  uint64_t key_bytes() const;
+  uint64_t value_bytes() const;
+  size_t total_attempts() const;
+  size_t max_memory_bytes() const { return max_memory_bytes_; }
+  size_t max_entries() const { return max_entries_; }
+  bool is_under_backpressure() const;
+
+  // Test hook: checks that level 0 is strictly ordered and that every upper
+  // level is an ordered subsequence of the level below. Single-threaded use.
+  bool check_invariants(std::string* why) const;
+
+ private:
+  struct Splice;
+  WriteOutcome write_inside(ArenaShard& shard, WriteMode mode, std::string_view key,
+                            std::string_view value, ValueKind kind, SequenceNumber seq);
+  void find_splice(Splice& splice, std::string_view key, uint64_t packed) const;
+  bool splice_brackets(const Splice& splice, int level, std::string_view key,
+                       uint64_t packed) const;
+  // Starting at `before` (< key) on `level`, finds prev < (key, packed) <= next,
+  // stopping early at `after` (known to be >= key, or null).
+  static void find_splice_for_level(std::string_view key, uint64_t packed, Node* before,
+                                    Node* after, int level, Node** out_prev, Node** out_next);
+  // Reserves room for one entry of `node_bytes` under the limits; false (and the
+  // list auto-sealed) when a limit is already reached.
+  bool admit(size_t node_bytes, bool* reached_limit);
+  void release_admission(size_t node_bytes);
+  void raise_max_height(int height);
+
+  const size_t max_memory_bytes_;
+  const size_t max_entries_;
+  ShardedArena arena_;
+  std::unique_ptr<char[]> head_storage_;
+  Node* head_;
+  std::atomic<int> max_height_{1};
+  std::atomic<bool> sealed_{false};
+
+  // (last sequence << kPendingBits) | writers holding an unsettled sequence.
+  static constexpr int kPendingBits = 16;
+  alignas(64) std::atomic<uint64_t> seq_word_{0};
+  // Admission counters, used only when the matching limit is set.
+  alignas(64) std::atomic<uint64_t> admitted_bytes_{0};
+  std::atomic<uint64_t> admitted_entries_{0};
+};
+
+}  // namespace fsdb::memtable_detail
