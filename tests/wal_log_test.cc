@@ -1,0 +1,588 @@
+// The WAL's framing, writer and reader: every fragment boundary, the exact
+// header bytes, damage at every byte, truncation at every offset, zero-filled
+// and stale tails, and the four recovery modes.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_util.h"
+#include "tests/wal_test_files.h"
+#include "util/checksum.h"
+#include "util/coding.h"
+#include "wal/log_format.h"
+#include "wal/log_reader.h"
+#include "wal/log_writer.h"
+
+namespace fsdb::wal {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+
+constexpr uint64_t kLog = 7;
+
+// A log built in memory, with the offset where each record ends.
+struct BuiltLog {
+  std::string bytes;
+  std::vector<std::string> records;
+  std::vector<uint64_t> ends;  // ends[i]: file size right after record i was flushed
+};
+
+BuiltLog build_log(const std::vector<std::string>& records, uint64_t log_number = kLog) {
+  BuiltLog log;
+  log.records = records;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&log.bytes), log_number);
+  for (const std::string& r : records) {
+    EXPECT_TRUE(writer.add_record(r).ok());
+    EXPECT_TRUE(writer.flush().ok());
+    log.ends.push_back(log.bytes.size());
+  }
+  return log;
+}
+
+struct ReadResult {
+  Status status;
+  std::vector<std::string> records;
+  LogReadReport report;
+};
+
+ReadResult read_log(std::string_view bytes, WalRecoveryMode mode = WalRecoveryMode{},
+                    uint64_t log_number = kLog) {
+  ReadResult result;
+  LogReader reader(std::make_unique<test::StringRandomAccessFile>(bytes, "000007.log"), log_number,
+                   mode);
+  std::string_view record;
+  while (reader.read_record(&record)) result.records.emplace_back(record);
+  result.status = reader.status();
+  result.report = reader.report();
+  EXPECT_FALSE(reader.read_record(&record)) << "a reader that stopped must stay stopped";
+  return result;
+}
+
+std::string random_bytes(std::mt19937_64& rng, size_t n) {
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+bool is_prefix(const std::vector<std::string>& part, const std::vector<std::string>& whole) {
+  if (part.size() > whole.size()) return false;
+  return std::equal(part.begin(), part.end(), whole.begin());
+}
+
+TEST(WalLogTest, HeaderBytesAreAsDocumented) {
+  BuiltLog log = build_log({"abc"}, 0x0102030405060708ULL);
+  ASSERT_EQ(log.bytes.size(), kHeaderBytes + 3);
+  const char* h = log.bytes.data();
+  EXPECT_EQ(decode_fixed16(h + 4), 3);
+  EXPECT_EQ(h[6], static_cast<char>(FragmentType::kFull));
+  EXPECT_EQ(h[7], 1) << "format version";
+  EXPECT_EQ(decode_fixed64(h + 8), 0x0102030405060708ULL);
+  EXPECT_EQ(log.bytes.substr(16), "abc");
+  // The checksum covers bytes [4, 16) and the payload: XXH3-64, low 32 bits.
+  EXPECT_EQ(decode_fixed32(h), static_cast<uint32_t>(checksum64(log.bytes.substr(4))));
+}
+
+TEST(WalLogTest, EmptyLogHasNoRecords) {
+  ReadResult r = read_log("");
+  FSDB_EXPECT_OK(r.status);
+  EXPECT_TRUE(r.records.empty());
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kNone);
+}
+
+TEST(WalLogTest, EmptyRecordsRoundTrip) {
+  BuiltLog log = build_log({"", "x", "", ""});
+  EXPECT_EQ(log.bytes.size(), 4 * kHeaderBytes + 1);
+  ReadResult r = read_log(log.bytes);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, log.records);
+}
+
+TEST(WalLogTest, RecordEndingExactlyAtBlockEnd) {
+  const std::string first(kBlockBytes - kHeaderBytes, 'a');  // fills block 0 exactly
+  BuiltLog log =
+      build_log({first, "next", std::string(kBlockBytes * 2 - 3 * kHeaderBytes - 4, 'b'), "after"});
+  EXPECT_EQ(log.ends[0], kBlockBytes);
+  EXPECT_EQ(log.bytes[kBlockBytes + 6], static_cast<char>(FragmentType::kFull))
+      << "the next record starts block 1 with no padding";
+  // Record 2 is FIRST (rest of block 1) + LAST ending exactly at the end of block 2.
+  EXPECT_EQ(log.ends[2], 3 * kBlockBytes);
+  ReadResult r = read_log(log.bytes);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, log.records);
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kNone);
+}
+
+// Every amount of space left at the end of a block, from none to a little more
+// than a header: the writer must pad (fewer than 16 bytes) or fragment correctly.
+TEST(WalLogTest, EveryLeftoverAtBlockEnd) {
+  for (size_t leftover = 0; leftover <= kHeaderBytes + 2; ++leftover) {
+    SCOPED_TRACE("leftover " + std::to_string(leftover));
+    const std::string first(kBlockBytes - kHeaderBytes - leftover, 'f');
+    for (const std::string& second : {std::string(), std::string("s"), std::string(100, 's')}) {
+      BuiltLog log = build_log({first, second, "third"});
+      ASSERT_EQ(log.ends[0], kBlockBytes - leftover);
+      if (leftover < kHeaderBytes) {
+        // Zero trailer, then the next record starts the next block.
+        EXPECT_EQ(log.bytes.substr(kBlockBytes - leftover, leftover), std::string(leftover, '\0'));
+        EXPECT_EQ(log.bytes[kBlockBytes + 6], static_cast<char>(FragmentType::kFull));
+      } else {
+        const char expected_type = second.size() <= leftover - kHeaderBytes
+                                       ? static_cast<char>(FragmentType::kFull)
+                                       : static_cast<char>(FragmentType::kFirst);
+        EXPECT_EQ(log.bytes[kBlockBytes - leftover + 6], expected_type);
+      }
+      ReadResult r = read_log(log.bytes);
+      FSDB_ASSERT_OK(r.status);
+      EXPECT_EQ(r.records, log.records);
+    }
+  }
+}
+
+TEST(WalLogTest, OneMebibyteRecordAndManySmallOnes) {
+  std::mt19937_64 rng(fsdb::test::test_seed(11));
+  std::vector<std::string> records;
+  records.push_back(random_bytes(rng, 1 << 20));
+  for (int i = 0; i < 5000; ++i) records.push_back(random_bytes(rng, rng() % 40));
+  records.push_back(random_bytes(rng, (1 << 20) + 17));
+  BuiltLog log = build_log(records);
+  ReadResult r = read_log(log.bytes);
+  FSDB_ASSERT_OK(r.status);
+  ASSERT_EQ(r.records.size(), records.size());
+  EXPECT_TRUE(r.records == records);
+  EXPECT_EQ(r.report.records, records.size());
+  EXPECT_EQ(r.report.valid_bytes, log.bytes.size());
+}
+
+TEST(WalLogTest, AddRecordsIsOneAppendOneFlushAtMostOneSync) {
+  std::string bytes;
+  test::FileCalls calls;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&bytes, &calls), kLog);
+  std::vector<std::string> owned = {"one", std::string(100000, 'x'), "", "four"};
+  std::vector<std::string_view> views(owned.begin(), owned.end());
+  FSDB_ASSERT_OK(writer.add_records(views, /*sync=*/false));
+  EXPECT_EQ(calls.appends, 1);
+  EXPECT_EQ(calls.flushes, 1);
+  EXPECT_EQ(calls.syncs, 0);
+  FSDB_ASSERT_OK(writer.add_records(views, /*sync=*/true));
+  EXPECT_EQ(calls.appends, 2);
+  EXPECT_EQ(calls.flushes, 2);
+  EXPECT_EQ(calls.syncs, 1);
+  // Buffered single records reach the file only when flushed, in one append.
+  FSDB_ASSERT_OK(writer.add_record("a"));
+  FSDB_ASSERT_OK(writer.add_record("b"));
+  EXPECT_EQ(calls.appends, 2);
+  FSDB_ASSERT_OK(writer.sync());
+  EXPECT_EQ(calls.appends, 3);
+  EXPECT_EQ(calls.syncs, 2);
+  EXPECT_EQ(writer.size(), bytes.size());
+
+  ReadResult r = read_log(bytes);
+  FSDB_ASSERT_OK(r.status);
+  std::vector<std::string> expected = owned;
+  expected.insert(expected.end(), owned.begin(), owned.end());
+  expected.push_back("a");
+  expected.push_back("b");
+  EXPECT_EQ(r.records, expected);
+}
+
+TEST(WalLogTest, BufferedAppendsWriteWhenTheBufferFills) {
+  std::string bytes;
+  test::FileCalls calls;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&bytes, &calls), kLog,
+                   LogWriterOptions{.buffer_bytes = 1000});
+  for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(writer.add_record(std::string(84, 'r')));
+  // 100 records of 100 framed bytes with a 1000-byte buffer: one append per 10.
+  EXPECT_EQ(calls.appends, 10);
+  EXPECT_EQ(bytes.size(), 10000u);
+}
+
+TEST(WalLogTest, WriteErrorsAreStickyAndReturned) {
+  std::string bytes;
+  auto file = std::make_unique<test::StringWritableFile>(&bytes);
+  file->fail_append_at = 2;
+  file->partial_bytes_on_failure = 5;
+  LogWriter writer(std::move(file), kLog);
+  std::vector<std::string_view> group = {"a", "b"};
+  FSDB_ASSERT_OK(writer.add_records(group, false));
+  Status s = writer.add_records(group, true);
+  ASSERT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_EQ(writer.add_records(group, false), s) << "the writer stays broken";
+  EXPECT_EQ(writer.add_record("c"), s);
+  EXPECT_EQ(writer.sync(), s);
+  EXPECT_EQ(writer.sticky_error(), s);
+  // What did land is a clean prefix plus a torn tail.
+  ReadResult r = read_log(bytes);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kTorn);
+  EXPECT_EQ(r.report.tail.bytes, 5u);
+}
+
+TEST(WalLogTest, SyncErrorsAreStickyAndReturned) {
+  std::string bytes;
+  auto file = std::make_unique<test::StringWritableFile>(&bytes);
+  file->fail_sync_at = 1;
+  LogWriter writer(std::move(file), kLog);
+  std::vector<std::string_view> group = {"a"};
+  FSDB_ASSERT_OK(writer.add_records(group, false));
+  Status s = writer.add_records(group, true);
+  ASSERT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_NE(s.message().find("fdatasync"), std::string::npos);
+  EXPECT_EQ(writer.add_records(group, false), s);
+}
+
+TEST(WalLogTest, AppendingToAnExistingLogContinuesMidBlock) {
+  fsdb::test::ScratchDir dir;
+  const std::string path = dir.file("000007.log");
+  auto fs = posix_file_system();
+  std::unique_ptr<LogWriter> writer;
+  FSDB_ASSERT_OK(LogWriter::create(*fs, path, kLog, {}, &writer));
+  FSDB_ASSERT_OK(writer->add_record(std::string(kBlockBytes - kHeaderBytes - 5, 'x')));
+  FSDB_ASSERT_OK(writer->close());
+  std::unique_ptr<WritableFile> file;
+  FSDB_ASSERT_OK(fs->new_appendable_file(path, &file));
+  LogWriter appender(std::move(file), kLog);
+  FSDB_ASSERT_OK(appender.add_record("tail record"));
+  FSDB_ASSERT_OK(appender.sync());
+  FSDB_ASSERT_OK(appender.close());
+
+  std::unique_ptr<LogReader> reader;
+  FSDB_ASSERT_OK(LogReader::open(*fs, path, kLog, WalRecoveryMode::kAbsoluteConsistency, &reader));
+  std::string_view record;
+  ASSERT_TRUE(reader->read_record(&record));
+  EXPECT_EQ(record.size(), kBlockBytes - kHeaderBytes - 5);
+  ASSERT_TRUE(reader->read_record(&record));
+  EXPECT_EQ(record, "tail record");
+  EXPECT_EQ(reader->last_record_offset(), kBlockBytes);
+  EXPECT_FALSE(reader->read_record(&record));
+  FSDB_EXPECT_OK(reader->status());
+}
+
+std::vector<std::string> small_records() {
+  return {"alpha", "", "bravo-charlie", std::string(40, 'd'), "echo", "f"};
+}
+
+// Flip each bit of a small log: the damage is always detected, never returned.
+TEST(WalLogTest, BitFlipAtEveryOffsetIsDetected) {
+  BuiltLog log = build_log(small_records());
+  for (size_t offset = 0; offset < log.bytes.size(); ++offset) {
+    for (int bit = 0; bit < 8; ++bit) {
+      SCOPED_TRACE("offset " + std::to_string(offset) + " bit " + std::to_string(bit));
+      std::string damaged = log.bytes;
+      damaged[offset] = static_cast<char>(damaged[offset] ^ (1 << bit));
+      const bool in_last_record = offset >= log.ends[log.ends.size() - 2];
+
+      ReadResult tolerate = read_log(damaged, WalRecoveryMode::kTolerateCorruptedTail);
+      ASSERT_TRUE(is_prefix(tolerate.records, log.records));
+      ASSERT_LT(tolerate.records.size(), log.records.size());
+      if (tolerate.status.ok()) {
+        EXPECT_TRUE(in_last_record) << "damage before the tail must be Corruption";
+        EXPECT_NE(tolerate.report.tail_kind, LogTailKind::kNone);
+      } else {
+        ASSERT_TRUE(tolerate.status.is_corruption()) << tolerate.status.to_string();
+        EXPECT_NE(tolerate.status.message().find("000007.log: offset "), std::string::npos);
+      }
+
+      ReadResult absolute = read_log(damaged, WalRecoveryMode::kAbsoluteConsistency);
+      ASSERT_TRUE(absolute.status.is_corruption()) << absolute.status.to_string();
+      ASSERT_TRUE(is_prefix(absolute.records, log.records));
+
+      ReadResult point = read_log(damaged, WalRecoveryMode::kPointInTime);
+      FSDB_ASSERT_OK(point.status);
+      ASSERT_TRUE(is_prefix(point.records, log.records));
+      ASSERT_LT(point.records.size(), log.records.size());
+      EXPECT_NE(point.report.tail_kind, LogTailKind::kNone);
+
+      ReadResult skip = read_log(damaged, WalRecoveryMode::kSkipAnyCorruptedRecords);
+      FSDB_ASSERT_OK(skip.status);
+      ASSERT_LT(skip.records.size(), log.records.size());
+      // What is returned is the originals with some left out, in order.
+      size_t at = 0;
+      for (const std::string& rec : skip.records) {
+        while (at < log.records.size() && log.records[at] != rec) ++at;
+        ASSERT_LT(at, log.records.size()) << "a record that was never written";
+        ++at;
+      }
+      EXPECT_TRUE(!skip.report.skipped.empty() || skip.report.tail_kind != LogTailKind::kNone);
+    }
+  }
+}
+
+// A log spanning blocks, with records of every shape, truncated at many offsets
+// (every offset near a fragment or block boundary, a stride elsewhere).
+TEST(WalLogTest, TruncationAtEveryOffsetYieldsACleanPrefix) {
+  std::mt19937_64 rng(fsdb::test::test_seed(5));
+  std::vector<std::string> records = small_records();
+  records.push_back(random_bytes(rng, kBlockBytes + 100));  // FIRST, LAST
+  records.push_back(random_bytes(rng, 3));
+  records.push_back(random_bytes(rng, 2 * kBlockBytes));  // FIRST, MIDDLE, LAST
+  records.push_back(std::string(kBlockBytes - 10, 'z'));  // leaves a zero trailer
+  records.push_back("end");
+  BuiltLog log = build_log(records);
+  const size_t stride = kSanitized ? 997 : 61;
+  std::vector<bool> near_boundary(log.bytes.size() + 1, false);
+  auto mark = [&](uint64_t at) {
+    for (uint64_t o = at > 40 ? at - 40 : 0; o <= at + 40 && o <= log.bytes.size(); ++o) {
+      near_boundary[o] = true;
+    }
+  };
+  for (uint64_t end : log.ends) mark(end);
+  for (uint64_t b = kBlockBytes; b < log.bytes.size(); b += kBlockBytes) mark(b);
+
+  size_t checked = 0;
+  for (size_t len = 0; len <= log.bytes.size(); ++len) {
+    if (!near_boundary[len] && len % stride != 0) continue;
+    ++checked;
+    SCOPED_TRACE("truncated to " + std::to_string(len));
+    const std::string_view cut(log.bytes.data(), len);
+    size_t complete = 0;
+    while (complete < log.ends.size() && log.ends[complete] <= len) ++complete;
+    const uint64_t clean_end = complete == 0 ? 0 : log.ends[complete - 1];
+
+    ReadResult r = read_log(cut);
+    FSDB_ASSERT_OK(r.status);
+    ASSERT_EQ(r.records.size(), complete);
+    ASSERT_TRUE(is_prefix(r.records, log.records));
+    if (r.report.tail_kind != LogTailKind::kNone) {
+      EXPECT_GE(r.report.tail.offset, clean_end);
+      EXPECT_EQ(r.report.tail.offset + r.report.tail.bytes, len);
+    } else {
+      // Nothing dropped: at most a zero block trailer follows the last record.
+      EXPECT_EQ(cut.substr(clean_end), std::string(len - clean_end, '\0'));
+    }
+
+    ReadResult absolute = read_log(cut, WalRecoveryMode::kAbsoluteConsistency);
+    if (len == clean_end) {
+      FSDB_ASSERT_OK(absolute.status);
+      EXPECT_EQ(absolute.records.size(), complete);
+    } else if (!absolute.status.ok()) {
+      EXPECT_TRUE(absolute.status.is_corruption());
+    } else {
+      // Only a cut inside a zero trailer leaves no torn bytes.
+      EXPECT_EQ(cut.substr(clean_end), std::string(len - clean_end, '\0'));
+    }
+  }
+  EXPECT_GT(checked, 1000u);
+}
+
+TEST(WalLogTest, ZeroFilledTailEndsTheLogAndIsReported) {
+  BuiltLog log = build_log(small_records());
+  const uint64_t end = log.bytes.size();
+  std::string padded = log.bytes + std::string(3 * kBlockBytes + 123, '\0');
+  for (WalRecoveryMode mode :
+       {WalRecoveryMode::kTolerateCorruptedTail, WalRecoveryMode::kAbsoluteConsistency,
+        WalRecoveryMode::kPointInTime, WalRecoveryMode::kSkipAnyCorruptedRecords}) {
+    SCOPED_TRACE(std::string(wal_recovery_mode_name(mode)));
+    ReadResult r = read_log(padded, mode);
+    FSDB_ASSERT_OK(r.status);
+    EXPECT_EQ(r.records, log.records);
+    EXPECT_EQ(r.report.tail_kind, LogTailKind::kZeroFilled);
+    EXPECT_EQ(r.report.tail.offset, end);
+    EXPECT_EQ(r.report.tail.bytes, padded.size() - end);
+  }
+}
+
+TEST(WalLogTest, TornTailIsReportedWithOffsetAndBytes) {
+  BuiltLog log = build_log({"one", "two", std::string(kBlockBytes * 3, 'l')});
+  // Cut the big record inside its MIDDLE fragment: the tail starts at its FIRST.
+  const std::string cut = log.bytes.substr(0, log.ends[1] + kBlockBytes + 50);
+  ReadResult r = read_log(cut);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, (std::vector<std::string>{"one", "two"}));
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kTorn);
+  EXPECT_EQ(r.report.tail.offset, log.ends[1]);
+  EXPECT_EQ(r.report.tail.bytes, cut.size() - log.ends[1]);
+  EXPECT_EQ(r.report.valid_bytes, log.ends[1]);
+
+  ReadResult absolute = read_log(cut, WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(absolute.status.is_corruption());
+  EXPECT_NE(absolute.status.message().find("offset " + std::to_string(log.ends[1])),
+            std::string::npos)
+      << absolute.status.to_string();
+}
+
+// Ten records in four blocks, the fifth damaged: each mode's answer.
+class WalRecoveryModeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 10; ++i) records_.push_back(std::string(9000, static_cast<char>('a' + i)));
+    log_ = build_log(records_);
+    damaged_at_ = log_.ends[3];
+    damaged_ = log_.bytes;
+    damaged_[damaged_at_ + kHeaderBytes + 100] ^= 0x20;  // in record 4's payload
+  }
+  std::vector<std::string> records_;
+  BuiltLog log_;
+  std::string damaged_;
+  uint64_t damaged_at_ = 0;
+};
+
+TEST_F(WalRecoveryModeTest, TolerateCorruptedTailRejectsMidLogDamage) {
+  ReadResult r = read_log(damaged_, WalRecoveryMode::kTolerateCorruptedTail);
+  ASSERT_TRUE(r.status.is_corruption());
+  EXPECT_EQ(r.status.message(),
+            "000007.log: offset " + std::to_string(damaged_at_) + ": checksum mismatch");
+  EXPECT_EQ(r.records.size(), 4u);
+}
+
+TEST_F(WalRecoveryModeTest, AbsoluteConsistencyRejectsMidLogDamage) {
+  ReadResult r = read_log(damaged_, WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(r.status.is_corruption());
+  EXPECT_NE(r.status.message().find("offset " + std::to_string(damaged_at_)), std::string::npos);
+}
+
+TEST_F(WalRecoveryModeTest, PointInTimeStopsAtTheDamage) {
+  ReadResult r = read_log(damaged_, WalRecoveryMode::kPointInTime);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, std::vector<std::string>(records_.begin(), records_.begin() + 4));
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kCorruption);
+  EXPECT_EQ(r.report.tail.offset, damaged_at_);
+  EXPECT_EQ(r.report.tail.bytes, damaged_.size() - damaged_at_);
+  EXPECT_EQ(r.report.tail.reason, "checksum mismatch");
+}
+
+TEST_F(WalRecoveryModeTest, SkipAnyCorruptedRecordsSkipsJustTheDamagedRecord) {
+  ReadResult r = read_log(damaged_, WalRecoveryMode::kSkipAnyCorruptedRecords);
+  FSDB_ASSERT_OK(r.status);
+  std::vector<std::string> expected = records_;
+  expected.erase(expected.begin() + 4);
+  EXPECT_EQ(r.records, expected);
+  ASSERT_EQ(r.report.skipped.size(), 1u);
+  EXPECT_EQ(r.report.skipped[0].offset, damaged_at_);
+  EXPECT_EQ(r.report.skipped[0].bytes, log_.ends[4] - damaged_at_);
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kNone);
+}
+
+TEST_F(WalRecoveryModeTest, ZeroedBlockInTheMiddleIsCorruption) {
+  std::string zeroed = log_.bytes;
+  std::fill(zeroed.begin() + kBlockBytes, zeroed.begin() + 2 * kBlockBytes, '\0');
+  ReadResult r = read_log(zeroed);
+  ASSERT_TRUE(r.status.is_corruption()) << r.status.to_string();
+  ReadResult skip = read_log(zeroed, WalRecoveryMode::kSkipAnyCorruptedRecords);
+  FSDB_ASSERT_OK(skip.status);
+  EXPECT_FALSE(skip.report.skipped.empty());
+  EXPECT_EQ(skip.records.back(), records_.back());
+}
+
+// Fragments written by hand: sequences the writer never produces.
+std::string fragment(FragmentType type, std::string_view payload, uint64_t log_number = kLog,
+                     uint8_t version = kLogFormatVersion) {
+  std::string f(kHeaderBytes, '\0');
+  f.append(payload);
+  encode_fragment_header(f.data(), type, log_number, payload.size());
+  if (version != kLogFormatVersion) {
+    f[header_offset::kVersion] = static_cast<char>(version);
+    encode_fixed32(f.data(), fragment_checksum(f.data(), payload.size()));
+  }
+  return f;
+}
+
+TEST(WalLogTest, UnfinishedRecordFollowedByANewOneIsCorruption) {
+  const std::string bytes = fragment(FragmentType::kFull, "ok") +
+                            fragment(FragmentType::kFirst, "lost-") +
+                            fragment(FragmentType::kFull, "after");
+  const uint64_t first_at = kHeaderBytes + 2;
+  ReadResult r = read_log(bytes);
+  ASSERT_TRUE(r.status.is_corruption());
+  EXPECT_NE(r.status.message().find("offset " + std::to_string(first_at)), std::string::npos);
+  ReadResult skip = read_log(bytes, WalRecoveryMode::kSkipAnyCorruptedRecords);
+  FSDB_ASSERT_OK(skip.status);
+  EXPECT_EQ(skip.records, (std::vector<std::string>{"ok", "after"}));
+  ASSERT_EQ(skip.report.skipped.size(), 1u);
+  EXPECT_EQ(skip.report.skipped[0].offset, first_at);
+  EXPECT_EQ(skip.report.skipped[0].bytes, kHeaderBytes + 5);
+}
+
+TEST(WalLogTest, OrphanFragmentsAreCorruption) {
+  const std::string bytes = fragment(FragmentType::kMiddle, "m") +
+                            fragment(FragmentType::kLast, "l") + fragment(FragmentType::kFull, "x");
+  ReadResult r = read_log(bytes);
+  ASSERT_TRUE(r.status.is_corruption());
+  ReadResult skip = read_log(bytes, WalRecoveryMode::kSkipAnyCorruptedRecords);
+  FSDB_ASSERT_OK(skip.status);
+  EXPECT_EQ(skip.records, (std::vector<std::string>{"x"}));
+  ASSERT_EQ(skip.report.skipped.size(), 1u);
+  EXPECT_EQ(skip.report.skipped[0].offset, 0u);
+  EXPECT_EQ(skip.report.skipped[0].bytes, 2 * kHeaderBytes + 2);
+}
+
+TEST(WalLogTest, UnknownFormatVersionIsNotSupported) {
+  ReadResult r = read_log(fragment(FragmentType::kFull, "v2", kLog, 2));
+  ASSERT_TRUE(r.status.is_not_supported()) << r.status.to_string();
+  EXPECT_NE(r.status.message().find("version 2"), std::string::npos);
+}
+
+TEST(WalLogTest, NonZeroBlockTrailerIsDamage) {
+  BuiltLog log = build_log({std::string(kBlockBytes - kHeaderBytes - 5, 'a'), "b", "c"});
+  std::string damaged = log.bytes;
+  damaged[kBlockBytes - 2] = 1;
+  ReadResult r = read_log(damaged);
+  ASSERT_TRUE(r.status.is_corruption()) << r.status.to_string();
+  EXPECT_NE(r.status.message().find("non-zero block trailer"), std::string::npos);
+  EXPECT_EQ(r.records.size(), 1u);
+}
+
+// A recycled file still holds an older log's fragments after the new log's end;
+// and an old log renamed into place is never replayed as the current one.
+TEST(WalLogTest, StaleFragmentsOfAnotherLogAreNeverReplayed) {
+  std::vector<std::string> old_records(20, std::string(84, 'o'));
+  BuiltLog old_log = build_log(old_records, /*log_number=*/5);
+  std::vector<std::string> new_records(3, std::string(84, 'n'));
+  BuiltLog new_log = build_log(new_records, /*log_number=*/6);
+  std::string recycled = old_log.bytes;
+  recycled.replace(0, new_log.bytes.size(), new_log.bytes);
+
+  for (WalRecoveryMode mode :
+       {WalRecoveryMode::kTolerateCorruptedTail, WalRecoveryMode::kAbsoluteConsistency,
+        WalRecoveryMode::kPointInTime, WalRecoveryMode::kSkipAnyCorruptedRecords}) {
+    SCOPED_TRACE(std::string(wal_recovery_mode_name(mode)));
+    ReadResult r = read_log(recycled, mode, 6);
+    FSDB_ASSERT_OK(r.status);
+    EXPECT_EQ(r.records, new_records);
+    EXPECT_EQ(r.report.tail_kind, LogTailKind::kStale);
+    EXPECT_EQ(r.report.tail.offset, new_log.bytes.size());
+  }
+  ReadResult renamed = read_log(old_log.bytes, WalRecoveryMode::kTolerateCorruptedTail, 6);
+  FSDB_ASSERT_OK(renamed.status);
+  EXPECT_TRUE(renamed.records.empty());
+  EXPECT_EQ(renamed.report.tail_kind, LogTailKind::kStale);
+  EXPECT_NE(renamed.report.tail.reason.find("log 5"), std::string::npos);
+}
+
+TEST(WalLogTest, PosixRoundTripWithSync) {
+  fsdb::test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000009.log");
+  std::unique_ptr<LogWriter> writer;
+  FSDB_ASSERT_OK(LogWriter::create(*fs, path, 9, {}, &writer));
+  std::mt19937_64 rng(fsdb::test::test_seed(3));
+  std::vector<std::string> records;
+  for (int i = 0; i < 300; ++i) records.push_back(random_bytes(rng, rng() % 3000));
+  for (size_t i = 0; i < records.size(); i += 3) {
+    std::vector<std::string_view> group(records.begin() + static_cast<std::ptrdiff_t>(i),
+                                        records.begin() + static_cast<std::ptrdiff_t>(i + 3));
+    FSDB_ASSERT_OK(writer->add_records(group, i % 30 == 0));
+  }
+  FSDB_ASSERT_OK(writer->close());
+  std::unique_ptr<LogReader> reader;
+  FSDB_ASSERT_OK(LogReader::open(*fs, path, 9, WalRecoveryMode::kAbsoluteConsistency, &reader));
+  std::string_view record;
+  size_t n = 0;
+  while (reader->read_record(&record)) {
+    ASSERT_LT(n, records.size());
+    ASSERT_EQ(record, records[n]);
+    ++n;
+  }
+  FSDB_ASSERT_OK(reader->status());
+  EXPECT_EQ(n, records.size());
+}
+
+}  // namespace
+}  // namespace fsdb::wal

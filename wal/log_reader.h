@@ -1,0 +1,109 @@
+// LogReader: reads the records of one write-ahead log file back, in order,
+// checking every fragment's checksum, type, format version and log number.
+//
+// What happens at a bad spot depends on the recovery mode (WalRecoveryMode). A
+// bad spot is a fragment whose checksum fails, whose header is cut off by the end
+// of the file, zero-filled space, a stale fragment (checksum fine, but written for
+// another log number: a recycled file's old contents), a non-zero block trailer,
+// or fragments out of sequence. The reader then looks for any later fragment of
+// this log with a valid checksum. If there is none, the bad spot starts the
+// *tail*: bytes a crash left behind (a torn write, zero-filled space) that never
+// held an acknowledged-durable record. If there is one, the log is corrupt in
+// the middle.
+//
+// Thread safety: none; one thread uses a reader. Ownership: the reader owns its
+// file. A record returned by read_record() stays valid until the next call.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fsdb/env.h"
+#include "fsdb/status.h"
+#include "wal/wal_recovery_mode.h"
+
+namespace fsdb::wal {
+
+enum class LogTailKind : uint8_t {
+  kNone,        // the log ends cleanly after its last record
+  kTorn,        // a partial or damaged write at the end, no valid fragment after it
+  kZeroFilled,  // zeros up to the end of the file
+  kStale,       // fragments of another log number (a recycled file) up to the end
+  kCorruption,  // kPointInTime only: the reader stopped at damage with valid data after it
+};
+std::string_view log_tail_kind_name(LogTailKind kind);
+
+struct DroppedRange {
+  uint64_t offset = 0;  // where the dropped bytes start (the record's first fragment)
+  uint64_t bytes = 0;
+  std::string reason;  // "checksum mismatch in fragment at offset 40"
+};
+
+struct LogReadReport {
+  uint64_t records = 0;      // records returned so far
+  uint64_t valid_bytes = 0;  // offset just past the last record returned
+  LogTailKind tail_kind = LogTailKind::kNone;
+  DroppedRange tail;                  // meaningful when tail_kind != kNone
+  std::vector<DroppedRange> skipped;  // kSkipAnyCorruptedRecords: damage skipped mid-log
+};
+
+class LogReader {
+ public:
+  LogReader(std::unique_ptr<RandomAccessFile> file, uint64_t log_number, WalRecoveryMode mode);
+  ~LogReader();
+  LogReader(const LogReader&) = delete;
+  LogReader& operator=(const LogReader&) = delete;
+
+  static Status open(FileSystem& fs, const std::string& path, uint64_t log_number,
+                     WalRecoveryMode mode, std::unique_ptr<LogReader>* reader);
+
+  // The next record, or false at the end of the log or on an error (then
+  // status() is not OK). After false, further calls return false.
+  bool read_record(std::string_view* record);
+
+  // OK, Corruption ("<path>: offset <n>: <what>"), IOError, or NotSupported for a
+  // fragment of an unknown format version.
+  const Status& status() const { return status_; }
+  const LogReadReport& report() const { return report_; }
+  // Offset of the first fragment of the record last returned.
+  uint64_t last_record_offset() const { return last_record_offset_; }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  struct Chunk;
+  enum class Parse : uint8_t;
+  struct Fragment;
+
+  Status block_view(Chunk& chunk, uint64_t block_index, std::string_view* block);
+  Status parse_fragment(uint64_t offset, Fragment* fragment);
+  Status find_next_valid_fragment(uint64_t from, std::optional<uint64_t>* found);
+  Status is_all_zero(uint64_t from, uint64_t to, bool* zero);
+  // Handles a bad spot: decides tail or mid-log damage and acts per the mode.
+  // Returns true when reading should go on (at offset_), false to stop.
+  bool on_bad_spot(uint64_t region_start, uint64_t fragment_offset, bool fragment_valid,
+                   bool fragment_starts_record, bool stale, std::string reason);
+  bool stop(Status s);
+
+  std::unique_ptr<RandomAccessFile> file_;
+  const uint64_t log_number_;
+  const WalRecoveryMode mode_;
+  uint64_t file_size_ = 0;
+  std::unique_ptr<Chunk> main_;         // blocks the record loop reads
+  std::unique_ptr<Chunk> scan_;         // blocks the look-ahead scans read
+  uint64_t offset_ = 0;                 // next fragment to parse
+  bool in_record_ = false;              // between a FIRST and its LAST
+  uint64_t record_start_ = 0;           // offset of the FIRST being assembled
+  std::string assembled_;               // payload of a multi-fragment record
+  std::optional<uint64_t> skip_start_;  // kSkipAnyCorruptedRecords: open skipped range
+  std::string skip_reason_;
+  uint64_t last_record_offset_ = 0;
+  bool done_ = false;
+  Status status_;
+  LogReadReport report_;
+};
+
+}  // namespace fsdb::wal

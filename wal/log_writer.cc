@@ -1,0 +1,130 @@
+#include "wal/log_writer.h"
+
+#include <cstring>
+#include <utility>
+
+#include "wal/log_format.h"
+
+namespace fsdb::wal {
+
+LogWriter::LogWriter(std::unique_ptr<WritableFile> file, uint64_t log_number,
+                     const LogWriterOptions& options)
+    : file_(std::move(file)),
+      log_number_(log_number),
+      options_(options),
+      file_offset_(file_->size()),
+      block_offset_(static_cast<size_t>(file_offset_ % kBlockBytes)) {
+  buffer_.reserve(options_.buffer_bytes + kBlockBytes);
+}
+
+LogWriter::~LogWriter() {
+  if (!closed_) (void)close();
+}
+
+Status LogWriter::create(FileSystem& fs, const std::string& path, uint64_t log_number,
+                         const LogWriterOptions& options, std::unique_ptr<LogWriter>* writer) {
+  std::unique_ptr<WritableFile> file;
+  Status s = fs.new_writable_file(path, &file);
+  if (!s.ok()) return s;
+  *writer = std::make_unique<LogWriter>(std::move(file), log_number, options);
+  return Status::OK();
+}
+
+void LogWriter::frame_record(std::string_view record) {
+  bool first = true;
+  // A do-while so that an empty record still gets its (empty) FULL fragment.
+  do {
+    const size_t left_in_block = kBlockBytes - block_offset_;
+    if (left_in_block < kHeaderBytes) {
+      // Too small for a header: zero-fill the trailer; the reader skips it.
+      buffer_.append(left_in_block, '\0');
+      block_offset_ = 0;
+      continue;
+    }
+    const size_t room = left_in_block - kHeaderBytes;
+    const size_t n = record.size() < room ? record.size() : room;
+    const bool last = n == record.size();
+    FragmentType type;
+    if (first && last) {
+      type = FragmentType::kFull;
+    } else if (first) {
+      type = FragmentType::kFirst;
+    } else if (last) {
+      type = FragmentType::kLast;
+    } else {
+      type = FragmentType::kMiddle;
+    }
+    const size_t at = buffer_.size();
+    buffer_.resize(at + kHeaderBytes + n);
+    char* fragment = buffer_.data() + at;
+    if (n > 0) std::memcpy(fragment + kHeaderBytes, record.data(), n);
+    encode_fragment_header(fragment, type, log_number_, n);
+    record.remove_prefix(n);
+    block_offset_ += kHeaderBytes + n;
+    if (block_offset_ == kBlockBytes) block_offset_ = 0;
+    first = false;
+    if (last) break;
+  } while (true);
+}
+
+Status LogWriter::fail(Status s) {
+  if (error_.ok()) error_ = s;
+  buffer_.clear();
+  return s;
+}
+
+Status LogWriter::write_buffer() {
+  if (buffer_.empty()) return Status::OK();
+  Status s = file_->append(buffer_);
+  if (s.ok()) s = file_->flush();
+  if (!s.ok()) return fail(std::move(s));
+  file_offset_ += buffer_.size();
+  buffer_.clear();
+  return Status::OK();
+}
+
+Status LogWriter::add_record(std::string_view record) {
+  if (!error_.ok()) return error_;
+  if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
+  frame_record(record);
+  if (buffer_.size() >= options_.buffer_bytes) return write_buffer();
+  return Status::OK();
+}
+
+Status LogWriter::add_records(std::span<const std::string_view> records, bool sync) {
+  if (!error_.ok()) return error_;
+  if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
+  for (std::string_view record : records) frame_record(record);
+  Status s = write_buffer();
+  if (!s.ok()) return s;
+  if (sync) {
+    s = file_->sync();
+    if (!s.ok()) return fail(std::move(s));
+  }
+  return Status::OK();
+}
+
+Status LogWriter::flush() {
+  if (!error_.ok()) return error_;
+  if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
+  return write_buffer();
+}
+
+Status LogWriter::sync() {
+  Status s = flush();
+  if (!s.ok()) return s;
+  s = file_->sync();
+  if (!s.ok()) return fail(std::move(s));
+  return Status::OK();
+}
+
+Status LogWriter::close() {
+  if (closed_) return error_;
+  Status s = flush();
+  Status c = file_->close();
+  closed_ = true;
+  if (s.ok() && !c.ok()) s = fail(std::move(c));
+  return s;
+}
+
+}  // namespace fsdb::wal

@@ -1,0 +1,86 @@
+// LogWriter: appends records to one write-ahead log file in the format of
+// log_format.h.
+//
+// Records are framed into an in-memory buffer and handed to the WritableFile in
+// one append followed by one flush (one write(2) on the posix file system):
+// add_record() buffers until `buffer_bytes` are pending, add_records() writes a
+// whole group at once and syncs it when asked, which is what group commit needs.
+//
+// After any failed append, flush or sync the writer is broken: the file may end
+// in a partial fragment, so every later call returns the first error and the
+// caller must move to a new log file. A record becomes durable only when a
+// sync() (or add_records(..., sync = true)) that started after it returns OK.
+//
+// Thread safety: none; one thread at a time (group commit's leader) calls it.
+// Ownership: the writer owns its file and closes it when destroyed (without a sync).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "fsdb/env.h"
+#include "fsdb/status.h"
+
+namespace fsdb::wal {
+
+struct LogWriterOptions {
+  // add_record() hands the buffer to the file once this many bytes are pending.
+  size_t buffer_bytes = 256 * 1024;
+};
+
+class LogWriter {
+ public:
+  // `file` may already hold a log (opened for appending): framing continues at
+  // its current size, in the middle of its last block.
+  LogWriter(std::unique_ptr<WritableFile> file, uint64_t log_number,
+            const LogWriterOptions& options = {});
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Creates (or truncates) `path` and returns a writer for log `log_number` on it.
+  static Status create(FileSystem& fs, const std::string& path, uint64_t log_number,
+                       const LogWriterOptions& options, std::unique_ptr<LogWriter>* writer);
+
+  // Buffers one record; writes the buffer to the file when it is full. The
+  // record is not even handed to the OS until flush(), sync() or add_records().
+  Status add_record(std::string_view record);
+
+  // Frames every record (after anything add_record() left pending) into one
+  // buffer, writes it with a single append + flush, then syncs once if `sync`.
+  // Either all of it is accepted or the writer is broken and returns the error.
+  Status add_records(std::span<const std::string_view> records, bool sync);
+
+  // Hands every pending byte to the OS (survives a process crash).
+  Status flush();
+  // flush(), then fdatasync (survives a power cut).
+  Status sync();
+  // flush() and close the file. Further calls fail.
+  Status close();
+
+  uint64_t log_number() const { return log_number_; }
+  // Bytes of the log, including framed bytes not yet handed to the file.
+  uint64_t size() const { return file_offset_ + buffer_.size(); }
+  const std::string& path() const { return file_->path(); }
+  // The error that broke the writer, or OK.
+  const Status& sticky_error() const { return error_; }
+
+ private:
+  void frame_record(std::string_view record);
+  Status write_buffer();
+  Status fail(Status s);
+
+  std::unique_ptr<WritableFile> file_;
+  const uint64_t log_number_;
+  const LogWriterOptions options_;
+  std::string buffer_;        // framed bytes not yet appended to file_
+  uint64_t file_offset_ = 0;  // bytes appended to file_ so far
+  size_t block_offset_ = 0;   // position in the current block of the next byte framed
+  bool closed_ = false;
+  Status error_;
+};
+
+}  // namespace fsdb::wal
