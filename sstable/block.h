@@ -1,0 +1,84 @@
+// Block: one uncompressed block in memory (the layout of block_builder.h), and
+// BlockIterator, a cursor over its entries.
+//
+// Block::parse checks the restart array once; the iterator checks every entry it
+// decodes against the block's bounds, so a malformed block yields a Corruption
+// status, never a read outside the block. Messages here say what is wrong; the
+// table layer adds the file and the block offset.
+//
+// Thread safety: a Block is immutable and may be read by many iterators on many
+// threads. A BlockIterator is used by one thread at a time and must not outlive
+// its Block. Ownership: a Block owns its bytes; blocks are shared between the
+// block cache and readers through std::shared_ptr, which is what pins a block
+// while an iterator or a lookup uses it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "fsdb/status.h"
+
+namespace fsdb {
+
+class Block {
+ public:
+  // Takes the block's bytes; fails if the restart array is malformed.
+  static Status parse(std::string contents, std::unique_ptr<Block>* block);
+
+  size_t size() const { return contents_.size(); }
+  uint32_t num_restarts() const { return num_restarts_; }
+
+ private:
+  friend class BlockIterator;
+  explicit Block(std::string contents) : contents_(std::move(contents)) {}
+
+  uint32_t restart_point(uint32_t index) const;
+
+  std::string contents_;
+  uint32_t data_end_ = 0;  // where the restart array begins
+  uint32_t num_restarts_ = 0;
+};
+
+// Walks a block's entries in stored order. seek() compares keys as encoded
+// internal keys (util/internal_key.h), so it is for data and index blocks.
+class BlockIterator {
+ public:
+  BlockIterator() = default;
+  explicit BlockIterator(const Block* block) { reset(block); }
+  void reset(const Block* block);
+
+  bool valid() const { return block_ != nullptr && current_ < block_->data_end_; }
+  const Status& status() const { return status_; }
+  // REQUIRES: valid().
+  std::string_view key() const { return key_; }
+  std::string_view value() const { return value_; }
+
+  void seek_to_first();
+  void seek_to_last();
+  // At the first entry whose key >= target (internal order).
+  void seek(std::string_view target);
+  // REQUIRES: valid().
+  void next();
+  void prev();
+
+ private:
+  void invalidate() { current_ = block_ == nullptr ? 0 : block_->data_end_; }
+  void corrupt(std::string_view what);
+  void seek_to_restart(uint32_t index);
+  // Decodes the entry at next_offset_; false at the end of the data or on corruption.
+  bool parse_next_entry();
+  // Sets *key to the full key stored at a restart point (shared must be 0).
+  bool restart_key(uint32_t index, std::string_view* key);
+
+  const Block* block_ = nullptr;
+  uint32_t current_ = 0;      // offset of the current entry; data_end_ when not valid
+  uint32_t next_offset_ = 0;  // offset just past the current entry
+  uint32_t restart_index_ = 0;
+  std::string key_;
+  std::string_view value_;
+  Status status_;
+};
+
+}  // namespace fsdb

@@ -1,0 +1,88 @@
+// BlockCache: a sharded LRU cache of uncompressed blocks, shared by every table
+// of a DB.
+//
+// Keys are (cache id, block offset): each TableReader takes a fresh cache id
+// from new_cache_id() when it opens, so two tables (or one file reopened) never
+// share entries. Capacity is in bytes (a block's size plus bookkeeping),
+// divided evenly among 16 shards, each an LRU list under its own mutex.
+//
+// Pinning: lookups and inserts hand out std::shared_ptr<const Block>. The
+// reference count is the pin: eviction removes a block from the cache, but its
+// memory lives until the last iterator or lookup using it lets go, so an
+// evicted block is never freed under a reader. (Pinned blocks evicted from the
+// cache no longer count against its capacity.)
+//
+// Thread safety: every method may be called from many threads at once.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "sstable/block.h"
+
+namespace fsdb {
+
+class BlockCache {
+ public:
+  explicit BlockCache(size_t capacity_bytes);
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
+
+  uint64_t new_cache_id();
+
+  // The cached block, now most recently used, or null.
+  std::shared_ptr<const Block> lookup(uint64_t cache_id, uint64_t offset);
+  // Caches `block` (replacing any entry with the same key) and evicts least
+  // recently used blocks until the shard fits its capacity again. A block larger
+  // than a shard's capacity is not cached.
+  void insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block);
+  // Drops every block of one table (when its file is deleted).
+  void erase_table(uint64_t cache_id);
+
+  size_t capacity() const { return capacity_; }
+  size_t usage() const;
+  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Key {
+    uint64_t cache_id;
+    uint64_t offset;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Entry {
+    Key key;
+    std::shared_ptr<const Block> block;
+    size_t charge;
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::list<Entry> lru;  // front = most recently used
+    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+    size_t usage = 0;
+  };
+  static constexpr size_t kNumShards = 16;
+
+  Shard& shard_for(const Key& key);
+
+  const size_t capacity_;
+  const size_t shard_capacity_;
+  std::array<Shard, kNumShards> shards_;
+  // Statistics and id allocation only: no other memory is published through
+  // these counters, so relaxed ordering is enough (ids need only be unique,
+  // which fetch_add guarantees at any ordering).
+  std::atomic<uint64_t> next_cache_id_{1};
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+};
+
+}  // namespace fsdb

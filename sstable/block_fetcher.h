@@ -1,0 +1,23 @@
+// read_block: reads one block and its trailer from a table file, checks the
+// trailer checksum (when asked), and returns the uncompressed bytes.
+//
+// Decompression reuses one ZSTD_DCtx per thread (thread_local), so no read path
+// creates a context per block.
+//
+// Thread safety: safe to call from many threads on the same file (positional reads).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "fsdb/env.h"
+#include "sstable/format.h"
+
+namespace fsdb {
+
+// Every error names `path` and handle.offset. The caller has checked that the
+// handle and its trailer lie inside the file's data area.
+Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
+                  bool verify_checksum, std::string* contents);
+
+}  // namespace fsdb

@@ -1,0 +1,65 @@
+// TableIterator: an InternalIterator over one table, a two-level walk of the
+// index block and the data blocks it points to.
+//
+// The current data block is held by std::shared_ptr, which pins it in the block
+// cache's sense: eviction cannot free it while the iterator is on it. A read or
+// decode error stops the iterator (valid() false) with a Corruption or I/O
+// status naming the file and the block offset; the next seek starts afresh.
+//
+// Thread safety: one thread at a time. Ownership: borrows its TableReader, which
+// must outlive it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sstable/block.h"
+#include "sstable/table_options.h"
+#include "util/internal_iterator.h"
+
+namespace fsdb {
+
+class TableReader;
+
+class TableIterator final : public InternalIterator {
+ public:
+  TableIterator(const TableReader* table, const TableReadOptions& read_options);
+
+  bool valid() const override { return valid_; }
+  void seek_to_first() override;
+  void seek_to_last() override;
+  void seek(std::string_view user_key, SequenceNumber seq) override;
+  void seek_for_prev(std::string_view user_key, SequenceNumber seq) override;
+  void next() override;
+  void prev() override;
+
+  std::string_view user_key() const override { return current_.user_key; }
+  SequenceNumber sequence() const override { return current_.sequence; }
+  ValueKind kind() const override { return current_.kind; }
+  std::string_view value() const override { return data_iter_.value(); }
+  Status status() const override { return status_; }
+
+ private:
+  // Loads the data block the index iterator is on; false (and the iterator
+  // invalid) at the end of the index or on an error.
+  bool load_data_block();
+  void skip_empty_blocks_forward();
+  void skip_empty_blocks_backward();
+  // Parses the current entry's key, or records corruption; sets valid_.
+  void settle();
+  void set_error(Status s);
+  void clear();
+
+  const TableReader* const table_;
+  const TableReadOptions read_options_;
+  BlockIterator index_iter_;
+  std::shared_ptr<const Block> data_block_;
+  uint64_t data_block_offset_ = 0;
+  BlockIterator data_iter_;
+  ParsedInternalKey current_;
+  bool valid_ = false;
+  Status status_;
+  std::string target_;
+};
+
+}  // namespace fsdb

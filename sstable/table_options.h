@@ -1,0 +1,40 @@
+// TableOptions: how SSTables are built and read. The engine fills one from
+// fsdb::Options (block_bytes, compression, zstd_level, bloom_bits_per_key, the
+// shared block cache) and ReadOptions (verify_checksums, fill_cache).
+//
+// Thread safety: a plain value. Ownership: the block cache is shared by every
+// table of a DB; a null cache means blocks are read from the file every time.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "fsdb/options.h"
+
+namespace fsdb {
+
+class BlockCache;
+
+// Per-read knobs, separate so that one reader can serve reads with different
+// settings (a compaction reads with fill_cache = false).
+struct TableReadOptions {
+  bool verify_checksums = true;  // check the trailer checksum of every block read from the file
+  bool fill_cache = true;        // insert blocks read from the file into the block cache
+};
+
+struct TableOptions {
+  // Builder side.
+  size_t block_bytes = 4096;  // target uncompressed size of a data block
+  Compression compression = Compression::kZstd;
+  int zstd_level = 3;
+  int bloom_bits_per_key = 10;  // 0 = no filter block
+
+  // Reader side: the defaults of reads that do not pass their own TableReadOptions.
+  bool verify_checksums = true;
+  bool fill_cache = true;
+  std::shared_ptr<BlockCache> block_cache;  // null = no cache
+
+  TableReadOptions read_options() const { return {verify_checksums, fill_cache}; }
+};
+
+}  // namespace fsdb

@@ -1,0 +1,178 @@
+#include "sstable/table_reader.h"
+
+#include "sstable/block_cache.h"
+#include "sstable/block_fetcher.h"
+#include "sstable/table_iterator.h"
+
+namespace fsdb {
+
+Status TableReader::open(FileSystem& fs, const std::string& path, uint64_t file_number,
+                         const TableOptions& options, std::unique_ptr<TableReader>* reader) {
+  std::unique_ptr<RandomAccessFile> file;
+  Status s = fs.new_random_access_file(path, &file);
+  if (!s.ok()) return s;
+  uint64_t size = 0;
+  s = file->size(&size);
+  if (!s.ok()) return s;
+  return open(options, std::move(file), size, path, file_number, reader);
+}
+
+Status TableReader::open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
+                         uint64_t file_size, std::string path, uint64_t file_number,
+                         std::unique_ptr<TableReader>* reader) {
+  std::unique_ptr<TableReader> r(
+      new TableReader(options, std::move(file), file_size, std::move(path), file_number));
+  Status s = r->open_blocks();
+  if (!s.ok()) return s;
+  *reader = std::move(r);
+  return Status::OK();
+}
+
+TableReader::TableReader(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
+                         uint64_t file_size, std::string path, uint64_t file_number)
+    : options_(options),
+      file_(std::move(file)),
+      file_size_(file_size),
+      path_(std::move(path)),
+      file_number_(file_number) {
+  if (options_.block_cache != nullptr) cache_id_ = options_.block_cache->new_cache_id();
+}
+
+TableReader::~TableReader() {
+  // The blocks of a closed table can never be looked up again (cache ids are
+  // not reused); free them now rather than waiting for LRU eviction.
+  if (options_.block_cache != nullptr) options_.block_cache->erase_table(cache_id_);
+}
+
+Status TableReader::open_blocks() {
+  if (file_size_ < Footer::kEncodedBytes) {
+    return Status::Corruption(path_ + ": file too short to be a table (" +
+                              std::to_string(file_size_) + " bytes)");
+  }
+  data_end_ = file_size_ - Footer::kEncodedBytes;
+  char footer_space[Footer::kEncodedBytes];
+  std::string_view footer_bytes;
+  Status s = file_->read(data_end_, Footer::kEncodedBytes, &footer_bytes, footer_space);
+  if (!s.ok()) return s;
+  s = footer_.decode_from(footer_bytes, path_ + ": footer at offset " + std::to_string(data_end_));
+  if (!s.ok()) return s;
+
+  std::string contents;
+  if ((s = read_meta_block(footer_.index, "index", &contents)).ok()) {
+    s = Block::parse(std::move(contents), &index_block_);
+    if (!s.ok()) s = block_error(footer_.index.offset, s);
+  }
+  if (!s.ok()) return s;
+
+  if (footer_.filter.size != 0 || footer_.filter.offset != 0) {
+    if (!(s = read_meta_block(footer_.filter, "filter", &filter_data_)).ok()) return s;
+    s = BloomFilter::parse(filter_data_, &filter_);
+    if (!s.ok()) return block_error(footer_.filter.offset, s);
+    has_filter_ = true;
+  }
+
+  if (!(s = read_meta_block(footer_.properties, "properties", &contents)).ok()) return s;
+  s = TableProperties::decode(std::move(contents), &properties_);
+  if (!s.ok()) return block_error(footer_.properties.offset, s);
+  return Status::OK();
+}
+
+Status TableReader::check_handle(const BlockHandle& handle, std::string_view what) const {
+  // Written to avoid overflow: a corrupt handle may hold any 64-bit values.
+  if (handle.offset > data_end_ || handle.size > data_end_ - handle.offset ||
+      kBlockTrailerBytes > data_end_ - handle.offset - handle.size) {
+    return block_corruption(path_, handle.offset,
+                            std::string(what) + " block of " + std::to_string(handle.size) +
+                                " bytes runs past the end of the data (" +
+                                std::to_string(data_end_) + ")");
+  }
+  return Status::OK();
+}
+
+Status TableReader::read_meta_block(const BlockHandle& handle, std::string_view what,
+                                    std::string* contents) {
+  Status s = check_handle(handle, what);
+  if (!s.ok()) return s;
+  return read_block(*file_, path_, handle, options_.verify_checksums, contents);
+}
+
+Status TableReader::decode_index_value(std::string_view value, BlockHandle* handle) const {
+  if (!handle->decode_from(&value) || !value.empty()) {
+    return block_corruption(path_, footer_.index.offset, "bad block handle in the index");
+  }
+  return check_handle(*handle, "data");
+}
+
+Status TableReader::block_error(uint64_t block_offset, const Status& s) const {
+  if (s.is_corruption()) return block_corruption(path_, block_offset, s.message());
+  return s;
+}
+
+Status TableReader::read_data_block(const TableReadOptions& read_options, const BlockHandle& handle,
+                                    std::shared_ptr<const Block>* block) const {
+  BlockCache* cache = options_.block_cache.get();
+  if (cache != nullptr) {
+    *block = cache->lookup(cache_id_, handle.offset);
+    if (*block != nullptr) return Status::OK();
+  }
+  std::string contents;
+  Status s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
+  if (!s.ok()) return s;
+  std::unique_ptr<Block> parsed;
+  s = Block::parse(std::move(contents), &parsed);
+  if (!s.ok()) return block_error(handle.offset, s);
+  *block = std::move(parsed);
+  // A block read without checking its checksum is not cached: a later reader
+  // that does verify must never be handed unverified bytes.
+  if (cache != nullptr && read_options.fill_cache && read_options.verify_checksums) {
+    cache->insert(cache_id_, handle.offset, *block);
+  }
+  return Status::OK();
+}
+
+bool TableReader::may_contain(std::string_view user_key) const {
+  return !has_filter_ || filter_.may_contain(user_key);
+}
+
+Status TableReader::get(const TableReadOptions& read_options, std::string_view user_key,
+                        SequenceNumber sequence, TableGetResult* result) const {
+  result->found = false;
+  result->value.clear();
+  if (!may_contain(user_key)) return Status::OK();
+  std::string target;
+  target.reserve(user_key.size() + kInternalKeyTrailerBytes);
+  append_internal_key(&target, user_key, std::min(sequence, kMaxSequenceNumber), kValueKindForSeek);
+
+  BlockIterator index(index_block_.get());
+  for (index.seek(target); index.valid(); index.next()) {
+    BlockHandle handle;
+    Status s = decode_index_value(index.value(), &handle);
+    if (!s.ok()) return s;
+    std::shared_ptr<const Block> block;  // pins the block until this lookup is done
+    if (!(s = read_data_block(read_options, handle, &block)).ok()) return s;
+    BlockIterator it(block.get());
+    it.seek(target);
+    if (!it.status().ok()) return block_error(handle.offset, it.status());
+    if (!it.valid()) continue;  // target is past this block's last key: look in the next block
+    ParsedInternalKey parsed;
+    if (!parse_internal_key(it.key(), &parsed)) {
+      return block_corruption(path_, handle.offset, "malformed internal key");
+    }
+    if (parsed.user_key == user_key) {
+      result->found = true;
+      result->kind = parsed.kind;
+      result->sequence = parsed.sequence;
+      if (parsed.kind == ValueKind::kValue) result->value.assign(it.value());
+    }
+    return Status::OK();
+  }
+  if (!index.status().ok()) return block_error(footer_.index.offset, index.status());
+  return Status::OK();
+}
+
+std::unique_ptr<InternalIterator> TableReader::new_iterator(
+    const TableReadOptions& read_options) const {
+  return std::make_unique<TableIterator>(this, read_options);
+}
+
+}  // namespace fsdb

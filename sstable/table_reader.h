@@ -1,0 +1,110 @@
+// TableReader: an open SSTable.
+//
+// open() reads and checks the footer (magic number, checksum, format version),
+// then the index, filter and properties blocks, which stay in memory for the
+// reader's lifetime. Data blocks are read on demand, through the block cache
+// when the options name one. Every problem with the file's bytes is reported as
+// Corruption naming the file and the offset of the block at fault:
+//   "Corruption: /db/000012.sst: block at offset 8192: checksum mismatch"
+//
+// Thread safety: after open() a TableReader is immutable; get() and
+// new_iterator() may be called from many threads at once. Each iterator is used
+// by one thread at a time. Ownership: the reader owns its file; iterators borrow
+// the reader and must not outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "fsdb/env.h"
+#include "sstable/block.h"
+#include "sstable/bloom_filter.h"
+#include "sstable/format.h"
+#include "sstable/table_options.h"
+#include "sstable/table_properties.h"
+#include "util/internal_iterator.h"
+#include "util/internal_key.h"
+
+namespace fsdb {
+
+// What get() found for a user key at a sequence.
+struct TableGetResult {
+  bool found = false;  // false: the table holds no version of the key at or below the sequence
+  ValueKind kind = ValueKind::kValue;  // kTombstone: the newest visible version is a deletion
+  SequenceNumber sequence = 0;
+  std::string value;  // empty for a tombstone
+};
+
+class TableReader {
+ public:
+  // Opens the table in `file` (file_size bytes). `path` names the file in error
+  // messages; file_number is the engine's number for it.
+  static Status open(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
+                     uint64_t file_size, std::string path, uint64_t file_number,
+                     std::unique_ptr<TableReader>* reader);
+  // Opens the file at `path` through `fs`.
+  static Status open(FileSystem& fs, const std::string& path, uint64_t file_number,
+                     const TableOptions& options, std::unique_ptr<TableReader>* reader);
+  ~TableReader();
+  TableReader(const TableReader&) = delete;
+  TableReader& operator=(const TableReader&) = delete;
+
+  // The newest version of user_key with sequence <= `sequence`. The bloom filter
+  // is consulted first, so most absent keys cost no block read.
+  Status get(const TableReadOptions& read_options, std::string_view user_key,
+             SequenceNumber sequence, TableGetResult* result) const;
+  Status get(std::string_view user_key, SequenceNumber sequence, TableGetResult* result) const {
+    return get(options_.read_options(), user_key, sequence, result);
+  }
+
+  std::unique_ptr<InternalIterator> new_iterator(const TableReadOptions& read_options) const;
+  std::unique_ptr<InternalIterator> new_iterator() const {
+    return new_iterator(options_.read_options());
+  }
+
+  // False only if the table certainly holds no version of user_key.
+  bool may_contain(std::string_view user_key) const;
+
+  const TableProperties& properties() const { return properties_; }
+  const std::string& path() const { return path_; }
+  uint64_t file_number() const { return file_number_; }
+  uint64_t file_size() const { return file_size_; }
+
+ private:
+  friend class TableIterator;
+
+  TableReader(const TableOptions& options, std::unique_ptr<RandomAccessFile> file,
+              uint64_t file_size, std::string path, uint64_t file_number);
+
+  Status open_blocks();
+  // Checks that a handle and its trailer lie inside the data area.
+  Status check_handle(const BlockHandle& handle, std::string_view what) const;
+  // Reads a meta block (index, filter, properties) at open.
+  Status read_meta_block(const BlockHandle& handle, std::string_view what, std::string* contents);
+  // Decodes an index entry's value into a checked data block handle.
+  Status decode_index_value(std::string_view value, BlockHandle* handle) const;
+  // A data block: from the cache, else from the file (then cached if allowed).
+  Status read_data_block(const TableReadOptions& read_options, const BlockHandle& handle,
+                         std::shared_ptr<const Block>* block) const;
+  // A block iterator's failure as a Corruption naming this file and the block.
+  Status block_error(uint64_t block_offset, const Status& s) const;
+
+  const TableOptions options_;
+  const std::unique_ptr<RandomAccessFile> file_;
+  const uint64_t file_size_;
+  const std::string path_;
+  const uint64_t file_number_;
+  uint64_t cache_id_ = 0;
+  uint64_t data_end_ = 0;  // where the footer starts
+
+  Footer footer_;
+  std::unique_ptr<Block> index_block_;
+  std::string filter_data_;
+  bool has_filter_ = false;
+  BloomFilter filter_;
+  TableProperties properties_;
+};
+
+}  // namespace fsdb

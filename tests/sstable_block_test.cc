@@ -1,0 +1,285 @@
+// sstable/: blocks, the bloom filter, the block cache, separators, the footer.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sstable/block.h"
+#include "sstable/block_builder.h"
+#include "sstable/block_cache.h"
+#include "sstable/bloom_filter.h"
+#include "sstable/format.h"
+#include "sstable/table_builder.h"
+#include "sstable/table_properties.h"
+#include "tests/support/test_util.h"
+#include "util/internal_key.h"
+
+namespace fsdb {
+namespace {
+
+std::string ikey(std::string_view user_key, SequenceNumber seq,
+                 ValueKind kind = ValueKind::kValue) {
+  std::string out;
+  append_internal_key(&out, user_key, seq, kind);
+  return out;
+}
+
+std::string user_key_for(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "key%08d", i);
+  return buf;
+}
+
+std::unique_ptr<Block> build_block(const std::vector<std::pair<std::string, std::string>>& entries,
+                                   int restart_interval) {
+  BlockBuilder builder(restart_interval);
+  for (const auto& [k, v] : entries) builder.add(k, v);
+  std::unique_ptr<Block> block;
+  EXPECT_TRUE(Block::parse(std::string(builder.finish()), &block).ok());
+  return block;
+}
+
+TEST(BlockTest, IteratesBothWaysAndSeeks) {
+  for (int restart_interval : {1, 2, 16}) {
+    SCOPED_TRACE(restart_interval);
+    std::vector<std::pair<std::string, std::string>> entries;
+    for (int i = 0; i < 200; ++i) {
+      entries.emplace_back(ikey(user_key_for(i * 2), 7), "value" + std::to_string(i));
+    }
+    auto block = build_block(entries, restart_interval);
+    BlockIterator it(block.get());
+    size_t n = 0;
+    for (it.seek_to_first(); it.valid(); it.next(), ++n) {
+      ASSERT_EQ(it.key(), entries[n].first);
+      ASSERT_EQ(it.value(), entries[n].second);
+    }
+    EXPECT_EQ(n, entries.size());
+    n = entries.size();
+    for (it.seek_to_last(); it.valid(); it.prev()) {
+      --n;
+      ASSERT_EQ(it.key(), entries[n].first);
+    }
+    EXPECT_EQ(n, 0u);
+    FSDB_EXPECT_OK(it.status());
+    for (int i = 0; i < 400; ++i) {
+      it.seek(ikey(user_key_for(i), 7));
+      const size_t expected = static_cast<size_t>((i + 1) / 2);
+      if (expected == entries.size()) {
+        EXPECT_FALSE(it.valid());
+      } else {
+        ASSERT_TRUE(it.valid());
+        EXPECT_EQ(it.key(), entries[expected].first) << i;
+      }
+    }
+  }
+}
+
+TEST(BlockTest, RestartPointsStoreWholeKeys) {
+  BlockBuilder builder(16);
+  for (int i = 0; i < 40; ++i) builder.add(ikey(user_key_for(i), 1), "v");
+  std::unique_ptr<Block> block;
+  FSDB_ASSERT_OK(Block::parse(std::string(builder.finish()), &block));
+  EXPECT_EQ(block->num_restarts(), 3u);  // entries 0, 16, 32
+}
+
+TEST(BlockTest, MalformedBlocksAreRejectedWithoutOverRead) {
+  std::unique_ptr<Block> block;
+  EXPECT_TRUE(Block::parse("", &block).is_corruption());
+  EXPECT_TRUE(Block::parse(std::string("\xff\xff\xff\x00", 4), &block).is_corruption());
+  // Random garbage must never crash the iterator (ASan checks for over-reads).
+  std::mt19937_64 rng(test::test_seed(42));
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(rng() % 64, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    if (bytes.size() >= 4) {
+      const uint32_t n = static_cast<uint32_t>(rng() % 4);
+      encode_fixed32(bytes.data() + bytes.size() - 4, n);
+    }
+    if (!Block::parse(bytes, &block).ok()) continue;
+    BlockIterator it(block.get());
+    for (it.seek_to_first(); it.valid(); it.next()) {
+    }
+    for (it.seek_to_last(); it.valid(); it.prev()) {
+    }
+    it.seek(ikey("k", 1));
+  }
+}
+
+TEST(BloomFilterTest, NoFalseNegativesAndLowFalsePositiveRate) {
+  constexpr int kKeys = 100000;
+  BloomFilterBuilder builder(10);
+  for (int i = 0; i < kKeys; ++i) builder.add_key(user_key_for(i));
+  const std::string data = builder.finish();
+  BloomFilter filter;
+  FSDB_ASSERT_OK(BloomFilter::parse(data, &filter));
+  for (int i = 0; i < kKeys; ++i) ASSERT_TRUE(filter.may_contain(user_key_for(i))) << i;
+  int false_positives = 0;
+  for (int i = kKeys; i < 2 * kKeys; ++i) false_positives += filter.may_contain(user_key_for(i));
+  const double rate = static_cast<double>(false_positives) / kKeys;
+  EXPECT_LE(rate, 0.012) << false_positives;
+  RecordProperty("false_positive_rate", std::to_string(rate));
+}
+
+TEST(BloomFilterTest, MalformedFilterIsCorruption) {
+  BloomFilter filter;
+  EXPECT_TRUE(BloomFilter::parse("short", &filter).is_corruption());
+  EXPECT_TRUE(BloomFilter::parse(std::string(16, '\0'), &filter).is_corruption());  // 0 probes
+}
+
+std::shared_ptr<const Block> make_block(size_t payload) {
+  BlockBuilder builder(1);
+  builder.add(ikey("k", 1), std::string(payload, 'x'));
+  std::unique_ptr<Block> block;
+  EXPECT_TRUE(Block::parse(std::string(builder.finish()), &block).ok());
+  return std::shared_ptr<const Block>(std::move(block));
+}
+
+TEST(BlockCacheTest, HitsMissesAndDistinctTables) {
+  BlockCache cache(1 << 20);
+  const uint64_t a = cache.new_cache_id();
+  const uint64_t b = cache.new_cache_id();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(cache.lookup(a, 0), nullptr);
+  auto block = make_block(100);
+  cache.insert(a, 0, block);
+  EXPECT_EQ(cache.lookup(a, 0), block);
+  EXPECT_EQ(cache.lookup(b, 0), nullptr);  // same offset, other table
+  EXPECT_EQ(cache.hits(), 1u);
+  EXPECT_EQ(cache.misses(), 2u);
+  EXPECT_GT(cache.usage(), 100u);
+  cache.erase_table(a);
+  EXPECT_EQ(cache.lookup(a, 0), nullptr);
+  EXPECT_EQ(cache.usage(), 0u);
+}
+
+TEST(BlockCacheTest, EvictsLeastRecentlyUsedWithinCapacityAndKeepsPinnedBlocksAlive) {
+  BlockCache cache(16 * 8192);  // 8 KiB per shard
+  const uint64_t id = cache.new_cache_id();
+  std::weak_ptr<const Block> first;
+  std::shared_ptr<const Block> pinned;
+  for (uint64_t offset = 0; offset < 1000; ++offset) {
+    auto block = make_block(1000);
+    if (offset == 0) {
+      first = block;
+      pinned = block;
+    }
+    cache.insert(id, offset * 4096, std::move(block));
+    EXPECT_LE(cache.usage(), cache.capacity());
+  }
+  EXPECT_EQ(cache.lookup(id, 0), nullptr);  // evicted long ago
+  EXPECT_FALSE(first.expired());            // but still alive: a reader holds it
+  pinned.reset();
+  EXPECT_TRUE(first.expired());
+  // The most recent insert is still there.
+  EXPECT_NE(cache.lookup(id, 999 * 4096), nullptr);
+}
+
+TEST(BlockCacheTest, ConcurrentUse) {
+  BlockCache cache(64 * 1024);
+  const uint64_t id = cache.new_cache_id();
+  constexpr int kThreads = 4;
+  constexpr int kOps = 20000;
+  std::atomic<uint64_t> found{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t));
+      for (int i = 0; i < kOps; ++i) {
+        const uint64_t offset = rng() % 256;
+        auto block = cache.lookup(id, offset);
+        if (block == nullptr) {
+          cache.insert(id, offset, make_block(200));
+        } else {
+          BlockIterator it(block.get());  // use the pinned block while others evict
+          it.seek_to_first();
+          if (it.valid() && it.value().size() == 200) found.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(cache.hits() + cache.misses(), uint64_t{kThreads} * kOps);
+  EXPECT_EQ(found.load(), cache.hits());
+  EXPECT_LE(cache.usage(), cache.capacity());
+}
+
+TEST(SeparatorTest, ShortAndOrdered) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"abc", "abz"},
+      {"abc", "abd"},
+      {"abc", "abcd"},
+      {"a\xff\xff", "b"},
+      {"0000000000000123", "0000000000000124"},
+      {"0000000000000199", "0000000000000200"},
+      {"apple", "banana"}};
+  for (const auto& [a, b] : cases) {
+    const std::string ka = ikey(a, 5), kb = ikey(b, 9);
+    std::string sep;
+    shortest_separator(ka, kb, &sep);
+    EXPECT_LE(compare_encoded_internal_keys(ka, sep), 0) << a << " " << b;
+    EXPECT_LT(compare_encoded_internal_keys(sep, kb), 0) << a << " " << b;
+    EXPECT_LE(sep.size(), ka.size());
+    std::string succ;
+    short_successor(ka, &succ);
+    EXPECT_LE(compare_encoded_internal_keys(ka, succ), 0);
+  }
+  std::string sep;
+  shortest_separator(ikey("apple", 1), ikey("cherry", 1), &sep);
+  EXPECT_EQ(extract_user_key(sep), "b");
+  shortest_separator(ikey("apple", 1), ikey("banana", 1), &sep);
+  EXPECT_EQ(extract_user_key(sep), "aq");
+  // Versions of one key in neighbouring blocks: the separator is the last key itself.
+  shortest_separator(ikey("k", 9), ikey("k", 3), &sep);
+  EXPECT_EQ(sep, ikey("k", 9));
+}
+
+TEST(FooterTest, RoundTripAndChecks) {
+  Footer footer;
+  footer.index = {100, 20};
+  footer.filter = {50, 40};
+  footer.properties = {130, 30};
+  std::string encoded;
+  footer.encode_to(&encoded);
+  ASSERT_EQ(encoded.size(), Footer::kEncodedBytes);
+  Footer decoded;
+  FSDB_ASSERT_OK(decoded.decode_from(encoded, "f"));
+  EXPECT_EQ(decoded.index.offset, 100u);
+  EXPECT_EQ(decoded.filter.size, 40u);
+  EXPECT_EQ(decoded.properties.offset, 130u);
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    std::string bad = encoded;
+    bad[i] ^= 0x01;
+    Status s = decoded.decode_from(bad, "f");
+    EXPECT_TRUE(s.is_corruption()) << i;
+  }
+}
+
+TEST(TablePropertiesTest, RoundTrip) {
+  TableProperties p;
+  p.num_entries = 12345;
+  p.num_tombstones = 17;
+  p.smallest_key = ikey("a", 3);
+  p.largest_key = ikey("z", 9);
+  p.smallest_sequence = 3;
+  p.largest_sequence = 99;
+  p.compression = "zstd";
+  p.zstd_level = -5;
+  p.creation_time = 1700000000;
+  TableProperties q;
+  FSDB_ASSERT_OK(TableProperties::decode(p.encode(), &q));
+  EXPECT_EQ(q.num_entries, 12345u);
+  EXPECT_EQ(q.num_tombstones, 17u);
+  EXPECT_EQ(q.smallest_key, p.smallest_key);
+  EXPECT_EQ(q.largest_key, p.largest_key);
+  EXPECT_EQ(q.largest_sequence, 99u);
+  EXPECT_EQ(q.compression, "zstd");
+  EXPECT_EQ(q.zstd_level, -5);
+  EXPECT_EQ(q.creation_time, 1700000000u);
+  EXPECT_NE(q.to_string().find("fsdb.num_entries: 12345"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fsdb

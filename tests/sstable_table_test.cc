@@ -1,0 +1,587 @@
+// sstable/: TableBuilder and TableReader round trips, versions, iteration, the
+// block cache in use, and the builder's file handling.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "fsdb/env.h"
+#include "sstable/block_cache.h"
+#include "sstable/table_builder.h"
+#include "sstable/table_reader.h"
+#include "tests/support/test_util.h"
+#include "util/internal_key.h"
+
+namespace fsdb {
+namespace {
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
+
+struct Entry {
+  std::string user_key;
+  SequenceNumber sequence;
+  ValueKind kind;
+  std::string value;
+};
+
+bool entry_less(const Entry& a, const Entry& b) {
+  return compare_internal_keys(a.user_key, pack_sequence_and_kind(a.sequence, a.kind), b.user_key,
+                               pack_sequence_and_kind(b.sequence, b.kind)) < 0;
+}
+
+std::string numbered_key(uint64_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016llu", static_cast<unsigned long long>(i));
+  return buf;
+}
+
+// Keys with 1..4 versions each, some tombstones, values of varied length.
+std::vector<Entry> random_entries(size_t num_keys, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<Entry> entries;
+  for (size_t i = 0; i < num_keys; ++i) {
+    const std::string key = "user" + numbered_key(i * 3);
+    const int versions = 1 + static_cast<int>(rng() % 4);
+    for (int v = 0; v < versions; ++v) {
+      Entry e{key, 1 + rng() % 1000, ValueKind::kValue, {}};
+      if (rng() % 5 == 0) {
+        e.kind = ValueKind::kTombstone;
+      } else {
+        e.value = "v" + std::to_string(e.sequence) + std::string(rng() % 200, 'a' + (i % 26));
+      }
+      entries.push_back(std::move(e));
+    }
+  }
+  std::sort(entries.begin(), entries.end(), entry_less);
+  // Drop duplicate (key, sequence) pairs: a table never holds two.
+  entries.erase(std::unique(entries.begin(), entries.end(),
+                            [](const Entry& a, const Entry& b) {
+                              return a.user_key == b.user_key && a.sequence == b.sequence;
+                            }),
+                entries.end());
+  return entries;
+}
+
+Status build_table(FileSystem& fs, const std::string& path, const TableOptions& options,
+                   const std::vector<Entry>& entries) {
+  std::unique_ptr<TableBuilder> builder;
+  Status s = TableBuilder::open(fs, path, options, &builder);
+  if (!s.ok()) return s;
+  for (const Entry& e : entries) {
+    s = builder->add(e.user_key, e.sequence, e.kind, e.value);
+    if (!s.ok()) return s;
+  }
+  return builder->finish();
+}
+
+// The model's answer to get(key, seq).
+const Entry* model_get(const std::vector<Entry>& entries, const std::string& key,
+                       SequenceNumber seq) {
+  const Entry probe{key, seq, kValueKindForSeek, {}};
+  auto it = std::lower_bound(entries.begin(), entries.end(), probe, entry_less);
+  if (it == entries.end() || it->user_key != key) return nullptr;
+  return &*it;
+}
+
+void expect_iterator_matches(InternalIterator& it, const std::vector<Entry>& entries) {
+  size_t n = 0;
+  for (it.seek_to_first(); it.valid(); it.next(), ++n) {
+    ASSERT_LT(n, entries.size());
+    ASSERT_EQ(it.user_key(), entries[n].user_key) << n;
+    ASSERT_EQ(it.sequence(), entries[n].sequence) << n;
+    ASSERT_EQ(it.kind(), entries[n].kind) << n;
+    ASSERT_EQ(it.value(), entries[n].value) << n;
+  }
+  FSDB_ASSERT_OK(it.status());
+  ASSERT_EQ(n, entries.size());
+  for (it.seek_to_last(); it.valid(); it.prev()) {
+    ASSERT_GT(n, 0u);
+    --n;
+    ASSERT_EQ(it.user_key(), entries[n].user_key) << n;
+    ASSERT_EQ(it.sequence(), entries[n].sequence) << n;
+    ASSERT_EQ(it.value(), entries[n].value) << n;
+  }
+  FSDB_ASSERT_OK(it.status());
+  ASSERT_EQ(n, 0u);
+}
+
+class TableTest : public ::testing::TestWithParam<std::tuple<Compression, size_t>> {
+ protected:
+  TableOptions options() const {
+    TableOptions o;
+    o.compression = std::get<0>(GetParam());
+    o.block_bytes = std::get<1>(GetParam());
+    o.block_cache = std::make_shared<BlockCache>(1 << 20);
+    return o;
+  }
+  test::ScratchDir dir_;
+  std::shared_ptr<FileSystem> fs_ = posix_file_system();
+};
+
+TEST_P(TableTest, RoundTripIterationGetsAndSeeks) {
+  const uint64_t seed = test::test_seed(7);
+  SCOPED_TRACE(seed);
+  const auto entries = random_entries(2000, seed);
+  const TableOptions opts = options();
+  const std::string path = dir_.file("000001.sst");
+  FSDB_ASSERT_OK(build_table(*fs_, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs_, path, 1, opts, &reader));
+  EXPECT_EQ(reader->file_number(), 1u);
+
+  auto it = reader->new_iterator();
+  expect_iterator_matches(*it, entries);
+
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 3000; ++round) {
+    // Present keys, absent keys between them, and keys past both ends.
+    const uint64_t k = rng() % 6100;
+    const std::string key = k == 6099 ? std::string("a") : "user" + numbered_key(k);
+    const SequenceNumber seq = rng() % 1100;
+    TableGetResult result;
+    FSDB_ASSERT_OK(reader->get(key, seq, &result));
+    const Entry* expected = model_get(entries, key, seq);
+    ASSERT_EQ(result.found, expected != nullptr) << key << " @" << seq;
+    if (expected != nullptr) {
+      EXPECT_EQ(result.sequence, expected->sequence);
+      EXPECT_EQ(result.kind, expected->kind);
+      EXPECT_EQ(result.value, expected->value);
+    }
+
+    it->seek(key, seq);
+    const Entry probe{key, seq, kValueKindForSeek, {}};
+    auto lb = std::lower_bound(entries.begin(), entries.end(), probe, entry_less);
+    if (lb == entries.end()) {
+      EXPECT_FALSE(it->valid());
+    } else {
+      ASSERT_TRUE(it->valid());
+      EXPECT_EQ(it->user_key(), lb->user_key);
+      EXPECT_EQ(it->sequence(), lb->sequence);
+    }
+
+    it->seek_for_prev(key, seq);
+    const Entry bound{key, seq, ValueKind::kTombstone, {}};
+    auto ub = std::upper_bound(entries.begin(), entries.end(), bound, entry_less);
+    if (ub == entries.begin()) {
+      EXPECT_FALSE(it->valid());
+    } else {
+      --ub;
+      ASSERT_TRUE(it->valid()) << key << " @" << seq;
+      EXPECT_EQ(it->user_key(), ub->user_key);
+      EXPECT_EQ(it->sequence(), ub->sequence);
+    }
+    FSDB_ASSERT_OK(it->status());
+  }
+
+  const TableProperties& p = reader->properties();
+  EXPECT_EQ(p.num_entries, entries.size());
+  EXPECT_EQ(p.num_tombstones,
+            static_cast<uint64_t>(std::count_if(entries.begin(), entries.end(), [](const Entry& e) {
+              return e.kind == ValueKind::kTombstone;
+            })));
+  std::string smallest, largest;
+  append_internal_key(&smallest, entries.front().user_key, entries.front().sequence,
+                      entries.front().kind);
+  append_internal_key(&largest, entries.back().user_key, entries.back().sequence,
+                      entries.back().kind);
+  EXPECT_EQ(p.smallest_key, smallest);
+  EXPECT_EQ(p.largest_key, largest);
+  EXPECT_GE(p.num_data_blocks, 2u);
+  EXPECT_EQ(p.compression, opts.compression == Compression::kZstd ? "zstd" : "none");
+  EXPECT_GT(p.creation_time, 0u);
+  uint64_t file_size = 0;
+  FSDB_ASSERT_OK(fs_->get_file_size(path, &file_size));
+  EXPECT_EQ(reader->file_size(), file_size);
+  if (opts.compression == Compression::kNone) {
+    EXPECT_EQ(p.data_bytes_stored, p.data_bytes_raw + p.num_data_blocks * kBlockTrailerBytes);
+  } else {
+    EXPECT_LT(p.data_bytes_stored, p.data_bytes_raw);  // repeated letters compress
+  }
+}
+
+TEST_P(TableTest, ManyVersionsOfOneKeySpanBlocks) {
+  std::vector<Entry> entries;
+  for (SequenceNumber seq = 500; seq >= 2; seq -= 2) {
+    entries.push_back({"hot", seq, seq % 10 == 0 ? ValueKind::kTombstone : ValueKind::kValue,
+                       seq % 10 == 0 ? "" : "value-at-" + std::to_string(seq)});
+  }
+  entries.push_back({"hotter", 1, ValueKind::kValue, "x"});
+  const TableOptions opts = options();
+  const std::string path = dir_.file("000002.sst");
+  FSDB_ASSERT_OK(build_table(*fs_, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs_, path, 2, opts, &reader));
+  for (SequenceNumber seq = 0; seq <= 510; ++seq) {
+    TableGetResult result;
+    FSDB_ASSERT_OK(reader->get("hot", seq, &result));
+    const Entry* expected = model_get(entries, "hot", seq);
+    ASSERT_EQ(result.found, expected != nullptr) << seq;
+    if (expected != nullptr) {
+      EXPECT_EQ(result.sequence, expected->sequence);
+      EXPECT_EQ(result.kind, expected->kind);
+      EXPECT_EQ(result.value, expected->value);
+    }
+  }
+  TableGetResult result;
+  FSDB_ASSERT_OK(reader->get("hotter", 0, &result));
+  EXPECT_FALSE(result.found);
+  auto it = reader->new_iterator();
+  expect_iterator_matches(*it, entries);
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, TableTest,
+                         ::testing::Combine(::testing::Values(Compression::kNone,
+                                                              Compression::kZstd),
+                                            ::testing::Values(size_t{64}, size_t{4096})));
+
+TEST(TableBuilderTest, RejectsOutOfOrderEntriesAndRemovesAbandonedFiles) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000003.sst");
+  {
+    std::unique_ptr<TableBuilder> builder;
+    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, TableOptions(), &builder));
+    FSDB_ASSERT_OK(builder->add("b", 5, ValueKind::kValue, "1"));
+    EXPECT_TRUE(builder->add("a", 9, ValueKind::kValue, "2").is_invalid_argument());
+    EXPECT_TRUE(builder->add("b", 5, ValueKind::kValue, "2").is_invalid_argument());
+    EXPECT_TRUE(builder->add("b", 6, ValueKind::kValue, "2").is_invalid_argument());
+    FSDB_ASSERT_OK(builder->add("b", 4, ValueKind::kValue, "2"));
+    EXPECT_TRUE(fs->file_exists(path));
+  }  // destroyed without finish()
+  EXPECT_FALSE(fs->file_exists(path));
+
+  std::unique_ptr<TableBuilder> builder;
+  FSDB_ASSERT_OK(TableBuilder::open(*fs, path, TableOptions(), &builder));
+  FSDB_ASSERT_OK(builder->add("a", 1, ValueKind::kValue, "1"));
+  builder->abandon();
+  EXPECT_FALSE(fs->file_exists(path));
+  EXPECT_FALSE(builder->finish().ok());
+}
+
+// Forwards to the posix file system and records what happens to writable files.
+class RecordingFileSystem final : public FileSystem {
+ public:
+  struct Counters {
+    int syncs = 0;
+    int closes = 0;
+    bool appended_after_sync = false;
+  };
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> base, Counters* counters)
+        : base_(std::move(base)), counters_(counters) {}
+    Status append(std::string_view data) override {
+      if (counters_->syncs > 0) counters_->appended_after_sync = true;
+      return base_->append(data);
+    }
+    Status flush() override { return base_->flush(); }
+    Status sync() override {
+      ++counters_->syncs;
+      return base_->sync();
+    }
+    Status close() override {
+      ++counters_->closes;
+      return base_->close();
+    }
+    uint64_t size() const override { return base_->size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    std::unique_ptr<WritableFile> base_;
+    Counters* counters_;
+  };
+
+  Counters counters;
+
+  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
+    return base_->new_sequential_file(p, f);
+  }
+  Status new_random_access_file(const std::string& p,
+                                std::unique_ptr<RandomAccessFile>* f) override {
+    return base_->new_random_access_file(p, f);
+  }
+  Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    std::unique_ptr<WritableFile> base;
+    Status s = base_->new_writable_file(p, &base);
+    if (s.ok()) *f = std::make_unique<File>(std::move(base), &counters);
+    return s;
+  }
+  Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    return base_->new_appendable_file(p, f);
+  }
+  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
+  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
+  Status get_children(const std::string& d, std::vector<std::string>* n) override {
+    return base_->get_children(d, n);
+  }
+  Status get_file_size(const std::string& p, uint64_t* b) override {
+    return base_->get_file_size(p, b);
+  }
+  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
+  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
+  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
+  Status rename_file(const std::string& f, const std::string& t) override {
+    return base_->rename_file(f, t);
+  }
+  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
+  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
+    return base_->lock_file(p, l);
+  }
+
+ private:
+  std::shared_ptr<FileSystem> base_ = posix_file_system();
+};
+
+TEST(TableBuilderTest, FinishSyncsAndClosesAfterTheLastWrite) {
+  test::ScratchDir dir;
+  RecordingFileSystem fs;
+  const std::string path = dir.file("000004.sst");
+  const auto entries = random_entries(500, 3);
+  FSDB_ASSERT_OK(build_table(fs, path, TableOptions(), entries));
+  EXPECT_EQ(fs.counters.syncs, 1);
+  EXPECT_EQ(fs.counters.closes, 1);
+  EXPECT_FALSE(fs.counters.appended_after_sync);
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(fs, path, 4, TableOptions(), &reader));
+  auto it = reader->new_iterator();
+  expect_iterator_matches(*it, entries);
+}
+
+TEST(TableBuilderTest, EmptyTable) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000005.sst");
+  FSDB_ASSERT_OK(build_table(*fs, path, TableOptions(), {}));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 5, TableOptions(), &reader));
+  EXPECT_EQ(reader->properties().num_entries, 0u);
+  auto it = reader->new_iterator();
+  it->seek_to_first();
+  EXPECT_FALSE(it->valid());
+  it->seek_to_last();
+  EXPECT_FALSE(it->valid());
+  TableGetResult result;
+  FSDB_ASSERT_OK(reader->get("k", 10, &result));
+  EXPECT_FALSE(result.found);
+}
+
+TEST(TableBuilderTest, IncompressibleBlocksAreStoredRaw) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::mt19937_64 rng(11);
+  std::vector<Entry> entries;
+  for (int i = 0; i < 300; ++i) {
+    std::string value(100, '\0');
+    for (char& c : value) c = static_cast<char>(rng());
+    entries.push_back({numbered_key(i), 1, ValueKind::kValue, value});
+  }
+  const std::string path = dir.file("000006.sst");
+  TableOptions opts;
+  FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 6, opts, &reader));
+  const TableProperties& p = reader->properties();
+  EXPECT_EQ(p.data_bytes_stored, p.data_bytes_raw + p.num_data_blocks * kBlockTrailerBytes);
+}
+
+TEST(TableReaderTest, BloomFilterSkipsAbsentKeysAndCacheCountsHits) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::vector<Entry> entries;
+  for (int i = 0; i < 5000; ++i) {
+    entries.push_back({numbered_key(i * 2), 3, ValueKind::kValue, "value" + std::to_string(i)});
+  }
+  TableOptions opts;
+  opts.block_cache = std::make_shared<BlockCache>(8 << 20);
+  const std::string path = dir.file("000007.sst");
+  FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 7, opts, &reader));
+
+  int filtered = 0;
+  for (int i = 0; i < 5000; ++i) filtered += !reader->may_contain(numbered_key(i * 2 + 1));
+  EXPECT_GT(filtered, 4900);  // ~1% false positives at 10 bits/key
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(reader->may_contain(numbered_key(i * 2)));
+  const uint64_t misses_before = opts.block_cache->misses();
+  for (int i = 0; i < 5000; ++i) {
+    TableGetResult result;
+    FSDB_ASSERT_OK(reader->get(numbered_key(i * 2 + 1), 10, &result));
+    EXPECT_FALSE(result.found);
+  }
+  // Only the filter's false positives reach the block cache.
+  EXPECT_LE(opts.block_cache->misses() + opts.block_cache->hits() - misses_before, 100u);
+
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 5000; ++i) {
+      TableGetResult result;
+      FSDB_ASSERT_OK(reader->get(numbered_key(i * 2), 10, &result));
+      ASSERT_TRUE(result.found);
+      ASSERT_EQ(result.value, "value" + std::to_string(i));
+    }
+  }
+  const uint64_t blocks = reader->properties().num_data_blocks;
+  EXPECT_LE(opts.block_cache->misses(), misses_before + blocks + 100);
+  EXPECT_GE(opts.block_cache->hits(), 10000 - blocks);
+
+  // fill_cache = false leaves the cache as it was; a cache-less read works too.
+  const size_t usage = opts.block_cache->usage();
+  opts.block_cache->erase_table(opts.block_cache->new_cache_id());  // no blocks: no effect
+  EXPECT_EQ(opts.block_cache->usage(), usage);
+  std::unique_ptr<TableReader> second;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 7, opts, &second));
+  auto it = second->new_iterator(TableReadOptions{true, false});
+  expect_iterator_matches(*it, entries);
+  EXPECT_EQ(opts.block_cache->usage(), usage);
+  it.reset();
+  second.reset();
+  TableOptions no_cache;
+  std::unique_ptr<TableReader> uncached;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 7, no_cache, &uncached));
+  it = uncached->new_iterator();
+  expect_iterator_matches(*it, entries);
+  reader.reset();  // a closed table's blocks leave the cache
+  EXPECT_EQ(opts.block_cache->usage(), 0u);
+}
+
+TEST(TableReaderTest, IteratorKeepsItsBlockWhileTheCacheEvicts) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const auto entries = random_entries(3000, 5);
+  TableOptions opts;
+  opts.block_cache = std::make_shared<BlockCache>(16 * 6000);  // about one block per shard
+  const std::string path = dir.file("000008.sst");
+  FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 8, opts, &reader));
+  auto it = reader->new_iterator();
+  std::mt19937_64 rng(5);
+  size_t n = 0;
+  for (it->seek_to_first(); it->valid(); it->next(), ++n) {
+    ASSERT_EQ(it->user_key(), entries[n].user_key);
+    ASSERT_EQ(it->value(), entries[n].value);
+    // Lookups elsewhere churn the tiny cache under the iterator.
+    TableGetResult result;
+    const Entry& other = entries[rng() % entries.size()];
+    FSDB_ASSERT_OK(reader->get(other.user_key, other.sequence, &result));
+    ASSERT_TRUE(result.found);
+  }
+  EXPECT_EQ(n, entries.size());
+}
+
+TEST(TableReaderTest, ConcurrentGetsAndIterators) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const auto entries = random_entries(kSanitized ? 1000 : 5000, 9);
+  TableOptions opts;
+  opts.block_cache = std::make_shared<BlockCache>(64 << 10);
+  const std::string path = dir.file("000009.sst");
+  FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 9, opts, &reader));
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(static_cast<uint64_t>(t));
+      if (t == 0) {
+        auto it = reader->new_iterator();
+        size_t n = 0;
+        for (it->seek_to_first(); it->valid(); it->next(), ++n) {
+          if (it->user_key() != entries[n].user_key || it->value() != entries[n].value) {
+            failures.fetch_add(1);
+          }
+        }
+        if (n != entries.size() || !it->status().ok()) failures.fetch_add(1);
+        return;
+      }
+      for (int i = 0; i < 3000; ++i) {
+        const Entry& e = entries[rng() % entries.size()];
+        TableGetResult result;
+        if (!reader->get(e.user_key, e.sequence, &result).ok() || !result.found ||
+            result.sequence != e.sequence || result.value != e.value) {
+          failures.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// Every key of a large table found with the right version at each sequence.
+TEST(TableReaderTest, MillionEntriesEveryVersionFound) {
+  constexpr uint64_t kKeys = kSanitized ? 50000 : 1000000;
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  TableOptions opts;
+  opts.block_cache = std::make_shared<BlockCache>(256 << 20);
+  const std::string path = dir.file("000010.sst");
+  // Every 16th key has three versions (sequences 3k+1..3k+3 of the key, the
+  // middle one a tombstone); the rest have one, at sequence 3k+2.
+  auto value_for = [](uint64_t k, SequenceNumber seq) {
+    return "value-" + std::to_string(k) + "-" + std::to_string(seq);
+  };
+  {
+    std::unique_ptr<TableBuilder> builder;
+    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, opts, &builder));
+    for (uint64_t k = 0; k < kKeys; ++k) {
+      const std::string key = numbered_key(k);
+      const SequenceNumber base = 3 * k;
+      if (k % 16 == 0) {
+        FSDB_ASSERT_OK(builder->add(key, base + 3, ValueKind::kValue, value_for(k, base + 3)));
+        FSDB_ASSERT_OK(builder->add(key, base + 2, ValueKind::kTombstone, ""));
+        FSDB_ASSERT_OK(builder->add(key, base + 1, ValueKind::kValue, value_for(k, base + 1)));
+      } else {
+        FSDB_ASSERT_OK(builder->add(key, base + 2, ValueKind::kValue, value_for(k, base + 2)));
+      }
+    }
+    FSDB_ASSERT_OK(builder->finish());
+  }
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 10, opts, &reader));
+  EXPECT_EQ(reader->properties().num_entries, kKeys + 2 * ((kKeys + 15) / 16));
+  TableGetResult result;
+  for (uint64_t k = 0; k < kKeys; ++k) {
+    const std::string key = numbered_key(k);
+    const SequenceNumber base = 3 * k;
+    if (k % 16 == 0) {
+      FSDB_ASSERT_OK(reader->get(key, base, &result));
+      ASSERT_FALSE(result.found) << k;
+      FSDB_ASSERT_OK(reader->get(key, base + 1, &result));
+      ASSERT_TRUE(result.found && result.kind == ValueKind::kValue && result.sequence == base + 1 &&
+                  result.value == value_for(k, base + 1))
+          << k;
+      FSDB_ASSERT_OK(reader->get(key, base + 2, &result));
+      ASSERT_TRUE(result.found && result.kind == ValueKind::kTombstone) << k;
+      FSDB_ASSERT_OK(reader->get(key, kMaxSequenceNumber, &result));
+      ASSERT_TRUE(result.found && result.sequence == base + 3 &&
+                  result.value == value_for(k, base + 3))
+          << k;
+    } else {
+      FSDB_ASSERT_OK(reader->get(key, base + 1, &result));
+      ASSERT_FALSE(result.found) << k;
+      FSDB_ASSERT_OK(reader->get(key, base + 2, &result));
+      ASSERT_TRUE(result.found && result.sequence == base + 2 &&
+                  result.value == value_for(k, base + 2))
+          << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fsdb
