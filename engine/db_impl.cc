@@ -764,6 +764,9 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   const Version& v = *view->version;
   if (name == "fsdb.sequence") return std::to_string(publisher_.visible());
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
+  if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
+  if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
+  if (name == "fsdb.num-stalls") return std::to_string(stats_.stalls.load());
   constexpr std::string_view kFilesAtLevel = "fsdb.num-files-at-level";
   if (name.starts_with(kFilesAtLevel)) {
     const std::string_view digits = name.substr(kFilesAtLevel.size());

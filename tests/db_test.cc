@@ -1,0 +1,495 @@
+// engine/: the DB end to end — API, rotation, flush, recovery, errors.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/filename.h"
+#include "fsdb/db.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+std::string key_of(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "key%08d", i);
+  return buf;
+}
+
+class DBTest : public ::testing::Test {
+ protected:
+  void open(Options options = {}) {
+    db_.reset();
+    FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  }
+  void reopen(Options options = {}) {
+    if (db_) {
+      FSDB_ASSERT_OK(db_->close());
+    }
+    open(options);
+  }
+  std::string get(std::string_view key, const Snapshot* snap = nullptr) {
+    ReadOptions ro;
+    ro.snapshot = snap;
+    std::string value;
+    Status s = db_->get(ro, key, &value);
+    if (s.is_not_found()) return "NOT_FOUND";
+    if (!s.ok()) return "ERROR: " + s.to_string();
+    return value;
+  }
+  std::string scan(const Snapshot* snap = nullptr) {
+    ReadOptions ro;
+    ro.snapshot = snap;
+    auto it = db_->new_iterator(ro);
+    std::string out;
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      out += std::string(it->key()) + "=" + std::string(it->value()) + ";";
+    }
+    if (!it->status().ok()) out += "ERROR: " + it->status().to_string();
+    return out;
+  }
+  size_t count_files(FileType wanted) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir_.path(), &names).ok());
+    size_t n = 0;
+    for (const auto& name : names) {
+      FileType type;
+      uint64_t number;
+      if (parse_file_name(name, &type, &number) && type == wanted) ++n;
+    }
+    return n;
+  }
+
+  test::ScratchDir dir_;
+  std::unique_ptr<DB> db_;
+};
+
+TEST_F(DBTest, PutGetRemoveOverwrite) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  FSDB_ASSERT_OK(db_->put("b", "2"));
+  EXPECT_EQ(get("a"), "1");
+  FSDB_ASSERT_OK(db_->put("a", "3"));
+  EXPECT_EQ(get("a"), "3");
+  FSDB_ASSERT_OK(db_->remove("a"));
+  EXPECT_EQ(get("a"), "NOT_FOUND");
+  FSDB_ASSERT_OK(db_->remove("never-there"));
+  EXPECT_EQ(get("never-there"), "NOT_FOUND");
+  EXPECT_EQ(scan(), "b=2;");
+}
+
+TEST_F(DBTest, BinaryKeysAndValuesAndEmptyOnes) {
+  open();
+  const std::string k1("\0a\xff", 3), v1("x\0y", 3);
+  FSDB_ASSERT_OK(db_->put(k1, v1));
+  FSDB_ASSERT_OK(db_->put("", "empty key"));
+  FSDB_ASSERT_OK(db_->put("empty value", ""));
+  const std::string big_key(64 * 1024, 'k'), big_value(1 << 20, 'v');
+  FSDB_ASSERT_OK(db_->put(big_key, big_value));
+  auto check = [&] {
+    EXPECT_EQ(get(k1), v1);
+    EXPECT_EQ(get(""), "empty key");
+    EXPECT_EQ(get("empty value"), "");
+    EXPECT_EQ(get(big_key), big_value);
+  };
+  check();
+  FSDB_ASSERT_OK(db_->flush());
+  check();
+  reopen();
+  check();
+}
+
+TEST_F(DBTest, WriteBatchIsAtomicAndLaterWritesInItWin) {
+  open();
+  FSDB_ASSERT_OK(db_->put("x", "old"));
+  WriteBatch batch;
+  batch.put("a", "1");
+  batch.put("b", "2");
+  batch.remove("x");
+  batch.put("a", "again");
+  EXPECT_EQ(batch.count(), 4u);
+  EXPECT_GT(batch.approximate_size(), 0u);
+  FSDB_ASSERT_OK(db_->write(&batch));
+  EXPECT_EQ(get("a"), "again");
+  EXPECT_EQ(get("b"), "2");
+  EXPECT_EQ(get("x"), "NOT_FOUND");
+  WriteBatch empty;
+  FSDB_ASSERT_OK(db_->write(&empty));
+  batch.clear();
+  EXPECT_EQ(batch.count(), 0u);
+}
+
+TEST_F(DBTest, MultiGetKeepsOrderAndReportsEachKey) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  FSDB_ASSERT_OK(db_->put("c", "3"));
+  std::vector<std::string_view> keys = {"c", "b", "a", "c"};
+  std::vector<std::string> values;
+  auto statuses = db_->multi_get(ReadOptions(), keys, &values);
+  ASSERT_EQ(statuses.size(), 4u);
+  ASSERT_EQ(values.size(), 4u);
+  EXPECT_TRUE(statuses[0].ok());
+  EXPECT_EQ(values[0], "3");
+  EXPECT_TRUE(statuses[1].is_not_found());
+  EXPECT_EQ(values[2], "1");
+  EXPECT_EQ(values[3], "3");
+}
+
+TEST_F(DBTest, IteratorsMergeMemtablesAndTablesBothWays) {
+  Options options;
+  options.memtable_bytes = 64 << 10;
+  open(options);
+  std::map<std::string, std::string> model;
+  for (int round = 0; round < 3; ++round) {
+    for (int i = round; i < 300; i += 3) {
+      const std::string v = "v" + std::to_string(round) + "-" + std::to_string(i);
+      FSDB_ASSERT_OK(db_->put(key_of(i), v));
+      model[key_of(i)] = v;
+    }
+    for (int i = round * 7; i < 300; i += 29) {
+      FSDB_ASSERT_OK(db_->remove(key_of(i)));
+      model.erase(key_of(i));
+    }
+    if (round < 2) {
+      FSDB_ASSERT_OK(db_->flush());
+    }
+  }
+  auto it = db_->new_iterator();
+  auto m = model.begin();
+  for (it->seek_to_first(); it->valid(); it->next(), ++m) {
+    ASSERT_NE(m, model.end());
+    ASSERT_EQ(it->key(), m->first);
+    ASSERT_EQ(it->value(), m->second);
+  }
+  EXPECT_EQ(m, model.end());
+  auto r = model.rbegin();
+  for (it->seek_to_last(); it->valid(); it->prev(), ++r) {
+    ASSERT_NE(r, model.rend());
+    ASSERT_EQ(it->key(), r->first);
+  }
+  EXPECT_EQ(r, model.rend());
+  it->seek(key_of(150));
+  ASSERT_TRUE(it->valid());
+  EXPECT_EQ(it->key(), model.lower_bound(key_of(150))->first);
+  it->seek_for_prev(key_of(150) + "x");
+  ASSERT_TRUE(it->valid());
+  EXPECT_EQ(it->key(), std::prev(model.upper_bound(key_of(150) + "x"))->first);
+  FSDB_EXPECT_OK(it->status());
+}
+
+TEST_F(DBTest, IteratorAndSnapshotIgnoreLaterWritesAndFlushes) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  FSDB_ASSERT_OK(db_->put("b", "2"));
+  const Snapshot* snap = db_->get_snapshot();
+  auto it = db_->new_iterator();
+  FSDB_ASSERT_OK(db_->put("a", "changed"));
+  FSDB_ASSERT_OK(db_->remove("b"));
+  FSDB_ASSERT_OK(db_->put("c", "3"));
+  FSDB_ASSERT_OK(db_->flush());
+  std::string seen;
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    seen += std::string(it->key()) + "=" + std::string(it->value()) + ";";
+  }
+  EXPECT_EQ(seen, "a=1;b=2;");
+  EXPECT_EQ(get("a", snap), "1");
+  EXPECT_EQ(get("b", snap), "2");
+  EXPECT_EQ(get("c", snap), "NOT_FOUND");
+  EXPECT_EQ(scan(snap), "a=1;b=2;");
+  EXPECT_EQ(scan(), "a=changed;c=3;");
+  db_->release_snapshot(snap);
+}
+
+TEST_F(DBTest, ReopenAfterCloseAndAfterDestroyWithoutClose) {
+  open();
+  for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "v" + std::to_string(i)));
+  FSDB_ASSERT_OK(db_->flush());
+  for (int i = 100; i < 200; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "v" + std::to_string(i)));
+  FSDB_ASSERT_OK(db_->remove(key_of(5)));
+  reopen();
+  EXPECT_EQ(get(key_of(150)), "v150");
+  EXPECT_EQ(get(key_of(5)), "NOT_FOUND");
+  EXPECT_EQ(get(key_of(6)), "v6");
+  for (int i = 200; i < 300; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "w" + std::to_string(i)));
+  db_.reset();  // no close()
+  open();
+  for (int i = 0; i < 300; ++i) {
+    const std::string want = i == 5 ? "NOT_FOUND" : (i < 200 ? "v" : "w") + std::to_string(i);
+    ASSERT_EQ(get(key_of(i)), want) << i;
+  }
+  EXPECT_EQ(count_files(FileType::kLog), 1u) << "replayed logs are deleted";
+}
+
+TEST_F(DBTest, DisableWalWritesSurviveACleanClose) {
+  open();
+  WriteOptions no_wal;
+  no_wal.disable_wal = true;
+  FSDB_ASSERT_OK(db_->put(no_wal, "unlogged", "kept by close"));
+  reopen();
+  EXPECT_EQ(get("unlogged"), "kept by close");
+}
+
+TEST_F(DBTest, SequenceAdvancesAcrossReopen) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  FSDB_ASSERT_OK(db_->put("a", "2"));
+  const std::string before = *db_->property("fsdb.sequence");
+  reopen();
+  EXPECT_EQ(*db_->property("fsdb.sequence"), before);
+  FSDB_ASSERT_OK(db_->put("a", "3"));
+  EXPECT_EQ(get("a"), "3") << "a new write must outrank every recovered version";
+  reopen();
+  EXPECT_EQ(get("a"), "3");
+}
+
+TEST_F(DBTest, ConcurrentWritersAcrossHundredsOfRotationsLoseNothing) {
+  Options options;
+  options.memtable_bytes = 64 << 10;
+  options.max_sealed_memtables = 2;
+  open(options);
+  constexpr int kThreads = 4;
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr int kPerThread = 3000;
+#else
+  constexpr int kPerThread = 20000;
+#endif
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int k = i * kThreads + t;
+        if (i % 10 == 0) {
+          WriteBatch b;
+          b.put(key_of(k), "batch" + std::to_string(k));
+          b.put("batch-mirror-" + key_of(k), "m");
+          if (!db_->write(&b).ok()) ++failures;
+        } else if (!db_->put(key_of(k), "value" + std::to_string(k) + std::string(80, 'x')).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  // A reader runs alongside: it must never see a batch half applied.
+  std::atomic<bool> stop{false};
+  std::atomic<int> torn{0};
+  std::thread reader([&] {
+    std::mt19937 rng(5);
+    while (!stop.load()) {
+      const int k = static_cast<int>(rng() % (kThreads * kPerThread / 10)) * 10;
+      const Snapshot* snap = db_->get_snapshot();
+      ReadOptions ro;
+      ro.snapshot = snap;
+      std::string a, b;
+      const bool has_a = db_->get(ro, key_of(k), &a).ok() && a.rfind("batch", 0) == 0;
+      const bool has_b = db_->get(ro, "batch-mirror-" + key_of(k), &b).ok();
+      if (has_a != has_b) ++torn;
+      db_->release_snapshot(snap);
+    }
+  });
+  for (auto& t : threads) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(torn.load(), 0);
+#if !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+  EXPECT_GE(std::stoull(*db_->property("fsdb.num-rotations")), 100u);
+#endif
+
+  auto verify = [&] {
+    for (int k = 0; k < kThreads * kPerThread; ++k) {
+      const std::string want = (k / kThreads) % 10 == 0
+                                   ? "batch" + std::to_string(k)
+                                   : "value" + std::to_string(k) + std::string(80, 'x');
+      ASSERT_EQ(get(key_of(k)), want) << k;
+    }
+  };
+  verify();
+  reopen(options);
+  verify();
+}
+
+TEST_F(DBTest, RotationsHappenAndFlushesMakeTables) {
+  Options options;
+  options.memtable_bytes = 32 << 10;
+  open(options);
+  for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), std::string(100, 'v')));
+  FSDB_ASSERT_OK(db_->flush());
+  EXPECT_GT(count_files(FileType::kTable), 5u);
+  EXPECT_EQ(count_files(FileType::kLog), 1u) << "flushed logs are deleted";
+  EXPECT_NE(db_->property("fsdb.levels")->find("L0"), std::string::npos);
+  EXPECT_FALSE(db_->property("no.such.property").has_value());
+}
+
+TEST_F(DBTest, SyncWritesAndSyncWal) {
+  open();
+  WriteOptions sync;
+  sync.sync = true;
+  FSDB_ASSERT_OK(db_->put(sync, "durable", "yes"));
+  FSDB_ASSERT_OK(db_->put("later", "synced by sync_wal"));
+  FSDB_ASSERT_OK(db_->sync_wal());
+  db_.reset();
+  open();
+  EXPECT_EQ(get("durable"), "yes");
+  EXPECT_EQ(get("later"), "synced by sync_wal");
+}
+
+TEST_F(DBTest, KilledChildLosesNothingAcknowledged) {
+  // The child writes and reports each acknowledged key through a pipe; the
+  // parent kills it mid-stream and checks every reported key after reopening.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    Options options;
+    options.memtable_bytes = 32 << 10;
+    std::unique_ptr<DB> db;
+    if (!DB::open(options, dir_.path(), &db).ok()) ::_exit(2);
+    for (int i = 0;; ++i) {
+      if (!db->put(key_of(i), "v" + std::to_string(i)).ok()) ::_exit(3);
+      if (::write(fds[1], &i, sizeof(i)) != sizeof(i)) ::_exit(4);
+    }
+  }
+  ::close(fds[1]);
+  int last = -1, got = 0;
+  while (last < 3000 && ::read(fds[0], &got, sizeof(got)) == sizeof(got)) last = got;
+  ::kill(child, SIGKILL);
+  int wstatus = 0;
+  ::waitpid(child, &wstatus, 0);
+  ::close(fds[0]);
+  ASSERT_GE(last, 3000) << "the child stopped early, status " << wstatus;
+  open();
+  for (int i = 0; i <= last; ++i) ASSERT_EQ(get(key_of(i)), "v" + std::to_string(i)) << i;
+}
+
+TEST_F(DBTest, PowerCutKeepsEverySyncedWrite) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+  Options options;
+  options.file_system = fault;
+  options.memtable_bytes = 16 << 10;
+  open(options);
+  WriteOptions sync;
+  sync.sync = true;
+  for (int i = 0; i < 400; ++i) {
+    FSDB_ASSERT_OK(db_->put(i % 4 == 0 ? sync : WriteOptions(), key_of(i), std::string(50, 'p')));
+  }
+  FSDB_ASSERT_OK(db_->put(sync, "last", "synced"));
+  fault->set_active(false);  // the power goes
+  db_.reset();
+  fault->drop_unsynced_data();
+  fault->set_active(true);
+  open(options);
+  // A sync write makes every earlier write durable too.
+  for (int i = 0; i < 400; ++i) ASSERT_EQ(get(key_of(i)), std::string(50, 'p')) << i;
+  EXPECT_EQ(get("last"), "synced");
+}
+
+TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
+  // Fail each mutating call of a flush in turn: the rotation's WAL sync, the new
+  // WAL, the table, its sync, the directory sync, the MANIFEST, CURRENT...
+  int failed_flushes = 0;
+  for (int n = 0; n < 24; ++n) {
+    SCOPED_TRACE("failing mutation " + std::to_string(n + 1));
+    test::ScratchDir dir;
+    auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+    Options options;
+    options.file_system = fault;
+    std::unique_ptr<DB> db;
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+    for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "v"));
+    fault->fail_after(n, Status::IOError("injected: No space left on device"));
+    Status s = db->flush();
+    if (!s.ok()) {
+      ++failed_flushes;
+      EXPECT_NE(s.to_string().find("No space left on device"), std::string::npos)
+          << s.to_string();
+      Status w = db->put("after", "x");
+      EXPECT_FALSE(w.ok()) << "writes fail once a background error is recorded";
+      EXPECT_NE(db->property("fsdb.stats")->find("No space left"), std::string::npos);
+      std::string v;
+      FSDB_EXPECT_OK(db->get(key_of(7), &v)) << "reads still work";
+    }
+    fault->clear_faults();
+    db.reset();
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+    for (int i = 0; i < 100; ++i) {
+      std::string v;
+      ASSERT_TRUE(db->get(key_of(i), &v).ok()) << i;
+      ASSERT_EQ(v, "v");
+    }
+    FSDB_ASSERT_OK(db->put("after", "x"));
+  }
+  EXPECT_GE(failed_flushes, 5) << "the flush makes at least this many mutating calls";
+}
+
+TEST_F(DBTest, OpenErrorsAreClear) {
+  Options no_create;
+  no_create.create_if_missing = false;
+  std::unique_ptr<DB> db;
+  Status s = DB::open(no_create, dir_.file("missing"), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("missing"), std::string::npos) << s.to_string();
+
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), "x", dir_.file("a-file"), false));
+  s = DB::open(Options(), dir_.file("a-file"), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("not a directory"), std::string::npos) << s.to_string();
+
+  Options bad;
+  bad.block_bytes = 1;
+  s = DB::open(bad, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument());
+  EXPECT_NE(s.to_string().find("block_bytes"), std::string::npos) << s.to_string();
+
+  open();
+  s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+  EXPECT_NE(s.to_string().find("in use"), std::string::npos) << s.to_string();
+
+  Options exclusive;
+  exclusive.error_if_exists = true;
+  db_.reset();
+  s = DB::open(exclusive, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+}
+
+TEST_F(DBTest, CorruptManifestIsReportedWithTheFile) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  FSDB_ASSERT_OK(db_->flush());
+  db_.reset();
+  std::string current;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), dir_.file("CURRENT"), &current));
+  const std::string manifest = dir_.file(current.substr(0, current.size() - 1));
+  std::string bytes;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), manifest, &bytes));
+  ASSERT_GT(bytes.size(), 20u);
+  bytes[12] ^= 0x40;  // inside the first record's payload
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, manifest, true));
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("MANIFEST"), std::string::npos) << s.to_string();
+}
+
+TEST_F(DBTest, DestroyRemovesTheDatabase) {
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  EXPECT_TRUE(destroy_db(dir_.path()).is_busy()) << "not while open";
+  db_.reset();
+  FSDB_ASSERT_OK(destroy_db(dir_.path()));
+  EXPECT_FALSE(posix_file_system()->file_exists(dir_.path()));
+  FSDB_ASSERT_OK(destroy_db(dir_.path())) << "destroying nothing is fine";
+}
+
+}  // namespace
+}  // namespace fsdb
