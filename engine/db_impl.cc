@@ -77,17 +77,20 @@ Status DBImpl::validate_options() const {
                std::to_string(options_.block_bytes));
   }
   if (options_.zstd_level < -7 || options_.zstd_level > 22) {
-    return bad("zstd_level must be between -7 and 22, not " +
-               std::to_string(options_.zstd_level));
+    return bad("zstd_level must be between -7 and 22, not " + std::to_string(options_.zstd_level));
   }
   if (options_.bloom_bits_per_key < 0 || options_.bloom_bits_per_key > 64) {
     return bad("bloom_bits_per_key must be between 0 and 64, not " +
                std::to_string(options_.bloom_bits_per_key));
   }
   if (options_.l0_compaction_trigger < 1) return bad("l0_compaction_trigger must be at least 1");
-  if (options_.l0_stop_writes_trigger < options_.l0_compaction_trigger) {
-    return bad("l0_stop_writes_trigger must be at least l0_compaction_trigger");
+  if (options_.l0_slowdown_writes_trigger < options_.l0_compaction_trigger) {
+    return bad("l0_slowdown_writes_trigger must be at least l0_compaction_trigger");
   }
+  if (options_.l0_stop_writes_trigger < options_.l0_slowdown_writes_trigger) {
+    return bad("l0_stop_writes_trigger must be at least l0_slowdown_writes_trigger");
+  }
+  if (options_.target_file_bytes < 4096) return bad("target_file_bytes must be at least 4096");
   if (options_.level1_bytes < 4096) return bad("level1_bytes must be at least 4096");
   if (dbname_.empty()) return bad("path is empty");
   return Status::OK();
@@ -136,6 +139,7 @@ Status DBImpl::open() {
     return s;
   }
   bg_thread_ = std::thread([this] { background_loop(); });
+  compaction_thread_ = std::thread([this] { compaction_loop(); });
   return Status::OK();
 }
 
@@ -358,7 +362,8 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       record_background_error(s);
       return s;
     }
-    for (std::string_view r : records) stats_.wal_bytes.fetch_add(r.size(), std::memory_order_relaxed);
+    for (std::string_view r : records)
+      stats_.wal_bytes.fetch_add(r.size(), std::memory_order_relaxed);
     if (sync) stats_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
   }
   if (any_unlogged) {
@@ -378,6 +383,7 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
 
 Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool force) {
   bool stalled = false;
+  bool delayed = false;
   uint64_t stall_start = 0;
   Status s;
   while (true) {
@@ -389,13 +395,29 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
       s = Status::IOError(dbname_ + ": the DB is closing");
       break;
     }
+    const size_t l0_files = versions_->current()->file_count(0);
+    if (!delayed && l0_files >= static_cast<size_t>(options_.l0_slowdown_writes_trigger) &&
+        l0_files < static_cast<size_t>(options_.l0_stop_writes_trigger)) {
+      // Level 0 is filling faster than compaction drains it: give compaction
+      // 1 ms of this write group's time now rather than stopping writes later.
+      delayed = true;
+      const uint64_t start = now_micros();
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      lock.lock();
+      stats_.delays.fetch_add(1, std::memory_order_relaxed);
+      stats_.delay_micros.fetch_add(now_micros() - start, std::memory_order_relaxed);
+      continue;
+    }
     const bool full = mem_.list->memory_usage() >= options_.memtable_bytes ||
                       (options_.memtable_max_entries > 0 &&
                        mem_.list->entry_count() >= options_.memtable_max_entries) ||
                       (force && mem_.list->entry_count() > 0);
     if (!full) break;
-    if (sealed_.size() >= options_.max_sealed_memtables) {
-      // Too many memtables wait for flush: wait for the flush thread, never fail.
+    if (sealed_.size() >= options_.max_sealed_memtables ||
+        l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger)) {
+      // Too many memtables wait for flush, or level 0 is full: wait for the
+      // background threads, never fail.
       if (!stalled) {
         stalled = true;
         stall_start = now_micros();
@@ -479,8 +501,8 @@ Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string
   return get_from_view(*read_view(), options, key, seq, value);
 }
 
-Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options,
-                             std::string_view key, SequenceNumber seq, std::string* value) {
+Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
+                             SequenceNumber seq, std::string* value) {
   auto answer = [&](ValueKind kind, std::string_view v) {
     if (kind == ValueKind::kTombstone) return Status::NotFound();
     value->assign(v);
@@ -743,6 +765,183 @@ void DBImpl::delete_obsolete_files() {
   if (removed) (void)fs_->sync_dir(dbname_);
 }
 
+std::optional<Compaction> DBImpl::pick_background_compaction() {
+  if (manual_compaction_ || !bg_error_.ok() || shutting_down_) return std::nullopt;
+  return pick_compaction(options_, *versions_->current(), versions_->compact_pointers(),
+                         compacting_);
+}
+
+void DBImpl::compaction_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    std::optional<Compaction> c;
+    bg_cv_.wait(lock, [&] {
+      if (shutting_down_) return true;
+      c = pick_background_compaction();
+      return c.has_value();
+    });
+    if (shutting_down_) return;
+    for (const auto& files : c->inputs) {
+      for (const FileRef& f : files) compacting_.insert(f->number);
+    }
+    ++compactions_running_;
+    lock.unlock();
+    Status s = run_compaction(*c);
+    lock.lock();
+    for (const auto& files : c->inputs) {
+      for (const FileRef& f : files) compacting_.erase(f->number);
+    }
+    --compactions_running_;
+    if (!s.ok() && !stop_compactions_.load(std::memory_order_relaxed)) {
+      record_background_error(s);
+    }
+    bg_cv_.notify_all();
+  }
+}
+
+Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
+                                        uint64_t* bytes_written) {
+  std::vector<SequenceNumber> snapshots;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    snapshots.assign(snapshots_.begin(), snapshots_.end());
+  }
+  VersionGarbageCollector gc(std::move(snapshots));
+  // Compaction reads every block once: checking them all, caching none.
+  const TableReadOptions read_options{/*verify_checksums=*/true, /*fill_cache=*/false};
+  std::vector<std::shared_ptr<const TableReader>> readers;
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  for (const auto& files : c.inputs) {
+    for (const FileRef& f : files) {
+      std::shared_ptr<const TableReader> reader;
+      Status s = table_cache_->get_reader(f->number, &reader);
+      if (!s.ok()) return s;
+      children.push_back(reader->new_iterator(read_options));
+      readers.push_back(std::move(reader));
+    }
+  }
+  std::unique_ptr<InternalIterator> input = new_merging_iterator(std::move(children));
+
+  // Whether no level below the output may hold `user_key`: then a tombstone
+  // visible to every reader has nothing left to hide.
+  auto is_base_level = [&](std::string_view user_key) {
+    for (int level = c.output_level() + 1; level < kNumLevels; ++level) {
+      if (base.find_file(level, user_key) != nullptr) return false;
+    }
+    return true;
+  };
+
+  std::unique_ptr<TableBuilder> builder;
+  FileMetaData meta;
+  std::string last_user_key;
+  bool has_last = false;
+  Status s;
+  auto finish_output = [&]() -> Status {
+    Status fs = builder->finish();
+    if (!fs.ok()) {
+      builder.reset();
+      return fs;
+    }
+    meta.file_size = builder->file_size();
+    *bytes_written += meta.file_size;
+    edit->add_file(c.output_level(), meta);
+    builder.reset();
+    return Status::OK();
+  };
+  for (input->seek_to_first(); input->valid(); input->next()) {
+    if (stop_compactions_.load(std::memory_order_relaxed)) {
+      s = Status::IOError(dbname_ + ": compaction abandoned: the DB is closing");
+      break;
+    }
+    const std::string_view user_key = input->user_key();
+    const bool new_key = !has_last || user_key != last_user_key;
+    if (!gc.keep(user_key, input->sequence(), input->kind(), is_base_level)) continue;
+    // Cut a full output only between user keys: each level's files must hold
+    // disjoint user-key ranges.
+    if (builder != nullptr && new_key && builder->file_size() >= options_.target_file_bytes) {
+      s = finish_output();
+      if (!s.ok()) break;
+    }
+    if (builder == nullptr) {
+      meta = FileMetaData();
+      meta.number = versions_->new_file_number();
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        pending_outputs_.insert(meta.number);
+      }
+      s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), table_cache_->options(),
+                             &builder);
+      if (!s.ok()) break;
+      append_internal_key(&meta.smallest, user_key, input->sequence(), input->kind());
+      meta.smallest_seq = meta.largest_seq = input->sequence();
+    }
+    meta.largest.clear();
+    append_internal_key(&meta.largest, user_key, input->sequence(), input->kind());
+    meta.smallest_seq = std::min(meta.smallest_seq, input->sequence());
+    meta.largest_seq = std::max(meta.largest_seq, input->sequence());
+    ++meta.entries;
+    if (input->kind() == ValueKind::kTombstone) ++meta.tombstones;
+    s = builder->add(user_key, input->sequence(), input->kind(), input->value());
+    if (!s.ok()) break;
+    if (new_key) {
+      last_user_key.assign(user_key);
+      has_last = true;
+    }
+  }
+  if (s.ok()) s = input->status();
+  if (s.ok() && builder != nullptr) s = finish_output();
+  if (!s.ok() && builder != nullptr) builder->abandon();
+  // The outputs' directory entries must be durable before the MANIFEST names them.
+  if (s.ok()) s = fs_->sync_dir(dbname_);
+  stats_.versions_dropped.fetch_add(gc.dropped(), std::memory_order_relaxed);
+  return s;
+}
+
+Status DBImpl::run_compaction(const Compaction& c) {
+  const uint64_t start = now_micros();
+  const std::shared_ptr<const Version> base = versions_->current();
+  VersionEdit edit;
+  for (int which = 0; which < 2; ++which) {
+    for (const FileRef& f : c.inputs[which]) edit.remove_file(c.level + which, f->number);
+  }
+  // The next compaction of this level starts after the largest key taken now.
+  std::string largest;
+  for (const FileRef& f : c.inputs[0]) {
+    if (largest.empty() || compare_encoded_internal_keys(f->largest, largest) > 0) {
+      largest = f->largest;
+    }
+  }
+  if (c.level > 0) edit.set_compact_pointer(c.level, largest);
+
+  uint64_t bytes_written = 0;
+  Status s;
+  if (c.trivial_move) {
+    edit.add_file(c.output_level(), *c.inputs[0][0]);
+    stats_.trivial_moves.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    s = write_compaction_outputs(c, *base, &edit, &bytes_written);
+  }
+  if (s.ok()) s = versions_->log_and_apply(&edit);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    for (const auto& [level, f] : edit.new_files()) pending_outputs_.erase(f.number);
+    if (s.ok()) install_read_view();
+  }
+  if (!s.ok()) {
+    // Outputs written but never named by the MANIFEST are garbage now.
+    delete_obsolete_files();
+    return s;
+  }
+  if (!c.trivial_move) {
+    stats_.compactions.fetch_add(1, std::memory_order_relaxed);
+    stats_.compaction_bytes_read.fetch_add(c.input_bytes(), std::memory_order_relaxed);
+    stats_.compaction_bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);
+    stats_.compaction_micros.fetch_add(now_micros() - start, std::memory_order_relaxed);
+  }
+  delete_obsolete_files();
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------- control
 
 Status DBImpl::flush() {
@@ -753,8 +952,40 @@ Status DBImpl::flush() {
   return bg_error_;
 }
 
-Status DBImpl::compact_range(std::optional<std::string_view>, std::optional<std::string_view>) {
-  return Status::NotSupported("compact_range: compaction is not implemented yet");
+Status DBImpl::compact_range(std::optional<std::string_view> begin,
+                             std::optional<std::string_view> end) {
+  Status s = flush();
+  if (!s.ok()) return s;
+  {
+    // Take compaction over from the background thread once it is idle.
+    std::unique_lock<std::mutex> lock(mu_);
+    bg_cv_.wait(lock, [this] { return !manual_compaction_ || shutting_down_; });
+    if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+    manual_compaction_ = true;
+    bg_cv_.wait(lock, [this] { return compactions_running_ == 0; });
+  }
+  // Push everything in the range down, level by level, to the deepest level
+  // that holds data (at least level 1).
+  int bottom = 1;
+  const auto first = versions_->current();
+  for (int level = 1; level < kNumLevels; ++level) {
+    if (first->file_count(level) > 0) bottom = level;
+  }
+  for (int level = 0; level < bottom && s.ok(); ++level) {
+    std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
+    if (!c) continue;
+    if (c->trivial_move && level + 1 == bottom) {
+      // Rewrite rather than move into the bottom level, so that its old
+      // versions and tombstones are dropped.
+      c->trivial_move = false;
+    }
+    s = run_compaction(*c);
+  }
+  std::lock_guard<std::mutex> guard(mu_);
+  manual_compaction_ = false;
+  if (!s.ok() && !stop_compactions_.load()) record_background_error(s);
+  bg_cv_.notify_all();
+  return s;
 }
 
 Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/true); }
@@ -776,15 +1007,17 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return std::to_string(v.file_count(digits[0] - '0'));
   }
   if (name == "fsdb.levels") {
-    std::string out = "level  files  bytes\n";
+    std::string out = "level  files       bytes  score\n";
     for (int level = 0; level < kNumLevels; ++level) {
       char line[96];
-      std::snprintf(line, sizeof(line), "L%-5d %5zu  %s\n", level, v.file_count(level),
-                    human_bytes(v.level_bytes(level)).c_str());
+      std::snprintf(line, sizeof(line), "L%-5d %5zu  %10s  %5.2f\n", level, v.file_count(level),
+                    human_bytes(v.level_bytes(level)).c_str(),
+                    compaction_score(options_, v, level));
       out += line;
     }
     return out;
   }
+  if (name == "fsdb.num-compactions") return std::to_string(stats_.compactions.load());
   if (name == "fsdb.stats") {
     Status bg;
     size_t sealed = 0;
@@ -796,25 +1029,50 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     const auto load = [](const std::atomic<uint64_t>& a) {
       return a.load(std::memory_order_relaxed);
     };
-    char buf[1024];
+    const std::shared_ptr<BlockCache>& cache = table_cache_->options().block_cache;
+    char buf[2048];
     std::snprintf(
         buf, sizeof(buf),
-        "writes: %" PRIu64 " (%s of user data)\n"
-        "wal: %s written, %" PRIu64 " syncs\n"
-        "memtable: %s active, %zu sealed, %" PRIu64 " rotations\n"
-        "flushes: %" PRIu64 " (%s written, %.3f s)\n"
-        "stalls: %" PRIu64 " (%.3f s)\n"
+        "writes: %" PRIu64
+        " (%s of user data)\n"
+        "wal: %s written, %" PRIu64
+        " syncs\n"
+        "memtable: %s active, %zu sealed, %" PRIu64
+        " rotations\n"
+        "flushes: %" PRIu64
+        " (%s written, %.3f s)\n"
+        "compactions: %" PRIu64 " (+%" PRIu64 " moves; %s read, %s written, %.3f s; %" PRIu64
+        " versions dropped)\n"
+        "write amplification: %.2f\n"
+        "delays: %" PRIu64 " (%.3f s), stalls: %" PRIu64
+        " (%.3f s)\n"
+        "block cache: %s of %s, hit rate %.1f%%\n"
         "files: %zu (%s), %zu open tables\n"
-        "sequence: %" PRIu64 "\n"
+        "sequence: %" PRIu64
+        "\n"
         "background error: %s\n",
         load(stats_.user_writes), human_bytes(load(stats_.user_bytes)).c_str(),
         human_bytes(load(stats_.wal_bytes)).c_str(), load(stats_.wal_syncs),
         human_bytes(view->mem->memory_usage()).c_str(), sealed, load(stats_.rotations),
         load(stats_.flushes), human_bytes(load(stats_.flush_bytes)).c_str(),
-        static_cast<double>(load(stats_.flush_micros)) / 1e6, load(stats_.stalls),
-        static_cast<double>(load(stats_.stall_micros)) / 1e6, v.total_files(),
-        human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
-        bg.ok() ? "none" : bg.to_string().c_str());
+        static_cast<double>(load(stats_.flush_micros)) / 1e6, load(stats_.compactions),
+        load(stats_.trivial_moves), human_bytes(load(stats_.compaction_bytes_read)).c_str(),
+        human_bytes(load(stats_.compaction_bytes_written)).c_str(),
+        static_cast<double>(load(stats_.compaction_micros)) / 1e6, load(stats_.versions_dropped),
+        load(stats_.user_bytes) == 0 ? 0.0
+                                     : static_cast<double>(load(stats_.flush_bytes) +
+                                                           load(stats_.compaction_bytes_written)) /
+                                           static_cast<double>(load(stats_.user_bytes)),
+        load(stats_.delays), static_cast<double>(load(stats_.delay_micros)) / 1e6,
+        load(stats_.stalls), static_cast<double>(load(stats_.stall_micros)) / 1e6,
+        human_bytes(cache ? cache->usage() : 0).c_str(),
+        human_bytes(cache ? cache->capacity() : 0).c_str(),
+        cache && cache->hits() + cache->misses() > 0
+            ? 100.0 * static_cast<double>(cache->hits()) /
+                  static_cast<double>(cache->hits() + cache->misses())
+            : 0.0,
+        v.total_files(), human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(),
+        publisher_.visible(), bg.ok() ? "none" : bg.to_string().c_str());
     return std::string(buf);
   }
   return std::nullopt;
@@ -840,9 +1098,11 @@ Status DBImpl::close() {
   {
     std::lock_guard<std::mutex> guard(mu_);
     shutting_down_ = true;
+    stop_compactions_.store(true, std::memory_order_relaxed);
     bg_cv_.notify_all();
   }
   if (bg_thread_.joinable()) bg_thread_.join();
+  if (compaction_thread_.joinable()) compaction_thread_.join();
   if (log_ != nullptr) {
     Status s = log_->sync();
     if (result.ok()) result = s;

@@ -16,7 +16,10 @@
 //
 // Background: one thread flushes sealed memtables, oldest first, to level-0
 // SSTables and records each in the MANIFEST together with the WAL number that
-// is no longer needed; then it deletes that WAL and drops the memtable.
+// is no longer needed; then it deletes that WAL and drops the memtable. A
+// second thread runs leveled compactions (engine/compaction.h). Writers slow
+// down (1 ms per write group) once level 0 holds l0_slowdown_writes_trigger
+// files and wait once it holds l0_stop_writes_trigger.
 //
 // Locking: mu_ guards the memtable switch, the sealed queue, background state
 // and snapshots; it is never held across a WAL append or a table build. Lock
@@ -34,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/compaction.h"
 #include "engine/sequence_publisher.h"
 #include "engine/table_cache.h"
 #include "engine/version_set.h"
@@ -104,6 +108,14 @@ class DBImpl final : public DB {
     std::atomic<uint64_t> flushes{0};
     std::atomic<uint64_t> flush_bytes{0};
     std::atomic<uint64_t> flush_micros{0};
+    std::atomic<uint64_t> delays{0};
+    std::atomic<uint64_t> delay_micros{0};
+    std::atomic<uint64_t> compactions{0};
+    std::atomic<uint64_t> trivial_moves{0};
+    std::atomic<uint64_t> compaction_bytes_read{0};
+    std::atomic<uint64_t> compaction_bytes_written{0};
+    std::atomic<uint64_t> compaction_micros{0};
+    std::atomic<uint64_t> versions_dropped{0};
   };
   class SnapshotImpl;
 
@@ -133,6 +145,15 @@ class DBImpl final : public DB {
                        SequenceNumber seq, std::string* value);
 
   void background_loop();
+  void compaction_loop();
+  // REQUIRES: mu_ held. The compaction the background thread should run next.
+  std::optional<Compaction> pick_background_compaction();
+  // Runs one compaction (merging its inputs, or moving a file down) and
+  // installs the result. The caller registered its inputs in compacting_.
+  Status run_compaction(const Compaction& c);
+  // Builds the compaction's output tables; fills `edit` with them.
+  Status write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
+                                  uint64_t* bytes_written);
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
   Status flush_oldest_sealed();
@@ -154,21 +175,27 @@ class DBImpl final : public DB {
   SequencePublisher publisher_;
 
   mutable std::mutex mu_;
-  std::condition_variable bg_cv_;  // background work, or its completion
-  Memtable mem_;                    // guarded by mu_
-  std::deque<Memtable> sealed_;     // guarded by mu_; oldest at the front
-  Status bg_error_;                 // guarded by mu_
-  bool shutting_down_ = false;      // guarded by mu_
-  bool flush_running_ = false;      // guarded by mu_
+  std::condition_variable bg_cv_;       // background work, or its completion
+  Memtable mem_;                        // guarded by mu_
+  std::deque<Memtable> sealed_;         // guarded by mu_; oldest at the front
+  Status bg_error_;                     // guarded by mu_
+  bool shutting_down_ = false;          // guarded by mu_
+  bool flush_running_ = false;          // guarded by mu_
   std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written
+  std::set<uint64_t> compacting_;       // guarded by mu_: inputs of running compactions
+  int compactions_running_ = 0;         // guarded by mu_
+  bool manual_compaction_ = false;      // guarded by mu_: compact_range() owns compaction
+  // Read by compactions between entries: a closing DB abandons them.
+  std::atomic<bool> stop_compactions_{false};
   std::multiset<SequenceNumber> snapshots_;  // guarded by mu_
-  bool closed_ = false;             // guarded by mu_
+  bool closed_ = false;                      // guarded by mu_
 
   mutable std::mutex view_mu_;
   std::shared_ptr<const ReadView> view_;  // guarded by view_mu_
 
   Stats stats_;
   std::thread bg_thread_;
+  std::thread compaction_thread_;
 };
 
 }  // namespace fsdb

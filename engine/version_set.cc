@@ -28,6 +28,11 @@ void VersionSet::install(std::shared_ptr<const Version> v) {
   current_ = std::move(v);
 }
 
+std::array<std::string, kNumLevels> VersionSet::compact_pointers() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return compact_pointers_;
+}
+
 std::set<uint64_t> VersionSet::live_files() const {
   std::set<uint64_t> live;
   std::lock_guard<std::mutex> guard(mu_);
@@ -70,6 +75,10 @@ Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Versi
   snapshot.set_log_number(log_number());
   snapshot.set_next_file_number(next_file_number_.load(std::memory_order_relaxed));
   snapshot.set_last_sequence(last_sequence());
+  const auto pointers = compact_pointers();
+  for (int level = 0; level < kNumLevels; ++level) {
+    if (!pointers[level].empty()) snapshot.set_compact_pointer(level, pointers[level]);
+  }
   std::string record;
   snapshot.encode_to(&record);
   const std::string path = manifest_file_name(dbname_, manifest_number);
@@ -126,6 +135,10 @@ Status VersionSet::recover() {
       return s.with_context(manifest_path + ": record at offset " +
                             std::to_string(reader->last_record_offset()));
     }
+    for (const auto& [level, key] : edit.compact_pointers()) {
+      std::lock_guard<std::mutex> guard(mu_);
+      compact_pointers_[level] = key;
+    }
     if (edit.log_number()) {
       have_log = true;
       log_number = *edit.log_number();
@@ -177,6 +190,12 @@ Status VersionSet::log_and_apply(VersionEdit* edit) {
   Status s = current()->apply_edit(*edit, &next);
   if (!s.ok()) return s;
 
+  // Compaction pointers are hints for picking: taking them before the edit is
+  // durable is harmless, and lets a rolled-over MANIFEST include them.
+  {
+    std::lock_guard<std::mutex> pointers_guard(mu_);
+    for (const auto& [level, key] : edit->compact_pointers()) compact_pointers_[level] = key;
+  }
   if (manifest_ == nullptr || manifest_->size() >= max_manifest_bytes_) {
     // Roll over to a new MANIFEST that starts with the whole new version.
     const uint64_t number = new_file_number();
@@ -213,8 +232,8 @@ Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,
     return Status::InvalidArgument(path + ": not a MANIFEST file name");
   }
   std::unique_ptr<wal::LogReader> reader;
-  Status s = wal::LogReader::open(fs, path, number, wal::WalRecoveryMode::kAbsoluteConsistency,
-                                  &reader);
+  Status s =
+      wal::LogReader::open(fs, path, number, wal::WalRecoveryMode::kAbsoluteConsistency, &reader);
   if (!s.ok()) return s;
   std::string_view record;
   while (reader->read_record(&record)) {

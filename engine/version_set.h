@@ -13,6 +13,7 @@
 // I/O they do never holds the lock that current() takes.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,10 @@ class VersionSet {
   uint64_t manifest_file_number() const { return manifest_number_; }
   uint64_t manifest_bytes() const;
 
+  // The largest key each level's last compaction reached (empty: none yet);
+  // recorded in the MANIFEST so the rotation survives reopening.
+  std::array<std::string, kNumLevels> compact_pointers() const;
+
   // Numbers of the files that some live Version (the current one, or one pinned
   // by a reader) still refers to. Files not in this set, and not being written,
   // may be deleted.
@@ -80,12 +85,13 @@ class VersionSet {
   std::atomic<uint64_t> log_number_{0};
   std::atomic<SequenceNumber> last_sequence_{0};
 
-  mutable std::mutex manifest_mu_;  // serialises log_and_apply; held across MANIFEST I/O
-  uint64_t manifest_number_ = 0;                // guarded by manifest_mu_
-  std::unique_ptr<wal::LogWriter> manifest_;    // guarded by manifest_mu_
+  mutable std::mutex manifest_mu_;            // serialises log_and_apply; held across MANIFEST I/O
+  uint64_t manifest_number_ = 0;              // guarded by manifest_mu_
+  std::unique_ptr<wal::LogWriter> manifest_;  // guarded by manifest_mu_
 
   mutable std::mutex mu_;  // guards the two fields below; never held across I/O
   std::shared_ptr<const Version> current_;
+  std::array<std::string, kNumLevels> compact_pointers_;
   mutable std::vector<std::weak_ptr<const Version>> versions_;  // every installed version
 };
 

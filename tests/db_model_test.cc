@@ -106,6 +106,8 @@ TEST_F(ModelTest, RandomOperationsMatchTheModel) {
   size_t reopens = 0, flushes = 0;
 
   for (uint64_t step = 0; step < ops; ++step) {
+    // Operations by share (per mille): put 400, remove 120, batch 60, get 300,
+    // iterate 20, snapshot take 15 / read 30 / release 15, flush 3, reopen 0.5.
     const uint64_t op = rng_() % 1000;
     if (op < 400) {
       const std::string k = random_key(), v = random_value(step);
@@ -172,10 +174,10 @@ TEST_F(ModelTest, RandomOperationsMatchTheModel) {
         db_->release_snapshot(snapshots[i].snapshot);
         snapshots.erase(snapshots.begin() + static_cast<long>(i));
       }
-    } else if (op < 990) {
+    } else if (op < 963) {
       FSDB_ASSERT_OK(db_->flush()) << "step " << step;
       ++flushes;
-    } else if (op < 993) {
+    } else if (op < 964 && rng_() % 2 == 0) {
       // Reopen: snapshots do not survive it.
       for (auto& held : snapshots) db_->release_snapshot(held.snapshot);
       snapshots.clear();

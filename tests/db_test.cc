@@ -410,8 +410,7 @@ TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
     Status s = db->flush();
     if (!s.ok()) {
       ++failed_flushes;
-      EXPECT_NE(s.to_string().find("No space left on device"), std::string::npos)
-          << s.to_string();
+      EXPECT_NE(s.to_string().find("No space left on device"), std::string::npos) << s.to_string();
       Status w = db->put("after", "x");
       EXPECT_FALSE(w.ok()) << "writes fail once a background error is recorded";
       EXPECT_NE(db->property("fsdb.stats")->find("No space left"), std::string::npos);

@@ -48,8 +48,7 @@ class DB {
   DB& operator=(const DB&) = delete;
   virtual ~DB() = default;  // flushes nothing, loses nothing that was acknowledged
 
-  virtual Status put(const WriteOptions& options, std::string_view key,
-                     std::string_view value) = 0;
+  virtual Status put(const WriteOptions& options, std::string_view key, std::string_view value) = 0;
   virtual Status remove(const WriteOptions& options, std::string_view key) = 0;
   virtual Status write(const WriteOptions& options, WriteBatch* batch) = 0;
   // NotFound if the key is absent.
@@ -81,7 +80,9 @@ class DB {
   virtual Status close() = 0;
 
   // Conveniences with default options.
-  Status put(std::string_view key, std::string_view value) { return put(WriteOptions(), key, value); }
+  Status put(std::string_view key, std::string_view value) {
+    return put(WriteOptions(), key, value);
+  }
   Status remove(std::string_view key) { return remove(WriteOptions(), key); }
   Status write(WriteBatch* batch) { return write(WriteOptions(), batch); }
   Status get(std::string_view key, std::string* value) { return get(ReadOptions(), key, value); }

@@ -29,8 +29,10 @@ struct Options {
   int bloom_bits_per_key = 10;  // 0 = no filter
   size_t block_cache_bytes = 64 << 20;
   int l0_compaction_trigger = 4;
-  int l0_stop_writes_trigger = 12;
-  size_t level1_bytes = 256 << 20;
+  int l0_slowdown_writes_trigger = 8;       // each write waits 1 ms from here on
+  int l0_stop_writes_trigger = 12;          // writes wait for compaction from here on
+  size_t level1_bytes = 256 << 20;          // level n+1 targets 10x level n
+  size_t target_file_bytes = 8 << 20;       // compaction splits its output at about this size
   std::shared_ptr<FileSystem> file_system;  // null = posix
 };
 

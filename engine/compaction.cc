@@ -1,0 +1,115 @@
+#include "engine/compaction.h"
+
+#include <algorithm>
+
+namespace fsdb {
+namespace {
+
+// The user-key range covered by a set of files.
+void key_range(const std::vector<FileRef>& files, std::string* smallest, std::string* largest) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string_view s = files[i]->smallest_user_key(), l = files[i]->largest_user_key();
+    if (i == 0 || s < *smallest) smallest->assign(s);
+    if (i == 0 || l > *largest) largest->assign(l);
+  }
+}
+
+bool any_busy(const std::vector<FileRef>& files, const std::set<uint64_t>& busy) {
+  return std::any_of(files.begin(), files.end(),
+                     [&](const FileRef& f) { return busy.count(f->number) != 0; });
+}
+
+Compaction with_next_level(const Version& version, int level, std::vector<FileRef> inputs) {
+  Compaction c;
+  c.level = level;
+  c.inputs[0] = std::move(inputs);
+  std::string smallest, largest;
+  key_range(c.inputs[0], &smallest, &largest);
+  c.inputs[1] = version.overlapping_files(level + 1, smallest, largest);
+  // At level 0 a lone file may only move down when no other level-0 file
+  // exists: an older overlapping one would otherwise end up above it.
+  c.trivial_move = c.inputs[0].size() == 1 && c.inputs[1].empty() &&
+                   (level > 0 || version.file_count(0) == 1);
+  return c;
+}
+
+}  // namespace
+
+uint64_t Compaction::input_bytes() const {
+  uint64_t bytes = 0;
+  for (const auto& files : inputs) {
+    for (const FileRef& f : files) bytes += f->file_size;
+  }
+  return bytes;
+}
+
+uint64_t level_target_bytes(const Options& options, int level) {
+  uint64_t target = options.level1_bytes;
+  for (int l = 1; l < level; ++l) target *= 10;
+  return target;
+}
+
+double compaction_score(const Options& options, const Version& version, int level) {
+  if (level == 0) {
+    return static_cast<double>(version.file_count(0)) / options.l0_compaction_trigger;
+  }
+  if (level == kNumLevels - 1) return 0;  // the bottom level has nowhere to go
+  return static_cast<double>(version.level_bytes(level)) /
+         static_cast<double>(level_target_bytes(options, level));
+}
+
+std::optional<Compaction> pick_compaction(const Options& options, const Version& version,
+                                          const std::array<std::string, kNumLevels>& pointers,
+                                          const std::set<uint64_t>& busy) {
+  int best_level = -1;
+  double best_score = 1.0;
+  for (int level = 0; level < kNumLevels - 1; ++level) {
+    const double score = compaction_score(options, version, level);
+    if (score >= best_score) {
+      best_score = score;
+      best_level = level;
+    }
+  }
+  if (best_level < 0) return std::nullopt;
+  const auto& files = version.files(best_level);
+  std::vector<FileRef> inputs;
+  if (best_level == 0) {
+    inputs = files;  // level-0 files overlap one another: take them all
+  } else {
+    // The first file after the compaction pointer, wrapping around.
+    const std::string& pointer = pointers[best_level];
+    auto it = std::find_if(files.begin(), files.end(), [&](const FileRef& f) {
+      return pointer.empty() || compare_encoded_internal_keys(f->largest, pointer) > 0;
+    });
+    if (it == files.end()) it = files.begin();
+    inputs.push_back(*it);
+  }
+  Compaction c = with_next_level(version, best_level, std::move(inputs));
+  if (any_busy(c.inputs[0], busy) || any_busy(c.inputs[1], busy)) return std::nullopt;
+  return c;
+}
+
+std::optional<Compaction> pick_range_compaction(const Version& version, int level,
+                                                std::optional<std::string_view> begin,
+                                                std::optional<std::string_view> end) {
+  std::vector<FileRef> inputs = version.overlapping_files(level, begin, end);
+  if (inputs.empty()) return std::nullopt;
+  if (level == 0) inputs = version.files(0);  // see pick_compaction
+  Compaction c = with_next_level(version, level, std::move(inputs));
+  c.manual = true;
+  return c;
+}
+
+VersionGarbageCollector::VersionGarbageCollector(std::vector<SequenceNumber> snapshots)
+    : snapshots_(std::move(snapshots)) {
+  std::sort(snapshots_.begin(), snapshots_.end());
+  snapshots_.erase(std::unique(snapshots_.begin(), snapshots_.end()), snapshots_.end());
+}
+
+size_t VersionGarbageCollector::stripe_of(SequenceNumber seq) const {
+  // The index of the first snapshot at or above seq; snapshots_.size() if none.
+  return static_cast<size_t>(std::lower_bound(snapshots_.begin(), snapshots_.end(), seq) -
+                             snapshots_.begin());
+}
+
+}  // namespace fsdb

@@ -1,0 +1,100 @@
+// Leveled compaction: choosing what to compact, and which versions survive.
+//
+// Level 0 is compacted into level 1 once it holds l0_compaction_trigger files;
+// level n >= 1 into level n+1 once it holds more than its target size
+// (level1_bytes at level 1, ten times more at each level below). Within a level
+// the file to compact rotates through a compaction pointer, so that over time
+// every key range is reached. A file that overlaps nothing in the next level
+// (and, at level 0, is the only file) moves down without being rewritten.
+//
+// Thread safety: plain functions and values; the caller holds what protects
+// the Version it passes.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/version.h"
+#include "fsdb/options.h"
+
+namespace fsdb {
+
+struct Compaction {
+  int level = 0;  // inputs[0] are at `level`, inputs[1] at level + 1
+  std::array<std::vector<FileRef>, 2> inputs;
+  bool trivial_move = false;  // one file, nothing to merge with: re-link it one level down
+  bool manual = false;
+  int output_level() const { return level + 1; }
+  uint64_t input_bytes() const;
+};
+
+// The target size of `level` (>= 1).
+uint64_t level_target_bytes(const Options& options, int level);
+// How urgently `level` needs compaction: >= 1 means it does.
+double compaction_score(const Options& options, const Version& version, int level);
+
+// The most urgent compaction of `version`, if any level scores >= 1.
+// `compact_pointers[level]` is the largest key compacted last time at that
+// level (empty: none yet); files in `busy` are being compacted already.
+std::optional<Compaction> pick_compaction(const Options& options, const Version& version,
+                                          const std::array<std::string, kNumLevels>& compact_pointers,
+                                          const std::set<uint64_t>& busy);
+
+// Every file of `level` overlapping [begin, end] user keys with the files of
+// level + 1 they overlap (manual compaction).
+std::optional<Compaction> pick_range_compaction(const Version& version, int level,
+                                                std::optional<std::string_view> begin,
+                                                std::optional<std::string_view> end);
+
+// Decides, entry by entry in internal order, which versions a compaction keeps.
+//
+// A version may be dropped when a newer version of the same key is visible to
+// every reader that could see it: with live snapshots s1 < s2 < ... the
+// sequence line is cut into stripes (.., s1], (s1, s2], ..., (sk, inf); of the
+// versions of a key in one stripe only the newest can be read. A tombstone is
+// dropped too when it is in the first stripe (every snapshot sees it) and no
+// level below the output can hold an older version of its key — then the
+// older versions it hides are dropped with it, being in the same stripe.
+class VersionGarbageCollector {
+ public:
+  // `snapshots` ascending. `is_base_level_for_key(user_key)` says whether no
+  // level below the output may hold the key.
+  explicit VersionGarbageCollector(std::vector<SequenceNumber> snapshots);
+
+  // Called for each entry in order; true if it must be written out.
+  // `is_base_level` is consulted only for tombstones.
+  template <class BaseLevelFn>
+  bool keep(std::string_view user_key, SequenceNumber seq, ValueKind kind,
+            BaseLevelFn&& is_base_level) {
+    const size_t stripe = stripe_of(seq);
+    if (has_current_ && user_key == current_key_ && stripe == current_stripe_) {
+      ++dropped_;
+      return false;  // shadowed by a newer version in the same stripe
+    }
+    if (!has_current_ || user_key != current_key_) {
+      current_key_.assign(user_key);
+      has_current_ = true;
+    }
+    current_stripe_ = stripe;
+    if (kind == ValueKind::kTombstone && stripe == 0 && is_base_level(user_key)) {
+      ++dropped_;
+      return false;
+    }
+    return true;
+  }
+  uint64_t dropped() const { return dropped_; }
+
+ private:
+  size_t stripe_of(SequenceNumber seq) const;
+
+  std::vector<SequenceNumber> snapshots_;
+  std::string current_key_;
+  bool has_current_ = false;
+  size_t current_stripe_ = 0;
+  uint64_t dropped_ = 0;
+};
+
+}  // namespace fsdb
