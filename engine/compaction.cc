@@ -28,8 +28,8 @@ Compaction with_next_level(const Version& version, int level, std::vector<FileRe
   c.inputs[1] = version.overlapping_files(level + 1, smallest, largest);
   // At level 0 a lone file may only move down when no other level-0 file
   // exists: an older overlapping one would otherwise end up above it.
-  c.trivial_move = c.inputs[0].size() == 1 && c.inputs[1].empty() &&
-                   (level > 0 || version.file_count(0) == 1);
+  c.trivial_move =
+      c.inputs[0].size() == 1 && c.inputs[1].empty() && (level > 0 || version.file_count(0) == 1);
   return c;
 }
 

@@ -39,9 +39,9 @@ double compaction_score(const Options& options, const Version& version, int leve
 // The most urgent compaction of `version`, if any level scores >= 1.
 // `compact_pointers[level]` is the largest key compacted last time at that
 // level (empty: none yet); files in `busy` are being compacted already.
-std::optional<Compaction> pick_compaction(const Options& options, const Version& version,
-                                          const std::array<std::string, kNumLevels>& compact_pointers,
-                                          const std::set<uint64_t>& busy);
+std::optional<Compaction> pick_compaction(
+    const Options& options, const Version& version,
+    const std::array<std::string, kNumLevels>& compact_pointers, const std::set<uint64_t>& busy);
 
 // Every file of `level` overlapping [begin, end] user keys with the files of
 // level + 1 they overlap (manual compaction).

@@ -497,8 +497,10 @@ SequenceNumber DBImpl::read_sequence(const ReadOptions& options) const {
 }
 
 Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string* value) {
-  const SequenceNumber seq = read_sequence(options);
-  return get_from_view(*read_view(), options, key, seq, value);
+  // The view before the sequence: every version a compaction dropped from the
+  // view's tables was shadowed by one at or below the sequence read after it.
+  const auto view = read_view();
+  return get_from_view(*view, options, key, read_sequence(options), value);
 }
 
 Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
@@ -513,30 +515,33 @@ Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, s
     if (auto found = frozen->get_at(key, seq)) return answer(found->kind, found->value);
   }
   const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
-  auto search = [&](const FileMetaData& f, bool* done) -> Status {
+  // Looks for the key in one table: an error, or OK with *found telling
+  // whether the table held a visible version (then *out is the answer).
+  auto search = [&](const FileMetaData& f, bool* found, Status* out) -> Status {
     std::shared_ptr<const TableReader> reader;
     Status s = table_cache_->get_reader(f.number, &reader);
     if (!s.ok()) return s;
     TableGetResult result;
     s = reader->get(read_options, key, seq, &result);
     if (!s.ok()) return s;
-    if (result.found) {
-      *done = true;
-      return answer(result.kind, result.value);
-    }
-    return Status::NotFound();
+    *found = result.found;
+    if (result.found) *out = answer(result.kind, result.value);
+    return Status::OK();
   };
-  bool done = false;
+  bool found = false;
+  Status result;
   for (const FileRef& f : view.version->files(0)) {
     if (key < f->smallest_user_key() || key > f->largest_user_key()) continue;
-    Status s = search(*f, &done);
-    if (done || !s.is_not_found()) return s;
+    Status s = search(*f, &found, &result);
+    if (!s.ok()) return s;
+    if (found) return result;
   }
   for (int level = 1; level < kNumLevels; ++level) {
     const FileRef* f = view.version->find_file(level, key);
     if (f == nullptr) continue;
-    Status s = search(**f, &done);
-    if (done || !s.is_not_found()) return s;
+    Status s = search(**f, &found, &result);
+    if (!s.ok()) return s;
+    if (found) return result;
   }
   return Status::NotFound();
 }
@@ -545,8 +550,8 @@ std::vector<Status> DBImpl::multi_get(const ReadOptions& options,
                                       std::span<const std::string_view> keys,
                                       std::vector<std::string>* values) {
   // One view and one sequence for the whole call: the answers are consistent.
-  const SequenceNumber seq = read_sequence(options);
   const auto view = read_view();
+  const SequenceNumber seq = read_sequence(options);
   values->assign(keys.size(), std::string());
   std::vector<Status> statuses;
   statuses.reserve(keys.size());
@@ -584,8 +589,8 @@ class ErrorIterator final : public Iterator {
 }  // namespace
 
 std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
+  auto view = read_view();  // before the sequence, as in get()
   const SequenceNumber seq = read_sequence(options);
-  auto view = read_view();
   auto pins = std::make_shared<IteratorPins>();
   pins->view = view;
   std::vector<std::unique_ptr<InternalIterator>> children;
@@ -675,6 +680,13 @@ Status DBImpl::write_level0_table(const FrozenMemtable& mem, FileMetaData* meta)
     s = builder->add(it->user_key(), it->sequence(), it->kind(), it->value());
   }
   if (s.ok()) s = it->status();
+  if (s.ok() && meta->entries != mem.entry_count()) {
+    // Every version the memtable accepted must reach the table: a shortfall is
+    // a broken memtable iterator, and flushing would lose writes.
+    s = Status::Corruption("flush of memtable into " + path + ": iterated " +
+                           std::to_string(meta->entries) + " of " +
+                           std::to_string(mem.entry_count()) + " versions");
+  }
   if (s.ok() && first) {
     builder->abandon();  // nothing to write
     done_with_output();
@@ -725,6 +737,13 @@ Status DBImpl::flush_oldest_sealed() {
 }
 
 void DBImpl::delete_obsolete_files() {
+  // The order matters. A table is registered in pending_outputs_ before its
+  // file is created and leaves it only once a Version names it, so: list the
+  // directory first (a file created later is not a candidate), then read the
+  // pending set (it holds every listed file still being written), then the
+  // live set (it holds every listed file that left the pending set).
+  std::vector<std::string> names;
+  if (!fs_->get_children(dbname_, &names).ok()) return;
   std::set<uint64_t> keep;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -733,8 +752,6 @@ void DBImpl::delete_obsolete_files() {
   const std::set<uint64_t> live = versions_->live_files();
   const uint64_t min_log = versions_->log_number();
   const uint64_t manifest = versions_->manifest_file_number();
-  std::vector<std::string> names;
-  if (!fs_->get_children(dbname_, &names).ok()) return;
   bool removed = false;
   for (const std::string& name : names) {
     FileType type;

@@ -20,6 +20,8 @@ Status TableCache::get_reader(uint64_t number, std::shared_ptr<const TableReader
   // the loser's reader is simply dropped.
   std::unique_ptr<TableReader> opened;
   Status s = TableReader::open(*fs_, table_file_name(dbname_, number), number, options_, &opened);
+  // A table the MANIFEST names must exist: its absence is damage, not a miss.
+  if (s.is_not_found()) return Status::Corruption(s.message() + " (a live table file is missing)");
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> guard(mu_);
   auto [it, inserted] = readers_.try_emplace(number, std::move(opened));
