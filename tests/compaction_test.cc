@@ -1,0 +1,370 @@
+// engine/compaction: picking, version garbage collection, and compaction in a
+// running DB (snapshots, iterators, manual compaction, write slowdowns).
+#include <chrono>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/compaction.h"
+#include "engine/filename.h"
+#include "fsdb/db.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+std::string key_of(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "key%08d", i);
+  return buf;
+}
+
+// ------------------------------------------------------------- the collector
+
+struct Entry {
+  std::string key;
+  SequenceNumber seq;
+  ValueKind kind;
+};
+
+// Which entries (given in internal order) a collector keeps.
+std::vector<SequenceNumber> kept(std::vector<SequenceNumber> snapshots, std::vector<Entry> entries,
+                                 bool base_level = true) {
+  VersionGarbageCollector gc(std::move(snapshots));
+  std::vector<SequenceNumber> out;
+  for (const Entry& e : entries) {
+    if (gc.keep(e.key, e.seq, e.kind, [&](std::string_view) { return base_level; })) {
+      out.push_back(e.seq);
+    }
+  }
+  return out;
+}
+
+TEST(VersionGarbageCollectorTest, WithoutSnapshotsOnlyTheNewestVersionSurvives) {
+  EXPECT_EQ(kept({}, {{"a", 9, ValueKind::kValue},
+                      {"a", 5, ValueKind::kValue},
+                      {"a", 2, ValueKind::kTombstone},
+                      {"b", 7, ValueKind::kValue}}),
+            (std::vector<SequenceNumber>{9, 7}));
+}
+
+TEST(VersionGarbageCollectorTest, EachSnapshotKeepsTheVersionItReads) {
+  // Snapshots at 4 and 8: readers at 4, at 8 and at the latest need 3, 7 and 9.
+  EXPECT_EQ(kept({8, 4}, {{"a", 9, ValueKind::kValue},
+                          {"a", 7, ValueKind::kValue},
+                          {"a", 6, ValueKind::kValue},
+                          {"a", 3, ValueKind::kValue},
+                          {"a", 1, ValueKind::kValue}}),
+            (std::vector<SequenceNumber>{9, 7, 3}));
+  // A version exactly at a snapshot is the one that snapshot reads.
+  EXPECT_EQ(kept({5}, {{"a", 6, ValueKind::kValue}, {"a", 5, ValueKind::kValue}}),
+            (std::vector<SequenceNumber>{6, 5}));
+}
+
+TEST(VersionGarbageCollectorTest, TombstonesGoOnlyAtTheBaseLevelAndBelowEverySnapshot) {
+  const std::vector<Entry> deleted = {{"a", 9, ValueKind::kTombstone},
+                                      {"a", 5, ValueKind::kValue}};
+  EXPECT_EQ(kept({}, deleted), (std::vector<SequenceNumber>{}))
+      << "base level, no snapshot: the tombstone and what it hides go";
+  EXPECT_EQ(kept({}, deleted, /*base_level=*/false), (std::vector<SequenceNumber>{9}))
+      << "older versions may sit below: the tombstone must stay";
+  EXPECT_EQ(kept({7}, deleted), (std::vector<SequenceNumber>{9, 5}))
+      << "the snapshot at 7 still reads 5, so the tombstone must hide it from later readers";
+  EXPECT_EQ(kept({10}, deleted), (std::vector<SequenceNumber>{}))
+      << "a snapshot after the tombstone sees the key deleted too";
+}
+
+// ------------------------------------------------------------------ picking
+
+FileMetaData file(uint64_t number, std::string_view smallest, std::string_view largest,
+                  uint64_t bytes, SequenceNumber seq = 1) {
+  FileMetaData f;
+  f.number = number;
+  f.file_size = bytes;
+  append_internal_key(&f.smallest, smallest, seq, ValueKind::kValue);
+  append_internal_key(&f.largest, largest, seq, ValueKind::kValue);
+  f.smallest_seq = f.largest_seq = seq;
+  return f;
+}
+
+std::shared_ptr<const Version> version_of(const VersionEdit& edit) {
+  std::shared_ptr<const Version> v;
+  EXPECT_TRUE(Version().apply_edit(edit, &v).ok());
+  return v;
+}
+
+TEST(CompactionPickerTest, LevelZeroByFileCountDeeperLevelsBySize) {
+  Options options;
+  options.l0_compaction_trigger = 2;
+  options.level1_bytes = 1000;
+  EXPECT_EQ(level_target_bytes(options, 1), 1000u);
+  EXPECT_EQ(level_target_bytes(options, 3), 100000u);
+
+  VersionEdit edit;
+  edit.add_file(0, file(10, "a", "m", 100, 20));
+  edit.add_file(1, file(3, "a", "c", 600));
+  edit.add_file(1, file(4, "d", "f", 600));
+  edit.add_file(2, file(5, "b", "e", 50));
+  auto v = version_of(edit);
+  EXPECT_DOUBLE_EQ(compaction_score(options, *v, 0), 0.5);
+  EXPECT_DOUBLE_EQ(compaction_score(options, *v, 1), 1.2);
+  std::array<std::string, kNumLevels> pointers;
+  auto c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->level, 1);
+  ASSERT_EQ(c->inputs[0].size(), 1u);
+  EXPECT_EQ(c->inputs[0][0]->number, 3u) << "no pointer yet: the first file";
+  ASSERT_EQ(c->inputs[1].size(), 1u);
+  EXPECT_EQ(c->inputs[1][0]->number, 5u);
+  EXPECT_FALSE(c->trivial_move);
+
+  // The pointer moves on to the next file, which overlaps nothing below.
+  pointers[1] = c->inputs[0][0]->largest;
+  c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->inputs[0][0]->number, 4u);
+  EXPECT_FALSE(c->trivial_move) << "4 [d,f] overlaps 5 [b,e]";
+
+  // Busy inputs are not picked twice.
+  EXPECT_FALSE(pick_compaction(options, *v, pointers, {4}).has_value());
+
+  // Below its target nothing is picked.
+  options.level1_bytes = 10000;
+  EXPECT_FALSE(pick_compaction(options, *v, pointers, {}).has_value());
+}
+
+TEST(CompactionPickerTest, ALoneFileWithNothingBelowMovesDown) {
+  Options options;
+  options.level1_bytes = 100;
+  VersionEdit edit;
+  edit.add_file(1, file(3, "x", "z", 600));
+  edit.add_file(2, file(5, "a", "c", 50));
+  auto v = version_of(edit);
+  auto c = pick_compaction(options, *v, {}, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(c->trivial_move);
+
+  auto range = pick_range_compaction(*v, 1, std::string_view("y"), std::nullopt);
+  ASSERT_TRUE(range.has_value());
+  EXPECT_TRUE(range->manual);
+  EXPECT_FALSE(pick_range_compaction(*v, 1, std::nullopt, std::string_view("b")).has_value());
+}
+
+// ------------------------------------------------------------- in the engine
+
+class CompactionDBTest : public ::testing::Test {
+ protected:
+  Options small_options() {
+    Options o;
+    o.memtable_bytes = 32 << 10;
+    o.l0_compaction_trigger = 2;
+    o.level1_bytes = 128 << 10;
+    o.target_file_bytes = 32 << 10;
+    o.block_bytes = 1024;
+    return o;
+  }
+  std::string get(std::string_view key, const Snapshot* snap = nullptr) {
+    ReadOptions ro;
+    ro.snapshot = snap;
+    std::string v;
+    Status s = db_->get(ro, key, &v);
+    return s.ok() ? v : s.is_not_found() ? "NOT_FOUND" : s.to_string();
+  }
+  uint64_t number(const char* property) { return std::stoull(*db_->property(property)); }
+
+  test::ScratchDir dir_;
+  std::unique_ptr<DB> db_;
+};
+
+TEST_F(CompactionDBTest, SnapshotsReadTheSameAcrossManyCompactions) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  std::mt19937 rng(test::test_seed(11));
+  std::map<std::string, std::string> model;
+  struct Held {
+    const Snapshot* snapshot;
+    std::map<std::string, std::string> model;
+  };
+  std::vector<Held> held;
+  for (int round = 0; round < 12; ++round) {
+    for (int i = 0; i < 600; ++i) {
+      const std::string k = key_of(static_cast<int>(rng() % 800));
+      if (rng() % 5 == 0) {
+        FSDB_ASSERT_OK(db_->remove(k));
+        model.erase(k);
+      } else {
+        const std::string v = "r" + std::to_string(round) + "-" + std::to_string(i) +
+                              std::string(60, 'v');
+        FSDB_ASSERT_OK(db_->put(k, v));
+        model[k] = v;
+      }
+    }
+    if (round % 3 == 0) held.push_back({db_->get_snapshot(), model});
+  }
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  EXPECT_GT(number("fsdb.num-compactions"), 3u);
+  for (const Held& h : held) {
+    ReadOptions ro;
+    ro.snapshot = h.snapshot;
+    auto it = db_->new_iterator(ro);
+    auto m = h.model.begin();
+    for (it->seek_to_first(); it->valid(); it->next(), ++m) {
+      ASSERT_NE(m, h.model.end());
+      ASSERT_EQ(it->key(), m->first);
+      ASSERT_EQ(it->value(), m->second);
+    }
+    ASSERT_EQ(m, h.model.end());
+    FSDB_ASSERT_OK(it->status());
+  }
+  for (int i = 0; i < 800; ++i) {
+    auto m = model.find(key_of(i));
+    ASSERT_EQ(get(key_of(i)), m == model.end() ? "NOT_FOUND" : m->second) << i;
+  }
+  for (const Held& h : held) db_->release_snapshot(h.snapshot);
+}
+
+TEST_F(CompactionDBTest, AnIteratorOutlivesTheFilesCompactionReplaces) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "old" + std::to_string(i)));
+  FSDB_ASSERT_OK(db_->flush());
+  auto it = db_->new_iterator();
+  it->seek_to_first();
+  ASSERT_TRUE(it->valid());
+  // Overwrite everything and compact it all: the iterator's inputs are replaced.
+  for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "new" + std::to_string(i)));
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  int n = 0;
+  for (; it->valid(); it->next(), ++n) {
+    ASSERT_EQ(it->key(), key_of(n));
+    ASSERT_EQ(it->value(), "old" + std::to_string(n));
+  }
+  EXPECT_EQ(n, 2000);
+  FSDB_ASSERT_OK(it->status());
+  it.reset();
+  EXPECT_EQ(get(key_of(7)), "new7");
+}
+
+TEST_F(CompactionDBTest, FullCompactionReclaimsOverwritesAndDeletes) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  const std::string value(100, 'x');
+  for (int pass = 0; pass < 3; ++pass) {
+    for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), value));
+  }
+  for (int i = 0; i < 3000; i += 2) FSDB_ASSERT_OK(db_->remove(key_of(i)));
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  // Everything is in one level, and only the 1500 live keys remain.
+  int levels_with_files = 0;
+  for (int level = 0; level < kNumLevels; ++level) {
+    const std::string p = "fsdb.num-files-at-level" + std::to_string(level);
+    if (number(p.c_str()) > 0) ++levels_with_files;
+  }
+  EXPECT_EQ(levels_with_files, 1) << *db_->property("fsdb.levels");
+  auto it = db_->new_iterator();
+  int live = 0;
+  for (it->seek_to_first(); it->valid(); it->next()) ++live;
+  EXPECT_EQ(live, 1500);
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  uint64_t table_bytes = 0;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t n;
+    uint64_t size = 0;
+    if (parse_file_name(name, &type, &n) && type == FileType::kTable) {
+      FSDB_ASSERT_OK(posix_file_system()->get_file_size(dir_.file(name), &size));
+      table_bytes += size;
+    }
+  }
+  // 1500 entries of ~115 bytes, compressible: well under one copy of the input.
+  EXPECT_LT(table_bytes, 1500u * 120u) << *db_->property("fsdb.stats");
+  const std::string stats = *db_->property("fsdb.stats");
+  EXPECT_NE(stats.find("versions dropped"), std::string::npos);
+  EXPECT_NE(stats.find("write amplification"), std::string::npos);
+  // A reopened DB agrees.
+  db_.reset();
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  EXPECT_EQ(get(key_of(1)), value);
+  EXPECT_EQ(get(key_of(2)), "NOT_FOUND");
+}
+
+// A file system whose table syncs are slow, so that level 0 fills faster than
+// compaction drains it.
+class SlowTableSyncFileSystem final : public FileSystem {
+ public:
+  class SlowFile final : public WritableFile {
+   public:
+    explicit SlowFile(std::unique_ptr<WritableFile> base) : base_(std::move(base)) {}
+    Status append(std::string_view data) override { return base_->append(data); }
+    Status flush() override { return base_->flush(); }
+    Status sync() override {
+      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+      return base_->sync();
+    }
+    Status close() override { return base_->close(); }
+    uint64_t size() const override { return base_->size(); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
+    return base_->new_sequential_file(p, f);
+  }
+  Status new_random_access_file(const std::string& p,
+                                std::unique_ptr<RandomAccessFile>* f) override {
+    return base_->new_random_access_file(p, f);
+  }
+  Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    Status s = base_->new_writable_file(p, f);
+    if (s.ok() && p.ends_with(".sst")) *f = std::make_unique<SlowFile>(std::move(*f));
+    return s;
+  }
+  Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    return base_->new_appendable_file(p, f);
+  }
+  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
+  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
+  Status get_children(const std::string& d, std::vector<std::string>* n) override {
+    return base_->get_children(d, n);
+  }
+  Status get_file_size(const std::string& p, uint64_t* b) override {
+    return base_->get_file_size(p, b);
+  }
+  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
+  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
+  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
+  Status rename_file(const std::string& a, const std::string& b) override {
+    return base_->rename_file(a, b);
+  }
+  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
+  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
+    return base_->lock_file(p, l);
+  }
+
+ private:
+  std::shared_ptr<FileSystem> base_ = posix_file_system();
+};
+
+TEST_F(CompactionDBTest, WritesSlowDownAndStopButNeverFail) {
+  Options options = small_options();
+  options.file_system = std::make_shared<SlowTableSyncFileSystem>();
+  options.memtable_bytes = 8 << 10;
+  options.l0_compaction_trigger = 2;
+  options.l0_slowdown_writes_trigger = 3;
+  options.l0_stop_writes_trigger = 4;
+  options.max_sealed_memtables = 1;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  for (int i = 0; i < 3000; ++i) {
+    FSDB_ASSERT_OK(db_->put(key_of(i), std::string(100, 'w'))) << i;
+  }
+  const std::string stats = *db_->property("fsdb.stats");
+  EXPECT_GT(number("fsdb.num-stalls"), 0u) << stats;
+  EXPECT_NE(stats.find("delays: "), std::string::npos);
+  EXPECT_EQ(stats.find("delays: 0 "), std::string::npos) << "some writes were delayed: " << stats;
+  for (int i = 0; i < 3000; i += 37) ASSERT_EQ(get(key_of(i)), std::string(100, 'w'));
+}
+
+}  // namespace
+}  // namespace fsdb
