@@ -44,8 +44,8 @@ Status LogWriter::create(FileSystem& fs, const std::string& path, uint64_t log_n
 
 void LogWriter::frame_record(std::string_view record) {
   bool first = true;
-  // A do-while so that an empty record still gets its (empty) FULL fragment.
-  do {
+  // Runs at least once, so that an empty record still gets its (empty) FULL fragment.
+  for (;;) {
     const size_t left_in_block = kBlockBytes - block_offset_;
     if (left_in_block < kHeaderBytes) {
       // Too small for a header: zero-fill the trailer; the reader skips it.
@@ -76,7 +76,7 @@ void LogWriter::frame_record(std::string_view record) {
     if (block_offset_ == kBlockBytes) block_offset_ = 0;
     first = false;
     if (last) break;
-  } while (true);
+  }
 }
 
 Status LogWriter::fail(Status s) {
