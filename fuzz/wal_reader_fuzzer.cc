@@ -1,6 +1,12 @@
 // Feeds arbitrary bytes to LogReader as log 7 in every recovery mode: no crash,
 // hang, over-read or sanitizer report, and the modes must agree with each other.
 // Each record is also handed to the write-batch decoder, as recovery does.
+//
+// Random bytes almost never carry a valid checksum, so each input is read twice:
+// as a log file, and as a script that builds a log of valid fragments (of any
+// type and order, for this log or a stale one) mixed with zeros and garbage.
+// The second form reaches the fragment-sequence, stale and skip logic.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -10,6 +16,7 @@
 #include <vector>
 
 #include "tests/wal_test_files.h"
+#include "wal/log_format.h"
 #include "wal/log_reader.h"
 #include "wal/write_batch_encoding.h"
 
@@ -44,10 +51,51 @@ void check(bool condition) {
   if (!condition) std::abort();
 }
 
-}  // namespace
+// Script: repeated (op, flags, length, payload bytes...). op 0xF0 appends
+// `length` zeros, op 0xF1 the payload bytes raw; any other op appends one valid
+// fragment of type 1 + op % 4 for log 7 (flags bit 0 clear: stale log 5) whose
+// payload is the bytes repeated `length` times over when flags bit 1 is set,
+// cut to what fits in the block. The writer's zero trailer is honoured.
+std::string build_log(std::string_view script) {
+  using namespace fsdb::wal;
+  std::string log;
+  // Four blocks are enough to cross every kind of boundary; more only slows runs.
+  while (script.size() >= 3 && log.size() < 4 * kBlockBytes) {
+    const auto op = static_cast<uint8_t>(script[0]);
+    const auto flags = static_cast<uint8_t>(script[1]);
+    const auto length = static_cast<uint8_t>(script[2]);
+    script.remove_prefix(3);
+    const std::string_view bytes = script.substr(0, length);
+    script.remove_prefix(bytes.size());
+    if (op == 0xF0) {
+      log.append(length, '\0');
+      continue;
+    }
+    if (op == 0xF1) {
+      log.append(bytes);
+      continue;
+    }
+    size_t left = kBlockBytes - log.size() % kBlockBytes;
+    if (left < kHeaderBytes) {
+      log.append(left, '\0');
+      left = kBlockBytes;
+    }
+    std::string payload(bytes);
+    if ((flags & 2) != 0 && !bytes.empty()) {
+      for (int i = 0; i < 128; ++i) payload.append(bytes);
+    }
+    payload.resize(std::min(payload.size(), left - kHeaderBytes));
+    const size_t at = log.size();
+    log.append(kHeaderBytes, '\0');
+    log.append(payload);
+    encode_fragment_header(log.data() + at, static_cast<FragmentType>(1 + op % 4),
+                           (flags & 1) != 0 ? 7 : 5, payload.size());
+  }
+  return log;
+}
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+void check_all_modes(std::string_view bytes) {
+  const size_t size = bytes.size();
   const Outcome tolerate = read_all(bytes, WalRecoveryMode::kTolerateCorruptedTail);
   const Outcome absolute = read_all(bytes, WalRecoveryMode::kAbsoluteConsistency);
   const Outcome point = read_all(bytes, WalRecoveryMode::kPointInTime);
@@ -70,5 +118,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (point.status.ok() && point.report.tail_kind == LogTailKind::kNone) {
     check(tolerate.status.ok() && skip.records == point.records);
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  check_all_modes(input);
+  check_all_modes(build_log(input));
   return 0;
 }
