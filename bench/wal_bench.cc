@@ -55,7 +55,7 @@ double env_double(const char* name, double fallback) {
 }
 
 void die(const std::string& what) {
-  std::fprintf(stderr, "wal_bench: %s\n", what.c_str());
+  (void)std::fprintf(stderr, "wal_bench: %s\n", what.c_str());
   std::exit(1);
 }
 

@@ -187,8 +187,8 @@ TEST(WalLogTest, AddRecordsIsOneAppendOneFlushAtMostOneSync) {
   FSDB_ASSERT_OK(r.status);
   std::vector<std::string> expected = owned;
   expected.insert(expected.end(), owned.begin(), owned.end());
-  expected.push_back("a");
-  expected.push_back("b");
+  expected.emplace_back("a");
+  expected.emplace_back("b");
   EXPECT_EQ(r.records, expected);
 }
 
@@ -324,8 +324,8 @@ TEST(WalLogTest, TruncationAtEveryOffsetYieldsACleanPrefix) {
   records.push_back(random_bytes(rng, kBlockBytes + 100));  // FIRST, LAST
   records.push_back(random_bytes(rng, 3));
   records.push_back(random_bytes(rng, 2 * kBlockBytes));  // FIRST, MIDDLE, LAST
-  records.push_back(std::string(kBlockBytes - 10, 'z'));  // leaves a zero trailer
-  records.push_back("end");
+  records.emplace_back(kBlockBytes - 10, 'z');            // leaves a zero trailer
+  records.emplace_back("end");
   BuiltLog log = build_log(records);
   const size_t stride = kSanitized ? 997 : 1;  // every offset unless sanitized
   std::vector<bool> near_boundary(log.bytes.size() + 1, false);
@@ -413,7 +413,7 @@ TEST(WalLogTest, TornTailIsReportedWithOffsetAndBytes) {
 class WalRecoveryModeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 0; i < 10; ++i) records_.push_back(std::string(9000, static_cast<char>('a' + i)));
+    for (int i = 0; i < 10; ++i) records_.emplace_back(9000, static_cast<char>('a' + i));
     log_ = build_log(records_);
     damaged_at_ = log_.ends[3];
     damaged_ = log_.bytes;
