@@ -261,8 +261,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop_spinning{false};
   std::thread spinner;
   if (spin) {
-    // Relaxed: the flag only has to be seen eventually; it guards no data.
     spinner = std::thread([&] {
+      // Relaxed: the flag guards no data and only has to be seen eventually.
       while (!stop_spinning.load(std::memory_order_relaxed)) {
       }
     });
