@@ -4,8 +4,16 @@
 
 namespace fsdb::wal {
 
-GroupCommit::GroupCommit(const GroupCommitOptions& options) : options_(options) {
-  group_.reserve(std::max<size_t>(options_.max_group_requests, 1));
+namespace {
+GroupCommitOptions sanitized(GroupCommitOptions options) {
+  // A group always holds at least its leader.
+  options.max_group_requests = std::max<size_t>(options.max_group_requests, 1);
+  return options;
+}
+}  // namespace
+
+GroupCommit::GroupCommit(const GroupCommitOptions& options) : options_(sanitized(options)) {
+  group_.reserve(std::min<size_t>(options_.max_group_requests, 1024));
 }
 
 GroupCommitStats GroupCommit::stats() const {
@@ -78,7 +86,7 @@ void GroupCommit::finish(Group group, const Status& status,
     if (member != leader) member->wake_.notify_one();
   }
   queued_ -= group.size();
-  expected_ = std::min(group.size() + queued_, std::max<size_t>(options_.max_group_requests, 1));
+  expected_ = std::min(group.size() + queued_, options_.max_group_requests);
   last_finish_ = std::chrono::steady_clock::now();
   if (synced) {
     const auto cost = std::chrono::duration_cast<std::chrono::nanoseconds>(took);

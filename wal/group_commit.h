@@ -22,12 +22,12 @@
 #pragma once
 
 #include <chrono>
-#include <concepts>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "fsdb/status.h"

@@ -1,5 +1,6 @@
 #include "wal/log_writer.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -14,7 +15,18 @@ LogWriter::LogWriter(std::unique_ptr<WritableFile> file, uint64_t log_number,
       options_(options),
       file_offset_(file_->size()),
       block_offset_(static_cast<size_t>(file_offset_ % kBlockBytes)) {
-  buffer_.reserve(options_.buffer_bytes + kBlockBytes);
+  reserve(options_.buffer_bytes + kBlockBytes);
+}
+
+char* LogWriter::reserve(size_t bytes) {
+  if (buffered_ + bytes > capacity_) {
+    const size_t capacity = std::max(capacity_ * 2, buffered_ + bytes);
+    auto grown = std::make_unique_for_overwrite<char[]>(capacity);
+    if (buffered_ > 0) std::memcpy(grown.get(), buffer_.get(), buffered_);
+    buffer_ = std::move(grown);
+    capacity_ = capacity;
+  }
+  return buffer_.get() + buffered_;
 }
 
 LogWriter::~LogWriter() {
@@ -32,12 +44,13 @@ Status LogWriter::create(FileSystem& fs, const std::string& path, uint64_t log_n
 
 void LogWriter::frame_record(std::string_view record) {
   bool first = true;
-  // A do-while so that an empty record still gets its (empty) FULL fragment.
-  do {
+  // Runs at least once, so that an empty record still gets its (empty) FULL fragment.
+  for (;;) {
     const size_t left_in_block = kBlockBytes - block_offset_;
     if (left_in_block < kHeaderBytes) {
       // Too small for a header: zero-fill the trailer; the reader skips it.
-      buffer_.append(left_in_block, '\0');
+      std::memset(reserve(left_in_block), 0, left_in_block);
+      buffered_ += left_in_block;
       block_offset_ = 0;
       continue;
     }
@@ -54,9 +67,8 @@ void LogWriter::frame_record(std::string_view record) {
     } else {
       type = FragmentType::kMiddle;
     }
-    const size_t at = buffer_.size();
-    buffer_.resize(at + kHeaderBytes + n);
-    char* fragment = buffer_.data() + at;
+    char* fragment = reserve(kHeaderBytes + n);
+    buffered_ += kHeaderBytes + n;
     if (n > 0) std::memcpy(fragment + kHeaderBytes, record.data(), n);
     encode_fragment_header(fragment, type, log_number_, n);
     record.remove_prefix(n);
@@ -64,22 +76,28 @@ void LogWriter::frame_record(std::string_view record) {
     if (block_offset_ == kBlockBytes) block_offset_ = 0;
     first = false;
     if (last) break;
-  } while (true);
+  }
 }
 
 Status LogWriter::fail(Status s) {
   if (error_.ok()) error_ = s;
-  buffer_.clear();
+  buffered_ = 0;
   return s;
 }
 
 Status LogWriter::write_buffer() {
-  if (buffer_.empty()) return Status::OK();
-  Status s = file_->append(buffer_);
+  if (buffered_ == 0) return Status::OK();
+  Status s = file_->append(std::string_view(buffer_.get(), buffered_));
   if (s.ok()) s = file_->flush();
   if (!s.ok()) return fail(std::move(s));
-  file_offset_ += buffer_.size();
-  buffer_.clear();
+  file_offset_ += buffered_;
+  buffered_ = 0;
+  if (capacity_ > 4 * (options_.buffer_bytes + kBlockBytes)) {
+    // A huge group grew the buffer; do not keep that memory for the log's lifetime.
+    buffer_.reset();
+    capacity_ = 0;
+    reserve(options_.buffer_bytes + kBlockBytes);
+  }
   return Status::OK();
 }
 
@@ -87,7 +105,7 @@ Status LogWriter::add_record(std::string_view record) {
   if (!error_.ok()) return error_;
   if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
   frame_record(record);
-  if (buffer_.size() >= options_.buffer_bytes) return write_buffer();
+  if (buffered_ >= options_.buffer_bytes) return write_buffer();
   return Status::OK();
 }
 

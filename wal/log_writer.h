@@ -63,20 +63,26 @@ class LogWriter {
 
   uint64_t log_number() const { return log_number_; }
   // Bytes of the log, including framed bytes not yet handed to the file.
-  uint64_t size() const { return file_offset_ + buffer_.size(); }
+  uint64_t size() const { return file_offset_ + buffered_; }
   const std::string& path() const { return file_->path(); }
   // The error that broke the writer, or OK.
   const Status& sticky_error() const { return error_; }
 
  private:
   void frame_record(std::string_view record);
+  // Makes room for `bytes` more framed bytes.
+  char* reserve(size_t bytes);
   Status write_buffer();
   Status fail(Status s);
 
   std::unique_ptr<WritableFile> file_;
   const uint64_t log_number_;
   const LogWriterOptions options_;
-  std::string buffer_;        // framed bytes not yet appended to file_
+  // Framed bytes not yet appended to file_. A raw array: framing writes every
+  // byte, so the zero-fill a std::string resize does would be wasted work.
+  std::unique_ptr<char[]> buffer_;
+  size_t buffered_ = 0;
+  size_t capacity_ = 0;
   uint64_t file_offset_ = 0;  // bytes appended to file_ so far
   size_t block_offset_ = 0;   // position in the current block of the next byte framed
   bool closed_ = false;

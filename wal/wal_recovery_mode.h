@@ -1,6 +1,7 @@
 // How the log reader treats damage it finds while replaying a write-ahead log
 // (the RocksDB modes). The default suits a crash: a torn or zero-filled tail is
-// expected and dropped; anything worse is an error.
+// expected and dropped; anything worse is an error. docs/wal.md has the table.
+// A plain enum: thread-safe to copy and compare.
 #pragma once
 
 #include <cstdint>
