@@ -183,10 +183,14 @@ Status DBImpl::recover() {
   std::sort(logs.begin(), logs.end());
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
+  RecoveryInfo info;
   for (uint64_t number : logs) {
-    s = replay_log(number, &max_sequence, &edit);
+    s = replay_log(number, &max_sequence, &edit, &info);
     if (!s.ok()) return s;
+    ++info.logs_replayed;
   }
+  info.tables_written = edit.new_files().size();
+  info.last_sequence = max_sequence;
   versions_->set_last_sequence(max_sequence);
 
   uint64_t log_number = 0;
@@ -209,10 +213,12 @@ Status DBImpl::recover() {
     install_read_view();
   }
   delete_obsolete_files();
+  if (options_.listener) options_.listener->on_recovery(info);
   return Status::OK();
 }
 
-Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit) {
+Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
+                          RecoveryInfo* info) {
   const std::string path = log_file_name(dbname_, log_number);
   std::unique_ptr<wal::LogReader> reader;
   Status s = wal::LogReader::open(*fs_, path, log_number,
@@ -238,6 +244,7 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
                             std::to_string(reader->last_record_offset()));
     }
     if (mem == nullptr) mem = new_memtable();
+    ++info->records_replayed;
     SequenceNumber seq = batch.base_sequence;
     for (const wal::WriteBatchEntry& e : batch.entries) {
       const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
@@ -256,6 +263,9 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     }
   }
   if (!reader->status().ok()) return reader->status();
+  if (reader->report().tail_kind != wal::LogTailKind::kNone) {
+    info->bytes_dropped += reader->report().tail.bytes;
+  }
   return flush_mem();
 }
 
@@ -325,12 +335,15 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
   bool rotate = false;
   for (wal::GroupCommit::Request* r : group) rotate |= static_cast<Writer*>(r->context)->rotate;
   std::shared_ptr<ConcurrentSkipList> memtable;
+  std::optional<MemtableSealedInfo> sealed_event;
   {
     std::unique_lock<std::mutex> lock(mu_);
     Status s = make_room_for_write(lock, rotate);
+    sealed_event.swap(sealed_event_);
     if (!s.ok()) return s;
     memtable = mem_.list;
   }
+  if (sealed_event && options_.listener) options_.listener->on_memtable_sealed(*sealed_event);
 
   bool sync = false;
   bool any_unlogged = false;
@@ -456,6 +469,10 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   if (!sealed) {
     record_background_error(Status::Corruption("active memtable was already sealed"));
     return bg_error_;
+  }
+  if (options_.listener) {
+    sealed_event_ = MemtableSealedInfo{sealed->first->memory_usage(), sealed->first->entry_count(),
+                                       sealed_.size() + 1};
   }
   Memtable old;
   old.frozen = sealed->first;
@@ -721,6 +738,7 @@ Status DBImpl::flush_oldest_sealed() {
     // memtable's.
     next_log_number = sealed_.size() > 1 ? sealed_[1].log_number : mem_.log_number;
   }
+  const uint64_t start = now_micros();
   FileMetaData meta;
   Status s = write_level0_table(*frozen, &meta);
   if (!s.ok()) return s;
@@ -728,11 +746,18 @@ Status DBImpl::flush_oldest_sealed() {
   if (meta.number != 0) edit.add_file(0, meta);
   edit.set_log_number(next_log_number);
   s = versions_->log_and_apply(&edit);
-  std::lock_guard<std::mutex> guard(mu_);
-  pending_outputs_.erase(meta.number);
-  if (!s.ok()) return s;
-  sealed_.pop_front();
-  install_read_view();
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    pending_outputs_.erase(meta.number);
+    if (!s.ok()) return s;
+    sealed_.pop_front();
+    install_read_view();
+  }
+  if (options_.listener) {
+    options_.listener->on_flush_completed(
+        FlushInfo{meta.number, meta.file_size, meta.entries,
+                  static_cast<double>(now_micros() - start) / 1e6});
+  }
   return Status::OK();
 }
 
@@ -817,7 +842,7 @@ void DBImpl::compaction_loop() {
 }
 
 Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
-                                        uint64_t* bytes_written) {
+                                        uint64_t* bytes_written, uint64_t* dropped) {
   std::vector<SequenceNumber> snapshots;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -911,6 +936,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
   // The outputs' directory entries must be durable before the MANIFEST names them.
   if (s.ok()) s = fs_->sync_dir(dbname_);
   stats_.versions_dropped.fetch_add(gc.dropped(), std::memory_order_relaxed);
+  *dropped = gc.dropped();
   return s;
 }
 
@@ -931,12 +957,13 @@ Status DBImpl::run_compaction(const Compaction& c) {
   if (c.level > 0) edit.set_compact_pointer(c.level, largest);
 
   uint64_t bytes_written = 0;
+  uint64_t dropped = 0;
   Status s;
   if (c.trivial_move) {
     edit.add_file(c.output_level(), *c.inputs[0][0]);
     stats_.trivial_moves.fetch_add(1, std::memory_order_relaxed);
   } else {
-    s = write_compaction_outputs(c, *base, &edit, &bytes_written);
+    s = write_compaction_outputs(c, *base, &edit, &bytes_written, &dropped);
   }
   if (s.ok()) s = versions_->log_and_apply(&edit);
   {
@@ -948,6 +975,19 @@ Status DBImpl::run_compaction(const Compaction& c) {
     // Outputs written but never named by the MANIFEST are garbage now.
     delete_obsolete_files();
     return s;
+  }
+  if (options_.listener) {
+    CompactionInfo info;
+    info.level = c.level;
+    info.input_files = c.inputs[0].size() + c.inputs[1].size();
+    info.output_files = edit.new_files().size();
+    info.input_bytes = c.input_bytes();
+    info.output_bytes = c.trivial_move ? c.input_bytes() : bytes_written;
+    info.versions_dropped = dropped;
+    info.trivial_move = c.trivial_move;
+    info.manual = c.manual;
+    info.seconds = static_cast<double>(now_micros() - start) / 1e6;
+    options_.listener->on_compaction_completed(info);
   }
   if (!c.trivial_move) {
     stats_.compactions.fetch_add(1, std::memory_order_relaxed);

@@ -121,7 +121,8 @@ class DBImpl final : public DB {
 
   Status validate_options() const;
   Status recover();
-  Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit);
+  Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
+                    RecoveryInfo* info);
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
   std::shared_ptr<ConcurrentSkipList> new_memtable() const;
 
@@ -153,7 +154,7 @@ class DBImpl final : public DB {
   Status run_compaction(const Compaction& c);
   // Builds the compaction's output tables; fills `edit` with them.
   Status write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
-                                  uint64_t* bytes_written);
+                                  uint64_t* bytes_written, uint64_t* dropped);
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
   Status flush_oldest_sealed();
@@ -189,6 +190,8 @@ class DBImpl final : public DB {
   std::atomic<bool> stop_compactions_{false};
   std::multiset<SequenceNumber> snapshots_;  // guarded by mu_
   bool closed_ = false;                      // guarded by mu_
+  // A rotation's event, reported by the leader once it has released mu_.
+  std::optional<MemtableSealedInfo> sealed_event_;  // guarded by mu_
 
   mutable std::mutex view_mu_;
   std::shared_ptr<const ReadView> view_;  // guarded by view_mu_

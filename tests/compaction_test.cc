@@ -64,8 +64,7 @@ TEST(VersionGarbageCollectorTest, EachSnapshotKeepsTheVersionItReads) {
 }
 
 TEST(VersionGarbageCollectorTest, TombstonesGoOnlyAtTheBaseLevelAndBelowEverySnapshot) {
-  const std::vector<Entry> deleted = {{"a", 9, ValueKind::kTombstone},
-                                      {"a", 5, ValueKind::kValue}};
+  const std::vector<Entry> deleted = {{"a", 9, ValueKind::kTombstone}, {"a", 5, ValueKind::kValue}};
   EXPECT_EQ(kept({}, deleted), (std::vector<SequenceNumber>{}))
       << "base level, no snapshot: the tombstone and what it hides go";
   EXPECT_EQ(kept({}, deleted, /*base_level=*/false), (std::vector<SequenceNumber>{9}))
@@ -194,8 +193,8 @@ TEST_F(CompactionDBTest, SnapshotsReadTheSameAcrossManyCompactions) {
         FSDB_ASSERT_OK(db_->remove(k));
         model.erase(k);
       } else {
-        const std::string v = "r" + std::to_string(round) + "-" + std::to_string(i) +
-                              std::string(60, 'v');
+        const std::string v =
+            "r" + std::to_string(round) + "-" + std::to_string(i) + std::string(60, 'v');
         FSDB_ASSERT_OK(db_->put(k, v));
         model[k] = v;
       }

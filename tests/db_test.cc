@@ -493,3 +493,55 @@ TEST_F(DBTest, DestroyRemovesTheDatabase) {
 
 }  // namespace
 }  // namespace fsdb
+
+namespace fsdb {
+namespace {
+
+class CountingListener final : public EventListener {
+ public:
+  void on_recovery(const RecoveryInfo& info) override {
+    recoveries++;
+    records_replayed += info.records_replayed;
+  }
+  void on_memtable_sealed(const MemtableSealedInfo& info) override {
+    sealed++;
+    if (info.entries == 0) empty_seals++;
+  }
+  void on_flush_completed(const FlushInfo& info) override {
+    flushes++;
+    if (info.file_number == 0 || info.file_bytes == 0) empty_flushes++;
+  }
+  void on_compaction_completed(const CompactionInfo& info) override {
+    compactions++;
+    if (info.input_files == 0) empty_compactions++;
+  }
+  std::atomic<int> recoveries{0}, sealed{0}, empty_seals{0}, flushes{0}, empty_flushes{0},
+      compactions{0}, empty_compactions{0};
+  std::atomic<uint64_t> records_replayed{0};
+};
+
+TEST_F(DBTest, ListenerHearsRecoveryRotationsFlushesAndCompactions) {
+  auto listener = std::make_shared<CountingListener>();
+  Options options;
+  options.listener = listener;
+  options.memtable_bytes = 16 << 10;
+  options.l0_compaction_trigger = 2;
+  open(options);
+  EXPECT_EQ(listener->recoveries.load(), 1);
+  for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), std::string(50, 'e')));
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  EXPECT_GT(listener->sealed.load(), 5);
+  EXPECT_GT(listener->flushes.load(), 5);
+  EXPECT_GT(listener->compactions.load(), 0);
+  EXPECT_EQ(listener->empty_seals.load(), 0);
+  EXPECT_EQ(listener->empty_flushes.load(), 0);
+  EXPECT_EQ(listener->empty_compactions.load(), 0);
+  for (int i = 0; i < 10; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "again"));
+  db_.reset();  // the last writes are only in the WAL
+  open(options);
+  EXPECT_EQ(listener->recoveries.load(), 2);
+  EXPECT_EQ(listener->records_replayed.load(), 10u);
+}
+
+}  // namespace
+}  // namespace fsdb

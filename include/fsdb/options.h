@@ -16,6 +16,49 @@ class Snapshot;
 
 enum class Compression { kNone, kZstd };
 
+// What the DB did, reported to an EventListener as it happens.
+struct MemtableSealedInfo {
+  uint64_t memtable_bytes = 0;  // arena bytes of the sealed memtable
+  uint64_t entries = 0;         // versions it holds
+  size_t sealed_waiting = 0;    // sealed memtables now waiting for flush
+};
+struct FlushInfo {
+  uint64_t file_number = 0;  // the new level-0 table (0: the memtable was empty)
+  uint64_t file_bytes = 0;
+  uint64_t entries = 0;
+  double seconds = 0;
+};
+struct CompactionInfo {
+  int level = 0;  // inputs from `level` and `level + 1`, outputs at level + 1
+  size_t input_files = 0;
+  size_t output_files = 0;
+  uint64_t input_bytes = 0;
+  uint64_t output_bytes = 0;
+  uint64_t versions_dropped = 0;
+  bool trivial_move = false;  // a file moved down without being rewritten
+  bool manual = false;        // from compact_range()
+  double seconds = 0;
+};
+struct RecoveryInfo {
+  size_t logs_replayed = 0;
+  uint64_t records_replayed = 0;
+  uint64_t tables_written = 0;  // level-0 tables made from replayed logs
+  uint64_t bytes_dropped = 0;   // torn or zero-filled log tails dropped
+  uint64_t last_sequence = 0;
+};
+
+// Receives the DB's events. Callbacks run on the DB's own threads (the
+// writer's, or a background thread), never under a DB lock, so they may call
+// back into the DB; they should return quickly. Must be thread-safe.
+class EventListener {
+ public:
+  virtual ~EventListener() = default;
+  virtual void on_recovery(const RecoveryInfo& /*info*/) {}
+  virtual void on_memtable_sealed(const MemtableSealedInfo& /*info*/) {}
+  virtual void on_flush_completed(const FlushInfo& /*info*/) {}
+  virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
+};
+
 struct Options {
   bool create_if_missing = true;
   bool error_if_exists = false;
@@ -34,6 +77,7 @@ struct Options {
   size_t level1_bytes = 256 << 20;          // level n+1 targets 10x level n
   size_t target_file_bytes = 8 << 20;       // compaction splits its output at about this size
   std::shared_ptr<FileSystem> file_system;  // null = posix
+  std::shared_ptr<EventListener> listener;  // null = none
 };
 
 struct WriteOptions {
