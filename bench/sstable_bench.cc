@@ -24,7 +24,9 @@
 #ifdef FSDB_BENCH_PEERS
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/sst_file_reader.h>
 #include <rocksdb/sst_file_writer.h>
+#include <rocksdb/table_properties.h>
 #include <rocksdb/table.h>
 #endif
 
@@ -130,6 +132,15 @@ int main(int argc, char** argv) {
       "file size with every sequence 0 (as a bottom-level compaction or SstFileWriter "
       "writes them): %.2f MB\n",
       size_seq0 / 1e6);
+  {
+    std::unique_ptr<fsdb::TableReader> reader0;
+    if (fsdb::TableReader::open(*fs, path0, 2, options, &reader0).ok()) {
+      const fsdb::TableProperties& p = reader0->properties();
+      std::printf("  data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter %.2f MB\n",
+                  static_cast<unsigned long long>(p.num_data_blocks), p.data_bytes_raw / 1e6,
+                  p.data_bytes_stored / 1e6, p.index_bytes / 1e6, p.filter_bytes / 1e6);
+    }
+  }
   (void)fs->remove_file(path0);
 
   {
@@ -141,6 +152,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", s.to_string().c_str());
       return 1;
     }
+    const fsdb::TableProperties& p = reader->properties();
+    std::printf("  data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter %.2f MB\n",
+                static_cast<unsigned long long>(p.num_data_blocks), p.data_bytes_raw / 1e6,
+                p.data_bytes_stored / 1e6, p.index_bytes / 1e6, p.filter_bytes / 1e6);
     // Warm the cache: every data block read once.
     auto it = reader->new_iterator();
     for (it->seek_to_first(); it->valid(); it->next()) {
@@ -197,6 +212,15 @@ int main(int argc, char** argv) {
         "RocksDB SstFileWriter (zstd, 4 KiB blocks, 10-bit bloom): %.3f s = %.0f MB/s, "
         "file size %.2f MB\n",
         secs, input_mb / secs, info.file_size / 1e6);
+    rocksdb::SstFileReader reader(ro);
+    if (reader.Open(rpath).ok()) {
+      auto p = reader.GetTableProperties();
+      std::printf("  RocksDB data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter "
+                  "%.2f MB\n",
+                  static_cast<unsigned long long>(p->num_data_blocks),
+                  (p->raw_key_size + p->raw_value_size) / 1e6, p->data_size / 1e6,
+                  p->index_size / 1e6, p->filter_size / 1e6);
+    }
     (void)fs->remove_file(rpath);
   }
 #endif

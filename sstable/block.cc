@@ -6,32 +6,41 @@
 namespace fsdb {
 
 Status Block::parse(std::string contents, std::unique_ptr<Block>* block) {
-  const size_t size = contents.size();
+  auto b = std::make_unique<Block>(PrivateTag{}, std::move(contents));
+  Status s = b->init();
+  if (s.ok()) *block = std::move(b);
+  return s;
+}
+
+Status Block::parse_shared(std::string contents, std::shared_ptr<const Block>* block) {
+  auto b = std::make_shared<Block>(PrivateTag{}, std::move(contents));
+  Status s = b->init();
+  if (s.ok()) *block = std::move(b);
+  return s;
+}
+
+Status Block::init() {
+  const size_t size = contents_.size();
   if (size < 4 || size > UINT32_MAX) return Status::Corruption("block too small or too large");
-  const uint32_t n = decode_fixed32(contents.data() + size - 4);
+  const uint32_t n = decode_fixed32(contents_.data() + size - 4);
   if (n > (size - 4) / 4) return Status::Corruption("bad restart count");
-  std::unique_ptr<Block> b(new Block(std::move(contents)));
-  b->num_restarts_ = n;
-  b->data_end_ = static_cast<uint32_t>(size - 4 - 4 * static_cast<size_t>(n));
-  if (n == 0 && b->data_end_ != 0) return Status::Corruption("entries without restart points");
-  if (b->data_end_ == 0) {
+  num_restarts_ = n;
+  data_end_ = static_cast<uint32_t>(size - 4 - 4 * static_cast<size_t>(n));
+  if (n == 0 && data_end_ != 0) return Status::Corruption("entries without restart points");
+  if (data_end_ == 0) {
     // An empty block (an empty table's index) keeps the builder's lone restart at 0.
-    if (n > 1 || (n == 1 && b->restart_point(0) != 0)) {
-      return Status::Corruption("bad restart array");
-    }
-    b->num_restarts_ = 0;
-    *block = std::move(b);
+    if (n > 1 || (n == 1 && restart_point(0) != 0)) return Status::Corruption("bad restart array");
+    num_restarts_ = 0;
     return Status::OK();
   }
   // Restart offsets must rise strictly from 0 and stay inside the data, so the
   // iterator can trust them without rechecking.
   for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t r = b->restart_point(i);
-    if (r >= b->data_end_ || (i == 0 && r != 0) || (i > 0 && r <= b->restart_point(i - 1))) {
+    const uint32_t r = restart_point(i);
+    if (r >= data_end_ || (i == 0 && r != 0) || (i > 0 && r <= restart_point(i - 1))) {
       return Status::Corruption("bad restart array");
     }
   }
-  *block = std::move(b);
   return Status::OK();
 }
 
@@ -153,11 +162,30 @@ void BlockIterator::seek(std::string_view target) {
       hi = mid - 1;
     }
   }
-  seek_to_restart(lo);
+  seek_from_restart(lo, target);
+}
+
+void BlockIterator::seek_from_restart(uint32_t restart_index, std::string_view target) {
+  if (block_ == nullptr || restart_index >= block_->num_restarts_) return invalidate();
+  if (target.size() < kInternalKeyTrailerBytes) return corrupt("seek target too short");
+  seek_to_restart(restart_index);
   while (parse_next_entry()) {
     if (key_.size() < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
     if (compare_encoded_internal_keys(key_, target) >= 0) return;
   }
+}
+
+bool BlockIterator::restart_keys(std::string* keys, std::vector<uint32_t>* ends) {
+  keys->clear();
+  ends->clear();
+  if (block_ == nullptr) return true;
+  for (uint32_t i = 0; i < block_->num_restarts_; ++i) {
+    std::string_view key;
+    if (!restart_key(i, &key)) return false;
+    keys->append(key);
+    ends->push_back(static_cast<uint32_t>(keys->size()));
+  }
+  return true;
 }
 
 void BlockIterator::next() { parse_next_entry(); }

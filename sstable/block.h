@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fsdb/status.h"
 
@@ -26,13 +27,23 @@ class Block {
  public:
   // Takes the block's bytes; fails if the restart array is malformed.
   static Status parse(std::string contents, std::unique_ptr<Block>* block);
+  // The same, with the Block and its reference count in one allocation (for
+  // blocks shared with the cache).
+  static Status parse_shared(std::string contents, std::shared_ptr<const Block>* block);
 
   size_t size() const { return contents_.size(); }
   uint32_t num_restarts() const { return num_restarts_; }
 
  private:
   friend class BlockIterator;
-  explicit Block(std::string contents) : contents_(std::move(contents)) {}
+  struct PrivateTag {};
+
+ public:
+  Block(PrivateTag, std::string contents) : contents_(std::move(contents)) {}
+
+ private:
+  // Checks the restart array and fills in data_end_ and num_restarts_.
+  Status init();
 
   uint32_t restart_point(uint32_t index) const;
 
@@ -59,6 +70,11 @@ class BlockIterator {
   void seek_to_last();
   // At the first entry whose key >= target (internal order).
   void seek(std::string_view target);
+  // The same, when the caller already knows that restart point `restart_index`
+  // is the last one whose key < target (or 0): only the linear scan remains.
+  void seek_from_restart(uint32_t restart_index, std::string_view target);
+  // The full keys stored at the block's restart points, in order; false on corruption.
+  bool restart_keys(std::string* keys, std::vector<uint32_t>* ends);
   // REQUIRES: valid().
   void next();
   void prev();

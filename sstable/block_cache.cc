@@ -1,9 +1,11 @@
 #include "sstable/block_cache.h"
 
+#include <vector>
+
 namespace fsdb {
 
 namespace {
-// Bookkeeping per entry (list node, hash node, Block object) counted with its bytes.
+// Bookkeeping per entry (hash node, Block object, control block) counted with its bytes.
 constexpr size_t kEntryOverheadBytes = 128;
 
 inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
@@ -34,16 +36,36 @@ BlockCache::Shard& BlockCache::shard_for(const Key& key) {
   return shards_[KeyHash()(key) >> 60];
 }
 
+namespace {
+template <typename E>
+void unlink(E* e) {
+  e->prev->next = e->next;
+  e->next->prev = e->prev;
+}
+template <typename E>
+void link_front(E* head, E* e) {
+  e->next = head->next;
+  e->prev = head;
+  head->next->prev = e;
+  head->next = e;
+}
+}  // namespace
+
 std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offset) {
   const Key key{cache_id, offset};
   Shard& shard = shard_for(key);
   std::shared_ptr<const Block> result;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto found = shard.index.find(key);
-    if (found != shard.index.end()) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
-      result = found->second->block;
+    auto found = shard.table.find(key);
+    if (found != shard.table.end()) {
+      Entry* e = &found->second;
+      if (shard.tick - e->promoted_at > shard.table.size() / 4) {
+        unlink(e);
+        link_front(&shard.head, e);
+        e->promoted_at = ++shard.tick;
+      }
+      result = e->block;
     }
   }
   (result ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
@@ -57,39 +79,45 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
   Shard& shard = shard_for(key);
   // Evicted blocks are released after the lock is dropped: freeing a block's
   // memory is not work to do while other threads wait on the shard.
-  std::list<Entry> evicted;
+  std::vector<std::shared_ptr<const Block>> evicted;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto found = shard.index.find(key);
-    if (found != shard.index.end()) {
-      shard.usage -= found->second->charge;
-      evicted.splice(evicted.end(), shard.lru, found->second);
-      shard.index.erase(found);
+    auto [it, inserted] = shard.table.try_emplace(key);
+    Entry* e = &it->second;
+    if (!inserted) {
+      shard.usage -= e->charge;
+      evicted.push_back(std::move(e->block));
+      unlink(e);
     }
-    shard.lru.push_front(Entry{key, std::move(block), charge});
-    shard.index.emplace(key, shard.lru.begin());
+    e->block = std::move(block);
+    e->charge = charge;
+    e->key = &it->first;
+    e->promoted_at = ++shard.tick;
+    link_front(&shard.head, e);
     shard.usage += charge;
     while (shard.usage > shard_capacity_) {
-      auto last = std::prev(shard.lru.end());
-      shard.usage -= last->charge;
-      shard.index.erase(last->key);
-      evicted.splice(evicted.end(), shard.lru, last);
+      Entry* victim = shard.head.prev;
+      shard.usage -= victim->charge;
+      unlink(victim);
+      evicted.push_back(std::move(victim->block));
+      shard.table.erase(*victim->key);
     }
   }
 }
 
 void BlockCache::erase_table(uint64_t cache_id) {
   for (Shard& shard : shards_) {
-    std::list<Entry> evicted;
+    std::vector<std::shared_ptr<const Block>> evicted;
     std::lock_guard<std::mutex> lock(shard.mutex);
-    for (auto it = shard.lru.begin(); it != shard.lru.end();) {
-      auto next = std::next(it);
-      if (it->key.cache_id == cache_id) {
-        shard.usage -= it->charge;
-        shard.index.erase(it->key);
-        evicted.splice(evicted.end(), shard.lru, it);
+    for (auto it = shard.table.begin(); it != shard.table.end();) {
+      if (it->first.cache_id == cache_id) {
+        shard.usage -= it->second.charge;
+        unlink(&it->second);
+        evicted.push_back(std::move(it->second.block));
+        it = shard.table.erase(it);
+      } else {
+        ++it;
       }
-      it = next;
     }
   }
 }

@@ -6,6 +6,11 @@
 // share entries. Capacity is in bytes (a block's size plus bookkeeping),
 // divided evenly among 16 shards, each an LRU list under its own mutex.
 //
+// LRU order: a hit moves an entry to the front of its shard's list unless it is
+// already among the most recent quarter of the list's promotions. Eviction order
+// is then LRU up to that quarter, and a hit on a hot block costs no writes to
+// its list neighbours (three cache misses on a large cache).
+//
 // Pinning: lookups and inserts hand out std::shared_ptr<const Block>. The
 // reference count is the pin: eviction removes a block from the cache, but its
 // memory lives until the last iterator or lookup using it lets go, so an
@@ -18,7 +23,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -59,15 +63,22 @@ class BlockCache {
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
+  // Lives in the shard's hash table node; prev/next link the LRU list, whose
+  // sentinel is Shard::head (head.next = most recently used).
   struct Entry {
-    Key key;
     std::shared_ptr<const Block> block;
-    size_t charge;
+    size_t charge = 0;
+    uint64_t promoted_at = 0;  // the shard's tick when this entry last moved to the front
+    const Key* key = nullptr;  // the hash table's copy of the key
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
   };
   struct Shard {
+    Shard() { head.prev = head.next = &head; }
     mutable std::mutex mutex;
-    std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+    std::unordered_map<Key, Entry, KeyHash> table;
+    Entry head;
+    uint64_t tick = 0;
     size_t usage = 0;
   };
   static constexpr size_t kNumShards = 16;

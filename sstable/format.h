@@ -30,8 +30,12 @@ inline constexpr size_t kMaxCompressibleBlockBytes = 32u << 20;
 // The compression type byte of a block trailer.
 enum class BlockCompression : uint8_t {
   kNone = 0,
+  // A zstd frame (with its content size) minus the frame's leading 4-byte magic
+  // number, which is the same in every frame: 4 bytes saved per block.
   kZstd = 1,
 };
+inline constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;  // little-endian on disk in a frame
+inline constexpr size_t kZstdFrameMagicBytes = 4;
 
 // Where a block lives: the offset of its first byte and the size of its stored
 // (possibly compressed) bytes, not counting the trailer.

@@ -182,8 +182,10 @@ void TableBuilder::write_block(std::string_view raw, bool may_compress, BlockHan
     const size_t n =
         ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), raw.data(), raw.size());
     // Only a saving of at least 1/8 pays for decompressing the block on every read.
-    if (!ZSTD_isError(n) && n <= raw.size() - raw.size() / 8) {
-      stored = std::string_view(compressed_.data(), n);
+    if (!ZSTD_isError(n) && n <= raw.size() - raw.size() / 8 + kZstdFrameMagicBytes &&
+        n > kZstdFrameMagicBytes && decode_fixed32(compressed_.data()) == kZstdFrameMagic) {
+      stored =
+          std::string_view(compressed_.data() + kZstdFrameMagicBytes, n - kZstdFrameMagicBytes);
       type = BlockCompression::kZstd;
     }
   }
@@ -220,7 +222,7 @@ Status TableBuilder::finish() {
   }
   {
     const uint64_t before = offset_;
-    write_block(index_block_.finish(), false, &footer.index);
+    write_block(index_block_.finish(), true, &footer.index);
     props_.index_bytes = offset_ - before;
   }
 
@@ -233,7 +235,7 @@ Status TableBuilder::finish() {
   props_.zstd_level = cctx_ != nullptr ? options_.zstd_level : 0;
   props_.bloom_bits_per_key =
       filter_ != nullptr ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
-  write_block(props_.encode(), false, &footer.properties);
+  write_block(props_.encode(), true, &footer.properties);
 
   std::string encoded_footer;
   footer.encode_to(&encoded_footer);

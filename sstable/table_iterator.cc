@@ -97,7 +97,7 @@ void TableIterator::seek(std::string_view user_key, SequenceNumber seq) {
   clear();
   target_.clear();
   append_internal_key(&target_, user_key, std::min(seq, kMaxSequenceNumber), kValueKindForSeek);
-  index_iter_.seek(target_);
+  index_iter_.seek_from_restart(table_->index_restart_keys_.last_restart_before(target_), target_);
   if (load_data_block()) data_iter_.seek(target_);
   skip_empty_blocks_forward();
   settle();

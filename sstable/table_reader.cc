@@ -60,6 +60,7 @@ Status TableReader::open_blocks() {
   std::string contents;
   if ((s = read_meta_block(footer_.index, "index", &contents)).ok()) {
     s = Block::parse(std::move(contents), &index_block_);
+    if (s.ok()) s = index_restart_keys_.build(*index_block_);
     if (!s.ok()) s = block_error(footer_.index.offset, s);
   }
   if (!s.ok()) return s;
@@ -118,10 +119,8 @@ Status TableReader::read_data_block(const TableReadOptions& read_options, const 
   std::string contents;
   Status s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
   if (!s.ok()) return s;
-  std::unique_ptr<Block> parsed;
-  s = Block::parse(std::move(contents), &parsed);
+  s = Block::parse_shared(std::move(contents), block);
   if (!s.ok()) return block_error(handle.offset, s);
-  *block = std::move(parsed);
   // A block read without checking its checksum is not cached: a later reader
   // that does verify must never be handed unverified bytes.
   if (cache != nullptr && read_options.fill_cache && read_options.verify_checksums) {
@@ -144,7 +143,8 @@ Status TableReader::get(const TableReadOptions& read_options, std::string_view u
   append_internal_key(&target, user_key, std::min(sequence, kMaxSequenceNumber), kValueKindForSeek);
 
   BlockIterator index(index_block_.get());
-  for (index.seek(target); index.valid(); index.next()) {
+  index.seek_from_restart(index_restart_keys_.last_restart_before(target), target);
+  for (; index.valid(); index.next()) {
     BlockHandle handle;
     Status s = decode_index_value(index.value(), &handle);
     if (!s.ok()) return s;

@@ -22,6 +22,7 @@
 #include "sstable/block.h"
 #include "sstable/bloom_filter.h"
 #include "sstable/format.h"
+#include "sstable/restart_key_array.h"
 #include "sstable/table_options.h"
 #include "sstable/table_properties.h"
 #include "util/internal_iterator.h"
@@ -101,6 +102,7 @@ class TableReader {
 
   Footer footer_;
   std::unique_ptr<Block> index_block_;
+  RestartKeyArray index_restart_keys_;
   std::string filter_data_;
   bool has_filter_ = false;
   BloomFilter filter_;

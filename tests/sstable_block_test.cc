@@ -126,7 +126,8 @@ TEST(BloomFilterTest, NoFalseNegativesAndLowFalsePositiveRate) {
 TEST(BloomFilterTest, MalformedFilterIsCorruption) {
   BloomFilter filter;
   EXPECT_TRUE(BloomFilter::parse("short", &filter).is_corruption());
-  EXPECT_TRUE(BloomFilter::parse(std::string(16, '\0'), &filter).is_corruption());  // 0 probes
+  EXPECT_TRUE(BloomFilter::parse(std::string(65, '\0'), &filter).is_corruption());  // 0 probes
+  EXPECT_TRUE(BloomFilter::parse(std::string(70, 6), &filter).is_corruption());  // not whole lines
 }
 
 std::shared_ptr<const Block> make_block(size_t payload) {
@@ -175,6 +176,18 @@ TEST(BlockCacheTest, EvictsLeastRecentlyUsedWithinCapacityAndKeepsPinnedBlocksAl
   EXPECT_TRUE(first.expired());
   // The most recent insert is still there.
   EXPECT_NE(cache.lookup(id, 999 * 4096), nullptr);
+}
+
+TEST(BlockCacheTest, RecentlyUsedBlocksSurviveAStreamOfInserts) {
+  BlockCache cache(16 * 20 * 1200);  // about 20 blocks per shard
+  const uint64_t id = cache.new_cache_id();
+  cache.insert(id, 0, make_block(1000));
+  for (uint64_t offset = 1; offset <= 2000; ++offset) {
+    cache.insert(id, offset * 4096, make_block(1000));
+    ASSERT_NE(cache.lookup(id, 0), nullptr) << offset;  // kept hot by its lookups
+  }
+  // An entry nobody looked up again is long gone.
+  EXPECT_EQ(cache.lookup(id, 4096), nullptr);
 }
 
 TEST(BlockCacheTest, ConcurrentUse) {
