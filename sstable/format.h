@@ -19,7 +19,8 @@
 
 namespace fsdb {
 
-inline constexpr uint64_t kTableMagicNumber = 0x46534442'53535431ull;  // "FSDBSST1"
+// On disk (little-endian) the bytes spell "FSDBSST1".
+inline constexpr uint64_t kTableMagicNumber = 0x31545353'42445346ull;
 inline constexpr uint32_t kTableFormatVersion = 1;
 inline constexpr size_t kBlockTrailerBytes = 1 + 8;
 // Blocks larger than this are never compressed, and a reader refuses a
