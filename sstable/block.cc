@@ -1,5 +1,8 @@
 #include "sstable/block.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "util/coding.h"
 #include "util/internal_key.h"
 
@@ -51,22 +54,20 @@ uint32_t Block::restart_point(uint32_t index) const {
 void BlockIterator::reset(const Block* block) {
   block_ = block;
   status_ = Status::OK();
-  key_.clear();
+  key_size_ = 0;
   value_ = {};
-  restart_index_ = 0;
   current_ = next_offset_ = block == nullptr ? 0 : block->data_end_;
 }
 
 void BlockIterator::corrupt(std::string_view what) {
   if (status_.ok()) status_ = Status::Corruption(what);
   invalidate();
-  key_.clear();
+  key_size_ = 0;
   value_ = {};
 }
 
 void BlockIterator::seek_to_restart(uint32_t index) {
-  restart_index_ = index;
-  key_.clear();
+  key_size_ = 0;
   next_offset_ = block_->restart_point(index);
 }
 
@@ -103,19 +104,18 @@ bool BlockIterator::parse_next_entry() {
   }
   uint32_t shared = 0, non_shared = 0, value_len = 0;
   const char* p = decode_entry_header(base + current_, limit, &shared, &non_shared, &value_len);
-  if (p == nullptr || shared > key_.size() ||
+  if (p == nullptr || shared > key_size_ ||
       static_cast<uint64_t>(non_shared) + value_len > static_cast<uint64_t>(limit - p)) {
     corrupt("malformed block entry");
     return false;
   }
-  key_.resize(shared);
-  key_.append(p, non_shared);
+  // The buffer only grows, so after the first few entries this is one memcpy.
+  const size_t key_size = size_t{shared} + non_shared;
+  if (key_buffer_.size() < key_size) key_buffer_.resize(std::max(key_size, 2 * key_buffer_.size()));
+  std::memcpy(key_buffer_.data() + shared, p, non_shared);
+  key_size_ = static_cast<uint32_t>(key_size);
   value_ = std::string_view(p + non_shared, value_len);
   next_offset_ = static_cast<uint32_t>(p + non_shared + value_len - base);
-  while (restart_index_ + 1 < block_->num_restarts_ &&
-         block_->restart_point(restart_index_ + 1) <= current_) {
-    ++restart_index_;
-  }
   return true;
 }
 
@@ -165,38 +165,31 @@ void BlockIterator::seek(std::string_view target) {
   seek_from_restart(lo, target);
 }
 
-void BlockIterator::seek_from_restart(uint32_t restart_index, std::string_view target) {
-  if (block_ == nullptr || restart_index >= block_->num_restarts_) return invalidate();
-  if (target.size() < kInternalKeyTrailerBytes) return corrupt("seek target too short");
-  seek_to_restart(restart_index);
+void BlockIterator::seek_from_restart(uint32_t index, std::string_view target) {
+  seek_to_restart(index);
   while (parse_next_entry()) {
-    if (key_.size() < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
-    if (compare_encoded_internal_keys(key_, target) >= 0) return;
+    if (key_size_ < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
+    if (compare_encoded_internal_keys(key(), target) >= 0) return;
   }
-}
-
-bool BlockIterator::restart_keys(std::string* keys, std::vector<uint32_t>* ends) {
-  keys->clear();
-  ends->clear();
-  if (block_ == nullptr) return true;
-  for (uint32_t i = 0; i < block_->num_restarts_; ++i) {
-    std::string_view key;
-    if (!restart_key(i, &key)) return false;
-    keys->append(key);
-    ends->push_back(static_cast<uint32_t>(keys->size()));
-  }
-  return true;
 }
 
 void BlockIterator::next() { parse_next_entry(); }
 
 void BlockIterator::prev() {
   const uint32_t original = current_;
-  while (block_->restart_point(restart_index_) >= original) {
-    if (restart_index_ == 0) return invalidate();
-    --restart_index_;
+  if (original == 0) return invalidate();  // at the first entry
+  // The last restart point before the current entry (restart 0 is at offset 0,
+  // so one exists); found here rather than tracked on every forward step.
+  uint32_t lo = 0, hi = block_->num_restarts_ - 1;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo + 1) / 2;
+    if (block_->restart_point(mid) < original) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
   }
-  seek_to_restart(restart_index_);
+  seek_to_restart(lo);
   while (parse_next_entry() && next_offset_ < original) {
   }
 }

@@ -17,7 +17,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "fsdb/status.h"
 
@@ -63,18 +62,13 @@ class BlockIterator {
   bool valid() const { return block_ != nullptr && current_ < block_->data_end_; }
   const Status& status() const { return status_; }
   // REQUIRES: valid().
-  std::string_view key() const { return key_; }
+  std::string_view key() const { return std::string_view(key_buffer_.data(), key_size_); }
   std::string_view value() const { return value_; }
 
   void seek_to_first();
   void seek_to_last();
   // At the first entry whose key >= target (internal order).
   void seek(std::string_view target);
-  // The same, when the caller already knows that restart point `restart_index`
-  // is the last one whose key < target (or 0): only the linear scan remains.
-  void seek_from_restart(uint32_t restart_index, std::string_view target);
-  // The full keys stored at the block's restart points, in order; false on corruption.
-  bool restart_keys(std::string* keys, std::vector<uint32_t>* ends);
   // REQUIRES: valid().
   void next();
   void prev();
@@ -83,6 +77,8 @@ class BlockIterator {
   void invalidate() { current_ = block_ == nullptr ? 0 : block_->data_end_; }
   void corrupt(std::string_view what);
   void seek_to_restart(uint32_t index);
+  // Scans forward from restart point `index` to the first key >= target.
+  void seek_from_restart(uint32_t index, std::string_view target);
   // Decodes the entry at next_offset_; false at the end of the data or on corruption.
   bool parse_next_entry();
   // Sets *key to the full key stored at a restart point (shared must be 0).
@@ -91,8 +87,8 @@ class BlockIterator {
   const Block* block_ = nullptr;
   uint32_t current_ = 0;      // offset of the current entry; data_end_ when not valid
   uint32_t next_offset_ = 0;  // offset just past the current entry
-  uint32_t restart_index_ = 0;
-  std::string key_;
+  std::string key_buffer_;    // the current key in its first key_size_ bytes
+  uint32_t key_size_ = 0;
   std::string_view value_;
   Status status_;
 };
