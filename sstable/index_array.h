@@ -1,11 +1,14 @@
-// IndexArray: a table's index block decoded once at open into flat arrays of
-// separator keys and block handles.
+// IndexArray: a table's index block decoded once at open into a flat array of
+// (separator key, block handle) entries.
 //
 // Lookups binary-search it directly: no varint decoding, no prefix expansion and
-// no linear scan per lookup, and its upper levels stay in the CPU caches between
-// lookups. It costs about (separator size + 20) bytes per data block in memory,
-// ~1% of a table's data, for the reader's lifetime. It is derived from the
-// checksummed index block and never stored.
+// no linear scan per lookup. Each entry also carries 8 bytes of its user key, the
+// bytes right after the prefix that every separator of the table shares, as a
+// big-endian integer ("window"): most binary-search steps are decided by
+// comparing windows and touch one cache line instead of two; only ties compare
+// whole keys. It costs about (separator size + 32) bytes per data block in
+// memory, ~1% of a table's data, for the reader's lifetime. It is derived from
+// the checksummed index block and never stored.
 //
 // Thread safety: immutable after build(); safe to read from many threads.
 #pragma once
@@ -36,14 +39,17 @@ class IndexArray {
   size_t lower_bound(std::string_view target) const;
 
  private:
-  // A binary-search step reads one Entry and one key: two cache lines.
   struct Entry {
+    uint64_t window;  // user key bytes [common_prefix_, +8), zero-padded, big-endian
     BlockHandle handle;
     uint32_t key_offset;
     uint32_t key_size;
   };
+  uint64_t window_of(std::string_view user_key) const;
+
   std::string keys_;
   std::vector<Entry> entries_;
+  std::string common_prefix_;  // shared by the user keys of every separator
 };
 
 }  // namespace fsdb
