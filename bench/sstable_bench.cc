@@ -145,7 +145,8 @@ int main(int argc, char** argv) {
     if (fsdb::TableReader::open(*fs, path0, 2, options, &reader0).ok()) {
       const fsdb::TableProperties& p = reader0->properties();
       std::printf(
-          "  data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter %.2f MB\n",
+          "  sequence-0 table: data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; "
+          "filter %.2f MB\n",
           static_cast<unsigned long long>(p.num_data_blocks), p.data_bytes_raw / 1e6,
           p.data_bytes_stored / 1e6, p.index_bytes / 1e6, p.filter_bytes / 1e6);
     }
@@ -162,9 +163,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     const fsdb::TableProperties& p = reader->properties();
-    std::printf("  data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter %.2f MB\n",
-                static_cast<unsigned long long>(p.num_data_blocks), p.data_bytes_raw / 1e6,
-                p.data_bytes_stored / 1e6, p.index_bytes / 1e6, p.filter_bytes / 1e6);
+    std::printf(
+        "  table: data blocks %llu: raw %.2f MB, stored %.2f MB; index %.2f MB; filter %.2f MB\n",
+        static_cast<unsigned long long>(p.num_data_blocks), p.data_bytes_raw / 1e6,
+        p.data_bytes_stored / 1e6, p.index_bytes / 1e6, p.filter_bytes / 1e6);
     // Warm the cache: every data block read once.
     auto it = reader->new_iterator();
     for (it->seek_to_first(); it->valid(); it->next()) {
