@@ -38,6 +38,8 @@ class Block {
   struct PrivateTag {};
 
  public:
+  // Public only so that std::make_shared can call it; the private tag keeps
+  // every other caller on parse().
   Block(PrivateTag, std::string contents) : contents_(std::move(contents)) {}
 
  private:

@@ -126,6 +126,10 @@ Status TableBuilder::add(std::string_view user_key, SequenceNumber sequence, Val
   if (!status_.ok()) return status_;
   if (done_) return Status::InvalidArgument(path_ + ": add after the build ended");
   if (sequence > kMaxSequenceNumber) return Status::InvalidArgument("sequence out of range");
+  // Entry headers hold 32-bit lengths.
+  if (user_key.size() > UINT32_MAX - kInternalKeyTrailerBytes || value.size() > UINT32_MAX) {
+    return Status::InvalidArgument(path_ + ": key or value too large for a table entry");
+  }
   key_.clear();
   append_internal_key(&key_, user_key, sequence, kind);
   const bool first = props_.num_entries == 0;

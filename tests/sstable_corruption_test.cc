@@ -9,12 +9,15 @@
 #include <vector>
 
 #include "fsdb/env.h"
+#include "sstable/block.h"
+#include "sstable/block_builder.h"
 #include "sstable/block_cache.h"
 #include "sstable/format.h"
 #include "sstable/string_file.h"
 #include "sstable/table_builder.h"
 #include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
+#include "util/checksum.h"
 #include "util/coding.h"
 
 namespace fsdb {
@@ -231,6 +234,64 @@ TEST_F(CorruptionTest, BlockHandlesPastTheEnd) {
           << s.to_string();
     }
   }
+}
+
+TEST_F(CorruptionTest, IndexEntryPastTheEndWithValidChecksums) {
+  // Rebuild the file around a new index block whose last handle runs past the
+  // data, every checksum correct: only the handle check can catch it.
+  TableOptions raw = options_;
+  raw.compression = Compression::kNone;
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("raw.sst");
+  std::unique_ptr<TableBuilder> builder;
+  FSDB_ASSERT_OK(TableBuilder::open(*fs, path, raw, &builder));
+  for (const Entry& e : entries_)
+    FSDB_ASSERT_OK(builder->add(e.user_key, e.sequence, e.kind, e.value));
+  FSDB_ASSERT_OK(builder->finish());
+  std::string image;
+  FSDB_ASSERT_OK(read_file_to_string(*fs, path, &image));
+  Footer f;
+  FSDB_ASSERT_OK(
+      f.decode_from(std::string_view(image).substr(image.size() - Footer::kEncodedBytes), "f"));
+
+  std::unique_ptr<Block> index_block;
+  FSDB_ASSERT_OK(Block::parse(image.substr(f.index.offset, f.index.size), &index_block));
+  BlockBuilder index(16);
+  BlockIterator it(index_block.get());
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    std::string value(it.value());
+    std::string_view peek = value;
+    BlockHandle h;
+    ASSERT_TRUE(h.decode_from(&peek));
+    if (h.offset + h.size + kBlockTrailerBytes == f.filter.offset) {  // the last data block
+      value.clear();
+      BlockHandle{h.offset, h.size + 5000}.encode_to(&value);
+    }
+    index.add(it.key(), value);
+  }
+  const std::string props =
+      image.substr(f.properties.offset, f.properties.size + kBlockTrailerBytes);
+  std::string rebuilt = image.substr(0, f.index.offset);
+  const std::string_view index_bytes = index.finish();
+  const uint64_t index_offset = rebuilt.size();
+  rebuilt.append(index_bytes);
+  const char type = 0;
+  rebuilt.push_back(type);
+  put_fixed64(&rebuilt, checksum64(index_bytes, std::string_view(&type, 1)));
+  f.index = {index_offset, index_bytes.size()};
+  f.properties.offset = rebuilt.size();
+  rebuilt.append(props);
+  f.encode_to(&rebuilt);
+
+  std::unique_ptr<TableReader> reader;
+  Status s = open(rebuilt, &reader, raw);
+  ASSERT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(
+      s.message().find(std::string(kPath) + ": block at offset " + std::to_string(index_offset)),
+      std::string::npos)
+      << s.to_string();
+  EXPECT_NE(s.message().find("past the end of the data"), std::string::npos) << s.to_string();
 }
 
 TEST_F(CorruptionTest, DataBlockChecksumMismatchNamesTheBlock) {
