@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 #include "sstable/block.h"
 
@@ -60,23 +60,32 @@ class BlockCache {
     uint64_t offset;
     bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const;
-  };
-  // Lives in the shard's hash table node; prev/next link the LRU list, whose
-  // sentinel is Shard::head (head.next = most recently used).
+  static uint64_t hash_of(const Key& k);
+  // One cached block. Chained in its shard's hash table through hash_next, and
+  // in the shard's LRU list through prev/next, whose sentinel is Shard::head
+  // (head.next = most recently used). Owned by the shard.
   struct Entry {
+    Key key{};
+    uint64_t hash = 0;
     std::shared_ptr<const Block> block;
     size_t charge = 0;
     uint64_t promoted_at = 0;  // the shard's tick when this entry last moved to the front
-    const Key* key = nullptr;  // the hash table's copy of the key
+    Entry* hash_next = nullptr;
     Entry* prev = nullptr;
     Entry* next = nullptr;
   };
+  // A chained hash table whose buckets point straight at entries: a hit costs
+  // the bucket and the entry, not the extra node hop of std::unordered_map.
   struct Shard {
     Shard() { head.prev = head.next = &head; }
+    ~Shard();
+    Entry** find_slot(const Key& key, uint64_t hash);
+    void add_to_table(Entry* e);
+    void grow();
+
     mutable std::mutex mutex;
-    std::unordered_map<Key, Entry, KeyHash> table;
+    std::vector<Entry*> buckets;  // size is zero or a power of two
+    size_t count = 0;
     Entry head;
     uint64_t tick = 0;
     size_t usage = 0;
