@@ -1,37 +1,49 @@
 #include "sstable/block.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "util/coding.h"
 #include "util/internal_key.h"
 
 namespace fsdb {
 
 Status Block::parse(std::string contents, std::unique_ptr<Block>* block) {
-  const size_t size = contents.size();
+  auto b = std::make_unique<Block>(PrivateTag{}, std::move(contents));
+  Status s = b->init();
+  if (s.ok()) *block = std::move(b);
+  return s;
+}
+
+Status Block::parse_shared(std::string contents, std::shared_ptr<const Block>* block) {
+  auto b = std::make_shared<Block>(PrivateTag{}, std::move(contents));
+  Status s = b->init();
+  if (s.ok()) *block = std::move(b);
+  return s;
+}
+
+Status Block::init() {
+  const size_t size = contents_.size();
   if (size < 4 || size > UINT32_MAX) return Status::Corruption("block too small or too large");
-  const uint32_t n = decode_fixed32(contents.data() + size - 4);
+  const uint32_t n = decode_fixed32(contents_.data() + size - 4);
   if (n > (size - 4) / 4) return Status::Corruption("bad restart count");
-  std::unique_ptr<Block> b(new Block(std::move(contents)));
-  b->num_restarts_ = n;
-  b->data_end_ = static_cast<uint32_t>(size - 4 - 4 * static_cast<size_t>(n));
-  if (n == 0 && b->data_end_ != 0) return Status::Corruption("entries without restart points");
-  if (b->data_end_ == 0) {
+  num_restarts_ = n;
+  data_end_ = static_cast<uint32_t>(size - 4 - 4 * static_cast<size_t>(n));
+  if (n == 0 && data_end_ != 0) return Status::Corruption("entries without restart points");
+  if (data_end_ == 0) {
     // An empty block (an empty table's index) keeps the builder's lone restart at 0.
-    if (n > 1 || (n == 1 && b->restart_point(0) != 0)) {
-      return Status::Corruption("bad restart array");
-    }
-    b->num_restarts_ = 0;
-    *block = std::move(b);
+    if (n > 1 || (n == 1 && restart_point(0) != 0)) return Status::Corruption("bad restart array");
+    num_restarts_ = 0;
     return Status::OK();
   }
   // Restart offsets must rise strictly from 0 and stay inside the data, so the
   // iterator can trust them without rechecking.
   for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t r = b->restart_point(i);
-    if (r >= b->data_end_ || (i == 0 && r != 0) || (i > 0 && r <= b->restart_point(i - 1))) {
+    const uint32_t r = restart_point(i);
+    if (r >= data_end_ || (i == 0 && r != 0) || (i > 0 && r <= restart_point(i - 1))) {
       return Status::Corruption("bad restart array");
     }
   }
-  *block = std::move(b);
   return Status::OK();
 }
 
@@ -42,22 +54,20 @@ uint32_t Block::restart_point(uint32_t index) const {
 void BlockIterator::reset(const Block* block) {
   block_ = block;
   status_ = Status::OK();
-  key_.clear();
+  key_size_ = 0;
   value_ = {};
-  restart_index_ = 0;
   current_ = next_offset_ = block == nullptr ? 0 : block->data_end_;
 }
 
 void BlockIterator::corrupt(std::string_view what) {
   if (status_.ok()) status_ = Status::Corruption(what);
   invalidate();
-  key_.clear();
+  key_size_ = 0;
   value_ = {};
 }
 
 void BlockIterator::seek_to_restart(uint32_t index) {
-  restart_index_ = index;
-  key_.clear();
+  key_size_ = 0;
   next_offset_ = block_->restart_point(index);
 }
 
@@ -94,19 +104,18 @@ bool BlockIterator::parse_next_entry() {
   }
   uint32_t shared = 0, non_shared = 0, value_len = 0;
   const char* p = decode_entry_header(base + current_, limit, &shared, &non_shared, &value_len);
-  if (p == nullptr || shared > key_.size() ||
+  if (p == nullptr || shared > key_size_ ||
       static_cast<uint64_t>(non_shared) + value_len > static_cast<uint64_t>(limit - p)) {
     corrupt("malformed block entry");
     return false;
   }
-  key_.resize(shared);
-  key_.append(p, non_shared);
+  // The buffer only grows, so after the first few entries this is one memcpy.
+  const size_t key_size = size_t{shared} + non_shared;
+  if (key_buffer_.size() < key_size) key_buffer_.resize(std::max(key_size, 2 * key_buffer_.size()));
+  std::memcpy(key_buffer_.data() + shared, p, non_shared);
+  key_size_ = static_cast<uint32_t>(key_size);
   value_ = std::string_view(p + non_shared, value_len);
   next_offset_ = static_cast<uint32_t>(p + non_shared + value_len - base);
-  while (restart_index_ + 1 < block_->num_restarts_ &&
-         block_->restart_point(restart_index_ + 1) <= current_) {
-    ++restart_index_;
-  }
   return true;
 }
 
@@ -138,11 +147,22 @@ void BlockIterator::seek_to_last() {
   }
 }
 
+namespace {
+constexpr uint32_t kPrefetchedRestarts = 8;
+}  // namespace
+
 void BlockIterator::seek(std::string_view target) {
   if (block_ == nullptr || block_->num_restarts_ == 0) return invalidate();
   if (target.size() < kInternalKeyTrailerBytes) return corrupt("seek target too short");
   // The last restart whose key is < target: the answer is at or after it.
   uint32_t lo = 0, hi = block_->num_restarts_ - 1;
+  if (block_->num_restarts_ <= kPrefetchedRestarts) {
+    // A 4 KiB data block has 2-3 restarts: ask for all their lines at once so
+    // the cache misses of the binary search overlap instead of queueing.
+    for (uint32_t i = 0; i < block_->num_restarts_; ++i) {
+      __builtin_prefetch(block_->contents_.data() + block_->restart_point(i));
+    }
+  }
   while (lo < hi) {
     const uint32_t mid = lo + (hi - lo + 1) / 2;
     std::string_view k;
@@ -153,10 +173,14 @@ void BlockIterator::seek(std::string_view target) {
       hi = mid - 1;
     }
   }
-  seek_to_restart(lo);
+  seek_from_restart(lo, target);
+}
+
+void BlockIterator::seek_from_restart(uint32_t index, std::string_view target) {
+  seek_to_restart(index);
   while (parse_next_entry()) {
-    if (key_.size() < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
-    if (compare_encoded_internal_keys(key_, target) >= 0) return;
+    if (key_size_ < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
+    if (compare_encoded_internal_keys(key(), target) >= 0) return;
   }
 }
 
@@ -164,11 +188,19 @@ void BlockIterator::next() { parse_next_entry(); }
 
 void BlockIterator::prev() {
   const uint32_t original = current_;
-  while (block_->restart_point(restart_index_) >= original) {
-    if (restart_index_ == 0) return invalidate();
-    --restart_index_;
+  if (original == 0) return invalidate();  // at the first entry
+  // The last restart point before the current entry (restart 0 is at offset 0,
+  // so one exists); found here rather than tracked on every forward step.
+  uint32_t lo = 0, hi = block_->num_restarts_ - 1;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo + 1) / 2;
+    if (block_->restart_point(mid) < original) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
   }
-  seek_to_restart(restart_index_);
+  seek_to_restart(lo);
   while (parse_next_entry() && next_offset_ < original) {
   }
 }

@@ -26,13 +26,25 @@ class Block {
  public:
   // Takes the block's bytes; fails if the restart array is malformed.
   static Status parse(std::string contents, std::unique_ptr<Block>* block);
+  // The same, with the Block and its reference count in one allocation (for
+  // blocks shared with the cache).
+  static Status parse_shared(std::string contents, std::shared_ptr<const Block>* block);
 
   size_t size() const { return contents_.size(); }
   uint32_t num_restarts() const { return num_restarts_; }
 
  private:
   friend class BlockIterator;
-  explicit Block(std::string contents) : contents_(std::move(contents)) {}
+  struct PrivateTag {};
+
+ public:
+  // Public only so that std::make_shared can call it; the private tag keeps
+  // every other caller on parse().
+  Block(PrivateTag, std::string contents) : contents_(std::move(contents)) {}
+
+ private:
+  // Checks the restart array and fills in data_end_ and num_restarts_.
+  Status init();
 
   uint32_t restart_point(uint32_t index) const;
 
@@ -52,7 +64,7 @@ class BlockIterator {
   bool valid() const { return block_ != nullptr && current_ < block_->data_end_; }
   const Status& status() const { return status_; }
   // REQUIRES: valid().
-  std::string_view key() const { return key_; }
+  std::string_view key() const { return std::string_view(key_buffer_.data(), key_size_); }
   std::string_view value() const { return value_; }
 
   void seek_to_first();
@@ -67,6 +79,8 @@ class BlockIterator {
   void invalidate() { current_ = block_ == nullptr ? 0 : block_->data_end_; }
   void corrupt(std::string_view what);
   void seek_to_restart(uint32_t index);
+  // Scans forward from restart point `index` to the first key >= target.
+  void seek_from_restart(uint32_t index, std::string_view target);
   // Decodes the entry at next_offset_; false at the end of the data or on corruption.
   bool parse_next_entry();
   // Sets *key to the full key stored at a restart point (shared must be 0).
@@ -75,8 +89,8 @@ class BlockIterator {
   const Block* block_ = nullptr;
   uint32_t current_ = 0;      // offset of the current entry; data_end_ when not valid
   uint32_t next_offset_ = 0;  // offset just past the current entry
-  uint32_t restart_index_ = 0;
-  std::string key_;
+  std::string key_buffer_;    // the current key in its first key_size_ bytes
+  uint32_t key_size_ = 0;
   std::string_view value_;
   Status status_;
 };

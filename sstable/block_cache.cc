@@ -3,8 +3,9 @@
 namespace fsdb {
 
 namespace {
-// Bookkeeping per entry (list node, hash node, Block object) counted with its bytes.
-constexpr size_t kEntryOverheadBytes = 128;
+// Bookkeeping per entry (the Entry, the Block object and its control block)
+// counted with the block's bytes.
+constexpr size_t kEntryOverheadBytes = 160;
 
 inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   x ^= x >> 30;
@@ -14,10 +15,62 @@ inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   x ^= x >> 31;
   return x;
 }
+
+template <typename E>
+void unlink(E* e) {
+  e->prev->next = e->next;
+  e->next->prev = e->prev;
+}
+template <typename E>
+void link_front(E* head, E* e) {
+  e->next = head->next;
+  e->prev = head;
+  head->next->prev = e;
+  head->next = e;
+}
 }  // namespace
 
-size_t BlockCache::KeyHash::operator()(const Key& k) const {
-  return static_cast<size_t>(mix64(k.cache_id * 0x9e3779b97f4a7c15ull ^ k.offset));
+uint64_t BlockCache::hash_of(const Key& k) {
+  return mix64(k.cache_id * 0x9e3779b97f4a7c15ull ^ k.offset);
+}
+
+BlockCache::Shard::~Shard() {
+  for (Entry* e = head.next; e != &head;) {
+    Entry* next = e->next;
+    delete e;
+    e = next;
+  }
+}
+
+BlockCache::Entry** BlockCache::Shard::find_slot(const Key& key, uint64_t hash) {
+  if (buckets.empty()) return nullptr;
+  Entry** slot = &buckets[hash & (buckets.size() - 1)];
+  while (*slot != nullptr && !((*slot)->hash == hash && (*slot)->key == key)) {
+    slot = &(*slot)->hash_next;
+  }
+  return slot;
+}
+
+void BlockCache::Shard::add_to_table(Entry* e) {
+  if (count + 1 > buckets.size()) grow();
+  Entry*& bucket = buckets[e->hash & (buckets.size() - 1)];
+  e->hash_next = bucket;
+  bucket = e;
+  ++count;
+}
+
+void BlockCache::Shard::grow() {
+  std::vector<Entry*> bigger(buckets.empty() ? 256 : buckets.size() * 2, nullptr);
+  for (Entry* chain : buckets) {
+    while (chain != nullptr) {
+      Entry* next = chain->hash_next;
+      Entry*& bucket = bigger[chain->hash & (bigger.size() - 1)];
+      chain->hash_next = bucket;
+      bucket = chain;
+      chain = next;
+    }
+  }
+  buckets.swap(bigger);
 }
 
 BlockCache::BlockCache(size_t capacity_bytes)
@@ -30,20 +83,26 @@ uint64_t BlockCache::new_cache_id() {
 }
 
 BlockCache::Shard& BlockCache::shard_for(const Key& key) {
-  // The top bits pick the shard; the hash table uses the low bits.
-  return shards_[KeyHash()(key) >> 60];
+  // The top bits pick the shard; the shard's buckets use the low bits.
+  return shards_[hash_of(key) >> 60];
 }
 
 std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offset) {
   const Key key{cache_id, offset};
-  Shard& shard = shard_for(key);
+  const uint64_t hash = hash_of(key);
+  Shard& shard = shards_[hash >> 60];
   std::shared_ptr<const Block> result;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto found = shard.index.find(key);
-    if (found != shard.index.end()) {
-      shard.lru.splice(shard.lru.begin(), shard.lru, found->second);
-      result = found->second->block;
+    Entry** slot = shard.find_slot(key, hash);
+    if (slot != nullptr && *slot != nullptr) {
+      Entry* e = *slot;
+      if (shard.tick - e->promoted_at > shard.count / 4) {
+        unlink(e);
+        link_front(&shard.head, e);
+        e->promoted_at = ++shard.tick;
+      }
+      result = e->block;
     }
   }
   (result ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
@@ -52,44 +111,63 @@ std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offs
 
 void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block) {
   const Key key{cache_id, offset};
+  const uint64_t hash = hash_of(key);
   const size_t charge = block->size() + kEntryOverheadBytes;
   if (charge > shard_capacity_) return;
-  Shard& shard = shard_for(key);
-  // Evicted blocks are released after the lock is dropped: freeing a block's
+  Shard& shard = shards_[hash >> 60];
+  // Evicted entries are freed after the lock is dropped: releasing a block's
   // memory is not work to do while other threads wait on the shard.
-  std::list<Entry> evicted;
+  std::vector<std::unique_ptr<Entry>> evicted;
+  std::shared_ptr<const Block> replaced;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    auto found = shard.index.find(key);
-    if (found != shard.index.end()) {
-      shard.usage -= found->second->charge;
-      evicted.splice(evicted.end(), shard.lru, found->second);
-      shard.index.erase(found);
+    Entry** slot = shard.find_slot(key, hash);
+    Entry* e = slot != nullptr ? *slot : nullptr;
+    if (e != nullptr) {  // replace the block of an existing entry
+      shard.usage -= e->charge;
+      unlink(e);
+      replaced = std::move(e->block);
+    } else {
+      e = new Entry;
+      e->key = key;
+      e->hash = hash;
+      shard.add_to_table(e);
     }
-    shard.lru.push_front(Entry{key, std::move(block), charge});
-    shard.index.emplace(key, shard.lru.begin());
+    e->block = std::move(block);
+    e->charge = charge;
+    e->promoted_at = ++shard.tick;
+    link_front(&shard.head, e);
     shard.usage += charge;
     while (shard.usage > shard_capacity_) {
-      auto last = std::prev(shard.lru.end());
-      shard.usage -= last->charge;
-      shard.index.erase(last->key);
-      evicted.splice(evicted.end(), shard.lru, last);
+      Entry* victim = shard.head.prev;
+      shard.usage -= victim->charge;
+      unlink(victim);
+      Entry** victim_slot = shard.find_slot(victim->key, victim->hash);
+      *victim_slot = victim->hash_next;
+      --shard.count;
+      evicted.emplace_back(victim);
     }
   }
 }
 
 void BlockCache::erase_table(uint64_t cache_id) {
   for (Shard& shard : shards_) {
-    std::list<Entry> evicted;
+    std::vector<std::unique_ptr<Entry>> evicted;
     std::lock_guard<std::mutex> lock(shard.mutex);
-    for (auto it = shard.lru.begin(); it != shard.lru.end();) {
-      auto next = std::next(it);
-      if (it->key.cache_id == cache_id) {
-        shard.usage -= it->charge;
-        shard.index.erase(it->key);
-        evicted.splice(evicted.end(), shard.lru, it);
+    for (Entry*& bucket : shard.buckets) {
+      Entry** slot = &bucket;
+      while (*slot != nullptr) {
+        Entry* e = *slot;
+        if (e->key.cache_id == cache_id) {
+          *slot = e->hash_next;
+          --shard.count;
+          shard.usage -= e->charge;
+          unlink(e);
+          evicted.emplace_back(e);
+        } else {
+          slot = &e->hash_next;
+        }
       }
-      it = next;
     }
   }
 }

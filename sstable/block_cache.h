@@ -6,6 +6,11 @@
 // share entries. Capacity is in bytes (a block's size plus bookkeeping),
 // divided evenly among 16 shards, each an LRU list under its own mutex.
 //
+// LRU order: a hit moves an entry to the front of its shard's list unless it is
+// already among the most recent quarter of the list's promotions. Eviction order
+// is then LRU up to that quarter, and a hit on a hot block costs no writes to
+// its list neighbours (three cache misses on a large cache).
+//
 // Pinning: lookups and inserts hand out std::shared_ptr<const Block>. The
 // reference count is the pin: eviction removes a block from the cache, but its
 // memory lives until the last iterator or lookup using it lets go, so an
@@ -18,10 +23,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
+#include <vector>
 
 #include "sstable/block.h"
 
@@ -56,18 +60,34 @@ class BlockCache {
     uint64_t offset;
     bool operator==(const Key&) const = default;
   };
-  struct KeyHash {
-    size_t operator()(const Key& k) const;
-  };
+  static uint64_t hash_of(const Key& k);
+  // One cached block. Chained in its shard's hash table through hash_next, and
+  // in the shard's LRU list through prev/next, whose sentinel is Shard::head
+  // (head.next = most recently used). Owned by the shard.
   struct Entry {
-    Key key;
+    Key key{};
+    uint64_t hash = 0;
     std::shared_ptr<const Block> block;
-    size_t charge;
+    size_t charge = 0;
+    uint64_t promoted_at = 0;  // the shard's tick when this entry last moved to the front
+    Entry* hash_next = nullptr;
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
   };
+  // A chained hash table whose buckets point straight at entries: a hit costs
+  // the bucket and the entry, not the extra node hop of std::unordered_map.
   struct Shard {
+    Shard() { head.prev = head.next = &head; }
+    ~Shard();
+    Entry** find_slot(const Key& key, uint64_t hash);
+    void add_to_table(Entry* e);
+    void grow();
+
     mutable std::mutex mutex;
-    std::list<Entry> lru;  // front = most recently used
-    std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> index;
+    std::vector<Entry*> buckets;  // size is zero or a power of two
+    size_t count = 0;
+    Entry head;
+    uint64_t tick = 0;
     size_t usage = 0;
   };
   static constexpr size_t kNumShards = 16;

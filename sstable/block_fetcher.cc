@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <cstring>
 #include <memory>
 
 #include "util/checksum.h"
@@ -23,12 +24,15 @@ ZSTD_DCtx* thread_dctx() {
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
                   bool verify_checksum, std::string* contents) {
   const size_t n = static_cast<size_t>(handle.size);
+  // Room in front for the zstd magic number that compressed blocks leave out,
+  // so the frame can be made whole without copying it.
   std::string buffer;
-  buffer.resize(n + kBlockTrailerBytes);
+  buffer.resize(kZstdFrameMagicBytes + n + kBlockTrailerBytes);
+  char* const body = buffer.data() + kZstdFrameMagicBytes;
   std::string_view read;
-  Status s = file.read(handle.offset, buffer.size(), &read, buffer.data());
+  Status s = file.read(handle.offset, n + kBlockTrailerBytes, &read, body);
   if (!s.ok()) return s;
-  if (read.size() != buffer.size()) {
+  if (read.size() != n + kBlockTrailerBytes) {
     return block_corruption(path, handle.offset, "truncated block read");
   }
   const std::string_view stored = read.substr(0, n);
@@ -41,7 +45,8 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   }
   switch (static_cast<BlockCompression>(type)) {
     case BlockCompression::kNone:
-      if (read.data() == buffer.data()) {
+      if (read.data() == body) {
+        buffer.erase(0, kZstdFrameMagicBytes);
         buffer.resize(n);
         *contents = std::move(buffer);
       } else {
@@ -49,7 +54,10 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
       }
       return Status::OK();
     case BlockCompression::kZstd: {
-      const unsigned long long size = ZSTD_getFrameContentSize(stored.data(), stored.size());
+      if (read.data() != body) std::memcpy(body, read.data(), n);
+      encode_fixed32(buffer.data(), kZstdFrameMagic);
+      const std::string_view frame(buffer.data(), kZstdFrameMagicBytes + n);
+      const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
       if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
           size > kMaxCompressibleBlockBytes) {
         return block_corruption(path, handle.offset, "bad zstd frame header");
@@ -57,8 +65,8 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
       ZSTD_DCtx* dctx = thread_dctx();
       if (dctx == nullptr) return Status::IOError("out of memory for a zstd context");
       contents->resize(static_cast<size_t>(size));
-      const size_t got = ZSTD_decompressDCtx(dctx, contents->data(), contents->size(),
-                                             stored.data(), stored.size());
+      const size_t got =
+          ZSTD_decompressDCtx(dctx, contents->data(), contents->size(), frame.data(), frame.size());
       if (ZSTD_isError(got) || got != size) {
         return block_corruption(path, handle.offset, "zstd decompression failed");
       }

@@ -19,7 +19,8 @@
 
 namespace fsdb {
 
-inline constexpr uint64_t kTableMagicNumber = 0x46534442'53535431ull;  // "FSDBSST1"
+// On disk (little-endian) the bytes spell "FSDBSST1".
+inline constexpr uint64_t kTableMagicNumber = 0x31545353'42445346ull;
 inline constexpr uint32_t kTableFormatVersion = 1;
 inline constexpr size_t kBlockTrailerBytes = 1 + 8;
 // Blocks larger than this are never compressed, and a reader refuses a
@@ -30,8 +31,12 @@ inline constexpr size_t kMaxCompressibleBlockBytes = 32u << 20;
 // The compression type byte of a block trailer.
 enum class BlockCompression : uint8_t {
   kNone = 0,
+  // A zstd frame (with its content size) minus the frame's leading 4-byte magic
+  // number, which is the same in every frame: 4 bytes saved per block.
   kZstd = 1,
 };
+inline constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;  // little-endian on disk in a frame
+inline constexpr size_t kZstdFrameMagicBytes = 4;
 
 // Where a block lives: the offset of its first byte and the size of its stored
 // (possibly compressed) bytes, not counting the trailer.

@@ -126,6 +126,10 @@ Status TableBuilder::add(std::string_view user_key, SequenceNumber sequence, Val
   if (!status_.ok()) return status_;
   if (done_) return Status::InvalidArgument(path_ + ": add after the build ended");
   if (sequence > kMaxSequenceNumber) return Status::InvalidArgument("sequence out of range");
+  // Entry headers hold 32-bit lengths.
+  if (user_key.size() > UINT32_MAX - kInternalKeyTrailerBytes || value.size() > UINT32_MAX) {
+    return Status::InvalidArgument(path_ + ": key or value too large for a table entry");
+  }
   key_.clear();
   append_internal_key(&key_, user_key, sequence, kind);
   const bool first = props_.num_entries == 0;
@@ -182,8 +186,10 @@ void TableBuilder::write_block(std::string_view raw, bool may_compress, BlockHan
     const size_t n =
         ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), raw.data(), raw.size());
     // Only a saving of at least 1/8 pays for decompressing the block on every read.
-    if (!ZSTD_isError(n) && n <= raw.size() - raw.size() / 8) {
-      stored = std::string_view(compressed_.data(), n);
+    if (!ZSTD_isError(n) && n <= raw.size() - raw.size() / 8 + kZstdFrameMagicBytes &&
+        n > kZstdFrameMagicBytes && decode_fixed32(compressed_.data()) == kZstdFrameMagic) {
+      stored =
+          std::string_view(compressed_.data() + kZstdFrameMagicBytes, n - kZstdFrameMagicBytes);
       type = BlockCompression::kZstd;
     }
   }
@@ -220,7 +226,7 @@ Status TableBuilder::finish() {
   }
   {
     const uint64_t before = offset_;
-    write_block(index_block_.finish(), false, &footer.index);
+    write_block(index_block_.finish(), true, &footer.index);
     props_.index_bytes = offset_ - before;
   }
 
@@ -233,7 +239,7 @@ Status TableBuilder::finish() {
   props_.zstd_level = cctx_ != nullptr ? options_.zstd_level : 0;
   props_.bloom_bits_per_key =
       filter_ != nullptr ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
-  write_block(props_.encode(), false, &footer.properties);
+  write_block(props_.encode(), true, &footer.properties);
 
   std::string encoded_footer;
   footer.encode_to(&encoded_footer);

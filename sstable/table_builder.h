@@ -36,7 +36,8 @@ class TableBuilder {
  public:
   static constexpr int kDataRestartInterval = 16;
   // Index entries are prefix-compressed too: separators of neighbouring blocks
-  // share most of their bytes, and a lookup scans at most this many of them.
+  // share most of their bytes. Readers decode the whole index once at open
+  // (IndexArray), so the interval costs nothing per lookup.
   static constexpr int kIndexRestartInterval = 16;
 
   // Creates (or truncates) the file at `path`.

@@ -5,7 +5,7 @@
 namespace fsdb {
 
 TableIterator::TableIterator(const TableReader* table, const TableReadOptions& read_options)
-    : table_(table), read_options_(read_options), index_iter_(table->index_block_.get()) {}
+    : table_(table), read_options_(read_options) {}
 
 void TableIterator::clear() {
   valid_ = false;
@@ -20,21 +20,17 @@ void TableIterator::set_error(Status s) {
 }
 
 bool TableIterator::load_data_block() {
-  if (!index_iter_.valid()) {
-    if (!index_iter_.status().ok()) {
-      set_error(table_->block_error(table_->footer_.index.offset, index_iter_.status()));
-    }
+  if (index_pos_ >= table_->index_.size()) {  // also the "before the first block" position
     data_iter_.reset(nullptr);
     data_block_.reset();
     return false;
   }
-  BlockHandle handle;
-  Status s = table_->decode_index_value(index_iter_.value(), &handle);
-  if (s.ok() && data_block_ != nullptr && handle.offset == data_block_offset_) {
+  const BlockHandle& handle = table_->index_.handle(index_pos_);
+  if (data_block_ != nullptr && handle.offset == data_block_offset_) {
     return true;  // already on this block
   }
   std::shared_ptr<const Block> block;
-  if (s.ok()) s = table_->read_data_block(read_options_, handle, &block);
+  Status s = table_->read_data_block(read_options_, handle, &block);
   if (!s.ok()) {
     set_error(std::move(s));
     return false;
@@ -62,7 +58,7 @@ void TableIterator::settle() {
 void TableIterator::skip_empty_blocks_forward() {
   while (status_.ok() && data_block_ != nullptr && !data_iter_.valid() &&
          data_iter_.status().ok()) {
-    index_iter_.next();
+    ++index_pos_;
     if (!load_data_block()) return;
     data_iter_.seek_to_first();
   }
@@ -71,7 +67,7 @@ void TableIterator::skip_empty_blocks_forward() {
 void TableIterator::skip_empty_blocks_backward() {
   while (status_.ok() && data_block_ != nullptr && !data_iter_.valid() &&
          data_iter_.status().ok()) {
-    index_iter_.prev();
+    --index_pos_;  // from 0 wraps to SIZE_MAX: before the first block
     if (!load_data_block()) return;
     data_iter_.seek_to_last();
   }
@@ -79,7 +75,7 @@ void TableIterator::skip_empty_blocks_backward() {
 
 void TableIterator::seek_to_first() {
   clear();
-  index_iter_.seek_to_first();
+  index_pos_ = 0;
   if (load_data_block()) data_iter_.seek_to_first();
   skip_empty_blocks_forward();
   settle();
@@ -87,7 +83,7 @@ void TableIterator::seek_to_first() {
 
 void TableIterator::seek_to_last() {
   clear();
-  index_iter_.seek_to_last();
+  index_pos_ = table_->index_.size() - 1;  // SIZE_MAX for an empty table
   if (load_data_block()) data_iter_.seek_to_last();
   skip_empty_blocks_backward();
   settle();
@@ -97,7 +93,7 @@ void TableIterator::seek(std::string_view user_key, SequenceNumber seq) {
   clear();
   target_.clear();
   append_internal_key(&target_, user_key, std::min(seq, kMaxSequenceNumber), kValueKindForSeek);
-  index_iter_.seek(target_);
+  index_pos_ = table_->index_.lower_bound(target_);
   if (load_data_block()) data_iter_.seek(target_);
   skip_empty_blocks_forward();
   settle();

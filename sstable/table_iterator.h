@@ -1,5 +1,5 @@
 // TableIterator: an InternalIterator over one table, a two-level walk of the
-// index block and the data blocks it points to.
+// decoded index (IndexArray) and the data blocks it points to.
 //
 // The current data block is held by std::shared_ptr, which pins it in the block
 // cache's sense: eviction cannot free it while the iterator is on it. A read or
@@ -40,8 +40,8 @@ class TableIterator final : public InternalIterator {
   Status status() const override { return status_; }
 
  private:
-  // Loads the data block the index iterator is on; false (and the iterator
-  // invalid) at the end of the index or on an error.
+  // Loads the data block at index position index_pos_; false (and the
+  // iterator invalid) past either end of the index or on an error.
   bool load_data_block();
   void skip_empty_blocks_forward();
   void skip_empty_blocks_backward();
@@ -52,7 +52,9 @@ class TableIterator final : public InternalIterator {
 
   const TableReader* const table_;
   const TableReadOptions read_options_;
-  BlockIterator index_iter_;
+  // Position in the table's IndexArray; index size (or -1 as size_t max) when
+  // past the last (first) block.
+  size_t index_pos_ = 0;
   std::shared_ptr<const Block> data_block_;
   uint64_t data_block_offset_ = 0;
   BlockIterator data_iter_;

@@ -101,7 +101,10 @@ std::string TableProperties::to_string() const {
       const std::string& key = name == "fsdb.smallest_key" ? smallest_key : largest_key;
       ParsedInternalKey parsed;
       if (parse_internal_key(key, &parsed)) {
-        out += "'" + std::string(parsed.user_key) + "' @" + std::to_string(parsed.sequence);
+        out += '\'';
+        out.append(parsed.user_key);
+        out += "' @";
+        out += std::to_string(parsed.sequence);
       }
     } else {
       std::string_view in = value;

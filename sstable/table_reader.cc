@@ -59,7 +59,9 @@ Status TableReader::open_blocks() {
 
   std::string contents;
   if ((s = read_meta_block(footer_.index, "index", &contents)).ok()) {
-    s = Block::parse(std::move(contents), &index_block_);
+    std::unique_ptr<Block> index_block;
+    s = Block::parse(std::move(contents), &index_block);
+    if (s.ok()) s = index_.build(*index_block, data_end_);
     if (!s.ok()) s = block_error(footer_.index.offset, s);
   }
   if (!s.ok()) return s;
@@ -96,13 +98,6 @@ Status TableReader::read_meta_block(const BlockHandle& handle, std::string_view 
   return read_block(*file_, path_, handle, options_.verify_checksums, contents);
 }
 
-Status TableReader::decode_index_value(std::string_view value, BlockHandle* handle) const {
-  if (!handle->decode_from(&value) || !value.empty()) {
-    return block_corruption(path_, footer_.index.offset, "bad block handle in the index");
-  }
-  return check_handle(*handle, "data");
-}
-
 Status TableReader::block_error(uint64_t block_offset, const Status& s) const {
   if (s.is_corruption()) return block_corruption(path_, block_offset, s.message());
   return s;
@@ -118,10 +113,8 @@ Status TableReader::read_data_block(const TableReadOptions& read_options, const 
   std::string contents;
   Status s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
   if (!s.ok()) return s;
-  std::unique_ptr<Block> parsed;
-  s = Block::parse(std::move(contents), &parsed);
+  s = Block::parse_shared(std::move(contents), block);
   if (!s.ok()) return block_error(handle.offset, s);
-  *block = std::move(parsed);
   // A block read without checking its checksum is not cached: a later reader
   // that does verify must never be handed unverified bytes.
   if (cache != nullptr && read_options.fill_cache && read_options.verify_checksums) {
@@ -139,18 +132,25 @@ Status TableReader::get(const TableReadOptions& read_options, std::string_view u
   result->found = false;
   result->value.clear();
   if (!may_contain(user_key)) return Status::OK();
-  std::string target;
-  target.reserve(user_key.size() + kInternalKeyTrailerBytes);
+  // Per-thread scratch: the iterators' key buffers and the target keep their
+  // capacity from one lookup to the next, so a lookup allocates nothing.
+  // Per-thread scratch: the target and the iterator's key buffer keep their
+  // capacity from one lookup to the next, so a lookup allocates nothing.
+  thread_local struct {
+    std::string target;
+    BlockIterator data;
+  } scratch;
+  std::string& target = scratch.target;
+  target.clear();
   append_internal_key(&target, user_key, std::min(sequence, kMaxSequenceNumber), kValueKindForSeek);
 
-  BlockIterator index(index_block_.get());
-  for (index.seek(target); index.valid(); index.next()) {
-    BlockHandle handle;
-    Status s = decode_index_value(index.value(), &handle);
-    if (!s.ok()) return s;
+  for (size_t i = index_.lower_bound(target); i < index_.size(); ++i) {
+    const BlockHandle& handle = index_.handle(i);
     std::shared_ptr<const Block> block;  // pins the block until this lookup is done
-    if (!(s = read_data_block(read_options, handle, &block)).ok()) return s;
-    BlockIterator it(block.get());
+    Status s = read_data_block(read_options, handle, &block);
+    if (!s.ok()) return s;
+    BlockIterator& it = scratch.data;
+    it.reset(block.get());
     it.seek(target);
     if (!it.status().ok()) return block_error(handle.offset, it.status());
     if (!it.valid()) continue;  // target is past this block's last key: look in the next block
@@ -166,7 +166,6 @@ Status TableReader::get(const TableReadOptions& read_options, std::string_view u
     }
     return Status::OK();
   }
-  if (!index.status().ok()) return block_error(footer_.index.offset, index.status());
   return Status::OK();
 }
 

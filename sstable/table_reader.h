@@ -2,8 +2,8 @@
 //
 // open() reads and checks the footer (magic number, checksum, format version),
 // then the index, filter and properties blocks, which stay in memory for the
-// reader's lifetime. Data blocks are read on demand, through the block cache
-// when the options name one. Every problem with the file's bytes is reported as
+// reader's lifetime (the index decoded into an IndexArray). Data blocks are read on demand, through
+// the block cache when the options name one. Every problem with the file's bytes is reported as
 // Corruption naming the file and the offset of the block at fault:
 //   "Corruption: /db/000012.sst: block at offset 8192: checksum mismatch"
 //
@@ -22,6 +22,7 @@
 #include "sstable/block.h"
 #include "sstable/bloom_filter.h"
 #include "sstable/format.h"
+#include "sstable/index_array.h"
 #include "sstable/table_options.h"
 #include "sstable/table_properties.h"
 #include "util/internal_iterator.h"
@@ -83,8 +84,6 @@ class TableReader {
   Status check_handle(const BlockHandle& handle, std::string_view what) const;
   // Reads a meta block (index, filter, properties) at open.
   Status read_meta_block(const BlockHandle& handle, std::string_view what, std::string* contents);
-  // Decodes an index entry's value into a checked data block handle.
-  Status decode_index_value(std::string_view value, BlockHandle* handle) const;
   // A data block: from the cache, else from the file (then cached if allowed).
   Status read_data_block(const TableReadOptions& read_options, const BlockHandle& handle,
                          std::shared_ptr<const Block>* block) const;
@@ -100,7 +99,7 @@ class TableReader {
   uint64_t data_end_ = 0;  // where the footer starts
 
   Footer footer_;
-  std::unique_ptr<Block> index_block_;
+  IndexArray index_;
   std::string filter_data_;
   bool has_filter_ = false;
   BloomFilter filter_;

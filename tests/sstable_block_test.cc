@@ -1,6 +1,7 @@
 // sstable/: blocks, the bloom filter, the block cache, separators, the footer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <string>
@@ -12,6 +13,7 @@
 #include "sstable/block_cache.h"
 #include "sstable/bloom_filter.h"
 #include "sstable/format.h"
+#include "sstable/index_array.h"
 #include "sstable/table_builder.h"
 #include "sstable/table_properties.h"
 #include "tests/support/test_util.h"
@@ -126,7 +128,8 @@ TEST(BloomFilterTest, NoFalseNegativesAndLowFalsePositiveRate) {
 TEST(BloomFilterTest, MalformedFilterIsCorruption) {
   BloomFilter filter;
   EXPECT_TRUE(BloomFilter::parse("short", &filter).is_corruption());
-  EXPECT_TRUE(BloomFilter::parse(std::string(16, '\0'), &filter).is_corruption());  // 0 probes
+  EXPECT_TRUE(BloomFilter::parse(std::string(65, '\0'), &filter).is_corruption());  // 0 probes
+  EXPECT_TRUE(BloomFilter::parse(std::string(70, 6), &filter).is_corruption());  // not whole lines
 }
 
 std::shared_ptr<const Block> make_block(size_t payload) {
@@ -175,6 +178,18 @@ TEST(BlockCacheTest, EvictsLeastRecentlyUsedWithinCapacityAndKeepsPinnedBlocksAl
   EXPECT_TRUE(first.expired());
   // The most recent insert is still there.
   EXPECT_NE(cache.lookup(id, 999 * 4096), nullptr);
+}
+
+TEST(BlockCacheTest, RecentlyUsedBlocksSurviveAStreamOfInserts) {
+  BlockCache cache(16 * 20 * 1200);  // about 20 blocks per shard
+  const uint64_t id = cache.new_cache_id();
+  cache.insert(id, 0, make_block(1000));
+  for (uint64_t offset = 1; offset <= 2000; ++offset) {
+    cache.insert(id, offset * 4096, make_block(1000));
+    ASSERT_NE(cache.lookup(id, 0), nullptr) << offset;  // kept hot by its lookups
+  }
+  // An entry nobody looked up again is long gone.
+  EXPECT_EQ(cache.lookup(id, 4096), nullptr);
 }
 
 TEST(BlockCacheTest, ConcurrentUse) {
@@ -234,6 +249,68 @@ TEST(SeparatorTest, ShortAndOrdered) {
   // Versions of one key in neighbouring blocks: the separator is the last key itself.
   shortest_separator(ikey("k", 9), ikey("k", 3), &sep);
   EXPECT_EQ(sep, ikey("k", 9));
+}
+
+TEST(IndexArrayTest, LowerBoundMatchesBruteForce) {
+  std::mt19937_64 rng(test::test_seed(3));
+  for (int round = 0; round < 50; ++round) {
+    // Keys with a shared prefix, zero bytes, and varied lengths, so that the
+    // 8-byte windows tie and the full comparison has to decide.
+    std::vector<std::string> user_keys;
+    const std::string prefix = round % 2 == 0 ? "prefix/" : "";
+    for (int i = 0; i < 60; ++i) {
+      std::string k = prefix;
+      const size_t len = rng() % 12;
+      for (size_t j = 0; j < len; ++j) k.push_back(static_cast<char>("\0\1ab\xff"[rng() % 5]));
+      user_keys.push_back(k);
+    }
+    std::sort(user_keys.begin(), user_keys.end());
+    user_keys.erase(std::unique(user_keys.begin(), user_keys.end()), user_keys.end());
+    std::vector<std::string> separators;
+    BlockBuilder builder(16);
+    for (size_t i = 0; i < user_keys.size(); ++i) {
+      separators.push_back(ikey(user_keys[i], 50 + i % 3));
+      std::string handle;
+      BlockHandle{i * 100, 10}.encode_to(&handle);
+      builder.add(separators.back(), handle);
+    }
+    std::unique_ptr<Block> block;
+    FSDB_ASSERT_OK(Block::parse(std::string(builder.finish()), &block));
+    IndexArray index;
+    FSDB_ASSERT_OK(index.build(*block, 1 << 20));
+    ASSERT_EQ(index.size(), separators.size());
+    for (int probe = 0; probe < 300; ++probe) {
+      std::string target_user = probe % 3 == 0 ? std::string() : prefix;
+      const size_t len = rng() % 13;
+      for (size_t j = 0; j < len; ++j) {
+        target_user.push_back(static_cast<char>("\0\1ab\xff"[rng() % 5]));
+      }
+      if (probe % 7 == 0 && !user_keys.empty()) target_user = user_keys[rng() % user_keys.size()];
+      const std::string target = ikey(target_user, rng() % 60);
+      size_t expected = 0;
+      while (expected < separators.size() &&
+             compare_encoded_internal_keys(separators[expected], target) < 0) {
+        ++expected;
+      }
+      ASSERT_EQ(index.lower_bound(target), expected) << round << "/" << probe;
+      if (expected < separators.size()) {
+        EXPECT_EQ(index.key(expected), separators[expected]);
+        EXPECT_EQ(index.handle(expected).offset, expected * 100);
+      }
+    }
+  }
+}
+
+TEST(IndexArrayTest, HandlePastTheDataIsCorruption) {
+  BlockBuilder builder(16);
+  std::string handle;
+  BlockHandle{900, 200}.encode_to(&handle);
+  builder.add(ikey("k", 1), handle);
+  std::unique_ptr<Block> block;
+  FSDB_ASSERT_OK(Block::parse(std::string(builder.finish()), &block));
+  IndexArray index;
+  EXPECT_TRUE(index.build(*block, 1000).is_corruption());
+  FSDB_EXPECT_OK(index.build(*block, 1109));
 }
 
 TEST(FooterTest, RoundTripAndChecks) {

@@ -1,0 +1,88 @@
+#include "sstable/index_array.h"
+
+#include "util/internal_key.h"
+
+namespace fsdb {
+
+Status IndexArray::build(const Block& index_block, uint64_t data_end) {
+  keys_.clear();
+  entries_.clear();
+  common_prefix_.clear();
+  BlockIterator it(&index_block);
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    if (it.key().size() < kInternalKeyTrailerBytes) {
+      return Status::Corruption("index key shorter than its trailer");
+    }
+    std::string_view value = it.value();
+    BlockHandle h;
+    if (!h.decode_from(&value) || !value.empty()) {
+      return Status::Corruption("bad block handle in the index");
+    }
+    // Written to avoid overflow: a corrupt handle may hold any 64-bit values.
+    if (h.offset > data_end || h.size > data_end - h.offset ||
+        kBlockTrailerBytes > data_end - h.offset - h.size) {
+      return Status::Corruption("index entry " + std::to_string(entries_.size()) +
+                                " names a block (offset " + std::to_string(h.offset) + ", size " +
+                                std::to_string(h.size) + ") past the end of the data");
+    }
+    if (keys_.size() + it.key().size() > UINT32_MAX) return Status::Corruption("index too large");
+    entries_.push_back(
+        Entry{0, h, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(it.key().size())});
+    keys_.append(it.key());
+  }
+  if (!it.status().ok()) return it.status();
+  if (entries_.empty()) return Status::OK();
+
+  // Separators are sorted, so the prefix common to all is that of the first and last.
+  const std::string_view first = extract_user_key(key(0));
+  const std::string_view last = extract_user_key(key(entries_.size() - 1));
+  size_t n = 0;
+  while (n < first.size() && n < last.size() && first[n] == last[n]) ++n;
+  common_prefix_.assign(first.substr(0, n));
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    entries_[i].window = window_of(extract_user_key(key(i)));
+  }
+  return Status::OK();
+}
+
+uint64_t IndexArray::window_of(std::string_view user_key) const {
+  // Zero padding keeps the order: a shorter key is smaller, and a real zero byte
+  // ties with padding, which the full comparison then settles.
+  uint64_t w = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    const size_t pos = common_prefix_.size() + i;
+    const uint64_t byte = pos < user_key.size() ? static_cast<unsigned char>(user_key[pos]) : 0;
+    w = (w << 8) | byte;
+  }
+  return w;
+}
+
+size_t IndexArray::lower_bound(std::string_view target) const {
+  const std::string_view user_key = extract_user_key(target);
+  // A target outside the common prefix sorts before or after every separator.
+  const int prefix_order = user_key.substr(0, common_prefix_.size()).compare(common_prefix_);
+  if (prefix_order < 0 || (prefix_order == 0 && user_key.size() < common_prefix_.size())) {
+    return 0;
+  }
+  if (prefix_order > 0) return entries_.size();
+  const uint64_t window = window_of(user_key);
+  size_t lo = 0, hi = entries_.size();
+  while (lo < hi) {
+    const size_t mid = lo + (hi - lo) / 2;
+    // Fetch both possible next probes while this one is compared: the lower
+    // levels of the search miss the CPU caches, and this overlaps the misses.
+    __builtin_prefetch(entries_.data() + lo + (mid - lo) / 2);
+    __builtin_prefetch(entries_.data() + mid + 1 + (hi - mid - 1) / 2);  // may be one past the end
+    const Entry& e = entries_[mid];
+    const bool less = e.window != window ? e.window < window
+                                         : compare_encoded_internal_keys(key(mid), target) < 0;
+    if (less) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+}  // namespace fsdb
