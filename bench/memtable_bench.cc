@@ -1,0 +1,325 @@
+// Memtable micro-benchmarks: fsdb::ConcurrentSkipList against std::map guarded
+// by a std::mutex and, when built with FSDB_BENCH_PEERS, RocksDB's memtable
+// path (DB::Put/Get with the WAL disabled and a write buffer so large that
+// nothing flushes), all in the same binary and the same run.
+//
+// Workload (issue 3): N = 1,000,000 keys of 16 bytes ("%016llu" of 0..N-1),
+// 100-byte values; sequential insert; random insert (a fixed-seed
+// permutation); random insert with 2 threads into one structure; random get
+// with 1 and 2 threads; full scan; bytes of memory per entry.
+//
+// Every benchmark times one pass over the N keys with manual timing (setup and
+// teardown excluded) and reports ns_per_op. Run with --benchmark_repetitions=3
+// on a shared machine and compare ratios within one run.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fsdb/skiplist.h"
+
+#ifdef FSDB_BENCH_PEERS
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#endif
+
+namespace {
+
+constexpr size_t kNumKeys = 1000000;
+constexpr size_t kValueBytes = 100;
+
+struct Workload {
+  std::vector<std::string> keys;  // keys[i] = "%016llu" of i
+  std::vector<uint32_t> permutation;
+  std::string value;
+  Workload() : value(kValueBytes, 'v') {
+    keys.reserve(kNumKeys);
+    char buf[32];
+    for (size_t i = 0; i < kNumKeys; ++i) {
+      std::snprintf(buf, sizeof(buf), "%016llu", static_cast<unsigned long long>(i));
+      keys.emplace_back(buf, 16);
+    }
+    permutation.resize(kNumKeys);
+    std::iota(permutation.begin(), permutation.end(), 0);
+    std::mt19937_64 rng(20240601);  // fixed seed: the same permutation every run
+    std::shuffle(permutation.begin(), permutation.end(), rng);
+  }
+};
+
+const Workload& workload() {
+  static const Workload w;
+  return w;
+}
+
+using Clock = std::chrono::steady_clock;
+
+// Runs body(thread_index) on `threads` threads (the caller's thread when 1) and
+// returns the wall time between the release of all of them and the last join.
+template <typename F>
+double timed_on_threads(int threads, F body) {
+  if (threads == 1) {
+    const auto start = Clock::now();
+    body(0);
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load()) {
+      }
+      body(t);
+    });
+  }
+  while (ready.load() < threads) {
+  }
+  const auto start = Clock::now();
+  go.store(true);
+  for (auto& th : pool) th.join();
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void report(benchmark::State& state, double seconds, size_t ops) {
+  state.SetIterationTime(seconds);
+  state.counters["ns_per_op"] = benchmark::Counter(seconds * 1e9 / static_cast<double>(ops));
+  state.SetItemsProcessed(static_cast<int64_t>(ops));
+}
+
+// ------------------------------------------------------------------ adapters
+
+struct FsdbList {
+  static constexpr const char* kName = "fsdb";
+  fsdb::ConcurrentSkipList list;
+  void put(const std::string& k, const std::string& v) {
+    if (!list.insert(k, v)) std::abort();
+  }
+  bool get(const std::string& k) const { return list.get_live(k).has_value(); }
+  size_t scan() const {
+    size_t n = 0;
+    for (fsdb::Cursor c = list.cursor(); c.valid(); c.next()) n += c.entry().value.size() > 0;
+    return n;
+  }
+  size_t bytes_used() const { return list.memory_usage(); }
+  size_t bytes_reserved() const { return list.memory_reserved(); }
+};
+
+struct LockedMap {
+  static constexpr const char* kName = "std_map_mutex";
+  mutable std::mutex mu;
+  std::map<std::string, std::string> map;
+  size_t malloc_before = mallinfo2().uordblks;
+  void put(const std::string& k, const std::string& v) {
+    std::lock_guard<std::mutex> lock(mu);
+    map.emplace(k, v);
+  }
+  bool get(const std::string& k) const {
+    std::lock_guard<std::mutex> lock(mu);
+    return map.find(k) != map.end();
+  }
+  size_t scan() const {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (const auto& kv : map) n += kv.second.size() > 0;
+    return n;
+  }
+  size_t bytes_used() const { return mallinfo2().uordblks - malloc_before; }
+  size_t bytes_reserved() const { return bytes_used(); }
+};
+
+#ifdef FSDB_BENCH_PEERS
+struct RocksMemtable {
+  static constexpr const char* kName = "rocksdb_memtable";
+  std::string path;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions write_options;
+  RocksMemtable() {
+    char tmpl[] = "/tmp/fsdb_memtable_bench_XXXXXX";
+    path = mkdtemp(tmpl);
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.write_buffer_size = size_t{4} << 30;  // nothing flushes during a run
+    options.max_write_buffer_number = 2;
+    options.allow_concurrent_memtable_write = true;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(options, path, &raw).ok()) std::abort();
+    db.reset(raw);
+    write_options.disableWAL = true;
+  }
+  ~RocksMemtable() {
+    db.reset();
+    rocksdb::DestroyDB(path, rocksdb::Options());
+  }
+  void put(const std::string& k, const std::string& v) {
+    if (!db->Put(write_options, k, v).ok()) std::abort();
+  }
+  bool get(const std::string& k) const {
+    std::string v;
+    return db->Get(rocksdb::ReadOptions(), k, &v).ok();
+  }
+  size_t scan() const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    size_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) n += it->value().size() > 0;
+    return n;
+  }
+  size_t bytes_used() const {
+    uint64_t v = 0;
+    db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &v);
+    return v;
+  }
+  size_t bytes_reserved() const {
+    uint64_t v = 0;
+    db->GetIntProperty("rocksdb.size-all-mem-tables", &v);
+    return v;
+  }
+};
+#endif
+
+// ------------------------------------------------------------------ workloads
+
+template <typename Store>
+void fill(Store& store, int threads, bool sequential) {
+  const Workload& w = workload();
+  timed_on_threads(threads, [&](int t) {
+    for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
+      store.put(w.keys[sequential ? i : w.permutation[i]], w.value);
+    }
+  });
+}
+
+template <typename Store>
+void BM_SequentialInsert(benchmark::State& state) {
+  const Workload& w = workload();
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    const double s = timed_on_threads(1, [&](int) {
+      for (size_t i = 0; i < kNumKeys; ++i) store->put(w.keys[i], w.value);
+    });
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+void BM_RandomInsert(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const Workload& w = workload();
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    const double s = timed_on_threads(threads, [&](int t) {
+      for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
+        store->put(w.keys[w.permutation[i]], w.value);
+      }
+    });
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+Store& filled_store() {
+  static Store* store = [] {
+    auto* s = new Store();
+    fill(*s, 1, false);
+    return s;
+  }();
+  return *store;
+}
+
+template <typename Store>
+void BM_RandomGet(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const Workload& w = workload();
+  Store& store = filled_store<Store>();
+  for (auto _ : state) {
+    std::atomic<size_t> found{0};
+    const double s = timed_on_threads(threads, [&](int t) {
+      size_t hits = 0;
+      // Each thread looks up every key in its own rotation of the permutation.
+      const size_t offset = static_cast<size_t>(t) * (kNumKeys / 2);
+      for (size_t i = 0; i < kNumKeys; ++i) {
+        hits += store.get(w.keys[w.permutation[(i + offset) % kNumKeys]]);
+      }
+      found.fetch_add(hits);
+    });
+    if (found.load() != kNumKeys * static_cast<size_t>(threads)) {
+      state.SkipWithError("lookup missed a key");
+      return;
+    }
+    report(state, s, kNumKeys * static_cast<size_t>(threads));
+  }
+}
+
+template <typename Store>
+void BM_Scan(benchmark::State& state) {
+  Store& store = filled_store<Store>();
+  for (auto _ : state) {
+    size_t n = 0;
+    const double s = timed_on_threads(1, [&](int) { n = store.scan(); });
+    if (n != kNumKeys) {
+      state.SkipWithError("scan saw the wrong number of entries");
+      return;
+    }
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+void BM_Memory(benchmark::State& state) {
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    const auto start = Clock::now();
+    fill(*store, 1, false);
+    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    state.counters["bytes_used_per_entry"] =
+        static_cast<double>(store->bytes_used()) / static_cast<double>(kNumKeys);
+    state.counters["bytes_reserved_per_entry"] =
+        static_cast<double>(store->bytes_reserved()) / static_cast<double>(kNumKeys);
+  }
+}
+
+template <typename Store>
+void register_all() {
+  const std::string name = Store::kName;
+  auto configure = [](benchmark::internal::Benchmark* b) {
+    b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+  };
+  configure(benchmark::RegisterBenchmark((name + "/sequential_insert").c_str(),
+                                         BM_SequentialInsert<Store>));
+  configure(benchmark::RegisterBenchmark((name + "/random_insert").c_str(), BM_RandomInsert<Store>)
+                ->ArgName("threads")
+                ->Arg(1)
+                ->Arg(2));
+  configure(benchmark::RegisterBenchmark((name + "/random_get").c_str(), BM_RandomGet<Store>)
+                ->ArgName("threads")
+                ->Arg(1)
+                ->Arg(2));
+  configure(benchmark::RegisterBenchmark((name + "/full_scan").c_str(), BM_Scan<Store>));
+  configure(benchmark::RegisterBenchmark((name + "/memory").c_str(), BM_Memory<Store>));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  register_all<FsdbList>();
+  register_all<LockedMap>();
+#ifdef FSDB_BENCH_PEERS
+  register_all<RocksMemtable>();
+#endif
+  (void)workload();  // build the keys before anything is timed
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
