@@ -1,6 +1,9 @@
 #include "memtable/arena.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <new>
 #include <thread>
 
 namespace fsdb::memtable_detail {
@@ -25,6 +28,21 @@ struct ShardCacheEntry {
 constexpr size_t kShardCacheEntries = 4;
 thread_local ShardCacheEntry shard_cache[kShardCacheEntries];
 thread_local size_t shard_cache_victim = 0;
+
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+char* allocate_block(size_t bytes) {
+  void* p = nullptr;
+  if (bytes % kHugePageBytes == 0) {
+    p = std::aligned_alloc(kHugePageBytes, bytes);
+    // Best effort: without transparent huge pages this is a no-op.
+    if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
+  } else {
+    p = std::malloc(bytes);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
 
 }  // namespace
 
@@ -81,8 +99,8 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
     // that the tail of the current block is not thrown away for it.
     const bool dedicated = bytes > shard.next_block_bytes_ / 4;
     const size_t block_bytes = dedicated ? bytes : shard.next_block_bytes_;
-    shard.blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_bytes));
-    char* block = shard.blocks_.back().get();
+    char* block = allocate_block(block_bytes);
+    shard.blocks_.emplace_back(block);
     // Relaxed: statistics only.
     shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
                           std::memory_order_relaxed);

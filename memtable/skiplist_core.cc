@@ -24,6 +24,16 @@ int random_height() {
 
 inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
 
+// A search at `level` that stops at x's successor `n` continues one level down
+// from x: fetching x's successor there while `n` is being compared overlaps the
+// two cache misses instead of paying them one after the other.
+inline void prefetch_below(const Node* x, const Node* n, int level) {
+  if (level == 0) return;
+  // Relaxed: only a prefetch hint; the link is loaded again with acquire if used.
+  const Node* below = x->link(level - 1).load(std::memory_order_relaxed);
+  if (below != nullptr && below != n) prefetch(below->key_line());
+}
+
 }  // namespace
 
 struct SkipListCore::Splice {
@@ -64,6 +74,7 @@ void SkipListCore::find_splice_for_level(std::string_view key, uint64_t packed, 
   for (;;) {
     Node* n = x->next(level);
     if (n != nullptr) prefetch(&n->link(level));
+    prefetch_below(x, n, level);
     if (n == after || n == nullptr || compare_node(n, key, packed) >= 0) {
       *out_prev = x;
       *out_next = n;
@@ -318,6 +329,7 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
   for (;;) {
     const Node* n = x->next(level);
     if (n != nullptr) prefetch(&n->link(level));
+    prefetch_below(x, n, level);
     // A node already known to be >= the target needs no second comparison.
     const int cmp = (n == nullptr || n == last_bigger) ? 1 : compare_node(n, key, packed);
     if (cmp < 0) {
