@@ -13,6 +13,7 @@
 // on a shared machine and compare ratios within one run.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -77,24 +78,41 @@ const Workload& workload() {
 
 using Clock = std::chrono::steady_clock;
 
-// Runs body(thread_index) on `threads` threads (the caller's thread when 1) and
-// returns the wall time between the release of all of them and the last join.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Timing {
+  double wall_seconds = 0;  // from the release of all threads to the last join
+  double cpu_seconds = 0;   // summed over the threads: unaffected by descheduling
+};
+
+// Runs body(thread_index) on `threads` threads (the caller's thread when 1).
 template <typename F>
-double timed_on_threads(int threads, F body) {
+Timing timed_on_threads(int threads, F body) {
+  Timing timing;
   if (threads == 1) {
+    const double cpu_start = thread_cpu_seconds();
     const auto start = Clock::now();
     body(0);
-    return std::chrono::duration<double>(Clock::now() - start).count();
+    timing.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    timing.cpu_seconds = thread_cpu_seconds() - cpu_start;
+    return timing;
   }
   std::atomic<int> ready{0};
   std::atomic<bool> go{false};
+  std::vector<double> cpu(static_cast<size_t>(threads), 0.0);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       ready.fetch_add(1);
       while (!go.load()) {
       }
+      const double cpu_start = thread_cpu_seconds();
       body(t);
+      cpu[static_cast<size_t>(t)] = thread_cpu_seconds() - cpu_start;
     });
   }
   while (ready.load() < threads) {
@@ -102,12 +120,20 @@ double timed_on_threads(int threads, F body) {
   const auto start = Clock::now();
   go.store(true);
   for (auto& th : pool) th.join();
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  timing.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (double c : cpu) timing.cpu_seconds += c;
+  return timing;
 }
 
-void report(benchmark::State& state, double seconds, size_t ops) {
-  state.SetIterationTime(seconds);
-  state.counters["ns_per_op"] = benchmark::Counter(seconds * 1e9 / static_cast<double>(ops));
+// ns_per_op: wall time over operations (for 2 threads: the inverse of the
+// combined throughput). cpu_ns_per_op: CPU time of the working threads over
+// operations; on a shared machine it shows the cost of an operation even when
+// the threads were descheduled.
+void report(benchmark::State& state, const Timing& t, size_t ops) {
+  state.SetIterationTime(t.wall_seconds);
+  state.counters["ns_per_op"] = benchmark::Counter(t.wall_seconds * 1e9 / static_cast<double>(ops));
+  state.counters["cpu_ns_per_op"] =
+      benchmark::Counter(t.cpu_seconds * 1e9 / static_cast<double>(ops));
   state.SetItemsProcessed(static_cast<int64_t>(ops));
 }
 
@@ -207,9 +233,9 @@ struct RocksMemtable {
 // ------------------------------------------------------------------ workloads
 
 template <typename Store>
-void fill(Store& store, int threads, bool sequential) {
+Timing fill(Store& store, int threads, bool sequential) {
   const Workload& w = workload();
-  timed_on_threads(threads, [&](int t) {
+  return timed_on_threads(threads, [&](int t) {
     for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
       store.put(sequential ? w.sequential_key(i) : w.random_key(i), w.value);
     }
@@ -221,7 +247,7 @@ void BM_SequentialInsert(benchmark::State& state) {
   const Workload& w = workload();
   for (auto _ : state) {
     auto store = std::make_unique<Store>();
-    const double s = timed_on_threads(1, [&](int) {
+    const Timing s = timed_on_threads(1, [&](int) {
       for (size_t i = 0; i < kNumKeys; ++i) store->put(w.sequential_key(i), w.value);
     });
     report(state, s, kNumKeys);
@@ -234,7 +260,7 @@ void BM_RandomInsert(benchmark::State& state) {
   const Workload& w = workload();
   for (auto _ : state) {
     auto store = std::make_unique<Store>();
-    const double s = timed_on_threads(threads, [&](int t) {
+    const Timing s = timed_on_threads(threads, [&](int t) {
       for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
         store->put(w.random_key(i), w.value);
       }
@@ -260,7 +286,7 @@ void BM_RandomGet(benchmark::State& state) {
   Store& store = filled_store<Store>();
   for (auto _ : state) {
     std::atomic<size_t> found{0};
-    const double s = timed_on_threads(threads, [&](int t) {
+    const Timing s = timed_on_threads(threads, [&](int t) {
       size_t hits = 0;
       // Each thread looks up every key in its own rotation of the permutation.
       const size_t offset = static_cast<size_t>(t) * (kNumKeys / 2);
@@ -282,7 +308,7 @@ void BM_Scan(benchmark::State& state) {
   Store& store = filled_store<Store>();
   for (auto _ : state) {
     size_t n = 0;
-    const double s = timed_on_threads(1, [&](int) { n = store.scan(); });
+    const Timing s = timed_on_threads(1, [&](int) { n = store.scan(); });
     if (n != kNumKeys) {
       state.SkipWithError("scan saw the wrong number of entries");
       return;
@@ -295,9 +321,7 @@ template <typename Store>
 void BM_Memory(benchmark::State& state) {
   for (auto _ : state) {
     auto store = std::make_unique<Store>();
-    const auto start = Clock::now();
-    fill(*store, 1, false);
-    state.SetIterationTime(std::chrono::duration<double>(Clock::now() - start).count());
+    state.SetIterationTime(fill(*store, 1, false).wall_seconds);
     state.counters["bytes_used_per_entry"] =
         static_cast<double>(store->bytes_used()) / static_cast<double>(kNumKeys);
     state.counters["bytes_reserved_per_entry"] =
