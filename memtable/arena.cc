@@ -72,17 +72,18 @@ ArenaShard& ShardedArena::shard_for_this_thread() {
 
 ArenaShard& ShardedArena::lookup_or_claim() {
   const uint64_t me = this_thread_id();
-  // The shard may already be ours (the cache entry was evicted). Acquire pairs
-  // with the release of the claiming CAS so that, on a match, this thread also
-  // sees the shard state it left there itself (trivially, it is the same thread).
+  // The shard may already be ours (the cache entry was evicted). Relaxed: a
+  // thread can only match the id its own CAS wrote, and its own earlier writes
+  // to the shard are visible to it in program order.
   for (const auto& s : shards_) {
-    if (s->owner_.load(std::memory_order_acquire) == me) return *s;
+    if (s->owner_.load(std::memory_order_relaxed) == me) return *s;
   }
   for (const auto& s : shards_) {
     uint64_t expected = 0;
-    // acq_rel: a claimed shard is never released, so no earlier owner's writes
-    // need publishing; acq_rel is simply the cheapest order that is obviously
-    // enough for a once-per-thread operation.
+    // acq_rel: a claimed shard is never released, so there is no earlier
+    // owner's state to acquire; the CAS only has to make the claim exclusive,
+    // and acq_rel is the plainly sufficient order for a once-per-thread step.
+    // (The relaxed pre-check only skips claimed shards cheaply.)
     if (s->owner_.load(std::memory_order_relaxed) == 0 &&
         s->owner_.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
       return *s;
