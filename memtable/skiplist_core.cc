@@ -1,6 +1,7 @@
 #include "memtable/skiplist_core.h"
 
 #include <bit>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -23,6 +24,8 @@ int random_height() {
 }
 
 inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+
+constexpr size_t kMaxLength = 0xffffffffu;
 
 // A search at `level` that stops at x's successor `n` continues one level down
 // from x: fetching x's successor there while `n` is being compared overlaps the
@@ -167,7 +170,17 @@ WriteOutcome SkipListCore::write(WriteMode mode, std::string_view key, std::stri
   shard.active_writers.fetch_add(1, std::memory_order_seq_cst);
   WriteOutcome outcome{WriteStatus::kSealed};
   if (!sealed_.load(std::memory_order_seq_cst)) {
-    outcome = write_inside(shard, mode, key, value, kind, seq);
+    if (key.size() > kMaxLength || value.size() > kMaxLength) {
+      outcome = {WriteStatus::kOutOfMemory};  // lengths are stored as 32 bits
+    } else {
+      try {
+        outcome = write_inside(shard, mode, key, value, kind, seq);
+      } catch (const std::bad_alloc&) {
+        // The arena could not get a block: refuse this write, but leave the
+        // writer count balanced so that seal() cannot hang.
+        outcome = {WriteStatus::kOutOfMemory};
+      }
+    }
   }
   // seq_cst (at least release): everything this writer linked happens-before
   // the sealer's load that sees the count drop.
