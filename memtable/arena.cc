@@ -117,6 +117,7 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
   }
   char* result = shard.cursor_;
   shard.cursor_ += bytes;
+  // Relaxed: statistics; single writer (the owner or the mutex holder).
   shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
   return result;
 }
@@ -131,6 +132,7 @@ size_t ShardedArena::memory_usage() const {
 
 size_t ShardedArena::memory_reserved() const {
   size_t total = 0;
+  // Relaxed: as in memory_usage().
   for_each_shard(
       [&](const ArenaShard& s) { total += s.reserved_.load(std::memory_order_relaxed); });
   return total;

@@ -98,6 +98,7 @@ bool SkipListCore::splice_brackets(const Splice& splice, int level, std::string_
 }
 
 void SkipListCore::find_splice(Splice& splice, std::string_view key, uint64_t packed) const {
+  // Relaxed: a hint (see raise_max_height).
   const int max_height = max_height_.load(std::memory_order_relaxed);
   int recompute;
   if (splice.height < max_height) {
@@ -396,6 +397,7 @@ size_t SkipListCore::live_entries() const {
 
 size_t SkipListCore::entry_count() const {
   uint64_t total = 0;
+  // Relaxed: statistics (as in live_entries()).
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.entries.load(std::memory_order_relaxed); });
   return total;
@@ -403,6 +405,7 @@ size_t SkipListCore::entry_count() const {
 
 uint64_t SkipListCore::key_bytes() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.key_bytes.load(std::memory_order_relaxed); });
   return total;
@@ -410,6 +413,7 @@ uint64_t SkipListCore::key_bytes() const {
 
 uint64_t SkipListCore::value_bytes() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.value_bytes.load(std::memory_order_relaxed); });
   return total;
@@ -417,6 +421,7 @@ uint64_t SkipListCore::value_bytes() const {
 
 size_t SkipListCore::total_attempts() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.attempts.load(std::memory_order_relaxed); });
   return total;
@@ -429,7 +434,7 @@ bool SkipListCore::is_under_backpressure() const {
 }
 
 bool SkipListCore::check_invariants(std::string* why) const {
-  const int top = max_height_.load(std::memory_order_relaxed);
+  const int top = max_height_.load(std::memory_order_relaxed);  // relaxed: quiescent list
   for (int level = 0; level < top; ++level) {
     const Node* prev = nullptr;
     const Node* below = head_->next(0);
