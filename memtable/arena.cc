@@ -1,6 +1,9 @@
 #include "memtable/arena.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <new>
 #include <thread>
 
 namespace fsdb::memtable_detail {
@@ -25,6 +28,21 @@ struct ShardCacheEntry {
 constexpr size_t kShardCacheEntries = 4;
 thread_local ShardCacheEntry shard_cache[kShardCacheEntries];
 thread_local size_t shard_cache_victim = 0;
+
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+char* allocate_block(size_t bytes) {
+  void* p = nullptr;
+  if (bytes % kHugePageBytes == 0) {
+    p = std::aligned_alloc(kHugePageBytes, bytes);
+    // Best effort: without transparent huge pages this is a no-op.
+    if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
+  } else {
+    p = std::malloc(bytes);
+  }
+  if (p == nullptr) throw std::bad_alloc();
+  return static_cast<char*>(p);
+}
 
 }  // namespace
 
@@ -54,17 +72,18 @@ ArenaShard& ShardedArena::shard_for_this_thread() {
 
 ArenaShard& ShardedArena::lookup_or_claim() {
   const uint64_t me = this_thread_id();
-  // The shard may already be ours (the cache entry was evicted). Acquire pairs
-  // with the release of the claiming CAS so that, on a match, this thread also
-  // sees the shard state it left there itself (trivially, it is the same thread).
+  // The shard may already be ours (the cache entry was evicted). Relaxed: a
+  // thread can only match the id its own CAS wrote, and its own earlier writes
+  // to the shard are visible to it in program order.
   for (const auto& s : shards_) {
-    if (s->owner_.load(std::memory_order_acquire) == me) return *s;
+    if (s->owner_.load(std::memory_order_relaxed) == me) return *s;
   }
   for (const auto& s : shards_) {
     uint64_t expected = 0;
-    // acq_rel: a claimed shard is never released, so no earlier owner's writes
-    // need publishing; acq_rel is simply the cheapest order that is obviously
-    // enough for a once-per-thread operation.
+    // acq_rel: a claimed shard is never released, so there is no earlier
+    // owner's state to acquire; the CAS only has to make the claim exclusive,
+    // and acq_rel is the plainly sufficient order for a once-per-thread step.
+    // (The relaxed pre-check only skips claimed shards cheaply.)
     if (s->owner_.load(std::memory_order_relaxed) == 0 &&
         s->owner_.compare_exchange_strong(expected, me, std::memory_order_acq_rel)) {
       return *s;
@@ -81,8 +100,8 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
     // that the tail of the current block is not thrown away for it.
     const bool dedicated = bytes > shard.next_block_bytes_ / 4;
     const size_t block_bytes = dedicated ? bytes : shard.next_block_bytes_;
-    shard.blocks_.push_back(std::make_unique_for_overwrite<char[]>(block_bytes));
-    char* block = shard.blocks_.back().get();
+    char* block = allocate_block(block_bytes);
+    shard.blocks_.emplace_back(block);
     // Relaxed: statistics only.
     shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
                           std::memory_order_relaxed);
@@ -98,6 +117,7 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
   }
   char* result = shard.cursor_;
   shard.cursor_ += bytes;
+  // Relaxed: statistics; single writer (the owner or the mutex holder).
   shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
   return result;
 }
@@ -112,6 +132,7 @@ size_t ShardedArena::memory_usage() const {
 
 size_t ShardedArena::memory_reserved() const {
   size_t total = 0;
+  // Relaxed: as in memory_usage().
   for_each_shard(
       [&](const ArenaShard& s) { total += s.reserved_.load(std::memory_order_relaxed); });
   return total;

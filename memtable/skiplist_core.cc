@@ -1,6 +1,7 @@
 #include "memtable/skiplist_core.h"
 
 #include <bit>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -22,7 +23,20 @@ int random_height() {
   return height < kMaxHeight ? height : kMaxHeight;
 }
 
-inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 1); }
+// Into every cache level: the node is needed within a few instructions.
+inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+constexpr size_t kMaxLength = 0xffffffffu;
+
+// A search at `level` that stops at x's successor `n` continues one level down
+// from x: fetching x's successor there while `n` is being compared overlaps the
+// two cache misses instead of paying them one after the other.
+inline void prefetch_below(const Node* x, const Node* n, int level) {
+  if (level == 0) return;
+  // Relaxed: only a prefetch hint; the link is loaded again with acquire if used.
+  const Node* below = x->link(level - 1).load(std::memory_order_relaxed);
+  if (below != nullptr && below != n) prefetch(below->key_line());
+}
 
 }  // namespace
 
@@ -64,6 +78,7 @@ void SkipListCore::find_splice_for_level(std::string_view key, uint64_t packed, 
   for (;;) {
     Node* n = x->next(level);
     if (n != nullptr) prefetch(&n->link(level));
+    prefetch_below(x, n, level);
     if (n == after || n == nullptr || compare_node(n, key, packed) >= 0) {
       *out_prev = x;
       *out_next = n;
@@ -84,6 +99,7 @@ bool SkipListCore::splice_brackets(const Splice& splice, int level, std::string_
 }
 
 void SkipListCore::find_splice(Splice& splice, std::string_view key, uint64_t packed) const {
+  // Relaxed: a hint (see raise_max_height).
   const int max_height = max_height_.load(std::memory_order_relaxed);
   int recompute;
   if (splice.height < max_height) {
@@ -156,7 +172,17 @@ WriteOutcome SkipListCore::write(WriteMode mode, std::string_view key, std::stri
   shard.active_writers.fetch_add(1, std::memory_order_seq_cst);
   WriteOutcome outcome{WriteStatus::kSealed};
   if (!sealed_.load(std::memory_order_seq_cst)) {
-    outcome = write_inside(shard, mode, key, value, kind, seq);
+    if (key.size() > kMaxLength || value.size() > kMaxLength) {
+      outcome = {WriteStatus::kOutOfMemory};  // lengths are stored as 32 bits
+    } else {
+      try {
+        outcome = write_inside(shard, mode, key, value, kind, seq);
+      } catch (const std::bad_alloc&) {
+        // The arena could not get a block: refuse this write, but leave the
+        // writer count balanced so that seal() cannot hang.
+        outcome = {WriteStatus::kOutOfMemory};
+      }
+    }
   }
   // seq_cst (at least release): everything this writer linked happens-before
   // the sealer's load that sees the count drop.
@@ -318,6 +344,7 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
   for (;;) {
     const Node* n = x->next(level);
     if (n != nullptr) prefetch(&n->link(level));
+    prefetch_below(x, n, level);
     // A node already known to be >= the target needs no second comparison.
     const int cmp = (n == nullptr || n == last_bigger) ? 1 : compare_node(n, key, packed);
     if (cmp < 0) {
@@ -371,6 +398,7 @@ size_t SkipListCore::live_entries() const {
 
 size_t SkipListCore::entry_count() const {
   uint64_t total = 0;
+  // Relaxed: statistics (as in live_entries()).
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.entries.load(std::memory_order_relaxed); });
   return total;
@@ -378,6 +406,7 @@ size_t SkipListCore::entry_count() const {
 
 uint64_t SkipListCore::key_bytes() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.key_bytes.load(std::memory_order_relaxed); });
   return total;
@@ -385,6 +414,7 @@ uint64_t SkipListCore::key_bytes() const {
 
 uint64_t SkipListCore::value_bytes() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.value_bytes.load(std::memory_order_relaxed); });
   return total;
@@ -392,6 +422,7 @@ uint64_t SkipListCore::value_bytes() const {
 
 size_t SkipListCore::total_attempts() const {
   uint64_t total = 0;
+  // Relaxed: statistics.
   arena_.for_each_shard(
       [&](const ArenaShard& s) { total += s.stats.attempts.load(std::memory_order_relaxed); });
   return total;
@@ -404,7 +435,7 @@ bool SkipListCore::is_under_backpressure() const {
 }
 
 bool SkipListCore::check_invariants(std::string* why) const {
-  const int top = max_height_.load(std::memory_order_relaxed);
+  const int top = max_height_.load(std::memory_order_relaxed);  // relaxed: quiescent list
   for (int level = 0; level < top; ++level) {
     const Node* prev = nullptr;
     const Node* below = head_->next(0);

@@ -83,6 +83,7 @@ class SkipListCore {
 
   // Refuses every later write and waits until the writers inside have left.
   void seal_and_wait();
+  // Acquire: pairs with the release stores of the flag (a notification only).
   bool is_sealed() const { return sealed_.load(std::memory_order_acquire); }
 
   size_t memory_usage() const { return arena_.memory_usage(); }

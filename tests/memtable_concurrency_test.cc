@@ -7,6 +7,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -307,6 +308,100 @@ TEST_P(ConcurrencyTest, SealWhileWriting) {
   }
   EXPECT_EQ(walked, total);
   EXPECT_FALSE(list.seal().has_value());
+}
+
+// Everything at once: writers insert and remove their own keys, readers look
+// up, iterate and snapshot, and a sealer seals mid-way. Afterwards the frozen
+// list holds exactly the state the writers' acknowledged operations produced.
+TEST_P(ConcurrencyTest, MixedWorkloadEndingInSeal) {
+  const int threads = GetParam();
+  const int writers = std::max(1, threads / 2);
+  const int readers = std::max(1, threads - writers);
+  ConcurrentSkipList list;
+  constexpr int kKeysPerWriter = 400;
+  // Per writer and key: 0 never inserted, 1 live, 2 removed (acknowledged ops only).
+  std::vector<std::vector<int>> state(writers, std::vector<int>(kKeysPerWriter, 0));
+  std::atomic<int> writers_done{0};
+  std::atomic<int> failures{0};
+  std::atomic<long> writes{0};
+  std::optional<
+      std::pair<std::shared_ptr<const FrozenMemtable>, std::unique_ptr<ConcurrentSkipList>>>
+      sealed;
+  auto key_for = [](int w, int k) { return key_of(static_cast<uint64_t>(w) * 1000000 + k); };
+  run_threads(writers + readers + 1, [&](int t) {
+    std::mt19937 rng(static_cast<unsigned>(900 + t));
+    if (t < writers) {
+      for (;;) {
+        const int k = static_cast<int>(rng() % kKeysPerWriter);
+        const std::string key = key_for(t, k);
+        int& st = state[t][k];
+        if (st == 1 && rng() % 2 == 0) {
+          if (list.remove(key)) {
+            st = 2;
+          } else {
+            break;  // a live key of ours: only a seal refuses
+          }
+        } else {
+          const InsertResult r = list.try_insert(key, "v" + key);
+          if (r == InsertResult::kOk) {
+            if (st != 0) failures.fetch_add(1);  // a second version was accepted
+            st = 1;
+          } else if (r == InsertResult::kSealed) {
+            break;
+          } else if (st == 0) {
+            failures.fetch_add(1);  // refused although the key never existed
+          }
+        }
+        writes.fetch_add(1);
+      }
+      writers_done.fetch_add(1);
+      return;
+    }
+    if (t == writers + readers) {  // the sealer
+      while (writes.load() < 2000L * kScale) std::this_thread::yield();
+      sealed = list.seal();
+      return;
+    }
+    while (writers_done.load() < writers) {
+      const int w = static_cast<int>(rng() % writers);
+      const std::string key = key_for(w, static_cast<int>(rng() % kKeysPerWriter));
+      if (auto v = list.get_live(key); v && *v != "v" + key) failures.fetch_add(1);
+      SkipListSnapshot snap = list.snapshot();
+      std::string prev;
+      int steps = 0;
+      for (Cursor c = snap.cursor_at(key); c.valid() && steps < 20; c.next(), ++steps) {
+        if (steps > 0 && !(prev < c.entry().key)) failures.fetch_add(1);
+        if (c.entry().seq > snap.sequence()) failures.fetch_add(1);
+        prev = std::string(c.entry().key);
+      }
+    }
+  });
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_TRUE(sealed.has_value());
+  const FrozenMemtable& frozen = *sealed->first;
+  size_t live = 0;
+  for (int w = 0; w < writers; ++w) {
+    for (int k = 0; k < kKeysPerWriter; ++k) {
+      const auto got = frozen.get(key_for(w, k));
+      switch (state[w][k]) {
+        case 0:
+          EXPECT_FALSE(got.has_value());
+          break;
+        case 1:
+          ASSERT_TRUE(got.has_value());
+          EXPECT_FALSE(got->is_tombstone);
+          EXPECT_EQ(got->value, "v" + key_for(w, k));
+          ++live;
+          break;
+        case 2:
+          ASSERT_TRUE(got.has_value());
+          EXPECT_TRUE(got->is_tombstone);
+          break;
+      }
+    }
+  }
+  EXPECT_EQ(frozen.len(), live);
+  EXPECT_EQ(list.try_insert("after", "seal"), InsertResult::kSealed);
 }
 
 // With a limit and many writers: never more than max_entries entries, and

@@ -407,6 +407,26 @@ TEST(SkipListMvccTest, AddHonorsLimits) {
   EXPECT_TRUE(list.is_sealed());
 }
 
+TEST(SkipListMvccTest, SeedReadersShowNewestVersionOfEngineLists) {
+  ConcurrentSkipList list;
+  ASSERT_EQ(list.add("a", "old", ValueKind::kValue, 3), InsertResult::kOk);
+  ASSERT_EQ(list.add("a", "new", ValueKind::kValue, 8), InsertResult::kOk);
+  ASSERT_EQ(list.add("b", "x", ValueKind::kValue, 4), InsertResult::kOk);
+  ASSERT_EQ(list.add("b", "", ValueKind::kTombstone, 9), InsertResult::kOk);
+  EXPECT_EQ(list.get_live("a"), std::optional<std::string_view>("new"));
+  EXPECT_TRUE(list.get("b")->is_tombstone);
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  for (const Entry& e : list.cursor()) seen.emplace_back(e.key, e.seq);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::string, uint64_t>>{{"a", 8}, {"b", 9}}));
+  // Engine lists never touch the seed counter: a snapshot of one is at 0.
+  EXPECT_EQ(list.snapshot().sequence(), 0u);
+  auto frozen = list.seal()->first;
+  EXPECT_EQ(frozen->get_at("a", 5)->value, "old");
+  EXPECT_EQ(frozen->get_at("b", 8)->value, "x");
+  EXPECT_EQ(frozen->get_at("b", 9)->kind, ValueKind::kTombstone);
+  EXPECT_FALSE(frozen->get_at("a", 2).has_value());
+}
+
 struct Version {
   std::string key;
   SequenceNumber seq;

@@ -56,7 +56,9 @@ struct SkipListOptions {
 };
 
 // kOutOfMemory: this write found a limit (max_memory_bytes / max_entries)
-// reached; the list is now sealed (is_sealed()) and rotation is due.
+// reached; the list is now sealed (is_sealed()) and rotation is due. Also
+// returned, without sealing, when the arena cannot allocate or a key or value
+// is 4 GiB or longer.
 // kSealed: the list was already sealed (by seal() or by a limit).
 enum class InsertResult { kOk, kDuplicateKey, kOutOfMemory, kSealed };
 

@@ -1,0 +1,365 @@
+// Memtable micro-benchmarks: fsdb::ConcurrentSkipList against std::map guarded
+// by a std::mutex and, when built with FSDB_BENCH_PEERS, RocksDB's memtable
+// path (DB::Put/Get with the WAL disabled and a write buffer so large that
+// nothing flushes), all in the same binary and the same run.
+//
+// Workload (issue 3): N = 1,000,000 keys of 16 bytes ("%016llu" of 0..N-1),
+// 100-byte values; sequential insert; random insert (a fixed-seed
+// permutation); random insert with 2 threads into one structure; random get
+// with 1 and 2 threads; full scan; bytes of memory per entry.
+//
+// Every benchmark times one pass over the N keys with manual timing (setup and
+// teardown excluded) and reports ns_per_op. Run with --benchmark_repetitions=3
+// on a shared machine and compare ratios within one run.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "fsdb/skiplist.h"
+
+#ifdef FSDB_BENCH_PEERS
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#endif
+
+namespace {
+
+constexpr size_t kNumKeys = 1000000;
+constexpr size_t kKeyBytes = 16;
+constexpr size_t kValueBytes = 100;
+
+// The keys are laid out flat, in both the sequential and the random order, so
+// that fetching the next key is a sequential read: the benchmark measures the
+// structure, not the harness's own cache misses.
+struct Workload {
+  std::vector<char> sequential;  // key i at [16 i, 16 i + 16)
+  std::vector<char> shuffled;    // the fixed-seed permutation of the same keys
+  std::string value;
+  Workload()
+      : sequential(kNumKeys * kKeyBytes), shuffled(kNumKeys * kKeyBytes), value(kValueBytes, 'v') {
+    char buf[32];
+    for (size_t i = 0; i < kNumKeys; ++i) {
+      std::snprintf(buf, sizeof(buf), "%016llu", static_cast<unsigned long long>(i));
+      std::memcpy(&sequential[i * kKeyBytes], buf, kKeyBytes);
+    }
+    std::vector<uint32_t> permutation(kNumKeys);
+    std::iota(permutation.begin(), permutation.end(), 0);
+    std::mt19937_64 rng(20240601);  // fixed seed: the same permutation every run
+    std::shuffle(permutation.begin(), permutation.end(), rng);
+    for (size_t i = 0; i < kNumKeys; ++i) {
+      std::memcpy(&shuffled[i * kKeyBytes], &sequential[permutation[i] * kKeyBytes], kKeyBytes);
+    }
+  }
+  std::string_view sequential_key(size_t i) const {
+    return {&sequential[i * kKeyBytes], kKeyBytes};
+  }
+  std::string_view random_key(size_t i) const { return {&shuffled[i * kKeyBytes], kKeyBytes}; }
+};
+
+const Workload& workload() {
+  static const Workload w;
+  return w;
+}
+
+using Clock = std::chrono::steady_clock;
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Timing {
+  double wall_seconds = 0;  // from the release of all threads to the last join
+  double cpu_seconds = 0;   // summed over the threads: unaffected by descheduling
+};
+
+// Runs body(thread_index) on `threads` threads (the caller's thread when 1).
+template <typename F>
+Timing timed_on_threads(int threads, F body) {
+  Timing timing;
+  if (threads == 1) {
+    const double cpu_start = thread_cpu_seconds();
+    const auto start = Clock::now();
+    body(0);
+    timing.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    timing.cpu_seconds = thread_cpu_seconds() - cpu_start;
+    return timing;
+  }
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  std::vector<double> cpu(static_cast<size_t>(threads), 0.0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (!go.load()) {
+      }
+      const double cpu_start = thread_cpu_seconds();
+      body(t);
+      cpu[static_cast<size_t>(t)] = thread_cpu_seconds() - cpu_start;
+    });
+  }
+  while (ready.load() < threads) {
+  }
+  const auto start = Clock::now();
+  go.store(true);
+  for (auto& th : pool) th.join();
+  timing.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  for (double c : cpu) timing.cpu_seconds += c;
+  return timing;
+}
+
+// ns_per_op: wall time over operations (for 2 threads: the inverse of the
+// combined throughput). cpu_ns_per_op: CPU time of the working threads over
+// operations; on a shared machine it shows the cost of an operation even when
+// the threads were descheduled.
+void report(benchmark::State& state, const Timing& t, size_t ops) {
+  state.SetIterationTime(t.wall_seconds);
+  state.counters["ns_per_op"] = benchmark::Counter(t.wall_seconds * 1e9 / static_cast<double>(ops));
+  state.counters["cpu_ns_per_op"] =
+      benchmark::Counter(t.cpu_seconds * 1e9 / static_cast<double>(ops));
+  state.SetItemsProcessed(static_cast<int64_t>(ops));
+}
+
+// ------------------------------------------------------------------ adapters
+
+struct FsdbList {
+  static constexpr const char* kName = "fsdb";
+  fsdb::ConcurrentSkipList list;
+  void put(std::string_view k, std::string_view v) {
+    if (!list.insert(k, v)) std::abort();
+  }
+  bool get(std::string_view k) const { return list.get_live(k).has_value(); }
+  size_t scan() const {
+    size_t n = 0;
+    for (fsdb::Cursor c = list.cursor(); c.valid(); c.next()) n += c.entry().value.size() > 0;
+    return n;
+  }
+  size_t bytes_used() const { return list.memory_usage(); }
+  size_t bytes_reserved() const { return list.memory_reserved(); }
+};
+
+struct LockedMap {
+  static constexpr const char* kName = "std_map_mutex";
+  mutable std::mutex mu;
+  std::map<std::string, std::string, std::less<>> map;
+  size_t malloc_before = mallinfo2().uordblks;
+  void put(std::string_view k, std::string_view v) {
+    std::lock_guard<std::mutex> lock(mu);
+    map.emplace(std::string(k), std::string(v));
+  }
+  bool get(std::string_view k) const {
+    std::lock_guard<std::mutex> lock(mu);
+    return map.find(k) != map.end();
+  }
+  size_t scan() const {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (const auto& kv : map) n += kv.second.size() > 0;
+    return n;
+  }
+  size_t bytes_used() const { return mallinfo2().uordblks - malloc_before; }
+  size_t bytes_reserved() const { return bytes_used(); }
+};
+
+#ifdef FSDB_BENCH_PEERS
+struct RocksMemtable {
+  static constexpr const char* kName = "rocksdb_memtable";
+  std::string path;
+  std::unique_ptr<rocksdb::DB> db;
+  rocksdb::WriteOptions write_options;
+  RocksMemtable() {
+    char tmpl[] = "/tmp/fsdb_memtable_bench_XXXXXX";
+    path = mkdtemp(tmpl);
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.write_buffer_size = size_t{4} << 30;  // nothing flushes during a run
+    options.max_write_buffer_number = 2;
+    options.allow_concurrent_memtable_write = true;
+    rocksdb::DB* raw = nullptr;
+    if (!rocksdb::DB::Open(options, path, &raw).ok()) std::abort();
+    db.reset(raw);
+    write_options.disableWAL = true;
+  }
+  ~RocksMemtable() {
+    db.reset();
+    rocksdb::DestroyDB(path, rocksdb::Options());
+  }
+  void put(std::string_view k, std::string_view v) {
+    if (!db->Put(write_options, rocksdb::Slice(k.data(), k.size()),
+                 rocksdb::Slice(v.data(), v.size()))
+             .ok())
+      std::abort();
+  }
+  bool get(std::string_view k) const {
+    std::string v;
+    return db->Get(rocksdb::ReadOptions(), rocksdb::Slice(k.data(), k.size()), &v).ok();
+  }
+  size_t scan() const {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    size_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) n += it->value().size() > 0;
+    return n;
+  }
+  size_t bytes_used() const {
+    uint64_t v = 0;
+    db->GetIntProperty("rocksdb.cur-size-all-mem-tables", &v);
+    return v;
+  }
+  size_t bytes_reserved() const {
+    uint64_t v = 0;
+    db->GetIntProperty("rocksdb.size-all-mem-tables", &v);
+    return v;
+  }
+};
+#endif
+
+// ------------------------------------------------------------------ workloads
+
+template <typename Store>
+Timing fill(Store& store, int threads, bool sequential) {
+  const Workload& w = workload();
+  return timed_on_threads(threads, [&](int t) {
+    for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
+      store.put(sequential ? w.sequential_key(i) : w.random_key(i), w.value);
+    }
+  });
+}
+
+template <typename Store>
+void BM_SequentialInsert(benchmark::State& state) {
+  const Workload& w = workload();
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    const Timing s = timed_on_threads(1, [&](int) {
+      for (size_t i = 0; i < kNumKeys; ++i) store->put(w.sequential_key(i), w.value);
+    });
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+void BM_RandomInsert(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const Workload& w = workload();
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    const Timing s = timed_on_threads(threads, [&](int t) {
+      for (size_t i = static_cast<size_t>(t); i < kNumKeys; i += static_cast<size_t>(threads)) {
+        store->put(w.random_key(i), w.value);
+      }
+    });
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+Store& filled_store() {
+  static Store* store = [] {
+    auto* s = new Store();
+    fill(*s, 1, false);
+    return s;
+  }();
+  return *store;
+}
+
+template <typename Store>
+void BM_RandomGet(benchmark::State& state) {
+  const int threads = static_cast<int>(state.range(0));
+  const Workload& w = workload();
+  Store& store = filled_store<Store>();
+  for (auto _ : state) {
+    std::atomic<size_t> found{0};
+    const Timing s = timed_on_threads(threads, [&](int t) {
+      size_t hits = 0;
+      // Each thread looks up every key in its own rotation of the permutation.
+      const size_t offset = static_cast<size_t>(t) * (kNumKeys / 2);
+      for (size_t i = 0; i < kNumKeys; ++i) {
+        hits += store.get(w.random_key((i + offset) % kNumKeys));
+      }
+      found.fetch_add(hits);
+    });
+    if (found.load() != kNumKeys * static_cast<size_t>(threads)) {
+      state.SkipWithError("lookup missed a key");
+      return;
+    }
+    report(state, s, kNumKeys * static_cast<size_t>(threads));
+  }
+}
+
+template <typename Store>
+void BM_Scan(benchmark::State& state) {
+  Store& store = filled_store<Store>();
+  for (auto _ : state) {
+    size_t n = 0;
+    const Timing s = timed_on_threads(1, [&](int) { n = store.scan(); });
+    if (n != kNumKeys) {
+      state.SkipWithError("scan saw the wrong number of entries");
+      return;
+    }
+    report(state, s, kNumKeys);
+  }
+}
+
+template <typename Store>
+void BM_Memory(benchmark::State& state) {
+  for (auto _ : state) {
+    auto store = std::make_unique<Store>();
+    state.SetIterationTime(fill(*store, 1, false).wall_seconds);
+    state.counters["bytes_used_per_entry"] =
+        static_cast<double>(store->bytes_used()) / static_cast<double>(kNumKeys);
+    state.counters["bytes_reserved_per_entry"] =
+        static_cast<double>(store->bytes_reserved()) / static_cast<double>(kNumKeys);
+  }
+}
+
+template <typename Store>
+void register_all() {
+  const std::string name = Store::kName;
+  auto configure = [](benchmark::internal::Benchmark* b) {
+    b->UseManualTime()->Iterations(1)->Unit(benchmark::kMillisecond);
+  };
+  configure(benchmark::RegisterBenchmark((name + "/sequential_insert").c_str(),
+                                         BM_SequentialInsert<Store>));
+  configure(benchmark::RegisterBenchmark((name + "/random_insert").c_str(), BM_RandomInsert<Store>)
+                ->ArgName("threads")
+                ->Arg(1)
+                ->Arg(2));
+  configure(benchmark::RegisterBenchmark((name + "/random_get").c_str(), BM_RandomGet<Store>)
+                ->ArgName("threads")
+                ->Arg(1)
+                ->Arg(2));
+  configure(benchmark::RegisterBenchmark((name + "/full_scan").c_str(), BM_Scan<Store>));
+  configure(benchmark::RegisterBenchmark((name + "/memory").c_str(), BM_Memory<Store>));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  register_all<FsdbList>();
+  register_all<LockedMap>();
+#ifdef FSDB_BENCH_PEERS
+  register_all<RocksMemtable>();
+#endif
+  (void)workload();  // build the keys before anything is timed
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

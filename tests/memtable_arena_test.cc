@@ -1,0 +1,82 @@
+// Tests of the memtable's ShardedArena: alignment, exact accounting, block
+// growth, dedicated blocks for big allocations, and more threads than shards.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "memtable/arena.h"
+
+namespace fsdb::memtable_detail {
+namespace {
+
+TEST(ShardedArenaTest, AlignedAndAccountedExactly) {
+  ShardedArena arena(1024, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  EXPECT_EQ(&shard, &arena.shard_for_this_thread());  // cached, stable
+  EXPECT_EQ(arena.memory_usage(), 0u);
+  EXPECT_EQ(arena.memory_reserved(), 0u);
+  size_t expected = 0;
+  for (size_t bytes : {1, 7, 8, 9, 100, 13, 64}) {
+    char* p = arena.allocate(shard, bytes);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % ShardedArena::kAlignment, 0u);
+    std::memset(p, 0xab, bytes);  // writable (ASan checks the bounds)
+    expected += (bytes + 7) / 8 * 8;
+  }
+  EXPECT_EQ(arena.memory_usage(), expected);
+  EXPECT_EQ(arena.memory_reserved(), 1024u);
+}
+
+TEST(ShardedArenaTest, BlocksGrowGeometricallyAndBigAllocationsGetTheirOwn) {
+  ShardedArena arena(1024, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  arena.allocate(shard, 200);  // block 1: 1024 bytes
+  arena.allocate(shard, 800);  // fits in block 1
+  EXPECT_EQ(arena.memory_reserved(), 1024u);
+  arena.allocate(shard, 100);  // 24 bytes left: block 2, twice as big
+  EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u);
+  // Bigger than a quarter of the next block (4096): a block of its own, the
+  // current block keeps serving small allocations.
+  char* big = arena.allocate(shard, 3000);
+  std::memset(big, 1, 3000);
+  EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u + 3000u);
+  arena.allocate(shard, 100);  // still from block 2
+  EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u + 3000u);
+  EXPECT_EQ(arena.memory_usage(), 200u + 800u + 104u + 3000u + 104u);
+  // Growth stops at kMaxBlockBytes.
+  for (int i = 0; i < 20000; ++i) arena.allocate(shard, 1000);
+  EXPECT_GE(arena.memory_reserved(), arena.memory_usage());
+  EXPECT_LT(arena.memory_reserved() - arena.memory_usage(), 2 * ShardedArena::kMaxBlockBytes);
+}
+
+TEST(ShardedArenaTest, MoreThreadsThanShards) {
+  ShardedArena arena(4096, 2);
+  constexpr int kThreads = 8;
+  constexpr int kAllocations = 2000;
+  std::vector<std::vector<char*>> pointers(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ArenaShard& shard = arena.shard_for_this_thread();
+      for (int i = 0; i < kAllocations; ++i) {
+        char* p = arena.allocate(shard, 24);
+        std::memset(p, t, 24);
+        pointers[t].push_back(p);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Nobody's bytes were handed to anyone else.
+  for (int t = 0; t < kThreads; ++t) {
+    for (char* p : pointers[t]) {
+      for (int b = 0; b < 24; ++b) ASSERT_EQ(p[b], static_cast<char>(t));
+    }
+  }
+  EXPECT_EQ(arena.memory_usage(), size_t{kThreads} * kAllocations * 24);
+  EXPECT_GE(arena.memory_reserved(), arena.memory_usage());
+}
+
+}  // namespace
+}  // namespace fsdb::memtable_detail
