@@ -3,7 +3,7 @@
 // path (DB::Put/Get with the WAL disabled and a write buffer so large that
 // nothing flushes), all in the same binary and the same run.
 //
-// Workload (issue 3): N = 1,000,000 keys of 16 bytes ("%016llu" of 0..N-1),
+// Workload: N = 1,000,000 keys of 16 bytes ("%016llu" of 0..N-1),
 // 100-byte values; sequential insert; random insert (a fixed-seed
 // permutation); random insert with 2 threads into one structure; random get
 // with 1 and 2 threads; full scan; bytes of memory per entry.

@@ -1,5 +1,5 @@
 // The on-disk framing shared by the table builder and reader: block handles,
-// the per-block trailer and the fixed-size footer. docs/format_sstable.md gives
+// the per-block trailer and the fixed-size footer. docs/format.md gives
 // the layout byte by byte.
 //
 // A table file is: data blocks, the filter block, the properties block, the

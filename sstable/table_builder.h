@@ -5,7 +5,7 @@
 // zstd when that saves at least 1/8 of the block, using one compression context
 // for the whole build. A whole-table bloom filter over user keys, an index block
 // of shortest separators, the properties block and the footer follow.
-// docs/format_sstable.md gives the layout.
+// docs/format.md gives the layout.
 //
 // The file is written through a FileSystem and synced and closed by finish().
 // A build that is abandoned (abandon(), a failed finish(), or destruction before

@@ -12,7 +12,7 @@
 //   16      n     payload
 //
 // When fewer than 16 bytes remain in a block, the writer fills them with zeros
-// and the next fragment starts the next block. docs/format_wal.md has the full
+// and the next fragment starts the next block. docs/format.md has the full
 // description. Everything here is constants and pure functions: thread-safe.
 #pragma once
 
