@@ -61,32 +61,37 @@ double compaction_score(const Options& options, const Version& version, int leve
 std::optional<Compaction> pick_compaction(const Options& options, const Version& version,
                                           const std::array<std::string, kNumLevels>& pointers,
                                           const std::set<uint64_t>& busy) {
-  int best_level = -1;
-  double best_score = 1.0;
+  // Levels that need compaction, most urgent first; the first whose inputs
+  // are not already being compacted is taken.
+  std::vector<std::pair<double, int>> candidates;
   for (int level = 0; level < kNumLevels - 1; ++level) {
     const double score = compaction_score(options, version, level);
-    if (score >= best_score) {
-      best_score = score;
-      best_level = level;
-    }
+    if (score >= 1.0) candidates.emplace_back(score, level);
   }
-  if (best_level < 0) return std::nullopt;
+  std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  for (const auto& [score, level] : candidates) {
+    std::optional<Compaction> c = pick_at_level(version, level, pointers[level]);
+    if (c && !any_busy(c->inputs[0], busy) && !any_busy(c->inputs[1], busy)) return c;
+  }
+  return std::nullopt;
+}
+
+std::optional<Compaction> pick_at_level(const Version& version, int best_level,
+                                        const std::string& pointer) {
   const auto& files = version.files(best_level);
+  if (files.empty()) return std::nullopt;
   std::vector<FileRef> inputs;
   if (best_level == 0) {
     inputs = files;  // level-0 files overlap one another: take them all
   } else {
     // The first file after the compaction pointer, wrapping around.
-    const std::string& pointer = pointers[best_level];
     auto it = std::find_if(files.begin(), files.end(), [&](const FileRef& f) {
       return pointer.empty() || compare_encoded_internal_keys(f->largest, pointer) > 0;
     });
     if (it == files.end()) it = files.begin();
     inputs.push_back(*it);
   }
-  Compaction c = with_next_level(version, best_level, std::move(inputs));
-  if (any_busy(c.inputs[0], busy) || any_busy(c.inputs[1], busy)) return std::nullopt;
-  return c;
+  return with_next_level(version, best_level, std::move(inputs));
 }
 
 std::optional<Compaction> pick_range_compaction(const Version& version, int level,

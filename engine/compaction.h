@@ -43,6 +43,12 @@ std::optional<Compaction> pick_compaction(
     const Options& options, const Version& version,
     const std::array<std::string, kNumLevels>& compact_pointers, const std::set<uint64_t>& busy);
 
+// The compaction of `level`, or nullopt if it holds no file: at level 0 every
+// file, at deeper levels the first file past `pointer` (wrapping around); with
+// the files of level + 1 they overlap.
+std::optional<Compaction> pick_at_level(const Version& version, int level,
+                                        const std::string& pointer);
+
 // Every file of `level` overlapping [begin, end] user keys with the files of
 // level + 1 they overlap (manual compaction).
 std::optional<Compaction> pick_range_compaction(const Version& version, int level,

@@ -44,6 +44,7 @@ TableOptions table_options_from(const Options& o) {
   t.zstd_level = o.zstd_level;
   t.bloom_bits_per_key = o.bloom_bits_per_key;
   if (o.block_cache_bytes > 0) t.block_cache = std::make_shared<BlockCache>(o.block_cache_bytes);
+  t.statistics = std::make_shared<TableStatistics>();
   return t;
 }
 
@@ -91,6 +92,10 @@ Status DBImpl::validate_options() const {
     return bad("l0_stop_writes_trigger must be at least l0_slowdown_writes_trigger");
   }
   if (options_.target_file_bytes < 4096) return bad("target_file_bytes must be at least 4096");
+  if (options_.max_background_compactions < 1 || options_.max_background_compactions > 16) {
+    return bad("max_background_compactions must be between 1 and 16, not " +
+               std::to_string(options_.max_background_compactions));
+  }
   if (options_.level1_bytes < 4096) return bad("level1_bytes must be at least 4096");
   if (dbname_.empty()) return bad("path is empty");
   return Status::OK();
@@ -139,7 +144,9 @@ Status DBImpl::open() {
     return s;
   }
   bg_thread_ = std::thread([this] { background_loop(); });
-  compaction_thread_ = std::thread([this] { compaction_loop(); });
+  for (int i = 0; i < options_.max_background_compactions; ++i) {
+    compaction_threads_.emplace_back([this] { compaction_loop(); });
+  }
   return Status::OK();
 }
 
@@ -1087,6 +1094,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
       return a.load(std::memory_order_relaxed);
     };
     const std::shared_ptr<BlockCache>& cache = table_cache_->options().block_cache;
+    const TableStatistics& table_stats = *table_cache_->options().statistics;
     char buf[2048];
     std::snprintf(
         buf, sizeof(buf),
@@ -1104,6 +1112,8 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "delays: %" PRIu64 " (%.3f s), stalls: %" PRIu64
         " (%.3f s)\n"
         "block cache: %s of %s, hit rate %.1f%%\n"
+        "bloom filters: %" PRIu64 " checked, %" PRIu64
+        " useful\n"
         "files: %zu (%s), %zu open tables\n"
         "sequence: %" PRIu64
         "\n"
@@ -1128,8 +1138,9 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
             ? 100.0 * static_cast<double>(cache->hits()) /
                   static_cast<double>(cache->hits() + cache->misses())
             : 0.0,
-        v.total_files(), human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(),
-        publisher_.visible(), bg.ok() ? "none" : bg.to_string().c_str());
+        load(table_stats.bloom_checks), load(table_stats.bloom_useful), v.total_files(),
+        human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
+        bg.ok() ? "none" : bg.to_string().c_str());
     return std::string(buf);
   }
   return std::nullopt;
@@ -1159,7 +1170,8 @@ Status DBImpl::close() {
     bg_cv_.notify_all();
   }
   if (bg_thread_.joinable()) bg_thread_.join();
-  if (compaction_thread_.joinable()) compaction_thread_.join();
+  for (std::thread& t : compaction_threads_) t.join();
+  compaction_threads_.clear();
   if (log_ != nullptr) {
     Status s = log_->sync();
     if (result.ok()) result = s;

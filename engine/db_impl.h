@@ -198,7 +198,7 @@ class DBImpl final : public DB {
 
   Stats stats_;
   std::thread bg_thread_;
-  std::thread compaction_thread_;
+  std::vector<std::thread> compaction_threads_;
 };
 
 }  // namespace fsdb

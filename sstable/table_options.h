@@ -6,7 +6,9 @@
 // table of a DB; a null cache means blocks are read from the file every time.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "fsdb/options.h"
@@ -22,6 +24,13 @@ struct TableReadOptions {
   bool fill_cache = true;        // insert blocks read from the file into the block cache
 };
 
+// Counters shared by every table of a DB. Relaxed increments: they are
+// statistics, read only to be reported, and publish no other memory.
+struct TableStatistics {
+  std::atomic<uint64_t> bloom_checks{0};  // gets that consulted a bloom filter
+  std::atomic<uint64_t> bloom_useful{0};  // ... and were answered by it: no block read
+};
+
 struct TableOptions {
   // Builder side.
   size_t block_bytes = 4096;  // target uncompressed size of a data block
@@ -32,7 +41,8 @@ struct TableOptions {
   // Reader side: the defaults of reads that do not pass their own TableReadOptions.
   bool verify_checksums = true;
   bool fill_cache = true;
-  std::shared_ptr<BlockCache> block_cache;  // null = no cache
+  std::shared_ptr<BlockCache> block_cache;      // null = no cache
+  std::shared_ptr<TableStatistics> statistics;  // null = not counted
 
   TableReadOptions read_options() const { return {verify_checksums, fill_cache}; }
 };

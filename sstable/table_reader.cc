@@ -131,9 +131,14 @@ Status TableReader::get(const TableReadOptions& read_options, std::string_view u
                         SequenceNumber sequence, TableGetResult* result) const {
   result->found = false;
   result->value.clear();
-  if (!may_contain(user_key)) return Status::OK();
-  // Per-thread scratch: the iterators' key buffers and the target keep their
-  // capacity from one lookup to the next, so a lookup allocates nothing.
+  if (has_filter_) {
+    const bool may = filter_.may_contain(user_key);
+    if (TableStatistics* stats = options_.statistics.get()) {
+      stats->bloom_checks.fetch_add(1, std::memory_order_relaxed);
+      if (!may) stats->bloom_useful.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (!may) return Status::OK();
+  }
   // Per-thread scratch: the target and the iterator's key buffer keep their
   // capacity from one lookup to the next, so a lookup allocates nothing.
   thread_local struct {

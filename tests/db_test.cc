@@ -326,6 +326,12 @@ TEST_F(DBTest, RotationsHappenAndFlushesMakeTables) {
   EXPECT_GE(count_files(FileType::kTable), 1u);
   EXPECT_EQ(count_files(FileType::kLog), 1u) << "flushed logs are deleted";
   EXPECT_NE(db_->property("fsdb.levels")->find("L0"), std::string::npos);
+  for (int i = 0; i < 2000; i += 3) ASSERT_EQ(get(key_of(i)), std::string(100, 'v'));
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(get(key_of(i) + "-absent"), "NOT_FOUND");
+  const std::string stats = *db_->property("fsdb.stats");
+  EXPECT_EQ(stats.find("bloom filters: 0 checked"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find(" 0 useful"), std::string::npos)
+      << "absent keys are answered by filters: " << stats;
   EXPECT_FALSE(db_->property("no.such.property").has_value());
 }
 
@@ -443,6 +449,11 @@ TEST_F(DBTest, OpenErrorsAreClear) {
   s = DB::open(Options(), dir_.file("a-file"), &db);
   EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
   EXPECT_NE(s.to_string().find("not a directory"), std::string::npos) << s.to_string();
+
+  Options threads;
+  threads.max_background_compactions = 0;
+  s = DB::open(threads, dir_.path(), &db);
+  EXPECT_NE(s.to_string().find("max_background_compactions"), std::string::npos) << s.to_string();
 
   Options bad;
   bad.block_bytes = 1;
