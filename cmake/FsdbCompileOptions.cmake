@@ -15,6 +15,13 @@ elseif(FSDB_SANITIZE STREQUAL "thread")
 elseif(NOT FSDB_SANITIZE STREQUAL "")
   message(FATAL_ERROR "FSDB_SANITIZE must be empty, 'address' or 'thread', not '${FSDB_SANITIZE}'")
 endif()
+if(FSDB_BUILD_FUZZERS)
+  # The libraries are instrumented too: coverage guides the fuzzer into them,
+  # and ASan/UBSan catch an over-read wherever it happens.
+  set(fsdb_sanitize_flags -fsanitize=address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 if(fsdb_sanitize_flags)
   add_compile_options(${fsdb_sanitize_flags})
   add_link_options(${fsdb_sanitize_flags})

@@ -23,14 +23,10 @@ for arg in "$@"; do
 done
 
 missing=()
-while read -r name status; do
-  [ "$status" = "installed" ] || missing+=("$name")
-done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
-# dpkg-query prints nothing for packages it has never heard of: find those too.
+# One dpkg-query for all: it prints nothing for a package it has never heard of.
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${packages[@]}" 2>/dev/null || true)
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || {
-    [[ " ${missing[*]-} " == *" $p "* ]] || missing+=("$p")
-  }
+  grep -qx "$p installed" <<<"$installed" || missing+=("$p")
 done
 
 [ "${#missing[@]}" -eq 0 ] && exit 0
