@@ -1210,7 +1210,9 @@ Status destroy_db(const std::string& path, const Options& options) {
     FileType type;
     uint64_t number = 0;
     if (parse_file_name(name, &type, &number) && type != FileType::kLock) {
-      Status r = fs->remove_file(path + "/" + name);
+      std::string file = path;
+      file.append("/").append(name);
+      Status r = fs->remove_file(file);
       if (s.ok() && !r.ok()) s = r;
     }
   }

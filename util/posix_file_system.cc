@@ -9,6 +9,7 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <system_error>
 
 #include "fsdb/env.h"
 #include "util/io_error.h"
@@ -242,7 +243,9 @@ class PosixFileSystem final : public FileSystem {
     names->clear();
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return io_error(dir, "opendir", errno);
-    while (struct dirent* e = ::readdir(d)) {
+    // readdir is safe on a DIR* that no other thread uses (glibc); readdir_r is
+    // deprecated.
+    while (struct dirent* e = ::readdir(d)) {  // NOLINT(concurrency-mt-unsafe)
       std::string_view name(e->d_name);
       if (name == "." || name == "..") continue;
       names->emplace_back(name);
@@ -335,7 +338,7 @@ Status io_error(const std::string& path, std::string_view operation, int err) {
   msg += ": ";
   msg += operation;
   msg += ": ";
-  msg += std::strerror(err);
+  msg += std::error_code(err, std::generic_category()).message();  // strerror, thread-safe
   if (err == ENOENT) return Status::NotFound(msg);
   return Status::IOError(msg);
 }
