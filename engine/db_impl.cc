@@ -302,14 +302,20 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   request.sync = options.sync && !options.disable_wal;
   Status s = group_commit_.submit(
       &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
-  if (!s.ok()) return s;
-  s = apply_to_memtable(w);
-  publisher_.finish(w.first_sequence);
+  if (s.ok()) {
+    s = apply_to_memtable(w);
+    publisher_.finish(w.first_sequence);
+  }
   if (s.ok()) {
     stats_.user_writes.fetch_add(1, std::memory_order_relaxed);
     stats_.user_bytes.fetch_add(batch->approximate_size(), std::memory_order_relaxed);
   }
+  report_sealed_event(w);
   return s;
+}
+
+void DBImpl::report_sealed_event(const Writer& w) {
+  if (w.sealed_event && options_.listener) options_.listener->on_memtable_sealed(*w.sealed_event);
 }
 
 Status DBImpl::apply_to_memtable(const Writer& w) {
@@ -334,8 +340,10 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
   wal::GroupCommit::Request request;
   request.context = &w;
   request.sync = sync;
-  return group_commit_.submit(
+  Status s = group_commit_.submit(
       &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+  report_sealed_event(w);
+  return s;
 }
 
 Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
@@ -350,7 +358,9 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     if (!s.ok()) return s;
     memtable = mem_.list;
   }
-  if (sealed_event && options_.listener) options_.listener->on_memtable_sealed(*sealed_event);
+  // Reported by the leader's own writer once its write is over (see write()):
+  // a listener that writes to the DB must not do so from inside a group.
+  static_cast<Writer*>(group.front()->context)->sealed_event = sealed_event;
 
   bool sync = false;
   bool any_unlogged = false;

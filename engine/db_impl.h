@@ -94,6 +94,8 @@ class DBImpl final : public DB {
     WriteBatch* batch = nullptr;
     bool disable_wal = false;
     bool rotate = false;
+    // Set on the leader's own writer when its group rotated the memtable.
+    std::optional<MemtableSealedInfo> sealed_event;
     SequenceNumber first_sequence = 0;
     std::shared_ptr<ConcurrentSkipList> memtable;
   };
@@ -137,6 +139,7 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
   Status rotate_memtable(std::unique_lock<std::mutex>& lock);
   Status apply_to_memtable(const Writer& w);
+  void report_sealed_event(const Writer& w);
 
   std::shared_ptr<const ReadView> read_view() const;
   // REQUIRES: mu_ held.

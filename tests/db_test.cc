@@ -517,6 +517,10 @@ class CountingListener final : public EventListener {
   void on_memtable_sealed(const MemtableSealedInfo& info) override {
     sealed++;
     if (info.entries == 0) empty_seals++;
+    // Callbacks may call back into the DB, writes included.
+    if (db != nullptr && !db->put("sealed-count", std::to_string(sealed.load())).ok()) {
+      failed_callback_writes++;
+    }
   }
   void on_flush_completed(const FlushInfo& info) override {
     flushes++;
@@ -529,6 +533,8 @@ class CountingListener final : public EventListener {
   std::atomic<int> recoveries{0}, sealed{0}, empty_seals{0}, flushes{0}, empty_flushes{0},
       compactions{0}, empty_compactions{0};
   std::atomic<uint64_t> records_replayed{0};
+  std::atomic<int> failed_callback_writes{0};
+  DB* db = nullptr;
 };
 
 TEST_F(DBTest, ListenerHearsRecoveryRotationsFlushesAndCompactions) {
@@ -538,6 +544,7 @@ TEST_F(DBTest, ListenerHearsRecoveryRotationsFlushesAndCompactions) {
   options.memtable_bytes = 16 << 10;
   options.l0_compaction_trigger = 2;
   open(options);
+  listener->db = db_.get();
   EXPECT_EQ(listener->recoveries.load(), 1);
   for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), std::string(50, 'e')));
   FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
@@ -547,6 +554,10 @@ TEST_F(DBTest, ListenerHearsRecoveryRotationsFlushesAndCompactions) {
   EXPECT_EQ(listener->empty_seals.load(), 0);
   EXPECT_EQ(listener->empty_flushes.load(), 0);
   EXPECT_EQ(listener->empty_compactions.load(), 0);
+  EXPECT_EQ(listener->failed_callback_writes.load(), 0);
+  EXPECT_NE(get("sealed-count"), "NOT_FOUND");
+  listener->db = nullptr;
+  FSDB_ASSERT_OK(db_->flush());
   for (int i = 0; i < 10; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "again"));
   db_.reset();  // the last writes are only in the WAL
   open(options);

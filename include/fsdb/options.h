@@ -48,8 +48,10 @@ struct RecoveryInfo {
 };
 
 // Receives the DB's events. Callbacks run on the DB's own threads (the
-// writer's, or a background thread), never under a DB lock, so they may call
-// back into the DB; they should return quickly. Must be thread-safe.
+// writer's, or a background thread), never under a DB lock: they may read and
+// write the DB, but must not wait for background work (flush(),
+// compact_range(), close()) — the thread that would do it may be the caller.
+// They should return quickly, and must be thread-safe.
 class EventListener {
  public:
   virtual ~EventListener() = default;
