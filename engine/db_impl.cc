@@ -192,9 +192,11 @@ Status DBImpl::recover() {
   VersionEdit edit;
   RecoveryInfo info;
   for (uint64_t number : logs) {
-    s = replay_log(number, &max_sequence, &edit, &info);
+    bool stop_here = false;
+    s = replay_log(number, &max_sequence, &edit, &info, &stop_here);
     if (!s.ok()) return s;
     ++info.logs_replayed;
+    if (stop_here) break;
   }
   info.tables_written = edit.new_files().size();
   info.last_sequence = max_sequence;
@@ -225,11 +227,11 @@ Status DBImpl::recover() {
 }
 
 Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
-                          RecoveryInfo* info) {
+                          RecoveryInfo* info, bool* stop_here) {
+  *stop_here = false;
   const std::string path = log_file_name(dbname_, log_number);
   std::unique_ptr<wal::LogReader> reader;
-  Status s = wal::LogReader::open(*fs_, path, log_number,
-                                  wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  Status s = wal::LogReader::open(*fs_, path, log_number, options_.wal_recovery_mode, &reader);
   if (!s.ok()) return s;
   std::shared_ptr<ConcurrentSkipList> mem;
   auto flush_mem = [&]() -> Status {
@@ -270,9 +272,12 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     }
   }
   if (!reader->status().ok()) return reader->status();
-  if (reader->report().tail_kind != wal::LogTailKind::kNone) {
-    info->bytes_dropped += reader->report().tail.bytes;
-  }
+  const wal::LogReadReport& report = reader->report();
+  if (report.tail_kind != wal::LogTailKind::kNone) info->bytes_dropped += report.tail.bytes;
+  for (const wal::DroppedRange& r : report.skipped) info->bytes_dropped += r.bytes;
+  // Point in time: the replay stopped at damage with records after it; later
+  // logs would be after the damage too.
+  *stop_here = report.tail_kind == wal::LogTailKind::kCorruption;
   return flush_mem();
 }
 

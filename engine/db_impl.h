@@ -123,8 +123,10 @@ class DBImpl final : public DB {
 
   Status validate_options() const;
   Status recover();
+  // Replays one WAL; *stop_here when no later WAL may be replayed (a
+  // point-in-time recovery stopped at damage).
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
-                    RecoveryInfo* info);
+                    RecoveryInfo* info, bool* stop_here);
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
   std::shared_ptr<ConcurrentSkipList> new_memtable() const;
 

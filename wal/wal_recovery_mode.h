@@ -7,22 +7,13 @@
 #include <cstdint>
 #include <string_view>
 
+#include "fsdb/options.h"
+
 namespace fsdb::wal {
 
-enum class WalRecoveryMode : uint8_t {
-  // A damaged tail (no valid fragment after the damage) is dropped and reported;
-  // damage with valid data after it is Corruption.
-  kTolerateCorruptedTail,
-  // Only zero-filled space or a recycled file's stale fragments may follow the
-  // last record; a torn tail or any damage is Corruption.
-  kAbsoluteConsistency,
-  // Stop at the first damage wherever it is and report it: the records returned
-  // form a consistent prefix of the log. Never Corruption.
-  kPointInTime,
-  // Skip every damaged record (each range is reported) and go on with the next
-  // valid one. Can lose records from the middle of the log.
-  kSkipAnyCorruptedRecords,
-};
+// The enum is public (fsdb::WalRecoveryMode in include/fsdb/options.h): the
+// engine's Options choose the mode its recovery uses.
+using fsdb::WalRecoveryMode;
 
 std::string_view wal_recovery_mode_name(WalRecoveryMode mode);
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "fsdb/env.h"
@@ -15,6 +16,22 @@ namespace fsdb {
 class Snapshot;
 
 enum class Compression { kNone, kZstd };
+
+// How DB::open treats damage in a write-ahead log it replays (the RocksDB modes).
+enum class WalRecoveryMode : uint8_t {
+  // A damaged tail (no valid fragment after the damage) is dropped and reported;
+  // damage with valid data after it is Corruption.
+  kTolerateCorruptedTail,
+  // Only zero-filled space or a recycled file's stale fragments may follow the
+  // last record; a torn tail or any damage is Corruption.
+  kAbsoluteConsistency,
+  // Stop at the first damage wherever it is and report it: the records returned
+  // form a consistent prefix of the log. Never Corruption.
+  kPointInTime,
+  // Skip every damaged record (each range is reported) and go on with the next
+  // valid one. Can lose records from the middle of the log.
+  kSkipAnyCorruptedRecords,
+};
 
 // What the DB did, reported to an EventListener as it happens.
 struct MemtableSealedInfo {
@@ -81,6 +98,8 @@ struct Options {
   int max_background_compactions = 1;       // compaction threads (flushes have their own)
   std::shared_ptr<FileSystem> file_system;  // null = posix
   std::shared_ptr<EventListener> listener;  // null = none
+  // What recovery does about a damaged WAL (see WalRecoveryMode).
+  WalRecoveryMode wal_recovery_mode = WalRecoveryMode::kTolerateCorruptedTail;
 };
 
 struct WriteOptions {
