@@ -7,6 +7,7 @@
 
 #include "engine/db_iterator.h"
 #include "engine/filename.h"
+#include "engine/level_iterator.h"
 #include "engine/merging_iterator.h"
 #include "sstable/block_cache.h"
 #include "sstable/table_builder.h"
@@ -636,13 +637,19 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   children.push_back(view->mem->new_version_iterator());
   for (const auto& frozen : view->sealed) children.push_back(frozen->new_version_iterator());
   const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
-  for (int level = 0; level < kNumLevels; ++level) {
-    for (const FileRef& f : view->version->files(level)) {
-      std::shared_ptr<const TableReader> reader;
-      Status s = table_cache_->get_reader(f->number, &reader);
-      if (!s.ok()) return std::make_unique<ErrorIterator>(s);
-      children.push_back(reader->new_iterator(read_options));
-      pins->readers.push_back(std::move(reader));
+  // Level-0 files overlap: one child each. Deeper levels: one child per level,
+  // opening its files one at a time.
+  for (const FileRef& f : view->version->files(0)) {
+    std::shared_ptr<const TableReader> reader;
+    Status s = table_cache_->get_reader(f->number, &reader);
+    if (!s.ok()) return std::make_unique<ErrorIterator>(s);
+    children.push_back(reader->new_iterator(read_options));
+    pins->readers.push_back(std::move(reader));
+  }
+  for (int level = 1; level < kNumLevels; ++level) {
+    const std::vector<FileRef>& files = view->version->files(level);
+    if (!files.empty()) {
+      children.push_back(new_level_iterator(table_cache_.get(), files, read_options));
     }
   }
   return new_db_iterator(new_merging_iterator(std::move(children)), seq, std::move(pins));

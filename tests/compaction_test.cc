@@ -376,6 +376,72 @@ TEST_F(CompactionDBTest, SeveralCompactionThreadsLoseNothing) {
   EXPECT_EQ(m, model.end());
 }
 
+TEST_F(CompactionDBTest, IteratorsWalkLevelsOfManyFilesBothWays) {
+  Options options = small_options();
+  options.target_file_bytes = 8 << 10;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  std::map<std::string, std::string> model;
+  std::mt19937 values(7);
+  for (int i = 0; i < 6000; i += 2) {  // even keys only: odd ones fall in gaps
+    std::string v(80, '\0');
+    for (char& c : v) c = static_cast<char>('a' + values() % 26);  // barely compressible
+    model[key_of(i)] = v;
+    FSDB_ASSERT_OK(db_->put(key_of(i), v));
+  }
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  int deeper_files = 0;
+  for (int level = 1; level < kNumLevels; ++level) {
+    deeper_files +=
+        static_cast<int>(number(("fsdb.num-files-at-level" + std::to_string(level)).c_str()));
+  }
+  ASSERT_GT(deeper_files, 5) << *db_->property("fsdb.levels");
+  auto it = db_->new_iterator();
+  auto m = model.begin();
+  for (it->seek_to_first(); it->valid(); it->next(), ++m) {
+    ASSERT_NE(m, model.end());
+    ASSERT_EQ(it->key(), m->first);
+  }
+  ASSERT_EQ(m, model.end());
+  auto r = model.rbegin();
+  for (it->seek_to_last(); it->valid(); it->prev(), ++r) {
+    ASSERT_NE(r, model.rend());
+    ASSERT_EQ(it->key(), r->first);
+  }
+  ASSERT_EQ(r, model.rend());
+  std::mt19937 rng(test::test_seed(13));
+  for (int n = 0; n < 2000; ++n) {
+    const std::string target = key_of(static_cast<int>(rng() % 6100));
+    if (rng() % 2 == 0) {
+      it->seek(target);
+      auto want = model.lower_bound(target);
+      ASSERT_EQ(it->valid(), want != model.end()) << target;
+      if (it->valid()) {
+        ASSERT_EQ(it->key(), want->first);
+        it->prev();
+        if (want == model.begin()) {
+          ASSERT_FALSE(it->valid());
+        } else {
+          ASSERT_TRUE(it->valid());
+          ASSERT_EQ(it->key(), std::prev(want)->first);
+        }
+      }
+    } else {
+      it->seek_for_prev(target);
+      auto want = model.upper_bound(target);
+      ASSERT_EQ(it->valid(), want != model.begin()) << target;
+      if (it->valid()) {
+        ASSERT_EQ(it->key(), std::prev(want)->first);
+        it->next();
+        ASSERT_EQ(it->valid(), want != model.end());
+        if (it->valid()) {
+          ASSERT_EQ(it->key(), want->first);
+        }
+      }
+    }
+  }
+  FSDB_ASSERT_OK(it->status());
+}
+
 TEST_F(CompactionDBTest, WritesSlowDownWhileLevelZeroIsFull) {
   // Compaction starts at 2 level-0 files and, with slow table syncs, takes
   // tens of milliseconds: writes in between see 2 files and are delayed.
