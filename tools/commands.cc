@@ -37,6 +37,8 @@ std::unique_ptr<CLI::App> make_app(const CommandInfo& info, Command& command,
   app->add_flag("--create", globals->create, "Create the DB if the directory holds none");
   app->get_formatter()->column_width(28);
   command.configure(*app);
+  // Options such as --json may come after a subcommand ("sst list --json").
+  for (CLI::App* sub : app->get_subcommands({})) sub->fallthrough();
   return app;
 }
 
@@ -172,9 +174,17 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   if (globals.create) session.set_create(true);
   Invocation inv{session, json || global_json, globals.hex || session.options().hex, {}};
   Status s = command->run(inv);
-  if (!inv.result.empty()) session.emit(inv.result, inv.json);
+  if (!inv.result.empty()) {
+    // With --json a failed command that still has output (check's problems)
+    // carries its error inside the one object it prints.
+    if (!s.ok() && inv.json) {
+      inv.result.field("error", s.message());
+      inv.result.field("code", std::string(status_code_name(s.code())));
+    }
+    session.emit(inv.result, inv.json);
+  }
   if (s.ok()) return kExitOk;
-  report_error(s, inv.json);
+  if (!inv.json || inv.result.empty()) report_error(s, inv.json);
   return s.is_invalid_argument() ? kExitUsage : kExitError;
 }
 

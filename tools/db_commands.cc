@@ -55,7 +55,8 @@ class GetCommand : public Command {
     if (!s.ok()) return s;
     DB* db = nullptr;
     s = inv.session.db(&db);
-    if (s.ok()) s = db->get(inv.session.read_options(), key, &value);
+    if (!s.ok()) return s;
+    s = db->get(inv.session.read_options(), key, &value);
     if (s.is_not_found()) return Status::NotFound("key '" + inv.show(key) + "' not found");
     if (!s.ok()) return s;
     if (inv.json) {
@@ -495,8 +496,8 @@ class LevelsCommand : public Command {
       }
     }
     r.show_table_when_empty = true;
-    r.field("files", uint64_t{v.total_files()});
-    r.field("size", Bytes{v.total_bytes()});
+    r.field("total files", uint64_t{v.total_files()});
+    r.field("total size", Bytes{v.total_bytes()});
     r.field("directory", inv.session.db_path());
     return Status::OK();
   }

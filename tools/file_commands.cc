@@ -289,7 +289,7 @@ class CheckCommand : public Command {
     r.field("table entries", entries);
     r.field("logs", uint64_t{logs.size()});
     r.field("log records", records);
-    r.field("problems", uint64_t{problems.size()});
+    r.field("problem count", uint64_t{problems.size()});
     r.table_name = "problems";
     r.columns = {"file", "problem"};
     for (const auto& [file, problem] : problems) r.rows.push_back({file, problem});
@@ -347,8 +347,8 @@ class SstCommand : public Command {
     }
     r.show_table_when_empty = true;
     r.field("directory", inv.session.db_path());
-    r.field("tables", uint64_t{live.version->total_files()});
-    r.field("size", Bytes{live.version->total_bytes()});
+    r.field("table count", uint64_t{live.version->total_files()});
+    r.field("total size", Bytes{live.version->total_bytes()});
     return Status::OK();
   }
 
@@ -365,7 +365,7 @@ class SstCommand : public Command {
     inv.result.field("file", file_);
     inv.result.field("size", Bytes{size});
     inv.result.field("entries", entries);
-    inv.result.field("problems", uint64_t{problems.size()});
+    inv.result.field("problem count", uint64_t{problems.size()});
     inv.result.table_name = "problems";
     inv.result.columns = {"file", "problem"};
     for (const auto& [file, problem] : problems) inv.result.rows.push_back({file, problem});
