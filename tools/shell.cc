@@ -113,9 +113,10 @@ int run_interactive(Session& session) {
       continue;
     }
     if (words.empty()) continue;
+    if (is_quit(words)) break;
+    // Written after every line, so a killed shell keeps its history too.
     add_history(line.c_str());
     if (!history.empty()) write_history(history.c_str());
-    if (is_quit(words)) break;
     run_command(session, words);
   }
   if (session.in_batch()) {
