@@ -109,6 +109,32 @@ TEST_F(FsdbToolTest, ScanAndCountOptions) {
       << table;
 }
 
+TEST_F(FsdbToolTest, LongScansStreamCompleteOutput) {
+  std::string script;
+  for (int i = 0; i < 2500; ++i) script += "put k" + std::to_string(100000 + i) + " v\n";
+  script += "put k2 longer-key-is-fine\n";
+  fsdb({"--create"}, 0, script);
+  Json scan = fsdb_json({"scan"});
+  ASSERT_EQ(scan["entries"].array.size(), 2501u);
+  EXPECT_EQ(scan["count"].number, 2501);
+  EXPECT_EQ(scan["entries"].array[0]["key"].string, "k100000");
+  EXPECT_EQ(scan["entries"].array[2500]["key"].string, "k2");
+  EXPECT_EQ(scan["entries"].array[2500]["value"].string, "longer-key-is-fine");
+  const std::string human = fsdb({"scan", "--reverse"}).out;
+  EXPECT_TRUE(human.starts_with("key      value\nk2       longer-key-is-fine\nk102499  v\n"))
+      << human.substr(0, 200);
+  EXPECT_TRUE(human.ends_with("k100000  v\n(2501 entries)\n"));
+  Json keys = fsdb_json({"scan", "--keys-only", "--limit", "1200"});
+  ASSERT_EQ(keys["entries"].array.size(), 1200u);
+  EXPECT_FALSE(keys["entries"].array[5].has("value"));
+  Json files = fsdb_json({"levels", "--files"});
+  // Reopening turned the log into one level-0 table.
+  ASSERT_EQ(files["files"].array.size(), 1u);
+  EXPECT_EQ(files["files"].array[0]["level"].string, "L0");
+  EXPECT_EQ(files["files"].array[0]["entries"].number, 2501);
+  EXPECT_EQ(files["files"].array[0]["largest"].string, "k2");
+}
+
 TEST_F(FsdbToolTest, ScriptStopsAtFirstErrorUnlessKeepGoing) {
   RunResult r = fsdb({"--create"}, 2, "put a 1\nnosuchcommand\nput b 2\n");
   EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;

@@ -184,7 +184,7 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     session.emit(inv.result, inv.json);
   }
   if (s.ok()) return kExitOk;
-  if (!inv.json || inv.result.empty()) report_error(s, inv.json);
+  if (!inv.json || (inv.result.empty() && !inv.printed)) report_error(s, inv.json);
   return s.is_invalid_argument() ? kExitUsage : kExitError;
 }
 

@@ -28,6 +28,7 @@ struct Invocation {
   bool json = false;
   bool hex = false;  // keys and values in and out as hex
   Result result;
+  bool printed = false;  // the command wrote its output itself (a streamed scan)
 
   Status input(std::string_view text, std::string* bytes) const {
     return session.decode_input(text, hex, bytes);

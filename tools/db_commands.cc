@@ -187,22 +187,79 @@ class ScanCommand : public Command {
     r.table_name = "entries";
     r.columns =
         keys_only_ ? std::vector<std::string>{"key"} : std::vector<std::string>{"key", "value"};
+    // Up to kBufferedRows rows go through the Result (aligned as a whole); a
+    // longer scan is streamed, aligned on its first kBufferedRows rows, so
+    // memory stays flat however many entries there are.
+    constexpr size_t kBufferedRows = 1000;
+    std::ostream& out = inv.session.out();
+    std::vector<size_t> widths;
+    bool streaming = false;
+    const auto print_row = [&](const std::vector<Cell>& row) {
+      if (inv.json) {
+        out << (streaming ? ", " : "") << "{\"key\": " << cell_json(row[0]);
+        if (row.size() > 1) out << ", \"value\": " << cell_json(row[1]);
+        out << '}';
+      } else {
+        const std::string key = cell_text(row[0]);
+        if (row.size() == 1) {
+          out << key << '\n';
+        } else {
+          out << key << std::string(widths[0] > key.size() ? widths[0] - key.size() : 0, ' ')
+              << "  " << cell_text(row[1]) << '\n';
+        }
+      }
+    };
+    const auto start_streaming = [&] {
+      if (inv.json) {
+        out << "{\"entries\": [";
+      } else {
+        widths.assign(2, 0);
+        widths[0] = 3;  // "key"
+        for (const auto& row : r.rows) widths[0] = std::max(widths[0], cell_text(row[0]).size());
+        out << "key" << (keys_only_ ? "" : std::string(widths[0] - 3, ' ') + "  value") << '\n';
+      }
+      for (const auto& row : r.rows) {
+        print_row(row);
+        streaming = true;
+      }
+      r.rows.clear();
+    };
     uint64_t n = 0;
     s = walk(db, inv.session.read_options(), lower, upper, reverse_,
              [&](std::string_view key, std::string_view value) {
                if (limit_ > 0 && n >= limit_) return false;
                ++n;
-               if (keys_only_) {
-                 r.rows.push_back({inv.show(key)});
+               std::vector<Cell> row{inv.show(key)};
+               if (!keys_only_) row.emplace_back(inv.show(value));
+               if (streaming) {
+                 print_row(row);
                } else {
-                 r.rows.push_back({inv.show(key), inv.show(value)});
+                 r.rows.push_back(std::move(row));
+                 if (r.rows.size() > kBufferedRows) start_streaming();
                }
                return true;
              });
+    const std::string summary = "(" + std::to_string(n) + (n == 1 ? " entry)" : " entries)");
+    if (streaming) {
+      r.columns.clear();
+      if (inv.json) {
+        out << "], \"count\": " << n;
+        if (!s.ok()) {
+          out << ", \"error\": " << json_quote(s.message())
+              << ", \"code\": " << json_quote(status_code_name(s.code()));
+        }
+        out << "}\n";
+      } else {
+        out << summary << '\n';
+      }
+      out.flush();
+      inv.printed = true;
+      return s;
+    }
     if (inv.json) {
       r.field("count", n);
     } else {
-      r.lines.push_back("(" + std::to_string(n) + (n == 1 ? " entry)" : " entries)"));
+      r.lines.push_back(summary);
     }
     return s;
   }

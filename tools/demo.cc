@@ -378,7 +378,7 @@ Status DemoCommand::run(Invocation& inv) {
                            Bytes{live.version->level_bytes(level)}, entries});
   }
   if (!quiet_ && !json_) {
-    std::printf("\nLevels:\n");
+    std::printf("Levels:\n");
     render_human(levels, std::cout);
     std::cout.flush();
   }
