@@ -21,7 +21,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 run: all
-	build/release/examples/memtable_example
+	build/release/tools/fsdb demo
 
 test: bootstrap
 	$(CMAKE) -S . -B build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFSDB_WERROR=ON

@@ -1,0 +1,379 @@
+// The fsdb tool end to end: every command run as a subprocess, its --json
+// output parsed back, scripts on stdin, errors and exit codes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fsdb/db.h"
+#include "support/test_util.h"
+#include "tests/fsdb_tool_support.h"
+
+namespace fsdb::tool_test {
+namespace {
+
+using ::fsdb::test::ScratchDir;
+
+class FsdbToolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(std::filesystem::exists(tool_path())) << "no tool at " << tool_path();
+    db_ = scratch_.file("db");
+  }
+
+  // Runs `fsdb --db <db> args...`, expecting exit code `expected_exit`.
+  RunResult fsdb(std::vector<std::string> args, int expected_exit = 0,
+                 const std::string& input = "") {
+    args.insert(args.begin(), {"--db", db_});
+    RunResult r = run_tool(args, input);
+    EXPECT_EQ(r.exit_code, expected_exit) << "args: " << ::testing::PrintToString(args)
+                                          << "\nstdout: " << r.out << "\nstderr: " << r.err;
+    return r;
+  }
+  Json fsdb_json(std::vector<std::string> args, int expected_exit = 0) {
+    args.push_back("--json");
+    return parse_json(fsdb(std::move(args), expected_exit).out);
+  }
+  // The keys of a scan's JSON output, in order.
+  static std::vector<std::string> keys_of(const Json& scan) {
+    std::vector<std::string> keys;
+    for (const Json& e : scan["entries"].array) keys.push_back(e["key"].string);
+    return keys;
+  }
+
+  ScratchDir scratch_;
+  std::string db_;
+};
+
+TEST_F(FsdbToolTest, PutGetDelRoundTripWithJson) {
+  fsdb({"--create", "put", "apple", "red"});
+  fsdb({"put", "banana", "yellow"});
+  EXPECT_EQ(fsdb({"get", "apple"}).out, "red\n");
+  Json got = fsdb_json({"get", "banana"});
+  EXPECT_EQ(got["key"].string, "banana");
+  EXPECT_EQ(got["value"].string, "yellow");
+  EXPECT_TRUE(fsdb_json({"put", "cherry", "dark red"})["ok"].boolean);
+  fsdb({"del", "apple"});
+  RunResult missing = fsdb({"get", "apple"}, 1);
+  EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  Json error = fsdb_json({"get", "apple"}, 1);
+  EXPECT_EQ(error["code"].string, "NotFound");
+  Json scan = fsdb_json({"scan"});
+  EXPECT_EQ(keys_of(scan), (std::vector<std::string>{"banana", "cherry"}));
+  EXPECT_EQ(scan["count"].number, 2);
+  EXPECT_EQ(scan["entries"].array[1]["value"].string, "dark red");
+}
+
+TEST_F(FsdbToolTest, BinaryKeysAndValuesAreEscapedHexOrQuoted) {
+  fsdb({"--create", "put", "k\\x00\\x01", "v\\xff\\n"});
+  // Escaped on output, and the bytes are really there: hex shows them.
+  EXPECT_EQ(fsdb({"get", "k\\x00\\x01"}).out, "v\\xff\\x0a\n");
+  EXPECT_EQ(fsdb({"--hex", "get", "6b0001"}).out, "76ff0a\n");
+  fsdb({"put", "--hex", "00ff", "6869"});
+  EXPECT_EQ(fsdb({"get", "\\x00\\xff"}).out, "hi\n");
+  fsdb({"put", "back\\\\slash", "a b"});
+  Json scan = fsdb_json({"scan"});
+  EXPECT_EQ(keys_of(scan),
+            (std::vector<std::string>{"\\x00\\xff", "back\\\\slash", "k\\x00\\x01"}));
+  EXPECT_EQ(scan["entries"].array[1]["value"].string, "a b");
+  // Quoted words in a script keep their spaces; escapes work inside quotes.
+  fsdb({}, 0, "put \"two words\" 'x\\x41y'\nget \"two words\"\n");
+  EXPECT_EQ(fsdb({"get", "two words"}).out, "xAy\n");
+  RunResult bad = fsdb({"get", "\\xZZ"}, 2);
+  EXPECT_NE(bad.err.find("hex digits"), std::string::npos) << bad.err;
+}
+
+TEST_F(FsdbToolTest, ScanAndCountOptions) {
+  std::string script;
+  for (const char* k : {"a1", "a2", "a3", "b1", "b2", "c1"}) {
+    script += std::string("put ") + k + " v" + k + "\n";
+  }
+  fsdb({"--create"}, 0, script);
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--from", "a2", "--to", "b2"})),
+            (std::vector<std::string>{"a2", "a3", "b1"}));
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--prefix", "b"})), (std::vector<std::string>{"b1", "b2"}));
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--reverse", "--limit", "2"})),
+            (std::vector<std::string>{"c1", "b2"}));
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--reverse", "--to", "b1", "--from", "a2"})),
+            (std::vector<std::string>{"a3", "a2"}));
+  Json keys_only = fsdb_json({"scan", "--keys-only", "--limit", "1"});
+  ASSERT_EQ(keys_only["entries"].array.size(), 1u);
+  EXPECT_FALSE(keys_only["entries"].array[0].has("value"));
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 6);
+  EXPECT_EQ(fsdb_json({"count", "--prefix", "a"})["count"].number, 3);
+  EXPECT_EQ(fsdb({"count", "--from", "b"}).out, "3\n");
+  // The human table is aligned: every value starts in the same column.
+  const std::string table = fsdb({"scan", "--prefix", "a"}).out;
+  EXPECT_NE(table.find("key  value\na1   va1\na2   va2\na3   va3\n(3 entries)\n"),
+            std::string::npos)
+      << table;
+}
+
+TEST_F(FsdbToolTest, LongScansStreamCompleteOutput) {
+  std::string script;
+  for (int i = 0; i < 2500; ++i) script += "put k" + std::to_string(100000 + i) + " v\n";
+  script += "put k2 longer-key-is-fine\n";
+  fsdb({"--create"}, 0, script);
+  Json scan = fsdb_json({"scan"});
+  ASSERT_EQ(scan["entries"].array.size(), 2501u);
+  EXPECT_EQ(scan["count"].number, 2501);
+  EXPECT_EQ(scan["entries"].array[0]["key"].string, "k100000");
+  EXPECT_EQ(scan["entries"].array[2500]["key"].string, "k2");
+  EXPECT_EQ(scan["entries"].array[2500]["value"].string, "longer-key-is-fine");
+  const std::string human = fsdb({"scan", "--reverse"}).out;
+  EXPECT_TRUE(human.starts_with("key      value\nk2       longer-key-is-fine\nk102499  v\n"))
+      << human.substr(0, 200);
+  EXPECT_TRUE(human.ends_with("k100000  v\n(2501 entries)\n"));
+  Json keys = fsdb_json({"scan", "--keys-only", "--limit", "1200"});
+  ASSERT_EQ(keys["entries"].array.size(), 1200u);
+  EXPECT_FALSE(keys["entries"].array[5].has("value"));
+  Json files = fsdb_json({"levels", "--files"});
+  // Reopening turned the log into one level-0 table.
+  ASSERT_EQ(files["files"].array.size(), 1u);
+  EXPECT_EQ(files["files"].array[0]["level"].string, "L0");
+  EXPECT_EQ(files["files"].array[0]["entries"].number, 2501);
+  EXPECT_EQ(files["files"].array[0]["largest"].string, "k2");
+}
+
+TEST_F(FsdbToolTest, ScriptStopsAtFirstErrorUnlessKeepGoing) {
+  RunResult r = fsdb({"--create"}, 2, "put a 1\nnosuchcommand\nput b 2\n");
+  EXPECT_NE(r.err.find("line 2"), std::string::npos) << r.err;
+  fsdb({"get", "b"}, 1);
+  r = fsdb({"--keep-going"}, 1, "put c 3\nget missing\nput d 4\n# a comment\n\n");
+  EXPECT_EQ(fsdb({"get", "d"}).out, "4\n");
+}
+
+TEST_F(FsdbToolTest, BatchCommitsAtomicallyAndAbortDiscards) {
+  RunResult r =
+      fsdb({"--create"}, 0, "batch\nput a 1\nput b 2\ndel a\ncommit\nbatch\nput z 9\nabort\n");
+  EXPECT_NE(r.out.find("committed 3 writes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("discarded 1 write"), std::string::npos) << r.out;
+  EXPECT_EQ(keys_of(fsdb_json({"scan"})), (std::vector<std::string>{"b"}));
+  // Input that ends inside a batch writes none of it and fails.
+  r = fsdb({}, 1, "batch\nput q 1\n");
+  EXPECT_NE(r.err.find("inside a batch"), std::string::npos) << r.err;
+  fsdb({"get", "q"}, 1);
+  fsdb({}, 2, "commit\n");
+}
+
+TEST_F(FsdbToolTest, SnapshotPinsLaterReads) {
+  RunResult r = fsdb({"--create", "--json"}, 0,
+                     "put k old\nsnapshot\nput k new\nget k\nsnapshot release\nget k\n");
+  std::vector<std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), 6u) << r.out;
+  EXPECT_GT(parse_json(lines[1])["sequence"].number, 0);
+  EXPECT_EQ(parse_json(lines[3])["value"].string, "old");
+  EXPECT_EQ(parse_json(lines[5])["value"].string, "new");
+}
+
+TEST_F(FsdbToolTest, FlushCompactLevelsStatsProperty) {
+  std::string script;
+  for (int i = 0; i < 200; ++i) script += "put key" + std::to_string(1000 + i) + " value\n";
+  fsdb({"--create"}, 0, script + "flush\n");
+  fsdb({}, 0, "put key1000 changed\nflush\n");
+  Json levels = fsdb_json({"levels"});
+  EXPECT_EQ(levels["total files"].number, 2);
+  ASSERT_EQ(levels["levels"].array.size(), 7u);
+  EXPECT_EQ(levels["levels"].array[0]["files"].number, 2);
+  Json compact = fsdb_json({"compact"});
+  EXPECT_GE(compact["compactions"].number, 1);
+  levels = fsdb_json({"levels"});
+  EXPECT_EQ(levels["levels"].array[0]["files"].number, 0);
+  // One level holds everything, and the overwritten version of key1000 is gone.
+  double entries = 0;
+  std::string smallest;
+  for (const Json& level : levels["levels"].array) {
+    entries += level["entries"].number;
+    if (level["files"].number > 0) smallest = level["smallest"].string;
+  }
+  EXPECT_EQ(entries, 200);
+  EXPECT_EQ(smallest, "key1000");
+  EXPECT_EQ(fsdb({"get", "key1000"}).out, "changed\n");
+  fsdb_json({"compact", "key1100", "key1150"});
+  Json stats = fsdb_json({"stats"});
+  EXPECT_TRUE(stats.has("sequence")) << fsdb({"stats"}).out;
+  EXPECT_EQ(stats["directory"].string, db_);
+  EXPECT_EQ(fsdb({"property", "fsdb.sequence"}).out, "201\n");
+  Json prop = fsdb_json({"property", "fsdb.num-files-at-level0"});
+  EXPECT_EQ(prop["value"].string, "0");
+  fsdb({"property", "fsdb.nonsense"}, 1);
+  const std::string human = fsdb({"levels"}).out;
+  EXPECT_NE(human.find("level  files"), std::string::npos) << human;
+  EXPECT_NE(human.find(" KiB"), std::string::npos) << human;  // sizes are human-readable
+}
+
+TEST_F(FsdbToolTest, SstWalAndManifestCommands) {
+  fsdb({"--create"}, 0, "put a 1\nput b 2\ndel c\nflush\nput d 4\n");
+  Json list = fsdb_json({"sst", "list"});
+  ASSERT_EQ(list["tables"].array.size(), 1u) << fsdb({"sst", "list"}).out;
+  const std::string table = db_ + "/" + list["tables"].array[0]["file"].string;
+  EXPECT_EQ(list["tables"].array[0]["entries"].number, 3);
+  EXPECT_EQ(list["tables"].array[0]["tombstones"].number, 1);
+
+  Json dump = fsdb_json({"sst", "dump", table, "--entries"});
+  ASSERT_EQ(dump["entries"].array.size(), 3u);
+  EXPECT_EQ(dump["entries"].array[2]["key"].string, "c");
+  EXPECT_EQ(dump["entries"].array[2]["kind"].string, "del");
+  EXPECT_EQ(dump["entries"].array[0]["value"].string, "1");
+  Json props = fsdb_json({"sst", "dump", table, "--properties"});
+  EXPECT_EQ(props["entries"].number, 3);
+  EXPECT_EQ(props["smallest key"].string, "a");
+  Json blocks = fsdb_json({"sst", "dump", table, "--blocks"});
+  ASSERT_GE(blocks["blocks"].array.size(), 1u);
+  EXPECT_EQ(blocks["blocks"].array[0]["offset"].number, 0);
+  EXPECT_EQ(blocks["blocks"].array[0]["entries"].number, 3);
+  Json check = fsdb_json({"sst", "check", table});
+  EXPECT_EQ(check["entries"].number, 3);
+  EXPECT_EQ(check["problem count"].number, 0);
+
+  std::string log;
+  for (const auto& e : std::filesystem::directory_iterator(db_)) {
+    if (e.path().extension() == ".log") log = e.path().string();
+  }
+  ASSERT_FALSE(log.empty());
+  Json wal = fsdb_json({"wal", "dump", log});
+  ASSERT_EQ(wal["entries"].array.size(), 1u) << fsdb({"wal", "dump", log}).out;
+  EXPECT_EQ(wal["entries"].array[0]["key"].string, "d");
+  EXPECT_EQ(wal["tail"].string, "none");
+
+  Json manifest = fsdb_json({"manifest", "dump"});
+  ASSERT_GE(manifest["records"].number, 1);
+  EXPECT_NE(manifest["records"].type, Json::Type::kNull);
+  EXPECT_NE(fsdb({"manifest", "dump"}).out.find("+L0:"), std::string::npos);
+  fsdb({"sst"}, 2);  // a subcommand is required
+}
+
+TEST_F(FsdbToolTest, CheckReportsCorruptionWithFileAndOffset) {
+  std::string script;
+  for (int i = 0; i < 2000; ++i)
+    script += "put key" + std::to_string(i) + " value-" + std::to_string(i * 7) + "\n";
+  fsdb({"--create"}, 0, script + "flush\n");
+  Json clean = fsdb_json({"check"});
+  EXPECT_EQ(clean["problem count"].number, 0);
+  EXPECT_EQ(clean["table entries"].number, 2000);
+  const std::string table =
+      db_ + "/" + fsdb_json({"sst", "list"})["tables"].array[0]["file"].string;
+  {
+    // Damage a byte inside the first data block.
+    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(100);
+    c = static_cast<char>(c ^ 0x5a);
+    f.write(&c, 1);
+  }
+  RunResult r = fsdb({"check"}, 1);
+  EXPECT_NE(r.out.find(table), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("offset 0"), std::string::npos) << r.out;
+  Json bad = fsdb_json({"check"}, 1);
+  EXPECT_EQ(bad["problem count"].number, 1);
+  ASSERT_EQ(bad["problems"].array.size(), 1u);
+  EXPECT_EQ(bad["problems"].array[0]["file"].string, table);
+  EXPECT_NE(bad["problems"].array[0]["problem"].string.find("offset"), std::string::npos);
+  r = fsdb({"sst", "check", table}, 1);
+  EXPECT_NE(r.err.find("offset 0"), std::string::npos) << r.err;
+}
+
+TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
+  fsdb({"--create"}, 0, "put plain 1\nput \"with,comma\" \"quote\\\"d\"\nput bin\\x00 \\xfe\\t\n");
+  for (const char* format : {"csv", "tsv", "jsonl"}) {
+    SCOPED_TRACE(format);
+    const std::string file = scratch_.file(std::string("out.") + format);
+    Json exported = fsdb_json({"export", file});
+    EXPECT_EQ(exported["records"].number, 3);
+    EXPECT_EQ(exported["format"].string, format);
+    // Load into a fresh DB: the format is detected from the content.
+    const std::string other = scratch_.file(std::string("copy-") + format);
+    RunResult r = run_tool({"--db", other, "--create", "--json", "load", file});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    Json loaded = parse_json(r.out);
+    EXPECT_EQ(loaded["records"].number, 3);
+    EXPECT_EQ(loaded["format"].string, format);
+    RunResult original = fsdb({"scan", "--hex", "--json"});
+    RunResult copy = run_tool({"--db", other, "scan", "--hex", "--json"});
+    EXPECT_EQ(copy.out, original.out);
+  }
+  const std::string csv = read_all(scratch_.file("out.csv"));
+  EXPECT_NE(csv.find("\"with,comma\",\"quote\"\"d\""), std::string::npos) << csv;
+  // A malformed line names the file and the line.
+  const std::string bad = scratch_.file("bad.csv");
+  std::ofstream(bad) << "key,value\na,1\nno-comma-here\n";
+  RunResult r = fsdb({"load", bad}, 2);
+  EXPECT_NE(r.err.find("bad.csv:3"), std::string::npos) << r.err;
+}
+
+TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
+  RunResult r = fsdb({"get", "k"}, 1);
+  EXPECT_NE(r.err.find("--create"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(db_));
+  std::filesystem::create_directories(db_);
+  r = fsdb({"get", "k"}, 1);
+  EXPECT_NE(r.err.find("not an fsdb DB"), std::string::npos) << r.err;
+  fsdb({"--create", "put", "k", "v"});
+  r = fsdb({"compcat"}, 2);
+  EXPECT_NE(r.err.find("did you mean 'compact'"), std::string::npos) << r.err;
+  r = fsdb({"put", "only-key"}, 2);
+  EXPECT_NE(r.err.find("help put"), std::string::npos) << r.err;
+  r = run_tool({"--no-such-flag"});
+  EXPECT_EQ(r.exit_code, 2);
+  // The DB held open by another process (this one).
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(Options(), db_, &db));
+  r = fsdb({"get", "k"}, 1);
+  EXPECT_NE(r.err.find("another process"), std::string::npos) << r.err;
+  // Read-only file commands still work on it.
+  fsdb({"check"});
+  db.reset();
+  EXPECT_EQ(fsdb({"get", "k"}).out, "v\n");
+}
+
+TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
+  Json help = fsdb_json({"help"});
+  std::vector<std::string> names;
+  for (const Json& c : help["commands"].array) names.push_back(c["command"].string);
+  for (const char* expected :
+       {"put",      "get",   "del",     "scan",     "count",  "batch",    "commit", "abort",
+        "snapshot", "flush", "compact", "stats",    "levels", "property", "check",  "load",
+        "export",   "sst",   "wal",     "manifest", "demo",   "help"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+  }
+  const std::string scan_help = fsdb({"help", "scan"}).out;
+  EXPECT_NE(scan_help.find("--reverse"), std::string::npos) << scan_help;
+  EXPECT_NE(fsdb({"scan", "--help"}).out.find("--keys-only"), std::string::npos);
+  fsdb({"help", "nosuch"}, 2);
+  RunResult top = run_tool({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  EXPECT_NE(top.out.find("Exit codes"), std::string::npos);
+}
+
+TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {
+  RunResult r = fsdb({"demo", "--count", "30000"});
+  EXPECT_NE(r.out.find("Ingested 30000 records"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Recovery: replayed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("all correct"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Levels:"), std::string::npos) << r.out;
+  std::string last_line = r.out.substr(0, r.out.size() - 1);
+  last_line = last_line.substr(last_line.rfind('\n') + 1);
+  EXPECT_EQ(last_line, "Open the shell on it: " + tool_path() + " --db " + db_);
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 30000);
+  EXPECT_EQ(fsdb({"get", "0000000000000042"}).out.substr(0, 20), "value of record 42 |");
+  // A second run recreates its own DB...
+  r = fsdb({"demo", "--count", "1000", "--quiet"});
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 1000);
+  // ...but never touches a directory that is not a DB.
+  const std::string other = scratch_.file("precious");
+  std::filesystem::create_directories(other);
+  std::ofstream(other + "/notes.txt") << "keep me";
+  r = run_tool({"demo", "--db", other, "--count", "10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(std::filesystem::exists(other + "/notes.txt"));
+  Json json = fsdb_json({"demo", "--count", "500"});
+  EXPECT_EQ(json["records"].number, 500);
+  EXPECT_EQ(json["verified"].number, 500);
+}
+
+}  // namespace
+}  // namespace fsdb::tool_test

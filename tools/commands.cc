@@ -1,0 +1,191 @@
+#include "tools/commands.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include "tools/text.h"
+
+namespace fsdb::tool {
+
+namespace {
+
+class HelpCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("command", command_, "The command to explain");
+  }
+  Status run(Invocation& inv) override;
+
+ private:
+  std::string command_;
+};
+
+// The global options a command also accepts after its name.
+struct CommandGlobals {
+  bool json = false;
+  bool hex = false;
+  bool create = false;
+  std::string db;
+};
+
+std::unique_ptr<CLI::App> make_app(const CommandInfo& info, Command& command,
+                                   CommandGlobals* globals) {
+  auto app = std::make_unique<CLI::App>(info.summary, info.name);
+  app->add_flag("--json", globals->json, "Machine-readable output (one JSON object)");
+  app->add_flag("--hex", globals->hex, "Keys and values in and out as hex");
+  app->add_option("--db", globals->db, "The DB directory (as before the command)");
+  app->add_flag("--create", globals->create, "Create the DB if the directory holds none");
+  app->get_formatter()->column_width(28);
+  command.configure(*app);
+  // Options such as --json may come after a subcommand ("sst list --json").
+  for (CLI::App* sub : app->get_subcommands({})) sub->fallthrough();
+  return app;
+}
+
+std::vector<CommandInfo> build_commands() {
+  std::vector<CommandInfo> commands;
+  add_db_commands(&commands);
+  add_transfer_commands(&commands);
+  add_file_commands(&commands);
+  add_demo_command(&commands);
+  commands.push_back({"help", "List the commands, or explain one: help CMD",
+                      [] { return std::make_unique<HelpCommand>(); }});
+  return commands;
+}
+
+Status HelpCommand::run(Invocation& inv) {
+  if (command_.empty()) {
+    inv.result.columns = {"command", "what it does"};
+    inv.result.table_name = "commands";
+    for (const CommandInfo& info : all_commands()) {
+      inv.result.rows.push_back({info.name, info.summary});
+    }
+    if (!inv.json) {
+      inv.result.lines.push_back("");
+      inv.result.lines.push_back("`help CMD` or `CMD --help` explains one command.");
+    }
+    return Status::OK();
+  }
+  const CommandInfo* info = find_command(command_);
+  if (info == nullptr) {
+    std::string message = "unknown command '" + command_ + "'";
+    const auto near = nearest_commands(command_);
+    if (!near.empty()) message += "; did you mean '" + near.front() + "'?";
+    return Status::InvalidArgument(message);
+  }
+  auto command = info->make();
+  CommandGlobals globals;
+  auto app = make_app(*info, *command, &globals);
+  inv.result.field("command", info->name);
+  inv.result.field("summary", info->summary);
+  if (inv.json) {
+    inv.result.field("usage", app->help());
+  } else {
+    inv.result.fields.clear();
+    std::string text = app->help();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    inv.result.lines.push_back(text);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+const std::vector<CommandInfo>& all_commands() {
+  static const std::vector<CommandInfo> commands = build_commands();
+  return commands;
+}
+
+const CommandInfo* find_command(std::string_view name) {
+  for (const CommandInfo& info : all_commands()) {
+    if (info.name == name) return &info;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> nearest_commands(std::string_view name) {
+  std::vector<std::pair<size_t, std::string>> scored;
+  for (const CommandInfo& info : all_commands()) {
+    size_t distance = edit_distance(name, info.name);
+    // A prefix ("comp" for "compact") is as good as a near miss.
+    if (info.name.starts_with(name) && !name.empty()) distance = std::min<size_t>(distance, 1);
+    scored.emplace_back(distance, info.name);
+  }
+  std::sort(scored.begin(), scored.end());
+  std::vector<std::string> out;
+  const size_t limit = std::max<size_t>(2, name.size() / 2);
+  for (const auto& [distance, candidate] : scored) {
+    if (distance <= limit && distance <= scored.front().first) out.push_back(candidate);
+  }
+  return out;
+}
+
+void report_error(const Status& status, bool json) {
+  if (json) {
+    std::cout << "{\"error\": " << json_quote(status.message())
+              << ", \"code\": " << json_quote(status_code_name(status.code())) << "}\n";
+    std::cout.flush();
+  } else {
+    std::cout.flush();
+    std::cerr << "error: " << status.message() << '\n';
+  }
+}
+
+int run_command(Session& session, const std::vector<std::string>& words) {
+  const bool global_json = session.options().json;
+  if (words.empty()) return kExitOk;
+  const CommandInfo* info = find_command(words[0]);
+  if (info == nullptr) {
+    std::string message = "unknown command '" + words[0] + "'";
+    const auto near = nearest_commands(words[0]);
+    if (!near.empty()) message += "; did you mean '" + near.front() + "'?";
+    message += " (`help` lists the commands)";
+    report_error(Status::InvalidArgument(message), global_json);
+    return kExitUsage;
+  }
+  auto command = info->make();
+  CommandGlobals globals;
+  auto app = make_app(*info, *command, &globals);
+  const bool& json = globals.json;
+  std::vector<std::string> args(words.rbegin(), words.rend() - 1);  // CLI11 wants them reversed
+  try {
+    app->parse(args);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app->help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app->help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    report_error(Status::InvalidArgument(info->name + ": " + e.what() + " (`help " + info->name +
+                                         "` shows its usage)"),
+                 json || global_json);
+    return kExitUsage;
+  }
+  if (!globals.db.empty() && globals.db != session.db_path()) {
+    if (session.db_is_open()) {
+      report_error(Status::InvalidArgument("--db " + globals.db + ": this session is on " +
+                                           session.db_path()),
+                   json || global_json);
+      return kExitUsage;
+    }
+    session.set_db_path(globals.db);
+  }
+  if (globals.create) session.set_create(true);
+  Invocation inv{session, json || global_json, globals.hex || session.options().hex, {}};
+  Status s = command->run(inv);
+  if (!inv.result.empty()) {
+    // With --json a failed command that still has output (check's problems)
+    // carries its error inside the one object it prints.
+    if (!s.ok() && inv.json) {
+      inv.result.field("error", s.message());
+      inv.result.field("code", std::string(status_code_name(s.code())));
+    }
+    session.emit(inv.result, inv.json);
+  }
+  if (s.ok()) return kExitOk;
+  if (!inv.json || (inv.result.empty() && !inv.printed)) report_error(s, inv.json);
+  return s.is_invalid_argument() ? kExitUsage : kExitError;
+}
+
+}  // namespace fsdb::tool

@@ -1,0 +1,72 @@
+// The commands of the fsdb tool and the dispatcher that runs one from its
+// words. The same commands serve the command line (`fsdb --db D get k`), the
+// interactive shell and scripts on stdin.
+//
+// Each command is a class: configure() declares its arguments on a CLI11 app,
+// run() does the work and fills a Result, which the session renders as a table
+// or as JSON. A fresh command object is made for every invocation.
+//
+// Thread safety: one thread (the session's).
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fsdb/status.h"
+#include "tools/result.h"
+#include "tools/session.h"
+
+namespace fsdb::tool {
+
+// What a running command sees: the session and the output form chosen.
+struct Invocation {
+  Session& session;
+  bool json = false;
+  bool hex = false;  // keys and values in and out as hex
+  Result result;
+  bool printed = false;  // the command wrote its output itself (a streamed scan)
+
+  Status input(std::string_view text, std::string* bytes) const {
+    return session.decode_input(text, hex, bytes);
+  }
+  std::string show(std::string_view bytes) const { return Session::show(bytes, hex); }
+};
+
+class Command {
+ public:
+  virtual ~Command() = default;
+  virtual void configure(CLI::App& app) = 0;
+  // InvalidArgument means a usage error (exit code 2); any other error is 1.
+  virtual Status run(Invocation& invocation) = 0;
+};
+
+struct CommandInfo {
+  std::string name;
+  std::string summary;
+  std::function<std::unique_ptr<Command>()> make;
+};
+
+// Every command, in the order `help` lists them.
+const std::vector<CommandInfo>& all_commands();
+const CommandInfo* find_command(std::string_view name);
+// The command names nearest to `name` (by edit distance), for "did you mean".
+std::vector<std::string> nearest_commands(std::string_view name);
+
+// Runs one command (words[0] is its name). Prints its output and errors and
+// returns the exit code (kExitOk, kExitError, kExitUsage).
+int run_command(Session& session, const std::vector<std::string>& words);
+
+// Each file of commands adds its own.
+void add_db_commands(std::vector<CommandInfo>* commands);
+void add_file_commands(std::vector<CommandInfo>* commands);
+void add_transfer_commands(std::vector<CommandInfo>* commands);
+void add_demo_command(std::vector<CommandInfo>* commands);
+
+// Prints an error line (or a JSON error object with --json).
+void report_error(const Status& status, bool json);
+
+}  // namespace fsdb::tool

@@ -1,0 +1,620 @@
+// The commands that read and write a DB: put, get, del, scan, count, batch,
+// commit, abort, snapshot, flush, compact, stats, levels, property.
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "engine/filename.h"
+#include "tools/commands.h"
+#include "tools/live_files.h"
+#include "tools/progress.h"
+#include "tools/text.h"
+
+namespace fsdb::tool {
+
+namespace {
+
+template <typename T>
+CommandInfo info(std::string name, std::string summary) {
+  return {std::move(name), std::move(summary), [] { return std::make_unique<T>(); }};
+}
+
+class PutCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("key", key_, "The key (escaped text, or hex with --hex)")->required();
+    app.add_option("value", value_, "The value (escaped text, or hex with --hex)")->required();
+  }
+  Status run(Invocation& inv) override {
+    std::string key, value;
+    Status s = inv.input(key_, &key);
+    if (s.ok()) s = inv.input(value_, &value);
+    if (!s.ok()) return s;
+    if (WriteBatch* batch = inv.session.batch()) {
+      batch->put(key, value);
+      if (inv.json) inv.result.field("queued", uint64_t{batch->count()});
+      return Status::OK();
+    }
+    DB* db = nullptr;
+    s = inv.session.db(&db);
+    if (s.ok()) s = db->put(key, value);
+    if (s.ok() && inv.json) inv.result.field("ok", true);
+    return s;
+  }
+
+ private:
+  std::string key_, value_;
+};
+
+class GetCommand : public Command {
+ public:
+  void configure(CLI::App& app) override { app.add_option("key", key_, "The key")->required(); }
+  Status run(Invocation& inv) override {
+    std::string key, value;
+    Status s = inv.input(key_, &key);
+    if (!s.ok()) return s;
+    DB* db = nullptr;
+    s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    s = db->get(inv.session.read_options(), key, &value);
+    if (s.is_not_found()) return Status::NotFound("key '" + inv.show(key) + "' not found");
+    if (!s.ok()) return s;
+    if (inv.json) {
+      inv.result.field("key", inv.show(key));
+      inv.result.field("value", inv.show(value));
+    } else {
+      inv.result.lines.push_back(inv.show(value));
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string key_;
+};
+
+class DelCommand : public Command {
+ public:
+  void configure(CLI::App& app) override { app.add_option("key", key_, "The key")->required(); }
+  Status run(Invocation& inv) override {
+    std::string key;
+    Status s = inv.input(key_, &key);
+    if (!s.ok()) return s;
+    if (WriteBatch* batch = inv.session.batch()) {
+      batch->remove(key);
+      if (inv.json) inv.result.field("queued", uint64_t{batch->count()});
+      return Status::OK();
+    }
+    DB* db = nullptr;
+    s = inv.session.db(&db);
+    if (s.ok()) s = db->remove(key);
+    if (s.ok() && inv.json) inv.result.field("ok", true);
+    return s;
+  }
+
+ private:
+  std::string key_;
+};
+
+// The smallest key greater than every key starting with `prefix`; empty when
+// there is none (a prefix of 0xff bytes).
+std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    if (static_cast<unsigned char>(prefix.back()) != 0xff) {
+      prefix.back() = static_cast<char>(static_cast<unsigned char>(prefix.back()) + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
+// [from, to) and a prefix, as options shared by scan and count.
+struct KeyRange {
+  std::string from_text, to_text, prefix_text;
+
+  void configure(CLI::App& app) {
+    app.add_option("--from", from_text, "First key (inclusive)");
+    app.add_option("--to", to_text, "Last key (exclusive)");
+    app.add_option("--prefix", prefix_text, "Only keys starting with this");
+  }
+  // Resolves to an inclusive lower bound and an exclusive upper bound.
+  Status resolve(const Invocation& inv, std::optional<std::string>* lower,
+                 std::optional<std::string>* upper) const {
+    std::string bytes;
+    if (!from_text.empty()) {
+      Status s = inv.input(from_text, &bytes);
+      if (!s.ok()) return s;
+      *lower = bytes;
+    }
+    if (!to_text.empty()) {
+      Status s = inv.input(to_text, &bytes);
+      if (!s.ok()) return s;
+      *upper = bytes;
+    }
+    if (!prefix_text.empty()) {
+      Status s = inv.input(prefix_text, &bytes);
+      if (!s.ok()) return s;
+      if (!*lower || *lower < bytes) *lower = bytes;
+      const std::string successor = prefix_successor(bytes);
+      if (!successor.empty() && (!*upper || successor < **upper)) *upper = successor;
+    }
+    return Status::OK();
+  }
+};
+
+// Walks [lower, upper) forward or backward, calling visit(key, value) until it
+// returns false.
+template <typename Visit>
+Status walk(DB* db, const ReadOptions& options, const std::optional<std::string>& lower,
+            const std::optional<std::string>& upper, bool reverse, Visit visit) {
+  auto it = db->new_iterator(options);
+  if (!reverse) {
+    lower ? it->seek(*lower) : it->seek_to_first();
+    for (; it->valid(); it->next()) {
+      if (upper && it->key() >= *upper) break;
+      if (!visit(it->key(), it->value())) break;
+    }
+  } else {
+    if (upper) {
+      it->seek(*upper);
+      it->valid() ? it->prev() : it->seek_to_last();
+    } else {
+      it->seek_to_last();
+    }
+    for (; it->valid(); it->prev()) {
+      if (lower && it->key() < *lower) break;
+      if (!visit(it->key(), it->value())) break;
+    }
+  }
+  return it->status();
+}
+
+class ScanCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    range_.configure(app);
+    app.add_option("--limit", limit_, "At most this many entries");
+    app.add_flag("--reverse", reverse_, "From the last key down");
+    app.add_flag("--keys-only", keys_only_, "Print the keys only");
+  }
+  Status run(Invocation& inv) override {
+    std::optional<std::string> lower, upper;
+    Status s = range_.resolve(inv, &lower, &upper);
+    DB* db = nullptr;
+    if (s.ok()) s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    Result& r = inv.result;
+    r.table_name = "entries";
+    r.columns =
+        keys_only_ ? std::vector<std::string>{"key"} : std::vector<std::string>{"key", "value"};
+    // Up to kBufferedRows rows go through the Result (aligned as a whole); a
+    // longer scan is streamed, aligned on its first kBufferedRows rows, so
+    // memory stays flat however many entries there are.
+    constexpr size_t kBufferedRows = 1000;
+    std::ostream& out = inv.session.out();
+    std::vector<size_t> widths;
+    bool streaming = false;
+    const auto print_row = [&](const std::vector<Cell>& row) {
+      if (inv.json) {
+        out << (streaming ? ", " : "") << "{\"key\": " << cell_json(row[0]);
+        if (row.size() > 1) out << ", \"value\": " << cell_json(row[1]);
+        out << '}';
+      } else {
+        const std::string key = cell_text(row[0]);
+        if (row.size() == 1) {
+          out << key << '\n';
+        } else {
+          out << key << std::string(widths[0] > key.size() ? widths[0] - key.size() : 0, ' ')
+              << "  " << cell_text(row[1]) << '\n';
+        }
+      }
+    };
+    const auto start_streaming = [&] {
+      if (inv.json) {
+        out << "{\"entries\": [";
+      } else {
+        widths.assign(2, 0);
+        widths[0] = 3;  // "key"
+        for (const auto& row : r.rows) widths[0] = std::max(widths[0], cell_text(row[0]).size());
+        out << "key" << (keys_only_ ? "" : std::string(widths[0] - 3, ' ') + "  value") << '\n';
+      }
+      for (const auto& row : r.rows) {
+        print_row(row);
+        streaming = true;
+      }
+      r.rows.clear();
+    };
+    uint64_t n = 0;
+    s = walk(db, inv.session.read_options(), lower, upper, reverse_,
+             [&](std::string_view key, std::string_view value) {
+               if (limit_ > 0 && n >= limit_) return false;
+               ++n;
+               std::vector<Cell> row{inv.show(key)};
+               if (!keys_only_) row.emplace_back(inv.show(value));
+               if (streaming) {
+                 print_row(row);
+               } else {
+                 r.rows.push_back(std::move(row));
+                 if (r.rows.size() > kBufferedRows) start_streaming();
+               }
+               return true;
+             });
+    const std::string summary = "(" + std::to_string(n) + (n == 1 ? " entry)" : " entries)");
+    if (streaming) {
+      r.columns.clear();
+      if (inv.json) {
+        out << "], \"count\": " << n;
+        if (!s.ok()) {
+          out << ", \"error\": " << json_quote(s.message())
+              << ", \"code\": " << json_quote(status_code_name(s.code()));
+        }
+        out << "}\n";
+      } else {
+        out << summary << '\n';
+      }
+      out.flush();
+      inv.printed = true;
+      return s;
+    }
+    if (inv.json) {
+      r.field("count", n);
+    } else {
+      r.lines.push_back(summary);
+    }
+    return s;
+  }
+
+ private:
+  KeyRange range_;
+  uint64_t limit_ = 0;
+  bool reverse_ = false;
+  bool keys_only_ = false;
+};
+
+class CountCommand : public Command {
+ public:
+  void configure(CLI::App& app) override { range_.configure(app); }
+  Status run(Invocation& inv) override {
+    std::optional<std::string> lower, upper;
+    Status s = range_.resolve(inv, &lower, &upper);
+    DB* db = nullptr;
+    if (s.ok()) s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    uint64_t n = 0;
+    s = walk(db, inv.session.read_options(), lower, upper, false,
+             [&](std::string_view, std::string_view) {
+               ++n;
+               return true;
+             });
+    if (!s.ok()) return s;
+    if (inv.json) {
+      inv.result.field("count", n);
+    } else {
+      inv.result.lines.push_back(std::to_string(n));
+    }
+    return Status::OK();
+  }
+
+ private:
+  KeyRange range_;
+};
+
+class BatchCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    if (inv.session.in_batch()) {
+      return Status::InvalidArgument("a batch is already open: commit or abort it first");
+    }
+    inv.session.begin_batch();
+    if (inv.json) {
+      inv.result.field("batch", true);
+    } else {
+      inv.result.lines.push_back("batch started: put/del are queued until commit (or abort)");
+    }
+    return Status::OK();
+  }
+};
+
+class CommitCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_flag("--sync", sync_, "fdatasync the log before returning");
+  }
+  Status run(Invocation& inv) override {
+    WriteBatch* batch = inv.session.batch();
+    if (batch == nullptr) return Status::InvalidArgument("no batch is open (start one with batch)");
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    const uint64_t writes = batch->count();
+    WriteOptions options;
+    options.sync = sync_;
+    s = db->write(options, batch);
+    if (!s.ok()) return s;  // the batch stays open so it can be retried or aborted
+    inv.session.end_batch();
+    if (inv.json) {
+      inv.result.field("committed", writes);
+    } else {
+      inv.result.lines.push_back("committed " + std::to_string(writes) +
+                                 (writes == 1 ? " write" : " writes"));
+    }
+    return Status::OK();
+  }
+
+ private:
+  bool sync_ = false;
+};
+
+class AbortCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    WriteBatch* batch = inv.session.batch();
+    if (batch == nullptr) return Status::InvalidArgument("no batch is open");
+    const uint64_t writes = batch->count();
+    inv.session.end_batch();
+    if (inv.json) {
+      inv.result.field("discarded", writes);
+    } else {
+      inv.result.lines.push_back("discarded " + std::to_string(writes) +
+                                 (writes == 1 ? " write" : " writes"));
+    }
+    return Status::OK();
+  }
+};
+
+class SnapshotCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("action", action_, "Nothing to take one (later reads use it), or release")
+        ->check(CLI::IsMember({"release", "show"}));
+  }
+  Status run(Invocation& inv) override {
+    if (action_ == "release") {
+      const bool had = inv.session.snapshot() != nullptr;
+      inv.session.release_snapshot();
+      if (inv.json) {
+        inv.result.field("released", had);
+      } else {
+        inv.result.lines.push_back(had ? "snapshot released: reads see the latest state"
+                                       : "no snapshot was set");
+      }
+      return Status::OK();
+    }
+    if (action_ == "show") {
+      const Snapshot* snap = inv.session.snapshot();
+      if (inv.json) {
+        inv.result.field("sequence", snap ? snap->sequence() : uint64_t{0});
+        inv.result.field("active", snap != nullptr);
+      } else {
+        inv.result.lines.push_back(snap ? "reads at sequence " + std::to_string(snap->sequence())
+                                        : "no snapshot: reads see the latest state");
+      }
+      return Status::OK();
+    }
+    uint64_t sequence = 0;
+    Status s = inv.session.take_snapshot(&sequence);
+    if (!s.ok()) return s;
+    if (inv.json) {
+      inv.result.field("sequence", sequence);
+    } else {
+      inv.result.lines.push_back("snapshot at sequence " + std::to_string(sequence) +
+                                 ": later reads see the DB as it is now (snapshot release to end)");
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string action_;
+};
+
+class FlushCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    const auto start = std::chrono::steady_clock::now();
+    if (s.ok()) s = db->flush();
+    if (!s.ok()) return s;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (inv.json) {
+      inv.result.field("seconds", seconds);
+    } else {
+      inv.result.lines.push_back("flushed in " + human_seconds(seconds));
+    }
+    return Status::OK();
+  }
+};
+
+class CompactCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("from", from_text_, "First key of the range (default: the first key)");
+    app.add_option("to", to_text_, "Last key of the range (default: the last key)");
+  }
+  Status run(Invocation& inv) override {
+    std::string from, to;
+    Status s;
+    if (!from_text_.empty()) s = inv.input(from_text_, &from);
+    if (s.ok() && !to_text_.empty()) s = inv.input(to_text_, &to);
+    DB* db = nullptr;
+    if (s.ok()) s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    const auto count = [db] {
+      auto v = db->property("fsdb.num-compactions");
+      return v ? std::stoull(*v) : 0ull;
+    };
+    const uint64_t before = count();
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<bool> done{false};
+    Status result;
+    std::thread worker([&] {
+      result = db->compact_range(
+          from_text_.empty() ? std::nullopt : std::optional<std::string_view>(from),
+          to_text_.empty() ? std::nullopt : std::optional<std::string_view>(to));
+      done.store(true);
+    });
+    {
+      ProgressBar bar("compacting", 0, "compactions");
+      while (!done.load()) {
+        bar.update(count() - before);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      bar.update(count() - before);
+    }
+    worker.join();
+    if (!result.ok()) return result;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (inv.json) {
+      inv.result.field("compactions", count() - before);
+      inv.result.field("seconds", seconds);
+    } else {
+      inv.result.lines.push_back("compacted (" + std::to_string(count() - before) +
+                                 " compactions) in " + human_seconds(seconds));
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string from_text_, to_text_;
+};
+
+class StatsCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    auto stats = db->property("fsdb.stats");
+    if (!stats) return Status::NotSupported("the DB reports no fsdb.stats");
+    size_t begin = 0;
+    while (begin < stats->size()) {
+      size_t end = stats->find('\n', begin);
+      if (end == std::string::npos) end = stats->size();
+      const std::string line = stats->substr(begin, end - begin);
+      begin = end + 1;
+      const size_t colon = line.find(": ");
+      if (line.empty()) continue;
+      if (colon == std::string::npos) {
+        inv.result.lines.push_back(line);
+      } else {
+        inv.result.field(line.substr(0, colon), line.substr(colon + 2));
+      }
+    }
+    inv.result.field("directory", inv.session.db_path());
+    return Status::OK();
+  }
+};
+
+class LevelsCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_flag("--files", files_, "One row per file instead of per level");
+  }
+  Status run(Invocation& inv) override {
+    if (inv.session.db_path().empty()) return Status::InvalidArgument("no database: pass --db DIR");
+    LiveFiles live;
+    Status s = load_live_files(*posix_file_system(), inv.session.db_path(), &live);
+    if (!s.ok()) return s;
+    const Version& v = *live.version;
+    Result& r = inv.result;
+    if (files_) {
+      r.table_name = "files";
+      r.columns = {"level", "file", "size", "entries", "smallest", "largest"};
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : v.files(level)) {
+          r.rows.push_back({"L" + std::to_string(level),
+                            table_file_name(inv.session.db_path(), f->number), Bytes{f->file_size},
+                            f->entries, inv.show(f->smallest_user_key()),
+                            inv.show(f->largest_user_key())});
+        }
+      }
+    } else {
+      r.table_name = "levels";
+      r.columns = {"level", "files", "size", "entries", "smallest", "largest"};
+      for (int level = 0; level < kNumLevels; ++level) {
+        uint64_t entries = 0;
+        std::string smallest, largest;
+        bool any = false;
+        for (const FileRef& f : v.files(level)) {
+          entries += f->entries;
+          if (!any || f->smallest_user_key() < smallest) smallest = f->smallest_user_key();
+          if (!any || f->largest_user_key() > largest) largest = f->largest_user_key();
+          any = true;
+        }
+        r.rows.push_back({"L" + std::to_string(level), uint64_t{v.file_count(level)},
+                          Bytes{v.level_bytes(level)}, entries, any ? inv.show(smallest) : "",
+                          any ? inv.show(largest) : ""});
+      }
+    }
+    r.show_table_when_empty = true;
+    r.field("total files", uint64_t{v.total_files()});
+    r.field("total size", Bytes{v.total_bytes()});
+    r.field("directory", inv.session.db_path());
+    return Status::OK();
+  }
+
+ private:
+  bool files_ = false;
+};
+
+class PropertyCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("name", name_,
+                   "fsdb.stats, fsdb.levels, fsdb.num-files-at-level<N>, fsdb.memtable-bytes, "
+                   "fsdb.sequence, fsdb.num-rotations, fsdb.num-flushes, fsdb.num-compactions, "
+                   "fsdb.num-stalls")
+        ->required();
+  }
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    auto value = db->property(name_);
+    if (!value) return Status::NotFound("unknown property '" + name_ + "'");
+    if (inv.json) {
+      inv.result.field("name", name_);
+      inv.result.field("value", *value);
+    } else {
+      while (!value->empty() && value->back() == '\n') value->pop_back();
+      inv.result.lines.push_back(*value);
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string name_;
+};
+
+}  // namespace
+
+void add_db_commands(std::vector<CommandInfo>* commands) {
+  commands->push_back(info<PutCommand>("put", "Write a key: put KEY VALUE"));
+  commands->push_back(info<GetCommand>("get", "Read a key: get KEY"));
+  commands->push_back(info<DelCommand>("del", "Delete a key: del KEY"));
+  commands->push_back(info<ScanCommand>(
+      "scan",
+      "List entries in key order: scan [--from K] [--to K] [--prefix P] [--limit N] "
+      "[--reverse] [--keys-only]"));
+  commands->push_back(
+      info<CountCommand>("count", "Count entries: count [--from K] [--to K] [--prefix P]"));
+  commands->push_back(info<BatchCommand>("batch", "Start a batch: later put/del wait for commit"));
+  commands->push_back(info<CommitCommand>("commit", "Apply the open batch atomically"));
+  commands->push_back(info<AbortCommand>("abort", "Discard the open batch"));
+  commands->push_back(info<SnapshotCommand>(
+      "snapshot", "Take a snapshot that later reads use: snapshot [release|show]"));
+  commands->push_back(info<FlushCommand>("flush", "Write the memtable out as an SSTable"));
+  commands->push_back(info<CompactCommand>(
+      "compact", "Compact a key range (default: everything): compact [FROM TO]"));
+  commands->push_back(info<StatsCommand>("stats", "Counters of the open DB"));
+  commands->push_back(info<LevelsCommand>("levels", "The LSM levels: files, sizes, key ranges"));
+  commands->push_back(info<PropertyCommand>("property", "A DB property: property NAME"));
+}
+
+}  // namespace fsdb::tool

@@ -1,0 +1,563 @@
+// The commands that read a DB's files directly, without opening the DB: check,
+// sst list/dump/check, wal dump, manifest dump. They work on a DB another
+// process holds open and on one too damaged to open.
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "engine/filename.h"
+#include "engine/version_set.h"
+#include "sstable/block.h"
+#include "sstable/block_fetcher.h"
+#include "sstable/table_reader.h"
+#include "tools/commands.h"
+#include "tools/live_files.h"
+#include "tools/progress.h"
+#include "tools/text.h"
+#include "wal/log_reader.h"
+#include "wal/write_batch_encoding.h"
+
+namespace fsdb::tool {
+
+namespace {
+
+template <typename T>
+CommandInfo info(std::string name, std::string summary) {
+  return {std::move(name), std::move(summary), [] { return std::make_unique<T>(); }};
+}
+
+std::string base_name(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+uint64_t number_from_name(const std::string& path, FileType want) {
+  FileType type;
+  uint64_t number = 0;
+  if (parse_file_name(base_name(path), &type, &number) && type == want) return number;
+  return 0;
+}
+
+const char* kind_name(ValueKind kind) { return kind == ValueKind::kValue ? "put" : "del"; }
+
+// One data block as the index names it.
+struct BlockInfo {
+  uint64_t offset = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t raw_bytes = 0;
+  uint64_t entries = 0;
+  std::string compression;
+  std::string last_key;  // the index separator (an internal key)
+};
+
+// Reads the footer, the index and every data block of a table, checking every
+// checksum. Stops at the first problem, which names the file and offset.
+Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks,
+                         const std::function<void(uint64_t)>& on_bytes = {}) {
+  FileSystem& fs = *posix_file_system();
+  std::unique_ptr<RandomAccessFile> file;
+  Status s = fs.new_random_access_file(path, &file);
+  if (!s.ok()) return s;
+  uint64_t size = 0;
+  s = file->size(&size);
+  if (!s.ok()) return s;
+  if (size < Footer::kEncodedBytes) {
+    return Status::Corruption(path + ": offset 0: file of " + std::to_string(size) +
+                              " bytes is too short for a table footer");
+  }
+  std::string scratch(Footer::kEncodedBytes, '\0');
+  std::string_view footer_bytes;
+  const uint64_t footer_offset = size - Footer::kEncodedBytes;
+  s = file->read(footer_offset, Footer::kEncodedBytes, &footer_bytes, scratch.data());
+  if (!s.ok()) return s;
+  Footer footer;
+  s = footer.decode_from(footer_bytes,
+                         path + ": footer at offset " + std::to_string(footer_offset));
+  if (!s.ok()) return s;
+  const auto in_data_area = [&](const BlockHandle& h) {
+    return h.offset <= footer_offset && h.size <= footer_offset - h.offset &&
+           footer_offset - h.offset - h.size >= kBlockTrailerBytes;
+  };
+  if (!in_data_area(footer.index)) {
+    return block_corruption(path, footer.index.offset, "index handle points outside the file");
+  }
+  std::string index_contents;
+  s = read_block(*file, path, footer.index, true, &index_contents);
+  if (!s.ok()) return s;
+  std::unique_ptr<Block> index;
+  s = Block::parse(std::move(index_contents), &index);
+  if (!s.ok()) return block_corruption(path, footer.index.offset, s.message());
+  BlockIterator it(index.get());
+  for (it.seek_to_first(); it.valid(); it.next()) {
+    std::string_view value = it.value();
+    BlockHandle handle;
+    if (!handle.decode_from(&value) || !in_data_area(handle)) {
+      return block_corruption(
+          path, footer.index.offset,
+          "bad data block handle in the index entry " + std::to_string(blocks->size()));
+    }
+    BlockInfo b;
+    b.offset = handle.offset;
+    b.stored_bytes = handle.size;
+    b.last_key = std::string(it.key());
+    char type = 0;
+    std::string_view type_view;
+    s = file->read(handle.offset + handle.size, 1, &type_view, &type);
+    if (!s.ok()) return s;
+    b.compression = type_view.size() == 1 && type_view[0] == 1 ? "zstd" : "none";
+    std::string contents;
+    s = read_block(*file, path, handle, true, &contents);
+    if (!s.ok()) return s;
+    b.raw_bytes = contents.size();
+    std::unique_ptr<Block> data;
+    s = Block::parse(std::move(contents), &data);
+    if (!s.ok()) return block_corruption(path, handle.offset, s.message());
+    BlockIterator entries(data.get());
+    for (entries.seek_to_first(); entries.valid(); entries.next()) ++b.entries;
+    if (!entries.status().ok())
+      return block_corruption(path, handle.offset, entries.status().message());
+    blocks->push_back(std::move(b));
+    if (on_bytes) on_bytes(handle.offset + handle.size + kBlockTrailerBytes);
+  }
+  if (!it.status().ok()) return block_corruption(path, footer.index.offset, it.status().message());
+  return Status::OK();
+}
+
+// Checks one table completely: its block layout and checksums, then every
+// entry through the reader (keys in order, counts as the properties say).
+// Each problem found is appended; the first one in a file ends that file.
+void check_table(const std::string& path, const FileMetaData* meta, uint64_t* entries_out,
+                 std::vector<std::pair<std::string, std::string>>* problems,
+                 const std::function<void(uint64_t)>& on_bytes) {
+  std::vector<BlockInfo> blocks;
+  Status s = read_block_layout(path, &blocks, on_bytes);
+  if (!s.ok()) {
+    problems->emplace_back(path, s.message());
+    return;
+  }
+  std::unique_ptr<TableReader> reader;
+  TableOptions options;
+  s = TableReader::open(*posix_file_system(), path, number_from_name(path, FileType::kTable),
+                        options, &reader);
+  if (!s.ok()) {
+    problems->emplace_back(path, s.message());
+    return;
+  }
+  auto it = reader->new_iterator(TableReadOptions{true, false});
+  uint64_t entries = 0;
+  std::string previous_key;
+  SequenceNumber previous_sequence = 0;
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    // Internal order: user keys ascending, then sequences descending.
+    const int order = compare_user_keys(previous_key, it->user_key());
+    if (entries > 0 && (order > 0 || (order == 0 && previous_sequence <= it->sequence()))) {
+      problems->emplace_back(path, "keys out of order at entry " + std::to_string(entries) + " ('" +
+                                       escape(it->user_key()) + "')");
+      return;
+    }
+    previous_key.assign(it->user_key());
+    previous_sequence = it->sequence();
+    ++entries;
+  }
+  if (!it->status().ok()) {
+    problems->emplace_back(path, it->status().message());
+    return;
+  }
+  *entries_out += entries;
+  const TableProperties& props = reader->properties();
+  if (props.num_entries != entries) {
+    problems->emplace_back(path, "holds " + std::to_string(entries) +
+                                     " entries but its properties say " +
+                                     std::to_string(props.num_entries));
+  }
+  if (meta != nullptr) {
+    if (meta->file_size != reader->file_size()) {
+      problems->emplace_back(path, "is " + std::to_string(reader->file_size()) +
+                                       " bytes but the MANIFEST says " +
+                                       std::to_string(meta->file_size));
+    }
+    if (meta->entries != 0 && meta->entries != entries) {
+      problems->emplace_back(path, "holds " + std::to_string(entries) +
+                                       " entries but the MANIFEST says " +
+                                       std::to_string(meta->entries));
+    }
+  }
+}
+
+// Reads one WAL through; its records must decode as write batches.
+void check_log(const std::string& path, uint64_t number, uint64_t* records_out,
+               std::vector<std::pair<std::string, std::string>>* problems,
+               std::vector<std::string>* notes) {
+  std::unique_ptr<wal::LogReader> reader;
+  Status s = wal::LogReader::open(*posix_file_system(), path, number,
+                                  wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  if (!s.ok()) {
+    problems->emplace_back(path, s.message());
+    return;
+  }
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    wal::DecodedWriteBatch batch;
+    s = wal::decode_write_batch(record, &batch);
+    if (!s.ok()) {
+      problems->emplace_back(
+          path,
+          "record at offset " + std::to_string(reader->last_record_offset()) + ": " + s.message());
+      return;
+    }
+    ++*records_out;
+  }
+  if (!reader->status().ok()) {
+    problems->emplace_back(path, reader->status().message());
+    return;
+  }
+  const wal::LogReadReport& report = reader->report();
+  if (report.tail_kind != wal::LogTailKind::kNone) {
+    notes->push_back(path + ": " + std::string(wal::log_tail_kind_name(report.tail_kind)) +
+                     " tail of " + std::to_string(report.tail.bytes) + " bytes at offset " +
+                     std::to_string(report.tail.offset) + " (left by a crash; recovery drops it)");
+  }
+}
+
+class CheckCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    const std::string& dir = inv.session.db_path();
+    if (dir.empty()) return Status::InvalidArgument("no database: pass --db DIR");
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      return Status::NotFound(dir + ": no such directory");
+    }
+    std::vector<std::pair<std::string, std::string>> problems;
+    std::vector<std::string> notes;
+    LiveFiles live;
+    Status s = load_live_files(*posix_file_system(), dir, &live);
+    if (!s.ok()) {
+      problems.emplace_back(
+          live.manifest_path.empty() ? current_file_name(dir) : live.manifest_path, s.message());
+    }
+    uint64_t total_bytes = 0;
+    std::vector<std::pair<std::string, const FileMetaData*>> tables;
+    std::set<uint64_t> live_tables;
+    if (live.version) {
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : live.version->files(level)) {
+          tables.emplace_back(table_file_name(dir, f->number), f.get());
+          live_tables.insert(f->number);
+          total_bytes += f->file_size;
+        }
+      }
+    }
+    std::vector<std::string> names;
+    s = posix_file_system()->get_children(dir, &names);
+    if (!s.ok()) return s;
+    std::sort(names.begin(), names.end());
+    std::vector<std::pair<std::string, uint64_t>> logs;
+    for (const std::string& name : names) {
+      FileType type;
+      uint64_t number = 0;
+      if (!parse_file_name(name, &type, &number)) continue;
+      if (type == FileType::kLog && (!live.version || number >= live.log_number)) {
+        logs.emplace_back(dir + "/" + name, number);
+      } else if (type == FileType::kTable && live.version && !live_tables.count(number)) {
+        notes.push_back(dir + "/" + name + ": not in the MANIFEST (an obsolete file; ignored)");
+      }
+    }
+    ProgressBar bar("checking", total_bytes, "bytes");
+    uint64_t bytes_done = 0;
+    uint64_t entries = 0;
+    for (const auto& [path, meta] : tables) {
+      if (!posix_file_system()->file_exists(path)) {
+        problems.emplace_back(path, "missing: the MANIFEST lists it but it is not on disk");
+        continue;
+      }
+      const uint64_t base = bytes_done;
+      check_table(path, meta, &entries, &problems, [&](uint64_t b) { bar.update(base + b); });
+      bytes_done += meta->file_size;
+      bar.update(bytes_done);
+    }
+    bar.finish();
+    uint64_t records = 0;
+    for (const auto& [path, number] : logs) check_log(path, number, &records, &problems, &notes);
+
+    Result& r = inv.result;
+    r.field("directory", dir);
+    r.field("tables", uint64_t{tables.size()});
+    r.field("table bytes", Bytes{total_bytes});
+    r.field("table entries", entries);
+    r.field("logs", uint64_t{logs.size()});
+    r.field("log records", records);
+    r.field("problem count", uint64_t{problems.size()});
+    r.table_name = "problems";
+    r.columns = {"file", "problem"};
+    for (const auto& [file, problem] : problems) r.rows.push_back({file, problem});
+    for (const auto& note : notes) r.lines.push_back("note: " + note);
+    if (!problems.empty()) {
+      return Status::Corruption(std::to_string(problems.size()) +
+                                (problems.size() == 1 ? " problem" : " problems") + " found in " +
+                                dir);
+    }
+    if (!inv.json) r.lines.push_back("OK: every checksum verified");
+    return Status::OK();
+  }
+};
+
+// sst list | sst dump FILE [--blocks] [--entries] [--properties] | sst check FILE
+class SstCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.require_subcommand(1);
+    list_ = app.add_subcommand("list", "The live tables of the DB, level by level");
+    CLI::App* dump = app.add_subcommand("dump", "Show a table: its properties, blocks, entries");
+    dump->add_option("file", file_, "The .sst file")->required();
+    dump->add_flag("--blocks", blocks_, "The data blocks: offset, sizes, compression, entries");
+    dump->add_flag("--entries", entries_, "Every entry: key, sequence, kind, value");
+    dump->add_flag("--properties", properties_, "The properties block");
+    dump->add_option("--limit", limit_, "At most this many entries");
+    CLI::App* check = app.add_subcommand("check", "Read a table through, verifying every checksum");
+    check_ = check;
+    check->add_option("file", file_, "The .sst file")->required();
+  }
+  // The subcommand apps live as long as the dispatcher's app, which outlives run().
+  Status run(Invocation& inv) override {
+    if (list_->parsed()) return list(inv);
+    if (check_->parsed()) return check(inv);
+    return dump(inv);
+  }
+
+ private:
+  Status list(Invocation& inv) {
+    if (inv.session.db_path().empty()) return Status::InvalidArgument("no database: pass --db DIR");
+    LiveFiles live;
+    Status s = load_live_files(*posix_file_system(), inv.session.db_path(), &live);
+    if (!s.ok()) return s;
+    Result& r = inv.result;
+    r.table_name = "tables";
+    r.columns = {"level",      "file",      "size",     "entries",
+                 "tombstones", "sequences", "smallest", "largest"};
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : live.version->files(level)) {
+        r.rows.push_back({"L" + std::to_string(level), base_name(table_file_name("", f->number)),
+                          Bytes{f->file_size}, f->entries, f->tombstones,
+                          std::to_string(f->smallest_seq) + ".." + std::to_string(f->largest_seq),
+                          inv.show(f->smallest_user_key()), inv.show(f->largest_user_key())});
+      }
+    }
+    r.show_table_when_empty = true;
+    r.field("directory", inv.session.db_path());
+    r.field("table count", uint64_t{live.version->total_files()});
+    r.field("total size", Bytes{live.version->total_bytes()});
+    return Status::OK();
+  }
+
+  Status check(Invocation& inv) {
+    std::vector<std::pair<std::string, std::string>> problems;
+    uint64_t entries = 0;
+    uint64_t size = 0;
+    Status s = posix_file_system()->get_file_size(file_, &size);
+    if (!s.ok()) return s;
+    {
+      ProgressBar bar("checking", size, "bytes");
+      check_table(file_, nullptr, &entries, &problems, [&](uint64_t b) { bar.update(b); });
+    }
+    inv.result.field("file", file_);
+    inv.result.field("size", Bytes{size});
+    inv.result.field("entries", entries);
+    inv.result.field("problem count", uint64_t{problems.size()});
+    inv.result.table_name = "problems";
+    inv.result.columns = {"file", "problem"};
+    for (const auto& [file, problem] : problems) inv.result.rows.push_back({file, problem});
+    if (!problems.empty()) return Status::Corruption(file_ + ": " + problems.front().second);
+    if (!inv.json) inv.result.lines.push_back("OK: every checksum verified");
+    return Status::OK();
+  }
+
+  Status dump(Invocation& inv) {
+    const bool all = !blocks_ && !entries_ && !properties_;
+    std::unique_ptr<TableReader> reader;
+    Status s =
+        TableReader::open(*posix_file_system(), file_, number_from_name(file_, FileType::kTable),
+                          TableOptions(), &reader);
+    if (!s.ok()) return s;
+    Result& r = inv.result;
+    r.field("file", file_);
+    r.field("size", Bytes{reader->file_size()});
+    if (properties_ || all) {
+      const TableProperties& p = reader->properties();
+      r.field("entries", p.num_entries);
+      r.field("tombstones", p.num_tombstones);
+      r.field("data blocks", p.num_data_blocks);
+      r.field("raw key bytes", Bytes{p.raw_key_bytes});
+      r.field("raw value bytes", Bytes{p.raw_value_bytes});
+      r.field("data bytes (raw)", Bytes{p.data_bytes_raw});
+      r.field("data bytes (stored)", Bytes{p.data_bytes_stored});
+      r.field("index bytes", Bytes{p.index_bytes});
+      r.field("filter bytes", Bytes{p.filter_bytes});
+      ParsedInternalKey smallest, largest;
+      if (parse_internal_key(p.smallest_key, &smallest)) {
+        r.field("smallest key", inv.show(smallest.user_key));
+      }
+      if (parse_internal_key(p.largest_key, &largest)) {
+        r.field("largest key", inv.show(largest.user_key));
+      }
+      r.field("sequences",
+              std::to_string(p.smallest_sequence) + ".." + std::to_string(p.largest_sequence));
+      r.field("creation time", p.creation_time);
+      r.field("compression", p.compression + (p.compression == "zstd"
+                                                  ? " (level " + std::to_string(p.zstd_level) + ")"
+                                                  : std::string()));
+      r.field("bloom bits per key", p.bloom_bits_per_key);
+    }
+    if (blocks_) {
+      std::vector<BlockInfo> blocks;
+      s = read_block_layout(file_, &blocks);
+      if (!s.ok()) return s;
+      r.table_name = "blocks";
+      r.columns = {"block", "offset", "stored", "raw", "compression", "entries", "separator"};
+      for (size_t i = 0; i < blocks.size(); ++i) {
+        const BlockInfo& b = blocks[i];
+        r.rows.push_back({uint64_t{i}, b.offset, Bytes{b.stored_bytes}, Bytes{b.raw_bytes},
+                          b.compression, b.entries, inv.show(extract_user_key(b.last_key))});
+      }
+      return Status::OK();
+    }
+    if (entries_ || all) {
+      r.table_name = "entries";
+      r.columns = {"key", "sequence", "kind", "value"};
+      auto it = reader->new_iterator(TableReadOptions{true, false});
+      uint64_t n = 0;
+      for (it->seek_to_first(); it->valid() && (limit_ == 0 || n < limit_); it->next(), ++n) {
+        r.rows.push_back({inv.show(it->user_key()), it->sequence(), kind_name(it->kind()),
+                          inv.show(it->value())});
+      }
+      return it->status();
+    }
+    return Status::OK();
+  }
+
+  std::string file_;
+  bool blocks_ = false;
+  bool entries_ = false;
+  bool properties_ = false;
+  uint64_t limit_ = 0;
+  CLI::App* list_ = nullptr;
+  CLI::App* check_ = nullptr;
+};
+
+// wal dump FILE
+class WalCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.require_subcommand(1);
+    CLI::App* dump = app.add_subcommand("dump", "Every record of a write-ahead log");
+    dump->add_option("file", file_, "The .log file")->required();
+    dump->add_flag("--summary", summary_, "Counts only, no entries");
+  }
+  Status run(Invocation& inv) override {
+    const uint64_t number = number_from_name(file_, FileType::kLog);
+    if (number == 0) {
+      return Status::InvalidArgument(file_ +
+                                     ": not a log file name (NNNNNN.log); the number "
+                                     "is needed to tell its records from stale ones");
+    }
+    std::unique_ptr<wal::LogReader> reader;
+    Status s = wal::LogReader::open(*posix_file_system(), file_, number,
+                                    wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+    if (!s.ok()) return s;
+    Result& r = inv.result;
+    r.table_name = "entries";
+    r.columns = {"offset", "sequence", "kind", "key", "value"};
+    uint64_t records = 0;
+    uint64_t entries = 0;
+    std::string_view record;
+    while (reader->read_record(&record)) {
+      wal::DecodedWriteBatch batch;
+      s = wal::decode_write_batch(record, &batch);
+      if (!s.ok()) {
+        return s.with_context(file_ + ": record at offset " +
+                              std::to_string(reader->last_record_offset()));
+      }
+      ++records;
+      for (size_t i = 0; i < batch.entries.size(); ++i) {
+        const wal::WriteBatchEntry& e = batch.entries[i];
+        ++entries;
+        if (summary_) continue;
+        r.rows.push_back({reader->last_record_offset(), batch.base_sequence + i, kind_name(e.kind),
+                          inv.show(e.key), inv.show(e.value)});
+      }
+    }
+    if (!reader->status().ok()) return reader->status();
+    const wal::LogReadReport& report = reader->report();
+    r.fields.insert(r.fields.begin(), {"file", file_});
+    r.field("records", records);
+    r.field("entries", entries);
+    r.field("valid bytes", Bytes{report.valid_bytes});
+    r.field("tail", std::string(wal::log_tail_kind_name(report.tail_kind)));
+    if (report.tail_kind != wal::LogTailKind::kNone) {
+      r.field("tail offset", report.tail.offset);
+      r.field("tail bytes", report.tail.bytes);
+      r.field("tail reason", report.tail.reason);
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string file_;
+  bool summary_ = false;
+};
+
+// manifest dump [FILE]
+class ManifestCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.require_subcommand(1);
+    CLI::App* dump =
+        app.add_subcommand("dump", "Every edit of the MANIFEST (default: the live one)");
+    dump->add_option("file", file_, "A MANIFEST-NNNNNN file");
+  }
+  Status run(Invocation& inv) override {
+    std::string path = file_;
+    if (path.empty()) {
+      const std::string& dir = inv.session.db_path();
+      if (dir.empty()) return Status::InvalidArgument("no database: pass --db DIR or a FILE");
+      std::string current;
+      Status s = read_file_to_string(*posix_file_system(), current_file_name(dir), &current);
+      if (!s.ok()) return s;
+      while (!current.empty() && current.back() == '\n') current.pop_back();
+      path = dir + "/" + current;
+    }
+    std::vector<std::string> lines;
+    Status s = VersionSet::dump_manifest(*posix_file_system(), path, &lines);
+    Result& r = inv.result;
+    r.field("file", path);
+    r.table_name = "records";
+    r.columns = {"offset", "edit"};
+    for (const std::string& line : lines) {
+      const size_t space = line.find(' ');
+      const std::string offset = line.substr(1, space - 1);
+      r.rows.push_back({static_cast<uint64_t>(std::stoull(offset)),
+                        space == std::string::npos ? std::string() : line.substr(space + 1)});
+    }
+    r.field("records", uint64_t{lines.size()});
+    return s;
+  }
+
+ private:
+  std::string file_;
+};
+
+}  // namespace
+
+void add_file_commands(std::vector<CommandInfo>* commands) {
+  commands->push_back(info<CheckCommand>(
+      "check", "Read every live file and verify every checksum; list each problem"));
+  commands->push_back(info<SstCommand>(
+      "sst",
+      "Tables: sst list | sst dump FILE [--blocks] [--entries] [--properties] | sst check FILE"));
+  commands->push_back(info<WalCommand>("wal", "Write-ahead logs: wal dump FILE"));
+  commands->push_back(info<ManifestCommand>("manifest", "The MANIFEST: manifest dump [FILE]"));
+}
+
+}  // namespace fsdb::tool

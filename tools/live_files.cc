@@ -1,0 +1,56 @@
+#include "tools/live_files.h"
+
+#include "engine/filename.h"
+#include "engine/version_edit.h"
+#include "wal/log_reader.h"
+
+namespace fsdb::tool {
+
+Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
+  std::string current;
+  Status s = read_file_to_string(fs, current_file_name(dir), &current);
+  if (!s.ok()) {
+    if (!fs.file_exists(current_file_name(dir))) {
+      return Status::NotFound(dir + ": not an fsdb DB (no CURRENT file)");
+    }
+    return s;
+  }
+  while (!current.empty() && (current.back() == '\n' || current.back() == '\r')) current.pop_back();
+  FileType type;
+  uint64_t number = 0;
+  if (!parse_file_name(current, &type, &number) || type != FileType::kManifest) {
+    return Status::Corruption(current_file_name(dir) + ": offset 0: does not name a MANIFEST ('" +
+                              current + "')");
+  }
+  out->manifest_path = dir + "/" + current;
+  out->manifest_number = number;
+  std::unique_ptr<wal::LogReader> reader;
+  s = wal::LogReader::open(fs, out->manifest_path, number,
+                           wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  if (!s.ok()) return s;
+  auto version = std::make_shared<const Version>();
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    VersionEdit edit;
+    s = edit.decode_from(record);
+    if (!s.ok()) {
+      return s.with_context(out->manifest_path + ": record at offset " +
+                            std::to_string(reader->last_record_offset()));
+    }
+    std::shared_ptr<const Version> next;
+    s = version->apply_edit(edit, &next);
+    if (!s.ok()) {
+      return s.with_context(out->manifest_path + ": record at offset " +
+                            std::to_string(reader->last_record_offset()));
+    }
+    version = std::move(next);
+    if (edit.log_number()) out->log_number = *edit.log_number();
+    if (edit.last_sequence()) out->last_sequence = *edit.last_sequence();
+    if (edit.next_file_number()) out->next_file_number = *edit.next_file_number();
+  }
+  if (!reader->status().ok()) return reader->status();
+  out->version = std::move(version);
+  return Status::OK();
+}
+
+}  // namespace fsdb::tool

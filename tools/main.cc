@@ -1,0 +1,56 @@
+// fsdb: the command-line tool and shell of an fsdb database. docs/fsdb.md is
+// its manual.
+//
+//   fsdb [--db DIR] [--create] [--json] [--hex] [--keep-going] [CMD ARGS...]
+//
+// With a command: runs it and exits. Without: the shell (interactive on a
+// terminal, one command per line otherwise). Exit codes: 0 ok, 1 error, 2 usage.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "tools/commands.h"
+#include "tools/session.h"
+#include "tools/shell.h"
+
+namespace fsdb::tool {
+extern const char* g_program_name;
+}
+
+int main(int argc, char** argv) {
+  using namespace fsdb::tool;
+  g_program_name = argc > 0 ? argv[0] : "fsdb";
+  GlobalOptions options;
+  CLI::App app("fsdb: the shell and command-line tool of an fsdb database", "fsdb");
+  app.add_option("--db", options.db_path, "The DB directory");
+  app.add_flag("--create", options.create, "Create the DB if the directory holds none");
+  app.add_flag("--json", options.json, "Machine-readable output: one JSON object per command");
+  app.add_flag("--hex", options.hex, "Keys and values in and out as hex");
+  app.add_flag("--keep-going", options.keep_going,
+               "With commands on stdin: go on after a failing command (exit 1 at the end)");
+  app.set_version_flag("--version", "fsdb 0.1.0");
+  app.prefix_command();
+  std::string footer = "\nCommands (fsdb --db DIR help CMD explains one):\n";
+  for (const CommandInfo& info : all_commands()) {
+    footer += "  " + info.name +
+              std::string(info.name.size() < 10 ? 10 - info.name.size() : 1, ' ') + info.summary +
+              "\n";
+  }
+  footer += "\nExit codes: 0 ok, 1 error, 2 usage error.";
+  app.footer(footer);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  Session session(options);
+  const std::vector<std::string> words = app.remaining();
+  int code = words.empty() ? run_shell(session) : run_command(session, words);
+  fsdb::Status s = session.close();
+  if (!s.ok()) {
+    report_error(s, options.json);
+    if (code == kExitOk) code = kExitError;
+  }
+  return code;
+}

@@ -1,0 +1,98 @@
+#include "tools/session.h"
+
+#include <filesystem>
+
+#include "engine/filename.h"
+#include "tools/text.h"
+
+namespace fsdb::tool {
+
+Session::Session(GlobalOptions options) : options_(std::move(options)) {}
+
+Session::~Session() { (void)close(); }
+
+Status Session::db(DB** out) {
+  if (db_ != nullptr) {
+    *out = db_.get();
+    return Status::OK();
+  }
+  const std::string& path = options_.db_path;
+  if (path.empty()) {
+    return Status::InvalidArgument("no database: pass --db DIR");
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    if (!options_.create) {
+      return Status::NotFound(path + ": no such directory (pass --create to make a new DB there)");
+    }
+  } else if (!std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidArgument(path + ": not a directory");
+  } else if (!std::filesystem::exists(current_file_name(path), ec) && !options_.create) {
+    return Status::NotFound(path +
+                            ": not an fsdb DB (no CURRENT file; pass --create to make one there)");
+  }
+  Options db_options;
+  db_options.create_if_missing = options_.create;
+  std::unique_ptr<DB> db;
+  Status s = DB::open(db_options, path, &db);
+  if (!s.ok()) {
+    if (s.is_busy()) {
+      return Status::Busy(path +
+                          " is open in another process (its LOCK file is held); close "
+                          "that process first");
+    }
+    return s;
+  }
+  db_ = std::move(db);
+  *out = db_.get();
+  return Status::OK();
+}
+
+Status Session::close() {
+  release_snapshot();
+  batch_.reset();
+  if (db_ == nullptr) return Status::OK();
+  Status s = db_->close();
+  db_.reset();
+  return s;
+}
+
+ReadOptions Session::read_options() const {
+  ReadOptions options;
+  options.snapshot = snapshot_;
+  return options;
+}
+
+Status Session::take_snapshot(uint64_t* sequence) {
+  DB* db = nullptr;
+  Status s = this->db(&db);
+  if (!s.ok()) return s;
+  release_snapshot();
+  snapshot_ = db->get_snapshot();
+  *sequence = snapshot_->sequence();
+  return Status::OK();
+}
+
+void Session::release_snapshot() {
+  if (snapshot_ != nullptr && db_ != nullptr) db_->release_snapshot(snapshot_);
+  snapshot_ = nullptr;
+}
+
+Status Session::decode_input(std::string_view text, bool hex, std::string* bytes) const {
+  return hex || options_.hex ? from_hex(text, bytes) : unescape(text, bytes);
+}
+
+std::string Session::show(std::string_view bytes, bool hex) {
+  return hex ? to_hex(bytes) : escape(bytes);
+}
+
+void Session::emit(const Result& result, bool json) {
+  if (json) {
+    render_json(result, std::cout);
+  } else {
+    render_human(result, std::cout);
+  }
+  std::cout.flush();
+}
+
+}  // namespace fsdb::tool

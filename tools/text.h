@@ -1,0 +1,44 @@
+// Text helpers of the fsdb tool: the binary-safe escaped form of keys and
+// values, hex, human-readable sizes, JSON string quoting, shell-like line
+// splitting and edit distance (for "did you mean").
+//
+// The escaped form: printable ASCII stays as it is, a backslash is "\\", and
+// every other byte is "\xNN". unescape() also accepts \n, \t, \r, \0, \" and \'.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fsdb/status.h"
+
+namespace fsdb::tool {
+
+std::string escape(std::string_view bytes);
+Status unescape(std::string_view text, std::string* bytes);
+
+std::string to_hex(std::string_view bytes);
+Status from_hex(std::string_view text, std::string* bytes);
+
+// "0 B", "512 B", "12.4 MiB".
+std::string human_bytes(uint64_t bytes);
+// "1.2 s", "3 m 05 s".
+std::string human_seconds(double seconds);
+// "12,345"-free compact count: "980", "1.2 K", "3.4 M".
+std::string human_count(double count);
+
+// A JSON string literal (quotes included) of UTF-8 or escaped text.
+std::string json_quote(std::string_view text);
+
+// Splits a command line into words. Whitespace separates words; '...' and "..."
+// group a word with spaces in it. Backslash sequences are kept as they are (the
+// commands unescape keys and values), except that "\ " is a space inside a word.
+// InvalidArgument for an unterminated quote.
+Status split_words(std::string_view line, std::vector<std::string>* words);
+
+size_t edit_distance(std::string_view a, std::string_view b);
+
+}  // namespace fsdb::tool

@@ -1,0 +1,337 @@
+// load FILE and export FILE: key/value pairs to and from CSV, TSV and JSON
+// lines. Keys and values are in the escaped form (\xNN) in every format, so a
+// file is plain printable text whatever the bytes.
+//
+//   csv    key,value           a header line "key,value"; RFC 4180 quoting
+//   tsv    key<TAB>value       a header line "key<TAB>value"
+//   jsonl  {"key": "...", "value": "..."} one object a line
+#include <fstream>
+
+#include "tools/commands.h"
+#include "tools/live_files.h"
+#include "tools/progress.h"
+#include "tools/text.h"
+
+namespace fsdb::tool {
+
+namespace {
+
+template <typename T>
+CommandInfo info(std::string name, std::string summary) {
+  return {std::move(name), std::move(summary), [] { return std::make_unique<T>(); }};
+}
+
+std::string format_from_name(const std::string& path) {
+  const auto ends = [&](std::string_view suffix) { return path.ends_with(suffix); };
+  if (ends(".tsv") || ends(".tab")) return "tsv";
+  if (ends(".jsonl") || ends(".ndjson") || ends(".json")) return "jsonl";
+  return "csv";
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// Splits one CSV line (no embedded newlines: escaped text has none).
+bool parse_csv_line(std::string_view line, std::vector<std::string>* fields) {
+  fields->clear();
+  std::string field;
+  size_t i = 0;
+  while (true) {
+    field.clear();
+    if (i < line.size() && line[i] == '"') {
+      ++i;
+      while (true) {
+        if (i >= line.size()) return false;  // unterminated quote
+        if (line[i] == '"') {
+          if (i + 1 < line.size() && line[i + 1] == '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        field += line[i++];
+      }
+      if (i < line.size() && line[i] != ',') return false;
+    } else {
+      while (i < line.size() && line[i] != ',') field += line[i++];
+    }
+    fields->push_back(field);
+    if (i >= line.size()) return true;
+    ++i;  // the comma
+  }
+}
+
+void append_utf8(uint32_t code, std::string* out) {
+  if (code < 0x80) {
+    *out += static_cast<char>(code);
+  } else if (code < 0x800) {
+    *out += static_cast<char>(0xc0 | (code >> 6));
+    *out += static_cast<char>(0x80 | (code & 0x3f));
+  } else {
+    *out += static_cast<char>(0xe0 | (code >> 12));
+    *out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+    *out += static_cast<char>(0x80 | (code & 0x3f));
+  }
+}
+
+// Parses {"key": "...", "value": "..."} (other string members are ignored).
+bool parse_json_line(std::string_view line, std::string* key, std::string* value) {
+  size_t i = 0;
+  const auto skip_space = [&] {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r')) ++i;
+  };
+  const auto parse_string = [&](std::string* out) {
+    skip_space();
+    if (i >= line.size() || line[i] != '"') return false;
+    ++i;
+    out->clear();
+    while (i < line.size() && line[i] != '"') {
+      if (line[i] != '\\') {
+        *out += line[i++];
+        continue;
+      }
+      if (++i >= line.size()) return false;
+      const char c = line[i++];
+      switch (c) {
+        case '"':
+          *out += '"';
+          break;
+        case '\\':
+          *out += '\\';
+          break;
+        case '/':
+          *out += '/';
+          break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 't':
+          *out += '\t';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
+        case 'u': {
+          if (i + 4 > line.size()) return false;
+          std::string bytes;
+          if (!from_hex(line.substr(i, 4), &bytes).ok()) return false;
+          append_utf8((static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]), out);
+          i += 4;
+          break;
+        }
+        default:
+          return false;
+      }
+    }
+    if (i >= line.size()) return false;
+    ++i;
+    return true;
+  };
+  skip_space();
+  if (i >= line.size() || line[i] != '{') return false;
+  ++i;
+  bool have_key = false, have_value = false;
+  while (true) {
+    skip_space();
+    if (i < line.size() && line[i] == '}') break;
+    std::string name, text;
+    if (!parse_string(&name)) return false;
+    skip_space();
+    if (i >= line.size() || line[i] != ':') return false;
+    ++i;
+    if (!parse_string(&text)) return false;
+    if (name == "key") {
+      *key = text;
+      have_key = true;
+    } else if (name == "value") {
+      *value = text;
+      have_value = true;
+    }
+    skip_space();
+    if (i < line.size() && line[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < line.size() && line[i] == '}') break;
+    return false;
+  }
+  ++i;
+  skip_space();
+  return have_key && have_value && i == line.size();
+}
+
+class LoadCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("file", file_, "The file to read")->required();
+    app.add_option("--format", format_, "csv, tsv or jsonl (default: detected from the content)")
+        ->check(CLI::IsMember({"csv", "tsv", "jsonl"}));
+  }
+  Status run(Invocation& inv) override {
+    std::ifstream in(file_, std::ios::binary);
+    if (!in) return Status::IOError(file_ + ": cannot open");
+    in.seekg(0, std::ios::end);
+    const uint64_t size = static_cast<uint64_t>(in.tellg());
+    in.seekg(0);
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    std::string format = format_;
+    ProgressBar bar("loading", size, "bytes");
+    WriteBatch batch;
+    uint64_t records = 0;
+    uint64_t line_number = 0;
+    uint64_t offset = 0;
+    std::string line, key_text, value_text, key, value;
+    std::vector<std::string> fields;
+    const auto where = [&] { return file_ + ":" + std::to_string(line_number) + ": "; };
+    while (std::getline(in, line)) {
+      ++line_number;
+      offset += line.size() + 1;
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty()) continue;
+      if (format.empty()) {
+        format =
+            line.front() == '{' ? "jsonl" : (line.find('\t') != std::string::npos ? "tsv" : "csv");
+      }
+      if (line_number == 1 && (line == "key,value" || line == "key\tvalue")) continue;
+      if (format == "jsonl") {
+        if (!parse_json_line(line, &key_text, &value_text)) {
+          return Status::InvalidArgument(where() + "not a {\"key\": ..., \"value\": ...} object");
+        }
+      } else if (format == "tsv") {
+        const size_t tab = line.find('\t');
+        if (tab == std::string::npos || line.find('\t', tab + 1) != std::string::npos) {
+          return Status::InvalidArgument(where() + "expected key<TAB>value");
+        }
+        key_text = line.substr(0, tab);
+        value_text = line.substr(tab + 1);
+      } else {
+        if (!parse_csv_line(line, &fields) || fields.size() != 2) {
+          return Status::InvalidArgument(where() + "expected key,value");
+        }
+        key_text = fields[0];
+        value_text = fields[1];
+      }
+      s = unescape(key_text, &key);
+      if (s.ok()) s = unescape(value_text, &value);
+      if (!s.ok()) return Status::InvalidArgument(where() + s.message());
+      batch.put(key, value);
+      ++records;
+      if (batch.count() >= 1000) {
+        s = db->write(&batch);
+        if (!s.ok()) return s;
+        batch.clear();
+        bar.update(offset);
+      }
+    }
+    if (batch.count() > 0) {
+      s = db->write(&batch);
+      if (!s.ok()) return s;
+    }
+    bar.update(size);
+    bar.finish();
+    inv.result.field("file", file_);
+    inv.result.field("format", format.empty() ? std::string("csv") : format);
+    inv.result.field("records", records);
+    inv.result.field("bytes", Bytes{size});
+    return Status::OK();
+  }
+
+ private:
+  std::string file_;
+  std::string format_;
+};
+
+class ExportCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("file", file_, "The file to write (replaced)")->required();
+    app.add_option("--format", format_, "csv, tsv or jsonl (default: from the file's extension)")
+        ->check(CLI::IsMember({"csv", "tsv", "jsonl"}));
+    app.add_option("--prefix", prefix_text_, "Only keys starting with this");
+  }
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (!s.ok()) return s;
+    std::string prefix;
+    s = inv.input(prefix_text_, &prefix);
+    if (!s.ok()) return s;
+    const std::string format = format_.empty() ? format_from_name(file_) : format_;
+    std::ofstream out(file_, std::ios::binary | std::ios::trunc);
+    if (!out) return Status::IOError(file_ + ": cannot create");
+    // The live tables' entry counts estimate the total for the progress bar.
+    uint64_t estimate = 0;
+    LiveFiles live;
+    if (load_live_files(*posix_file_system(), inv.session.db_path(), &live).ok()) {
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : live.version->files(level)) estimate += f->entries;
+      }
+    }
+    ProgressBar bar("exporting", estimate, "records");
+    if (format == "csv") out << "key,value\n";
+    if (format == "tsv") out << "key\tvalue\n";
+    uint64_t records = 0;
+    auto it = db->new_iterator(inv.session.read_options());
+    std::string line;
+    for (prefix.empty() ? it->seek_to_first() : it->seek(prefix); it->valid(); it->next()) {
+      if (!prefix.empty() && !it->key().starts_with(prefix)) break;
+      const std::string key = escape(it->key());
+      const std::string value = escape(it->value());
+      if (format == "csv") {
+        line = csv_field(key) + "," + csv_field(value);
+      } else if (format == "tsv") {
+        line = key + "\t" + value;
+      } else {
+        line = "{\"key\": " + json_quote(key) + ", \"value\": " + json_quote(value) + "}";
+      }
+      out << line << '\n';
+      if (++records % 1024 == 0) {
+        if (records > estimate) bar.set_total(0);
+        bar.update(records);
+      }
+    }
+    if (!it->status().ok()) return it->status();
+    out.close();
+    if (!out) return Status::IOError(file_ + ": write failed");
+    bar.set_total(records);
+    bar.update(records);
+    bar.finish();
+    inv.result.field("file", file_);
+    inv.result.field("format", format);
+    inv.result.field("records", records);
+    return Status::OK();
+  }
+
+ private:
+  std::string file_;
+  std::string format_;
+  std::string prefix_text_;
+};
+
+}  // namespace
+
+void add_transfer_commands(std::vector<CommandInfo>* commands) {
+  commands->push_back(info<LoadCommand>(
+      "load", "Write the pairs of a CSV, TSV or JSON-lines file: load FILE [--format F]"));
+  commands->push_back(info<ExportCommand>(
+      "export", "Write every pair to a CSV, TSV or JSON-lines file: export FILE [--format F]"));
+}
+
+}  // namespace fsdb::tool
