@@ -298,6 +298,9 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   if (!s.ok()) return s;
   s = apply_to_memtable(w);
   publisher_.finish(w.first_sequence);
+  // Acknowledge only what readers can see: a get() after this write returns
+  // must find it (and a snapshot taken after it must hold it).
+  publisher_.wait_visible(w.first_sequence + batch->count() - 1);
   if (s.ok()) {
     stats_.user_writes.fetch_add(1, std::memory_order_relaxed);
     stats_.user_bytes.fetch_add(batch->approximate_size(), std::memory_order_relaxed);
