@@ -183,8 +183,17 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
     }
     ++r.keys_verified;
     if (ok) continue;
+    if (must == 0) {
+      // Nothing of this cycle had to survive, and nothing of it explains the
+      // key's state: what the cycle began with is gone.
+      violation(names[k] + " holds " + show(scanned[k]) + " but the cycle began with " +
+                show(base.values.size() > k ? base.values[k] : std::nullopt) +
+                " (verified, hence durable) and none of its " + std::to_string(h.size()) +
+                " writes of this cycle removed it");
+      continue;
+    }
     const OpRecord& lost = ops[h[must - 1].op];
-    std::string why =
+    const std::string why =
         visible[h[must - 1].op] ? "its value is visible elsewhere (batch)"
         : lost.outcome == OpOutcome::kAcked &&
                 (in.durability == Durability::kEveryAcknowledged || lost.is_durability_point())
