@@ -102,10 +102,10 @@ class Workload {
   std::vector<std::mutex> key_locks_;
   std::vector<KeyModel> models_;  // models_[k] guarded by key_locks_[k]
   // Highest write counter each thread has started; an iterator may only see
-  // values of started writes. Release/acquire: a reader that sees a value
-  // written by counter c loaded this after the DB published the value, and
-  // the DB call began after the store, so any order suffices; relaxed would
-  // too, but the cost is nil.
+  // values of started writes. The store (release) precedes the DB call, and a
+  // reader that sees the write's value got it through the DB's own
+  // release/acquire publication, so its later load (acquire) cannot return an
+  // older counter. Weaker orders would do; these make the argument local.
   std::unique_ptr<std::atomic<uint64_t>[]> started_;
   std::atomic<uint64_t> tick_{0};
   std::atomic<bool> stop_{false};
