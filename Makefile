@@ -4,14 +4,17 @@
 #   make check   the test suite under ASan+UBSan, then under TSan
 #   make bench   build (Release) and run the benchmarks
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
+#   make crashtest  the crash harness, every mode, for CRASHTEST_DURATION (docs/reliability.md)
 #   make format  clang-format in place;  make tidy  clang-tidy over the sources
 JOBS ?= 2
 CMAKE ?= cmake
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
+CRASHTEST_DURATION ?= 1h
+CRASHTEST_ARGS ?=
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
-.PHONY: all bootstrap run test check check-asan check-tsan bench fuzz format tidy install clean
+.PHONY: all bootstrap run test check check-asan check-tsan bench fuzz crashtest format tidy install clean
 
 all: bootstrap
 	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release
@@ -53,6 +56,12 @@ fuzz: bootstrap
 	  -DFSDB_BUILD_FUZZERS=ON -DFSDB_BUILD_TESTS=OFF -DFSDB_BUILD_BENCH=OFF -DFSDB_BUILD_TOOLS=OFF
 	$(CMAKE) --build build/fuzz -j$(JOBS)
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run_fuzzers.sh build/fuzz/fuzz
+
+crashtest: bootstrap
+	$(CMAKE) -S . -B build/release -DCMAKE_BUILD_TYPE=Release
+	$(CMAKE) --build build/release --target fsdb_crashtest -j$(JOBS)
+	build/release/tools/crashtest/fsdb_crashtest --mode=all --duration=$(CRASHTEST_DURATION) \
+	  $(CRASHTEST_ARGS)
 
 format:
 	clang-format -i $(SOURCES)

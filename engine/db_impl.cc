@@ -311,6 +311,9 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   if (s.ok()) {
     s = apply_to_memtable(w);
     publisher_.finish(w.first_sequence);
+    // Acknowledge only what readers can see: a get() after this write returns
+    // must find it (and a snapshot taken after it must hold it).
+    publisher_.wait_visible(w.first_sequence + batch->count() - 1);
   }
   if (s.ok()) {
     stats_.user_writes.fetch_add(1, std::memory_order_relaxed);
@@ -777,8 +780,10 @@ Status DBImpl::flush_oldest_sealed() {
   s = versions_->log_and_apply(&edit);
   {
     std::lock_guard<std::mutex> guard(mu_);
-    pending_outputs_.erase(meta.number);
+    // On failure the edit may still be in the MANIFEST (see run_compaction):
+    // the table stays pending so that this process never deletes it.
     if (!s.ok()) return s;
+    pending_outputs_.erase(meta.number);
     sealed_.pop_front();
     install_read_view();
   }
@@ -994,14 +999,25 @@ Status DBImpl::run_compaction(const Compaction& c) {
   } else {
     s = write_compaction_outputs(c, *base, &edit, &bytes_written, &dropped);
   }
-  if (s.ok()) s = versions_->log_and_apply(&edit);
+  // A failed log_and_apply() may still have put the edit in the MANIFEST (an
+  // append that reached the file before its sync failed, or a new MANIFEST
+  // that CURRENT already names): the outputs may be live for the next open.
+  bool manifest_uncertain = false;
+  if (s.ok()) {
+    s = versions_->log_and_apply(&edit);
+    manifest_uncertain = !s.ok();
+  }
   {
     std::lock_guard<std::mutex> guard(mu_);
-    for (const auto& [level, f] : edit.new_files()) pending_outputs_.erase(f.number);
+    // Uncertain outputs stay pending, so that no obsolete-file deletion in this
+    // process removes them; the next open keeps them if the MANIFEST names them.
+    if (!manifest_uncertain) {
+      for (const auto& [level, f] : edit.new_files()) pending_outputs_.erase(f.number);
+    }
     if (s.ok()) install_read_view();
   }
   if (!s.ok()) {
-    // Outputs written but never named by the MANIFEST are garbage now.
+    // Outputs written but never offered to the MANIFEST are garbage now.
     delete_obsolete_files();
     return s;
   }

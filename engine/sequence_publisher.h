@@ -48,6 +48,19 @@ class SequencePublisher {
     // that acquire visible().
     visible_.store(v, std::memory_order_release);
     if (in_flight_.empty()) drained_.notify_all();
+    if (waiters_ > 0) published_.notify_all();
+  }
+
+  // Blocks until visible() >= s. A writer calls it after finish() so that it
+  // acknowledges its write only once readers can see it: its own range is
+  // inserted, but a lower range of another group may still be in flight, and
+  // until that one finishes the visible sequence stays below both.
+  void wait_visible(SequenceNumber s) {
+    if (visible() >= s) return;
+    std::unique_lock<std::mutex> lock(mu_);
+    ++waiters_;
+    published_.wait(lock, [&] { return visible_.load(std::memory_order_relaxed) >= s; });
+    --waiters_;
   }
 
   // Blocks until no range is in flight (before sealing a memtable, so nothing
@@ -60,6 +73,8 @@ class SequencePublisher {
  private:
   std::mutex mu_;
   std::condition_variable drained_;
+  std::condition_variable published_;                   // visible_ advanced; guarded by mu_
+  int waiters_ = 0;                                     // guarded by mu_: threads in wait_visible()
   std::map<SequenceNumber, SequenceNumber> in_flight_;  // first -> last
   SequenceNumber allocated_ = 0;
   std::atomic<SequenceNumber> visible_{0};

@@ -67,6 +67,34 @@ TEST_F(FaultInjectionTest, UnsyncedRenameIsUndoneAndTheOldTargetComesBack) {
   EXPECT_EQ(read(dir_.file("CURRENT")), "MANIFEST-3\n");
 }
 
+TEST_F(FaultInjectionTest, UndoneRenameRestoresOnlyTheSyncedBytesOfTheOldTarget) {
+  // The old target's unsynced tail was never durable: undoing the rename must
+  // not resurrect it.
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(dir_.file("target"), &f));
+  FSDB_ASSERT_OK(f->append("durable|"));
+  FSDB_ASSERT_OK(f->sync());
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(f->append("volatile"));
+  FSDB_ASSERT_OK(f->close());
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "replacement", dir_.file("source"), true));
+  FSDB_ASSERT_OK(fs_.rename_file(dir_.file("source"), dir_.file("target")));
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("target")), "durable|");
+  EXPECT_FALSE(exists(dir_.file("source"))) << "its creation was never made durable";
+}
+
+TEST_F(FaultInjectionTest, FailAfterLeavesReadsAlone) {
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "data", dir_.file("f"), true));
+  fs_.fail_after(0, Status::IOError("injected EIO"));
+  std::string got;
+  FSDB_EXPECT_OK(read_file_to_string(fs_, dir_.file("f"), &got));
+  EXPECT_EQ(got, "data");
+  std::unique_ptr<WritableFile> g;
+  EXPECT_TRUE(fs_.new_writable_file(dir_.file("g"), &g).is_io_error());
+  EXPECT_EQ(fs_.injected_faults(), 1u);
+}
+
 TEST_F(FaultInjectionTest, UnsyncedRemovalBringsTheFileBack) {
   FSDB_ASSERT_OK(write_string_to_file(fs_, "keep me", dir_.file("old.log"), true));
   FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));

@@ -433,9 +433,13 @@ Status FaultInjectionFileSystem::rename_file(const std::string& from, const std:
   std::lock_guard<std::mutex> guard(state_->mu);
   Status s = state_->check_mutation();
   if (!s.ok()) return s.with_context(from + ": rename to " + to);
+  // Keep what a power cut would bring back: the old target's durable bytes.
   std::optional<std::string> overwritten;
   std::string content;
   if (base_->file_exists(to) && read_file_to_string(*base_, to, &content).ok()) {
+    auto it = state_->files.find(to);
+    if (it != state_->files.end())
+      content.resize(std::min<uint64_t>(it->second.synced_size, content.size()));
     overwritten = std::move(content);
   }
   s = base_->rename_file(from, to);

@@ -1,0 +1,587 @@
+// fsdb_crashtest: crash cycles against the expected-state oracle.
+//
+//   fsdb_crashtest --mode=kill|powercut|errors|all [--duration=30s | --cycles=N]
+//                  [--seed=S] [--threads=1..4] [--keys=N] [--dir=DIR]
+//                  [--stress=PATH] [--keep] [--verbose]
+//
+// kill      runs fsdb_stress as a child on a real directory and SIGKILLs it at a
+//           random moment or lets it kill itself at a kill point (a flush, a
+//           compaction, a memtable seal, a MANIFEST/CURRENT rename, a table or
+//           WAL append, a directory sync, a WAL removal); then reopens and verifies.
+// powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
+//           the power at a random operation (fail_after or set_active(false)),
+//           destroys the DB, drops unsynced data (torn or not), reopens, verifies.
+// errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
+//           read must still be right or an error; after clearing the faults a
+//           reopen must hold every acknowledged write.
+// With --duration the modes share the time; with --cycles each runs N cycles.
+// Exit status 0 when no cycle found a violation; 1 otherwise (the seed and a
+// command line that replays the run are printed); 2 on a usage or harness error.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fsdb/db.h"
+#include "tools/crashtest/expected_state.h"
+#include "tools/crashtest/harness_config.h"
+#include "tools/crashtest/verifier.h"
+#include "tools/crashtest/workload.h"
+
+namespace fsdb::crashtest {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t x = a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL);
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+struct Config {
+  std::string mode;
+  uint64_t seed = 0;
+  uint64_t cycles = 0;       // per mode; 0: until the time is up
+  uint64_t duration_ms = 0;  // per mode; 0: until the cycles are done
+  uint32_t threads = 3;
+  uint32_t keys = 2000;
+  std::string dir;
+  std::string stress;
+  bool keep = false;
+  bool verbose = false;
+};
+
+struct Totals {
+  uint64_t cycles = 0;
+  uint64_t ops = 0;          // writes started (kill mode: journaled writes)
+  uint64_t acked = 0;        // writes acknowledged (kill mode: journaled acknowledgements)
+  uint64_t reads = 0;        // in-process modes only
+  uint64_t kills = 0;        // SIGKILLs from the parent
+  uint64_t kill_points = 0;  // the child died at its kill point
+  uint64_t clean_exits = 0;
+  uint64_t power_cuts = 0;
+  uint64_t torn = 0;
+  uint64_t injected_errors = 0;
+  uint64_t failed_calls = 0;
+  uint64_t keys_verified = 0;
+  uint64_t required_writes = 0;
+  uint64_t violations = 0;
+};
+
+class CrashTest {
+ public:
+  CrashTest(Config config, std::string command_line)
+      : config_(std::move(config)), command_line_(std::move(command_line)) {}
+
+  // Runs one mode; returns false on a violation or harness error.
+  bool run_mode(const std::string& mode);
+  bool harness_error() const { return harness_error_; }
+
+ private:
+  bool kill_cycle(uint64_t cycle, std::mt19937_64& rng);
+  bool powercut_cycle(uint64_t cycle, std::mt19937_64& rng);
+  bool errors_cycle(uint64_t cycle, std::mt19937_64& rng);
+  // Verifies `db_` and makes what it saw the next baseline.
+  bool verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability);
+  void fail(uint64_t cycle, const std::vector<std::string>& violations,
+            const std::string& extra = "");
+  void harness_failure(const std::string& what);
+  void print_totals(const std::string& mode, double seconds) const;
+
+  const Config config_;
+  const std::string command_line_;
+  std::string mode_;
+  std::string db_dir_;
+  std::string state_dir_;
+  Options options_;
+  std::shared_ptr<FaultInjectionFileSystem> fault_fs_;
+  std::unique_ptr<DB> db_;
+  Baseline baseline_;
+  Totals totals_;
+  uint32_t max_value_padding_ = 100;
+  bool harness_error_ = false;
+};
+
+void CrashTest::fail(uint64_t cycle, const std::vector<std::string>& violations,
+                     const std::string& extra) {
+  totals_.violations += violations.size();
+  std::fprintf(stderr, "\n==== VIOLATION in %s cycle %llu (seed %llu) ====\n", mode_.c_str(),
+               static_cast<unsigned long long>(cycle),
+               static_cast<unsigned long long>(config_.seed));
+  for (const std::string& v : violations) std::fprintf(stderr, "  %s\n", v.c_str());
+  if (!extra.empty()) std::fprintf(stderr, "%s\n", extra.c_str());
+  std::fprintf(stderr,
+               "reproduce with: %s --mode=%s --seed=%llu --cycles=%llu --threads=%u --keys=%u "
+               "--keep\n(the cycle plans are a function of the seed; thread interleavings are "
+               "not, so a replay may need several runs)\nDB and oracle kept in %s\n",
+               command_line_.c_str(), mode_.c_str(), static_cast<unsigned long long>(config_.seed),
+               static_cast<unsigned long long>(cycle + 1), config_.threads, config_.keys,
+               config_.dir.c_str());
+}
+
+void CrashTest::harness_failure(const std::string& what) {
+  harness_error_ = true;
+  std::fprintf(stderr, "fsdb_crashtest: harness error in %s: %s\n", mode_.c_str(), what.c_str());
+}
+
+bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability) {
+  VerifyInput in;
+  in.keys = config_.keys;
+  in.epoch = cycle + 1;
+  in.max_value_padding = max_value_padding_;
+  in.durability = durability;
+  in.baseline = &baseline_;
+  in.ops = &ops;
+  VerifyResult r = verify_db(*db_, in);
+  totals_.keys_verified += r.keys_verified;
+  totals_.required_writes += r.required_writes;
+  if (!r.violations.empty()) {
+    fail(cycle, r.violations);
+    return false;
+  }
+  baseline_ = std::move(r.observed);
+  return true;
+}
+
+// ---------------------------------------------------------------- kill
+
+bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
+  const uint64_t cycle_seed = mix(config_.seed, cycle);
+  const uint64_t profile = cycle_seed % 1000;
+  // The plan: half of the cycles die at a random moment, half at a kill point.
+  std::string kill_point;
+  uint64_t delay_ms = 0;
+  if (rng() % 2 == 0) {
+    delay_ms = 30 + rng() % 1500;
+  } else {
+    static const char* const kPoints[] = {
+        "event:flush:%d",         "event:compaction:%d", "event:sealed:%d", "rename:CURRENT:1",
+        "rename:CURRENT:1:after", "sync_dir::%d",        "append:.sst:%d",  "sync:.sst:%d",
+        "append:MANIFEST:%d",     "sync:MANIFEST:%d",    "remove:.log:%d",  "append:.log:%d",
+        "create:.log:%d",         "create:.sst:%d",      "remove:.sst:%d",  "remove:MANIFEST:1"};
+    const char* pattern = kPoints[rng() % (sizeof(kPoints) / sizeof(kPoints[0]))];
+    char buf[64];
+    const int n =
+        1 + static_cast<int>(rng() % (std::string(pattern).find("append") == 0 ? 400 : 4));
+    std::snprintf(buf, sizeof(buf), pattern, n);
+    kill_point = buf;
+  }
+  std::vector<std::string> args = {config_.stress,
+                                   "--db=" + db_dir_,
+                                   "--state=" + state_dir_,
+                                   "--epoch=" + std::to_string(cycle + 1),
+                                   "--seed=" + std::to_string(cycle_seed),
+                                   "--threads=" + std::to_string(config_.threads),
+                                   "--keys=" + std::to_string(config_.keys),
+                                   "--profile=" + std::to_string(profile),
+                                   "--max_value_padding=" + std::to_string(max_value_padding_),
+                                   "--duration=8s"};
+  if (!kill_point.empty()) args.push_back("--kill_point=" + kill_point);
+  std::string child_command;
+  for (const std::string& a : args) child_command += (child_command.empty() ? "" : " ") + a;
+  if (config_.verbose) {
+    std::printf("kill cycle %llu: %s\n", static_cast<unsigned long long>(cycle),
+                kill_point.empty() ? ("SIGKILL after " + std::to_string(delay_ms) + " ms").c_str()
+                                   : ("kill point " + kill_point).c_str());
+  }
+  const std::string log_path = state_dir_ + "/stress.log";
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    harness_failure("fork failed");
+    return false;
+  }
+  if (pid == 0) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Wait for the chosen moment (or, at a kill point, at most 4 s for the
+  // child to reach it), then SIGKILL whatever still runs.
+  const uint64_t wait_ms = kill_point.empty() ? delay_ms : 4000;
+  const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+  int status = 0;
+  bool reaped = false;
+  while (Clock::now() < until) {
+    const pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) {
+      reaped = true;
+      break;
+    }
+    sleep_ms(2);
+  }
+  bool parent_killed = false;
+  if (!reaped) {
+    ::kill(pid, SIGKILL);
+    parent_killed = true;
+    ::waitpid(pid, &status, 0);
+  }
+  std::string child_log;
+  {
+    std::ifstream in(log_path);
+    child_log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string extra =
+      "child: " + child_command + "\nchild output:\n" +
+      (child_log.size() > 4000 ? "..." + child_log.substr(child_log.size() - 4000) : child_log);
+  // What the child's reads found, whether it finished or was killed.
+  std::vector<std::string> online;
+  for (size_t pos = child_log.find("VIOLATION: "); pos != std::string::npos;
+       pos = child_log.find("VIOLATION: ", pos + 1)) {
+    online.push_back("fsdb_stress: " +
+                     child_log.substr(pos + 11, child_log.find('\n', pos) - pos - 11));
+  }
+  if (!online.empty()) {
+    fail(cycle, online, extra);
+    return false;
+  }
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+    if (parent_killed) {
+      ++totals_.kills;
+    } else {
+      ++totals_.kill_points;
+    }
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    ++totals_.clean_exits;
+  } else {
+    const std::string what =
+        WIFEXITED(status) ? "fsdb_stress exited with status " + std::to_string(WEXITSTATUS(status))
+                          : "fsdb_stress died of signal " + std::to_string(WTERMSIG(status));
+    fail(cycle, {what}, extra);
+    return false;
+  }
+
+  std::vector<OpRecord> ops;
+  Status s = load_journals(state_dir_, &ops);
+  if (!s.ok()) {
+    harness_failure(s.to_string());
+    return false;
+  }
+  totals_.ops += ops.size();
+  for (const OpRecord& op : ops) totals_.acked += op.outcome == OpOutcome::kAcked ? 1 : 0;
+  options_ = stress_db_options(profile);
+  s = DB::open(options_, db_dir_, &db_);
+  if (!s.ok()) {
+    fail(cycle, {"the DB does not open after the kill: " + s.to_string()}, extra);
+    return false;
+  }
+  if (!verify(cycle, ops, Durability::kEveryAcknowledged)) {
+    std::fprintf(stderr, "%s\n", extra.c_str());
+    db_.reset();
+    return false;
+  }
+  s = db_->close();
+  db_.reset();
+  if (!s.ok()) {
+    fail(cycle, {"close after verification: " + s.to_string()});
+    return false;
+  }
+  s = save_baseline(state_dir_, baseline_);
+  if (s.ok()) s = remove_journals(state_dir_);
+  if (!s.ok()) {
+    harness_failure(s.to_string());
+    return false;
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------- powercut
+
+bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
+  WorkloadOptions w;
+  w.threads = config_.threads;
+  w.keys = config_.keys;
+  w.epoch = cycle + 1;
+  w.seed = mix(config_.seed, cycle);
+  w.max_value_padding = max_value_padding_;
+  w.errors_expected = true;  // every write after the cut fails
+  Workload workload(db_.get(), w, baseline_);
+  const uint64_t before = fault_fs_->injected_faults();
+  const bool by_count = rng() % 2 == 0;
+  workload.start();
+  if (by_count) {
+    // The (n+1)-th mutating call from now on is the first to fail.
+    fault_fs_->fail_after(static_cast<int>(rng() % 4000), Status::IOError("power cut"));
+    const auto until = Clock::now() + std::chrono::seconds(3);
+    while (fault_fs_->injected_faults() == before && Clock::now() < until) sleep_ms(1);
+    fault_fs_->set_active(false);
+  } else {
+    sleep_ms(5 + rng() % 600);
+    fault_fs_->set_active(false);
+  }
+  sleep_ms(rng() % 5);
+  workload.request_stop();
+  workload.join();
+  db_.reset();  // the process "dies": whatever it did not sync is lost below
+  const bool torn = rng() % 2 == 0;
+  fault_fs_->set_torn_writes(torn, rng());
+  fault_fs_->drop_unsynced_data();
+  fault_fs_->clear_faults();
+  ++totals_.power_cuts;
+  if (torn) ++totals_.torn;
+  totals_.injected_errors += fault_fs_->injected_faults() - before;
+  totals_.ops += workload.counters().writes.load();
+  totals_.acked += workload.counters().acked.load();
+  totals_.reads += workload.counters().reads.load();
+  totals_.failed_calls += workload.counters().failed.load();
+
+  const std::vector<std::string> online = workload.violations();
+  if (!online.empty()) {
+    fail(cycle, online);
+    return false;
+  }
+  Status s = DB::open(options_, db_dir_, &db_);
+  if (!s.ok()) {
+    fail(cycle, {"the DB does not open after the power cut: " + s.to_string()});
+    return false;
+  }
+  return verify(cycle, workload.ops(), Durability::kSyncedOnly);
+}
+
+// ---------------------------------------------------------------- errors
+
+bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
+  WorkloadOptions w;
+  w.threads = config_.threads;
+  w.keys = config_.keys;
+  w.epoch = cycle + 1;
+  w.seed = mix(config_.seed, cycle);
+  w.max_value_padding = max_value_padding_;
+  w.errors_expected = true;
+  static const double kProbabilities[] = {0.0005, 0.002, 0.01, 0.05};
+  const double p = kProbabilities[rng() % 4];
+  const Status error = rng() % 2 == 0 ? Status::IOError("injected EIO: Input/output error")
+                                      : Status::IOError("injected ENOSPC: No space left on device");
+  const bool include_reads = rng() % 2 == 0;
+  const uint64_t before = fault_fs_->injected_faults();
+  Workload workload(db_.get(), w, baseline_);
+  workload.start();
+  sleep_ms(rng() % 200);
+  fault_fs_->set_random_failures(p, error, include_reads, rng());
+  sleep_ms(100 + rng() % 500);
+  workload.request_stop();
+  workload.join();
+  if (rng() % 2 == 0) fault_fs_->clear_faults();  // else close() meets the faults too
+  db_.reset();
+  if (rng() % 3 == 0) {
+    // An open under faults must fail cleanly or work; either way nothing is lost.
+    fault_fs_->set_random_failures(std::max(p, 0.01), error, include_reads, rng());
+    std::unique_ptr<DB> attempt;
+    if (DB::open(options_, db_dir_, &attempt).ok()) (void)attempt->close();
+  }
+  totals_.injected_errors += fault_fs_->injected_faults() - before;
+  fault_fs_->clear_faults();
+  totals_.ops += workload.counters().writes.load();
+  totals_.acked += workload.counters().acked.load();
+  totals_.reads += workload.counters().reads.load();
+  totals_.failed_calls += workload.counters().failed.load();
+  const std::vector<std::string> online = workload.violations();
+  if (!online.empty()) {
+    fail(cycle, online);
+    return false;
+  }
+  Status s = DB::open(options_, db_dir_, &db_);
+  if (!s.ok()) {
+    fail(cycle, {"the DB does not open once the faults are cleared: " + s.to_string()});
+    return false;
+  }
+  return verify(cycle, workload.ops(), Durability::kEveryAcknowledged);
+}
+
+// ---------------------------------------------------------------- driver
+
+bool CrashTest::run_mode(const std::string& mode) {
+  mode_ = mode;
+  totals_ = Totals();
+  db_dir_ = config_.dir + "/" + mode + "/db";
+  state_dir_ = config_.dir + "/" + mode + "/state";
+  ::mkdir((config_.dir + "/" + mode).c_str(), 0755);
+  ::mkdir(state_dir_.c_str(), 0755);
+  (void)destroy_db(db_dir_);
+  (void)remove_journals(state_dir_);
+  ::unlink((state_dir_ + "/baseline").c_str());
+  baseline_ = Baseline();
+  baseline_.values.assign(config_.keys, std::nullopt);
+  std::mt19937_64 rng(mix(config_.seed, std::hash<std::string>()(mode)));
+  options_ = stress_db_options(config_.seed % 1000);
+
+  if (mode == "powercut" || mode == "errors") {
+    fault_fs_ = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+    options_.file_system = fault_fs_;
+    Status s = DB::open(options_, db_dir_, &db_);
+    if (!s.ok()) {
+      harness_failure("cannot create the DB: " + s.to_string());
+      return false;
+    }
+  } else {
+    Status s = save_baseline(state_dir_, baseline_);
+    if (!s.ok()) {
+      harness_failure(s.to_string());
+      return false;
+    }
+  }
+  std::printf("== %s: seed %llu, %u threads, %u keys, db options: %s\n", mode.c_str(),
+              static_cast<unsigned long long>(config_.seed), config_.threads, config_.keys,
+              describe_db_options(options_).c_str());
+  std::fflush(stdout);
+
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::milliseconds(config_.duration_ms);
+  bool ok = true;
+  auto last_progress = start;
+  for (uint64_t cycle = 0;; ++cycle) {
+    if (config_.cycles != 0 && cycle >= config_.cycles) break;
+    if (config_.duration_ms != 0 && Clock::now() >= deadline) break;
+    if (mode == "kill") {
+      ok = kill_cycle(cycle, rng);
+    } else if (mode == "powercut") {
+      ok = powercut_cycle(cycle, rng);
+    } else {
+      ok = errors_cycle(cycle, rng);
+    }
+    if (!ok) break;
+    ++totals_.cycles;
+    if (Clock::now() - last_progress > std::chrono::seconds(60)) {
+      last_progress = Clock::now();
+      print_totals(mode, std::chrono::duration<double>(Clock::now() - start).count());
+    }
+  }
+  if (db_) {
+    Status s = db_->close();
+    if (ok && !s.ok()) {
+      fail(totals_.cycles, {"final close: " + s.to_string()});
+      ok = false;
+    }
+    db_.reset();
+  }
+  fault_fs_.reset();
+  print_totals(mode, std::chrono::duration<double>(Clock::now() - start).count());
+  if (ok && !config_.keep) {
+    (void)destroy_db(db_dir_);
+    (void)remove_journals(state_dir_);
+    ::unlink((state_dir_ + "/baseline").c_str());
+    ::unlink((state_dir_ + "/stress.log").c_str());
+    ::rmdir(state_dir_.c_str());
+    ::rmdir((config_.dir + "/" + mode).c_str());
+  }
+  return ok;
+}
+
+void CrashTest::print_totals(const std::string& mode, double seconds) const {
+  const Totals& t = totals_;
+  std::printf(
+      "RESULT mode=%s seed=%llu cycles=%llu seconds=%.1f writes=%llu acked=%llu reads=%llu "
+      "kills=%llu "
+      "kill_points=%llu clean_exits=%llu power_cuts=%llu torn=%llu injected_errors=%llu "
+      "failed_calls=%llu keys_verified=%llu required_writes=%llu violations=%llu\n",
+      mode.c_str(), static_cast<unsigned long long>(config_.seed),
+      static_cast<unsigned long long>(t.cycles), seconds, static_cast<unsigned long long>(t.ops),
+      static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.reads),
+      static_cast<unsigned long long>(t.kills), static_cast<unsigned long long>(t.kill_points),
+      static_cast<unsigned long long>(t.clean_exits), static_cast<unsigned long long>(t.power_cuts),
+      static_cast<unsigned long long>(t.torn), static_cast<unsigned long long>(t.injected_errors),
+      static_cast<unsigned long long>(t.failed_calls),
+      static_cast<unsigned long long>(t.keys_verified),
+      static_cast<unsigned long long>(t.required_writes),
+      static_cast<unsigned long long>(t.violations));
+  std::fflush(stdout);
+}
+
+std::string sibling_stress_path(const char* argv0) {
+  std::string self = argv0;
+  char buf[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n > 0) self.assign(buf, static_cast<size_t>(n));
+  const size_t slash = self.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/fsdb_stress";
+}
+
+}  // namespace
+}  // namespace fsdb::crashtest
+
+int main(int argc, char** argv) {
+  using namespace fsdb::crashtest;
+  Flags flags;
+  fsdb::Status s = flags.parse(argc, argv,
+                               {"mode", "seed", "cycles", "duration", "threads", "keys", "dir",
+                                "stress", "keep", "verbose"});
+  Config c;
+  c.mode = flags.get("mode", "all");
+  c.seed =
+      flags.has("seed")
+          ? flags.get_uint("seed", 0)
+          : static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count()) %
+                1000000007ULL;
+  c.cycles = flags.get_uint("cycles", 0);
+  uint64_t total_ms = flags.get_millis("duration", 0);
+  c.threads = static_cast<uint32_t>(flags.get_uint("threads", 3));
+  c.keys = static_cast<uint32_t>(flags.get_uint("keys", 2000));
+  c.stress = flags.get("stress", sibling_stress_path(argv[0]));
+  c.keep = flags.has("keep");
+  c.verbose = flags.has("verbose");
+  if (s.ok()) s = flags.error();
+  std::vector<std::string> modes;
+  if (c.mode == "all") {
+    modes = {"kill", "powercut", "errors"};
+  } else if (c.mode == "kill" || c.mode == "powercut" || c.mode == "errors") {
+    modes = {c.mode};
+  } else if (s.ok()) {
+    s = fsdb::Status::InvalidArgument("--mode must be kill, powercut, errors or all");
+  }
+  if (s.ok() && (c.threads < 1 || c.threads > 4))
+    s = fsdb::Status::InvalidArgument("--threads: 1 to 4");
+  if (s.ok() && c.keys < 1) s = fsdb::Status::InvalidArgument("--keys: at least 1");
+  if (s.ok() && c.cycles == 0 && total_ms == 0) c.cycles = 20;
+  if (!s.ok()) {
+    std::fprintf(stderr, "fsdb_crashtest: %s\n", s.to_string().c_str());
+    return 2;
+  }
+  c.duration_ms = total_ms / modes.size();
+  bool made_dir = false;
+  if (flags.has("dir")) {
+    c.dir = flags.get("dir", "");
+    ::mkdir(c.dir.c_str(), 0755);
+  } else {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/fsdb_crashtest.XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+      std::fprintf(stderr, "fsdb_crashtest: cannot create a scratch directory\n");
+      return 2;
+    }
+    c.dir = templ;
+    made_dir = true;
+  }
+  std::string command_line = argv[0];
+  if (flags.has("stress")) command_line += " --stress=" + c.stress;
+  if (flags.has("dir")) command_line += " --dir=" + c.dir;
+  CrashTest test(c, command_line);
+  bool ok = true;
+  for (const std::string& mode : modes) {
+    ok = test.run_mode(mode) && ok;
+    if (!ok) break;
+  }
+  if (ok && made_dir && !c.keep) ::rmdir(c.dir.c_str());
+  if (test.harness_error()) return 2;
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,179 @@
+#include "tools/crashtest/kill_point.h"
+
+#include <signal.h>
+
+#include <sstream>
+#include <vector>
+
+namespace fsdb::crashtest {
+namespace {
+
+[[noreturn]] void die() {
+  ::raise(SIGKILL);
+  std::abort();  // not reached: SIGKILL cannot be caught
+}
+
+// Counts matching calls and dies at the n-th. The counter is only ever
+// incremented and compared, so relaxed ordering would do; seq_cst keeps it plain.
+class Trigger {
+ public:
+  explicit Trigger(KillPoint point) : point_(std::move(point)) {}
+  // Call around a matching operation: before(), the call, after().
+  bool matches(const char* where, const std::string& path) const {
+    return point_.where == where && path.find(point_.pattern) != std::string::npos;
+  }
+  // Returns whether this call is the chosen one.
+  bool hit() { return count_.fetch_add(1) + 1 == point_.nth; }
+  bool after() const { return point_.after; }
+
+ private:
+  const KillPoint point_;
+  std::atomic<uint64_t> count_{0};
+};
+
+// Runs `op` at a possible kill point.
+template <typename Op>
+Status at_point(Trigger& t, const char* where, const std::string& path, Op op) {
+  if (!t.matches(where, path)) return op();
+  const bool chosen = t.hit();
+  if (chosen && !t.after()) die();
+  Status s = op();
+  if (chosen) die();
+  return s;
+}
+
+class KillWritableFile final : public WritableFile {
+ public:
+  KillWritableFile(std::unique_ptr<WritableFile> base, std::shared_ptr<Trigger> trigger)
+      : base_(std::move(base)), trigger_(std::move(trigger)) {}
+  Status append(std::string_view data) override {
+    return at_point(*trigger_, "append", path(), [&] { return base_->append(data); });
+  }
+  Status flush() override { return base_->flush(); }
+  Status sync() override {
+    return at_point(*trigger_, "sync", path(), [&] { return base_->sync(); });
+  }
+  Status close() override { return base_->close(); }
+  uint64_t size() const override { return base_->size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  std::unique_ptr<WritableFile> base_;
+  std::shared_ptr<Trigger> trigger_;
+};
+
+class KillFileSystem final : public FileSystem {
+ public:
+  KillFileSystem(std::shared_ptr<FileSystem> base, const KillPoint& point)
+      : base_(std::move(base)), trigger_(std::make_shared<Trigger>(point)) {}
+
+  Status new_sequential_file(const std::string& path,
+                             std::unique_ptr<SequentialFile>* file) override {
+    return base_->new_sequential_file(path, file);
+  }
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    return base_->new_random_access_file(path, file);
+  }
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
+      return base_->new_writable_file(path, f);
+    });
+  }
+  Status new_appendable_file(const std::string& path,
+                             std::unique_ptr<WritableFile>* file) override {
+    return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
+      return base_->new_appendable_file(path, f);
+    });
+  }
+  bool file_exists(const std::string& path) override { return base_->file_exists(path); }
+  Status is_directory(const std::string& path, bool* is_dir) override {
+    return base_->is_directory(path, is_dir);
+  }
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    return base_->get_children(dir, names);
+  }
+  Status get_file_size(const std::string& path, uint64_t* bytes) override {
+    return base_->get_file_size(path, bytes);
+  }
+  Status remove_file(const std::string& path) override {
+    return at_point(*trigger_, "remove", path, [&] { return base_->remove_file(path); });
+  }
+  Status create_dir(const std::string& path) override { return base_->create_dir(path); }
+  Status remove_dir(const std::string& path) override { return base_->remove_dir(path); }
+  Status rename_file(const std::string& from, const std::string& to) override {
+    return at_point(*trigger_, "rename", to, [&] { return base_->rename_file(from, to); });
+  }
+  Status sync_dir(const std::string& path) override {
+    return at_point(*trigger_, "sync_dir", path, [&] { return base_->sync_dir(path); });
+  }
+  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    return base_->lock_file(path, lock);
+  }
+
+ private:
+  template <typename Open>
+  Status wrap(const std::string& path, std::unique_ptr<WritableFile>* file, Open open) {
+    std::unique_ptr<WritableFile> base;
+    Status s = at_point(*trigger_, "create", path, [&] { return open(&base); });
+    if (s.ok()) *file = std::make_unique<KillWritableFile>(std::move(base), trigger_);
+    return s;
+  }
+
+  std::shared_ptr<FileSystem> base_;
+  std::shared_ptr<Trigger> trigger_;
+};
+
+class KillListener final : public EventListener {
+ public:
+  explicit KillListener(const KillPoint& point) : trigger_(point) {}
+  void on_flush_completed(const FlushInfo&) override { event("flush"); }
+  void on_compaction_completed(const CompactionInfo&) override { event("compaction"); }
+  void on_memtable_sealed(const MemtableSealedInfo&) override { event("sealed"); }
+
+ private:
+  void event(const std::string& name) {
+    if (trigger_.matches("event", name) && trigger_.hit()) die();
+  }
+  Trigger trigger_;
+};
+
+}  // namespace
+
+Status parse_kill_point(const std::string& text, KillPoint* point) {
+  std::vector<std::string> parts;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ':')) parts.push_back(part);
+  auto bad = [&](const std::string& why) {
+    return Status::InvalidArgument("kill point '" + text + "': " + why);
+  };
+  if (parts.size() < 3 || parts.size() > 4) return bad("expected <where>:<pattern>:<n>[:after]");
+  static const char* const kWheres[] = {"event",  "append", "sync",    "create",
+                                        "rename", "remove", "sync_dir"};
+  bool known = false;
+  for (const char* w : kWheres) known = known || parts[0] == w;
+  if (!known) return bad("unknown place '" + parts[0] + "'");
+  if (parts.size() == 4 && parts[3] != "after") return bad("the 4th field can only be 'after'");
+  try {
+    point->nth = std::stoull(parts[2]);
+  } catch (...) {
+    return bad("bad count '" + parts[2] + "'");
+  }
+  if (point->nth == 0) return bad("the count starts at 1");
+  point->where = parts[0];
+  point->pattern = parts[1];
+  point->after = parts.size() == 4;
+  return Status::OK();
+}
+
+std::shared_ptr<FileSystem> new_kill_file_system(std::shared_ptr<FileSystem> base,
+                                                 const KillPoint& point) {
+  return std::make_shared<KillFileSystem>(std::move(base), point);
+}
+
+std::shared_ptr<EventListener> new_kill_listener(const KillPoint& point) {
+  return std::make_shared<KillListener>(point);
+}
+
+}  // namespace fsdb::crashtest

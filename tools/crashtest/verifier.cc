@@ -1,0 +1,214 @@
+#include "tools/crashtest/verifier.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "tools/crashtest/value_codec.h"
+
+namespace fsdb::crashtest {
+namespace {
+
+std::string show(const std::optional<std::string>& v) {
+  if (!v) return "absent";
+  return "'" + (v->size() > 48 ? v->substr(0, 48) + "..." : *v) + "'";
+}
+
+// One write of one key, in the key's order (by start tick: the key's lock
+// serialised them).
+struct KeyEvent {
+  uint64_t start_tick = 0;
+  size_t op = 0;  // index into the ops
+  bool is_put = true;
+};
+
+}  // namespace
+
+VerifyResult verify_db(DB& db, const VerifyInput& in) {
+  VerifyResult r;
+  const Baseline& base = *in.baseline;
+  const std::vector<OpRecord>& ops = *in.ops;
+  auto violation = [&](std::string v) {
+    if (r.violations.size() < 50) r.violations.push_back(std::move(v));
+  };
+
+  // 1. Read everything: a full scan (checksums verified), then get and multi_get.
+  std::vector<std::optional<std::string>> scanned(in.keys);
+  {
+    ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.fill_cache = false;
+    std::unique_ptr<Iterator> it = db.new_iterator(ro);
+    std::optional<uint32_t> previous;
+    for (it->seek_to_first(); it->valid(); it->next()) {
+      const auto k = parse_key_name(it->key());
+      if (!k || *k >= in.keys) {
+        violation("scan: a key that was never written: '" + std::string(it->key()) + "'");
+        continue;
+      }
+      if (previous && *k <= *previous) {
+        violation("scan: " + key_name(*k) + " after " + key_name(*previous) + ": out of order");
+      }
+      previous = k;
+      scanned[*k] = std::string(it->value());
+    }
+    if (!it->status().ok()) violation("scan: " + it->status().to_string());
+    // Backwards too: the reverse merge must yield the same keys.
+    size_t backward = 0;
+    for (it->seek_to_last(); it->valid(); it->prev()) ++backward;
+    const size_t forward = static_cast<size_t>(
+        std::count_if(scanned.begin(), scanned.end(), [](const auto& v) { return v.has_value(); }));
+    if (it->status().ok() && backward != forward) {
+      violation("scan: " + std::to_string(forward) + " keys forward but " +
+                std::to_string(backward) + " backward");
+    }
+  }
+  std::vector<std::string> names;
+  for (uint32_t k = 0; k < in.keys; ++k) names.push_back(key_name(k));
+  std::vector<std::string_view> views(names.begin(), names.end());
+  std::vector<std::string> multi_values;
+  const std::vector<Status> multi = db.multi_get(ReadOptions(), views, &multi_values);
+  for (uint32_t k = 0; k < in.keys; ++k) {
+    std::string value;
+    Status s = db.get(names[k], &value);
+    if (!s.ok() && !s.is_not_found()) {
+      violation("get(" + names[k] + "): " + s.to_string());
+      continue;
+    }
+    const std::optional<std::string> got =
+        s.ok() ? std::optional<std::string>(value) : std::nullopt;
+    if (got != scanned[k]) {
+      violation("get(" + names[k] + ") = " + show(got) + " but the scan saw " + show(scanned[k]));
+    }
+    const std::optional<std::string> mg =
+        multi[k].ok() ? std::optional<std::string>(multi_values[k]) : std::nullopt;
+    if (!multi[k].ok() && !multi[k].is_not_found()) {
+      violation("multi_get(" + names[k] + "): " + multi[k].to_string());
+    } else if (mg != scanned[k]) {
+      violation("multi_get(" + names[k] + ") = " + show(mg) + " but the scan saw " +
+                show(scanned[k]));
+    }
+  }
+
+  // 2. Index the writes by (thread, counter) and by key.
+  std::map<std::pair<uint32_t, uint64_t>, size_t> by_id;
+  std::vector<std::vector<KeyEvent>> history(in.keys);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    by_id[{ops[i].thread, ops[i].counter}] = i;
+    for (const KeyWrite& w : ops[i].writes) {
+      if (w.key < in.keys) history[w.key].push_back({ops[i].start_tick, i, w.is_put});
+    }
+  }
+  for (auto& h : history) {
+    std::sort(h.begin(), h.end(),
+              [](const KeyEvent& a, const KeyEvent& b) { return a.start_tick < b.start_tick; });
+  }
+
+  // 3. What each key shows: position 0 is the baseline, i > 0 the i-th write of
+  // the key. For an absent key every removal (and an absent baseline) could be
+  // the cause, so keep them all.
+  std::vector<bool> visible(ops.size(), false);
+  std::vector<std::optional<size_t>> shown_position(in.keys);  // for a value
+  for (uint32_t k = 0; k < in.keys; ++k) {
+    if (!scanned[k]) continue;
+    const std::string& v = *scanned[k];
+    const auto id = parse_value(v, in.max_value_padding);
+    if (!id || id->key != k) {
+      violation(names[k] + " holds a value no write put there: " + show(v));
+      continue;
+    }
+    if (id->epoch != in.epoch) {
+      if (base.values.size() > k && base.values[k] == v) {
+        shown_position[k] = 0;
+      } else {
+        violation(names[k] + " holds " + show(v) + " from cycle " + std::to_string(id->epoch) +
+                  ", which is not what the cycle began with (" +
+                  show(base.values.size() > k ? base.values[k] : std::nullopt) + ")");
+      }
+      continue;
+    }
+    auto found = by_id.find({id->thread, id->counter});
+    std::optional<size_t> position;
+    if (found != by_id.end()) {
+      const auto& h = history[k];
+      for (size_t i = 0; i < h.size(); ++i) {
+        if (h[i].op == found->second && h[i].is_put) position = i + 1;
+      }
+    }
+    if (!position) {
+      violation(names[k] + " holds " + show(v) + ", a value the oracle never saw written");
+      continue;
+    }
+    shown_position[k] = position;
+    visible[found->second] = true;
+    ++r.surviving_writes;
+  }
+
+  // 4. The survivors: durable-by-mode acknowledged writes, visible writes, and
+  // every write acknowledged before one of those started.
+  uint64_t horizon = 0;  // the latest start tick among writes known to have survived
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const OpRecord& op = ops[i];
+    const bool acked = op.outcome == OpOutcome::kAcked;
+    const bool durable =
+        acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
+    if (durable || visible[i]) horizon = std::max(horizon, op.start_tick);
+  }
+  std::vector<bool> required(ops.size(), false);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const OpRecord& op = ops[i];
+    const bool acked = op.outcome == OpOutcome::kAcked;
+    required[i] =
+        visible[i] || (acked && op.end_tick < horizon) ||
+        (acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point()));
+    if (required[i] && !op.writes.empty()) ++r.required_writes;
+  }
+
+  // 5. Each key must show its last surviving write or a later one.
+  for (uint32_t k = 0; k < in.keys; ++k) {
+    const auto& h = history[k];
+    size_t must = 0;  // position of the last write that had to survive
+    for (size_t i = 0; i < h.size(); ++i) {
+      if (required[h[i].op]) must = i + 1;
+    }
+    bool ok = false;
+    if (scanned[k]) {
+      ok = shown_position[k] && *shown_position[k] >= must;
+      if (!shown_position[k]) continue;  // already reported
+    } else {
+      if (must == 0 && !(base.values.size() > k && base.values[k])) ok = true;
+      for (size_t i = must == 0 ? 0 : must - 1; i < h.size() && !ok; ++i) {
+        ok = !h[i].is_put;
+      }
+    }
+    ++r.keys_verified;
+    if (ok) continue;
+    if (must == 0) {
+      // Nothing of this cycle had to survive, and nothing of it explains the
+      // key's state: what the cycle began with is gone.
+      violation(names[k] + " holds " + show(scanned[k]) + " but the cycle began with " +
+                show(base.values.size() > k ? base.values[k] : std::nullopt) +
+                " (verified, hence durable) and none of its " + std::to_string(h.size()) +
+                " writes of this cycle removed it");
+      continue;
+    }
+    const OpRecord& lost = ops[h[must - 1].op];
+    const std::string why =
+        visible[h[must - 1].op] ? "its value is visible elsewhere (batch)"
+        : lost.outcome == OpOutcome::kAcked &&
+                (in.durability == Durability::kEveryAcknowledged || lost.is_durability_point())
+            ? "it was acknowledged and durable"
+            : "a write acknowledged after it began is visible or durable";
+    violation(names[k] + " holds " + show(scanned[k]) + " but " + describe(lost) +
+              " must have survived (" + why + "); the key's writes after the baseline: " +
+              std::to_string(h.size()) + ", shown position " +
+              (shown_position[k] ? std::to_string(*shown_position[k]) : "absent") + ", required " +
+              std::to_string(must));
+  }
+
+  r.observed.epoch = in.epoch;
+  r.observed.values = std::move(scanned);
+  return r;
+}
+
+}  // namespace fsdb::crashtest

@@ -1,0 +1,282 @@
+#include "tools/crashtest/workload.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "tools/crashtest/value_codec.h"
+
+namespace fsdb::crashtest {
+
+struct Workload::ThreadState {
+  uint32_t thread = 0;
+  std::mt19937_64 rng;
+  uint64_t counter = 0;
+  std::vector<OpRecord> ops;
+  JournalWriter journal;
+  bool journal_ok = true;
+};
+
+Workload::Workload(DB* db, WorkloadOptions options, const Baseline& baseline)
+    : db_(db),
+      options_(std::move(options)),
+      key_locks_(options_.keys),
+      models_(options_.keys),
+      started_(new std::atomic<uint64_t>[options_.threads]) {
+  for (uint32_t k = 0; k < options_.keys && k < baseline.values.size(); ++k) {
+    models_[k].value = baseline.values[k];
+  }
+  for (uint32_t t = 0; t < options_.threads; ++t) started_[t].store(0);
+}
+
+Workload::~Workload() {
+  request_stop();
+  join();
+}
+
+void Workload::start() {
+  for (uint32_t t = 0; t < options_.threads; ++t) {
+    auto ts = std::make_unique<ThreadState>();
+    ts->thread = t;
+    ts->rng.seed(options_.seed * 0x9e3779b97f4a7c15ULL + t + 1);
+    if (!options_.journal_dir.empty()) {
+      Status s = ts->journal.open(options_.journal_dir, t, options_.journal_sync);
+      if (!s.ok()) {
+        report("harness: cannot open the journal: " + s.to_string());
+        ts->journal_ok = false;
+      }
+    }
+    states_.push_back(std::move(ts));
+  }
+  for (uint32_t t = 0; t < options_.threads; ++t) threads_.emplace_back([this, t] { run(t); });
+}
+
+void Workload::request_stop() { stop_.store(true); }
+
+void Workload::join() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+bool Workload::finished() const { return done_threads_.load() == options_.threads; }
+
+std::vector<OpRecord> Workload::ops() const {
+  std::vector<OpRecord> all;
+  for (const auto& ts : states_) all.insert(all.end(), ts->ops.begin(), ts->ops.end());
+  return all;
+}
+
+std::vector<std::string> Workload::violations() const {
+  std::lock_guard<std::mutex> guard(violations_mu_);
+  return violations_;
+}
+
+void Workload::report(std::string violation) {
+  if (options_.on_violation) options_.on_violation(violation);
+  std::lock_guard<std::mutex> guard(violations_mu_);
+  if (violations_.size() < 100) violations_.push_back(std::move(violation));
+}
+
+void Workload::note_failure(const Status& s, const char* what) {
+  counters_.failed.fetch_add(1);
+  if (!options_.errors_expected) {
+    report(std::string("unexpected error from ") + what + ": " + s.to_string());
+  }
+}
+
+void Workload::run(uint32_t thread) {
+  ThreadState& ts = *states_[thread];
+  const uint64_t total = uint64_t{options_.put_weight} + options_.remove_weight +
+                         options_.batch_weight + options_.get_weight + options_.iterate_weight +
+                         options_.sync_wal_weight + options_.flush_weight;
+  uint64_t done = 0;
+  while (!stop_.load() && ts.journal_ok && total > 0 &&
+         (options_.max_ops_per_thread == 0 || done < options_.max_ops_per_thread)) {
+    uint64_t pick = ts.rng() % total;
+    auto take = [&](uint32_t weight) {
+      if (pick < weight) return true;
+      pick -= weight;
+      return false;
+    };
+    if (take(options_.put_weight)) {
+      do_write(ts, OpKind::kPut);
+    } else if (take(options_.remove_weight)) {
+      do_write(ts, OpKind::kRemove);
+    } else if (take(options_.batch_weight)) {
+      do_write(ts, OpKind::kBatch);
+    } else if (take(options_.get_weight)) {
+      do_get(ts);
+    } else if (take(options_.iterate_weight)) {
+      do_iterate(ts);
+    } else if (take(options_.sync_wal_weight)) {
+      do_write(ts, OpKind::kSyncWal);
+    } else {
+      do_write(ts, OpKind::kFlush);
+    }
+    ++done;
+    counters_.ops.fetch_add(1);
+  }
+  if (ts.journal_ok) (void)ts.journal.flush();
+  done_threads_.fetch_add(1);
+}
+
+void Workload::do_write(ThreadState& ts, OpKind kind) {
+  OpRecord op;
+  op.thread = ts.thread;
+  op.kind = kind;
+  const bool keyed = kind == OpKind::kPut || kind == OpKind::kRemove || kind == OpKind::kBatch;
+  if (keyed) {
+    op.sync = std::uniform_real_distribution<double>(0, 1)(ts.rng) < options_.sync_fraction;
+    const uint32_t n = kind == OpKind::kBatch
+                           ? 2 + static_cast<uint32_t>(
+                                     ts.rng() % std::max<uint32_t>(1, options_.max_batch_keys - 1))
+                           : 1;
+    std::vector<uint32_t> keys;
+    for (uint32_t i = 0; i < n; ++i)
+      keys.push_back(static_cast<uint32_t>(ts.rng() % options_.keys));
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (uint32_t k : keys) {
+      // A batch removes a key now and then, so removals are atomic with puts too.
+      const bool is_put = kind == OpKind::kPut || (kind == OpKind::kBatch && ts.rng() % 8 != 0);
+      op.writes.push_back({k, is_put});
+    }
+  }
+  for (const KeyWrite& w : op.writes) key_locks_[w.key].lock();
+  op.counter = ++ts.counter;
+  started_[ts.thread].store(op.counter, std::memory_order_release);
+  op.start_tick = tick_.fetch_add(1) + 1;
+  if (ts.journal_ok && !options_.journal_dir.empty()) {
+    Status js = ts.journal.begin(op);
+    if (!js.ok()) {
+      report("harness: journal write failed: " + js.to_string());
+      ts.journal_ok = false;
+      for (const KeyWrite& w : op.writes) key_locks_[w.key].unlock();
+      return;
+    }
+  }
+
+  WriteOptions wo;
+  wo.sync = op.sync;
+  Status s;
+  switch (kind) {
+    case OpKind::kPut:
+      s = db_->put(wo, key_name(op.writes[0].key),
+                   make_value({options_.epoch, ts.thread, op.counter, op.writes[0].key},
+                              options_.max_value_padding));
+      break;
+    case OpKind::kRemove:
+      s = db_->remove(wo, key_name(op.writes[0].key));
+      break;
+    case OpKind::kBatch: {
+      WriteBatch batch;
+      for (const KeyWrite& w : op.writes) {
+        if (w.is_put) {
+          batch.put(key_name(w.key), make_value({options_.epoch, ts.thread, op.counter, w.key},
+                                                options_.max_value_padding));
+        } else {
+          batch.remove(key_name(w.key));
+        }
+      }
+      s = db_->write(wo, &batch);
+      break;
+    }
+    case OpKind::kSyncWal:
+      s = db_->sync_wal();
+      break;
+    case OpKind::kFlush:
+      s = db_->flush();
+      break;
+  }
+  op.end_tick = tick_.fetch_add(1) + 1;
+  op.outcome = s.ok() ? OpOutcome::kAcked : OpOutcome::kFailed;
+  for (const KeyWrite& w : op.writes) {
+    KeyModel& m = models_[w.key];
+    if (s.ok()) {
+      m.certain = true;
+      if (w.is_put) {
+        m.value =
+            make_value({options_.epoch, ts.thread, op.counter, w.key}, options_.max_value_padding);
+      } else {
+        m.value.reset();
+      }
+    } else {
+      m.certain = false;
+    }
+  }
+  for (auto it = op.writes.rbegin(); it != op.writes.rend(); ++it) key_locks_[it->key].unlock();
+  counters_.writes.fetch_add(1);
+  if (s.ok()) counters_.acked.fetch_add(1);
+  if (op.sync) counters_.sync_writes.fetch_add(1);
+  if (!s.ok()) {
+    note_failure(s, op_kind_name(kind));
+    // A DB with a background error fails every write at once: do not spin.
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (ts.journal_ok && !options_.journal_dir.empty()) ts.journal.finish(op);
+  ts.ops.push_back(std::move(op));
+}
+
+void Workload::do_get(ThreadState& ts) {
+  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
+  const uint32_t k = static_cast<uint32_t>(ts.rng() % options_.keys);
+  std::lock_guard<std::mutex> guard(key_locks_[k]);
+  std::string value;
+  Status s = db_->get(key_name(k), &value);
+  counters_.reads.fetch_add(1);
+  if (!s.ok() && !s.is_not_found()) {
+    note_failure(s, "get");
+    return;
+  }
+  const KeyModel& m = models_[k];
+  const std::optional<std::string> got = s.ok() ? std::optional<std::string>(value) : std::nullopt;
+  if (m.certain) {
+    if (got != m.value) {
+      report("get(" + key_name(k) + ") returned " + (got ? "'" + *got + "'" : "NotFound") +
+             " but its last acknowledged write left " +
+             (m.value ? "'" + *m.value + "'" : "it absent") + " (visible sequence " +
+             db_->property("fsdb.sequence").value_or("?") + ")");
+    }
+  } else if (got) {
+    const auto id = parse_value(*got, options_.max_value_padding);
+    if (!id || id->key != k)
+      report("get(" + key_name(k) + ") returned a foreign value '" + *got + "'");
+  }
+}
+
+void Workload::do_iterate(ThreadState& ts) {
+  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
+  counters_.reads.fetch_add(1);
+  std::unique_ptr<Iterator> it = db_->new_iterator();
+  const uint32_t start = static_cast<uint32_t>(ts.rng() % options_.keys);
+  const int limit = 1 + static_cast<int>(ts.rng() % 50);
+  const bool backward = ts.rng() % 4 == 0;
+  std::optional<uint32_t> previous;
+  int n = 0;
+  for (backward ? it->seek_for_prev(key_name(start)) : it->seek(key_name(start));
+       it->valid() && n < limit; backward ? it->prev() : it->next(), ++n) {
+    const auto k = parse_key_name(it->key());
+    if (!k || *k >= options_.keys) {
+      report("iterator yielded a key never written: '" + std::string(it->key()) + "'");
+      return;
+    }
+    if (previous && (backward ? *k >= *previous : *k <= *previous)) {
+      report("iterator out of order: " + key_name(*k) + " after " + key_name(*previous));
+      return;
+    }
+    previous = k;
+    const auto id = parse_value(it->value(), options_.max_value_padding);
+    if (!id || id->key != *k || id->epoch > options_.epoch ||
+        (id->epoch == options_.epoch &&
+         (id->thread >= options_.threads ||
+          id->counter > started_[id->thread].load(std::memory_order_acquire)))) {
+      report("iterator: " + key_name(*k) + " holds a value never written to it: '" +
+             std::string(it->value()) + "'");
+      return;
+    }
+  }
+  if (!it->status().ok()) note_failure(it->status(), "iterator");
+}
+
+}  // namespace fsdb::crashtest

@@ -1,0 +1,120 @@
+// The crash harness's workload: 1–4 threads doing a random mix of put, remove,
+// atomic batch, get, iterate, sync_wal and flush against one DB, recording
+// every write in the expected-state oracle (expected_state.h).
+//
+// Each write locks the keys it touches (sorted, so batches cannot deadlock)
+// from before its start tick until after its end tick. Writes of one key are
+// therefore totally ordered by their start ticks, and a get made under the
+// key's lock knows exactly what it must return while the key's last write was
+// acknowledged. Reads also check what they can without locks: an iterator may
+// only yield harness keys in order, each holding a value written to that key
+// by a write that had already started.
+//
+// Thread safety: start(), request_stop() and join() from one controlling
+// thread; counters may be read at any time.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fsdb/db.h"
+#include "tools/crashtest/expected_state.h"
+
+namespace fsdb::crashtest {
+
+struct WorkloadOptions {
+  uint32_t threads = 2;
+  uint32_t keys = 1000;
+  uint64_t epoch = 1;  // stamped into every value; one per cycle
+  uint64_t seed = 1;
+  uint32_t max_value_padding = 100;
+  uint32_t max_batch_keys = 8;
+  double sync_fraction = 0.05;  // share of writes made with WriteOptions::sync
+  // Op weights (relative).
+  uint32_t put_weight = 40;
+  uint32_t remove_weight = 8;
+  uint32_t batch_weight = 15;
+  uint32_t get_weight = 25;
+  uint32_t iterate_weight = 8;
+  uint32_t sync_wal_weight = 1;
+  uint32_t flush_weight = 1;
+  uint64_t max_ops_per_thread = 0;  // 0: until request_stop()
+  std::string journal_dir;          // empty: keep the oracle in memory only
+  bool journal_sync = false;
+  // Whether a failed DB call is expected (fault injection) or a violation.
+  bool errors_expected = false;
+  // Called at once with each violation (from the thread that found it), so a
+  // process that is about to be killed has already reported it.
+  std::function<void(const std::string&)> on_violation;
+};
+
+struct WorkloadCounters {
+  std::atomic<uint64_t> ops{0};
+  std::atomic<uint64_t> writes{0};  // started
+  std::atomic<uint64_t> acked{0};   // acknowledged
+  std::atomic<uint64_t> sync_writes{0};
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> failed{0};  // DB calls that returned an error
+};
+
+class Workload {
+ public:
+  Workload(DB* db, WorkloadOptions options, const Baseline& baseline);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  void start();
+  void request_stop();
+  void join();
+  bool finished() const;  // every thread ran out of ops (max_ops_per_thread)
+
+  // After join(): every write started, all threads together.
+  std::vector<OpRecord> ops() const;
+  // Anything a read saw that it must not have (and harness failures).
+  std::vector<std::string> violations() const;
+  const WorkloadCounters& counters() const { return counters_; }
+
+ private:
+  // What a key must read while its lock is held.
+  struct KeyModel {
+    std::optional<std::string> value;
+    bool certain = true;  // false after a failed write: it may or may not have happened
+  };
+  struct ThreadState;
+
+  void run(uint32_t thread);
+  void do_write(ThreadState& ts, OpKind kind);
+  void do_get(ThreadState& ts);
+  void do_iterate(ThreadState& ts);
+  void report(std::string violation);
+  void note_failure(const Status& s, const char* what);
+
+  DB* const db_;
+  const WorkloadOptions options_;
+  std::vector<std::mutex> key_locks_;
+  std::vector<KeyModel> models_;  // models_[k] guarded by key_locks_[k]
+  // Highest write counter each thread has started; an iterator may only see
+  // values of started writes. The store (release) precedes the DB call, and a
+  // reader that sees the write's value got it through the DB's own
+  // release/acquire publication, so its later load (acquire) cannot return an
+  // older counter. Weaker orders would do; these make the argument local.
+  std::unique_ptr<std::atomic<uint64_t>[]> started_;
+  std::atomic<uint64_t> tick_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<uint32_t> done_threads_{0};
+  WorkloadCounters counters_;
+  std::vector<std::unique_ptr<ThreadState>> states_;
+  std::vector<std::thread> threads_;
+  mutable std::mutex violations_mu_;
+  std::vector<std::string> violations_;
+};
+
+}  // namespace fsdb::crashtest
