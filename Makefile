@@ -72,3 +72,13 @@ tidy: bootstrap
 
 clean:
 	rm -rf build
+
+# make compare: fsdb against RocksDB and LevelDB (fsdb_bench, interleaved, medians,
+# charts into docs/img/). COMPARE_ARGS passes e.g. --num=100000 --rounds=3.
+COMPARE_ARGS ?= --num=1000000 --rounds=3
+.PHONY: compare
+compare:
+	@scripts/bootstrap.sh --peers
+	$(CMAKE) -S . -B build/release-peers -DCMAKE_BUILD_TYPE=Release -DFSDB_BENCH_PEERS=ON
+	$(CMAKE) --build build/release-peers --target fsdb_bench -j$(JOBS)
+	bench/compare.sh --bin=build/release-peers/bench/fsdb_bench $(COMPARE_ARGS)

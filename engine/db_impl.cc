@@ -976,7 +976,9 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
 
 Status DBImpl::run_compaction(const Compaction& c) {
   const uint64_t start = now_micros();
-  const std::shared_ptr<const Version> base = versions_->current();
+  // Released before obsolete-file deletion below: a Version alive anywhere
+  // keeps its files, so holding this one would keep the inputs on disk.
+  std::shared_ptr<const Version> base = versions_->current();
   VersionEdit edit;
   for (int which = 0; which < 2; ++which) {
     for (const FileRef& f : c.inputs[which]) edit.remove_file(c.level + which, f->number);
@@ -1007,6 +1009,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
     s = versions_->log_and_apply(&edit);
     manifest_uncertain = !s.ok();
   }
+  base.reset();
   {
     std::lock_guard<std::mutex> guard(mu_);
     // Uncertain outputs stay pending, so that no obsolete-file deletion in this
@@ -1069,9 +1072,12 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   // Push everything in the range down, level by level, to the deepest level
   // that holds data (at least level 1).
   int bottom = 1;
-  const auto first = versions_->current();
-  for (int level = 1; level < kNumLevels; ++level) {
-    if (first->file_count(level) > 0) bottom = level;
+  {
+    // Scoped: a Version held across the loop would keep every input on disk.
+    const auto first = versions_->current();
+    for (int level = 1; level < kNumLevels; ++level) {
+      if (first->file_count(level) > 0) bottom = level;
+    }
   }
   for (int level = 0; level < bottom && s.ok(); ++level) {
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);

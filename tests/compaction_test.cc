@@ -287,6 +287,31 @@ TEST_F(CompactionDBTest, FullCompactionReclaimsOverwritesAndDeletes) {
   EXPECT_EQ(get(key_of(2)), "NOT_FOUND");
 }
 
+TEST_F(CompactionDBTest, FullCompactionLeavesNoReplacedTableOnDisk) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  const std::string value(100, 'y');
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), value));
+  }
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  // With no reader holding an older version, the directory holds exactly the
+  // live tables as soon as compact_range returns (not at the next flush or open).
+  uint64_t live_tables = 0;
+  for (int level = 0; level < kNumLevels; ++level) {
+    live_tables += number(("fsdb.num-files-at-level" + std::to_string(level)).c_str());
+  }
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  uint64_t tables_on_disk = 0;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t n;
+    if (parse_file_name(name, &type, &n) && type == FileType::kTable) ++tables_on_disk;
+  }
+  EXPECT_GT(live_tables, 0u);
+  EXPECT_EQ(tables_on_disk, live_tables) << *db_->property("fsdb.levels");
+}
+
 // A file system whose table syncs are slow, so that level 0 fills faster than
 // compaction drains it.
 class SlowTableSyncFileSystem final : public FileSystem {

@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Runs fsdb_bench for fsdb, RocksDB and LevelDB on every benchmark, interleaved
+# (fsdb rocksdb leveldb, fsdb rocksdb leveldb, ...) for --rounds rounds, then
+# prints the median of each figure with the ratios fsdb/peer and renders PNG
+# charts with gnuplot. Interleaving spreads the machine's background load over
+# all three engines alike, and medians drop the odd disturbed run, so the
+# ratios hold on a shared machine even when the absolute numbers do not.
+#
+#   bench/compare.sh [--bin=build/release-peers/bench/fsdb_bench] [--num=1000000]
+#                    [--rounds=3] [--db=/tmp/fsdb_compare] [--out=build/compare]
+#                    [--img=docs/img] [--engines="fsdb rocksdb leveldb"] [--report-only]
+#
+# --report-only skips the runs and rebuilds the table and charts from an
+# existing $out/results.jsonl.
+#
+# The binary must be built with -DFSDB_BENCH_PEERS=ON (`make compare` does it).
+# Output: $out/results.jsonl (every run), $out/table.md (the medians), and
+# $img/compare_throughput.png, compare_ratio.png, compare_space.png.
+set -euo pipefail
+
+bin=build/release-peers/bench/fsdb_bench
+num=1000000
+rounds=3
+db=/tmp/fsdb_compare
+out=build/compare
+img=docs/img
+engines="fsdb rocksdb leveldb"
+report_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --bin=*) bin="${arg#*=}" ;;
+    --num=*) num="${arg#*=}" ;;
+    --rounds=*) rounds="${arg#*=}" ;;
+    --db=*) db="${arg#*=}" ;;
+    --out=*) out="${arg#*=}" ;;
+    --img=*) img="${arg#*=}" ;;
+    --engines=*) engines="${arg#*=}" ;;
+    --report-only) report_only=1 ;;
+    *) echo "compare.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+[ "$report_only" = 1 ] || [ -x "$bin" ] || { echo "compare.sh: no fsdb_bench at $bin (build with -DFSDB_BENCH_PEERS=ON)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "compare.sh: needs python3 for the tables" >&2; exit 1; }
+mkdir -p "$out" "$img"
+results="$out/results.jsonl"
+log="$out/settings.txt"
+
+seek_reads=$((num / 10))
+# One engine's share of a round: each line is "threads|extra flags|benchmarks".
+# Read benchmarks reuse the DB the line before filled (--use_existing_db=1),
+# opened afresh so that reads reach tables.
+plan=(
+  "1||fillseq"
+  "1||fillrandom,overwrite"
+  "1|--use_existing_db=1|readrandom,readmissing,readseq,readreverse"
+  "2|--use_existing_db=1|readrandom"
+  "1|--use_existing_db=1 --reads=$seek_reads|seekrandom"
+  "2||fillrandom,compact"
+  "1||fillsync"
+  "2||fillsync"
+  "1||memtable_only"
+  "2||memtable_only"
+)
+
+run() {  # engine round threads extra benchmarks
+  local engine=$1 round=$2 threads=$3 extra=$4 benchmarks=$5
+  # shellcheck disable=SC2086  # $extra is a list of flags
+  "$bin" --engine="$engine" --num="$num" --threads="$threads" --key_size=16 --value_size=100 \
+    --db="$db/$engine" --benchmarks="$benchmarks" --json $extra 2>>"$log" |
+    sed "s/^{/{\"round\":$round,/" | tee -a "$results" |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line)
+    disk = "" if r["disk_bytes"] < 0 else "  disk %.1f MB" % (r["disk_bytes"] / 1e6)
+    print("  round %d %-8s %-14s t=%d %12.0f ops/s  p50 %8.2f  p99 %9.2f us%s" % (
+        r["round"], r["engine"], r["benchmark"], r["threads"], r["ops_per_sec"],
+        r["p50_us"], r["p99_us"], disk), flush=True)'
+}
+
+if [ "$report_only" = 0 ]; then
+: >"$results"
+: >"$log"
+start=$(date +%s)
+for round in $(seq 1 "$rounds"); do
+  echo "== round $round of $rounds ($(($(date +%s) - start)) s)"
+  run fsdb "$round" 1 "" fdatasync
+  for step in "${plan[@]}"; do
+    IFS='|' read -r threads extra benchmarks <<<"$step"
+    for engine in $engines; do
+      run "$engine" "$round" "$threads" "$extra" "$benchmarks"
+    done
+  done
+done
+rm -rf "$db"
+echo "== done in $(($(date +%s) - start)) s"
+fi
+
+python3 - "$results" "$out" "$img" "$num" "$rounds" <<'PY'
+import json, statistics, sys
+results, out, img, num, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+runs = [json.loads(l) for l in open(results) if l.strip()]
+rounds = max((r["round"] for r in runs), default=0)
+by = {}
+for r in runs:
+    by.setdefault((r["engine"], r["benchmark"], r["threads"]), []).append(r)
+
+def med(engine, bench, threads, field):
+    rs = by.get((engine, bench, threads))
+    return statistics.median(r[field] for r in rs) if rs else None
+
+rows = [("fillseq", 1), ("fillrandom", 1), ("fillrandom", 2), ("overwrite", 1),
+        ("fillsync", 1), ("fillsync", 2), ("readrandom", 1), ("readrandom", 2),
+        ("readmissing", 1), ("seekrandom", 1), ("readseq", 1), ("readreverse", 1),
+        ("memtable_only", 1), ("memtable_only", 2)]
+peers = ["rocksdb", "leveldb"]
+
+def fmt_ops(v):
+    if v is None: return "-"
+    return "%.2fM" % (v / 1e6) if v >= 1e6 else "%.1fk" % (v / 1e3) if v >= 1e4 else "%.0f" % v
+
+def fmt_ratio(a, b):
+    return "%.2fx" % (a / b) if a and b else "-"
+
+lines = []
+lines.append("Medians of %s rounds, --num=%d, ops/s (p99 latency in us); ratio = fsdb / peer." % (rounds, num))
+lines.append("")
+lines.append("| benchmark | threads | fsdb | rocksdb | leveldb | fsdb/rocksdb | fsdb/leveldb | fsdb/best peer |")
+lines.append("|---|---|---|---|---|---|---|---|")
+chart = []
+for bench, t in rows:
+    f = med("fsdb", bench, t, "ops_per_sec")
+    cells = []
+    for e in ["fsdb"] + peers:
+        v = med(e, bench, t, "ops_per_sec")
+        p99 = med(e, bench, t, "p99_us")
+        cells.append("-" if v is None else "%s (%.1f)" % (fmt_ops(v), p99))
+    peer_values = [v for v in (med(p, bench, t, "ops_per_sec") for p in peers) if v]
+    best = max(peer_values) if peer_values else None
+    lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+        bench, t, *cells, fmt_ratio(f, med("rocksdb", bench, t, "ops_per_sec")),
+        fmt_ratio(f, med("leveldb", bench, t, "ops_per_sec")), fmt_ratio(f, best)))
+    chart.append((f"{bench}/{t}", [med(e, bench, t, "ops_per_sec") for e in ["fsdb"] + peers],
+                  (f / best) if f and best else None))
+
+lines.append("")
+sync = med("posix", "fdatasync", 1, "ops_per_sec")
+if sync:
+    lines.append("Device fdatasync rate (append + fdatasync, same runs): %s/s." % fmt_ops(sync))
+    for t in (1, 2):
+        f = med("fsdb", "fillsync", t, "ops_per_sec")
+        if f: lines.append("fsdb fillsync, %d thread(s): %.0f%% of the fdatasync rate." % (t, 100 * f / sync))
+f1, f2 = med("fsdb", "fillrandom", 1, "ops_per_sec"), med("fsdb", "fillrandom", 2, "ops_per_sec")
+if f1 and f2: lines.append("fsdb fillrandom 2 threads / 1 thread: %.2fx." % (f2 / f1))
+for b in ("fillsync", "memtable_only"):
+    a1, a2 = med("fsdb", b, 1, "ops_per_sec"), med("fsdb", b, 2, "ops_per_sec")
+    if a1 and a2: lines.append("fsdb %s 2 threads / 1 thread: %.2fx." % (b, a2 / a1))
+lines.append("")
+lines.append("| on-disk bytes | fsdb | rocksdb | leveldb | fsdb/rocksdb |")
+lines.append("|---|---|---|---|---|")
+space = []
+for bench, label in (("fillrandom", "after fillrandom (2 threads)"), ("compact", "after a full compaction")):
+    vals = [med(e, bench, 2 if bench == "fillrandom" else 1, "disk_bytes") for e in ["fsdb"] + peers]
+    lines.append("| %s | %s | %s | %s | %s |" % (
+        label, *["-" if v is None else "%.1f MB" % (v / 1e6) for v in vals], fmt_ratio(vals[0], vals[1])))
+    space.append((label, vals))
+table = "\n".join(lines)
+print(table)
+open(out + "/table.md", "w").write(table + "\n")
+
+def val(v): return "NaN" if v is None else "%.1f" % v
+with open(out + "/throughput.dat", "w") as fh:
+    for label, vals, _ in chart: fh.write('"%s" %s\n' % (label, " ".join(val(v) for v in vals)))
+with open(out + "/ratio.dat", "w") as fh:
+    for label, _, ratio in chart: fh.write('"%s" %s\n' % (label, "NaN" if ratio is None else "%.3f" % ratio))
+with open(out + "/space.dat", "w") as fh:
+    for label, vals in space: fh.write('"%s" %s\n' % (label, " ".join(val(None if v is None else v / 1e6) for v in vals)))
+PY
+
+if command -v gnuplot >/dev/null; then
+  machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), num=$num, median of $rounds"
+  gnuplot <<EOF
+set terminal pngcairo size 1200,560 font "sans,10" noenhanced
+set datafile missing "NaN"
+set style data histogram
+set style histogram cluster gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set xtics rotate by -35 nomirror
+set key top right
+
+set output "$img/compare_throughput.png"
+set title "Throughput, ops/s (log scale; $machine)"
+set logscale y
+plot "$out/throughput.dat" using 2:xtic(1) title "fsdb" lc rgb "#1f77b4", \
+     "" using 3 title "RocksDB 7.8" lc rgb "#ff7f0e", \
+     "" using 4 title "LevelDB 1.23" lc rgb "#2ca02c"
+
+set output "$img/compare_ratio.png"
+set title "fsdb / best peer, ops/s (1.0 = even, 1.5 = goal; $machine)"
+unset logscale y
+set yrange [0:*]
+plot "$out/ratio.dat" using 2:xtic(1) title "fsdb / best peer" lc rgb "#1f77b4", \
+     1.0 with lines dt 2 lc rgb "black" title "1.0", 1.5 with lines dt 3 lc rgb "red" title "1.5"
+
+set output "$img/compare_space.png"
+set terminal pngcairo size 700,420 font "sans,10" noenhanced
+set xtics norotate
+set title "On-disk MB, 1M random puts (2 threads)"
+plot "$out/space.dat" using 2:xtic(1) title "fsdb (zstd)" lc rgb "#1f77b4", \
+     "" using 3 title "RocksDB (zstd)" lc rgb "#ff7f0e", \
+     "" using 4 title "LevelDB (snappy)" lc rgb "#2ca02c"
+EOF
+  echo "charts: $img/compare_throughput.png $img/compare_ratio.png $img/compare_space.png"
+else
+  echo "compare.sh: gnuplot not found, no charts (scripts/bootstrap.sh --peers installs it)" >&2
+fi

@@ -1,0 +1,409 @@
+// The storage engines fsdb_bench drives, behind one small interface: fsdb
+// always, RocksDB and LevelDB when built with FSDB_BENCH_PEERS. Each adapter
+// maps the shared BenchSettings one to one onto its engine's options and
+// describes the mapping (and whatever does not map) in settings_text(), which
+// fsdb_bench prints before the results.
+//
+// Thread-safety: put/get/new_iterator may be called from several benchmark
+// threads at once (each engine is thread-safe for those); open, close and
+// compact_all are called by the driver thread alone. A BenchEngine owns its
+// open database; a BenchIterator must be destroyed before its engine closes.
+// Errors are returned as strings (empty = success) so that the driver can name
+// the engine and the operation that failed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "fsdb/db.h"
+
+#if FSDB_BENCH_PEERS
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/options.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#endif
+
+namespace fsdb::bench {
+
+struct BenchSettings {
+  size_t write_buffer_bytes = 64 << 20;
+  size_t block_bytes = 4096;
+  int bloom_bits_per_key = 10;
+  size_t block_cache_bytes = 64 << 20;
+  int background_threads = 2;
+};
+
+struct BenchWrite {
+  bool sync = false;
+  bool disable_wal = false;
+};
+
+enum class GetResult { kFound, kNotFound, kError };
+
+class BenchIterator {
+ public:
+  virtual ~BenchIterator() = default;
+  virtual void seek(std::string_view key) = 0;
+  virtual void seek_to_first() = 0;
+  virtual void seek_to_last() = 0;
+  virtual void next() = 0;
+  virtual void prev() = 0;
+  virtual bool valid() const = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual std::string error() const = 0;
+};
+
+class BenchEngine {
+ public:
+  virtual ~BenchEngine() = default;
+  virtual std::string name() const = 0;
+  virtual std::string settings_text(const BenchSettings& settings) const = 0;
+  virtual std::string open(const std::string& path, const BenchSettings& settings) = 0;
+  virtual std::string close() = 0;
+  virtual std::string destroy(const std::string& path) = 0;
+  virtual std::string put(const BenchWrite& write, std::string_view key,
+                          std::string_view value) = 0;
+  virtual GetResult get(std::string_view key, std::string* value, std::string* error) = 0;
+  virtual std::unique_ptr<BenchIterator> new_iterator() = 0;
+  virtual std::string compact_all() = 0;
+  // Writes whatever the open DB holds in memory to level-0 tables.
+  virtual std::string flush_memtable() = 0;
+  virtual bool supports_disable_wal() const { return true; }
+};
+
+// ---------------------------------------------------------------- fsdb
+
+class FsdbIterator final : public BenchIterator {
+ public:
+  explicit FsdbIterator(std::unique_ptr<Iterator> it) : it_(std::move(it)) {}
+  void seek(std::string_view key) override { it_->seek(key); }
+  void seek_to_first() override { it_->seek_to_first(); }
+  void seek_to_last() override { it_->seek_to_last(); }
+  void next() override { it_->next(); }
+  void prev() override { it_->prev(); }
+  bool valid() const override { return it_->valid(); }
+  std::string_view key() const override { return it_->key(); }
+  std::string_view value() const override { return it_->value(); }
+  std::string error() const override {
+    Status s = it_->status();
+    return s.ok() ? std::string() : s.to_string();
+  }
+
+ private:
+  std::unique_ptr<Iterator> it_;
+};
+
+class FsdbEngine final : public BenchEngine {
+ public:
+  std::string name() const override { return "fsdb"; }
+
+  std::string settings_text(const BenchSettings& s) const override {
+    return "fsdb: compression=zstd level 3, block_bytes=" + std::to_string(s.block_bytes) +
+           ", bloom_bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
+           ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
+           ", memtable_bytes=" + std::to_string(s.write_buffer_bytes) +
+           ", leveled compaction (l0 trigger 4, level1 256 MiB, 8 MiB files), "
+           "background threads: 1 flush + 1 compaction (fixed)";
+  }
+
+  std::string open(const std::string& path, const BenchSettings& s) override {
+    Options options;
+    options.create_if_missing = true;
+    options.memtable_bytes = s.write_buffer_bytes;
+    options.compression = Compression::kZstd;
+    options.zstd_level = 3;
+    options.block_bytes = s.block_bytes;
+    options.bloom_bits_per_key = s.bloom_bits_per_key;
+    options.block_cache_bytes = s.block_cache_bytes;
+    Status st = DB::open(options, path, &db_);
+    return st.ok() ? std::string() : st.to_string();
+  }
+
+  std::string close() override {
+    if (!db_) return {};
+    Status st = db_->close();
+    db_.reset();
+    return st.ok() ? std::string() : st.to_string();
+  }
+
+  std::string destroy(const std::string& path) override {
+    Status st = destroy_db(path);
+    return st.ok() || st.is_not_found() ? std::string() : st.to_string();
+  }
+
+  std::string put(const BenchWrite& w, std::string_view key, std::string_view value) override {
+    WriteOptions options;
+    options.sync = w.sync;
+    options.disable_wal = w.disable_wal;
+    Status st = db_->put(options, key, value);
+    return st.ok() ? std::string() : st.to_string();
+  }
+
+  GetResult get(std::string_view key, std::string* value, std::string* error) override {
+    Status st = db_->get(ReadOptions(), key, value);
+    if (st.ok()) return GetResult::kFound;
+    if (st.is_not_found()) return GetResult::kNotFound;
+    *error = st.to_string();
+    return GetResult::kError;
+  }
+
+  std::unique_ptr<BenchIterator> new_iterator() override {
+    return std::make_unique<FsdbIterator>(db_->new_iterator(ReadOptions()));
+  }
+
+  std::string compact_all() override {
+    Status st = db_->compact_range(std::nullopt, std::nullopt);
+    return st.ok() ? std::string() : st.to_string();
+  }
+
+  // fsdb's recovery replays logs into the memtable while they fit in it.
+  std::string flush_memtable() override {
+    Status st = db_->flush();
+    return st.ok() ? std::string() : st.to_string();
+  }
+
+ private:
+  std::unique_ptr<DB> db_;
+};
+
+#if FSDB_BENCH_PEERS
+
+// ---------------------------------------------------------------- RocksDB
+
+class RocksIterator final : public BenchIterator {
+ public:
+  explicit RocksIterator(rocksdb::Iterator* it) : it_(it) {}
+  void seek(std::string_view key) override { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  void seek_to_first() override { it_->SeekToFirst(); }
+  void seek_to_last() override { it_->SeekToLast(); }
+  void next() override { it_->Next(); }
+  void prev() override { it_->Prev(); }
+  bool valid() const override { return it_->Valid(); }
+  std::string_view key() const override {
+    rocksdb::Slice k = it_->key();
+    return {k.data(), k.size()};
+  }
+  std::string_view value() const override {
+    rocksdb::Slice v = it_->value();
+    return {v.data(), v.size()};
+  }
+  std::string error() const override {
+    rocksdb::Status s = it_->status();
+    return s.ok() ? std::string() : s.ToString();
+  }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+class RocksEngine final : public BenchEngine {
+ public:
+  std::string name() const override { return "rocksdb"; }
+
+  std::string settings_text(const BenchSettings& s) const override {
+    return "rocksdb " + std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +
+           ": compression=zstd (default level 3), block_size=" + std::to_string(s.block_bytes) +
+           ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
+           " (full filter), LRU block_cache=" + std::to_string(s.block_cache_bytes) +
+           ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
+           ", leveled compaction (defaults: l0 trigger 4, level1 256 MiB, 64 MiB files), "
+           "max_background_jobs=" +
+           std::to_string(s.background_threads);
+  }
+
+  rocksdb::Options make_options(const BenchSettings& s) const {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.compression = rocksdb::kZSTD;
+    options.write_buffer_size = s.write_buffer_bytes;
+    options.compaction_style = rocksdb::kCompactionStyleLevel;
+    options.max_background_jobs = s.background_threads;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_size = s.block_bytes;
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(s.bloom_bits_per_key, false));
+    table.block_cache = rocksdb::NewLRUCache(s.block_cache_bytes);
+    options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return options;
+  }
+
+  std::string open(const std::string& path, const BenchSettings& s) override {
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(make_options(s), path, &db);
+    if (!st.ok()) return st.ToString();
+    db_.reset(db);
+    return {};
+  }
+
+  std::string close() override {
+    if (!db_) return {};
+    rocksdb::Status st = db_->Close();
+    db_.reset();
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  std::string destroy(const std::string& path) override {
+    rocksdb::Status st = rocksdb::DestroyDB(path, rocksdb::Options());
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  std::string put(const BenchWrite& w, std::string_view key, std::string_view value) override {
+    rocksdb::WriteOptions options;
+    options.sync = w.sync;
+    options.disableWAL = w.disable_wal;
+    rocksdb::Status st = db_->Put(options, rocksdb::Slice(key.data(), key.size()),
+                                  rocksdb::Slice(value.data(), value.size()));
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  GetResult get(std::string_view key, std::string* value, std::string* error) override {
+    rocksdb::Status st =
+        db_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value);
+    if (st.ok()) return GetResult::kFound;
+    if (st.IsNotFound()) return GetResult::kNotFound;
+    *error = st.ToString();
+    return GetResult::kError;
+  }
+
+  std::unique_ptr<BenchIterator> new_iterator() override {
+    return std::make_unique<RocksIterator>(db_->NewIterator(rocksdb::ReadOptions()));
+  }
+
+  std::string compact_all() override {
+    rocksdb::Status st = db_->CompactRange(rocksdb::CompactRangeOptions(), nullptr, nullptr);
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  // A no-op after a reopen: RocksDB flushes recovered memtables while opening.
+  std::string flush_memtable() override {
+    rocksdb::Status st = db_->Flush(rocksdb::FlushOptions());
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+ private:
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// ---------------------------------------------------------------- LevelDB
+
+class LevelIterator final : public BenchIterator {
+ public:
+  explicit LevelIterator(leveldb::Iterator* it) : it_(it) {}
+  void seek(std::string_view key) override { it_->Seek(leveldb::Slice(key.data(), key.size())); }
+  void seek_to_first() override { it_->SeekToFirst(); }
+  void seek_to_last() override { it_->SeekToLast(); }
+  void next() override { it_->Next(); }
+  void prev() override { it_->Prev(); }
+  bool valid() const override { return it_->Valid(); }
+  std::string_view key() const override {
+    leveldb::Slice k = it_->key();
+    return {k.data(), k.size()};
+  }
+  std::string_view value() const override {
+    leveldb::Slice v = it_->value();
+    return {v.data(), v.size()};
+  }
+  std::string error() const override {
+    leveldb::Status s = it_->status();
+    return s.ok() ? std::string() : s.ToString();
+  }
+
+ private:
+  std::unique_ptr<leveldb::Iterator> it_;
+};
+
+class LevelEngine final : public BenchEngine {
+ public:
+  std::string name() const override { return "leveldb"; }
+
+  std::string settings_text(const BenchSettings& s) const override {
+    return "leveldb " + std::to_string(leveldb::kMajorVersion) + "." +
+           std::to_string(leveldb::kMinorVersion) +
+           ": compression=snappy (Debian's LevelDB 1.23 has no zstd), block_size=" +
+           std::to_string(s.block_bytes) +
+           ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
+           ", LRU block_cache=" + std::to_string(s.block_cache_bytes) +
+           ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
+           ", leveled compaction (fixed: l0 trigger 4, level1 10 MiB, 2 MiB files), "
+           "background threads: 1 (fixed; LevelDB has no setting), no WAL-off option";
+  }
+
+  std::string open(const std::string& path, const BenchSettings& s) override {
+    filter_.reset(leveldb::NewBloomFilterPolicy(s.bloom_bits_per_key));
+    cache_.reset(leveldb::NewLRUCache(s.block_cache_bytes));
+    leveldb::Options options;
+    options.create_if_missing = true;
+    options.compression = leveldb::kSnappyCompression;
+    options.write_buffer_size = s.write_buffer_bytes;
+    options.block_size = s.block_bytes;
+    options.filter_policy = filter_.get();
+    options.block_cache = cache_.get();
+    leveldb::DB* db = nullptr;
+    leveldb::Status st = leveldb::DB::Open(options, path, &db);
+    if (!st.ok()) return st.ToString();
+    db_.reset(db);
+    return {};
+  }
+
+  std::string close() override {
+    db_.reset();
+    cache_.reset();
+    filter_.reset();
+    return {};
+  }
+
+  std::string destroy(const std::string& path) override {
+    leveldb::Status st = leveldb::DestroyDB(path, leveldb::Options());
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  std::string put(const BenchWrite& w, std::string_view key, std::string_view value) override {
+    leveldb::WriteOptions options;
+    options.sync = w.sync;
+    leveldb::Status st = db_->Put(options, leveldb::Slice(key.data(), key.size()),
+                                  leveldb::Slice(value.data(), value.size()));
+    return st.ok() ? std::string() : st.ToString();
+  }
+
+  GetResult get(std::string_view key, std::string* value, std::string* error) override {
+    leveldb::Status st =
+        db_->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), value);
+    if (st.ok()) return GetResult::kFound;
+    if (st.IsNotFound()) return GetResult::kNotFound;
+    *error = st.ToString();
+    return GetResult::kError;
+  }
+
+  std::unique_ptr<BenchIterator> new_iterator() override {
+    return std::make_unique<LevelIterator>(db_->NewIterator(leveldb::ReadOptions()));
+  }
+
+  std::string compact_all() override {
+    db_->CompactRange(nullptr, nullptr);
+    return {};
+  }
+
+  // LevelDB has no flush call; it writes each recovered log to a level-0
+  // table while opening, which is the only case fsdb_bench needs.
+  std::string flush_memtable() override { return {}; }
+
+  bool supports_disable_wal() const override { return false; }
+
+ private:
+  // Declared before db_ so that the database is destroyed first.
+  std::unique_ptr<const leveldb::FilterPolicy> filter_;
+  std::unique_ptr<leveldb::Cache> cache_;
+  std::unique_ptr<leveldb::DB> db_;
+};
+
+#endif  // FSDB_BENCH_PEERS
+
+}  // namespace fsdb::bench
