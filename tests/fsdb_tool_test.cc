@@ -318,6 +318,7 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
     const std::string other = scratch_.file(std::string("copy-") + format);
     RunResult r = run_tool({"--db", other, "--create", "--json", "load", file});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.err, "");  // no progress bar into a file
     Json loaded = parse_json(r.out);
     EXPECT_EQ(loaded["records"].number, 3);
     EXPECT_EQ(loaded["format"].string, format);
@@ -388,6 +389,13 @@ TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {
   last_line = last_line.substr(last_line.rfind('\n') + 1);
   EXPECT_EQ(last_line, "Open the shell on it: " + tool_path() + " --db " + db_);
   EXPECT_EQ(fsdb_json({"count"})["count"].number, 30000);
+  EXPECT_TRUE(r.err.empty()) << "no progress bar without a terminal: " << r.err;
+  // With a small memtable the narration shows rotations, flushes and compactions.
+  r = fsdb({"demo", "--count", "60000", "--memtable-kib", "256"});
+  EXPECT_NE(r.out.find("memtable rotated x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("flushed x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("compacted L0->L1"), std::string::npos) << r.out;
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 60000);
   EXPECT_EQ(fsdb({"get", "0000000000000042"}).out.substr(0, 20), "value of record 42 |");
   // A second run recreates its own DB...
   r = fsdb({"demo", "--count", "1000", "--quiet"});
