@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "support/test_util.h"
 #include "tests/fsdb_tool_support.h"
@@ -23,7 +24,7 @@ using ::fsdb::test::ScratchDir;
 // One interactive fsdb process on a pseudo-terminal.
 class Terminal {
  public:
-  Terminal(const std::string& home, const std::vector<std::string>& args) {
+  Terminal(const std::string& home, const std::vector<std::string>& args, bool progress = false) {
     struct winsize size = {};
     size.ws_row = 24;
     size.ws_col = 120;
@@ -32,7 +33,7 @@ class Terminal {
     if (pid_ == 0) {
       ::setenv("HOME", home.c_str(), 1);
       ::setenv("TERM", "xterm", 1);
-      ::setenv("FSDB_NO_PROGRESS", "1", 1);
+      if (!progress) ::setenv("FSDB_NO_PROGRESS", "1", 1);
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(tool.c_str()));
       for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -186,6 +187,21 @@ TEST_F(FsdbShellTest, PromptCompletionBatchAndHistory) {
     t.send("\x04");  // Ctrl-D leaves too
     EXPECT_EQ(t.wait_exit(), 0) << t.output();
   }
+}
+
+TEST_F(FsdbShellTest, ProgressBarOnATerminal) {
+  const std::string csv = scratch_.file("pairs.csv");
+  {
+    std::ofstream out(csv);
+    out << "key,value\n";
+    for (int i = 0; i < 20000; ++i) out << "k" << i << ",v" << i << "\n";
+  }
+  Terminal t(home_, {"--db", db_, "--create", "load", csv}, /*progress=*/true);
+  ASSERT_TRUE(t.expect("loading [")) << t.output();
+  ASSERT_TRUE(t.expect("100%")) << t.output();
+  ASSERT_TRUE(t.expect("records: 20000")) << t.output();
+  EXPECT_EQ(t.wait_exit(), 0) << t.output();
+  EXPECT_NE(t.output().find("/s"), std::string::npos) << t.output();  // the rate
 }
 
 TEST_F(FsdbShellTest, HelpInTheShell) {

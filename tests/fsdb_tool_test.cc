@@ -277,6 +277,35 @@ TEST_F(FsdbToolTest, CheckReportsCorruptionWithFileAndOffset) {
   EXPECT_NE(r.err.find("offset 0"), std::string::npos) << r.err;
 }
 
+TEST_F(FsdbToolTest, CheckAndWalDumpReportDamageInsideALog) {
+  std::string script;
+  for (int i = 0; i < 300; ++i) {
+    script += "put key" + std::to_string(i) + " value-" + std::string(60, 'x') + "\n";
+  }
+  fsdb({"--create"}, 0, script);  // no flush: the writes stay in the log
+  std::string log;
+  for (const auto& e : std::filesystem::directory_iterator(db_)) {
+    if (e.path().extension() == ".log") log = e.path().string();
+  }
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(fsdb_json({"wal", "dump", log, "--summary"})["entries"].number, 300);
+  {
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2000);
+    char c = 0;
+    f.read(&c, 1);
+    f.seekp(2000);
+    c = static_cast<char>(c ^ 0x55);
+    f.write(&c, 1);
+  }
+  Json bad = fsdb_json({"check"}, 1);
+  ASSERT_EQ(bad["problems"].array.size(), 1u);
+  EXPECT_EQ(bad["problems"].array[0]["file"].string, log);
+  EXPECT_NE(bad["problems"].array[0]["problem"].string.find("offset"), std::string::npos);
+  RunResult r = fsdb({"wal", "dump", log}, 1);
+  EXPECT_NE(r.err.find(log + ": offset"), std::string::npos) << r.err;
+}
+
 TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
   fsdb({"--create"}, 0, "put plain 1\nput \"with,comma\" \"quote\\\"d\"\nput bin\\x00 \\xfe\\t\n");
   for (const char* format : {"csv", "tsv", "jsonl"}) {
@@ -289,6 +318,7 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
     const std::string other = scratch_.file(std::string("copy-") + format);
     RunResult r = run_tool({"--db", other, "--create", "--json", "load", file});
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_EQ(r.err, "");  // no progress bar into a file
     Json loaded = parse_json(r.out);
     EXPECT_EQ(loaded["records"].number, 3);
     EXPECT_EQ(loaded["format"].string, format);
@@ -359,6 +389,13 @@ TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {
   last_line = last_line.substr(last_line.rfind('\n') + 1);
   EXPECT_EQ(last_line, "Open the shell on it: " + tool_path() + " --db " + db_);
   EXPECT_EQ(fsdb_json({"count"})["count"].number, 30000);
+  EXPECT_TRUE(r.err.empty()) << "no progress bar without a terminal: " << r.err;
+  // With a small memtable the narration shows rotations, flushes and compactions.
+  r = fsdb({"demo", "--count", "60000", "--memtable-kib", "256"});
+  EXPECT_NE(r.out.find("memtable rotated x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("flushed x"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("compacted L0->L1"), std::string::npos) << r.out;
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 60000);
   EXPECT_EQ(fsdb({"get", "0000000000000042"}).out.substr(0, 20), "value of record 42 |");
   // A second run recreates its own DB...
   r = fsdb({"demo", "--count", "1000", "--quiet"});

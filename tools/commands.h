@@ -66,6 +66,9 @@ void add_file_commands(std::vector<CommandInfo>* commands);
 void add_transfer_commands(std::vector<CommandInfo>* commands);
 void add_demo_command(std::vector<CommandInfo>* commands);
 
+// The name the program was started as, for lines that tell how to run it.
+extern const char* g_program_name;
+
 // Prints an error line (or a JSON error object with --json).
 void report_error(const Status& status, bool json);
 

@@ -150,6 +150,8 @@ class DemoCommand : public Command {
     app.add_option("--count", count_, "Records to ingest")->check(CLI::Range(1ull, 1ull << 32));
     app.add_flag("--reuse", reuse_, "Keep an existing demo DB and write into it");
     app.add_flag("--quiet", quiet_, "Only the summary");
+    // Hidden: a smaller memtable makes a short run show every kind of event.
+    app.add_option("--memtable-kib", memtable_kib_, "Memtable size")->group("");
   }
   Status run(Invocation& inv) override;
 
@@ -163,6 +165,7 @@ class DemoCommand : public Command {
   bool reuse_ = false;
   bool quiet_ = false;
   bool json_ = false;
+  size_t memtable_kib_ = 16 << 10;
 };
 
 Status DemoCommand::run(Invocation& inv) {
@@ -198,7 +201,7 @@ Status DemoCommand::run(Invocation& inv) {
   options.create_if_missing = true;
   // Smaller than the defaults so that a million records show every part of the
   // engine at work: many rotations, flushes, and compactions into L1 and L2.
-  options.memtable_bytes = 16 << 20;
+  options.memtable_bytes = memtable_kib_ << 10;
   options.target_file_bytes = 4 << 20;
   options.level1_bytes = 32 << 20;
   options.listener = listener;

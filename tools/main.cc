@@ -13,10 +13,6 @@
 #include "tools/session.h"
 #include "tools/shell.h"
 
-namespace fsdb::tool {
-extern const char* g_program_name;
-}
-
 int main(int argc, char** argv) {
   using namespace fsdb::tool;
   g_program_name = argc > 0 ? argv[0] : "fsdb";

@@ -58,6 +58,7 @@ class Session {
 
   bool in_batch() const { return batch_.has_value(); }
   WriteBatch* batch() { return batch_ ? &*batch_ : nullptr; }
+  const WriteBatch* batch() const { return batch_ ? &*batch_ : nullptr; }
   void begin_batch() { batch_.emplace(); }
   void end_batch() { batch_.reset(); }
 

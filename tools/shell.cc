@@ -78,8 +78,8 @@ std::string prompt_for(const Session& session) {
   if (session.snapshot() != nullptr) {
     prompt += " @" + std::to_string(session.snapshot()->sequence());
   }
-  if (const_cast<Session&>(session).batch() != nullptr) {
-    prompt += " [batch " + std::to_string(const_cast<Session&>(session).batch()->count()) + "]";
+  if (const WriteBatch* batch = session.batch()) {
+    prompt += " [batch " + std::to_string(batch->count()) + "]";
   }
   return prompt + "> ";
 }
