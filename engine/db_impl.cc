@@ -222,7 +222,7 @@ Status DBImpl::recover() {
     mem_.log_number = log_number;
     install_read_view();
   }
-  delete_obsolete_files();
+  delete_obsolete_files(/*at_open=*/true);
   if (options_.listener) options_.listener->on_recovery(info);
   return Status::OK();
 }
@@ -795,7 +795,7 @@ Status DBImpl::flush_oldest_sealed() {
   return Status::OK();
 }
 
-void DBImpl::delete_obsolete_files() {
+void DBImpl::delete_obsolete_files(bool at_open) {
   // The order matters. A table is registered in pending_outputs_ before its
   // file is created and leaves it only once a Version names it, so: list the
   // directory first (a file created later is not a candidate), then read the
@@ -828,7 +828,9 @@ void DBImpl::delete_obsolete_files() {
         obsolete = number < manifest;
         break;
       case FileType::kTemp:
-        obsolete = true;
+        // A temporary file is a CURRENT being replaced: only at open can no
+        // MANIFEST rollover be writing one.
+        obsolete = at_open;
         break;
       case FileType::kCurrent:
       case FileType::kLock:

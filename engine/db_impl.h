@@ -163,7 +163,9 @@ class DBImpl final : public DB {
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
   Status flush_oldest_sealed();
-  void delete_obsolete_files();
+  // Removes files no live Version, pending output or WAL still needs; temporary
+  // files too when `at_open` (nothing else can be writing one then).
+  void delete_obsolete_files(bool at_open = false);
   // REQUIRES: mu_ held.
   void record_background_error(const Status& s);
 
