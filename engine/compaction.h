@@ -92,6 +92,9 @@ class VersionGarbageCollector {
     return true;
   }
   uint64_t dropped() const { return dropped_; }
+  // Whether every reader — each live snapshot and the latest — sees a version
+  // with this sequence (it lies in the first stripe).
+  bool visible_to_all(SequenceNumber seq) const { return stripe_of(seq) == 0; }
 
  private:
   size_t stripe_of(SequenceNumber seq) const;

@@ -934,6 +934,15 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
     const std::string_view user_key = input->user_key();
     const bool new_key = !has_last || user_key != last_user_key;
     if (!gc.keep(user_key, input->sequence(), input->kind(), is_base_level)) continue;
+    // A value every reader sees, with nothing older below it, needs no
+    // sequence number: storing 0 makes the 8-byte trailers of a settled bottom
+    // level nearly all zeros, which compress away. Newer versions of the key
+    // carry larger sequences and still sort before it.
+    SequenceNumber seq = input->sequence();
+    if (input->kind() == ValueKind::kValue && seq != 0 && gc.visible_to_all(seq) &&
+        is_base_level(user_key)) {
+      seq = 0;
+    }
     // Cut a full output only between user keys: each level's files must hold
     // disjoint user-key ranges.
     if (builder != nullptr && new_key && builder->file_size() >= options_.target_file_bytes) {
@@ -950,16 +959,16 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
       s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), table_cache_->options(),
                              &builder);
       if (!s.ok()) break;
-      append_internal_key(&meta.smallest, user_key, input->sequence(), input->kind());
-      meta.smallest_seq = meta.largest_seq = input->sequence();
+      append_internal_key(&meta.smallest, user_key, seq, input->kind());
+      meta.smallest_seq = meta.largest_seq = seq;
     }
     meta.largest.clear();
-    append_internal_key(&meta.largest, user_key, input->sequence(), input->kind());
-    meta.smallest_seq = std::min(meta.smallest_seq, input->sequence());
-    meta.largest_seq = std::max(meta.largest_seq, input->sequence());
+    append_internal_key(&meta.largest, user_key, seq, input->kind());
+    meta.smallest_seq = std::min(meta.smallest_seq, seq);
+    meta.largest_seq = std::max(meta.largest_seq, seq);
     ++meta.entries;
     if (input->kind() == ValueKind::kTombstone) ++meta.tombstones;
-    s = builder->add(user_key, input->sequence(), input->kind(), input->value());
+    s = builder->add(user_key, seq, input->kind(), input->value());
     if (!s.ok()) break;
     if (new_key) {
       last_user_key.assign(user_key);
@@ -992,7 +1001,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
       largest = f->largest;
     }
   }
-  if (c.level > 0) edit.set_compact_pointer(c.level, largest);
+  if (c.level > 0 && !largest.empty()) edit.set_compact_pointer(c.level, largest);
 
   uint64_t bytes_written = 0;
   uint64_t dropped = 0;
@@ -1081,6 +1090,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       if (first->file_count(level) > 0) bottom = level;
     }
   }
+  bool bottom_rewritten = false;
   for (int level = 0; level < bottom && s.ok(); ++level) {
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
     if (!c) continue;
@@ -1090,6 +1100,16 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       c->trivial_move = false;
     }
     s = run_compaction(*c);
+    bottom_rewritten = level + 1 == bottom;
+  }
+  if (s.ok() && !bottom_rewritten) {
+    // Nothing above reached the bottom level: rewrite its files in the range
+    // in place, dropping what no reader needs any more.
+    Compaction c;
+    c.level = bottom - 1;
+    c.manual = true;
+    c.inputs[1] = versions_->current()->overlapping_files(bottom, begin, end);
+    if (!c.inputs[1].empty()) s = run_compaction(c);
   }
   std::lock_guard<std::mutex> guard(mu_);
   manual_compaction_ = false;

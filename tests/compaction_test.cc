@@ -10,6 +10,7 @@
 #include "engine/compaction.h"
 #include "engine/filename.h"
 #include "fsdb/db.h"
+#include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -399,6 +400,52 @@ TEST_F(CompactionDBTest, SeveralCompactionThreadsLoseNothing) {
     ASSERT_EQ(it->value(), m->second);
   }
   EXPECT_EQ(m, model.end());
+}
+
+// Sequences of settled bottom-level values are zeroed (they compress away),
+// but never those a live snapshot still tells apart.
+TEST_F(CompactionDBTest, BottomLevelValuesEveryReaderSeesLoseTheirSequence) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "old"));
+  const Snapshot* snap = db_->get_snapshot();
+  for (int i = 0; i < 500; i += 2) FSDB_ASSERT_OK(db_->put(key_of(i), "new"));
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+
+  auto table_sequences = [&] {
+    std::map<std::string, std::vector<SequenceNumber>> seqs;
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir_.path(), &names).ok());
+    for (const std::string& name : names) {
+      FileType type;
+      uint64_t n;
+      if (!parse_file_name(name, &type, &n) || type != FileType::kTable) continue;
+      std::unique_ptr<TableReader> reader;
+      EXPECT_TRUE(
+          TableReader::open(*posix_file_system(), dir_.file(name), n, TableOptions(), &reader)
+              .ok());
+      auto it = reader->new_iterator();
+      for (it->seek_to_first(); it->valid(); it->next()) {
+        seqs[std::string(it->user_key())].push_back(it->sequence());
+      }
+    }
+    return seqs;
+  };
+  auto seqs = table_sequences();
+  ASSERT_EQ(seqs.size(), 500u);
+  // Odd keys: one version, seen by every reader. Even keys: the snapshot still
+  // reads "old", so both versions stay, and the old one is in the first stripe.
+  EXPECT_EQ(seqs[key_of(1)], (std::vector<SequenceNumber>{0}));
+  ASSERT_EQ(seqs[key_of(2)].size(), 2u);
+  EXPECT_GT(seqs[key_of(2)][0], 0u) << "the new version is newer than the snapshot";
+  EXPECT_EQ(seqs[key_of(2)][1], 0u);
+  EXPECT_EQ(get(key_of(2), snap), "old");
+  EXPECT_EQ(get(key_of(2)), "new");
+  db_->release_snapshot(snap);
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  seqs = table_sequences();
+  EXPECT_EQ(seqs[key_of(2)], (std::vector<SequenceNumber>{0})) << "no snapshot left";
+  EXPECT_EQ(get(key_of(2)), "new");
+  EXPECT_EQ(get(key_of(3)), "old");
 }
 
 TEST_F(CompactionDBTest, IteratorsWalkLevelsOfManyFilesBothWays) {
