@@ -21,6 +21,8 @@
 //   memtable_only  fresh DB, WAL off, write buffer large enough that nothing
 //                  flushes; num random puts
 //   compact        a full manual compaction (reports the bytes on disk after)
+//   stats          prints the engine's own per-level file counts and sizes, as
+//                  the read benchmarks see the DB
 //   fdatasync      engine-independent: append key+value bytes to a file and
 //                  fdatasync it, fillsync's count of times; the device's rate
 //
@@ -347,6 +349,10 @@ class Runner {
       r = scan(name, name == "readreverse");
     } else if (name == "compact") {
       r = compact(name);
+    } else if (name == "stats") {
+      ensure_open_for_reads();
+      note(engine_->name() + " levels, as the engine reports them:\n" + engine_->level_stats());
+      return;
     } else if (name == "fdatasync") {
       r = fdatasync_rate(name);
       r.engine = "posix";
