@@ -372,9 +372,16 @@ class Runner {
     return std::min<uint64_t>(flags_.num, std::max<uint64_t>(1000, flags_.num / 500));
   }
 
+  // Every line of a note starts with "# ", so that result parsers skip it.
   void note(const std::string& text) const {
     std::FILE* out = flags_.json ? stderr : stdout;
-    std::fprintf(out, "# %s\n", text.c_str());
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::fprintf(out, "# %.*s\n", static_cast<int>(end - start), text.data() + start);
+      start = end + 1;
+    }
     std::fflush(out);
   }
 
