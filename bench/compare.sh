@@ -201,11 +201,13 @@ set output "$img/compare_ratio.png"
 set title "fsdb / best peer, ops/s (1.0 = even, 1.5 = goal; $machine)"
 unset logscale y
 set yrange [0:*]
+set offsets 0, 0, 0.5, 0
 plot "$out/ratio.dat" using 2:xtic(1) title "fsdb / best peer" lc rgb "#1f77b4", \
      1.0 with lines dt 2 lc rgb "black" title "1.0", 1.5 with lines dt 3 lc rgb "red" title "1.5"
 
 set output "$img/compare_space.png"
 set terminal pngcairo size 700,420 font "sans,10" noenhanced
+set offsets 0, 0, 15, 0
 set xtics norotate
 set title "On-disk MB, 1M random puts (2 threads)"
 plot "$out/space.dat" using 2:xtic(1) title "fsdb (zstd)" lc rgb "#1f77b4", \

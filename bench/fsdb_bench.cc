@@ -21,6 +21,8 @@
 //   memtable_only  fresh DB, WAL off, write buffer large enough that nothing
 //                  flushes; num random puts
 //   compact        a full manual compaction (reports the bytes on disk after)
+//   stats          prints the engine's own per-level file counts and sizes, as
+//                  the read benchmarks see the DB
 //   fdatasync      engine-independent: append key+value bytes to a file and
 //                  fdatasync it, fillsync's count of times; the device's rate
 //
@@ -347,6 +349,10 @@ class Runner {
       r = scan(name, name == "readreverse");
     } else if (name == "compact") {
       r = compact(name);
+    } else if (name == "stats") {
+      ensure_open_for_reads();
+      note(engine_->name() + " levels, as the engine reports them:\n" + engine_->level_stats());
+      return;
     } else if (name == "fdatasync") {
       r = fdatasync_rate(name);
       r.engine = "posix";
@@ -366,9 +372,16 @@ class Runner {
     return std::min<uint64_t>(flags_.num, std::max<uint64_t>(1000, flags_.num / 500));
   }
 
+  // Every line of a note starts with "# ", so that result parsers skip it.
   void note(const std::string& text) const {
     std::FILE* out = flags_.json ? stderr : stdout;
-    std::fprintf(out, "# %s\n", text.c_str());
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      std::fprintf(out, "# %.*s\n", static_cast<int>(end - start), text.data() + start);
+      start = end + 1;
+    }
     std::fflush(out);
   }
 

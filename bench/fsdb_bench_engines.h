@@ -77,6 +77,8 @@ class BenchEngine {
   virtual std::string compact_all() = 0;
   // Writes whatever the open DB holds in memory to level-0 tables.
   virtual std::string flush_memtable() = 0;
+  // The engine's own description of its levels (files and bytes per level).
+  virtual std::string level_stats() = 0;
   virtual bool supports_disable_wal() const { return true; }
 };
 
@@ -170,6 +172,8 @@ class FsdbEngine final : public BenchEngine {
     Status st = db_->flush();
     return st.ok() ? std::string() : st.to_string();
   }
+
+  std::string level_stats() override { return db_->property("fsdb.levels").value_or(""); }
 
  private:
   std::unique_ptr<DB> db_;
@@ -288,6 +292,12 @@ class RocksEngine final : public BenchEngine {
     return st.ok() ? std::string() : st.ToString();
   }
 
+  std::string level_stats() override {
+    std::string stats;
+    db_->GetProperty("rocksdb.levelstats", &stats);
+    return stats;
+  }
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
 };
@@ -394,6 +404,12 @@ class LevelEngine final : public BenchEngine {
   // LevelDB has no flush call; it writes each recovered log to a level-0
   // table while opening, which is the only case fsdb_bench needs.
   std::string flush_memtable() override { return {}; }
+
+  std::string level_stats() override {
+    std::string stats;
+    db_->GetProperty("leveldb.stats", &stats);
+    return stats;
+  }
 
   bool supports_disable_wal() const override { return false; }
 
