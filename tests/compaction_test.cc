@@ -315,61 +315,23 @@ TEST_F(CompactionDBTest, FullCompactionLeavesNoReplacedTableOnDisk) {
 
 // A file system whose table syncs are slow, so that level 0 fills faster than
 // compaction drains it.
-class SlowTableSyncFileSystem final : public FileSystem {
+class SlowTableSyncFileSystem final : public FileSystemWrapper {
  public:
-  class SlowFile final : public WritableFile {
+  class SlowFile final : public WritableFileWrapper {
    public:
-    explicit SlowFile(std::unique_ptr<WritableFile> base) : base_(std::move(base)) {}
-    Status append(std::string_view data) override { return base_->append(data); }
-    Status flush() override { return base_->flush(); }
+    using WritableFileWrapper::WritableFileWrapper;
     Status sync() override {
       std::this_thread::sleep_for(std::chrono::milliseconds(15));
-      return base_->sync();
+      return WritableFileWrapper::sync();
     }
-    Status close() override { return base_->close(); }
-    uint64_t size() const override { return base_->size(); }
-    const std::string& path() const override { return base_->path(); }
-
-   private:
-    std::unique_ptr<WritableFile> base_;
   };
 
-  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
-    return base_->new_sequential_file(p, f);
-  }
-  Status new_random_access_file(const std::string& p,
-                                std::unique_ptr<RandomAccessFile>* f) override {
-    return base_->new_random_access_file(p, f);
-  }
+  SlowTableSyncFileSystem() : FileSystemWrapper(posix_file_system()) {}
   Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    Status s = base_->new_writable_file(p, f);
+    Status s = FileSystemWrapper::new_writable_file(p, f);
     if (s.ok() && p.ends_with(".sst")) *f = std::make_unique<SlowFile>(std::move(*f));
     return s;
   }
-  Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    return base_->new_appendable_file(p, f);
-  }
-  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
-  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
-  Status get_children(const std::string& d, std::vector<std::string>* n) override {
-    return base_->get_children(d, n);
-  }
-  Status get_file_size(const std::string& p, uint64_t* b) override {
-    return base_->get_file_size(p, b);
-  }
-  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
-  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
-  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
-  Status rename_file(const std::string& a, const std::string& b) override {
-    return base_->rename_file(a, b);
-  }
-  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
-  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
-    return base_->lock_file(p, l);
-  }
-
- private:
-  std::shared_ptr<FileSystem> base_ = posix_file_system();
 };
 
 TEST_F(CompactionDBTest, SeveralCompactionThreadsLoseNothing) {

@@ -273,67 +273,29 @@ TEST_F(CrashtestVerifierTest, LaterWritesOfAKeyMayWinButNotEarlierOnes) {
 
 // A file system that acknowledges sync() without doing it: the harness must
 // notice the writes a power cut then takes away.
-class LyingFileSystem final : public FileSystem {
+class LyingFileSystem final : public FileSystemWrapper {
  public:
-  explicit LyingFileSystem(std::shared_ptr<FileSystem> base) : base_(std::move(base)) {}
-  class LyingFile final : public WritableFile {
+  using FileSystemWrapper::FileSystemWrapper;
+  class LyingFile final : public WritableFileWrapper {
    public:
-    explicit LyingFile(std::unique_ptr<WritableFile> base) : base_(std::move(base)) {}
-    Status append(std::string_view d) override { return base_->append(d); }
-    Status flush() override { return base_->flush(); }
+    using WritableFileWrapper::WritableFileWrapper;
     Status sync() override {
       // Tables and the MANIFEST stay honest so that the DB still opens; the
       // WAL's syncs are the lie.
-      if (base_->path().ends_with(".log")) return base_->flush();
-      return base_->sync();
+      if (path().ends_with(".log")) return flush();
+      return WritableFileWrapper::sync();
     }
-    Status close() override { return base_->close(); }
-    uint64_t size() const override { return base_->size(); }
-    const std::string& path() const override { return base_->path(); }
-
-   private:
-    std::unique_ptr<WritableFile> base_;
   };
-  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
-    return base_->new_sequential_file(p, f);
-  }
-  Status new_random_access_file(const std::string& p,
-                                std::unique_ptr<RandomAccessFile>* f) override {
-    return base_->new_random_access_file(p, f);
-  }
   Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    std::unique_ptr<WritableFile> b;
-    Status s = base_->new_writable_file(p, &b);
-    if (s.ok()) *f = std::make_unique<LyingFile>(std::move(b));
+    Status s = FileSystemWrapper::new_writable_file(p, f);
+    if (s.ok()) *f = std::make_unique<LyingFile>(std::move(*f));
     return s;
   }
   Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    std::unique_ptr<WritableFile> b;
-    Status s = base_->new_appendable_file(p, &b);
-    if (s.ok()) *f = std::make_unique<LyingFile>(std::move(b));
+    Status s = FileSystemWrapper::new_appendable_file(p, f);
+    if (s.ok()) *f = std::make_unique<LyingFile>(std::move(*f));
     return s;
   }
-  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
-  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
-  Status get_children(const std::string& d, std::vector<std::string>* n) override {
-    return base_->get_children(d, n);
-  }
-  Status get_file_size(const std::string& p, uint64_t* b) override {
-    return base_->get_file_size(p, b);
-  }
-  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
-  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
-  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
-  Status rename_file(const std::string& f, const std::string& t) override {
-    return base_->rename_file(f, t);
-  }
-  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
-  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
-    return base_->lock_file(p, l);
-  }
-
- private:
-  std::shared_ptr<FileSystem> base_;
 };
 
 // One power-cut cycle the way fsdb_crashtest runs it; returns the verifier's verdict.

@@ -17,74 +17,39 @@ namespace {
 
 // Forwards to posix; once armed, fails sync() of MANIFEST files after the
 // bytes were written (the record is in the file, its durability unknown).
-class FailingManifestSyncFileSystem final : public FileSystem {
+class FailingManifestSyncFileSystem final : public FileSystemWrapper {
  public:
   std::atomic<bool> armed{false};
   std::atomic<int> failures{0};
 
-  class File final : public WritableFile {
+  class File final : public WritableFileWrapper {
    public:
     File(std::unique_ptr<WritableFile> base, FailingManifestSyncFileSystem* fs)
-        : base_(std::move(base)), fs_(fs) {}
-    Status append(std::string_view d) override { return base_->append(d); }
-    Status flush() override { return base_->flush(); }
+        : WritableFileWrapper(std::move(base)), fs_(fs) {}
     Status sync() override {
       if (fs_->armed.load() && path().find("MANIFEST") != std::string::npos) {
-        (void)base_->flush();
+        (void)flush();
         fs_->failures.fetch_add(1);
         return Status::IOError(path() + ": injected fdatasync failure");
       }
-      return base_->sync();
+      return WritableFileWrapper::sync();
     }
-    Status close() override { return base_->close(); }
-    uint64_t size() const override { return base_->size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
-    std::unique_ptr<WritableFile> base_;
     FailingManifestSyncFileSystem* fs_;
   };
 
-  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
-    return base_->new_sequential_file(p, f);
-  }
-  Status new_random_access_file(const std::string& p,
-                                std::unique_ptr<RandomAccessFile>* f) override {
-    return base_->new_random_access_file(p, f);
-  }
+  FailingManifestSyncFileSystem() : FileSystemWrapper(posix_file_system()) {}
   Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    std::unique_ptr<WritableFile> b;
-    Status s = base_->new_writable_file(p, &b);
-    if (s.ok()) *f = std::make_unique<File>(std::move(b), this);
+    Status s = FileSystemWrapper::new_writable_file(p, f);
+    if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
     return s;
   }
   Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    std::unique_ptr<WritableFile> b;
-    Status s = base_->new_appendable_file(p, &b);
-    if (s.ok()) *f = std::make_unique<File>(std::move(b), this);
+    Status s = FileSystemWrapper::new_appendable_file(p, f);
+    if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
     return s;
   }
-  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
-  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
-  Status get_children(const std::string& d, std::vector<std::string>* n) override {
-    return base_->get_children(d, n);
-  }
-  Status get_file_size(const std::string& p, uint64_t* b) override {
-    return base_->get_file_size(p, b);
-  }
-  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
-  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
-  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
-  Status rename_file(const std::string& f, const std::string& t) override {
-    return base_->rename_file(f, t);
-  }
-  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
-  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
-    return base_->lock_file(p, l);
-  }
-
- private:
-  std::shared_ptr<FileSystem> base_ = posix_file_system();
 };
 
 std::string key_of(int i) { return "key" + std::to_string(100000 + i); }

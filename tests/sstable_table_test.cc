@@ -274,77 +274,42 @@ TEST(TableBuilderTest, RejectsOutOfOrderEntriesAndRemovesAbandonedFiles) {
 }
 
 // Forwards to the posix file system and records what happens to writable files.
-class RecordingFileSystem final : public FileSystem {
+class RecordingFileSystem final : public FileSystemWrapper {
  public:
   struct Counters {
     int syncs = 0;
     int closes = 0;
     bool appended_after_sync = false;
   };
-  class File final : public WritableFile {
+  class File final : public WritableFileWrapper {
    public:
     File(std::unique_ptr<WritableFile> base, Counters* counters)
-        : base_(std::move(base)), counters_(counters) {}
+        : WritableFileWrapper(std::move(base)), counters_(counters) {}
     Status append(std::string_view data) override {
       if (counters_->syncs > 0) counters_->appended_after_sync = true;
-      return base_->append(data);
+      return WritableFileWrapper::append(data);
     }
-    Status flush() override { return base_->flush(); }
     Status sync() override {
       ++counters_->syncs;
-      return base_->sync();
+      return WritableFileWrapper::sync();
     }
     Status close() override {
       ++counters_->closes;
-      return base_->close();
+      return WritableFileWrapper::close();
     }
-    uint64_t size() const override { return base_->size(); }
-    const std::string& path() const override { return base_->path(); }
 
    private:
-    std::unique_ptr<WritableFile> base_;
     Counters* counters_;
   };
 
   Counters counters;
 
-  Status new_sequential_file(const std::string& p, std::unique_ptr<SequentialFile>* f) override {
-    return base_->new_sequential_file(p, f);
-  }
-  Status new_random_access_file(const std::string& p,
-                                std::unique_ptr<RandomAccessFile>* f) override {
-    return base_->new_random_access_file(p, f);
-  }
+  RecordingFileSystem() : FileSystemWrapper(posix_file_system()) {}
   Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    std::unique_ptr<WritableFile> base;
-    Status s = base_->new_writable_file(p, &base);
-    if (s.ok()) *f = std::make_unique<File>(std::move(base), &counters);
+    Status s = FileSystemWrapper::new_writable_file(p, f);
+    if (s.ok()) *f = std::make_unique<File>(std::move(*f), &counters);
     return s;
   }
-  Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    return base_->new_appendable_file(p, f);
-  }
-  bool file_exists(const std::string& p) override { return base_->file_exists(p); }
-  Status is_directory(const std::string& p, bool* d) override { return base_->is_directory(p, d); }
-  Status get_children(const std::string& d, std::vector<std::string>* n) override {
-    return base_->get_children(d, n);
-  }
-  Status get_file_size(const std::string& p, uint64_t* b) override {
-    return base_->get_file_size(p, b);
-  }
-  Status remove_file(const std::string& p) override { return base_->remove_file(p); }
-  Status create_dir(const std::string& p) override { return base_->create_dir(p); }
-  Status remove_dir(const std::string& p) override { return base_->remove_dir(p); }
-  Status rename_file(const std::string& f, const std::string& t) override {
-    return base_->rename_file(f, t);
-  }
-  Status sync_dir(const std::string& p) override { return base_->sync_dir(p); }
-  Status lock_file(const std::string& p, std::unique_ptr<FileLock>* l) override {
-    return base_->lock_file(p, l);
-  }
-
- private:
-  std::shared_ptr<FileSystem> base_ = posix_file_system();
 };
 
 TEST(TableBuilderTest, FinishSyncsAndClosesAfterTheLastWrite) {

@@ -108,6 +108,72 @@ class FileSystem {
   virtual Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
 };
 
+// A WritableFile that forwards every call to another: subclass it to change a
+// few calls of a file handed out by a FileSystemWrapper.
+class WritableFileWrapper : public WritableFile {
+ public:
+  explicit WritableFileWrapper(std::unique_ptr<WritableFile> base) : base_(std::move(base)) {}
+  Status append(std::string_view data) override { return base_->append(data); }
+  Status flush() override { return base_->flush(); }
+  Status sync() override { return base_->sync(); }
+  Status close() override { return base_->close(); }
+  uint64_t size() const override { return base_->size(); }
+  const std::string& path() const override { return base_->path(); }
+
+ protected:
+  WritableFile& base() const { return *base_; }
+
+ private:
+  std::unique_ptr<WritableFile> base_;
+};
+
+// A FileSystem that forwards every call to another: subclass it and override
+// only the calls you want to change (count, delay, fail, log...).
+class FileSystemWrapper : public FileSystem {
+ public:
+  explicit FileSystemWrapper(std::shared_ptr<FileSystem> base) : base_(std::move(base)) {}
+  FileSystem& base() const { return *base_; }
+
+  Status new_sequential_file(const std::string& path,
+                             std::unique_ptr<SequentialFile>* file) override {
+    return base_->new_sequential_file(path, file);
+  }
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    return base_->new_random_access_file(path, file);
+  }
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    return base_->new_writable_file(path, file);
+  }
+  Status new_appendable_file(const std::string& path,
+                             std::unique_ptr<WritableFile>* file) override {
+    return base_->new_appendable_file(path, file);
+  }
+  bool file_exists(const std::string& path) override { return base_->file_exists(path); }
+  Status is_directory(const std::string& path, bool* is_dir) override {
+    return base_->is_directory(path, is_dir);
+  }
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    return base_->get_children(dir, names);
+  }
+  Status get_file_size(const std::string& path, uint64_t* bytes) override {
+    return base_->get_file_size(path, bytes);
+  }
+  Status remove_file(const std::string& path) override { return base_->remove_file(path); }
+  Status create_dir(const std::string& path) override { return base_->create_dir(path); }
+  Status remove_dir(const std::string& path) override { return base_->remove_dir(path); }
+  Status rename_file(const std::string& from, const std::string& to) override {
+    return base_->rename_file(from, to);
+  }
+  Status sync_dir(const std::string& path) override { return base_->sync_dir(path); }
+  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    return base_->lock_file(path, lock);
+  }
+
+ private:
+  std::shared_ptr<FileSystem> base_;
+};
+
 // The default: POSIX files (pread, write, fdatasync, fcntl locks). A shared
 // instance; it holds no state of its own.
 std::shared_ptr<FileSystem> posix_file_system();

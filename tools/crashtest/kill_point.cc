@@ -62,53 +62,30 @@ class KillWritableFile final : public WritableFile {
   std::shared_ptr<Trigger> trigger_;
 };
 
-class KillFileSystem final : public FileSystem {
+class KillFileSystem final : public FileSystemWrapper {
  public:
   KillFileSystem(std::shared_ptr<FileSystem> base, const KillPoint& point)
-      : base_(std::move(base)), trigger_(std::make_shared<Trigger>(point)) {}
+      : FileSystemWrapper(std::move(base)), trigger_(std::make_shared<Trigger>(point)) {}
 
-  Status new_sequential_file(const std::string& path,
-                             std::unique_ptr<SequentialFile>* file) override {
-    return base_->new_sequential_file(path, file);
-  }
-  Status new_random_access_file(const std::string& path,
-                                std::unique_ptr<RandomAccessFile>* file) override {
-    return base_->new_random_access_file(path, file);
-  }
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
     return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
-      return base_->new_writable_file(path, f);
+      return base().new_writable_file(path, f);
     });
   }
   Status new_appendable_file(const std::string& path,
                              std::unique_ptr<WritableFile>* file) override {
     return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
-      return base_->new_appendable_file(path, f);
+      return base().new_appendable_file(path, f);
     });
   }
-  bool file_exists(const std::string& path) override { return base_->file_exists(path); }
-  Status is_directory(const std::string& path, bool* is_dir) override {
-    return base_->is_directory(path, is_dir);
-  }
-  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
-    return base_->get_children(dir, names);
-  }
-  Status get_file_size(const std::string& path, uint64_t* bytes) override {
-    return base_->get_file_size(path, bytes);
-  }
   Status remove_file(const std::string& path) override {
-    return at_point(*trigger_, "remove", path, [&] { return base_->remove_file(path); });
+    return at_point(*trigger_, "remove", path, [&] { return base().remove_file(path); });
   }
-  Status create_dir(const std::string& path) override { return base_->create_dir(path); }
-  Status remove_dir(const std::string& path) override { return base_->remove_dir(path); }
   Status rename_file(const std::string& from, const std::string& to) override {
-    return at_point(*trigger_, "rename", to, [&] { return base_->rename_file(from, to); });
+    return at_point(*trigger_, "rename", to, [&] { return base().rename_file(from, to); });
   }
   Status sync_dir(const std::string& path) override {
-    return at_point(*trigger_, "sync_dir", path, [&] { return base_->sync_dir(path); });
-  }
-  Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
-    return base_->lock_file(path, lock);
+    return at_point(*trigger_, "sync_dir", path, [&] { return base().sync_dir(path); });
   }
 
  private:
@@ -120,7 +97,6 @@ class KillFileSystem final : public FileSystem {
     return s;
   }
 
-  std::shared_ptr<FileSystem> base_;
   std::shared_ptr<Trigger> trigger_;
 };
 
