@@ -39,20 +39,7 @@ class MergingIterator final : public InternalIterator {
 
   void next() override {
     if (direction_ != Direction::kForward) {
-      // Every other child must move to the first entry after the current key.
-      const std::string key(user_key());
-      const SequenceNumber seq = sequence();
-      const ValueKind k = kind();
-      InternalIterator* current = heap_.front();
-      for (auto& c : children_) {
-        if (c.get() == current) continue;
-        c->seek(key, seq);
-        if (c->valid() && c->user_key() == key && c->sequence() == seq && c->kind() == k) {
-          c->next();
-        }
-      }
-      current->next();
-      rebuild(Direction::kForward);
+      turn(Direction::kForward);
       return;
     }
     InternalIterator* top = heap_.front();
@@ -62,20 +49,7 @@ class MergingIterator final : public InternalIterator {
 
   void prev() override {
     if (direction_ != Direction::kBackward) {
-      // Every other child must move to the last entry before the current key.
-      const std::string key(user_key());
-      const SequenceNumber seq = sequence();
-      const ValueKind k = kind();
-      InternalIterator* current = heap_.front();
-      for (auto& c : children_) {
-        if (c.get() == current) continue;
-        c->seek_for_prev(key, seq);
-        if (c->valid() && c->user_key() == key && c->sequence() == seq && c->kind() == k) {
-          c->prev();
-        }
-      }
-      current->prev();
-      rebuild(Direction::kBackward);
+      turn(Direction::kBackward);
       return;
     }
     InternalIterator* top = heap_.front();
@@ -115,6 +89,30 @@ class MergingIterator final : public InternalIterator {
     std::make_heap(
         heap_.begin(), heap_.end(),
         [this](const InternalIterator* a, const InternalIterator* b) { return heap_less(a, b); });
+  }
+
+  // Changes direction and takes one step: every child but the current one
+  // moves to the first entry past the current key in the new direction, the
+  // current one steps, and the heap is rebuilt for the new direction.
+  void turn(Direction direction) {
+    const std::string key(user_key());
+    const SequenceNumber seq = sequence();
+    const ValueKind k = kind();
+    const bool forward = direction == Direction::kForward;
+    InternalIterator* current = heap_.front();
+    for (auto& c : children_) {
+      if (c.get() == current) continue;
+      if (forward) {
+        c->seek(key, seq);
+      } else {
+        c->seek_for_prev(key, seq);
+      }
+      if (c->valid() && c->user_key() == key && c->sequence() == seq && c->kind() == k) {
+        forward ? c->next() : c->prev();
+      }
+    }
+    forward ? current->next() : current->prev();
+    rebuild(direction);
   }
 
   // The front child has moved: restore the heap.

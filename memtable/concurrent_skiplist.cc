@@ -29,8 +29,6 @@ std::optional<std::string_view> live_at(const SkipListCore& core, std::string_vi
   return n->value();
 }
 
-double ratio(double a, double b) { return b == 0 ? 0.0 : a / b; }
-
 }  // namespace
 
 // ---------------------------------------------------------------- Cursor
@@ -136,20 +134,10 @@ size_t FrozenMemtable::len() const { return core_->live_entries(); }
 size_t FrozenMemtable::entry_count() const { return core_->entry_count(); }
 size_t FrozenMemtable::memory_usage() const { return core_->memory_usage(); }
 size_t FrozenMemtable::memory_reserved() const { return core_->memory_reserved(); }
-double FrozenMemtable::memory_utilization() const {
-  return ratio(static_cast<double>(memory_usage()), static_cast<double>(memory_reserved()));
-}
-size_t FrozenMemtable::memory_idle() const {
-  const size_t reserved = memory_reserved();
-  const size_t used = memory_usage();
-  return reserved > used ? reserved - used : 0;
-}
-double FrozenMemtable::avg_key_size() const {
-  return ratio(static_cast<double>(core_->key_bytes()), static_cast<double>(entry_count()));
-}
-double FrozenMemtable::avg_value_size() const {
-  return ratio(static_cast<double>(core_->value_bytes()), static_cast<double>(entry_count()));
-}
+double FrozenMemtable::memory_utilization() const { return core_->memory_utilization(); }
+size_t FrozenMemtable::memory_idle() const { return core_->memory_idle(); }
+double FrozenMemtable::avg_key_size() const { return core_->avg_key_size(); }
+double FrozenMemtable::avg_value_size() const { return core_->avg_value_size(); }
 size_t FrozenMemtable::total_inserts() const { return core_->total_attempts(); }
 
 // ---------------------------------------------------------------- ConcurrentSkipList
@@ -282,20 +270,10 @@ bool ConcurrentSkipList::empty() const { return len() == 0; }
 size_t ConcurrentSkipList::entry_count() const { return core_->entry_count(); }
 size_t ConcurrentSkipList::memory_usage() const { return core_->memory_usage(); }
 size_t ConcurrentSkipList::memory_reserved() const { return core_->memory_reserved(); }
-double ConcurrentSkipList::memory_utilization() const {
-  return ratio(static_cast<double>(memory_usage()), static_cast<double>(memory_reserved()));
-}
-size_t ConcurrentSkipList::memory_idle() const {
-  const size_t reserved = memory_reserved();
-  const size_t used = memory_usage();
-  return reserved > used ? reserved - used : 0;
-}
-double ConcurrentSkipList::avg_key_size() const {
-  return ratio(static_cast<double>(core_->key_bytes()), static_cast<double>(entry_count()));
-}
-double ConcurrentSkipList::avg_value_size() const {
-  return ratio(static_cast<double>(core_->value_bytes()), static_cast<double>(entry_count()));
-}
+double ConcurrentSkipList::memory_utilization() const { return core_->memory_utilization(); }
+size_t ConcurrentSkipList::memory_idle() const { return core_->memory_idle(); }
+double ConcurrentSkipList::avg_key_size() const { return core_->avg_key_size(); }
+double ConcurrentSkipList::avg_value_size() const { return core_->avg_value_size(); }
 size_t ConcurrentSkipList::total_inserts() const { return core_->total_attempts(); }
 size_t ConcurrentSkipList::max_memory_bytes() const { return core_->max_memory_bytes(); }
 size_t ConcurrentSkipList::max_entries() const { return core_->max_entries(); }

@@ -86,12 +86,28 @@ class SkipListCore {
   // Acquire: pairs with the release stores of the flag (a notification only).
   bool is_sealed() const { return sealed_.load(std::memory_order_acquire); }
 
+  static double ratio(double a, double b) { return b == 0 ? 0.0 : a / b; }
   size_t memory_usage() const { return arena_.memory_usage(); }
   size_t memory_reserved() const { return arena_.memory_reserved(); }
   size_t live_entries() const;
   size_t entry_count() const;
   uint64_t key_bytes() const;
   uint64_t value_bytes() const;
+  // Derived statistics, shared by ConcurrentSkipList and FrozenMemtable.
+  double memory_utilization() const {
+    return ratio(static_cast<double>(memory_usage()), static_cast<double>(memory_reserved()));
+  }
+  size_t memory_idle() const {
+    const size_t reserved = memory_reserved();
+    const size_t used = memory_usage();
+    return reserved > used ? reserved - used : 0;
+  }
+  double avg_key_size() const {
+    return ratio(static_cast<double>(key_bytes()), static_cast<double>(entry_count()));
+  }
+  double avg_value_size() const {
+    return ratio(static_cast<double>(value_bytes()), static_cast<double>(entry_count()));
+  }
   size_t total_attempts() const;
   size_t max_memory_bytes() const { return max_memory_bytes_; }
   size_t max_entries() const { return max_entries_; }
