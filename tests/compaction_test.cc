@@ -321,7 +321,7 @@ class SlowTableSyncFileSystem final : public FileSystemWrapper {
    public:
     using WritableFileWrapper::WritableFileWrapper;
     Status sync() override {
-      std::this_thread::sleep_for(std::chrono::milliseconds(15));
+      std::this_thread::sleep_for(std::chrono::milliseconds(40));
       return WritableFileWrapper::sync();
     }
   };
