@@ -284,16 +284,44 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
 
 // ---------------------------------------------------------------- writes
 
-Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+namespace {
+// A put() or remove() of one key reuses its thread's batch, so that the
+// common single-key write allocates nothing. A listener that writes from
+// inside a write (on_memtable_sealed runs after it, but stays safe either way)
+// gets a batch of its own.
+struct ThreadBatch {
   WriteBatch batch;
-  batch.put(key, value);
-  return write(options, &batch);
+  bool in_use = false;
+};
+thread_local ThreadBatch thread_batch;
+}  // namespace
+
+Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  if (thread_batch.in_use) {
+    WriteBatch batch;
+    batch.put(key, value);
+    return write(options, &batch);
+  }
+  thread_batch.in_use = true;
+  thread_batch.batch.clear();
+  thread_batch.batch.put(key, value);
+  Status s = write(options, &thread_batch.batch);
+  thread_batch.in_use = false;
+  return s;
 }
 
 Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
-  WriteBatch batch;
-  batch.remove(key);
-  return write(options, &batch);
+  if (thread_batch.in_use) {
+    WriteBatch batch;
+    batch.remove(key);
+    return write(options, &batch);
+  }
+  thread_batch.in_use = true;
+  thread_batch.batch.clear();
+  thread_batch.batch.remove(key);
+  Status s = write(options, &thread_batch.batch);
+  thread_batch.in_use = false;
+  return s;
 }
 
 Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
@@ -310,14 +338,10 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
       &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
   if (s.ok()) {
     s = apply_to_memtable(w);
-    publisher_.finish(w.first_sequence);
+    publisher_.finish(w.ticket);
     // Acknowledge only what readers can see: a get() after this write returns
     // must find it (and a snapshot taken after it must hold it).
     publisher_.wait_visible(w.first_sequence + batch->count() - 1);
-  }
-  if (s.ok()) {
-    stats_.user_writes.fetch_add(1, std::memory_order_relaxed);
-    stats_.user_bytes.fetch_add(batch->approximate_size(), std::memory_order_relaxed);
   }
   report_sealed_event(w);
   return s;
@@ -328,17 +352,22 @@ void DBImpl::report_sealed_event(const Writer& w) {
 }
 
 Status DBImpl::apply_to_memtable(const Writer& w) {
-  wal::DecodedWriteBatch decoded;
-  Status s = wal::decode_write_batch(w.batch->rep().encoded(), &decoded);
-  if (!s.ok()) return s;
   SequenceNumber seq = w.first_sequence;
-  for (const wal::WriteBatchEntry& e : decoded.entries) {
-    const InsertResult r = w.memtable->add(e.key, e.value, e.kind, seq++);
-    if (r != InsertResult::kOk) {
-      // The leader drained writers before sealing and set no limits, so this
-      // is a broken invariant, not a condition to retry.
-      return Status::Corruption("memtable refused a write at sequence " + std::to_string(seq - 1));
-    }
+  bool refused = false;
+  SequenceNumber base = 0;
+  // The batch was built through WriteBatch, so it is well formed; the visitor
+  // still validates it as it goes.
+  Status s = wal::for_each_write_batch_entry(
+      w.batch->rep().encoded(), &base, [&](const wal::WriteBatchEntry& e) {
+        if (refused) return;
+        refused = w.memtable->add(e.key, e.value, e.kind, seq) != InsertResult::kOk;
+        if (!refused) ++seq;
+      });
+  if (!s.ok()) return s;
+  if (refused) {
+    // The leader drained writers before sealing and set no limits, so this
+    // is a broken invariant, not a condition to retry.
+    return Status::Corruption("memtable refused a write at sequence " + std::to_string(seq));
   }
   return Status::OK();
 }
@@ -358,23 +387,34 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
 Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
   bool rotate = false;
   for (wal::GroupCommit::Request* r : group) rotate |= static_cast<Writer*>(r->context)->rotate;
-  std::shared_ptr<ConcurrentSkipList> memtable;
-  std::optional<MemtableSealedInfo> sealed_event;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    Status s = make_room_for_write(lock, rotate);
-    sealed_event.swap(sealed_event_);
-    if (!s.ok()) return s;
-    memtable = mem_.list;
+  // The common group needs nothing from mu_: no error, room in the memtable,
+  // level 0 below the slowdown trigger. Only a leader switches memtables, so
+  // reading mem_.list here without mu_ races with nothing.
+  // Relaxed loads: hints, re-checked under mu_ whenever they say "look".
+  ConcurrentSkipList* memtable = mem_.list.get();
+  const bool fast = !rotate && !writes_need_attention_.load(std::memory_order_relaxed) &&
+                    level0_files_.load(std::memory_order_relaxed) <
+                        static_cast<size_t>(options_.l0_slowdown_writes_trigger) &&
+                    !memtable_full(*memtable);
+  if (!fast) {
+    std::optional<MemtableSealedInfo> sealed_event;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      Status s = make_room_for_write(lock, rotate);
+      sealed_event.swap(sealed_event_);
+      if (!s.ok()) return s;
+      memtable = mem_.list.get();
+    }
+    // Reported by the leader's own writer once its write is over (see write()):
+    // a listener that writes to the DB must not do so from inside a group.
+    static_cast<Writer*>(group.front()->context)->sealed_event = sealed_event;
   }
-  // Reported by the leader's own writer once its write is over (see write()):
-  // a listener that writes to the DB must not do so from inside a group.
-  static_cast<Writer*>(group.front()->context)->sealed_event = sealed_event;
 
   bool sync = false;
   bool any_unlogged = false;
-  std::vector<std::string_view> records;
-  records.reserve(group.size());
+  uint64_t user_writes = 0;
+  uint64_t user_bytes = 0;
+  group_records_.clear();
   SequenceNumber next = last_allocated_ + 1;
   for (wal::GroupCommit::Request* r : group) {
     auto* w = static_cast<Writer*>(r->context);
@@ -385,27 +425,31 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     wal::WriteBatchBuilder& rep = w->batch->rep();
     rep.set_base_sequence(next);
     next += rep.count();
+    ++user_writes;
+    user_bytes += rep.encoded_bytes();
     if (w->disable_wal) {
       any_unlogged = true;
     } else {
-      records.push_back(rep.encoded());
+      group_records_.push_back(rep.encoded());
     }
   }
   if (next - 1 > kMaxSequenceNumber) return Status::NotSupported("sequence numbers exhausted");
 
-  if (!records.empty() || sync) {
-    Status s = records.empty() ? log_->sync() : log_->add_records(records, sync);
+  if (!group_records_.empty() || sync) {
+    Status s = group_records_.empty() ? log_->sync() : log_->add_records(group_records_, sync);
     if (!s.ok()) {
       // The log may end in a partial record: no later write may follow it.
       std::lock_guard<std::mutex> guard(mu_);
       record_background_error(s);
       return s;
     }
-    for (std::string_view r : records)
-      stats_.wal_bytes.fetch_add(r.size(), std::memory_order_relaxed);
+    uint64_t wal_bytes = 0;
+    for (std::string_view r : group_records_) wal_bytes += r.size();
+    // Relaxed (all the statistics below): counters, read only for reporting.
+    stats_.wal_bytes.fetch_add(wal_bytes, std::memory_order_relaxed);
     if (sync) stats_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
   }
-  if (any_unlogged) {
+  if (any_unlogged && !mem_.unlogged) {
     std::lock_guard<std::mutex> guard(mu_);
     mem_.unlogged = true;  // only a leader switches memtables: still `memtable`
   }
@@ -413,11 +457,20 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
   for (wal::GroupCommit::Request* r : group) {
     auto* w = static_cast<Writer*>(r->context);
     if (w->batch == nullptr) continue;
-    publisher_.begin(w->first_sequence, w->first_sequence + w->batch->count() - 1);
+    w->ticket = publisher_.begin(w->first_sequence, w->first_sequence + w->batch->count() - 1);
   }
   last_allocated_ = next - 1;
   versions_->set_last_sequence(last_allocated_);
+  if (user_writes > 0) {
+    stats_.user_writes.fetch_add(user_writes, std::memory_order_relaxed);
+    stats_.user_bytes.fetch_add(user_bytes, std::memory_order_relaxed);
+  }
   return Status::OK();
+}
+
+bool DBImpl::memtable_full(const ConcurrentSkipList& mem) const {
+  return mem.memory_usage() >= options_.memtable_bytes ||
+         (options_.memtable_max_entries > 0 && mem.entry_count() >= options_.memtable_max_entries);
 }
 
 Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool force) {
@@ -448,10 +501,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
       stats_.delay_micros.fetch_add(now_micros() - start, std::memory_order_relaxed);
       continue;
     }
-    const bool full = mem_.list->memory_usage() >= options_.memtable_bytes ||
-                      (options_.memtable_max_entries > 0 &&
-                       mem_.list->entry_count() >= options_.memtable_max_entries) ||
-                      (force && mem_.list->entry_count() > 0);
+    const bool full = memtable_full(*mem_.list) || (force && mem_.list->entry_count() > 0);
     if (!full) break;
     if (sealed_.size() >= options_.max_sealed_memtables ||
         l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger)) {
@@ -516,6 +566,8 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
 
 void DBImpl::record_background_error(const Status& s) {
   if (bg_error_.ok()) bg_error_ = s;
+  // Relaxed: leaders that read it then take mu_, which orders the rest.
+  if (!bg_error_.ok()) writes_need_attention_.store(true, std::memory_order_relaxed);
   bg_cv_.notify_all();
 }
 
@@ -531,6 +583,8 @@ void DBImpl::install_read_view() {
   view->mem = mem_.list;
   for (auto it = sealed_.rbegin(); it != sealed_.rend(); ++it) view->sealed.push_back(it->frozen);
   view->version = versions_->current();
+  // Relaxed: a hint for write leaders (see lead_write_group()).
+  level0_files_.store(view->version->file_count(0), std::memory_order_relaxed);
   std::lock_guard<std::mutex> guard(view_mu_);
   view_ = std::move(view);
 }
@@ -1232,6 +1286,7 @@ Status DBImpl::close() {
   {
     std::lock_guard<std::mutex> guard(mu_);
     shutting_down_ = true;
+    writes_need_attention_.store(true, std::memory_order_relaxed);  // relaxed: see above
     stop_compactions_.store(true, std::memory_order_relaxed);
     bg_cv_.notify_all();
   }

@@ -97,7 +97,10 @@ class DBImpl final : public DB {
     // Set on the leader's own writer when its group rotated the memtable.
     std::optional<MemtableSealedInfo> sealed_event;
     SequenceNumber first_sequence = 0;
-    std::shared_ptr<ConcurrentSkipList> memtable;
+    SequencePublisher::Ticket ticket = 0;
+    // The memtable the leader chose. A raw pointer is enough: the memtable is
+    // sealed (and may be dropped) only after every range begun in it finished.
+    ConcurrentSkipList* memtable = nullptr;
   };
   struct Stats {
     std::atomic<uint64_t> user_writes{0};
@@ -141,6 +144,8 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
   Status rotate_memtable(std::unique_lock<std::mutex>& lock);
   Status apply_to_memtable(const Writer& w);
+  // Whether `mem` reached memtable_bytes or memtable_max_entries.
+  bool memtable_full(const ConcurrentSkipList& mem) const;
   void report_sealed_event(const Writer& w);
 
   std::shared_ptr<const ReadView> read_view() const;
@@ -179,8 +184,15 @@ class DBImpl final : public DB {
   wal::GroupCommit group_commit_;
   // Touched only by the write group leader, or under mu_ with writers drained.
   std::unique_ptr<wal::LogWriter> log_;
-  SequenceNumber last_allocated_ = 0;  // leader only
+  SequenceNumber last_allocated_ = 0;            // leader only
+  std::vector<std::string_view> group_records_;  // leader only: the group's WAL records
   SequencePublisher publisher_;
+  // Whether a write group must take mu_ before it writes: a background error,
+  // a closing DB. Set under mu_; read by leaders without it, so that a group
+  // that needs nothing from mu_ does not take it.
+  std::atomic<bool> writes_need_attention_{false};
+  // Files in level 0 of the current Version (set under mu_ with each new view).
+  std::atomic<size_t> level0_files_{0};
 
   mutable std::mutex mu_;
   std::condition_variable bg_cv_;       // background work, or its completion

@@ -6,49 +6,63 @@
 // of a batch, or a later write without an earlier one). The publisher keeps the
 // ranges still in flight and publishes the highest sequence below all of them.
 //
-// Thread safety: every method may be called from many threads at once.
+// The ranges live in a ring of slots, in the order the group leaders handed
+// them out. begin() (one leader at a time) fills the next slot; finish() marks
+// a slot done and then moves the ring's head over every done slot at the front,
+// raising the visible sequence to the last of them. No lock is taken: the write
+// path's members finish concurrently, and any of them may advance the head.
+//
+// Thread safety: begin() and reset() are called by one thread at a time (the
+// group leader, or the opener before any writer); everything else from any
+// thread at any time.
 #pragma once
 
+#include <array>
 #include <atomic>
-#include <condition_variable>
-#include <map>
-#include <mutex>
+#include <cstdint>
 
 #include "util/internal_key.h"
+#include "util/thread_wait.h"
 
 namespace fsdb {
 
 class SequencePublisher {
  public:
+  // Identifies a range handed out by begin().
+  using Ticket = uint64_t;
+
   // The sequence readers may use: every write at or below it is in a memtable.
-  // Acquire: pairs with the release in finish(), so the inserts a reader is
-  // allowed to see are visible to it.
+  // Acquire: pairs with the release RMW in publish(), so the inserts a reader
+  // is allowed to see are visible to it.
   SequenceNumber visible() const { return visible_.load(std::memory_order_acquire); }
 
-  // At open: everything up to `s` is recovered.
-  void reset(SequenceNumber s) {
-    std::lock_guard<std::mutex> guard(mu_);
-    allocated_ = s;
-    visible_.store(s, std::memory_order_release);
+  // At open: everything up to `s` is recovered. REQUIRES: nothing in flight.
+  void reset(SequenceNumber s) { visible_.store(s, std::memory_order_release); }
+
+  // [first, last] has been handed to a writer that will insert it. Ranges are
+  // begun in sequence order. REQUIRES: one caller at a time.
+  Ticket begin(SequenceNumber /*first*/, SequenceNumber last) {
+    // Relaxed: tail_ is written only here, by one thread at a time.
+    const Ticket t = tail_.load(std::memory_order_relaxed);
+    // A slot is reused only once the head has passed its previous range. The
+    // ring holds one range per writer in flight, so this wait is for a ring
+    // smaller than the number of writer threads.
+    while (t - head_.load(std::memory_order_acquire) >= kSlots) std::this_thread::yield();
+    Slot& slot = slots_[t % kSlots];
+    // Relaxed: both are published to finishers and advancers by the release
+    // store of tail_ below.
+    slot.last.store(last, std::memory_order_relaxed);
+    slot.done.store(false, std::memory_order_relaxed);
+    tail_.store(t + 1, std::memory_order_release);
+    return t;
   }
 
-  // [first, last] has been handed to writers that will insert it.
-  void begin(SequenceNumber first, SequenceNumber last) {
-    std::lock_guard<std::mutex> guard(mu_);
-    in_flight_.emplace(first, last);
-    allocated_ = last;
-  }
-
-  // The writer of the range starting at `first` has inserted all of it (or gave up).
-  void finish(SequenceNumber first) {
-    std::lock_guard<std::mutex> guard(mu_);
-    in_flight_.erase(first);
-    const SequenceNumber v = in_flight_.empty() ? allocated_ : in_flight_.begin()->first - 1;
-    // Release: publishes the memtable inserts made before finish() to readers
-    // that acquire visible().
-    visible_.store(v, std::memory_order_release);
-    if (in_flight_.empty()) drained_.notify_all();
-    if (waiters_ > 0) published_.notify_all();
+  // The writer of `ticket` has inserted all of its range (or gave up).
+  void finish(Ticket ticket) {
+    // Release: the memtable inserts of this range happen-before an advancer's
+    // acquire load of `done`, and so before its publication of the sequence.
+    slots_[ticket % kSlots].done.store(true, std::memory_order_release);
+    advance();
   }
 
   // Blocks until visible() >= s. A writer calls it after finish() so that it
@@ -57,27 +71,90 @@ class SequencePublisher {
   // until that one finishes the visible sequence stays below both.
   void wait_visible(SequenceNumber s) {
     if (visible() >= s) return;
-    std::unique_lock<std::mutex> lock(mu_);
-    ++waiters_;
-    published_.wait(lock, [&] { return visible_.load(std::memory_order_relaxed) >= s; });
-    --waiters_;
+    // Seq_cst: the sleep handshake of wait() (see advance()).
+    wait([&] { return visible_.load(std::memory_order_seq_cst) >= s; });
   }
 
   // Blocks until no range is in flight (before sealing a memtable, so nothing
-  // is inserted into it afterwards).
+  // is inserted into it afterwards). REQUIRES: no begin() meanwhile.
   void wait_until_drained() {
-    std::unique_lock<std::mutex> lock(mu_);
-    drained_.wait(lock, [this] { return in_flight_.empty(); });
+    // Seq_cst: the sleep handshake of wait() (see advance()).
+    wait([&] {
+      return head_.load(std::memory_order_seq_cst) == tail_.load(std::memory_order_seq_cst);
+    });
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable drained_;
-  std::condition_variable published_;                   // visible_ advanced; guarded by mu_
-  int waiters_ = 0;                                     // guarded by mu_: threads in wait_visible()
-  std::map<SequenceNumber, SequenceNumber> in_flight_;  // first -> last
-  SequenceNumber allocated_ = 0;
-  std::atomic<SequenceNumber> visible_{0};
+  static constexpr size_t kSlots = 1024;
+  struct alignas(64) Slot {
+    std::atomic<SequenceNumber> last{0};
+    std::atomic<bool> done{true};
+  };
+
+  // Moves the head over the done slots at the front of the ring.
+  void advance() {
+    for (;;) {
+      // Acquire on head_ and tail_: the slot's fields written before them
+      // (by begin(), or by the advancer that moved the head) are visible.
+      Ticket h = head_.load(std::memory_order_acquire);
+      if (h == tail_.load(std::memory_order_acquire)) break;
+      const Slot& slot = slots_[h % kSlots];
+      // Acquire: pairs with finish()'s release (the range's inserts).
+      if (!slot.done.load(std::memory_order_acquire)) break;
+      const SequenceNumber last =
+          slot.last.load(std::memory_order_relaxed);  // under head_'s acquire
+      // The CAS fails if another advancer moved the head first (then the slot
+      // may already hold a newer range, and what was read is not used).
+      // Seq_cst: at least release, so that a begin() waiting for this slot
+      // sees the head move only after the slot was read; seq_cst for the sleep
+      // handshake below.
+      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_seq_cst)) publish(last);
+    }
+    // The sleep handshake (a Dekker pattern, every access seq_cst): a waiter
+    // increments sleepers_ and then re-checks the head and the sequence; this
+    // thread moved them and then reads sleepers_. In the single order of
+    // seq_cst operations one of the two comes second and sees the other: the
+    // waiter does not sleep, or it is woken here.
+    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
+      wake_epoch_.fetch_add(1, std::memory_order_seq_cst);
+      futex_wake_all(&wake_epoch_);
+    }
+  }
+
+  // Raises visible_ to `last` (advancers may publish out of order).
+  void publish(SequenceNumber last) {
+    SequenceNumber v = visible_.load(std::memory_order_relaxed);
+    // Seq_cst on success: release for readers, who acquire visible_, and the
+    // sleep handshake (see advance()). Relaxed on failure: the loop only
+    // retries with the value it read.
+    while (v < last && !visible_.compare_exchange_weak(v, last, std::memory_order_seq_cst,
+                                                       std::memory_order_relaxed)) {
+    }
+  }
+
+  // Spins, yields, then sleeps on wake_epoch_ until done() holds; done()
+  // must read with seq_cst loads (the handshake of advance()).
+  template <typename Done>
+  void wait(Done&& done) {
+    if (done()) return;
+    if (spin_then_yield(WaitBudget{}, [&] { return !done(); })) return;
+    for (;;) {
+      // The epoch is read before the re-check: if an advancer bumps it after
+      // that, futex_wait returns at once.
+      const uint32_t epoch = wake_epoch_.load(std::memory_order_seq_cst);
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);  // the handshake of advance()
+      if (!done()) futex_wait(&wake_epoch_, epoch);
+      sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+      if (done()) return;
+    }
+  }
+
+  std::array<Slot, kSlots> slots_;
+  alignas(64) std::atomic<Ticket> head_{0};  // the oldest range still in flight
+  alignas(64) std::atomic<Ticket> tail_{0};  // the next ticket begin() hands out
+  alignas(64) std::atomic<SequenceNumber> visible_{0};
+  alignas(64) std::atomic<uint32_t> sleepers_{0};
+  std::atomic<uint32_t> wake_epoch_{0};
 };
 
 }  // namespace fsdb

@@ -6,8 +6,14 @@
 // behind it (up to max_group_bytes of Request::bytes or max_group_requests),
 // calls lead(group) once WITHOUT holding the queue's mutex, hands the status it
 // returns to every member, wakes them, and wakes the next request in the queue,
-// which leads the next group. Members sleep on a condition variable; nobody spins.
-// Groups are formed and led in arrival order, so requests are never reordered.
+// which leads the next group. Groups are formed and led in arrival order, so
+// requests are never reordered.
+//
+// Waiting: a group without a sync lasts a few microseconds, far less than a
+// sleep and wake-up through the kernel, so members and the next leader first
+// spin, then yield, and sleep on a futex only after WaitBudget (util/thread_wait.h).
+// A request that syncs, or that waits behind a group that syncs, sleeps at once:
+// its wait is an fdatasync long.
 //
 // Follower wait: a closed-loop writer whose group has just finished comes back
 // a few microseconds later. When the group is going to sync and the previous
@@ -21,16 +27,16 @@
 // stay alive until their submit() returns; the queue only links them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <type_traits>
 #include <vector>
 
 #include "fsdb/status.h"
+#include "util/thread_wait.h"
 
 namespace fsdb::wal {
 
@@ -42,6 +48,8 @@ struct GroupCommitOptions {
   size_t max_group_requests = 1024;
   // Upper bound of the follower wait described above; zero turns it off.
   std::chrono::microseconds max_follower_wait{100};
+  // How long a waiting request spins and yields before it sleeps.
+  WaitBudget wait_budget;
 };
 
 struct GroupCommitStats {
@@ -61,8 +69,7 @@ class GroupCommit {
    private:
     friend class GroupCommit;
     Request* next_ = nullptr;  // queue link, guarded by GroupCommit::mu_
-    bool done_ = false;        // guarded by GroupCommit::mu_
-    std::condition_variable wake_;
+    StateWord state_;          // kWaiting, then kDone or kLeading
   };
   using Group = std::span<Request* const>;
 
@@ -98,13 +105,20 @@ class GroupCommit {
   bool join(Request* request, Group* group);
   void finish(Group group, const Status& status, std::chrono::steady_clock::duration took);
 
+  static constexpr uint32_t kWaiting = 0;
+  static constexpr uint32_t kDone = 1;
+  static constexpr uint32_t kLeading = 2;
+
   const GroupCommitOptions options_;
-  mutable std::mutex mu_;
+  mutable SpinMutex mu_;
   Request* head_ = nullptr;  // the leader's request while a group runs, else the next leader
   Request* tail_ = nullptr;
-  size_t queued_ = 0;       // requests in the queue, the running group included
-  bool gathering_ = false;  // the head waits for followers: arrivals must wake it
-  size_t expected_ = 1;     // requests seen around the last group: who will come back
+  // Requests in the queue, the running group included. Written under mu_; a
+  // gathering leader polls it without the lock.
+  std::atomic<size_t> queued_{0};
+  // The running group syncs: waiters stop spinning and sleep.
+  std::atomic<bool> group_syncs_{false};
+  size_t expected_ = 1;  // requests seen around the last group: who will come back
   std::chrono::steady_clock::time_point last_finish_{};
   std::chrono::nanoseconds sync_lead_cost_{0};  // moving average of syncing lead() calls
   std::vector<Request*> group_;                 // only the current leader touches it

@@ -1,5 +1,7 @@
 #include "wal/write_batch_encoding.h"
 
+#include <algorithm>
+
 #include "util/coding.h"
 
 namespace fsdb::wal {
@@ -31,52 +33,40 @@ void set_write_batch_base_sequence(std::string* encoded, SequenceNumber sequence
   encode_fixed64(encoded->data(), sequence);
 }
 
-Status decode_write_batch(std::string_view encoded, DecodedWriteBatch* out) {
+namespace detail {
+
+Status write_batch_entry_error(size_t index, size_t offset, std::string_view what) {
+  return Status::Corruption("write batch: entry " + std::to_string(index) + " at byte " +
+                            std::to_string(offset) + ": " + std::string(what));
+}
+
+Status write_batch_header_error(std::string_view encoded) {
   if (encoded.size() < kWriteBatchHeaderBytes) {
     return Status::Corruption("write batch: " + std::to_string(encoded.size()) +
                               " bytes, shorter than its 12-byte header");
   }
-  out->base_sequence = decode_fixed64(encoded.data());
+  const SequenceNumber base = decode_fixed64(encoded.data());
   const uint32_t count = decode_fixed32(encoded.data() + 8);
-  std::string_view input = encoded.substr(kWriteBatchHeaderBytes);
-  // Each entry takes at least 2 bytes (kind, key length), so a count larger than
-  // that allows is rejected before reserving anything for it.
-  if (count > input.size() / 2) {
+  const size_t entry_bytes = encoded.size() - kWriteBatchHeaderBytes;
+  if (count > entry_bytes / 2) {
     return Status::Corruption("write batch: count " + std::to_string(count) + " does not fit in " +
-                              std::to_string(input.size()) + " bytes of entries");
+                              std::to_string(entry_bytes) + " bytes of entries");
   }
-  if (count > 0 && (out->base_sequence > kMaxSequenceNumber ||
-                    count - 1 > kMaxSequenceNumber - out->base_sequence)) {
-    return Status::Corruption("write batch: sequence numbers overflow: base " +
-                              std::to_string(out->base_sequence) + ", count " +
-                              std::to_string(count));
-  }
+  return Status::Corruption("write batch: sequence numbers overflow: base " + std::to_string(base) +
+                            ", count " + std::to_string(count));
+}
+
+}  // namespace detail
+
+Status decode_write_batch(std::string_view encoded, DecodedWriteBatch* out) {
   out->entries.clear();
-  out->entries.reserve(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    auto bad = [&](std::string_view what) {
-      return Status::Corruption("write batch: entry " + std::to_string(i) + " at byte " +
-                                std::to_string(encoded.size() - input.size()) + ": " +
-                                std::string(what));
-    };
-    if (input.empty()) return bad("missing (count says " + std::to_string(count) + ")");
-    const auto kind = static_cast<uint8_t>(input.front());
-    if (!is_valid_kind(kind)) return bad("unknown kind " + std::to_string(kind));
-    std::string_view rest = input.substr(1);
-    WriteBatchEntry entry;
-    entry.kind = static_cast<ValueKind>(kind);
-    if (!get_length_prefixed(&rest, &entry.key)) return bad("bad key length");
-    if (entry.kind == ValueKind::kValue && !get_length_prefixed(&rest, &entry.value)) {
-      return bad("bad value length");
-    }
-    out->entries.push_back(entry);
-    input = rest;
+  if (encoded.size() >= kWriteBatchHeaderBytes) {
+    // Bounded by the size check in for_each_write_batch_entry (2 bytes an entry).
+    out->entries.reserve(std::min<size_t>(decode_fixed32(encoded.data() + 8),
+                                          (encoded.size() - kWriteBatchHeaderBytes) / 2));
   }
-  if (!input.empty()) {
-    return Status::Corruption("write batch: " + std::to_string(input.size()) +
-                              " bytes after the last of " + std::to_string(count) + " entries");
-  }
-  return Status::OK();
+  return for_each_write_batch_entry(encoded, &out->base_sequence,
+                                    [&](const WriteBatchEntry& e) { out->entries.push_back(e); });
 }
 
 }  // namespace fsdb::wal

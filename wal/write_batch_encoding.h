@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "fsdb/status.h"
+#include "util/coding.h"
 #include "util/internal_key.h"
 
 namespace fsdb::wal {
@@ -66,8 +67,64 @@ struct DecodedWriteBatch {
   std::vector<WriteBatchEntry> entries;  // views into the encoded batch
 };
 
+// Validates a whole batch and calls visit(entry) for each entry in order (the
+// views point into `encoded`). Returns OK, or Corruption naming the entry and
+// what is wrong with it; entries before a damaged one have been visited, so a
+// caller that must be all-or-nothing validates first (decode_write_batch) or
+// knows the batch is well formed (it built it).
+template <typename Visit>
+Status for_each_write_batch_entry(std::string_view encoded, SequenceNumber* base_sequence,
+                                  Visit&& visit);
+
 // Decodes and validates a whole batch; on error *out is unspecified and the
 // status is Corruption naming the entry and what is wrong with it.
 Status decode_write_batch(std::string_view encoded, DecodedWriteBatch* out);
+
+namespace detail {
+// Corruption of `encoded` at entry `index`, at byte `offset`.
+Status write_batch_entry_error(size_t index, size_t offset, std::string_view what);
+Status write_batch_header_error(std::string_view encoded);
+}  // namespace detail
+
+template <typename Visit>
+Status for_each_write_batch_entry(std::string_view encoded, SequenceNumber* base_sequence,
+                                  Visit&& visit) {
+  if (encoded.size() < kWriteBatchHeaderBytes) return detail::write_batch_header_error(encoded);
+  const SequenceNumber base = decode_fixed64(encoded.data());
+  *base_sequence = base;
+  const uint32_t count = decode_fixed32(encoded.data() + 8);
+  std::string_view input = encoded.substr(kWriteBatchHeaderBytes);
+  // Each entry takes at least 2 bytes (kind, key length).
+  if (count > input.size() / 2 ||
+      (count > 0 && (base > kMaxSequenceNumber || count - 1 > kMaxSequenceNumber - base))) {
+    return detail::write_batch_header_error(encoded);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t offset = encoded.size() - input.size();
+    if (input.empty()) {
+      return detail::write_batch_entry_error(i, offset,
+                                             "missing (count says " + std::to_string(count) + ")");
+    }
+    const auto kind = static_cast<uint8_t>(input.front());
+    if (!is_valid_kind(kind)) {
+      return detail::write_batch_entry_error(i, offset, "unknown kind " + std::to_string(kind));
+    }
+    input.remove_prefix(1);
+    WriteBatchEntry entry;
+    entry.kind = static_cast<ValueKind>(kind);
+    if (!get_length_prefixed(&input, &entry.key)) {
+      return detail::write_batch_entry_error(i, offset, "bad key length");
+    }
+    if (entry.kind == ValueKind::kValue && !get_length_prefixed(&input, &entry.value)) {
+      return detail::write_batch_entry_error(i, offset, "bad value length");
+    }
+    visit(entry);
+  }
+  if (!input.empty()) {
+    return Status::Corruption("write batch: " + std::to_string(input.size()) +
+                              " bytes after the last of " + std::to_string(count) + " entries");
+  }
+  return Status::OK();
+}
 
 }  // namespace fsdb::wal
