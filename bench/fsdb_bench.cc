@@ -4,7 +4,7 @@
 //
 //   fsdb_bench --engine=fsdb|rocksdb|leveldb --benchmarks=fillseq,readrandom,...
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
-//              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0
+//              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -70,6 +70,7 @@ struct Flags {
   std::string db = "/tmp/fsdb_bench";
   bool use_existing_db = false;
   bool json = false;
+  bool mmap_reads = true;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -110,6 +111,8 @@ Flags parse_flags(int argc, char** argv) {
         flags.db = v;
       } else if (parse_flag(arg, "use_existing_db", &v)) {
         flags.use_existing_db = v == "1" || v == "true";
+      } else if (parse_flag(arg, "mmap_reads", &v)) {
+        flags.mmap_reads = v == "1" || v == "true";
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
@@ -307,7 +310,9 @@ std::pair<uint64_t, uint64_t> slice(uint64_t n, int t, int threads) {
 class Runner {
  public:
   Runner(Flags flags, std::unique_ptr<BenchEngine> engine)
-      : flags_(std::move(flags)), engine_(std::move(engine)), values_(flags_.value_size) {}
+      : flags_(std::move(flags)), engine_(std::move(engine)), values_(flags_.value_size) {
+    settings_.mmap_reads = flags_.mmap_reads;
+  }
 
   ~Runner() {
     if (open_) check(engine_->close(), "close");

@@ -44,6 +44,7 @@ TableOptions table_options_from(const Options& o) {
   t.compression = o.compression;
   t.zstd_level = o.zstd_level;
   t.bloom_bits_per_key = o.bloom_bits_per_key;
+  t.use_mmap_reads = o.use_mmap_reads;
   if (o.block_cache_bytes > 0) t.block_cache = std::make_shared<BlockCache>(o.block_cache_bytes);
   t.statistics = std::make_shared<TableStatistics>();
   return t;

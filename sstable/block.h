@@ -10,7 +10,8 @@
 // threads. A BlockIterator is used by one thread at a time and must not outlive
 // its Block. Ownership: a Block owns its bytes; blocks are shared between the
 // block cache and readers through std::shared_ptr, which is what pins a block
-// while an iterator or a lookup uses it.
+// while an iterator or a lookup uses it. A block is in at most one BlockCache,
+// under one key, at a time (its bookkeeping lives in cache_hook_).
 #pragma once
 
 #include <cstdint>
@@ -21,6 +22,24 @@
 #include "fsdb/status.h"
 
 namespace fsdb {
+
+class Block;
+
+// The block cache's bookkeeping for one block, kept inside the Block so that a
+// cache hit reads one object (the block's own first cache line, beside its
+// reference count) instead of a separate cache entry. Guarded by the mutex of
+// the cache shard that holds the block; meaningless while `self` is null.
+struct BlockCacheHook {
+  BlockCacheHook* hash_next = nullptr;  // the shard's hash chain
+  uint64_t cache_id = 0;
+  uint64_t offset = 0;
+  std::shared_ptr<const Block> self;  // the cache's reference; null: not cached
+  uint64_t hash = 0;
+  bool referenced = false;         // used since the clock hand last passed
+  BlockCacheHook* prev = nullptr;  // the shard's clock ring
+  BlockCacheHook* next = nullptr;
+  size_t charge = 0;
+};
 
 class Block {
  public:
@@ -35,6 +54,7 @@ class Block {
 
  private:
   friend class BlockIterator;
+  friend class BlockCache;
   struct PrivateTag {};
 
  public:
@@ -48,6 +68,8 @@ class Block {
 
   uint32_t restart_point(uint32_t index) const;
 
+  // First: a lookup reads it right after the reference count in front of it.
+  mutable BlockCacheHook cache_hook_;
   std::string contents_;
   uint32_t data_end_ = 0;  // where the restart array begins
   uint32_t num_restarts_ = 0;

@@ -3,8 +3,8 @@
 namespace fsdb {
 
 namespace {
-// Bookkeeping per entry (the Entry, the Block object and its control block)
-// counted with the block's bytes.
+// Bookkeeping per block (the Block object, its hook and its reference-count
+// block) counted with the block's bytes.
 constexpr size_t kEntryOverheadBytes = 160;
 
 inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
@@ -16,55 +16,81 @@ inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   return x;
 }
 
-template <typename E>
-void unlink(E* e) {
-  e->prev->next = e->next;
-  e->next->prev = e->prev;
-}
-template <typename E>
-void link_front(E* head, E* e) {
-  e->next = head->next;
-  e->prev = head;
-  head->next->prev = e;
-  head->next = e;
-}
 }  // namespace
 
-uint64_t BlockCache::hash_of(const Key& k) {
-  return mix64(k.cache_id * 0x9e3779b97f4a7c15ull ^ k.offset);
+uint64_t BlockCache::hash_of(uint64_t cache_id, uint64_t offset) {
+  return mix64(cache_id * 0x9e3779b97f4a7c15ull ^ offset);
 }
 
 BlockCache::Shard::~Shard() {
-  for (Entry* e = head.next; e != &head;) {
-    Entry* next = e->next;
-    delete e;
-    e = next;
+  while (hand != nullptr) {
+    Hook* h = hand;
+    remove_from_ring(h);
+    h->self.reset();  // may destroy the block, and with it *h
   }
 }
 
-BlockCache::Entry** BlockCache::Shard::find_slot(const Key& key, uint64_t hash) {
+void BlockCache::Shard::add_to_ring(Hook* h) {
+  if (hand == nullptr) {
+    h->prev = h->next = h;
+    hand = h;
+    return;
+  }
+  h->next = hand;
+  h->prev = hand->prev;
+  hand->prev->next = h;
+  hand->prev = h;
+}
+
+void BlockCache::Shard::remove_from_ring(Hook* h) {
+  if (h->next == h) {
+    hand = nullptr;
+    return;
+  }
+  h->prev->next = h->next;
+  h->next->prev = h->prev;
+  if (hand == h) hand = h->next;
+}
+
+BlockCache::Hook* BlockCache::Shard::pick_victim() {
+  // Terminates: each step clears a bit, so within one lap some block has none.
+  while (hand->referenced) {
+    hand->referenced = false;
+    hand = hand->next;
+  }
+  return hand;
+}
+
+void BlockCache::Shard::remove_from_table(Hook* h) {
+  Hook** slot = find_slot(h->cache_id, h->offset, h->hash);
+  *slot = h->hash_next;
+  --count;
+}
+
+BlockCache::Hook** BlockCache::Shard::find_slot(uint64_t cache_id, uint64_t offset, uint64_t hash) {
   if (buckets.empty()) return nullptr;
-  Entry** slot = &buckets[hash & (buckets.size() - 1)];
-  while (*slot != nullptr && !((*slot)->hash == hash && (*slot)->key == key)) {
+  Hook** slot = &buckets[hash & (buckets.size() - 1)];
+  while (*slot != nullptr &&
+         !((*slot)->offset == offset && (*slot)->cache_id == cache_id && (*slot)->hash == hash)) {
     slot = &(*slot)->hash_next;
   }
   return slot;
 }
 
-void BlockCache::Shard::add_to_table(Entry* e) {
+void BlockCache::Shard::add_to_table(Hook* h) {
   if (count + 1 > buckets.size()) grow();
-  Entry*& bucket = buckets[e->hash & (buckets.size() - 1)];
-  e->hash_next = bucket;
-  bucket = e;
+  Hook*& bucket = buckets[h->hash & (buckets.size() - 1)];
+  h->hash_next = bucket;
+  bucket = h;
   ++count;
 }
 
 void BlockCache::Shard::grow() {
-  std::vector<Entry*> bigger(buckets.empty() ? 256 : buckets.size() * 2, nullptr);
-  for (Entry* chain : buckets) {
+  std::vector<Hook*> bigger(buckets.empty() ? 256 : buckets.size() * 2, nullptr);
+  for (Hook* chain : buckets) {
     while (chain != nullptr) {
-      Entry* next = chain->hash_next;
-      Entry*& bucket = bigger[chain->hash & (bigger.size() - 1)];
+      Hook* next = chain->hash_next;
+      Hook*& bucket = bigger[chain->hash & (bigger.size() - 1)];
       chain->hash_next = bucket;
       bucket = chain;
       chain = next;
@@ -82,90 +108,82 @@ uint64_t BlockCache::new_cache_id() {
   return next_cache_id_.fetch_add(1, std::memory_order_relaxed);
 }
 
-BlockCache::Shard& BlockCache::shard_for(const Key& key) {
-  // The top bits pick the shard; the shard's buckets use the low bits.
-  return shards_[hash_of(key) >> 60];
-}
-
 std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offset) {
-  const Key key{cache_id, offset};
-  const uint64_t hash = hash_of(key);
-  Shard& shard = shards_[hash >> 60];
-  std::shared_ptr<const Block> result;
-  {
-    std::lock_guard<std::mutex> lock(shard.mutex);
-    Entry** slot = shard.find_slot(key, hash);
-    if (slot != nullptr && *slot != nullptr) {
-      Entry* e = *slot;
-      if (shard.tick - e->promoted_at > shard.count / 4) {
-        unlink(e);
-        link_front(&shard.head, e);
-        e->promoted_at = ++shard.tick;
-      }
-      result = e->block;
-    }
+  const uint64_t hash = hash_of(cache_id, offset);
+  Shard& shard = shards_[hash >> 60];  // the top bits pick the shard, the low bits the bucket
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  Hook** slot = shard.find_slot(cache_id, offset, hash);
+  if (slot == nullptr || *slot == nullptr) {
+    ++shard.misses;
+    return nullptr;
   }
-  (result ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
-  return result;
+  Hook* h = *slot;
+  h->referenced = true;
+  ++shard.hits;
+  return h->self;
 }
 
 void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block) {
-  const Key key{cache_id, offset};
-  const uint64_t hash = hash_of(key);
+  const uint64_t hash = hash_of(cache_id, offset);
   const size_t charge = block->size() + kEntryOverheadBytes;
   if (charge > shard_capacity_) return;
   Shard& shard = shards_[hash >> 60];
-  // Evicted entries are freed after the lock is dropped: releasing a block's
-  // memory is not work to do while other threads wait on the shard.
-  std::vector<std::unique_ptr<Entry>> evicted;
-  std::shared_ptr<const Block> replaced;
+  // Released after the lock is dropped: freeing a block's memory is not work
+  // to do while other threads wait on the shard.
+  std::vector<std::shared_ptr<const Block>> evicted;
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
-    Entry** slot = shard.find_slot(key, hash);
-    Entry* e = slot != nullptr ? *slot : nullptr;
-    if (e != nullptr) {  // replace the block of an existing entry
-      shard.usage -= e->charge;
-      unlink(e);
-      replaced = std::move(e->block);
-    } else {
-      e = new Entry;
-      e->key = key;
-      e->hash = hash;
-      shard.add_to_table(e);
+    Hook* const h = &block->cache_hook_;
+    if (h->self != nullptr) return;  // already cached (here or in another cache)
+    Hook** slot = shard.find_slot(cache_id, offset, hash);
+    if (slot != nullptr && *slot != nullptr) {  // replace the block cached under this key
+      Hook* old = *slot;
+      shard.remove_from_table(old);
+      shard.remove_from_ring(old);
+      shard.usage -= old->charge;
+      evicted.push_back(std::move(old->self));
     }
-    e->block = std::move(block);
-    e->charge = charge;
-    e->promoted_at = ++shard.tick;
-    link_front(&shard.head, e);
+    h->cache_id = cache_id;
+    h->offset = offset;
+    h->hash = hash;
+    h->charge = charge;
+    h->referenced = false;
+    h->self = std::move(block);
+    shard.add_to_table(h);
+    shard.add_to_ring(h);
     shard.usage += charge;
     while (shard.usage > shard_capacity_) {
-      Entry* victim = shard.head.prev;
+      Hook* victim = shard.pick_victim();
+      if (victim == h) {
+        // The hand came round to the block just added: it fits on its own
+        // (charge <= capacity), so some other block is the one to go.
+        h->referenced = true;
+        continue;
+      }
+      shard.remove_from_table(victim);
+      shard.remove_from_ring(victim);
       shard.usage -= victim->charge;
-      unlink(victim);
-      Entry** victim_slot = shard.find_slot(victim->key, victim->hash);
-      *victim_slot = victim->hash_next;
-      --shard.count;
-      evicted.emplace_back(victim);
+      evicted.push_back(std::move(victim->self));
     }
   }
 }
 
 void BlockCache::erase_table(uint64_t cache_id) {
   for (Shard& shard : shards_) {
-    std::vector<std::unique_ptr<Entry>> evicted;
+    std::vector<std::shared_ptr<const Block>> evicted;
     std::lock_guard<std::mutex> lock(shard.mutex);
-    for (Entry*& bucket : shard.buckets) {
-      Entry** slot = &bucket;
+    for (Hook*& bucket : shard.buckets) {
+      Hook** slot = &bucket;
       while (*slot != nullptr) {
-        Entry* e = *slot;
-        if (e->key.cache_id == cache_id) {
-          *slot = e->hash_next;
+        Hook* h = *slot;
+        if (h->cache_id == cache_id) {
+          *slot = h->hash_next;
           --shard.count;
-          shard.usage -= e->charge;
-          unlink(e);
-          evicted.emplace_back(e);
+          shard.usage -= h->charge;
+          shard.remove_from_ring(h);
+          evicted.push_back(std::move(h->self));
         } else {
-          slot = &e->hash_next;
+          slot = &h->hash_next;
         }
       }
     }
@@ -177,6 +195,24 @@ size_t BlockCache::usage() const {
   for (const Shard& shard : shards_) {
     std::lock_guard<std::mutex> lock(shard.mutex);
     total += shard.usage;
+  }
+  return total;
+}
+
+uint64_t BlockCache::hits() const {
+  uint64_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    total += shard.hits;
+  }
+  return total;
+}
+
+uint64_t BlockCache::misses() const {
+  uint64_t total = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    total += shard.misses;
   }
   return total;
 }

@@ -6,10 +6,17 @@
 // share entries. Capacity is in bytes (a block's size plus bookkeeping),
 // divided evenly among 16 shards, each an LRU list under its own mutex.
 //
-// LRU order: a hit moves an entry to the front of its shard's list unless it is
-// already among the most recent quarter of the list's promotions. Eviction order
-// is then LRU up to that quarter, and a hit on a hot block costs no writes to
-// its list neighbours (three cache misses on a large cache).
+// The bookkeeping of a cached block lives in the block itself (BlockCacheHook,
+// block.h): a hit reads the bucket and the block's first cache line, nothing
+// else.
+//
+// Eviction is CLOCK (second chance), an approximation of LRU: the blocks of a
+// shard sit on a ring in insertion order; a hit only sets the block's
+// `referenced` bit; to make room, the clock hand walks the ring, clearing set
+// bits and evicting the first block whose bit was clear. A hit thus writes
+// nothing but the block's own hook — an LRU list would unlink and relink it,
+// touching two other blocks (two more cache misses on a large cache) — and a
+// block used since the hand last passed survives the next pass.
 //
 // Pinning: lookups and inserts hand out std::shared_ptr<const Block>. The
 // reference count is the pin: eviction removes a block from the cache, but its
@@ -44,65 +51,50 @@ class BlockCache {
   std::shared_ptr<const Block> lookup(uint64_t cache_id, uint64_t offset);
   // Caches `block` (replacing any entry with the same key) and evicts least
   // recently used blocks until the shard fits its capacity again. A block larger
-  // than a shard's capacity is not cached.
+  // than a shard's capacity, or already in a cache, is not cached.
   void insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block);
   // Drops every block of one table (when its file is deleted).
   void erase_table(uint64_t cache_id);
 
   size_t capacity() const { return capacity_; }
   size_t usage() const;
-  uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
-  uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
+  uint64_t hits() const;
+  uint64_t misses() const;
 
  private:
-  struct Key {
-    uint64_t cache_id;
-    uint64_t offset;
-    bool operator==(const Key&) const = default;
-  };
-  static uint64_t hash_of(const Key& k);
-  // One cached block. Chained in its shard's hash table through hash_next, and
-  // in the shard's LRU list through prev/next, whose sentinel is Shard::head
-  // (head.next = most recently used). Owned by the shard.
-  struct Entry {
-    Key key{};
-    uint64_t hash = 0;
-    std::shared_ptr<const Block> block;
-    size_t charge = 0;
-    uint64_t promoted_at = 0;  // the shard's tick when this entry last moved to the front
-    Entry* hash_next = nullptr;
-    Entry* prev = nullptr;
-    Entry* next = nullptr;
-  };
-  // A chained hash table whose buckets point straight at entries: a hit costs
-  // the bucket and the entry, not the extra node hop of std::unordered_map.
-  struct Shard {
-    Shard() { head.prev = head.next = &head; }
+  using Hook = BlockCacheHook;
+  static uint64_t hash_of(uint64_t cache_id, uint64_t offset);
+  // A chained hash table whose buckets point straight at the blocks' hooks
+  // (block.h), and the clock ring through the same hooks.
+  struct alignas(64) Shard {
     ~Shard();
-    Entry** find_slot(const Key& key, uint64_t hash);
-    void add_to_table(Entry* e);
+    Hook** find_slot(uint64_t cache_id, uint64_t offset, uint64_t hash);
+    void add_to_table(Hook* h);
+    void remove_from_table(Hook* h);
     void grow();
+    // Puts h on the ring just behind the hand: the last block it reaches.
+    void add_to_ring(Hook* h);
+    void remove_from_ring(Hook* h);
+    // The block the clock evicts next (the ring is not empty).
+    Hook* pick_victim();
 
     mutable std::mutex mutex;
-    std::vector<Entry*> buckets;  // size is zero or a power of two
+    std::vector<Hook*> buckets;  // size is zero or a power of two
     size_t count = 0;
-    Entry head;
-    uint64_t tick = 0;
+    Hook* hand = nullptr;  // null: the ring is empty
     size_t usage = 0;
+    // Per shard, under the mutex: counters shared by all threads would move
+    // one cache line between cores on every lookup.
+    uint64_t hits = 0;
+    uint64_t misses = 0;
   };
   static constexpr size_t kNumShards = 16;
-
-  Shard& shard_for(const Key& key);
 
   const size_t capacity_;
   const size_t shard_capacity_;
   std::array<Shard, kNumShards> shards_;
-  // Statistics and id allocation only: no other memory is published through
-  // these counters, so relaxed ordering is enough (ids need only be unique,
-  // which fetch_add guarantees at any ordering).
+  // Relaxed: ids need only be unique, which fetch_add guarantees at any order.
   std::atomic<uint64_t> next_cache_id_{1};
-  std::atomic<uint64_t> hits_{0};
-  std::atomic<uint64_t> misses_{0};
 };
 
 }  // namespace fsdb

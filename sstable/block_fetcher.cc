@@ -15,20 +15,46 @@ struct DCtxDeleter {
   void operator()(ZSTD_DCtx* ctx) const { ZSTD_freeDCtx(ctx); }
 };
 
-ZSTD_DCtx* thread_dctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxDeleter> ctx(ZSTD_createDCtx());
-  return ctx.get();
+// Per-thread state of block reads, reused from one read to the next so that a
+// read allocates only the block it returns.
+struct ReadScratch {
+  std::unique_ptr<ZSTD_DCtx, DCtxDeleter> dctx{ZSTD_createDCtx()};
+  // The block as read (pread files), or the frame rebuilt from a mapping,
+  // with room in front for the zstd magic number that stored frames leave out.
+  std::string buffer;
+};
+
+ReadScratch& scratch() {
+  thread_local ReadScratch s;
+  return s;
 }
+
+// Grows only: once the buffer is big enough a read pays neither an allocation
+// nor resize()'s zero fill.
+char* ensure(std::string* buffer, size_t bytes) {
+  if (buffer->size() < bytes) buffer->resize(bytes);
+  return buffer->data();
+}
+
+// A thread that once read a huge block (a huge value) does not keep its
+// buffer for life.
+constexpr size_t kScratchKeepBytes = 1 << 20;
+struct ShrinkAfterRead {
+  std::string& buffer;
+  ~ShrinkAfterRead() {
+    if (buffer.size() > kScratchKeepBytes) std::string().swap(buffer);
+  }
+};
 }  // namespace
 
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
                   bool verify_checksum, std::string* contents) {
   const size_t n = static_cast<size_t>(handle.size);
-  // Room in front for the zstd magic number that compressed blocks leave out,
-  // so the frame can be made whole without copying it.
-  std::string buffer;
-  buffer.resize(kZstdFrameMagicBytes + n + kBlockTrailerBytes);
-  char* const body = buffer.data() + kZstdFrameMagicBytes;
+  ReadScratch& local = scratch();
+  const ShrinkAfterRead shrink{local.buffer};
+  char* const body =
+      ensure(&local.buffer, kZstdFrameMagicBytes + n + kBlockTrailerBytes) + kZstdFrameMagicBytes;
+  // A mapped file returns a view of its own memory and ignores `body`.
   std::string_view read;
   Status s = file.read(handle.offset, n + kBlockTrailerBytes, &read, body);
   if (!s.ok()) return s;
@@ -45,28 +71,25 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   }
   switch (static_cast<BlockCompression>(type)) {
     case BlockCompression::kNone:
-      if (read.data() == body) {
-        buffer.erase(0, kZstdFrameMagicBytes);
-        buffer.resize(n);
-        *contents = std::move(buffer);
-      } else {
-        contents->assign(stored);
-      }
+      contents->assign(stored);
       return Status::OK();
     case BlockCompression::kZstd: {
+      // The stored frame lacks its 4-byte magic number: put it back in front.
+      // From a mapping that means one copy into the scratch buffer (cheap next
+      // to decompression); a pread landed the bytes right behind the gap.
       if (read.data() != body) std::memcpy(body, read.data(), n);
-      encode_fixed32(buffer.data(), kZstdFrameMagic);
-      const std::string_view frame(buffer.data(), kZstdFrameMagicBytes + n);
+      char* const frame_start = body - kZstdFrameMagicBytes;
+      encode_fixed32(frame_start, kZstdFrameMagic);
+      const std::string_view frame(frame_start, kZstdFrameMagicBytes + n);
       const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
       if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
           size > kMaxCompressibleBlockBytes) {
         return block_corruption(path, handle.offset, "bad zstd frame header");
       }
-      ZSTD_DCtx* dctx = thread_dctx();
-      if (dctx == nullptr) return Status::IOError("out of memory for a zstd context");
+      if (local.dctx == nullptr) return Status::IOError("out of memory for a zstd context");
       contents->resize(static_cast<size_t>(size));
-      const size_t got =
-          ZSTD_decompressDCtx(dctx, contents->data(), contents->size(), frame.data(), frame.size());
+      const size_t got = ZSTD_decompressDCtx(local.dctx.get(), contents->data(), contents->size(),
+                                             frame.data(), frame.size());
       if (ZSTD_isError(got) || got != size) {
         return block_corruption(path, handle.offset, "zstd decompression failed");
       }

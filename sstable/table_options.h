@@ -41,6 +41,7 @@ struct TableOptions {
   // Reader side: the defaults of reads that do not pass their own TableReadOptions.
   bool verify_checksums = true;
   bool fill_cache = true;
+  bool use_mmap_reads = false;                  // open table files as mappings (env.h)
   std::shared_ptr<BlockCache> block_cache;      // null = no cache
   std::shared_ptr<TableStatistics> statistics;  // null = not counted
 

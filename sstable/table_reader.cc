@@ -9,7 +9,9 @@ namespace fsdb {
 Status TableReader::open(FileSystem& fs, const std::string& path, uint64_t file_number,
                          const TableOptions& options, std::unique_ptr<TableReader>* reader) {
   std::unique_ptr<RandomAccessFile> file;
-  Status s = fs.new_random_access_file(path, &file);
+  RandomAccessFileOptions file_options;
+  file_options.use_mmap = options.use_mmap_reads;
+  Status s = fs.new_random_access_file(path, file_options, &file);
   if (!s.ok()) return s;
   uint64_t size = 0;
   s = file->size(&size);

@@ -98,6 +98,41 @@ TEST_F(PosixFileSystemTest, PositionalReadsFromManyThreads) {
   EXPECT_TRUE(got.empty()) << "a read past the end returns nothing, not an error";
 }
 
+TEST_F(PosixFileSystemTest, MappedReadsReturnTheFileWithoutCopying) {
+  const std::string path = dir_.file("m");
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + 3);
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, data, path, false));
+  RandomAccessFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<RandomAccessFile> f;
+  FSDB_ASSERT_OK(fs_->new_random_access_file(path, options, &f));
+  uint64_t size = 0;
+  FSDB_ASSERT_OK(f->size(&size));
+  EXPECT_EQ(size, data.size());
+  char scratch[4096];
+  std::string_view got;
+  FSDB_ASSERT_OK(f->read(5000, sizeof(scratch), &got, scratch));
+  EXPECT_EQ(got, std::string_view(data).substr(5000, sizeof(scratch)));
+  EXPECT_FALSE(got.data() >= scratch && got.data() < scratch + sizeof(scratch))
+      << "a mapped read points into the mapping, not the scratch buffer";
+  FSDB_ASSERT_OK(f->read(data.size() - 10, sizeof(scratch), &got, scratch));
+  EXPECT_EQ(got, std::string_view(data).substr(data.size() - 10)) << "short at the end";
+  FSDB_ASSERT_OK(f->read(data.size() + 1, sizeof(scratch), &got, scratch));
+  EXPECT_TRUE(got.empty());
+
+  // An empty file cannot be mapped: it is read the ordinary way.
+  const std::string empty = dir_.file("empty");
+  FSDB_ASSERT_OK(write_string_to_file(*fs_, "", empty, false));
+  FSDB_ASSERT_OK(fs_->new_random_access_file(empty, options, &f));
+  FSDB_ASSERT_OK(f->read(0, 10, &got, scratch));
+  EXPECT_TRUE(got.empty());
+  // A missing file is an error naming it, as without mappings.
+  Status s = fs_->new_random_access_file(dir_.file("missing"), options, &f);
+  EXPECT_TRUE(s.is_not_found()) << s.to_string();
+  EXPECT_NE(s.to_string().find("missing"), std::string::npos) << s.to_string();
+}
+
 TEST_F(PosixFileSystemTest, AppendableFileContinuesAtTheEnd) {
   const std::string path = dir_.file("ap");
   FSDB_ASSERT_OK(write_string_to_file(*fs_, "abc", path, true));

@@ -1,7 +1,9 @@
-// The POSIX FileSystem: pread for random access, a user-space buffer in front of
-// write(2) for appends, fdatasync for sync, fcntl locks for LOCK files.
+// The POSIX FileSystem: pread (or a read-only mapping) for random access, a
+// user-space buffer in front of write(2) for appends, fdatasync for sync, fcntl
+// locks for LOCK files.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +89,38 @@ class PosixRandomAccessFile final : public RandomAccessFile {
  private:
   std::string path_;
   int fd_;
+};
+
+// A read-only shared mapping of a whole file, taken at open: reads return
+// views into it. The size is fixed at open (the file must not change).
+class PosixMappedFile final : public RandomAccessFile {
+ public:
+  PosixMappedFile(std::string path, const char* base, uint64_t size)
+      : path_(std::move(path)), base_(base), size_(size) {}
+  ~PosixMappedFile() override { ::munmap(const_cast<char*>(base_), static_cast<size_t>(size_)); }
+
+  Status read(uint64_t offset, size_t n, std::string_view* result,
+              char* /*scratch*/) const override {
+    if (offset >= size_) {
+      *result = {};
+      return Status::OK();
+    }
+    const uint64_t available = size_ - offset;
+    *result = std::string_view(base_ + offset, n < available ? n : static_cast<size_t>(available));
+    return Status::OK();
+  }
+
+  Status size(uint64_t* bytes) const override {
+    *bytes = size_;
+    return Status::OK();
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  const char* base_;
+  uint64_t size_;
 };
 
 class PosixWritableFile final : public WritableFile {
@@ -203,8 +237,32 @@ class PosixFileSystem final : public FileSystem {
 
   Status new_random_access_file(const std::string& path,
                                 std::unique_ptr<RandomAccessFile>* file) override {
+    return new_random_access_file(path, RandomAccessFileOptions{}, file);
+  }
+
+  Status new_random_access_file(const std::string& path, const RandomAccessFileOptions& options,
+                                std::unique_ptr<RandomAccessFile>* file) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return io_error(path, "open", errno);
+    if (options.use_mmap) {
+      struct stat st;
+      if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return io_error(path, "fstat", err);
+      }
+      // An empty file cannot be mapped, and a failed mapping (address space,
+      // a file system without mmap) costs only the copy: both fall back to pread.
+      if (st.st_size > 0) {
+        void* base = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+        if (base != MAP_FAILED) {
+          ::close(fd);  // the mapping keeps the file's pages reachable
+          *file = std::make_unique<PosixMappedFile>(path, static_cast<const char*>(base),
+                                                    static_cast<uint64_t>(st.st_size));
+          return Status::OK();
+        }
+      }
+    }
     *file = std::make_unique<PosixRandomAccessFile>(path, fd);
     return Status::OK();
   }

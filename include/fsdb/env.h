@@ -50,6 +50,18 @@ class RandomAccessFile {
   virtual const std::string& path() const = 0;
 };
 
+// How a RandomAccessFile is opened.
+struct RandomAccessFileOptions {
+  // Map the file into memory and serve reads straight from the mapping: no
+  // system call and no copy per read, the result points into the mapping. For
+  // files that do not change while open (fsdb's tables). The price of a
+  // mapping: an I/O error on one of its pages, or the file shrinking under it
+  // (another process truncating it), raises SIGBUS instead of returning an
+  // error. A file system that cannot map a file (or a fault-injecting one,
+  // whose errors must stay errors) returns an ordinary file instead.
+  bool use_mmap = false;
+};
+
 // Appends to a file. Appended bytes may sit in a user-space buffer until
 // flush(); they are durable only after sync().
 class WritableFile {
@@ -82,6 +94,13 @@ class FileSystem {
                                      std::unique_ptr<SequentialFile>* file) = 0;
   virtual Status new_random_access_file(const std::string& path,
                                         std::unique_ptr<RandomAccessFile>* file) = 0;
+  // With options; the default ignores them (a file system without mappings).
+  virtual Status new_random_access_file(const std::string& path,
+                                        const RandomAccessFileOptions& options,
+                                        std::unique_ptr<RandomAccessFile>* file) {
+    (void)options;
+    return new_random_access_file(path, file);
+  }
   // Creates the file, or truncates it if it exists.
   virtual Status new_writable_file(const std::string& path,
                                    std::unique_ptr<WritableFile>* file) = 0;
@@ -142,6 +161,10 @@ class FileSystemWrapper : public FileSystem {
                                 std::unique_ptr<RandomAccessFile>* file) override {
     return base_->new_random_access_file(path, file);
   }
+  Status new_random_access_file(const std::string& path, const RandomAccessFileOptions& options,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    return base_->new_random_access_file(path, options, file);
+  }
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
     return base_->new_writable_file(path, file);
   }
@@ -174,8 +197,8 @@ class FileSystemWrapper : public FileSystem {
   std::shared_ptr<FileSystem> base_;
 };
 
-// The default: POSIX files (pread, write, fdatasync, fcntl locks). A shared
-// instance; it holds no state of its own.
+// The default: POSIX files (pread or mmap, write, fdatasync, fcntl locks). A
+// shared instance; it holds no state of its own.
 std::shared_ptr<FileSystem> posix_file_system();
 
 // Reads a whole file into *data.
@@ -223,6 +246,13 @@ class FaultInjectionFileSystem : public FileSystem {
                              std::unique_ptr<SequentialFile>* file) override;
   Status new_random_access_file(const std::string& path,
                                 std::unique_ptr<RandomAccessFile>* file) override;
+  // Never maps: injected read errors must reach the reader as errors, and
+  // drop_unsynced_data() rewrites files that a mapping could still be reading.
+  Status new_random_access_file(const std::string& path, const RandomAccessFileOptions& options,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    (void)options;
+    return new_random_access_file(path, file);
+  }
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
   Status new_appendable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
   bool file_exists(const std::string& path) override;
