@@ -129,31 +129,10 @@ struct Node {
 };
 static_assert(sizeof(Node) == 16);
 
-// Unsigned lexicographic comparison, 8 bytes at a time (big-endian words
-// compare like the bytes they hold); inlined, unlike a memcmp call, because it
-// runs for every node a search visits.
-inline int compare_user_key_bytes(std::string_view a, std::string_view b) {
-  const size_t common = a.size() < b.size() ? a.size() : b.size();
-  size_t i = 0;
-  for (; i + 8 <= common; i += 8) {
-    uint64_t x;
-    uint64_t y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-  }
-  for (; i < common; ++i) {
-    const auto x = static_cast<unsigned char>(a[i]);
-    const auto y = static_cast<unsigned char>(b[i]);
-    if (x != y) return x < y ? -1 : 1;
-  }
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
-
 // Internal order of a node against (user key, packed): <0, 0, >0, the order of
 // util/internal_key.h (user key ascending, then packed descending).
 inline int compare_node(const Node* node, std::string_view key, uint64_t packed) {
-  const int c = compare_user_key_bytes(node->user_key(), key);
+  const int c = compare_user_keys(node->user_key(), key);
   if (c != 0) return c;
   if (node->packed() > packed) return -1;
   return node->packed() < packed ? 1 : 0;

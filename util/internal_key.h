@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -66,11 +67,25 @@ inline std::string_view extract_user_key(std::string_view encoded) {
   return encoded.substr(0, encoded.size() - kInternalKeyTrailerBytes);
 }
 
-// Unsigned lexicographic comparison of user keys: <0, 0, >0.
+// Unsigned lexicographic comparison of user keys: <0, 0, >0. Eight bytes at a
+// time (big-endian words compare like the bytes they hold) and inlined, unlike
+// a memcmp call: it runs for every key a search visits, and keys are short.
 inline int compare_user_keys(std::string_view a, std::string_view b) {
-  // std::string_view compares with char_traits<char>, whose compare is memcmp:
-  // unsigned bytes, as fsdb's order requires.
-  return a.compare(b);
+  const size_t common = a.size() < b.size() ? a.size() : b.size();
+  size_t i = 0;
+  for (; i + 8 <= common; i += 8) {
+    uint64_t x;
+    uint64_t y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+  }
+  for (; i < common; ++i) {
+    const auto x = static_cast<unsigned char>(a[i]);
+    const auto y = static_cast<unsigned char>(b[i]);
+    if (x != y) return x < y ? -1 : 1;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
 // Internal order: user key ascending, then (sequence, kind) descending.
