@@ -5,6 +5,7 @@
 //   fsdb_bench --engine=fsdb|rocksdb|leveldb --benchmarks=fillseq,readrandom,...
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1
+//              --level1_bytes=0 --target_file_bytes=0   (0: each engine's default)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -21,6 +22,10 @@
 //   memtable_only  fresh DB, WAL off, write buffer large enough that nothing
 //                  flushes; num random puts
 //   compact        a full manual compaction (reports the bytes on disk after)
+//   wamp           flush, wait until no compaction is running or pending, then
+//                  report the bytes the engine's flushes and compactions wrote
+//                  for this run's fills (write amplification = their sum over
+//                  the keys and values written)
 //   stats          prints the engine's own per-level file counts and sizes, as
 //                  the read benchmarks see the DB
 //   fdatasync      engine-independent: append key+value bytes to a file and
@@ -71,6 +76,8 @@ struct Flags {
   bool use_existing_db = false;
   bool json = false;
   bool mmap_reads = true;
+  uint64_t level1_bytes = 0;  // 0: each engine's default
+  uint64_t target_file_bytes = 0;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -113,6 +120,10 @@ Flags parse_flags(int argc, char** argv) {
         flags.use_existing_db = v == "1" || v == "true";
       } else if (parse_flag(arg, "mmap_reads", &v)) {
         flags.mmap_reads = v == "1" || v == "true";
+      } else if (parse_flag(arg, "level1_bytes", &v)) {
+        flags.level1_bytes = std::stoull(v);
+      } else if (parse_flag(arg, "target_file_bytes", &v)) {
+        flags.target_file_bytes = std::stoull(v);
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
@@ -210,6 +221,11 @@ struct Result {
   double seconds = 0;
   LatencyHistogram histogram;
   int64_t disk_bytes = -1;  // -1: not measured
+  // wamp: what the fills of this run wrote (keys and values) and what the
+  // engine wrote to tables for it; -1: not measured.
+  int64_t user_bytes = -1;
+  int64_t flush_bytes = -1;
+  int64_t compaction_bytes = -1;
 };
 
 uint64_t disk_bytes_of(const std::string& dir) {
@@ -231,13 +247,28 @@ void print_result(const Result& r, bool json) {
   const double p50 = r.histogram.percentile_nanos(0.50) / 1000;
   const double p99 = r.histogram.percentile_nanos(0.99) / 1000;
   const double p999 = r.histogram.percentile_nanos(0.999) / 1000;
+  const double wamp = r.user_bytes > 0 ? static_cast<double>(r.flush_bytes + r.compaction_bytes) /
+                                             static_cast<double>(r.user_bytes)
+                                       : 0;
   if (json) {
     std::printf("{\"engine\":\"%s\",\"benchmark\":\"%s\",\"threads\":%d,\"ops\":%" PRIu64
                 ",\"seconds\":%.6f,\"ops_per_sec\":%.1f,\"mb_per_sec\":%.3f,\"p50_us\":%.3f,"
-                "\"p99_us\":%.3f,\"p999_us\":%.3f,\"found\":%" PRIu64 ",\"disk_bytes\":%" PRId64
-                "}\n",
+                "\"p99_us\":%.3f,\"p999_us\":%.3f,\"found\":%" PRIu64 ",\"disk_bytes\":%" PRId64,
                 r.engine.c_str(), r.benchmark.c_str(), r.threads, r.ops, r.seconds, ops_per_sec,
                 mb_per_sec, p50, p99, p999, r.found, r.disk_bytes);
+    if (r.user_bytes >= 0) {
+      std::printf(",\"user_bytes\":%" PRId64 ",\"flush_bytes\":%" PRId64
+                  ",\"compaction_bytes\":%" PRId64 ",\"write_amplification\":%.4f",
+                  r.user_bytes, r.flush_bytes, r.compaction_bytes, wamp);
+    }
+    std::printf("}\n");
+  } else if (r.user_bytes >= 0) {
+    std::printf(
+        "%-8s %-14s user %.1f MB  flushes wrote %.1f MB  compactions wrote %.1f MB  write "
+        "amplification %.3f\n",
+        r.engine.c_str(), r.benchmark.c_str(), static_cast<double>(r.user_bytes) / 1e6,
+        static_cast<double>(r.flush_bytes) / 1e6, static_cast<double>(r.compaction_bytes) / 1e6,
+        wamp);
   } else {
     std::printf(
         "%-8s %-14s threads=%-2d %12.0f ops/s %9.2f MB/s  p50 %9.2f us  p99 %9.2f us  "
@@ -312,6 +343,9 @@ class Runner {
   Runner(Flags flags, std::unique_ptr<BenchEngine> engine)
       : flags_(std::move(flags)), engine_(std::move(engine)), values_(flags_.value_size) {
     settings_.mmap_reads = flags_.mmap_reads;
+    settings_.level1_bytes = flags_.level1_bytes;
+    settings_.target_file_bytes = flags_.target_file_bytes;
+    settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
   }
 
   ~Runner() {
@@ -354,6 +388,8 @@ class Runner {
       r = scan(name, name == "readreverse");
     } else if (name == "compact") {
       r = compact(name);
+    } else if (name == "wamp") {
+      r = write_amplification();
     } else if (name == "stats") {
       ensure_open_for_reads();
       note(engine_->name() + " levels, as the engine reports them:\n" + engine_->level_stats());
@@ -452,7 +488,7 @@ class Runner {
     written_ = true;
     std::vector<uint64_t> order;
     if (random) order = permutation(flags_.num, name == "overwrite" ? 302 : 301);
-    return run_threads(flags_.threads, [&](int t, ThreadTally* tally) {
+    Result r = run_threads(flags_.threads, [&](int t, ThreadTally* tally) {
       auto [begin, end] = slice(n, t, flags_.threads);
       size_t value_pos = values_.start_for(t);
       char key_buffer[64];
@@ -470,6 +506,8 @@ class Runner {
       tally->ops = end - begin;
       tally->found = tally->ops;
     });
+    user_bytes_written_ += r.bytes;
+    return r;
   }
 
   Result read_random(const std::string& name, bool missing) {
@@ -575,6 +613,21 @@ class Runner {
     return r;
   }
 
+  // What the engine wrote to tables for this run's fills, once its background
+  // work has settled.
+  Result write_amplification() {
+    ensure_open();
+    check(engine_->wait_for_background(), "waiting for background work");
+    WriteVolume volume;
+    check(engine_->write_volume(&volume), "write volume");
+    Result r;
+    r.user_bytes = static_cast<int64_t>(user_bytes_written_);
+    r.flush_bytes = static_cast<int64_t>(volume.flush_bytes);
+    r.compaction_bytes = static_cast<int64_t>(volume.compaction_bytes);
+    r.disk_bytes = static_cast<int64_t>(disk_bytes_of(flags_.db));
+    return r;
+  }
+
   // The device's own synced-append rate, fillsync's yardstick.
   Result fdatasync_rate(const std::string& /*name*/) {
     std::error_code ec;
@@ -611,6 +664,7 @@ class Runner {
   BenchSettings open_settings_;
   bool open_ = false;
   bool written_ = false;
+  uint64_t user_bytes_written_ = 0;  // keys and values the fills of this process wrote
 };
 
 std::unique_ptr<BenchEngine> make_engine(const std::string& name) {

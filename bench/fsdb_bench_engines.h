@@ -12,10 +12,13 @@
 // the engine and the operation that failed.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "fsdb/db.h"
 
@@ -28,6 +31,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/statistics.h>
 #include <rocksdb/table.h>
 #endif
 
@@ -42,6 +46,18 @@ struct BenchSettings {
   // Table files read through memory mappings (LevelDB always does on 64-bit
   // systems; fsdb's default; RocksDB's allow_mmap_reads).
   bool mmap_reads = true;
+  // Level sizes; 0 keeps each engine's default (LevelDB's are fixed).
+  uint64_t level1_bytes = 0;
+  uint64_t target_file_bytes = 0;
+  // Count bytes written by flushes and compactions (RocksDB needs its
+  // statistics object for that, which costs a little on every operation).
+  bool count_write_volume = false;
+};
+
+// Bytes an engine wrote to tables.
+struct WriteVolume {
+  uint64_t flush_bytes = 0;
+  uint64_t compaction_bytes = 0;
 };
 
 struct BenchWrite {
@@ -82,6 +98,9 @@ class BenchEngine {
   virtual std::string flush_memtable() = 0;
   // The engine's own description of its levels (files and bytes per level).
   virtual std::string level_stats() = 0;
+  // Returns once no flush or compaction is running or needed.
+  virtual std::string wait_for_background() = 0;
+  virtual std::string write_volume(WriteVolume* volume) = 0;
   virtual bool supports_disable_wal() const { return true; }
 };
 
@@ -117,7 +136,12 @@ class FsdbEngine final : public BenchEngine {
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
            ", memtable_bytes=" + std::to_string(s.write_buffer_bytes) +
            ", use_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
-           ", leveled compaction (l0 trigger 4, level1 256 MiB, 8 MiB files), "
+           ", leveled compaction (l0 trigger 4, level1 " +
+           (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes" : std::string("256 MiB")) +
+           ", files " +
+           (s.target_file_bytes ? std::to_string(s.target_file_bytes) + " bytes"
+                                : std::string("8 MiB")) +
+           "), "
            "background threads: 1 flush + 1 compaction (fixed)";
   }
 
@@ -131,6 +155,8 @@ class FsdbEngine final : public BenchEngine {
     options.bloom_bits_per_key = s.bloom_bits_per_key;
     options.block_cache_bytes = s.block_cache_bytes;
     options.use_mmap_reads = s.mmap_reads;
+    if (s.level1_bytes) options.level1_bytes = s.level1_bytes;
+    if (s.target_file_bytes) options.target_file_bytes = s.target_file_bytes;
     Status st = DB::open(options, path, &db_);
     return st.ok() ? std::string() : st.to_string();
   }
@@ -180,7 +206,27 @@ class FsdbEngine final : public BenchEngine {
 
   std::string level_stats() override { return db_->property("fsdb.levels").value_or(""); }
 
+  std::string wait_for_background() override {
+    Status st = db_->flush();
+    if (!st.ok()) return st.to_string();
+    while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
+           number("fsdb.num-sealed-memtables") != 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return {};
+  }
+
+  std::string write_volume(WriteVolume* volume) override {
+    volume->flush_bytes = number("fsdb.flush-bytes-written");
+    volume->compaction_bytes = number("fsdb.compaction-bytes-written");
+    return {};
+  }
+
  private:
+  uint64_t number(const char* property) {
+    return std::stoull(db_->property(property).value_or("0"));
+  }
+
   std::unique_ptr<DB> db_;
 };
 
@@ -225,7 +271,13 @@ class RocksEngine final : public BenchEngine {
            " (full filter), LRU block_cache=" + std::to_string(s.block_cache_bytes) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
            ", allow_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
-           ", leveled compaction (defaults: l0 trigger 4, level1 256 MiB, 64 MiB files), "
+           ", leveled compaction (l0 trigger 4, level1 " +
+           (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes"
+                           : std::string("256 MiB (default)")) +
+           ", files " +
+           (s.target_file_bytes ? std::to_string(s.target_file_bytes) + " bytes"
+                                : std::string("64 MiB (default)")) +
+           "), "
            "max_background_jobs=" +
            std::to_string(s.background_threads);
   }
@@ -238,6 +290,9 @@ class RocksEngine final : public BenchEngine {
     options.compaction_style = rocksdb::kCompactionStyleLevel;
     options.max_background_jobs = s.background_threads;
     options.allow_mmap_reads = s.mmap_reads;
+    if (s.level1_bytes) options.max_bytes_for_level_base = s.level1_bytes;
+    if (s.target_file_bytes) options.target_file_size_base = s.target_file_bytes;
+    if (s.count_write_volume) options.statistics = rocksdb::CreateDBStatistics();
     rocksdb::BlockBasedTableOptions table;
     table.block_size = s.block_bytes;
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(s.bloom_bits_per_key, false));
@@ -303,6 +358,28 @@ class RocksEngine final : public BenchEngine {
     std::string stats;
     db_->GetProperty("rocksdb.levelstats", &stats);
     return stats;
+  }
+
+  std::string wait_for_background() override {
+    rocksdb::Status st = db_->Flush(rocksdb::FlushOptions());
+    if (!st.ok()) return st.ToString();
+    auto busy = [&] {
+      uint64_t pending = 0, compactions = 0, flushes = 0;
+      db_->GetIntProperty("rocksdb.compaction-pending", &pending);
+      db_->GetIntProperty("rocksdb.num-running-compactions", &compactions);
+      db_->GetIntProperty("rocksdb.num-running-flushes", &flushes);
+      return pending + compactions + flushes > 0;
+    };
+    while (busy()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return {};
+  }
+
+  std::string write_volume(WriteVolume* volume) override {
+    const std::shared_ptr<rocksdb::Statistics> stats = db_->GetOptions().statistics;
+    if (!stats) return "rocksdb: opened without statistics (count_write_volume)";
+    volume->flush_bytes = stats->getTickerCount(rocksdb::FLUSH_WRITE_BYTES);
+    volume->compaction_bytes = stats->getTickerCount(rocksdb::COMPACT_WRITE_BYTES);
+    return {};
   }
 
  private:
@@ -417,6 +494,36 @@ class LevelEngine final : public BenchEngine {
     std::string stats;
     db_->GetProperty("leveldb.stats", &stats);
     return stats;
+  }
+
+  // LevelDB has no flush call and no property for pending work: compactions
+  // are done when two readings of its per-level figures a moment apart agree.
+  std::string wait_for_background() override {
+    std::string before = level_stats();
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      std::string now = level_stats();
+      if (now == before) return {};
+      before = std::move(now);
+    }
+  }
+
+  // leveldb.stats: one row per level, "level files size(MB) time(s) read(MB)
+  // write(MB)", in MiB. Level 0's write column is what memtable flushes wrote,
+  // except that LevelDB puts a flush that overlaps nothing one or two levels
+  // deeper and counts it there: the split is approximate, the total is not.
+  std::string write_volume(WriteVolume* volume) override {
+    std::istringstream in(level_stats());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream row(line);
+      int level = 0;
+      double files = 0, size = 0, time = 0, read = 0, write = 0;
+      if (!(row >> level >> files >> size >> time >> read >> write)) continue;
+      const auto bytes = static_cast<uint64_t>(write * 1048576.0);
+      (level == 0 ? volume->flush_bytes : volume->compaction_bytes) += bytes;
+    }
+    return {};
   }
 
   bool supports_disable_wal() const override { return false; }

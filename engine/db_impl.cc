@@ -1203,6 +1203,22 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return out;
   }
   if (name == "fsdb.num-compactions") return std::to_string(stats_.compactions.load());
+  if (name == "fsdb.user-bytes-written") return std::to_string(stats_.user_bytes.load());
+  if (name == "fsdb.flush-bytes-written") return std::to_string(stats_.flush_bytes.load());
+  if (name == "fsdb.compaction-bytes-written") {
+    return std::to_string(stats_.compaction_bytes_written.load());
+  }
+  if (name == "fsdb.compaction-pending" || name == "fsdb.num-running-compactions" ||
+      name == "fsdb.num-sealed-memtables") {
+    bool pending = false;
+    for (int level = 0; level < kNumLevels; ++level) {
+      pending = pending || compaction_score(options_, v, level) >= 1.0;
+    }
+    std::lock_guard<std::mutex> guard(mu_);
+    if (name == "fsdb.compaction-pending") return pending ? "1" : "0";
+    if (name == "fsdb.num-sealed-memtables") return std::to_string(sealed_.size());
+    return std::to_string(compactions_running_ + (manual_compaction_ ? 1 : 0));
+  }
   if (name == "fsdb.stats") {
     Status bg;
     size_t sealed = 0;

@@ -569,7 +569,9 @@ class PropertyCommand : public Command {
     app.add_option("name", name_,
                    "fsdb.stats, fsdb.levels, fsdb.num-files-at-level<N>, fsdb.memtable-bytes, "
                    "fsdb.sequence, fsdb.num-rotations, fsdb.num-flushes, fsdb.num-compactions, "
-                   "fsdb.num-stalls")
+                   "fsdb.num-stalls, fsdb.user-bytes-written, fsdb.flush-bytes-written, "
+                   "fsdb.compaction-bytes-written, fsdb.compaction-pending, "
+                   "fsdb.num-running-compactions, fsdb.num-sealed-memtables")
         ->required();
   }
   Status run(Invocation& inv) override {

@@ -72,8 +72,12 @@ class DB {
   // Makes every acknowledged write durable (fdatasync of the WAL).
   virtual Status sync_wal() = 0;
   // "fsdb.stats", "fsdb.levels", "fsdb.num-files-at-level<N>", "fsdb.memtable-bytes",
-  // "fsdb.sequence", "fsdb.num-rotations", "fsdb.num-flushes", "fsdb.num-stalls";
-  // nullopt for an unknown name.
+  // "fsdb.sequence", "fsdb.num-rotations", "fsdb.num-flushes", "fsdb.num-compactions",
+  // "fsdb.num-stalls"; the bytes written by the user (keys, values and batch framing),
+  // by flushes and by compactions: "fsdb.user-bytes-written", "fsdb.flush-bytes-written",
+  // "fsdb.compaction-bytes-written"; background work: "fsdb.compaction-pending" (1
+  // when some level needs compaction), "fsdb.num-running-compactions",
+  // "fsdb.num-sealed-memtables" (waiting for flush). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // Waits for background work, syncs the WAL and releases the directory.
   // Optional before the destructor; reports errors the destructor cannot.
