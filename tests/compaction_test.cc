@@ -178,6 +178,41 @@ class CompactionDBTest : public ::testing::Test {
   std::unique_ptr<DB> db_;
 };
 
+TEST_F(CompactionDBTest, WriteVolumePropertiesAddUpAndBackgroundWorkSettles) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  uint64_t written = 0;
+  for (int i = 0; i < 6000; ++i) {
+    const std::string k = key_of(i * 7919 % 6000);
+    const std::string v(80, static_cast<char>('a' + i % 26));
+    FSDB_ASSERT_OK(db_->put(k, v));
+    written += k.size() + v.size();
+  }
+  FSDB_ASSERT_OK(db_->flush());
+  // The background work a benchmark waits for before it reads write volumes.
+  for (int spins = 0;
+       number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0;
+       ++spins) {
+    ASSERT_LT(spins, 5000) << *db_->property("fsdb.levels");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(number("fsdb.num-sealed-memtables"), 0u);
+  // User bytes count each batch's encoding: its keys, values and framing.
+  EXPECT_GE(number("fsdb.user-bytes-written"), written);
+  EXPECT_LT(number("fsdb.user-bytes-written"), written + 6000 * 32);
+  EXPECT_GT(number("fsdb.flush-bytes-written"), 0u);
+  EXPECT_GT(number("fsdb.compaction-bytes-written"), 0u)
+      << "level 0 held 2+ files: compactions ran";
+  EXPECT_GT(number("fsdb.num-compactions"), 0u);
+  const std::string stats = *db_->property("fsdb.stats");
+  // The same figures as fsdb.stats' write amplification line is made of.
+  const double wamp = static_cast<double>(number("fsdb.flush-bytes-written") +
+                                          number("fsdb.compaction-bytes-written")) /
+                      static_cast<double>(number("fsdb.user-bytes-written"));
+  char expected[64];
+  std::snprintf(expected, sizeof(expected), "write amplification: %.2f", wamp);
+  EXPECT_NE(stats.find(expected), std::string::npos) << stats;
+}
+
 TEST_F(CompactionDBTest, SnapshotsReadTheSameAcrossManyCompactions) {
   FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
   std::mt19937 rng(test::test_seed(11));
