@@ -32,6 +32,9 @@ thread_local size_t shard_cache_victim = 0;
 constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 char* allocate_block(size_t bytes) {
+  if (bytes == ShardedArena::kMaxBlockBytes) {
+    if (char* recycled = HugeBlockPool::instance().take()) return recycled;
+  }
   void* p = nullptr;
   if (bytes % kHugePageBytes == 0) {
     p = std::aligned_alloc(kHugePageBytes, bytes);
@@ -45,6 +48,38 @@ char* allocate_block(size_t bytes) {
 }
 
 }  // namespace
+
+HugeBlockPool& HugeBlockPool::instance() {
+  // Never destroyed: an arena may die during static destruction, after any
+  // function-local static would have.
+  static HugeBlockPool* const pool = new HugeBlockPool;
+  return *pool;
+}
+
+char* HugeBlockPool::take() {
+  std::lock_guard<std::mutex> guard(mu_);
+  if (blocks_.empty()) return nullptr;
+  char* block = blocks_.back();
+  blocks_.pop_back();
+  return block;
+}
+
+bool HugeBlockPool::give(char* block) {
+  std::lock_guard<std::mutex> guard(mu_);
+  if (blocks_.size() >= kMaxBlocks) return false;
+  blocks_.push_back(block);
+  return true;
+}
+
+size_t HugeBlockPool::size() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return blocks_.size();
+}
+
+void ArenaShard::FreeBlock::operator()(char* p) const {
+  if (bytes == ShardedArena::kMaxBlockBytes && HugeBlockPool::instance().give(p)) return;
+  std::free(p);
+}
 
 ShardedArena::ShardedArena(size_t first_block_bytes, size_t shards)
     : id_(next_arena_id.fetch_add(1, std::memory_order_relaxed)),
@@ -101,7 +136,7 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
     const bool dedicated = bytes > shard.next_block_bytes_ / 4;
     const size_t block_bytes = dedicated ? bytes : shard.next_block_bytes_;
     char* block = allocate_block(block_bytes);
-    shard.blocks_.emplace_back(block);
+    shard.blocks_.emplace_back(block, ArenaShard::FreeBlock{block_bytes});
     // Relaxed: statistics only.
     shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
                           std::memory_order_relaxed);

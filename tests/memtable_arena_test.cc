@@ -2,7 +2,9 @@
 // growth, dedicated blocks for big allocations, and more threads than shards.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -49,6 +51,46 @@ TEST(ShardedArenaTest, BlocksGrowGeometricallyAndBigAllocationsGetTheirOwn) {
   for (int i = 0; i < 20000; ++i) arena.allocate(shard, 1000);
   EXPECT_GE(arena.memory_reserved(), arena.memory_usage());
   EXPECT_LT(arena.memory_reserved() - arena.memory_usage(), 2 * ShardedArena::kMaxBlockBytes);
+}
+
+TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
+  constexpr size_t kBlock = ShardedArena::kMaxBlockBytes;
+  HugeBlockPool& pool = HugeBlockPool::instance();
+  // Start from an empty pool (other tests of this process may have filled it).
+  std::vector<char*> drained;
+  while (char* b = pool.take()) drained.push_back(b);
+  for (char* b : drained) std::free(b);
+  ASSERT_EQ(pool.size(), 0u);
+
+  std::vector<char*> first_blocks;
+  {
+    // First block already full size: every block this arena takes is pooled.
+    ShardedArena arena(kBlock, 1);
+    ArenaShard& shard = arena.shard_for_this_thread();
+    // Eight allocations fill a block; the first of each starts one.
+    for (size_t i = 0; i < 8 * (HugeBlockPool::kMaxBlocks + 4); ++i) {
+      char* p = arena.allocate(shard, kBlock / 8);
+      p[0] = p[kBlock / 8 - 1] = 0x5a;
+      if (i % 8 == 0) first_blocks.push_back(p);
+    }
+    EXPECT_EQ(arena.memory_reserved(), kBlock * (HugeBlockPool::kMaxBlocks + 4));
+    EXPECT_EQ(pool.size(), 0u) << "blocks go to the pool only when the arena dies";
+  }
+  EXPECT_EQ(pool.size(), HugeBlockPool::kMaxBlocks) << "the rest went back to the system";
+
+  ShardedArena arena(kBlock, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  char* reused = arena.allocate(shard, 100);
+  EXPECT_EQ(pool.size(), HugeBlockPool::kMaxBlocks - 1);
+  EXPECT_NE(std::find(first_blocks.begin(), first_blocks.end(), reused), first_blocks.end())
+      << "the new arena's first block is one the dead arena gave back";
+  std::memset(reused, 0, 100);  // writable
+  // Smaller blocks are never pooled.
+  {
+    ShardedArena small(4096, 1);
+    small.allocate(small.shard_for_this_thread(), 100);
+  }
+  EXPECT_EQ(pool.size(), HugeBlockPool::kMaxBlocks - 1);
 }
 
 TEST(ShardedArenaTest, MoreThreadsThanShards) {
