@@ -4,7 +4,7 @@
 //
 //   fsdb_bench --engine=fsdb|rocksdb|leveldb --benchmarks=fillseq,readrandom,...
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
-//              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1
+//              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
 //              --level1_bytes=0 --target_file_bytes=0   (0: each engine's default)
 //
 // Benchmarks (db_bench's names and meanings):
@@ -76,6 +76,7 @@ struct Flags {
   bool use_existing_db = false;
   bool json = false;
   bool mmap_reads = true;
+  bool mmap_writes = true;
   uint64_t level1_bytes = 0;  // 0: each engine's default
   uint64_t target_file_bytes = 0;
 };
@@ -120,6 +121,8 @@ Flags parse_flags(int argc, char** argv) {
         flags.use_existing_db = v == "1" || v == "true";
       } else if (parse_flag(arg, "mmap_reads", &v)) {
         flags.mmap_reads = v == "1" || v == "true";
+      } else if (parse_flag(arg, "mmap_writes", &v)) {
+        flags.mmap_writes = v == "1" || v == "true";
       } else if (parse_flag(arg, "level1_bytes", &v)) {
         flags.level1_bytes = std::stoull(v);
       } else if (parse_flag(arg, "target_file_bytes", &v)) {
@@ -343,6 +346,7 @@ class Runner {
   Runner(Flags flags, std::unique_ptr<BenchEngine> engine)
       : flags_(std::move(flags)), engine_(std::move(engine)), values_(flags_.value_size) {
     settings_.mmap_reads = flags_.mmap_reads;
+    settings_.mmap_writes = flags_.mmap_writes;
     settings_.level1_bytes = flags_.level1_bytes;
     settings_.target_file_bytes = flags_.target_file_bytes;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;

@@ -46,6 +46,9 @@ struct BenchSettings {
   // Table files read through memory mappings (LevelDB always does on 64-bit
   // systems; fsdb's default; RocksDB's allow_mmap_reads).
   bool mmap_reads = true;
+  // The WAL appended through a shared mapping (fsdb's default use_mmap_writes;
+  // RocksDB's allow_mmap_writes; LevelDB 1.23 always uses write(2)).
+  bool mmap_writes = true;
   // Level sizes; 0 keeps each engine's default (LevelDB's are fixed).
   uint64_t level1_bytes = 0;
   uint64_t target_file_bytes = 0;
@@ -136,6 +139,7 @@ class FsdbEngine final : public BenchEngine {
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
            ", memtable_bytes=" + std::to_string(s.write_buffer_bytes) +
            ", use_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
+           ", use_mmap_writes=" + (s.mmap_writes ? "true" : "false") +
            ", leveled compaction (l0 trigger 4, level1 " +
            (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes" : std::string("256 MiB")) +
            ", files " +
@@ -155,6 +159,7 @@ class FsdbEngine final : public BenchEngine {
     options.bloom_bits_per_key = s.bloom_bits_per_key;
     options.block_cache_bytes = s.block_cache_bytes;
     options.use_mmap_reads = s.mmap_reads;
+    options.use_mmap_writes = s.mmap_writes;
     if (s.level1_bytes) options.level1_bytes = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_bytes = s.target_file_bytes;
     Status st = DB::open(options, path, &db_);
@@ -271,6 +276,7 @@ class RocksEngine final : public BenchEngine {
            " (full filter), LRU block_cache=" + std::to_string(s.block_cache_bytes) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
            ", allow_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
+           ", allow_mmap_writes=" + (s.mmap_writes ? "true" : "false") +
            ", leveled compaction (l0 trigger 4, level1 " +
            (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes"
                            : std::string("256 MiB (default)")) +
@@ -290,6 +296,7 @@ class RocksEngine final : public BenchEngine {
     options.compaction_style = rocksdb::kCompactionStyleLevel;
     options.max_background_jobs = s.background_threads;
     options.allow_mmap_reads = s.mmap_reads;
+    options.allow_mmap_writes = s.mmap_writes;
     if (s.level1_bytes) options.max_bytes_for_level_base = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_size_base = s.target_file_bytes;
     if (s.count_write_volume) options.statistics = rocksdb::CreateDBStatistics();
@@ -428,7 +435,7 @@ class LevelEngine final : public BenchEngine {
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
            ", leveled compaction (fixed: l0 trigger 4, level1 10 MiB, 2 MiB files), "
            "background threads: 1 (fixed; LevelDB has no setting), no WAL-off option, "
-           "table files always mmapped (no setting)";
+           "table files always mmapped, the log always written with write(2) (no settings)";
   }
 
   std::string open(const std::string& path, const BenchSettings& s) override {

@@ -154,7 +154,10 @@ Status DBImpl::open() {
 
 Status DBImpl::new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer) {
   *number = versions_->new_file_number();
-  Status s = wal::LogWriter::create(*fs_, log_file_name(dbname_, *number), *number, {}, writer);
+  wal::LogWriterOptions log_options;
+  log_options.use_mmap = options_.use_mmap_writes;
+  Status s =
+      wal::LogWriter::create(*fs_, log_file_name(dbname_, *number), *number, log_options, writer);
   // The log's directory entry must be durable before any write in it is
   // acknowledged as synced.
   if (s.ok()) s = fs_->sync_dir(dbname_);
@@ -275,7 +278,12 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   }
   if (!reader->status().ok()) return reader->status();
   const wal::LogReadReport& report = reader->report();
-  if (report.tail_kind != wal::LogTailKind::kNone) info->bytes_dropped += report.tail.bytes;
+  // Zero-filled space holds no data (a log's reserved space, or blocks the
+  // file system allocated but never wrote before a crash): nothing dropped.
+  if (report.tail_kind != wal::LogTailKind::kNone &&
+      report.tail_kind != wal::LogTailKind::kZeroFilled) {
+    info->bytes_dropped += report.tail.bytes;
+  }
   for (const wal::DroppedRange& r : report.skipped) info->bytes_dropped += r.bytes;
   // Point in time: the replay stopped at damage with records after it; later
   // logs would be after the damage too.

@@ -133,6 +133,52 @@ TEST_F(PosixFileSystemTest, MappedReadsReturnTheFileWithoutCopying) {
   EXPECT_NE(s.to_string().find("missing"), std::string::npos) << s.to_string();
 }
 
+TEST_F(PosixFileSystemTest, MappedWritesReserveAheadGrowAndTruncateAtClose) {
+  const std::string path = dir_.file("w");
+  WritableFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
+  // 70 MiB in uneven pieces: past several 1 MiB reservations and the first
+  // 64 MiB mapping window.
+  std::string expected;
+  std::string piece;
+  for (size_t i = 0; expected.size() < (70u << 20); ++i) {
+    piece.assign(1 + (i * 7919) % 300000, static_cast<char>('a' + i % 26));
+    FSDB_ASSERT_OK(f->append(piece));
+    expected += piece;
+    EXPECT_EQ(f->size(), expected.size());
+    if (i == 3) {
+      FSDB_ASSERT_OK(f->sync());
+      uint64_t on_disk = 0;
+      FSDB_ASSERT_OK(fs_->get_file_size(path, &on_disk));
+      EXPECT_GE(on_disk, expected.size()) << "space is reserved ahead";
+    }
+  }
+  FSDB_ASSERT_OK(f->flush());
+  FSDB_ASSERT_OK(f->sync());
+  FSDB_ASSERT_OK(f->close());
+  EXPECT_FALSE(f->append("x").ok()) << "closed";
+  std::string got;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
+  ASSERT_EQ(got.size(), expected.size()) << "close() cuts the reserved tail";
+  EXPECT_TRUE(got == expected);
+}
+
+TEST_F(PosixFileSystemTest, MappedWriteToAFullDiskIsAnErrorNotACrash) {
+  // /dev/full cannot be mapped or preallocated: an ordinary file is returned,
+  // and its full-disk error names the file.
+  WritableFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<WritableFile> f;
+  Status s = fs_->new_writable_file("/dev/full", options, &f);
+  if (!s.ok()) GTEST_SKIP() << s.to_string();
+  s = f->append(std::string(1 << 17, 'x'));
+  if (s.ok()) s = f->sync();
+  EXPECT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_NE(s.to_string().find("/dev/full"), std::string::npos) << s.to_string();
+}
+
 TEST_F(PosixFileSystemTest, AppendableFileContinuesAtTheEnd) {
   const std::string path = dir_.file("ap");
   FSDB_ASSERT_OK(write_string_to_file(*fs_, "abc", path, true));

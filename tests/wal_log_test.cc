@@ -2,6 +2,8 @@
 // header bytes, damage at every byte, truncation at every offset, zero-filled
 // and stale tails, and the four recovery modes.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <memory>
 #include <random>
@@ -713,6 +715,76 @@ TEST(WalLogTest, PosixRoundTripWithSync) {
   }
   FSDB_ASSERT_OK(reader->status());
   EXPECT_EQ(n, records.size());
+}
+
+TEST(WalLogTest, MappedLogSurvivesACrashedWriterWithAllItsRecords) {
+  // A child process appends through a mapped log and dies without closing it:
+  // the file keeps its reserved zeros after the records. Every record handed
+  // to the OS (flushed or not: with a mapping, appended is handed over) must
+  // come back, in every recovery mode, and the zeros must read as the end.
+  fsdb::test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000011.log");
+  std::mt19937_64 rng(fsdb::test::test_seed(4));
+  std::vector<std::string> records;
+  // About 3 MiB: crosses two 1 MiB reservation steps.
+  for (int i = 0; i < 1500; ++i) records.push_back(random_bytes(rng, rng() % 4000));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    LogWriterOptions options;
+    options.use_mmap = true;
+    std::unique_ptr<LogWriter> writer;
+    if (!LogWriter::create(*fs, path, 11, options, &writer).ok()) _exit(2);
+    for (size_t i = 0; i < records.size(); ++i) {
+      const std::string_view one = records[i];
+      if (!writer->add_records({&one, 1}, /*sync=*/i % 500 == 0).ok()) _exit(3);
+    }
+    _exit(0);  // no close: the reserved tail stays
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  uint64_t file_size = 0;
+  FSDB_ASSERT_OK(fs->get_file_size(path, &file_size));
+  EXPECT_EQ(file_size % (1 << 20), 0u) << "the file ends on a reservation step";
+  for (WalRecoveryMode mode :
+       {WalRecoveryMode::kAbsoluteConsistency, WalRecoveryMode::kTolerateCorruptedTail,
+        WalRecoveryMode::kPointInTime, WalRecoveryMode::kSkipAnyCorruptedRecords}) {
+    std::unique_ptr<LogReader> reader;
+    FSDB_ASSERT_OK(LogReader::open(*fs, path, 11, mode, &reader));
+    std::string_view record;
+    size_t n = 0;
+    while (reader->read_record(&record)) {
+      ASSERT_LT(n, records.size());
+      ASSERT_EQ(record, records[n]);
+      ++n;
+    }
+    FSDB_ASSERT_OK(reader->status());
+    EXPECT_EQ(n, records.size());
+    EXPECT_EQ(reader->report().tail_kind, LogTailKind::kZeroFilled);
+  }
+
+  // Closed properly, the same log is exactly as long as its records.
+  LogWriterOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<LogWriter> writer;
+  FSDB_ASSERT_OK(LogWriter::create(*fs, path, 11, options, &writer));
+  for (const std::string& r : records) FSDB_ASSERT_OK(writer->add_record(r));
+  FSDB_ASSERT_OK(writer->sync());
+  const uint64_t logged = writer->size();
+  FSDB_ASSERT_OK(writer->close());
+  FSDB_ASSERT_OK(fs->get_file_size(path, &file_size));
+  EXPECT_EQ(file_size, logged);
+  std::unique_ptr<LogReader> reader;
+  FSDB_ASSERT_OK(LogReader::open(*fs, path, 11, WalRecoveryMode::kAbsoluteConsistency, &reader));
+  std::string_view record;
+  size_t n = 0;
+  while (reader->read_record(&record)) ASSERT_EQ(record, records[n++]);
+  FSDB_ASSERT_OK(reader->status());
+  EXPECT_EQ(n, records.size());
+  EXPECT_EQ(reader->report().tail_kind, LogTailKind::kNone);
 }
 
 }  // namespace

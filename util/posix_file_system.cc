@@ -201,6 +201,109 @@ class PosixWritableFile final : public WritableFile {
   std::string buffer_;
 };
 
+// Appends by copying into a shared mapping of the file (WritableFileOptions::
+// use_mmap). The file's blocks are reserved ahead with fallocate, kReserveBytes
+// at a time, so that a page fault on the mapping never needs space the disk
+// may not have; the mapping covers kWindowBytes of virtual address space and
+// grows with mremap. close() truncates the file to what was appended.
+class PosixMmapWritableFile final : public WritableFile {
+ public:
+  static constexpr uint64_t kReserveBytes = 1 << 20;
+  static constexpr uint64_t kWindowBytes = 64 << 20;
+
+  // Takes `fd` (open for reading and writing, empty). Null, with `fd`
+  // untouched, if the file system cannot preallocate or map it.
+  static std::unique_ptr<WritableFile> open(const std::string& path, int fd) {
+    if (::fallocate(fd, 0, 0, static_cast<off_t>(kReserveBytes)) != 0) return nullptr;
+    void* base = ::mmap(nullptr, kWindowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+      (void)::ftruncate(fd, 0);
+      return nullptr;
+    }
+    return std::unique_ptr<WritableFile>(
+        new PosixMmapWritableFile(path, fd, static_cast<char*>(base)));
+  }
+
+  ~PosixMmapWritableFile() override {
+    if (fd_ >= 0) (void)close();
+  }
+
+  Status append(std::string_view data) override {
+    if (fd_ < 0) return closed_error();
+    if (!error_.ok()) return error_;
+    if (size_ + data.size() > reserved_) {
+      Status s = reserve(size_ + data.size());
+      if (!s.ok()) return error_ = s;
+    }
+    std::memcpy(base_ + size_, data.data(), data.size());
+    size_ += data.size();
+    return Status::OK();
+  }
+
+  // The data is in the page cache already.
+  Status flush() override { return fd_ < 0 ? closed_error() : error_; }
+
+  Status sync() override {
+    if (fd_ < 0) return closed_error();
+    if (!error_.ok()) return error_;
+    // Writes back the pages dirtied through the mapping too.
+    if (::fdatasync(fd_) != 0) return io_error(path_, "fdatasync", errno);
+    return Status::OK();
+  }
+
+  Status close() override {
+    if (fd_ < 0) return Status::OK();
+    Status s = error_;
+    ::munmap(base_, window_);
+    // The reserved space past the data goes: the file ends where the data does.
+    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0 && s.ok()) {
+      s = io_error(path_, "ftruncate", errno);
+    }
+    if (::close(fd_) != 0 && s.ok()) s = io_error(path_, "close", errno);
+    fd_ = -1;
+    return s;
+  }
+
+  uint64_t size() const override { return size_; }
+  const std::string& path() const override { return path_; }
+
+ private:
+  PosixMmapWritableFile(std::string path, int fd, char* base)
+      : path_(std::move(path)),
+        fd_(fd),
+        base_(base),
+        window_(kWindowBytes),
+        reserved_(kReserveBytes) {}
+
+  Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
+
+  // Makes [0, bytes) writable: reserves disk blocks and maps them.
+  Status reserve(uint64_t bytes) {
+    const uint64_t want = (bytes + kReserveBytes - 1) / kReserveBytes * kReserveBytes;
+    if (::fallocate(fd_, 0, static_cast<off_t>(reserved_), static_cast<off_t>(want - reserved_)) !=
+        0) {
+      return io_error(path_, "fallocate at offset " + std::to_string(reserved_), errno);
+    }
+    reserved_ = want;
+    if (want > window_) {
+      const uint64_t window = (want + kWindowBytes - 1) / kWindowBytes * kWindowBytes;
+      void* moved = ::mremap(base_, window_, window, MREMAP_MAYMOVE);
+      if (moved == MAP_FAILED) return io_error(path_, "mremap", errno);
+      base_ = static_cast<char*>(moved);
+      window_ = window;
+    }
+    return Status::OK();
+  }
+
+  std::string path_;
+  int fd_;
+  char* base_;
+  uint64_t window_;    // bytes mapped (may run past the end of the file)
+  uint64_t reserved_;  // bytes allocated to the file (its size until close)
+  uint64_t size_ = 0;  // bytes appended
+  Status error_;       // a failed reservation: the file takes no more data
+};
+
 // fcntl locks belong to the process, so a second lock of the same file from the
 // same process would succeed silently; this set makes it fail like another
 // process's would.
@@ -268,8 +371,21 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    return new_writable_file(path, WritableFileOptions{}, file);
+  }
+
+  Status new_writable_file(const std::string& path, const WritableFileOptions& options,
+                           std::unique_ptr<WritableFile>* file) override {
+    // A mapping needs the file open for reading too.
+    const int access = options.use_mmap ? O_RDWR : O_WRONLY;
+    int fd = ::open(path.c_str(), access | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_error(path, "open for writing", errno);
+    if (options.use_mmap) {
+      if (auto mapped = PosixMmapWritableFile::open(path, fd)) {
+        *file = std::move(mapped);
+        return Status::OK();
+      }
+    }
     *file = std::make_unique<PosixWritableFile>(path, fd, 0);
     return Status::OK();
   }

@@ -36,7 +36,9 @@ LogWriter::~LogWriter() {
 Status LogWriter::create(FileSystem& fs, const std::string& path, uint64_t log_number,
                          const LogWriterOptions& options, std::unique_ptr<LogWriter>* writer) {
   std::unique_ptr<WritableFile> file;
-  Status s = fs.new_writable_file(path, &file);
+  WritableFileOptions file_options;
+  file_options.use_mmap = options.use_mmap;
+  Status s = fs.new_writable_file(path, file_options, &file);
   if (!s.ok()) return s;
   *writer = std::make_unique<LogWriter>(std::move(file), log_number, options);
   return Status::OK();

@@ -29,6 +29,9 @@ namespace fsdb::wal {
 struct LogWriterOptions {
   // add_record() hands the buffer to the file once this many bytes are pending.
   size_t buffer_bytes = 256 * 1024;
+  // create() opens the file as a shared mapping (WritableFileOptions::use_mmap):
+  // handing a group to the OS is a memcpy, not a write(2).
+  bool use_mmap = false;
 };
 
 class LogWriter {

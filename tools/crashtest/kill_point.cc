@@ -72,6 +72,17 @@ class KillFileSystem final : public FileSystemWrapper {
       return base().new_writable_file(path, f);
     });
   }
+  // With options: the WAL keeps its mapping, so crashes hit the mapped log.
+  Status new_writable_file(const std::string& path, const WritableFileOptions& options,
+                           std::unique_ptr<WritableFile>* file) override {
+    return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
+      return base().new_writable_file(path, options, f);
+    });
+  }
+  Status new_random_access_file(const std::string& path, const RandomAccessFileOptions& options,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    return base().new_random_access_file(path, options, file);
+  }
   Status new_appendable_file(const std::string& path,
                              std::unique_ptr<WritableFile>* file) override {
     return wrap(path, file, [&](std::unique_ptr<WritableFile>* f) {
