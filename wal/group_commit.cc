@@ -100,8 +100,9 @@ void GroupCommit::finish(Group group, const Status& status,
     const size_t queued = queued_.load(std::memory_order_relaxed) - group.size();
     queued_.store(queued, std::memory_order_relaxed);  // relaxed: see join()
     expected_ = std::min(group.size() + queued, options_.max_group_requests);
-    last_finish_ = std::chrono::steady_clock::now();
     if (synced) {
+      // The follower wait is for syncing groups, which come back to back.
+      last_finish_ = std::chrono::steady_clock::now();
       const auto cost = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
       sync_lead_cost_ = sync_lead_cost_.count() == 0 ? cost : (sync_lead_cost_ * 7 + cost) / 8;
     }

@@ -89,10 +89,21 @@ class GroupCommit {
     struct Release {
       GroupCommit* self;
       Group group;
-      std::chrono::steady_clock::time_point start;
+      // Only a syncing group is timed (its cost bounds the follower wait): the
+      // clock is not free, and an unsynced group lasts a microsecond or two.
+      // Relaxed: the leader reads what its own join() stored.
+      std::chrono::steady_clock::time_point start =
+          self->group_syncs_.load(std::memory_order_relaxed)
+              ? std::chrono::steady_clock::now()
+              : std::chrono::steady_clock::time_point{};
       Status status = Status::IOError("group commit: lead function did not return");
-      ~Release() { self->finish(group, status, std::chrono::steady_clock::now() - start); }
-    } release{this, group, std::chrono::steady_clock::now()};
+      ~Release() {
+        self->finish(group, status,
+                     start == std::chrono::steady_clock::time_point{}
+                         ? std::chrono::steady_clock::duration{}
+                         : std::chrono::steady_clock::now() - start);
+      }
+    } release{this, group};
     release.status = lead(group);
     return release.status;
   }
@@ -119,9 +130,9 @@ class GroupCommit {
   // The running group syncs: waiters stop spinning and sleep.
   std::atomic<bool> group_syncs_{false};
   size_t expected_ = 1;  // requests seen around the last group: who will come back
-  std::chrono::steady_clock::time_point last_finish_{};
-  std::chrono::nanoseconds sync_lead_cost_{0};  // moving average of syncing lead() calls
-  std::vector<Request*> group_;                 // only the current leader touches it
+  std::chrono::steady_clock::time_point last_finish_{};  // of the last syncing group
+  std::chrono::nanoseconds sync_lead_cost_{0};           // moving average of syncing lead() calls
+  std::vector<Request*> group_;                          // only the current leader touches it
   GroupCommitStats stats_;
 };
 
