@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -202,22 +203,28 @@ class PosixWritableFile final : public WritableFile {
 };
 
 // Appends by copying into a shared mapping of the file (WritableFileOptions::
-// use_mmap). The file's blocks are reserved ahead with fallocate, kReserveBytes
-// at a time, so that a page fault on the mapping never needs space the disk
-// may not have; the mapping covers kWindowBytes of virtual address space and
-// grows with mremap. close() truncates the file to what was appended.
+// use_mmap). Disk blocks are reserved ahead with fallocate (KEEP_SIZE),
+// kReserveBytes at a time, so that a page fault on the mapping never needs
+// space the disk may not have; the file's size is raised over reserved blocks
+// kSizeStepBytes at a time (a page past the end of a file cannot be written
+// through a mapping), so that it stays close to the data while the file is
+// open. The mapping covers kWindowBytes of address space and grows with
+// mremap. close() truncates the file to what was appended.
 class PosixMmapWritableFile final : public WritableFile {
  public:
   static constexpr uint64_t kReserveBytes = 1 << 20;
+  static constexpr uint64_t kSizeStepBytes = 64 << 10;
   static constexpr uint64_t kWindowBytes = 64 << 20;
 
   // Takes `fd` (open for reading and writing, empty). Null, with `fd`
   // untouched, if the file system cannot preallocate or map it.
   static std::unique_ptr<WritableFile> open(const std::string& path, int fd) {
-    if (::fallocate(fd, 0, 0, static_cast<off_t>(kReserveBytes)) != 0) return nullptr;
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(kReserveBytes)) != 0) {
+      return nullptr;
+    }
     void* base = ::mmap(nullptr, kWindowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (base == MAP_FAILED) {
-      (void)::ftruncate(fd, 0);
+      (void)::ftruncate(fd, 0);  // frees the reserved blocks
       return nullptr;
     }
     return std::unique_ptr<WritableFile>(
@@ -231,8 +238,8 @@ class PosixMmapWritableFile final : public WritableFile {
   Status append(std::string_view data) override {
     if (fd_ < 0) return closed_error();
     if (!error_.ok()) return error_;
-    if (size_ + data.size() > reserved_) {
-      Status s = reserve(size_ + data.size());
+    if (size_ + data.size() > file_size_) {
+      Status s = grow(size_ + data.size());
       if (!s.ok()) return error_ = s;
     }
     std::memcpy(base_ + size_, data.data(), data.size());
@@ -246,7 +253,7 @@ class PosixMmapWritableFile final : public WritableFile {
   Status sync() override {
     if (fd_ < 0) return closed_error();
     if (!error_.ok()) return error_;
-    // Writes back the pages dirtied through the mapping too.
+    // Writes back the pages dirtied through the mapping too, and the size.
     if (::fdatasync(fd_) != 0) return io_error(path_, "fdatasync", errno);
     return Status::OK();
   }
@@ -255,7 +262,7 @@ class PosixMmapWritableFile final : public WritableFile {
     if (fd_ < 0) return Status::OK();
     Status s = error_;
     ::munmap(base_, window_);
-    // The reserved space past the data goes: the file ends where the data does.
+    // The file ends where the data does; the reserved blocks past it go.
     if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0 && s.ok()) {
       s = io_error(path_, "ftruncate", errno);
     }
@@ -277,16 +284,27 @@ class PosixMmapWritableFile final : public WritableFile {
 
   Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
 
-  // Makes [0, bytes) writable: reserves disk blocks and maps them.
-  Status reserve(uint64_t bytes) {
-    const uint64_t want = (bytes + kReserveBytes - 1) / kReserveBytes * kReserveBytes;
-    if (::fallocate(fd_, 0, static_cast<off_t>(reserved_), static_cast<off_t>(want - reserved_)) !=
-        0) {
-      return io_error(path_, "fallocate at offset " + std::to_string(reserved_), errno);
+  static uint64_t round_up(uint64_t n, uint64_t step) { return (n + step - 1) / step * step; }
+
+  // Makes [0, bytes) writable through the mapping: blocks reserved, the file
+  // that long, the mapping that wide.
+  Status grow(uint64_t bytes) {
+    if (bytes > reserved_) {
+      const uint64_t want = round_up(bytes, kReserveBytes);
+      if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(reserved_),
+                      static_cast<off_t>(want - reserved_)) != 0) {
+        return io_error(path_, "fallocate at offset " + std::to_string(reserved_), errno);
+      }
+      reserved_ = want;
     }
-    reserved_ = want;
-    if (want > window_) {
-      const uint64_t window = (want + kWindowBytes - 1) / kWindowBytes * kWindowBytes;
+    const uint64_t new_size = std::min(round_up(bytes, kSizeStepBytes), reserved_);
+    // Over reserved blocks: raising the size allocates nothing.
+    if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) {
+      return io_error(path_, "ftruncate to " + std::to_string(new_size), errno);
+    }
+    file_size_ = new_size;
+    if (new_size > window_) {
+      const uint64_t window = round_up(new_size, kWindowBytes);
       void* moved = ::mremap(base_, window_, window, MREMAP_MAYMOVE);
       if (moved == MAP_FAILED) return io_error(path_, "mremap", errno);
       base_ = static_cast<char*>(moved);
@@ -298,10 +316,11 @@ class PosixMmapWritableFile final : public WritableFile {
   std::string path_;
   int fd_;
   char* base_;
-  uint64_t window_;    // bytes mapped (may run past the end of the file)
-  uint64_t reserved_;  // bytes allocated to the file (its size until close)
-  uint64_t size_ = 0;  // bytes appended
-  Status error_;       // a failed reservation: the file takes no more data
+  uint64_t window_;         // bytes mapped (may run past the end of the file)
+  uint64_t reserved_;       // bytes of disk blocks allocated to the file
+  uint64_t file_size_ = 0;  // the file's size until close (a multiple of kSizeStepBytes)
+  uint64_t size_ = 0;       // bytes appended
+  Status error_;            // a failed reservation: the file takes no more data
 };
 
 // fcntl locks belong to the process, so a second lock of the same file from the

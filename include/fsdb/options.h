@@ -102,7 +102,7 @@ struct Options {
   // process) with a memcpy rather than a system call. fdatasync still makes it
   // durable. The log's space is reserved 1 MiB ahead with fallocate, so a full
   // disk is an error from the write, never a fault; after a crash the log may
-  // end in up to 1 MiB of zeros, which recovery reads as its end.
+  // end in up to 64 KiB of zeros, which recovery reads as its end.
   bool use_mmap_writes = true;
   int l0_compaction_trigger = 4;
   int l0_slowdown_writes_trigger = 8;       // each write waits 1 ms from here on
