@@ -11,6 +11,8 @@
 #include "engine/merging_iterator.h"
 #include "sstable/block_cache.h"
 #include "sstable/table_builder.h"
+#include "sstable/table_iterator.h"
+#include "util/background_thread.h"
 #include "wal/log_reader.h"
 #include "wal/write_batch_encoding.h"
 
@@ -138,6 +140,11 @@ Status DBImpl::open() {
 
   TableOptions table_options = table_options_from(options_);
   table_cache_ = std::make_unique<TableCache>(dbname_, fs_, table_options);
+  if (options_.scan_readahead) {
+    // A few blocks per scanning iterator: beyond that the scan is better off
+    // reading for itself than queueing.
+    readahead_ = std::make_shared<BackgroundThread>(4 * TableIterator::kReadaheadBlocks);
+  }
   versions_ = std::make_unique<VersionSet>(dbname_, fs_, kMaxManifestBytes);
 
   s = recover();
@@ -672,6 +679,7 @@ namespace {
 struct IteratorPins {
   std::shared_ptr<const void> view;
   std::vector<std::shared_ptr<const TableReader>> readers;
+  std::shared_ptr<BackgroundThread> readahead;  // its table iterators read ahead there
 };
 
 // An iterator that only reports an error.
@@ -699,10 +707,12 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   const SequenceNumber seq = read_sequence(options);
   auto pins = std::make_shared<IteratorPins>();
   pins->view = view;
+  pins->readahead = readahead_;
   std::vector<std::unique_ptr<InternalIterator>> children;
   children.push_back(view->mem->new_version_iterator());
   for (const auto& frozen : view->sealed) children.push_back(frozen->new_version_iterator());
-  const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
+  const TableReadOptions read_options{options.verify_checksums, options.fill_cache,
+                                      readahead_.get()};
   // Level-0 files overlap: one child each. Deeper levels: one child per level,
   // opening its files one at a time.
   for (const FileRef& f : view->version->files(0)) {

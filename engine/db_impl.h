@@ -48,6 +48,8 @@
 
 namespace fsdb {
 
+class BackgroundThread;
+
 class DBImpl final : public DB {
  public:
   DBImpl(const Options& options, std::string dbname);
@@ -216,6 +218,9 @@ class DBImpl final : public DB {
   std::shared_ptr<const ReadView> view_;  // guarded by view_mu_
 
   Stats stats_;
+  // Where iterators read the next blocks of a scan ahead (null: off). Shared
+  // with the iterators, which may finish after close().
+  std::shared_ptr<BackgroundThread> readahead_;
   std::thread bg_thread_;
   std::vector<std::thread> compaction_threads_;
 };

@@ -16,12 +16,17 @@
 namespace fsdb {
 
 class BlockCache;
+class BackgroundThread;
 
 // Per-read knobs, separate so that one reader can serve reads with different
 // settings (a compaction reads with fill_cache = false).
 struct TableReadOptions {
   bool verify_checksums = true;  // check the trailer checksum of every block read from the file
   bool fill_cache = true;        // insert blocks read from the file into the block cache
+  // Where an iterator that moves from block to block in one direction reads
+  // the next blocks ahead (table_iterator.h); null: it reads each when it gets
+  // there. Must outlive the iterator.
+  BackgroundThread* readahead = nullptr;
 };
 
 // Counters shared by every table of a DB. Relaxed increments: they are

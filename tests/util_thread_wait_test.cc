@@ -1,6 +1,7 @@
 // SpinMutex and StateWord (util/thread_wait.h): mutual exclusion under
 // contention, and waiters that sleep are woken (the futex path), not only
 // waiters that spin.
+#include "util/background_thread.h"
 #include "util/thread_wait.h"
 
 #include <gtest/gtest.h>
@@ -100,6 +101,39 @@ TEST(StateWordTest, ManyHandOffsBetweenTwoThreads) {
     ASSERT_EQ(pong.wait_while(i - 1, budget, [] { return false; }), i);
   }
   other.join();
+}
+
+TEST(BackgroundThreadTest, RunsInOrderRefusesBeyondItsQueueAndDrainsOnDestruction) {
+  std::vector<int> ran;  // written by the worker only; read after the join
+  std::atomic<bool> release{false};
+  {
+    BackgroundThread thread(2);
+    // The first task holds the worker, so the next ones queue up.
+    ASSERT_TRUE(thread.try_submit([&] {
+      while (!release.load()) std::this_thread::yield();
+      ran.push_back(0);
+    }));
+    // Wait until the worker has taken it (the queue is empty again).
+    int accepted = 0;
+    for (int i = 1; accepted < 2 && i < 1000; ++i) {
+      if (thread.try_submit([&ran, i] { ran.push_back(i); })) ++accepted;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    EXPECT_EQ(accepted, 2);
+    EXPECT_FALSE(thread.try_submit([&] { ran.push_back(-1); })) << "two queued: full";
+    release.store(true);
+  }  // the destructor runs what is queued, then joins
+  ASSERT_EQ(ran.size(), 3u);
+  EXPECT_EQ(ran[0], 0);
+  EXPECT_LT(ran[1], ran[2]) << "in submission order";
+}
+
+TEST(BackgroundThreadTest, WakesFromSleepForALateTask) {
+  BackgroundThread thread(4);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the poll: asleep
+  StateWord done(0);
+  ASSERT_TRUE(thread.try_submit([&] { done.set(1); }));
+  EXPECT_EQ(done.wait_while(0, WaitBudget{}, [] { return false; }), 1u);
 }
 
 }  // namespace
