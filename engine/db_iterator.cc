@@ -61,7 +61,7 @@ class DBIterator final : public Iterator {
       saved_key_.assign(iter_->user_key());
       do {
         iter_->prev();
-      } while (iter_->valid() && iter_->user_key() >= std::string_view(saved_key_));
+      } while (iter_->valid() && compare_user_keys(iter_->user_key(), saved_key_) >= 0);
       direction_ = Direction::kBackward;
       if (!iter_->valid() && !iter_->status().ok()) {
         stop_on_error();
@@ -87,7 +87,7 @@ class DBIterator final : public Iterator {
   void find_next_user_entry(bool skipping) {
     for (; iter_->valid(); iter_->next()) {
       if (iter_->sequence() > sequence_) continue;
-      if (skipping && iter_->user_key() == std::string_view(saved_key_)) continue;
+      if (skipping && user_keys_equal(iter_->user_key(), saved_key_)) continue;
       if (iter_->kind() == ValueKind::kTombstone) {
         saved_key_.assign(iter_->user_key());
         skipping = true;
@@ -106,7 +106,7 @@ class DBIterator final : public Iterator {
     bool have_value = false;
     while (iter_->valid()) {
       if (iter_->sequence() <= sequence_) {
-        if (have_value && iter_->user_key() < std::string_view(saved_key_)) break;
+        if (have_value && compare_user_keys(iter_->user_key(), saved_key_) < 0) break;
         if (iter_->kind() == ValueKind::kTombstone) {
           have_value = false;
           saved_key_.clear();

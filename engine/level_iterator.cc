@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <string>
 
+#include "sstable/table_iterator.h"
+
 namespace fsdb {
 namespace {
 
@@ -87,7 +89,8 @@ class LevelIterator final : public InternalIterator {
       close();
       return false;
     }
-    iter_ = reader_->new_iterator(read_options_);
+    // The concrete (final) type: every call below goes straight to it.
+    iter_ = std::make_unique<TableIterator>(reader_.get(), read_options_);
     index_ = index;
     return true;
   }
@@ -114,7 +117,7 @@ class LevelIterator final : public InternalIterator {
   const std::vector<FileRef>& files_;
   const TableReadOptions read_options_;
   std::shared_ptr<const TableReader> reader_;
-  std::unique_ptr<InternalIterator> iter_;
+  std::unique_ptr<TableIterator> iter_;
   size_t index_ = 0;
   std::string target_;
   Status status_;

@@ -117,6 +117,10 @@ class MergingIterator final : public InternalIterator {
 
   // The front child has moved: restore the heap.
   void replace_top(InternalIterator* top) {
+    if (heap_.size() == 1) {  // the common end of a merge: one source left
+      if (!admit(top)) heap_.clear();
+      return;
+    }
     auto cmp = [this](const InternalIterator* a, const InternalIterator* b) {
       return heap_less(a, b);
     };

@@ -88,6 +88,11 @@ inline int compare_user_keys(std::string_view a, std::string_view b) {
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
+// Whether two user keys are the same bytes; inlined like compare_user_keys().
+inline bool user_keys_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && compare_user_keys(a, b) == 0;
+}
+
 // Internal order: user key ascending, then (sequence, kind) descending.
 inline int compare_internal_keys(std::string_view a_user, uint64_t a_packed,
                                  std::string_view b_user, uint64_t b_packed) {
