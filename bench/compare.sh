@@ -109,6 +109,21 @@ def med(engine, bench, threads, field):
     rs = by.get((engine, bench, threads))
     return statistics.median(r[field] for r in rs) if rs else None
 
+def in_round(engine, bench, threads, rnd, field="ops_per_sec"):
+    for r in by.get((engine, bench, threads), []):
+        if r["round"] == rnd: return r[field]
+    return None
+
+# The machine's speed drifts by 2x and more over minutes (other tenants of the
+# host), so a ratio is taken within each round, between runs seconds apart,
+# and the median of those per-round ratios is reported.
+def ratio_med(num_of, den_of):
+    rs = []
+    for rnd in range(1, rounds + 1):
+        a, b = num_of(rnd), den_of(rnd)
+        if a and b: rs.append(a / b)
+    return statistics.median(rs) if rs else None
+
 rows = [("fillseq", 1), ("fillrandom", 1), ("fillrandom", 2), ("overwrite", 1),
         ("fillsync", 1), ("fillsync", 2), ("readrandom", 1), ("readrandom", 2),
         ("readmissing", 1), ("seekrandom", 1), ("readseq", 1), ("readreverse", 1),
@@ -122,8 +137,12 @@ def fmt_ops(v):
 def fmt_ratio(a, b):
     return "%.2fx" % (a / b) if a and b else "-"
 
+def fmt_r(r):
+    return "%.2fx" % r if r else "-"
+
 lines = []
-lines.append("Medians of %s rounds, --num=%d, ops/s (p99 latency in us); ratio = fsdb / peer." % (rounds, num))
+lines.append("Medians of %s rounds, --num=%d, ops/s (p99 latency in us); ratios = fsdb / peer, "
+             "the median of the ratios within each round." % (rounds, num))
 lines.append("")
 lines.append("| benchmark | threads | fsdb | rocksdb | leveldb | fsdb/rocksdb | fsdb/leveldb | fsdb/best peer |")
 lines.append("|---|---|---|---|---|---|---|---|")
@@ -135,26 +154,29 @@ for bench, t in rows:
         v = med(e, bench, t, "ops_per_sec")
         p99 = med(e, bench, t, "p99_us")
         cells.append("-" if v is None else "%s (%.1f)" % (fmt_ops(v), p99))
-    peer_values = [v for v in (med(p, bench, t, "ops_per_sec") for p in peers) if v]
-    best = max(peer_values) if peer_values else None
+    fsdb_in = lambda rnd: in_round("fsdb", bench, t, rnd)
+    def best_in(rnd):
+        vs = [v for v in (in_round(p, bench, t, rnd) for p in peers) if v]
+        return max(vs) if vs else None
+    vs_best = ratio_med(fsdb_in, best_in)
     lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-        bench, t, *cells, fmt_ratio(f, med("rocksdb", bench, t, "ops_per_sec")),
-        fmt_ratio(f, med("leveldb", bench, t, "ops_per_sec")), fmt_ratio(f, best)))
+        bench, t, *cells,
+        fmt_r(ratio_med(fsdb_in, lambda rnd: in_round("rocksdb", bench, t, rnd))),
+        fmt_r(ratio_med(fsdb_in, lambda rnd: in_round("leveldb", bench, t, rnd))), fmt_r(vs_best)))
     chart.append((f"{bench}/{t}", [med(e, bench, t, "ops_per_sec") for e in ["fsdb"] + peers],
-                  (f / best) if f and best else None))
+                  vs_best))
 
 lines.append("")
 sync = med("posix", "fdatasync", 1, "ops_per_sec")
 if sync:
     lines.append("Device fdatasync rate (append + fdatasync, same runs): %s/s." % fmt_ops(sync))
     for t in (1, 2):
-        f = med("fsdb", "fillsync", t, "ops_per_sec")
-        if f: lines.append("fsdb fillsync, %d thread(s): %.0f%% of the fdatasync rate." % (t, 100 * f / sync))
-f1, f2 = med("fsdb", "fillrandom", 1, "ops_per_sec"), med("fsdb", "fillrandom", 2, "ops_per_sec")
-if f1 and f2: lines.append("fsdb fillrandom 2 threads / 1 thread: %.2fx." % (f2 / f1))
-for b in ("fillsync", "memtable_only"):
-    a1, a2 = med("fsdb", b, 1, "ops_per_sec"), med("fsdb", b, 2, "ops_per_sec")
-    if a1 and a2: lines.append("fsdb %s 2 threads / 1 thread: %.2fx." % (b, a2 / a1))
+        r = ratio_med(lambda rnd: in_round("fsdb", "fillsync", t, rnd),
+                      lambda rnd: in_round("posix", "fdatasync", 1, rnd))
+        if r: lines.append("fsdb fillsync, %d thread(s): %.0f%% of the fdatasync rate." % (t, 100 * r))
+for b in ("fillrandom", "fillsync", "memtable_only"):
+    r = ratio_med(lambda rnd: in_round("fsdb", b, 2, rnd), lambda rnd: in_round("fsdb", b, 1, rnd))
+    if r: lines.append("fsdb %s 2 threads / 1 thread: %.2fx (median of the rounds' ratios)." % (b, r))
 lines.append("")
 lines.append("| on-disk bytes | fsdb | rocksdb | leveldb | fsdb/rocksdb |")
 lines.append("|---|---|---|---|---|")
