@@ -9,7 +9,7 @@ class DBIterator final : public Iterator {
  public:
   DBIterator(std::unique_ptr<InternalIterator> internal, SequenceNumber sequence,
              std::shared_ptr<const void> pin)
-      : iter_(std::move(internal)), sequence_(sequence), pin_(std::move(pin)) {}
+      : pin_(std::move(pin)), iter_(std::move(internal)), sequence_(sequence) {}
 
   bool valid() const override { return valid_; }
 
@@ -135,9 +135,12 @@ class DBIterator final : public Iterator {
     status_ = iter_->status();
   }
 
+  // Declared before iter_, so destroyed after it: a table iterator waits in its
+  // destructor for a block being read ahead from its table, which the pins
+  // (the readers, the readahead thread) must keep alive until then.
+  std::shared_ptr<const void> pin_;
   std::unique_ptr<InternalIterator> iter_;
   const SequenceNumber sequence_;
-  std::shared_ptr<const void> pin_;
   Direction direction_ = Direction::kForward;
   bool valid_ = false;
   std::string saved_key_;

@@ -5,10 +5,17 @@
 #include <string>
 #include <vector>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "engine/db_iterator.h"
 #include "engine/merging_iterator.h"
+#include "sstable/table_builder.h"
+#include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
 #include "tests/support/vector_iterator.h"
+#include "util/background_thread.h"
 
 namespace fsdb {
 namespace {
@@ -216,6 +223,68 @@ TEST(DBIteratorTest, EmptyAndAllDeleted) {
   EXPECT_EQ(old->key(), "b");
   old->prev();
   EXPECT_FALSE(old->valid()) << "a was deleted at 2";
+}
+
+// Regression: the DB iterator released its pins before its internal
+// iterator, whose table iterators wait in their destructors for blocks being
+// read ahead from their tables — so a table whose only owner was the pin was
+// freed while the readahead thread still read from it (found by the crash
+// harness under ThreadSanitizer, with a compaction dropping the table cache's
+// reference in that window). Here the pin is the table's only owner and its
+// reads are slow, so a block is being read ahead when the iterator goes: with
+// the old order ASan reports a use after free and TSan a race, every run.
+class SlowFile final : public RandomAccessFile {
+ public:
+  explicit SlowFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
+  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+    if (slow.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return base_->read(offset, n, result, scratch);
+  }
+  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
+  const std::string& path() const override { return base_->path(); }
+  mutable std::atomic<bool> slow{false};
+
+ private:
+  std::unique_ptr<RandomAccessFile> base_;
+};
+
+TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000005.sst");
+  TableOptions options;
+  options.block_bytes = 256;
+  {
+    std::unique_ptr<TableBuilder> builder;
+    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, options, &builder));
+    for (int i = 0; i < 2000; ++i) {
+      FSDB_ASSERT_OK(builder->add(key_of(i), 1, ValueKind::kValue, std::string(50, 'v')));
+    }
+    FSDB_ASSERT_OK(builder->finish());
+  }
+  BackgroundThread readahead(16);
+  for (int round = 0; round < 3; ++round) {
+    std::unique_ptr<RandomAccessFile> file;
+    FSDB_ASSERT_OK(fs->new_random_access_file(path, &file));
+    auto slow = std::make_unique<SlowFile>(std::move(file));
+    SlowFile* slow_file = slow.get();
+    uint64_t size = 0;
+    FSDB_ASSERT_OK(slow_file->size(&size));
+    std::unique_ptr<TableReader> opened;
+    FSDB_ASSERT_OK(TableReader::open(options, std::move(slow), size, path, 5, &opened));
+    std::shared_ptr<const TableReader> reader(std::move(opened));
+    TableReadOptions ro;
+    ro.readahead = &readahead;
+    auto it = new_db_iterator(reader->new_iterator(ro), 1, reader);
+    reader.reset();  // the pin is the table's only owner now
+    int n = 0;
+    for (it->seek_to_first(); it->valid() && n < 300; it->next()) ++n;
+    FSDB_ASSERT_OK(it->status());
+    EXPECT_EQ(n, 300);
+    slow_file->slow = true;  // the blocks read ahead from now on take 5 ms each
+    for (int i = 0; i < 60 && it->valid(); ++i) it->next();
+    it.reset();  // must wait for the read in flight before the table goes
+  }
 }
 
 }  // namespace
