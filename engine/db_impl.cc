@@ -194,10 +194,9 @@ Status DBImpl::recover() {
   for (const std::string& name : names) {
     FileType type;
     uint64_t number = 0;
-    if (parse_file_name(name, &type, &number) && type == FileType::kLog &&
-        number >= versions_->log_number()) {
-      logs.push_back(number);
-    }
+    if (!parse_file_name(name, &type, &number)) continue;
+    versions_->mark_file_number_used(number);
+    if (type == FileType::kLog && number >= versions_->log_number()) logs.push_back(number);
   }
   std::sort(logs.begin(), logs.end());
   SequenceNumber max_sequence = versions_->last_sequence();

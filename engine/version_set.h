@@ -48,6 +48,16 @@ class VersionSet {
   std::shared_ptr<const Version> current() const;
 
   uint64_t new_file_number() { return next_file_number_.fetch_add(1, std::memory_order_relaxed); }
+  // Numbers at or below `number` are never handed out again: a crash can leave
+  // files (logs, tables) numbered past the MANIFEST's next file number, and a
+  // new file must not reuse, and so truncate, one of them.
+  // Relaxed: file numbers only need to be unique, which the atomic max gives.
+  void mark_file_number_used(uint64_t number) {
+    uint64_t next = next_file_number_.load(std::memory_order_relaxed);
+    while (next <= number &&
+           !next_file_number_.compare_exchange_weak(next, number + 1, std::memory_order_relaxed)) {
+    }
+  }
   uint64_t log_number() const { return log_number_.load(std::memory_order_acquire); }
   SequenceNumber last_sequence() const { return last_sequence_.load(std::memory_order_acquire); }
   // The engine's write path advances this before it logs a write group.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -242,7 +243,7 @@ class PosixMmapWritableFile final : public WritableFile {
       Status s = grow(size_ + data.size());
       if (!s.ok()) return error_ = s;
     }
-    std::memcpy(base_ + size_, data.data(), data.size());
+    copy_in_order(base_ + size_, data.data(), data.size());
     size_ += data.size();
     return Status::OK();
   }
@@ -283,6 +284,27 @@ class PosixMmapWritableFile final : public WritableFile {
         reserved_(kReserveBytes) {}
 
   Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
+
+  // The stores into the mapping are the file's contents the moment they
+  // execute, so a process killed during an append leaves whatever the copy
+  // had stored. memcpy stores out of order (its first and last bytes after or
+  // before the middle), which could leave a hole with whole records after it:
+  // damage in the middle of the log to its reader. Copying upwards, 16 bytes
+  // per store, leaves a prefix and at most one torn store, too short to hold
+  // a log fragment.
+  static void copy_in_order(char* to, const char* from, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      std::memcpy(to + i, from + i, 16);
+      // A compiler barrier: the stores keep their order (the CPU executes a
+      // thread's stores in order as far as a signal landing on it can tell).
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+    for (; i < n; ++i) {
+      to[i] = from[i];
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    }
+  }
 
   static uint64_t round_up(uint64_t n, uint64_t step) { return (n + step - 1) / step * step; }
 
