@@ -1,10 +1,10 @@
-// BlockCache: a sharded LRU cache of uncompressed blocks, shared by every table
-// of a DB.
+// BlockCache: a sharded cache of uncompressed blocks (CLOCK, an LRU
+// approximation; see below), shared by every table of a DB.
 //
 // Keys are (cache id, block offset): each TableReader takes a fresh cache id
 // from new_cache_id() when it opens, so two tables (or one file reopened) never
 // share entries. Capacity is in bytes (a block's size plus bookkeeping),
-// divided evenly among 16 shards, each an LRU list under its own mutex.
+// divided evenly among 16 shards, each a CLOCK ring under its own mutex.
 //
 // The bookkeeping of a cached block lives in the block itself (BlockCacheHook,
 // block.h): a hit reads the bucket and the block's first cache line, nothing
