@@ -3,9 +3,11 @@
 // Level 0 is compacted into level 1 once it holds l0_compaction_trigger files;
 // level n >= 1 into level n+1 once it holds more than its target size
 // (level1_bytes at level 1, ten times more at each level below). Within a level
-// the file to compact rotates through a compaction pointer, so that over time
-// every key range is reached. A file that overlaps nothing in the next level
-// (and, at level 0, is the only file) moves down without being rewritten.
+// a compaction pointer rotates through the key range; of the few files just
+// past it, the one overlapping the fewest next-level bytes per byte of its own
+// is compacted. A file that overlaps nothing in the next level (and, at level 0, is
+// the only file) moves down without being rewritten. Outputs are cut into
+// files where they line up with the files of the level below (OutputCutter).
 //
 // Thread safety: plain functions and values; the caller holds what protects
 // the Version it passes.
@@ -44,16 +46,46 @@ std::optional<Compaction> pick_compaction(
     const std::array<std::string, kNumLevels>& compact_pointers, const std::set<uint64_t>& busy);
 
 // The compaction of `level`, or nullopt if it holds no file: at level 0 every
-// file, at deeper levels the first file past `pointer` (wrapping around); with
-// the files of level + 1 they overlap.
+// file, at deeper levels, of the first files past `pointer` (wrapping around),
+// the one with the smallest ratio of next-level overlap to its own size;
+// with the files of level + 1 they overlap. At deeper levels a file is passed
+// over when it, or a file below it, is in `busy`; nullopt if all are.
 std::optional<Compaction> pick_at_level(const Version& version, int level,
-                                        const std::string& pointer);
+                                        const std::string& pointer, const std::set<uint64_t>& busy);
 
 // Every file of `level` overlapping [begin, end] user keys with the files of
 // level + 1 they overlap (manual compaction).
 std::optional<Compaction> pick_range_compaction(const Version& version, int level,
                                                 std::optional<std::string_view> begin,
                                                 std::optional<std::string_view> end);
+
+// Decides where a compaction cuts its output into files. An output file of
+// level n is later compacted with the files of level n + 1 it overlaps (its
+// "grandparents" now); a file that ends inside a grandparent drags that whole
+// grandparent into two future compactions, each rewriting the half it does
+// not need. So once an output holds half the target size, it is cut where its
+// keys step past the end of a grandparent; without such a step it is cut at
+// twice the target. An output is also cut when the grandparents it overlaps
+// reach ten times the target size, bounding what compacting it later costs.
+// With no grandparents (the output is the lowest level in use) files are cut
+// at the target size.
+class OutputCutter {
+ public:
+  // `grandparents`: the files of the level below the output, in key order;
+  // they must outlive the cutter.
+  OutputCutter(const std::vector<FileRef>& grandparents, uint64_t target_bytes);
+
+  // Called with each new user key, ascending, before it is added;
+  // `output_bytes` is the size of the open output file (0 if none is open).
+  // True: finish the open output first, the key starts the next one.
+  bool cut_before(std::string_view user_key, uint64_t output_bytes);
+
+ private:
+  const std::vector<FileRef>& grandparents_;
+  const uint64_t target_bytes_;
+  size_t next_ = 0;             // the first grandparent whose end is not yet passed
+  uint64_t overlap_bytes_ = 0;  // of the grandparents the open output overlaps
+};
 
 // Decides, entry by entry in internal order, which versions a compaction keeps.
 //

@@ -981,6 +981,10 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
     return true;
   };
 
+  static const std::vector<FileRef> kNoFiles;
+  OutputCutter cutter(
+      c.output_level() + 1 < kNumLevels ? base.files(c.output_level() + 1) : kNoFiles,
+      options_.target_file_bytes);
   std::unique_ptr<TableBuilder> builder;
   FileMetaData meta;
   std::string last_user_key;
@@ -1015,9 +1019,9 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
         is_base_level(user_key)) {
       seq = 0;
     }
-    // Cut a full output only between user keys: each level's files must hold
-    // disjoint user-key ranges.
-    if (builder != nullptr && new_key && builder->file_size() >= options_.target_file_bytes) {
+    // Cut only between user keys: each level's files must hold disjoint
+    // user-key ranges.
+    if (new_key && cutter.cut_before(user_key, builder ? builder->file_size() : 0)) {
       s = finish_output();
       if (!s.ok()) break;
     }

@@ -127,12 +127,105 @@ TEST(CompactionPickerTest, LevelZeroByFileCountDeeperLevelsBySize) {
   EXPECT_EQ(c->inputs[0][0]->number, 4u);
   EXPECT_FALSE(c->trivial_move) << "4 [d,f] overlaps 5 [b,e]";
 
-  // Busy inputs are not picked twice.
-  EXPECT_FALSE(pick_compaction(options, *v, pointers, {4}).has_value());
+  // Busy inputs are not picked twice: with 4 busy, 3 is taken instead; with
+  // 5 (below both) busy too, nothing.
+  c = pick_compaction(options, *v, pointers, {4});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->inputs[0][0]->number, 3u);
+  EXPECT_FALSE(pick_compaction(options, *v, pointers, {4, 5}).has_value());
 
   // Below its target nothing is picked.
   options.level1_bytes = 10000;
   EXPECT_FALSE(pick_compaction(options, *v, pointers, {}).has_value());
+}
+
+TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelowPerByte) {
+  Options options;
+  options.level1_bytes = 1000;
+  VersionEdit edit;
+  edit.add_file(1, file(3, "a", "c", 500));  // over 6 and 7: 900 bytes below, ratio 1.8
+  edit.add_file(1, file(4, "d", "f", 500));  // over 8: 100 bytes below, ratio 0.2
+  edit.add_file(1, file(5, "g", "i", 100));  // over 9: 100 bytes below, ratio 1.0
+  edit.add_file(2, file(6, "a", "a", 450));
+  edit.add_file(2, file(7, "b", "c", 450));
+  edit.add_file(2, file(8, "e", "e", 100));
+  edit.add_file(2, file(9, "h", "h", 100));
+  auto v = version_of(edit);
+  std::array<std::string, kNumLevels> pointers;
+  auto c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  ASSERT_EQ(c->inputs[0].size(), 1u);
+  EXPECT_EQ(c->inputs[0][0]->number, 4u) << "the smallest ratio in the window wins";
+  pointers[1] = v->files(1)[1]->largest;  // just past file 4
+  c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->inputs[0][0]->number, 4u);
+  ASSERT_EQ(c->inputs[1].size(), 1u);
+  EXPECT_EQ(c->inputs[1][0]->number, 8u);
+}
+
+// -------------------------------------------------------------- output files
+
+// Where an OutputCutter cuts a stream of keys each adding `entry_bytes`.
+std::vector<std::string> cuts(const std::vector<FileRef>& grandparents, uint64_t target_bytes,
+                              const std::vector<std::string>& keys, uint64_t entry_bytes) {
+  OutputCutter cutter(grandparents, target_bytes);
+  std::vector<std::string> first_keys_of_later_outputs;
+  uint64_t open_bytes = 0;
+  for (const std::string& key : keys) {
+    if (cutter.cut_before(key, open_bytes)) {
+      first_keys_of_later_outputs.push_back(key);
+      open_bytes = 0;
+    }
+    open_bytes += entry_bytes;
+  }
+  return first_keys_of_later_outputs;
+}
+
+std::vector<FileRef> files_of(std::vector<FileMetaData> metas) {
+  std::vector<FileRef> refs;
+  for (FileMetaData& m : metas) refs.push_back(std::make_shared<const FileMetaData>(std::move(m)));
+  return refs;
+}
+
+TEST(OutputCutterTest, WithNothingBelowOutputsAreCutAtTheTargetSize) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) keys.push_back(key_of(i));
+  EXPECT_EQ(cuts({}, 300, keys, 100), (std::vector<std::string>{key_of(3), key_of(6), key_of(9)}));
+}
+
+TEST(OutputCutterTest, PastHalfTheTargetOutputsEndWhereAFileBelowEnds) {
+  // Below: [key1, key2], [key3, key6], [key7, key9]. Target 400 bytes, 100 a key.
+  const auto below =
+      files_of({file(20, key_of(1), key_of(2), 1000), file(21, key_of(3), key_of(6), 1000),
+                file(22, key_of(7), key_of(9), 1000)});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) keys.push_back(key_of(i));
+  // key3 steps past [key1, key2] with 300 bytes open (>= 200): cut. key7 steps
+  // past [key3, key6] with 400 open: cut. Nothing ends after key9.
+  EXPECT_EQ(cuts(below, 400, keys, 100), (std::vector<std::string>{key_of(3), key_of(7)}));
+  // Under half the target a boundary is not enough: key3 finds 300 < 350 open.
+  EXPECT_EQ(cuts(below, 700, keys, 100), (std::vector<std::string>{key_of(7)}));
+}
+
+TEST(OutputCutterTest, WithoutABoundaryBelowOutputsAreCutAtTwiceTheTarget) {
+  const auto below = files_of({file(20, key_of(0), key_of(99), 1000)});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) keys.push_back(key_of(i));
+  EXPECT_EQ(cuts(below, 200, keys, 100), (std::vector<std::string>{key_of(4), key_of(8)}));
+}
+
+TEST(OutputCutterTest, AnOutputOverlappingTenTargetsBelowIsCut) {
+  // Many small files below, each 300 bytes, one key each: passing four of them
+  // (1200 >= 10 * 100) cuts even though the output holds only 4 bytes.
+  std::vector<FileMetaData> metas;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 10; ++i) {
+    metas.push_back(file(20 + i, key_of(i), key_of(i), 300));
+    keys.push_back(key_of(i));
+  }
+  EXPECT_EQ(cuts(files_of(std::move(metas)), 100, keys, 1),
+            (std::vector<std::string>{key_of(4), key_of(8)}));
 }
 
 TEST(CompactionPickerTest, ALoneFileWithNothingBelowMovesDown) {

@@ -113,7 +113,7 @@ struct Options {
   int l0_slowdown_writes_trigger = 8;       // each write waits 1 ms from here on
   int l0_stop_writes_trigger = 12;          // writes wait for compaction from here on
   size_t level1_bytes = 256 << 20;          // level n+1 targets 10x level n
-  size_t target_file_bytes = 8 << 20;       // compaction splits its output at about this size
+  size_t target_file_bytes = 8 << 20;       // compaction outputs: 0.5x-2x (docs/architecture.md)
   int max_background_compactions = 1;       // compaction threads (flushes have their own)
   std::shared_ptr<FileSystem> file_system;  // null = posix
   std::shared_ptr<EventListener> listener;  // null = none
