@@ -27,6 +27,7 @@
 // while calling into the engine.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -183,7 +184,14 @@ class DBImpl final : public DB {
   std::unique_ptr<VersionSet> versions_;
   std::unique_ptr<TableCache> table_cache_;
 
-  wal::GroupCommit group_commit_;
+  // A leader begins one publisher range per member before any member can
+  // finish, so a group may not hold more members than the publisher's ring.
+  static wal::GroupCommitOptions write_group_options() {
+    wal::GroupCommitOptions o;
+    o.max_group_requests = std::min(o.max_group_requests, SequencePublisher::kMaxRangesInFlight);
+    return o;
+  }
+  wal::GroupCommit group_commit_{write_group_options()};
   // Touched only by the write group leader, or under mu_ with writers drained.
   std::unique_ptr<wal::LogWriter> log_;
   SequenceNumber last_allocated_ = 0;            // leader only

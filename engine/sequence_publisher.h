@@ -45,8 +45,9 @@ class SequencePublisher {
     // Relaxed: tail_ is written only here, by one thread at a time.
     const Ticket t = tail_.load(std::memory_order_relaxed);
     // A slot is reused only once the head has passed its previous range. The
-    // ring holds one range per writer in flight, so this wait is for a ring
-    // smaller than the number of writer threads.
+    // ring holds one range per writer in flight; a write group never holds
+    // more than kSlots writers (kMaxRangesInFlight, checked by the write
+    // path), so this wait ends when writers of earlier groups finish.
     while (t - head_.load(std::memory_order_acquire) >= kSlots) std::this_thread::yield();
     Slot& slot = slots_[t % kSlots];
     // Relaxed: both are published to finishers and advancers by the release
@@ -59,9 +60,14 @@ class SequencePublisher {
 
   // The writer of `ticket` has inserted all of its range (or gave up).
   void finish(Ticket ticket) {
-    // Release: the memtable inserts of this range happen-before an advancer's
-    // acquire load of `done`, and so before its publication of the sequence.
-    slots_[ticket % kSlots].done.store(true, std::memory_order_release);
+    // Seq_cst, not just release (which would suffice for the inserts of this
+    // range to happen-before their publication): this store and advance()'s
+    // load of head_ on one side, an advancer's head CAS and its load of
+    // `done` on the other, form a Dekker pattern. With seq_cst on all four,
+    // either the advancer that moved the head to this slot sees it done, or
+    // this thread sees the head at its slot and advances it itself; weaker
+    // orders allow both to miss, and the visible sequence would stall.
+    slots_[ticket % kSlots].done.store(true, std::memory_order_seq_cst);
     advance();
   }
 
@@ -86,6 +92,14 @@ class SequencePublisher {
 
  private:
   static constexpr size_t kSlots = 1024;
+
+ public:
+  // The most ranges one caller may begin() before any of them can finish: a
+  // leader begins its whole group's ranges before its members insert, so a
+  // group larger than the ring would wait for itself.
+  static constexpr size_t kMaxRangesInFlight = kSlots;
+
+ private:
   struct alignas(64) Slot {
     std::atomic<SequenceNumber> last{0};
     std::atomic<bool> done{true};
@@ -94,13 +108,14 @@ class SequencePublisher {
   // Moves the head over the done slots at the front of the ring.
   void advance() {
     for (;;) {
-      // Acquire on head_ and tail_: the slot's fields written before them
-      // (by begin(), or by the advancer that moved the head) are visible.
-      Ticket h = head_.load(std::memory_order_acquire);
+      // Seq_cst on head_ and `done`: the Dekker pattern of finish() (at least
+      // acquire, so that the slot's fields written before them are visible).
+      // Acquire on tail_: pairs with begin()'s release store, so the slot's
+      // range is visible.
+      Ticket h = head_.load(std::memory_order_seq_cst);
       if (h == tail_.load(std::memory_order_acquire)) break;
       const Slot& slot = slots_[h % kSlots];
-      // Acquire: pairs with finish()'s release (the range's inserts).
-      if (!slot.done.load(std::memory_order_acquire)) break;
+      if (!slot.done.load(std::memory_order_seq_cst)) break;
       const SequenceNumber last =
           slot.last.load(std::memory_order_relaxed);  // under head_'s acquire
       // The CAS fails if another advancer moved the head first (then the slot
