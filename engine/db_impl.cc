@@ -934,6 +934,7 @@ void DBImpl::compaction_loop() {
     for (const auto& files : c->inputs) {
       for (const FileRef& f : files) compacting_.insert(f->number);
     }
+    for (const FileRef& f : c->passed_over) ++f->times_passed_over;
     ++compactions_running_;
     lock.unlock();
     Status s = run_compaction(*c);
@@ -1328,6 +1329,12 @@ Status DBImpl::close() {
     stop_compactions_.store(true, std::memory_order_relaxed);
     bg_cv_.notify_all();
   }
+  // A barrier through the write queue: a leader that read the fast-path flag
+  // before it was raised is done with the log once this request has been led
+  // (leaders run one at a time), and every later leader takes the slow path,
+  // sees shutting_down_ and refuses. Only then may the log be closed (a
+  // mapped log is unmapped by its close). The request itself is refused.
+  (void)submit_control(/*rotate=*/false, /*sync=*/false);
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();
