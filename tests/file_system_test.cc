@@ -1,6 +1,7 @@
 // util/posix_file_system.cc: the posix FileSystem, through the public seam.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -180,13 +181,20 @@ TEST_F(PosixFileSystemTest, MappedAppendKilledMidwayLeavesAPrefixThenZeros) {
   std::mt19937_64 rng(7);
   for (int round = 0; round < 40; ++round) {
     const std::string path = dir_.file("killed-" + std::to_string(round));
+    // The child says when its file exists, so that the kill lands in the
+    // appends however slowly the child starts (sanitizer builds).
+    int started[2];
+    ASSERT_EQ(::pipe(started), 0);
     pid_t child = ::fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
+      ::close(started[0]);
       WritableFileOptions options;
       options.use_mmap = true;
       std::unique_ptr<WritableFile> f;
       if (!fs_->new_writable_file(path, options, &f).ok()) ::_exit(2);
+      const char ready = 1;
+      if (::write(started[1], &ready, 1) != 1) ::_exit(4);
       std::string piece;
       uint64_t offset = 0;
       for (uint64_t i = 0; offset < (512u << 20); ++i) {
@@ -196,6 +204,11 @@ TEST_F(PosixFileSystemTest, MappedAppendKilledMidwayLeavesAPrefixThenZeros) {
       }
       ::_exit(0);
     }
+    ::close(started[1]);
+    char ready = 0;
+    const ssize_t got_ready = ::read(started[0], &ready, 1);
+    ::close(started[0]);
+    ASSERT_EQ(got_ready, 1) << "the child could not create " << path;
     std::this_thread::sleep_for(std::chrono::microseconds(2000 + rng() % 20000));
     ::kill(child, SIGKILL);
     int wstatus = 0;
@@ -211,6 +224,39 @@ TEST_F(PosixFileSystemTest, MappedAppendKilledMidwayLeavesAPrefixThenZeros) {
                                  << " bytes written in order, then a hole, then data at offset "
                                  << stray;
   }
+}
+
+// A mapped file that cannot grow (here: the process's file size limit makes
+// raising the size fail, as a full disk makes the reservation fail) returns
+// an error naming the file and keeps refusing; nothing is written through the
+// mapping past the end of the file, which would be a SIGBUS.
+TEST_F(PosixFileSystemTest, MappedFileThatCannotGrowReturnsAnError) {
+  const std::string path = dir_.file("limited");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct rlimit limit {};
+    limit.rlim_cur = limit.rlim_max = 256 << 10;
+    ::signal(SIGXFSZ, SIG_IGN);  // an error return instead of the signal
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(10);
+    WritableFileOptions options;
+    options.use_mmap = true;
+    std::unique_ptr<WritableFile> f;
+    if (!fs_->new_writable_file(path, options, &f).ok()) ::_exit(11);
+    const std::string piece(1000, 'p');
+    Status s;
+    for (int i = 0; i < 1000 && s.ok(); ++i) s = f->append(piece);
+    if (s.ok()) ::_exit(12);                                         // never refused
+    if (!s.is_io_error()) ::_exit(13);                               // not an I/O error
+    if (s.to_string().find(path) == std::string::npos) ::_exit(14);  // the file is not named
+    if (f->append("x").ok()) ::_exit(15);                            // took data after failing
+    if (f->size() > (256u << 10)) ::_exit(16);                       // counted bytes it lost
+    ::_exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus);
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "see the exit codes in the child";
 }
 
 TEST_F(PosixFileSystemTest, MappedWriteToAFullDiskIsAnErrorNotACrash) {

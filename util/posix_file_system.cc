@@ -3,8 +3,10 @@
 // locks for LOCK files.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -218,8 +220,10 @@ class PosixMmapWritableFile final : public WritableFile {
   static constexpr uint64_t kWindowBytes = 64 << 20;
 
   // Takes `fd` (open for reading and writing, empty). Null, with `fd`
-  // untouched, if the file system cannot preallocate or map it.
+  // untouched, if the file system cannot preallocate or map it, or is not
+  // known to honour a reservation on a later write fault.
   static std::unique_ptr<WritableFile> open(const std::string& path, int fd) {
+    if (!reservation_covers_write_faults(fd)) return nullptr;
     if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(kReserveBytes)) != 0) {
       return nullptr;
     }
@@ -230,6 +234,26 @@ class PosixMmapWritableFile final : public WritableFile {
     }
     return std::unique_ptr<WritableFile>(
         new PosixMmapWritableFile(path, fd, static_cast<char*>(base)));
+  }
+
+  // A store through the mapping into a page with no room behind it gets
+  // SIGBUS, not an error. ext4 and XFS write into the blocks fallocate
+  // reserved (ext4 keeps a reserve for converting them to written extents),
+  // and tmpfs's fallocate allocates the pages themselves. Copy-on-write file
+  // systems (btrfs, ZFS) allocate anew on every write fault whatever was
+  // reserved, and others are unknown: they get write(2), which reports a full
+  // disk as an error.
+  static bool reservation_covers_write_faults(int fd) {
+    struct statfs info;
+    if (::fstatfs(fd, &info) != 0) return false;
+    switch (static_cast<unsigned long>(info.f_type)) {
+      case EXT4_SUPER_MAGIC:  // ext2/ext3 share it; without extents fallocate fails: write(2)
+      case XFS_SUPER_MAGIC:
+      case TMPFS_MAGIC:
+        return true;
+      default:
+        return false;
+    }
   }
 
   ~PosixMmapWritableFile() override {

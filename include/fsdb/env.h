@@ -71,7 +71,9 @@ struct WritableFileOptions {
   // error from append(), never a fault), so until close() truncates it the
   // file may end in zeros, which fsdb's log reader takes for the end of the log.
   // For append-only files read by readers that know that (fsdb's WAL). A file
-  // system that cannot map or preallocate returns an ordinary file.
+  // system that cannot map or preallocate, or whose write faults may need
+  // space beyond the reservation (copy-on-write file systems; posix: anything
+  // but ext4, XFS and tmpfs), returns an ordinary file.
   bool use_mmap = false;
 };
 

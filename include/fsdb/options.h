@@ -101,8 +101,11 @@ struct Options {
   // a write group reaches the OS page cache (and survives a crash of the
   // process) with a memcpy rather than a system call. fdatasync still makes it
   // durable. The log's space is reserved 1 MiB ahead with fallocate, so a full
-  // disk is an error from the write, never a fault; after a crash the log may
-  // end in up to 64 KiB of zeros, which recovery reads as its end.
+  // disk is an error from the write, never a fault. Only on file systems that
+  // honour such a reservation when a mapped page is first written (ext4, XFS,
+  // tmpfs); elsewhere (btrfs, ZFS, network file systems) logs use write(2).
+  // After a crash the log may end in zeros (up to 64 KiB, or the size of the
+  // last write group if larger), which recovery reads as its end.
   bool use_mmap_writes = true;
   // An iterator walking a table block after block (a scan) has a background
   // thread read and decompress its next few blocks while it walks the current
