@@ -61,23 +61,31 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   if (read.size() != n + kBlockTrailerBytes) {
     return block_corruption(path, handle.offset, "truncated block read");
   }
-  const std::string_view stored = read.substr(0, n);
+  std::string_view stored = read.substr(0, n);
   const char type = read[n];
-  if (verify_checksum) {
-    const uint64_t expected = decode_fixed64(read.data() + n + 1);
-    if (checksum64(stored, std::string_view(&type, 1)) != expected) {
-      return block_corruption(path, handle.offset, "checksum mismatch");
-    }
+  const uint64_t expected = decode_fixed64(read.data() + n + 1);
+  // The checksum covers the bytes that are then used. A mapping's page may be
+  // dropped and read again from the device between a check and a later copy,
+  // so the bytes are copied out of a mapping first and the copy is checked.
+  // (A stored block is copied out anyway; a compressed one needs the copy to
+  // put the zstd magic number back in front.)
+  if (static_cast<BlockCompression>(type) == BlockCompression::kNone) {
+    contents->assign(stored);
+    stored = *contents;
+  } else if (read.data() != body) {
+    std::memcpy(body, read.data(), n);
+    stored = std::string_view(body, n);
+  }
+  if (verify_checksum && checksum64(stored, std::string_view(&type, 1)) != expected) {
+    contents->clear();
+    return block_corruption(path, handle.offset, "checksum mismatch");
   }
   switch (static_cast<BlockCompression>(type)) {
     case BlockCompression::kNone:
-      contents->assign(stored);
       return Status::OK();
     case BlockCompression::kZstd: {
-      // The stored frame lacks its 4-byte magic number: put it back in front.
-      // From a mapping that means one copy into the scratch buffer (cheap next
-      // to decompression); a pread landed the bytes right behind the gap.
-      if (read.data() != body) std::memcpy(body, read.data(), n);
+      // The stored frame lacks its 4-byte magic number: put it back in front
+      // (the bytes sit right behind the gap, copied there or read there).
       char* const frame_start = body - kZstdFrameMagicBytes;
       encode_fixed32(frame_start, kZstdFrameMagic);
       const std::string_view frame(frame_start, kZstdFrameMagicBytes + n);
