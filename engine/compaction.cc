@@ -82,6 +82,7 @@ std::optional<Compaction> pick_at_level(const Version& version, int best_level,
   const auto& files = version.files(best_level);
   if (files.empty()) return std::nullopt;
   std::vector<FileRef> inputs;
+  std::vector<FileRef> passed_over;
   if (best_level == 0) {
     inputs = files;  // level-0 files overlap one another: take them all
   } else {
@@ -89,9 +90,10 @@ std::optional<Compaction> pick_at_level(const Version& version, int best_level,
     // around), the one whose overlap with the next level is the smallest for
     // its own size: it rewrites the fewest bytes below per byte it moves
     // down. Ties go to the first. The pointer then moves past the file taken,
-    // so the compactions still sweep the level's whole key range in turn and
-    // every key is reached; the window only lets a sweep step over a file
-    // that would be costly to push down right now.
+    // so the compactions still sweep the level's whole key range in turn; the
+    // window only lets a sweep step over a file that would be costly to push
+    // down right now. A file stepped over in kMaxPassOvers sweeps is taken in
+    // the next one whatever it costs, so every key is reached.
     auto it = std::find_if(files.begin(), files.end(), [&](const FileRef& f) {
       return pointer.empty() || compare_encoded_internal_keys(f->largest, pointer) > 0;
     });
@@ -109,6 +111,10 @@ std::optional<Compaction> pick_at_level(const Version& version, int best_level,
       for (const FileRef& g : below_files) below += g->file_size;
       const double ratio = static_cast<double>(below) /
                            static_cast<double>(std::max<uint64_t>(files[i]->file_size, 1));
+      if (files[i]->times_passed_over >= kMaxPassOvers) {
+        best = i;
+        break;
+      }
       if (!best || ratio < best_ratio) {
         best = i;
         best_ratio = ratio;
@@ -116,8 +122,13 @@ std::optional<Compaction> pick_at_level(const Version& version, int best_level,
     }
     if (!best) return std::nullopt;  // every file is being compacted, or what lies below it
     inputs.push_back(files[*best]);
+    for (size_t i = first; i != *best; i = (i + 1) % files.size()) {
+      if (busy.count(files[i]->number) == 0) passed_over.push_back(files[i]);
+    }
   }
-  return with_next_level(version, best_level, std::move(inputs));
+  Compaction c = with_next_level(version, best_level, std::move(inputs));
+  c.passed_over = std::move(passed_over);
+  return c;
 }
 
 std::optional<Compaction> pick_range_compaction(const Version& version, int level,

@@ -5,9 +5,10 @@
 // (level1_bytes at level 1, ten times more at each level below). Within a level
 // a compaction pointer rotates through the key range; of the few files just
 // past it, the one overlapping the fewest next-level bytes per byte of its own
-// is compacted. A file that overlaps nothing in the next level (and, at level 0, is
-// the only file) moves down without being rewritten. Outputs are cut into
-// files where they line up with the files of the level below (OutputCutter).
+// is compacted, but a file already stepped over kMaxPassOvers times is taken
+// as soon as it is among them, so every key is reached. A file that overlaps nothing in the next
+// level (and, at level 0, is the only file) moves down without being rewritten. Outputs are cut
+// into files where they line up with the files of the level below (OutputCutter).
 //
 // Thread safety: plain functions and values; the caller holds what protects
 // the Version it passes.
@@ -29,6 +30,9 @@ struct Compaction {
   std::array<std::vector<FileRef>, 2> inputs;
   bool trivial_move = false;  // one file, nothing to merge with: re-link it one level down
   bool manual = false;
+  // Files of `level` the pick stepped over for a cheaper one; the caller that
+  // runs the compaction counts it in their times_passed_over.
+  std::vector<FileRef> passed_over;
   int output_level() const { return level + 1; }
   uint64_t input_bytes() const;
 };
@@ -47,9 +51,11 @@ std::optional<Compaction> pick_compaction(
 
 // The compaction of `level`, or nullopt if it holds no file: at level 0 every
 // file, at deeper levels, of the first files past `pointer` (wrapping around),
-// the one with the smallest ratio of next-level overlap to its own size;
+// the one with the smallest ratio of next-level overlap to its own size (or
+// the first one stepped over kMaxPassOvers times already);
 // with the files of level + 1 they overlap. At deeper levels a file is passed
 // over when it, or a file below it, is in `busy`; nullopt if all are.
+inline constexpr int kMaxPassOvers = 2;
 std::optional<Compaction> pick_at_level(const Version& version, int level,
                                         const std::string& pointer, const std::set<uint64_t>& busy);
 

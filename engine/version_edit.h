@@ -30,6 +30,10 @@ struct FileMetaData {
   SequenceNumber largest_seq = 0;
   uint64_t entries = 0;
   uint64_t tombstones = 0;
+  // How many times compaction picking stepped over this file for a cheaper one
+  // after its level's pointer (engine/compaction.h). Not persisted: a hint
+  // kept while the DB is open. Guarded by the DB mutex.
+  mutable int times_passed_over = 0;
 
   std::string_view smallest_user_key() const { return extract_user_key(smallest); }
   std::string_view largest_user_key() const { return extract_user_key(largest); }

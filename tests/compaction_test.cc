@@ -164,6 +164,38 @@ TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelow
   EXPECT_EQ(c->inputs[1][0]->number, 8u);
 }
 
+TEST(CompactionPickerTest, AFileSteppedOverInTwoSweepsIsTakenInTheNext) {
+  Options options;
+  options.level1_bytes = 1000;
+  VersionEdit edit;
+  edit.add_file(1, file(3, "a", "c", 500));  // ratio 1.8: never the cheapest
+  edit.add_file(1, file(4, "d", "f", 500));  // ratio 0.2: always the cheapest
+  edit.add_file(1, file(5, "g", "i", 100));  // ratio 1.0
+  edit.add_file(2, file(6, "a", "a", 450));
+  edit.add_file(2, file(7, "b", "c", 450));
+  edit.add_file(2, file(8, "e", "e", 100));
+  edit.add_file(2, file(9, "h", "h", 100));
+  auto v = version_of(edit);
+  // The level never shrinks here (nothing is applied), so only the pass-over
+  // counts can move the pick away from file 4; as the DB does, each pick
+  // counts the files it stepped over and moves the pointer past the file taken.
+  std::array<std::string, kNumLevels> pointers;
+  std::vector<uint64_t> taken;
+  for (int round = 0; round < 6; ++round) {
+    auto c = pick_compaction(options, *v, pointers, {});
+    ASSERT_TRUE(c.has_value());
+    ASSERT_EQ(c->inputs[0].size(), 1u);
+    for (const FileRef& f : c->passed_over) ++f->times_passed_over;
+    // In a DB the file taken leaves the level; here it stays, and starts over
+    // like a new file in its place.
+    c->inputs[0][0]->times_passed_over = 0;
+    taken.push_back(c->inputs[0][0]->number);
+    pointers[1] = c->inputs[0][0]->largest;
+  }
+  EXPECT_EQ(taken, (std::vector<uint64_t>{4, 4, 3, 5, 4, 4}))
+      << "files 3 and 5 are stepped over twice each, then taken";
+}
+
 // -------------------------------------------------------------- output files
 
 // Where an OutputCutter cuts a stream of keys each adding `entry_bytes`.
