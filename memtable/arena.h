@@ -105,7 +105,9 @@ class HugeBlockPool {
   size_t size() const;
 
  private:
-  HugeBlockPool() = default;
+  // Room for every block up front: give() runs inside a noexcept deleter and
+  // must not allocate.
+  HugeBlockPool() { blocks_.reserve(kMaxBlocks); }
   mutable std::mutex mu_;
   std::vector<char*> blocks_;
 };

@@ -9,6 +9,7 @@
 // fixed64 little-endian trailer (sequence << 8 | kind). docs/format.md.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -78,7 +79,13 @@ inline int compare_user_keys(std::string_view a, std::string_view b) {
     uint64_t y;
     std::memcpy(&x, a.data() + i, 8);
     std::memcpy(&y, b.data() + i, 8);
-    if (x != y) return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little) {
+        x = __builtin_bswap64(x);
+        y = __builtin_bswap64(y);
+      }
+      return x < y ? -1 : 1;
+    }
   }
   for (; i < common; ++i) {
     const auto x = static_cast<unsigned char>(a[i]);
