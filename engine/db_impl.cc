@@ -76,6 +76,12 @@ Status DBImpl::validate_options() const {
     return bad("memtable_bytes must be at least 4096, not " +
                std::to_string(options_.memtable_bytes));
   }
+  // A memtable's arena holds at least 4 GiB whatever the entries (skiplist.h);
+  // half of that leaves room for the entry that crosses the threshold.
+  if (options_.memtable_bytes > (size_t{2} << 30)) {
+    return bad("memtable_bytes must be at most 2 GiB, not " +
+               std::to_string(options_.memtable_bytes));
+  }
   if (options_.max_sealed_memtables < 1) return bad("max_sealed_memtables must be at least 1");
   if (options_.block_bytes < 256 || options_.block_bytes > (64u << 20)) {
     return bad("block_bytes must be between 256 and 64 MiB, not " +

@@ -81,9 +81,15 @@ void ArenaShard::FreeBlock::operator()(char* p) const {
   std::free(p);
 }
 
-ShardedArena::ShardedArena(size_t first_block_bytes, size_t shards)
+ShardedArena::ShardedArena(size_t first_block_bytes, size_t shards, uint32_t max_block_number)
     : id_(next_arena_id.fetch_add(1, std::memory_order_relaxed)),
-      first_block_bytes_(std::max<size_t>(first_block_bytes, 256)) {
+      first_block_bytes_(std::clamp<size_t>(first_block_bytes, 256, kMaxBlockBytes)),
+      bases_(new std::atomic<char*>[kMaxBlockNumber + 1]),
+      max_block_number_(std::min(max_block_number, kMaxBlockNumber)) {
+  // Relaxed: nothing reads the table before the arena is shared.
+  for (uint32_t i = 0; i <= kMaxBlockNumber; ++i) {
+    bases_[i].store(nullptr, std::memory_order_relaxed);
+  }
   if (shards == 0) shards = std::max(1u, std::thread::hardware_concurrency());
   shards_.reserve(shards);
   for (size_t i = 0; i < shards; ++i) {
@@ -127,7 +133,15 @@ ArenaShard& ShardedArena::lookup_or_claim() {
   return shared_;
 }
 
-char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
+uint32_t ShardedArena::register_block(char* block) {
+  const uint32_t number = next_block_.fetch_add(1, std::memory_order_relaxed);
+  if (number > max_block_number_) throw std::bad_alloc();
+  // Relaxed: published by the links to the nodes built in the block (node_at()).
+  bases_[number].store(block, std::memory_order_relaxed);
+  return number;
+}
+
+ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
   std::unique_lock<std::mutex> lock;
   if (!shard.exclusive_) lock = std::unique_lock<std::mutex>(shared_mutex_);
   if (static_cast<size_t>(shard.limit_ - shard.cursor_) < bytes) {
@@ -140,21 +154,26 @@ char* ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
     // Relaxed: statistics only.
     shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
                           std::memory_order_relaxed);
+    const uint32_t number =
+        register_block(block);  // the block is freed with the shard if this throws
+    // Either way the blocks to come grow: block numbers are a bounded resource
+    // (kMaxBlockNumber), so many big nodes must not each take one while the
+    // block size stays small.
+    shard.next_block_bytes_ = std::min(shard.next_block_bytes_ * 2, kMaxBlockBytes);
     if (dedicated) {
       shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes,
                         std::memory_order_relaxed);
-      return block;
+      return {block, number};
     }
     shard.cursor_ = block;
     shard.limit_ = block + block_bytes;
-    shard.next_block_bytes_ =
-        std::min(shard.next_block_bytes_ * 2, std::max(kMaxBlockBytes, first_block_bytes_));
+    shard.block_ = number;
   }
   char* result = shard.cursor_;
   shard.cursor_ += bytes;
   // Relaxed: statistics; single writer (the owner or the mutex holder).
   shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
-  return result;
+  return {result, shard.block_};
 }
 
 size_t ShardedArena::memory_usage() const {

@@ -11,9 +11,14 @@
 // tails. Nothing is freed before the arena is destroyed, which frees all
 // blocks at once.
 //
-// Thread safety: allocate() from any number of threads; the accounting getters
-// from any thread at any time (they read relaxed counters: a concurrent reader
-// sees a recent value, never a torn one).
+// Every block gets a number, and a place in the block is addressed by a 32-bit
+// NodeRef (block number << 19 | offset / 4): the skip list's links are refs,
+// half the size of pointers. That bounds an arena to 8191 blocks, 16 GiB of
+// full-size blocks; past that, allocation fails (std::bad_alloc).
+//
+// Thread safety: allocate() from any number of threads; node_at() and the
+// accounting getters from any thread at any time (the getters read relaxed
+// counters: a concurrent reader sees a recent value, never a torn one).
 // Ownership: the arena owns every block; pointers it returns stay valid until it
 // is destroyed. Its full-size (2 MiB) blocks then go to HugeBlockPool, up to
 // its limit, for the next arena to reuse.
@@ -26,6 +31,8 @@
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "memtable/skiplist_node.h"
 
 namespace fsdb::memtable_detail {
 
@@ -70,6 +77,7 @@ class alignas(64) ArenaShard {
   bool exclusive_ = true;
   char* cursor_ = nullptr;  // next free byte of the current block
   char* limit_ = nullptr;   // end of the current block
+  uint32_t block_ = 0;      // the current block's number
   size_t next_block_bytes_ = 0;
   // Frees a block, or hands a full-size one to HugeBlockPool.
   struct FreeBlock {
@@ -114,13 +122,25 @@ class HugeBlockPool {
 
 class ShardedArena {
  public:
-  static constexpr size_t kAlignment = 8;
+  // Nodes need their 4-byte links aligned, nothing more.
+  static constexpr size_t kAlignment = 4;
   // Blocks grow to one 2 MiB huge page: full-size blocks are huge-page aligned
   // and advised as such, which removes most TLB misses of random searches.
+  // It is also the most a NodeRef's offset can reach (19 bits of 4 bytes).
   static constexpr size_t kMaxBlockBytes = size_t{2} << 20;
+  static constexpr int kOffsetBits = 19;
+  static constexpr uint32_t kMaxBlockNumber = (uint32_t{1} << (32 - kOffsetBits)) - 1;
 
-  // shards == 0 means std::thread::hardware_concurrency().
-  ShardedArena(size_t first_block_bytes, size_t shards);
+  // A block of the arena and a place in it.
+  struct Allocation {
+    char* memory;
+    uint32_t block;
+  };
+
+  // shards == 0 means std::thread::hardware_concurrency(). max_block_number
+  // (at most kMaxBlockNumber) is lowered only by tests of running out.
+  ShardedArena(size_t first_block_bytes, size_t shards,
+               uint32_t max_block_number = kMaxBlockNumber);
   ShardedArena(const ShardedArena&) = delete;
   ShardedArena& operator=(const ShardedArena&) = delete;
 
@@ -129,7 +149,27 @@ class ShardedArena {
 
   // `bytes` rounded up to kAlignment, from `shard`, aligned to kAlignment.
   // REQUIRES: shard came from shard_for_this_thread() on this thread.
-  char* allocate(ArenaShard& shard, size_t bytes);
+  Allocation allocate(ArenaShard& shard, size_t bytes);
+
+  // The reference of `p`, which lies in the first kMaxBlockBytes of the block
+  // of `a` (a node's start always does, even in a larger dedicated block).
+  NodeRef ref_of(const Allocation& a, const char* p) const {
+    // Relaxed: the allocating thread stored the base itself.
+    const char* base = bases_[a.block].load(std::memory_order_relaxed);
+    return (a.block << kOffsetBits) | static_cast<NodeRef>(static_cast<size_t>(p - base) >> 2);
+  }
+  // The node `ref` refers to; null for 0.
+  // REQUIRES: `ref` was read (acquire) from a link of this arena's list, or
+  // made by this thread.
+  Node* node_at(NodeRef ref) const {
+    // Relaxed: the base was stored before any node of the block was built,
+    // and so before the release CAS that published the link `ref` came from,
+    // which the caller's acquire load synchronized with. Entry 0 is null, so
+    // ref 0 decodes to null without a branch.
+    const uintptr_t base =
+        reinterpret_cast<uintptr_t>(bases_[ref >> kOffsetBits].load(std::memory_order_relaxed));
+    return reinterpret_cast<Node*>(base + (static_cast<uintptr_t>(ref & kOffsetMask) << 2));
+  }
 
   size_t memory_usage() const;     // bytes handed out
   size_t memory_reserved() const;  // bytes held in blocks
@@ -144,17 +184,26 @@ class ShardedArena {
   uint64_t id() const { return id_; }
 
  private:
-  char* allocate_slow(ArenaShard& shard, size_t bytes);
+  static constexpr uint32_t kOffsetMask = (uint32_t{1} << kOffsetBits) - 1;
+  Allocation allocate_slow(ArenaShard& shard, size_t bytes);
   ArenaShard& lookup_or_claim();
+  // Numbers a new block; throws std::bad_alloc past kMaxBlockNumber.
+  uint32_t register_block(char* block);
 
   const uint64_t id_;  // unique over the process lifetime: keys the per-thread shard cache
   const size_t first_block_bytes_;
   std::vector<std::unique_ptr<ArenaShard>> shards_;
   ArenaShard shared_;
   std::mutex shared_mutex_;
+  // Block number -> base address; entry 0 stays null. Entries are written once,
+  // before any node in the block exists.
+  std::unique_ptr<std::atomic<char*>[]> bases_;
+  const uint32_t max_block_number_;
+  // Relaxed: a fetch_add only has to hand out distinct numbers.
+  std::atomic<uint32_t> next_block_{1};
 };
 
-inline char* ShardedArena::allocate(ArenaShard& shard, size_t bytes) {
+inline ShardedArena::Allocation ShardedArena::allocate(ArenaShard& shard, size_t bytes) {
   bytes = (bytes + kAlignment - 1) & ~(kAlignment - 1);
   if (shard.exclusive_ && static_cast<size_t>(shard.limit_ - shard.cursor_) >= bytes) {
     char* result = shard.cursor_;
@@ -162,7 +211,7 @@ inline char* ShardedArena::allocate(ArenaShard& shard, size_t bytes) {
     // Relaxed: statistics only (see ArenaShard::used_).
     shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes,
                       std::memory_order_relaxed);
-    return result;
+    return {result, shard.block_};
   }
   return allocate_slow(shard, bytes);
 }

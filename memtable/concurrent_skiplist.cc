@@ -40,7 +40,7 @@ void Cursor::settle(const Node* node) {
   // The first version at or below read_seq_ from `node` on: versions of one key
   // are newest first, so this is the newest visible version of its key; a key
   // whose versions are all newer than read_seq_ is skipped as a whole.
-  while (node != nullptr && node->sequence() > read_seq_) node = node->next(0);
+  while (node != nullptr && node->sequence() > read_seq_) node = core_->next(node, 0);
   node_ = node;
   if (node_ != nullptr) {
     entry_ = Entry{node_->user_key(), node_->value(), node_->kind() == ValueKind::kTombstone,
@@ -53,8 +53,8 @@ void Cursor::settle(const Node* node) {
 bool Cursor::next() {
   if (node_ == nullptr) return false;
   const std::string_view key = node_->user_key();
-  const Node* n = node_->next(0);
-  while (n != nullptr && n->user_key() == key) n = n->next(0);  // older versions of this key
+  const Node* n = core_->next(node_, 0);
+  while (n != nullptr && n->user_key() == key) n = core_->next(n, 0);  // older versions of it
   settle(n);
   return valid();
 }

@@ -18,8 +18,8 @@ int random_height() {
   state ^= state << 25;
   state ^= state >> 27;
   const uint64_t r = state * 0x2545F4914F6CDD1Dull;
-  // Each pair of trailing zero bits is one more level: P(height > h) = 4^-h.
-  const int height = 1 + std::countr_zero(r | (uint64_t{1} << 63)) / 2;
+  // Each trailing zero bit is one more level: P(height > h) = 2^-h.
+  const int height = 1 + std::countr_zero(r | (uint64_t{1} << 63));
   return height < kMaxHeight ? height : kMaxHeight;
 }
 
@@ -28,23 +28,43 @@ inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
 
 constexpr size_t kMaxLength = 0xffffffffu;
 
-// A search at `level` that stops at x's successor `n` continues one level down
-// from x: fetching x's successor there while `n` is being compared overlaps the
-// two cache misses instead of paying them one after the other.
-inline void prefetch_below(const Node* x, const Node* n, int level) {
-  if (level == 0) return;
-  // Relaxed: only a prefetch hint; the link is loaded again with acquire if used.
-  const Node* below = x->link(level - 1).load(std::memory_order_relaxed);
-  if (below != nullptr && below != n) prefetch(below->key_line());
-}
+// How many levels below the current one prefetch_column() reaches.
+constexpr int kPrefetchDepth = 3;
 
 }  // namespace
 
+// A search that has just moved to x at `level` next compares x's successor
+// `n` there; if n is past the target, it goes on one level down from x, and
+// with probability 1/2 again from x one level further down, and so on. x's
+// successors on the next few levels are in x's tower, which is already in
+// cache: fetching them now, while `n` is being compared, overlaps their cache
+// misses with n's instead of paying them one after the other.
+void SkipListCore::prefetch_column(const Node* x, const Node* n, int level) const {
+  NodeRef last = 0;
+  for (int d = 1; d <= kPrefetchDepth && level - d >= 0; ++d) {
+    // Relaxed: only a prefetch hint; the link is loaded again with acquire if
+    // used. A ref read this way may name a block whose base this thread cannot
+    // see yet (null): node_at() then yields a wild address, harmless to a
+    // prefetch, which never faults.
+    const NodeRef ref = x->link(level - d).load(std::memory_order_relaxed);
+    if (ref == 0) continue;
+    if (ref == last) continue;  // the same node as one level up
+    last = ref;
+    const Node* below = arena_.node_at(ref);
+    if (below != n) prefetch(below->key_line());
+  }
+}
+
+namespace {}  // namespace
+
 struct SkipListCore::Splice {
-  // Levels [0, height) are valid; prev[height] is the head and next[height] null.
+  // Levels [0, height) are valid; prev[height] is the head and next[height]
+  // null. next_ref[i] is the link value that made next[i]: what the CAS that
+  // inserts between prev[i] and next[i] expects to find.
   int height = 0;
   Node* prev[kMaxHeight + 1];
   Node* next[kMaxHeight + 1];
+  NodeRef next_ref[kMaxHeight + 1];
 };
 
 SkipListCore::SkipListCore(const SkipListOptions& options)
@@ -54,11 +74,9 @@ SkipListCore::SkipListCore(const SkipListOptions& options)
   // The head is not an entry: it lives outside the arena so that an empty list
   // uses no arena memory. It has the full tower and an empty key it never
   // compares with.
-  const size_t head_bytes = Node::allocation_bytes(kMaxHeight, 0, 0);
-  head_storage_ = std::make_unique<char[]>(head_bytes + 8);
-  char* aligned = head_storage_.get();
-  aligned += (8 - reinterpret_cast<uintptr_t>(aligned) % 8) % 8;
-  head_ = Node::construct(aligned, kMaxHeight, {}, {}, 0);
+  // (new[] of char is aligned for any fundamental type, the links' included.)
+  head_storage_ = std::make_unique<char[]>(Node::allocation_bytes(kMaxHeight, 0, 0));
+  head_ = Node::construct(head_storage_.get(), kMaxHeight, {}, {}, 0);
 }
 
 void SkipListCore::raise_max_height(int height) {
@@ -73,15 +91,17 @@ void SkipListCore::raise_max_height(int height) {
 }
 
 void SkipListCore::find_splice_for_level(std::string_view key, uint64_t packed, Node* before,
-                                         Node* after, int level, Node** out_prev, Node** out_next) {
+                                         const Node* after, int level, Splice& splice) const {
   Node* x = before;
   for (;;) {
-    Node* n = x->next(level);
+    const NodeRef ref = x->next_ref(level);
+    Node* n = arena_.node_at(ref);
     if (n != nullptr) prefetch(&n->link(level));
-    prefetch_below(x, n, level);
+    prefetch_column(x, n, level);
     if (n == after || n == nullptr || compare_node(n, key, packed) >= 0) {
-      *out_prev = x;
-      *out_next = n;
+      splice.prev[level] = x;
+      splice.next[level] = n;
+      splice.next_ref[level] = ref;
       return;
     }
     x = n;
@@ -92,7 +112,7 @@ bool SkipListCore::splice_brackets(const Splice& splice, int level, std::string_
                                    uint64_t packed) const {
   Node* prev = splice.prev[level];
   Node* next = splice.next[level];
-  if (prev->next(level) != next) return false;  // something was linked in between
+  if (prev->next_ref(level) != splice.next_ref[level]) return false;  // linked in between
   if (prev != head_ && compare_node(prev, key, packed) >= 0) return false;
   if (next != nullptr && compare_node(next, key, packed) < 0) return false;
   return true;
@@ -106,6 +126,7 @@ void SkipListCore::find_splice(Splice& splice, std::string_view key, uint64_t pa
     splice.height = max_height;
     splice.prev[max_height] = head_;
     splice.next[max_height] = nullptr;
+    splice.next_ref[max_height] = 0;
     recompute = max_height;
   } else if (splice_brackets(splice, 0, key, packed)) {
     return;  // ascending or nearby write: nothing to search
@@ -127,8 +148,7 @@ void SkipListCore::find_splice(Splice& splice, std::string_view key, uint64_t pa
     recompute = hi;
   }
   for (int i = recompute - 1; i >= 0; --i) {
-    find_splice_for_level(key, packed, splice.prev[i + 1], splice.next[i + 1], i, &splice.prev[i],
-                          &splice.next[i]);
+    find_splice_for_level(key, packed, splice.prev[i + 1], splice.next[i + 1], i, splice);
   }
 }
 
@@ -246,8 +266,9 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
     return {WriteStatus::kOutOfMemory};
   }
 
-  char* memory = arena_.allocate(shard, node_bytes);
-  Node* node = Node::construct(memory, height, key, value, search_packed);
+  const ShardedArena::Allocation allocation = arena_.allocate(shard, node_bytes);
+  Node* node = Node::construct(allocation.memory, height, key, value, search_packed);
+  const NodeRef node_ref = arena_.ref_of(allocation, reinterpret_cast<const char*>(node));
 
   for (;;) {
     if (seed) {
@@ -260,19 +281,19 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
       node->set_packed(pack_sequence_and_kind((before >> kPendingBits) + 1, kind));
     }
     // Relaxed: the node is still private; the CAS below publishes this link.
-    node->link(0).store(splice.next[0], std::memory_order_relaxed);
-    Node* expected = splice.next[0];
-    // Release on success publishes the whole node to readers' acquire loads.
-    // Relaxed on failure: the retry reloads the links with acquire loads.
-    if (splice.prev[0]->link(0).compare_exchange_strong(expected, node, std::memory_order_release,
-                                                        std::memory_order_relaxed)) {
+    node->link(0).store(splice.next_ref[0], std::memory_order_relaxed);
+    NodeRef expected = splice.next_ref[0];
+    // Release on success publishes the whole node (and its arena block's base)
+    // to readers' acquire loads. Relaxed on failure: the retry reloads the
+    // links with acquire loads.
+    if (splice.prev[0]->link(0).compare_exchange_strong(
+            expected, node_ref, std::memory_order_release, std::memory_order_relaxed)) {
       break;
     }
     // Release: pairs with the acquire load in stable_sequence(); nothing was
     // published, the sequence is simply abandoned.
     if (seed) seq_word_.fetch_sub(1, std::memory_order_release);
-    find_splice_for_level(key, search_packed, splice.prev[0], nullptr, 0, &splice.prev[0],
-                          &splice.next[0]);
+    find_splice_for_level(key, search_packed, splice.prev[0], nullptr, 0, splice);
     if (!allowed(splice.next[0])) {
       release_admission(node_bytes);
       return {WriteStatus::kRejected, existing};
@@ -291,20 +312,22 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
       // Seed writes searched for the front of the key; make sure the splice also
       // brackets the node's real (key, sequence) before linking it.
       if (next != nullptr && compare_node(next, key, node_packed) < 0) {
-        find_splice_for_level(key, node_packed, prev, nullptr, i, &splice.prev[i], &splice.next[i]);
+        find_splice_for_level(key, node_packed, prev, nullptr, i, splice);
         continue;
       }
-      node->link(i).store(next, std::memory_order_relaxed);  // private until the CAS
-      Node* expected = next;
+      // Relaxed: private until the CAS.
+      node->link(i).store(splice.next_ref[i], std::memory_order_relaxed);
+      NodeRef expected = splice.next_ref[i];
       // Release/relaxed: as for level 0.
-      if (prev->link(i).compare_exchange_strong(expected, node, std::memory_order_release,
+      if (prev->link(i).compare_exchange_strong(expected, node_ref, std::memory_order_release,
                                                 std::memory_order_relaxed)) {
         break;
       }
-      find_splice_for_level(key, node_packed, prev, nullptr, i, &splice.prev[i], &splice.next[i]);
+      find_splice_for_level(key, node_packed, prev, nullptr, i, splice);
     }
   }
   // The next write of this thread most likely lands right after this node.
+  // (splice.next_ref[i] is still the value of node's link i, as it must be.)
   for (int i = 0; i < height; ++i) splice.prev[i] = node;
 
   shard.bump(shard.stats.entries, uint64_t{1});
@@ -341,10 +364,14 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
   const Node* x = head_;
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint, see above
   const Node* last_bigger = nullptr;
+  const Node* column_of = nullptr;  // the node whose column was last prefetched
   for (;;) {
-    const Node* n = x->next(level);
+    const Node* n = next(x, level);
     if (n != nullptr) prefetch(&n->link(level));
-    prefetch_below(x, n, level);
+    if (x != column_of) {
+      prefetch_column(x, n, level);
+      column_of = x;
+    }
     // A node already known to be >= the target needs no second comparison.
     const int cmp = (n == nullptr || n == last_bigger) ? 1 : compare_node(n, key, packed);
     if (cmp < 0) {
@@ -363,7 +390,7 @@ const Node* SkipListCore::find_less_than(std::string_view key, uint64_t packed) 
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint
   const Node* last_bigger = nullptr;
   for (;;) {
-    const Node* n = x->next(level);
+    const Node* n = next(x, level);
     if (n != nullptr && n != last_bigger && compare_node(n, key, packed) < 0) {
       x = n;
     } else {
@@ -378,7 +405,7 @@ const Node* SkipListCore::find_last() const {
   const Node* x = head_;
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint
   for (;;) {
-    const Node* n = x->next(level);
+    const Node* n = next(x, level);
     if (n != nullptr) {
       x = n;
     } else {
@@ -438,14 +465,14 @@ bool SkipListCore::check_invariants(std::string* why) const {
   const int top = max_height_.load(std::memory_order_relaxed);  // relaxed: quiescent list
   for (int level = 0; level < top; ++level) {
     const Node* prev = nullptr;
-    const Node* below = head_->next(0);
-    for (const Node* n = head_->next(level); n != nullptr; n = n->next(level)) {
+    const Node* below = next(head_, 0);
+    for (const Node* n = next(head_, level); n != nullptr; n = next(n, level)) {
       if (prev != nullptr && compare_node(prev, n->user_key(), n->packed()) >= 0) {
         *why = "level " + std::to_string(level) + " out of order";
         return false;
       }
       if (level > 0) {
-        while (below != nullptr && below != n) below = below->next(0);
+        while (below != nullptr && below != n) below = next(below, 0);
         if (below == nullptr) {
           *why = "level " + std::to_string(level) + " holds a node missing from level 0";
           return false;

@@ -69,7 +69,9 @@ class SkipListCore {
   // Last node < (key, packed), or null if there is none.
   const Node* find_less_than(std::string_view key, uint64_t packed) const;
   const Node* find_last() const;
-  const Node* first() const { return head_->next(0); }
+  const Node* first() const { return next(head_, 0); }
+  // The successor of `n` at `level` (acquire: see Node::next_ref).
+  const Node* next(const Node* n, int level) const { return arena_.node_at(n->next_ref(level)); }
 
   // Newest version of `key` with sequence <= seq.
   const Node* find_visible(std::string_view key, SequenceNumber seq) const {
@@ -121,13 +123,17 @@ class SkipListCore {
   struct Splice;
   WriteOutcome write_inside(ArenaShard& shard, WriteMode mode, std::string_view key,
                             std::string_view value, ValueKind kind, SequenceNumber seq);
+  Node* next(Node* n, int level) const { return arena_.node_at(n->next_ref(level)); }
   void find_splice(Splice& splice, std::string_view key, uint64_t packed) const;
   bool splice_brackets(const Splice& splice, int level, std::string_view key,
                        uint64_t packed) const;
   // Starting at `before` (< key) on `level`, finds prev < (key, packed) <= next,
-  // stopping early at `after` (known to be >= key, or null).
-  static void find_splice_for_level(std::string_view key, uint64_t packed, Node* before,
-                                    Node* after, int level, Node** out_prev, Node** out_next);
+  // stopping early at `after` (known to be >= key, or null), into `splice`.
+  void find_splice_for_level(std::string_view key, uint64_t packed, Node* before, const Node* after,
+                             int level, Splice& splice) const;
+  // Prefetches the successors of x on the few levels below `level` (n: x's
+  // successor at `level`, being fetched already).
+  void prefetch_column(const Node* x, const Node* n, int level) const;
   // Reserves room for one entry of `node_bytes` under the limits; false (and the
   // list auto-sealed) when a limit is already reached.
   bool admit(size_t node_bytes, bool* reached_limit);

@@ -3,15 +3,16 @@
 //   [link h-1] ... [link 1] [link 0] [packed] [klen][key bytes][vlen][value bytes]
 //                           ^ Node*
 //
-// The tower of atomic next pointers comes first and grows downwards from the
-// node address, so link(i) is at (Node* - 8*i): a node stores exactly `height`
-// pointers and no height field (a reader only ever follows level i of a node it
-// reached through level i, so it never needs to know the height). `packed` is
-// (sequence << 8 | kind) as in util/internal_key.h. The key and value lengths
-// are varint32s (one byte each below 128), followed by the bytes themselves.
-// The allocation is rounded up to 8 bytes so that the next node's tower is
-// aligned. For a 16-byte key and a 100-byte value of height h that is
-// 8h + 8 + 1 + 16 + 1 + 100 = 8h + 126 -> 8h + 128 bytes.
+// A link is a NodeRef: a 32-bit reference into the list's arena (arena.h), not
+// a 64-bit pointer, which halves the tower. The tower comes first and grows
+// downwards from the node address, so link(i) is at (Node* - 4*i): a node
+// stores exactly `height` links and no height field (a reader only ever follows
+// level i of a node it reached through level i, so it never needs to know the
+// height). `packed` is (sequence << 8 | kind) as in util/internal_key.h, stored
+// unaligned. The key and value lengths are varint32s (one byte each below 128),
+// followed by the bytes themselves. The allocation is rounded up to 4 bytes so
+// that the next node's tower is aligned. For a 16-byte key and a 100-byte value
+// of height h that is 4h + 8 + 1 + 16 + 1 + 100 = 4h + 126 -> 4h + 128 bytes.
 //
 // Thread safety: everything after the links is written before the node is
 // published by the release CAS at level 0 and never changes afterwards, so a
@@ -28,26 +29,41 @@
 
 namespace fsdb::memtable_detail {
 
-inline constexpr int kMaxHeight = 12;  // with branching 1/4: good up to ~16M entries
+// Levels are added with probability 1/2 each: a search then compares about
+// 1.5 nodes per level, fewer per halving of the distance to the target than
+// with branching 1/4, and the lower levels are where a search misses the
+// cache. 24 levels are plenty up to ~16M entries and degrade gently beyond.
+inline constexpr int kMaxHeight = 24;
+
+// A node's place in its arena (ShardedArena::node_at); 0 is null.
+using NodeRef = uint32_t;
 
 struct Node {
-  std::atomic<Node*>& link(int level) {
-    return *reinterpret_cast<std::atomic<Node*>*>(reinterpret_cast<char*>(this) -
-                                                  static_cast<ptrdiff_t>(level) * 8);
+  static constexpr size_t kLinkBytes = sizeof(NodeRef);
+
+  std::atomic<NodeRef>& link(int level) {
+    return *reinterpret_cast<std::atomic<NodeRef>*>(reinterpret_cast<char*>(this) -
+                                                    static_cast<ptrdiff_t>(level) * 4);
   }
-  // Where a search reads this node: its links and key start around here.
-  const void* key_line() const { return reinterpret_cast<const char*>(this) + 16; }
-  const std::atomic<Node*>& link(int level) const {
-    return *reinterpret_cast<const std::atomic<Node*>*>(reinterpret_cast<const char*>(this) -
-                                                        static_cast<ptrdiff_t>(level) * 8);
+  const std::atomic<NodeRef>& link(int level) const {
+    return *reinterpret_cast<const std::atomic<NodeRef>*>(reinterpret_cast<const char*>(this) -
+                                                          static_cast<ptrdiff_t>(level) * 4);
   }
   // Acquire: pairs with the release CAS that published the next node, so its
-  // key, value and sequence (written before that CAS) are visible here.
-  Node* next(int level) const { return link(level).load(std::memory_order_acquire); }
+  // key, value and sequence (written before that CAS), and the arena block it
+  // lives in, are visible here.
+  NodeRef next_ref(int level) const { return link(level).load(std::memory_order_acquire); }
 
-  uint64_t packed() const { return packed_; }
-  SequenceNumber sequence() const { return packed_ >> 8; }
-  ValueKind kind() const { return static_cast<ValueKind>(packed_ & 0xff); }
+  // Where a search reads this node: its packed trailer and key start here.
+  const void* key_line() const { return reinterpret_cast<const char*>(this) + kLinkBytes; }
+
+  uint64_t packed() const {
+    uint64_t v;
+    std::memcpy(&v, reinterpret_cast<const char*>(this) + kLinkBytes, sizeof(v));
+    return v;
+  }
+  SequenceNumber sequence() const { return packed() >> 8; }
+  ValueKind kind() const { return static_cast<ValueKind>(packed() & 0xff); }
 
   std::string_view user_key() const {
     uint32_t len;
@@ -62,21 +78,25 @@ struct Node {
     return {p, vlen};
   }
 
-  // The allocation size of a node (rounded up to 8 by the arena).
+  // The allocation size of a node (rounded up to 4 by the arena).
   static size_t allocation_bytes(int height, size_t key_bytes, size_t value_bytes) {
-    return static_cast<size_t>(height) * 8 + sizeof(uint64_t) + length_bytes(key_bytes) +
+    return static_cast<size_t>(height) * kLinkBytes + sizeof(uint64_t) + length_bytes(key_bytes) +
            key_bytes + length_bytes(value_bytes) + value_bytes;
   }
+  // How far into its allocation a node of `height` starts (its link 0).
+  static size_t offset_in_allocation(int height) {
+    return static_cast<size_t>(height - 1) * kLinkBytes;
+  }
 
-  // Builds a node in `memory` (8-aligned, allocation_bytes() long) with every
+  // Builds a node in `memory` (4-aligned, allocation_bytes() long) with every
   // link null. The result is private to the caller until it is published.
   static Node* construct(char* memory, int height, std::string_view key, std::string_view value,
                          uint64_t packed) {
     for (int i = 0; i < height; ++i) {
-      new (memory + static_cast<size_t>(i) * 8) std::atomic<Node*>(nullptr);
+      new (memory + static_cast<size_t>(i) * kLinkBytes) std::atomic<NodeRef>(0);
     }
-    auto* node = reinterpret_cast<Node*>(memory + static_cast<size_t>(height - 1) * 8);
-    node->packed_ = packed;
+    auto* node = reinterpret_cast<Node*>(memory + offset_in_allocation(height));
+    node->set_packed(packed);
     char* p = write_length(node->payload_mutable(), static_cast<uint32_t>(key.size()));
     if (!key.empty()) std::memcpy(p, key.data(), key.size());
     p = write_length(p + key.size(), static_cast<uint32_t>(value.size()));
@@ -86,11 +106,14 @@ struct Node {
 
   // Only for a node not yet published (the seed API stamps the sequence just
   // before each commit attempt).
-  void set_packed(uint64_t packed) { packed_ = packed; }
+  void set_packed(uint64_t packed) {
+    std::memcpy(reinterpret_cast<char*>(this) + kLinkBytes, &packed, sizeof(packed));
+  }
 
  private:
-  const char* payload() const { return reinterpret_cast<const char*>(this) + 16; }
-  char* payload_mutable() { return reinterpret_cast<char*>(this) + 16; }
+  static constexpr size_t kPayloadOffset = kLinkBytes + sizeof(uint64_t);
+  const char* payload() const { return reinterpret_cast<const char*>(this) + kPayloadOffset; }
+  char* payload_mutable() { return reinterpret_cast<char*>(this) + kPayloadOffset; }
 
   static size_t length_bytes(size_t v) {
     size_t n = 1;
@@ -124,18 +147,18 @@ struct Node {
     return p + 1;
   }
 
-  std::atomic<Node*> next0_;  // link(0); declared so the struct has its real size
-  uint64_t packed_;
+  std::atomic<NodeRef> next0_;  // link(0); declared so the struct has its real alignment
 };
-static_assert(sizeof(Node) == 16);
+static_assert(sizeof(Node) == 4 && alignof(Node) == 4);
 
 // Internal order of a node against (user key, packed): <0, 0, >0, the order of
 // util/internal_key.h (user key ascending, then packed descending).
 inline int compare_node(const Node* node, std::string_view key, uint64_t packed) {
   const int c = compare_user_keys(node->user_key(), key);
   if (c != 0) return c;
-  if (node->packed() > packed) return -1;
-  return node->packed() < packed ? 1 : 0;
+  const uint64_t p = node->packed();
+  if (p > packed) return -1;
+  return p < packed ? 1 : 0;
 }
 
 }  // namespace fsdb::memtable_detail

@@ -39,7 +39,7 @@ class MemtableVersionIterator final : public InternalIterator {
       node_ = core_->find_less_than(user_key, packed);
     }
   }
-  void next() override { node_ = node_->next(0); }
+  void next() override { node_ = core_->next(node_, 0); }
   void prev() override { node_ = core_->find_less_than(node_->user_key(), node_->packed()); }
 
   std::string_view user_key() const override { return node_->user_key(); }

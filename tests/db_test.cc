@@ -501,6 +501,13 @@ TEST_F(DBTest, OpenErrorsAreClear) {
   EXPECT_TRUE(s.is_invalid_argument());
   EXPECT_NE(s.to_string().find("block_bytes"), std::string::npos) << s.to_string();
 
+  Options huge_memtable;
+  huge_memtable.memtable_bytes = size_t{3} << 30;
+  s = DB::open(huge_memtable, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument());
+  EXPECT_NE(s.to_string().find("memtable_bytes must be at most 2 GiB"), std::string::npos)
+      << s.to_string();
+
   open();
   s = DB::open(Options(), dir_.path(), &db);
   EXPECT_TRUE(s.is_busy()) << s.to_string();

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -22,10 +23,10 @@ TEST(ShardedArenaTest, AlignedAndAccountedExactly) {
   EXPECT_EQ(arena.memory_reserved(), 0u);
   size_t expected = 0;
   for (size_t bytes : {1, 7, 8, 9, 100, 13, 64}) {
-    char* p = arena.allocate(shard, bytes);
+    char* p = arena.allocate(shard, bytes).memory;
     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % ShardedArena::kAlignment, 0u);
     std::memset(p, 0xab, bytes);  // writable (ASan checks the bounds)
-    expected += (bytes + 7) / 8 * 8;
+    expected += (bytes + 3) / 4 * 4;
   }
   EXPECT_EQ(arena.memory_usage(), expected);
   EXPECT_EQ(arena.memory_reserved(), 1024u);
@@ -41,16 +42,66 @@ TEST(ShardedArenaTest, BlocksGrowGeometricallyAndBigAllocationsGetTheirOwn) {
   EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u);
   // Bigger than a quarter of the next block (4096): a block of its own, the
   // current block keeps serving small allocations.
-  char* big = arena.allocate(shard, 3000);
+  char* big = arena.allocate(shard, 3000).memory;
   std::memset(big, 1, 3000);
   EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u + 3000u);
   arena.allocate(shard, 100);  // still from block 2
   EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u + 3000u);
-  EXPECT_EQ(arena.memory_usage(), 200u + 800u + 104u + 3000u + 104u);
+  EXPECT_EQ(arena.memory_usage(), 200u + 800u + 100u + 3000u + 100u);
   // Growth stops at kMaxBlockBytes.
   for (int i = 0; i < 20000; ++i) arena.allocate(shard, 1000);
   EXPECT_GE(arena.memory_reserved(), arena.memory_usage());
   EXPECT_LT(arena.memory_reserved() - arena.memory_usage(), 2 * ShardedArena::kMaxBlockBytes);
+}
+
+TEST(ShardedArenaTest, ReferencesNameEveryPlaceInEveryBlock) {
+  ShardedArena arena(256, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  EXPECT_EQ(arena.node_at(0), nullptr);
+  std::vector<std::pair<char*, NodeRef>> places;
+  // Small allocations across growing blocks, dedicated ones, and one larger
+  // than a full-size block (its start is still addressable).
+  for (size_t bytes : {12, 40, 100, 200, 3000, 60, 5000000, 8, 700000, 16}) {
+    for (int i = 0; i < 50; ++i) {
+      const ShardedArena::Allocation a = arena.allocate(shard, bytes);
+      // A node starts a few links into its allocation (and inside it).
+      char* node = a.memory + std::min<size_t>((i % 4) * 4, bytes - 4);
+      places.emplace_back(node, arena.ref_of(a, node));
+    }
+  }
+  std::vector<NodeRef> refs;
+  for (const auto& [p, ref] : places) {
+    EXPECT_NE(ref, 0u);
+    EXPECT_EQ(reinterpret_cast<char*>(arena.node_at(ref)), p);
+    refs.push_back(ref);
+  }
+  std::sort(refs.begin(), refs.end());
+  EXPECT_EQ(std::adjacent_find(refs.begin(), refs.end()), refs.end()) << "no two places share one";
+}
+
+TEST(ShardedArenaTest, RunningOutOfBlockNumbersIsABadAlloc) {
+  // A lowered cap stands in for kMaxBlockNumber (8191 blocks, 16 GiB).
+  constexpr uint32_t kCap = 40;
+  ShardedArena arena(256, 1, kCap);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  size_t allocations = 0;
+  bool refused = false;
+  std::vector<std::pair<char*, NodeRef>> places;
+  for (; allocations < 100000; ++allocations) {
+    try {
+      const ShardedArena::Allocation a = arena.allocate(shard, 100 + allocations % 5000);
+      places.emplace_back(a.memory, arena.ref_of(a, a.memory));
+    } catch (const std::bad_alloc&) {
+      refused = true;
+      break;
+    }
+  }
+  ASSERT_TRUE(refused);
+  EXPECT_GT(allocations, kCap) << "blocks were shared, not one per allocation";
+  for (const auto& [p, ref] : places) {
+    ASSERT_EQ(reinterpret_cast<char*>(arena.node_at(ref)), p);
+  }
+  EXPECT_THROW(arena.allocate(shard, 1 << 20), std::bad_alloc) << "and it stays refused";
 }
 
 TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
@@ -69,7 +120,7 @@ TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
     ArenaShard& shard = arena.shard_for_this_thread();
     // Eight allocations fill a block; the first of each starts one.
     for (size_t i = 0; i < 8 * (HugeBlockPool::kMaxBlocks + 4); ++i) {
-      char* p = arena.allocate(shard, kBlock / 8);
+      char* p = arena.allocate(shard, kBlock / 8).memory;
       p[0] = p[kBlock / 8 - 1] = 0x5a;
       if (i % 8 == 0) first_blocks.push_back(p);
     }
@@ -80,7 +131,7 @@ TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
 
   ShardedArena arena(kBlock, 1);
   ArenaShard& shard = arena.shard_for_this_thread();
-  char* reused = arena.allocate(shard, 100);
+  char* reused = arena.allocate(shard, 100).memory;
   EXPECT_EQ(pool.size(), HugeBlockPool::kMaxBlocks - 1);
   EXPECT_NE(std::find(first_blocks.begin(), first_blocks.end(), reused), first_blocks.end())
       << "the new arena's first block is one the dead arena gave back";
@@ -103,7 +154,7 @@ TEST(ShardedArenaTest, MoreThreadsThanShards) {
     threads.emplace_back([&, t] {
       ArenaShard& shard = arena.shard_for_this_thread();
       for (int i = 0; i < kAllocations; ++i) {
-        char* p = arena.allocate(shard, 24);
+        char* p = arena.allocate(shard, 24).memory;
         std::memset(p, t, 24);
         pointers[t].push_back(p);
       }

@@ -82,7 +82,7 @@ class EventListener {
 struct Options {
   bool create_if_missing = true;
   bool error_if_exists = false;
-  size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable
+  size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable (<= 2 GiB)
   size_t memtable_max_entries = 0;   // 0 = no count threshold
   size_t memtable_shards = 0;        // 0 = hardware threads
   size_t max_sealed_memtables = 2;   // more than this waiting for flush: writers wait

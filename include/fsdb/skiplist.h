@@ -48,8 +48,12 @@ class SkipListCore;
 struct Node;
 }  // namespace memtable_detail
 
+// A list holds at most 16 GiB of arena memory (its links are 32-bit
+// references to 8191 blocks of up to 2 MiB; an entry over 512 KiB takes a
+// block of its own, so a list of such entries holds fewer bytes: at least
+// 4 GiB). Past that, writes return kOutOfMemory.
 struct SkipListOptions {
-  size_t arena_block_bytes = 64 * 1024;  // first arena block per shard
+  size_t arena_block_bytes = 64 * 1024;  // first arena block per shard (at most 2 MiB)
   size_t shards = 0;                     // 0 = std::thread::hardware_concurrency()
   size_t max_memory_bytes = 0;           // auto-seal at this many bytes, 0 = no limit
   size_t max_entries = 0;                // auto-seal at this many entries, 0 = no limit
@@ -57,8 +61,9 @@ struct SkipListOptions {
 
 // kOutOfMemory: this write found a limit (max_memory_bytes / max_entries)
 // reached; the list is now sealed (is_sealed()) and rotation is due. Also
-// returned, without sealing, when the arena cannot allocate or a key or value
-// is 4 GiB or longer.
+// returned, without sealing, when the arena cannot allocate (the system is
+// out of memory, or the list is at the size bound above) or a key or value is
+// 4 GiB or longer.
 // kSealed: the list was already sealed (by seal() or by a limit).
 enum class InsertResult { kOk, kDuplicateKey, kOutOfMemory, kSealed };
 
