@@ -178,6 +178,13 @@ void BlockIterator::seek(std::string_view target) {
 
 void BlockIterator::seek_from_restart(uint32_t index, std::string_view target) {
   seek_to_restart(index);
+  // The scan reads the interval's entries in order: ask for all their lines
+  // now (a 4 KiB block's interval of 16 entries spans about 30), so that the
+  // misses overlap instead of following one another.
+  const char* base = block_->contents_.data();
+  const uint32_t end =
+      index + 1 < block_->num_restarts_ ? block_->restart_point(index + 1) : block_->data_end_;
+  for (uint32_t at = next_offset_; at < end; at += 64) __builtin_prefetch(base + at);
   while (parse_next_entry()) {
     if (key_size_ < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
     if (compare_encoded_internal_keys(key(), target) >= 0) return;

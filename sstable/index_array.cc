@@ -33,14 +33,21 @@ Status IndexArray::build(const Block& index_block, uint64_t data_end) {
   if (!it.status().ok()) return it.status();
   if (entries_.empty()) return Status::OK();
 
-  // Separators are sorted, so the prefix common to all is that of the first and last.
+  // Separators are sorted, so the prefix common to a run of them is that of
+  // its first and last. The last separator is left out: the builder ends the
+  // index with a short successor of the table's last key ("1" after
+  // "0000000000999999"), which shares little with the others and would leave
+  // every window equal. It gets the largest window if it lacks the prefix;
+  // lower_bound() handles targets past the prefix.
+  const size_t n = entries_.size();
   const std::string_view first = extract_user_key(key(0));
-  const std::string_view last = extract_user_key(key(entries_.size() - 1));
-  size_t n = 0;
-  while (n < first.size() && n < last.size() && first[n] == last[n]) ++n;
-  common_prefix_.assign(first.substr(0, n));
-  for (size_t i = 0; i < entries_.size(); ++i) {
-    entries_[i].window = window_of(extract_user_key(key(i)));
+  const std::string_view last = extract_user_key(key(n >= 2 ? n - 2 : 0));
+  size_t common = 0;
+  while (common < first.size() && common < last.size() && first[common] == last[common]) ++common;
+  common_prefix_.assign(first.substr(0, common));
+  for (size_t i = 0; i < n; ++i) {
+    const std::string_view user_key = extract_user_key(key(i));
+    entries_[i].window = user_key.starts_with(common_prefix_) ? window_of(user_key) : UINT64_MAX;
   }
   return Status::OK();
 }
@@ -64,7 +71,11 @@ size_t IndexArray::lower_bound(std::string_view target) const {
   if (prefix_order < 0 || (prefix_order == 0 && user_key.size() < common_prefix_.size())) {
     return 0;
   }
-  if (prefix_order > 0) return entries_.size();
+  if (prefix_order > 0) {
+    // Past every separator with the prefix: only the last one may lack it.
+    const size_t last = entries_.size() - 1;
+    return compare_encoded_internal_keys(key(last), target) >= 0 ? last : entries_.size();
+  }
   const uint64_t window = window_of(user_key);
   size_t lo = 0, hi = entries_.size();
   while (lo < hi) {

@@ -40,7 +40,8 @@ class IndexArray {
 
  private:
   struct Entry {
-    uint64_t window;  // user key bytes [common_prefix_, +8), zero-padded, big-endian
+    uint64_t
+        window;  // user key bytes [common_prefix_, +8), zero-padded, big-endian (max: no prefix)
     BlockHandle handle;
     uint32_t key_offset;
     uint32_t key_size;
@@ -49,7 +50,7 @@ class IndexArray {
 
   std::string keys_;
   std::vector<Entry> entries_;
-  std::string common_prefix_;  // shared by the user keys of every separator
+  std::string common_prefix_;  // shared by every separator but perhaps the last
 };
 
 }  // namespace fsdb
