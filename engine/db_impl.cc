@@ -633,33 +633,39 @@ Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, s
     if (auto found = frozen->get_at(key, seq)) return answer(found->kind, found->value);
   }
   const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
-  // Looks for the key in one table: an error, or OK with *found telling
-  // whether the table held a visible version (then *out is the answer).
-  auto search = [&](const FileMetaData& f, bool* found, Status* out) -> Status {
-    std::shared_ptr<const TableReader> reader;
-    Status s = table_cache_->get_reader(f.number, &reader);
-    if (!s.ok()) return s;
-    TableGetResult result;
-    s = reader->get(read_options, key, seq, &result);
-    if (!s.ok()) return s;
-    *found = result.found;
-    if (result.found) *out = answer(result.kind, result.value);
-    return Status::OK();
-  };
-  bool found = false;
-  Status result;
+  // The tables that may hold the key, in the order they are searched: level-0
+  // files newest first, then the one file of each deeper level whose range
+  // covers the key. The readers of open tables come from the files themselves
+  // (the view's Version keeps them open), and the first few tables' filter
+  // lines are all fetched before the first is read, so that the misses
+  // overlap. A table not open yet is opened only when the search reaches it.
+  thread_local std::vector<const FileMetaData*> candidates;  // reused: no allocation
+  candidates.clear();
   for (const FileRef& f : view.version->files(0)) {
-    if (key < f->smallest_user_key() || key > f->largest_user_key()) continue;
-    Status s = search(*f, &found, &result);
-    if (!s.ok()) return s;
-    if (found) return result;
+    if (key >= f->smallest_user_key() && key <= f->largest_user_key())
+      candidates.push_back(f.get());
   }
   for (int level = 1; level < kNumLevels; ++level) {
-    const FileRef* f = view.version->find_file(level, key);
-    if (f == nullptr) continue;
-    Status s = search(**f, &found, &result);
+    if (const FileRef* f = view.version->find_file(level, key)) candidates.push_back(f->get());
+  }
+  const uint64_t hash = TableReader::filter_hash(key);
+  constexpr size_t kPrefetched = 8;
+  for (size_t i = 0; i < candidates.size() && i < kPrefetched; ++i) {
+    if (const TableReader* reader = candidates[i]->reader.get()) reader->prefetch_filter(hash);
+  }
+  for (const FileMetaData* f : candidates) {
+    const TableReader* reader = f->reader.get();
+    if (reader == nullptr) {
+      std::shared_ptr<const TableReader> opened;
+      Status s = table_cache_->get_reader(f->number, &opened);
+      if (!s.ok()) return s;
+      reader = opened.get();  // kept open by the TableCache while the file is live
+      f->reader.set(reader);
+    }
+    thread_local TableGetResult got;  // its value buffer is reused from one get to the next
+    Status s = reader->get(read_options, key, hash, seq, &got);
     if (!s.ok()) return s;
-    if (found) return result;
+    if (got.found) return answer(got.kind, got.value);
   }
   return Status::NotFound();
 }

@@ -6,6 +6,7 @@
 // last sequence. docs/format.md gives the encoding byte by byte.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,7 +19,31 @@
 
 namespace fsdb {
 
+class TableReader;
+
 inline constexpr int kNumLevels = 7;
+
+// The open reader of a table, remembered by its FileMetaData so that a lookup
+// reaches it without the TableCache's lock and reference count. The TableCache
+// keeps a table's reader while any live Version names the file, so the
+// pointer is valid for as long as the caller holds such a Version. A copy
+// starts empty.
+class CachedTableReader {
+ public:
+  CachedTableReader() = default;
+  CachedTableReader(const CachedTableReader&) {}
+  CachedTableReader& operator=(const CachedTableReader&) {
+    reader_.store(nullptr, std::memory_order_relaxed);  // relaxed: not yet shared
+    return *this;
+  }
+  // Acquire: pairs with set(), so the reader's construction is visible.
+  const TableReader* get() const { return reader_.load(std::memory_order_acquire); }
+  // Release: see get(). Racing setters store the same reader.
+  void set(const TableReader* reader) const { reader_.store(reader, std::memory_order_release); }
+
+ private:
+  mutable std::atomic<const TableReader*> reader_{nullptr};
+};
 
 // What the version set knows of one SSTable.
 struct FileMetaData {
@@ -34,6 +59,7 @@ struct FileMetaData {
   // after its level's pointer (engine/compaction.h). Not persisted: a hint
   // kept while the DB is open. Guarded by the DB mutex.
   mutable int times_passed_over = 0;
+  CachedTableReader reader;
 
   std::string_view smallest_user_key() const { return extract_user_key(smallest); }
   std::string_view largest_user_key() const { return extract_user_key(largest); }

@@ -63,6 +63,12 @@ Status BloomFilter::parse(std::string_view data, BloomFilter* filter) {
   return Status::OK();
 }
 
+void BloomFilter::prefetch(uint64_t hash) const {
+  if (num_lines_ == 0) return;
+  __builtin_prefetch(lines_.data() +
+                     static_cast<size_t>(line_index(hash, num_lines_)) * kLineBytes);
+}
+
 bool BloomFilter::may_contain_hash(uint64_t hash) const {
   const auto* line = reinterpret_cast<const unsigned char*>(lines_.data()) +
                      static_cast<size_t>(line_index(hash, num_lines_)) * kLineBytes;

@@ -55,6 +55,8 @@ class BloomFilter {
     return may_contain_hash(bloom_hash(user_key));
   }
   bool may_contain_hash(uint64_t hash) const;
+  // Fetches the cache line that may_contain_hash(hash) reads.
+  void prefetch(uint64_t hash) const;
 
  private:
   std::string_view lines_;

@@ -130,11 +130,11 @@ bool TableReader::may_contain(std::string_view user_key) const {
 }
 
 Status TableReader::get(const TableReadOptions& read_options, std::string_view user_key,
-                        SequenceNumber sequence, TableGetResult* result) const {
+                        uint64_t hash, SequenceNumber sequence, TableGetResult* result) const {
   result->found = false;
   result->value.clear();
   if (has_filter_) {
-    const bool may = filter_.may_contain(user_key);
+    const bool may = filter_.may_contain_hash(hash);
     if (TableStatistics* stats = options_.statistics.get()) {
       stats->bloom_checks.fetch_add(1, std::memory_order_relaxed);
       if (!may) stats->bloom_useful.fetch_add(1, std::memory_order_relaxed);

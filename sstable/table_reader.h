@@ -55,7 +55,21 @@ class TableReader {
   // The newest version of user_key with sequence <= `sequence`. The bloom filter
   // is consulted first, so most absent keys cost no block read.
   Status get(const TableReadOptions& read_options, std::string_view user_key,
+             SequenceNumber sequence, TableGetResult* result) const {
+    return get(read_options, user_key, filter_hash(user_key), sequence, result);
+  }
+  // The same, with filter_hash(user_key) computed by the caller (once for
+  // every table it searches).
+  Status get(const TableReadOptions& read_options, std::string_view user_key, uint64_t hash,
              SequenceNumber sequence, TableGetResult* result) const;
+  // The hash the bloom filter of every table uses for user_key.
+  static uint64_t filter_hash(std::string_view user_key) { return bloom_hash(user_key); }
+  // Starts fetching the part of the bloom filter that decides `hash`, so that
+  // a caller about to search several tables overlaps their filters' cache
+  // misses.
+  void prefetch_filter(uint64_t hash) const {
+    if (has_filter_) filter_.prefetch(hash);
+  }
   Status get(std::string_view user_key, SequenceNumber sequence, TableGetResult* result) const {
     return get(options_.read_options(), user_key, sequence, result);
   }
