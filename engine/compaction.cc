@@ -69,6 +69,16 @@ std::optional<Compaction> pick_compaction(const Options& options, const Version&
     if (score >= 1.0) candidates.emplace_back(score, level);
   }
   std::sort(candidates.begin(), candidates.end(), std::greater<>());
+  // A level over its target that can shed a file by a trivial move (a MANIFEST
+  // edit, no I/O) does so first, whatever the scores: the move is free, and a
+  // level back at its target makes the next compaction into it cheaper. (A
+  // fast writer otherwise fills level 0 past the trigger while level 1 is
+  // still oversized, and the level-0 compaction rewrites the excess.)
+  for (const auto& [score, level] : candidates) {
+    if (level == 0) continue;
+    std::optional<Compaction> c = pick_at_level(version, level, pointers[level], busy);
+    if (c && c->trivial_move && !any_busy(c->inputs[0], busy)) return c;
+  }
   for (const auto& [score, level] : candidates) {
     std::optional<Compaction> c = pick_at_level(version, level, pointers[level], busy);
     if (c && !any_busy(c->inputs[0], busy) && !any_busy(c->inputs[1], busy)) return c;

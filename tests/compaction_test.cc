@@ -139,6 +139,36 @@ TEST(CompactionPickerTest, LevelZeroByFileCountDeeperLevelsBySize) {
   EXPECT_FALSE(pick_compaction(options, *v, pointers, {}).has_value());
 }
 
+TEST(CompactionPickerTest, AnOversizedLevelShedsAFileByATrivialMoveBeforeLevelZeroIsCompacted) {
+  Options options;
+  options.l0_compaction_trigger = 2;
+  options.level1_bytes = 1000;
+  VersionEdit edit;
+  for (uint64_t n = 20; n < 26; ++n) edit.add_file(0, file(n, "a", "z", 100, n));  // score 3
+  edit.add_file(1, file(3, "a", "c", 600));  // overlaps 5 below
+  edit.add_file(1, file(4, "d", "f", 600));  // overlaps nothing below: movable; level 1 at 1.2
+  edit.add_file(2, file(5, "b", "c", 50));
+  auto v = version_of(edit);
+  ASSERT_GT(compaction_score(options, *v, 0), compaction_score(options, *v, 1));
+  std::array<std::string, kNumLevels> pointers;
+  auto c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->level, 1);
+  EXPECT_TRUE(c->trivial_move);
+  ASSERT_EQ(c->inputs[0].size(), 1u);
+  EXPECT_EQ(c->inputs[0][0]->number, 4u);
+  // Without a movable file the scores decide: level 0 goes first.
+  VersionEdit no_move;
+  for (uint64_t n = 20; n < 26; ++n) no_move.add_file(0, file(n, "a", "z", 100, n));
+  no_move.add_file(1, file(3, "a", "c", 600));
+  no_move.add_file(1, file(4, "d", "f", 600));
+  no_move.add_file(2, file(5, "b", "e", 50));
+  v = version_of(no_move);
+  c = pick_compaction(options, *v, pointers, {});
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->level, 0);
+}
+
 TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelowPerByte) {
   Options options;
   options.level1_bytes = 1000;
