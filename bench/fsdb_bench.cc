@@ -5,7 +5,8 @@
 //   fsdb_bench --engine=fsdb|rocksdb|leveldb --benchmarks=fillseq,readrandom,...
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
-//              --level1_bytes=0 --target_file_bytes=0   (0: each engine's default)
+//              --write_buffer_size=67108864 --level1_bytes=0 --target_file_bytes=0
+//              (level sizes 0: each engine's default)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -77,6 +78,7 @@ struct Flags {
   bool json = false;
   bool mmap_reads = true;
   bool mmap_writes = true;
+  uint64_t write_buffer_size = 64 << 20;
   uint64_t level1_bytes = 0;  // 0: each engine's default
   uint64_t target_file_bytes = 0;
 };
@@ -123,6 +125,8 @@ Flags parse_flags(int argc, char** argv) {
         flags.mmap_reads = v == "1" || v == "true";
       } else if (parse_flag(arg, "mmap_writes", &v)) {
         flags.mmap_writes = v == "1" || v == "true";
+      } else if (parse_flag(arg, "write_buffer_size", &v)) {
+        flags.write_buffer_size = std::stoull(v);
       } else if (parse_flag(arg, "level1_bytes", &v)) {
         flags.level1_bytes = std::stoull(v);
       } else if (parse_flag(arg, "target_file_bytes", &v)) {
@@ -347,6 +351,7 @@ class Runner {
       : flags_(std::move(flags)), engine_(std::move(engine)), values_(flags_.value_size) {
     settings_.mmap_reads = flags_.mmap_reads;
     settings_.mmap_writes = flags_.mmap_writes;
+    settings_.write_buffer_bytes = flags_.write_buffer_size;
     settings_.level1_bytes = flags_.level1_bytes;
     settings_.target_file_bytes = flags_.target_file_bytes;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
