@@ -143,12 +143,16 @@ TEST(CompactionPickerTest, AnOversizedLevelShedsAFileByATrivialMoveBeforeLevelZe
   Options options;
   options.l0_compaction_trigger = 2;
   options.level1_bytes = 1000;
-  VersionEdit edit;
-  for (uint64_t n = 20; n < 26; ++n) edit.add_file(0, file(n, "a", "z", 100, n));  // score 3
-  edit.add_file(1, file(3, "a", "c", 600));  // overlaps 5 below
-  edit.add_file(1, file(4, "d", "f", 600));  // overlaps nothing below: movable; level 1 at 1.2
-  edit.add_file(2, file(5, "b", "c", 50));
-  auto v = version_of(edit);
+  // Level 0 scores 3, level 1 1.2; the level-2 file ends at `below_end`.
+  auto shape = [](std::string_view below_end) {
+    VersionEdit edit;
+    for (uint64_t n = 20; n < 26; ++n) edit.add_file(0, file(n, "a", "z", 100, n));
+    edit.add_file(1, file(3, "a", "c", 600));
+    edit.add_file(1, file(4, "d", "f", 600));
+    edit.add_file(2, file(5, "b", below_end, 50));
+    return version_of(edit);
+  };
+  auto v = shape("c");  // file 4 overlaps nothing below: movable
   ASSERT_GT(compaction_score(options, *v, 0), compaction_score(options, *v, 1));
   std::array<std::string, kNumLevels> pointers;
   auto c = pick_compaction(options, *v, pointers, {});
@@ -158,20 +162,15 @@ TEST(CompactionPickerTest, AnOversizedLevelShedsAFileByATrivialMoveBeforeLevelZe
   ASSERT_EQ(c->inputs[0].size(), 1u);
   EXPECT_EQ(c->inputs[0][0]->number, 4u);
   // Without a movable file the scores decide: level 0 goes first.
-  VersionEdit no_move;
-  for (uint64_t n = 20; n < 26; ++n) no_move.add_file(0, file(n, "a", "z", 100, n));
-  no_move.add_file(1, file(3, "a", "c", 600));
-  no_move.add_file(1, file(4, "d", "f", 600));
-  no_move.add_file(2, file(5, "b", "e", 50));
-  v = version_of(no_move);
+  v = shape("e");  // now file 4 [d, f] overlaps [b, e]
   c = pick_compaction(options, *v, pointers, {});
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->level, 0);
 }
 
-TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelowPerByte) {
-  Options options;
-  options.level1_bytes = 1000;
+// Level 1 over its target with three files whose overlap with level 2, per
+// byte of their own, differs.
+std::shared_ptr<const Version> three_files_over_level_two() {
   VersionEdit edit;
   edit.add_file(1, file(3, "a", "c", 500));  // over 6 and 7: 900 bytes below, ratio 1.8
   edit.add_file(1, file(4, "d", "f", 500));  // over 8: 100 bytes below, ratio 0.2
@@ -180,7 +179,13 @@ TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelow
   edit.add_file(2, file(7, "b", "c", 450));
   edit.add_file(2, file(8, "e", "e", 100));
   edit.add_file(2, file(9, "h", "h", 100));
-  auto v = version_of(edit);
+  return version_of(edit);
+}
+
+TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelowPerByte) {
+  Options options;
+  options.level1_bytes = 1000;
+  auto v = three_files_over_level_two();
   std::array<std::string, kNumLevels> pointers;
   auto c = pick_compaction(options, *v, pointers, {});
   ASSERT_TRUE(c.has_value());
@@ -197,17 +202,10 @@ TEST(CompactionPickerTest, DeeperLevelsTakeTheFileOverlappingTheFewestBytesBelow
 TEST(CompactionPickerTest, AFileSteppedOverInTwoSweepsIsTakenInTheNext) {
   Options options;
   options.level1_bytes = 1000;
-  VersionEdit edit;
-  edit.add_file(1, file(3, "a", "c", 500));  // ratio 1.8: never the cheapest
-  edit.add_file(1, file(4, "d", "f", 500));  // ratio 0.2: always the cheapest
-  edit.add_file(1, file(5, "g", "i", 100));  // ratio 1.0
-  edit.add_file(2, file(6, "a", "a", 450));
-  edit.add_file(2, file(7, "b", "c", 450));
-  edit.add_file(2, file(8, "e", "e", 100));
-  edit.add_file(2, file(9, "h", "h", 100));
-  auto v = version_of(edit);
-  // The level never shrinks here (nothing is applied), so only the pass-over
-  // counts can move the pick away from file 4; as the DB does, each pick
+  auto v = three_files_over_level_two();
+  // File 4 is always the cheapest and file 3 never is. The level never
+  // shrinks here (nothing is applied), so only the pass-over counts can move
+  // the pick away from file 4; as the DB does, each pick
   // counts the files it stepped over and moves the pointer past the file taken.
   std::array<std::string, kNumLevels> pointers;
   std::vector<uint64_t> taken;
