@@ -351,21 +351,67 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   Writer w;
   w.batch = batch;
   w.disable_wal = options.disable_wal;
-  wal::GroupCommit::Request request;
-  request.context = &w;
-  request.bytes = batch->approximate_size();
-  request.sync = options.sync && !options.disable_wal;
-  Status s = group_commit_.submit(
-      &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+  Status s;
+  if (!options.disable_wal || !begin_direct_write(w)) {
+    wal::GroupCommit::Request request;
+    request.context = &w;
+    request.bytes = batch->approximate_size();
+    request.sync = options.sync && !options.disable_wal;
+    s = group_commit_.submit(
+        &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+  }
   if (s.ok()) {
     s = apply_to_memtable(w);
     publisher_.finish(w.ticket);
-    // Acknowledge only what readers can see: a get() after this write returns
-    // must find it (and a snapshot taken after it must hold it).
-    publisher_.wait_visible(w.first_sequence + batch->count() - 1);
+    // A get() after this write returns must find it, and a snapshot taken
+    // after it must hold it: readers wait until every acknowledged write is
+    // visible (read_sequence()), so the writer need not wait for lower
+    // ranges of other writers still being inserted.
+    if (s.ok()) publisher_.acknowledge(w.first_sequence + batch->count() - 1);
   }
   report_sealed_event(w);
   return s;
+}
+
+bool DBImpl::begin_direct_write(Writer& w) {
+  wal::WriteBatchBuilder& rep = w.batch->rep();
+  {
+    std::lock_guard<SpinMutex> guard(sequence_mu_);
+    // The same conditions as a leader's fast path (relaxed loads: hints, and
+    // a write that misses a change just made goes through the queue next
+    // time). mem_.list is switched only by a leader that set
+    // direct_writes_blocked_ first, so reading it here races with nothing.
+    if (direct_writes_blocked_ || writes_need_attention_.load(std::memory_order_relaxed) ||
+        level0_files_.load(std::memory_order_relaxed) >=
+            static_cast<size_t>(options_.l0_slowdown_writes_trigger) ||
+        memtable_full(*mem_.list) || last_allocated_ + rep.count() > kMaxSequenceNumber) {
+      return false;
+    }
+    w.memtable = mem_.list.get();
+    w.first_sequence = last_allocated_ + 1;
+    rep.set_base_sequence(w.first_sequence);
+    last_allocated_ += rep.count();
+    versions_->set_last_sequence(last_allocated_);
+    // Begun before the lock is released: ranges reach the publisher in
+    // sequence order, and a rotation waiting for the publisher to drain
+    // waits for this write too.
+    w.ticket = publisher_.begin(w.first_sequence, last_allocated_);
+  }
+  // The memtable cannot be sealed before this write's range finishes.
+  note_unlogged_write();
+  stats_.user_writes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter
+  stats_.user_bytes.fetch_add(rep.encoded_bytes(), std::memory_order_relaxed);
+  return true;
+}
+
+void DBImpl::note_unlogged_write() {
+  // Relaxed: a hint; mem_.unlogged is read and written under mu_. It is reset
+  // (by a rotation) only while no write range is in flight, so a writer that
+  // sees it set is writing into the memtable it describes.
+  if (active_memtable_unlogged_.load(std::memory_order_relaxed)) return;
+  std::lock_guard<std::mutex> guard(mu_);
+  mem_.unlogged = true;
+  active_memtable_unlogged_.store(true, std::memory_order_relaxed);
 }
 
 void DBImpl::report_sealed_event(const Writer& w) {
@@ -418,14 +464,26 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
                         static_cast<size_t>(options_.l0_slowdown_writes_trigger) &&
                     !memtable_full(*memtable);
   if (!fast) {
+    // Direct writers go through the queue (and so wait behind this group)
+    // while the memtable may be switched; those already begun are waited for
+    // by the rotation.
+    {
+      std::lock_guard<SpinMutex> guard(sequence_mu_);
+      direct_writes_blocked_ = true;
+    }
     std::optional<MemtableSealedInfo> sealed_event;
+    Status s;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      Status s = make_room_for_write(lock, rotate);
+      s = make_room_for_write(lock, rotate);
       sealed_event.swap(sealed_event_);
-      if (!s.ok()) return s;
       memtable = mem_.list.get();
     }
+    {
+      std::lock_guard<SpinMutex> guard(sequence_mu_);
+      direct_writes_blocked_ = false;
+    }
+    if (!s.ok()) return s;
     // Reported by the leader's own writer once its write is over (see write()):
     // a listener that writes to the DB must not do so from inside a group.
     static_cast<Writer*>(group.front()->context)->sealed_event = sealed_event;
@@ -435,33 +493,57 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
   bool any_unlogged = false;
   uint64_t user_writes = 0;
   uint64_t user_bytes = 0;
+  uint64_t group_entries = 0;
   group_records_.clear();
-  SequenceNumber next = last_allocated_ + 1;
   for (wal::GroupCommit::Request* r : group) {
     auto* w = static_cast<Writer*>(r->context);
     sync = sync || r->sync;
     if (w->batch == nullptr) continue;
-    w->first_sequence = next;
     w->memtable = memtable;
-    wal::WriteBatchBuilder& rep = w->batch->rep();
-    rep.set_base_sequence(next);
-    next += rep.count();
+    group_entries += w->batch->count();
     ++user_writes;
-    user_bytes += rep.encoded_bytes();
+    user_bytes += w->batch->rep().encoded_bytes();
     if (w->disable_wal) {
       any_unlogged = true;
     } else {
-      group_records_.push_back(rep.encoded());
+      group_records_.push_back(w->batch->rep().encoded());
     }
   }
-  if (next - 1 > kMaxSequenceNumber) return Status::NotSupported("sequence numbers exhausted");
+  if (user_writes > 0) {
+    // The group's ranges are taken and begun before the WAL write (their
+    // sequences are part of the records), so a direct writer that comes
+    // later takes sequences after them and is not visible before them.
+    std::lock_guard<SpinMutex> guard(sequence_mu_);
+    if (last_allocated_ + group_entries > kMaxSequenceNumber) {
+      return Status::NotSupported("sequence numbers exhausted");
+    }
+    SequenceNumber next = last_allocated_ + 1;
+    for (wal::GroupCommit::Request* r : group) {
+      auto* w = static_cast<Writer*>(r->context);
+      if (w->batch == nullptr) continue;
+      w->first_sequence = next;
+      w->batch->rep().set_base_sequence(next);
+      next += w->batch->count();
+      w->ticket = publisher_.begin(w->first_sequence, next - 1);
+    }
+    last_allocated_ = next - 1;
+    versions_->set_last_sequence(last_allocated_);
+  }
 
   if (!group_records_.empty() || sync) {
     Status s = group_records_.empty() ? log_->sync() : log_->add_records(group_records_, sync);
     if (!s.ok()) {
       // The log may end in a partial record: no later write may follow it.
-      std::lock_guard<std::mutex> guard(mu_);
-      record_background_error(s);
+      {
+        std::lock_guard<std::mutex> guard(mu_);
+        record_background_error(s);
+      }
+      // The members see the error and insert nothing: their ranges end here,
+      // empty (readers never see a sequence that nothing was written at).
+      for (wal::GroupCommit::Request* r : group) {
+        auto* w = static_cast<Writer*>(r->context);
+        if (w->batch != nullptr) publisher_.finish(w->ticket);
+      }
       return s;
     }
     uint64_t wal_bytes = 0;
@@ -470,18 +552,9 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     stats_.wal_bytes.fetch_add(wal_bytes, std::memory_order_relaxed);
     if (sync) stats_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
   }
-  if (any_unlogged && !mem_.unlogged) {
-    std::lock_guard<std::mutex> guard(mu_);
-    mem_.unlogged = true;  // only a leader switches memtables: still `memtable`
-  }
+  // The group's ranges are in flight, so `memtable` is still the active one.
+  if (any_unlogged) note_unlogged_write();
   // Members publish their ranges one by one as they finish inserting.
-  for (wal::GroupCommit::Request* r : group) {
-    auto* w = static_cast<Writer*>(r->context);
-    if (w->batch == nullptr) continue;
-    w->ticket = publisher_.begin(w->first_sequence, w->first_sequence + w->batch->count() - 1);
-  }
-  last_allocated_ = next - 1;
-  versions_->set_last_sequence(last_allocated_);
   if (user_writes > 0) {
     stats_.user_writes.fetch_add(user_writes, std::memory_order_relaxed);
     stats_.user_bytes.fetch_add(user_bytes, std::memory_order_relaxed);
@@ -577,6 +650,9 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   old.unlogged = mem_.unlogged;
   sealed_.push_back(std::move(old));
   mem_ = Memtable();
+  // No write range is in flight (drained above) and direct writers are held
+  // off: nobody can be writing into the old memtable on the strength of it.
+  active_memtable_unlogged_.store(false, std::memory_order_relaxed);
   mem_.list = new_memtable();
   mem_.log_number = new_log_number;
   stats_.rotations.fetch_add(1, std::memory_order_relaxed);
@@ -610,8 +686,8 @@ void DBImpl::install_read_view() {
   view_ = std::move(view);
 }
 
-SequenceNumber DBImpl::read_sequence(const ReadOptions& options) const {
-  return options.snapshot != nullptr ? options.snapshot->sequence() : publisher_.visible();
+SequenceNumber DBImpl::read_sequence(const ReadOptions& options) {
+  return options.snapshot != nullptr ? options.snapshot->sequence() : publisher_.readable();
 }
 
 Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string* value) {
@@ -743,6 +819,11 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
 }
 
 const Snapshot* DBImpl::get_snapshot() {
+  // The wait for acknowledged writes happens outside mu_: a writer still
+  // inserting may need mu_ (note_unlogged_write()). Once it is over, the
+  // visible sequence read under mu_ covers every write acknowledged before
+  // this call, and no compaction can have started from a later one.
+  (void)publisher_.readable();
   std::lock_guard<std::mutex> guard(mu_);
   const SequenceNumber seq = publisher_.visible();
   snapshots_.insert(seq);

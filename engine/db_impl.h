@@ -138,6 +138,13 @@ class DBImpl final : public DB {
 
   // The group leader's work; runs serialised by group_commit_.
   Status lead_write_group(wal::GroupCommit::Group group);
+  // A write without the WAL needs nothing a leader does but a sequence range:
+  // takes one directly (w.first_sequence, w.ticket, w.memtable) and returns
+  // true, or returns false when the write must go through the queue (a
+  // rotation is due or running, a slowdown, an error, a closing DB).
+  bool begin_direct_write(Writer& w);
+  // Marks the active memtable as holding writes the WAL does not have.
+  void note_unlogged_write();
   // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
   // full (or when `force` and it is not empty), stalling while too many sealed
   // memtables wait for flush.
@@ -154,7 +161,7 @@ class DBImpl final : public DB {
   std::shared_ptr<const ReadView> read_view() const;
   // REQUIRES: mu_ held.
   void install_read_view();
-  SequenceNumber read_sequence(const ReadOptions& options) const;
+  SequenceNumber read_sequence(const ReadOptions& options);
   Status get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
                        SequenceNumber seq, std::string* value);
 
@@ -194,8 +201,16 @@ class DBImpl final : public DB {
   wal::GroupCommit group_commit_{write_group_options()};
   // Touched only by the write group leader, or under mu_ with writers drained.
   std::unique_ptr<wal::LogWriter> log_;
-  SequenceNumber last_allocated_ = 0;            // leader only
   std::vector<std::string_view> group_records_;  // leader only: the group's WAL records
+  // Sequence ranges are handed out under sequence_mu_, by group leaders and by
+  // direct (WAL-less) writers, and begun in the publisher in the same order.
+  // Held for a few dozen instructions, never across I/O.
+  SpinMutex sequence_mu_;
+  SequenceNumber last_allocated_ = 0;   // guarded by sequence_mu_
+  bool direct_writes_blocked_ = false;  // guarded by sequence_mu_: a leader is making room
+  // Whether the active memtable holds WAL-less writes: a hint of
+  // mem_.unlogged, so that only the first such write per memtable takes mu_.
+  std::atomic<bool> active_memtable_unlogged_{false};
   SequencePublisher publisher_;
   // Whether a write group must take mu_ before it writes: a background error,
   // a closing DB. Set under mu_; read by leaders without it, so that a group

@@ -37,7 +37,10 @@ class SequencePublisher {
   SequenceNumber visible() const { return visible_.load(std::memory_order_acquire); }
 
   // At open: everything up to `s` is recovered. REQUIRES: nothing in flight.
-  void reset(SequenceNumber s) { visible_.store(s, std::memory_order_release); }
+  void reset(SequenceNumber s) {
+    visible_.store(s, std::memory_order_release);
+    acknowledged_.store(s, std::memory_order_relaxed);  // relaxed: nothing runs concurrently
+  }
 
   // [first, last] has been handed to a writer that will insert it. Ranges are
   // begun in sequence order. REQUIRES: one caller at a time.
@@ -71,10 +74,30 @@ class SequencePublisher {
     advance();
   }
 
-  // Blocks until visible() >= s. A writer calls it after finish() so that it
-  // acknowledges its write only once readers can see it: its own range is
-  // inserted, but a lower range of another group may still be in flight, and
-  // until that one finishes the visible sequence stays below both.
+  // The writer of a range ending at `last` has finished it and is about to
+  // acknowledge its write. It does not wait for lower ranges still in flight
+  // (that wait would tie every writer to the slowest concurrent insert);
+  // readers wait instead, and only when they must (see readable()).
+  void acknowledge(SequenceNumber last) {
+    // Relaxed: the value is all that matters. A reader that starts after this
+    // acknowledgement (ordered after it by whatever told it so) reads this
+    // value or a later one: the modification order of one atomic agrees with
+    // happens-before, and the maximum only grows.
+    SequenceNumber a = acknowledged_.load(std::memory_order_relaxed);
+    while (a < last && !acknowledged_.compare_exchange_weak(a, last, std::memory_order_relaxed)) {
+    }
+  }
+
+  // The sequence a reader uses: the visible sequence once it covers every
+  // write acknowledged before this call. Waits (briefly: for inserts already
+  // under way) only while an acknowledged write is not yet visible.
+  SequenceNumber readable() {
+    const SequenceNumber acknowledged = acknowledged_.load(std::memory_order_relaxed);
+    wait_visible(acknowledged);
+    return visible();
+  }
+
+  // Blocks until visible() >= s.
   void wait_visible(SequenceNumber s) {
     if (visible() >= s) return;
     // Seq_cst: the sleep handshake of wait() (see advance()).
@@ -168,6 +191,7 @@ class SequencePublisher {
   alignas(64) std::atomic<Ticket> head_{0};  // the oldest range still in flight
   alignas(64) std::atomic<Ticket> tail_{0};  // the next ticket begin() hands out
   alignas(64) std::atomic<SequenceNumber> visible_{0};
+  alignas(64) std::atomic<SequenceNumber> acknowledged_{0};  // the highest acknowledged write
   alignas(64) std::atomic<uint32_t> sleepers_{0};
   std::atomic<uint32_t> wake_epoch_{0};
 };
