@@ -28,7 +28,7 @@
 //                  for this run's fills (write amplification = their sum over
 //                  the keys and values written)
 //   stats          prints the engine's own per-level file counts and sizes, as
-//                  the read benchmarks see the DB
+//                  the read benchmarks see the DB (and fsdb's fsdb.stats)
 //   fdatasync      engine-independent: append key+value bytes to a file and
 //                  fdatasync it, fillsync's count of times; the device's rate
 //
@@ -401,7 +401,8 @@ class Runner {
       r = write_amplification();
     } else if (name == "stats") {
       ensure_open_for_reads();
-      note(engine_->name() + " levels, as the engine reports them:\n" + engine_->level_stats());
+      note(engine_->name() + " levels, as the engine reports them:\n" + engine_->level_stats() +
+           engine_->engine_stats());
       return;
     } else if (name == "fdatasync") {
       r = fdatasync_rate(name);

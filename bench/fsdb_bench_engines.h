@@ -101,6 +101,8 @@ class BenchEngine {
   virtual std::string flush_memtable() = 0;
   // The engine's own description of its levels (files and bytes per level).
   virtual std::string level_stats() = 0;
+  // Anything else the engine reports about itself; empty if nothing.
+  virtual std::string engine_stats() { return {}; }
   // Returns once no flush or compaction is running or needed.
   virtual std::string wait_for_background() = 0;
   virtual std::string write_volume(WriteVolume* volume) = 0;
@@ -210,6 +212,8 @@ class FsdbEngine final : public BenchEngine {
   }
 
   std::string level_stats() override { return db_->property("fsdb.levels").value_or(""); }
+  // fsdb's own counters too (block-cache hit rate, bloom filters, stalls).
+  std::string engine_stats() override { return db_->property("fsdb.stats").value_or(""); }
 
   std::string wait_for_background() override {
     Status st = db_->flush();
