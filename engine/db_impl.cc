@@ -230,7 +230,9 @@ Status DBImpl::recover() {
   }
   if (!s.ok()) return s;
 
-  last_allocated_ = max_sequence;
+  // Relaxed: no writer runs yet; track_last_sequence() happens-before any use.
+  last_allocated_.store(max_sequence, std::memory_order_relaxed);
+  versions_->track_last_sequence(&last_allocated_);
   publisher_.reset(max_sequence);
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -381,26 +383,29 @@ bool DBImpl::begin_direct_write(Writer& w) {
     // a write that misses a change just made goes through the queue next
     // time). mem_.list is switched only by a leader that set
     // direct_writes_blocked_ first, so reading it here races with nothing.
+    // Relaxed loads of last_allocated_: it is written only under sequence_mu_.
+    const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
     if (direct_writes_blocked_ || writes_need_attention_.load(std::memory_order_relaxed) ||
         level0_files_.load(std::memory_order_relaxed) >=
             static_cast<size_t>(options_.l0_slowdown_writes_trigger) ||
-        memtable_full(*mem_.list) || last_allocated_ + rep.count() > kMaxSequenceNumber) {
+        memtable_full(*mem_.list) || allocated + rep.count() > kMaxSequenceNumber) {
       return false;
     }
     w.memtable = mem_.list.get();
-    w.first_sequence = last_allocated_ + 1;
+    w.first_sequence = allocated + 1;
     rep.set_base_sequence(w.first_sequence);
-    last_allocated_ += rep.count();
-    versions_->set_last_sequence(last_allocated_);
+    const SequenceNumber last = allocated + rep.count();
+    // Release: versions_ reads it with acquire (VersionSet::last_sequence()).
+    last_allocated_.store(last, std::memory_order_release);
     // Begun before the lock is released: ranges reach the publisher in
     // sequence order, and a rotation waiting for the publisher to drain
     // waits for this write too.
-    w.ticket = publisher_.begin(w.first_sequence, last_allocated_);
+    w.ticket = publisher_.begin(w.first_sequence, last);
   }
   // The memtable cannot be sealed before this write's range finishes.
   note_unlogged_write();
-  stats_.user_writes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter
-  stats_.user_bytes.fetch_add(rep.encoded_bytes(), std::memory_order_relaxed);
+  stats_.writes.add(kUserWrites, 1);
+  stats_.writes.add(kUserBytes, rep.encoded_bytes());
   return true;
 }
 
@@ -514,10 +519,12 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     // sequences are part of the records), so a direct writer that comes
     // later takes sequences after them and is not visible before them.
     std::lock_guard<SpinMutex> guard(sequence_mu_);
-    if (last_allocated_ + group_entries > kMaxSequenceNumber) {
+    // Relaxed: written only under sequence_mu_.
+    const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
+    if (allocated + group_entries > kMaxSequenceNumber) {
       return Status::NotSupported("sequence numbers exhausted");
     }
-    SequenceNumber next = last_allocated_ + 1;
+    SequenceNumber next = allocated + 1;
     for (wal::GroupCommit::Request* r : group) {
       auto* w = static_cast<Writer*>(r->context);
       if (w->batch == nullptr) continue;
@@ -526,8 +533,8 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       next += w->batch->count();
       w->ticket = publisher_.begin(w->first_sequence, next - 1);
     }
-    last_allocated_ = next - 1;
-    versions_->set_last_sequence(last_allocated_);
+    // Release: versions_ reads it with acquire (VersionSet::last_sequence()).
+    last_allocated_.store(next - 1, std::memory_order_release);
   }
 
   if (!group_records_.empty() || sync) {
@@ -549,15 +556,15 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     uint64_t wal_bytes = 0;
     for (std::string_view r : group_records_) wal_bytes += r.size();
     // Relaxed (all the statistics below): counters, read only for reporting.
-    stats_.wal_bytes.fetch_add(wal_bytes, std::memory_order_relaxed);
+    stats_.writes.add(kWalBytes, wal_bytes);
     if (sync) stats_.wal_syncs.fetch_add(1, std::memory_order_relaxed);
   }
   // The group's ranges are in flight, so `memtable` is still the active one.
   if (any_unlogged) note_unlogged_write();
   // Members publish their ranges one by one as they finish inserting.
   if (user_writes > 0) {
-    stats_.user_writes.fetch_add(user_writes, std::memory_order_relaxed);
-    stats_.user_bytes.fetch_add(user_bytes, std::memory_order_relaxed);
+    stats_.writes.add(kUserWrites, user_writes);
+    stats_.writes.add(kUserBytes, user_bytes);
   }
   return Status::OK();
 }
@@ -1318,7 +1325,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return out;
   }
   if (name == "fsdb.num-compactions") return std::to_string(stats_.compactions.load());
-  if (name == "fsdb.user-bytes-written") return std::to_string(stats_.user_bytes.load());
+  if (name == "fsdb.user-bytes-written") return std::to_string(stats_.writes.load(kUserBytes));
   if (name == "fsdb.flush-bytes-written") return std::to_string(stats_.flush_bytes.load());
   if (name == "fsdb.compaction-bytes-written") {
     return std::to_string(stats_.compaction_bytes_written.load());
@@ -1370,18 +1377,19 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "sequence: %" PRIu64
         "\n"
         "background error: %s\n",
-        load(stats_.user_writes), human_bytes(load(stats_.user_bytes)).c_str(),
-        human_bytes(load(stats_.wal_bytes)).c_str(), load(stats_.wal_syncs),
+        stats_.writes.load(kUserWrites), human_bytes(stats_.writes.load(kUserBytes)).c_str(),
+        human_bytes(stats_.writes.load(kWalBytes)).c_str(), load(stats_.wal_syncs),
         human_bytes(view->mem->memory_usage()).c_str(), sealed, load(stats_.rotations),
         load(stats_.flushes), human_bytes(load(stats_.flush_bytes)).c_str(),
         static_cast<double>(load(stats_.flush_micros)) / 1e6, load(stats_.compactions),
         load(stats_.trivial_moves), human_bytes(load(stats_.compaction_bytes_read)).c_str(),
         human_bytes(load(stats_.compaction_bytes_written)).c_str(),
         static_cast<double>(load(stats_.compaction_micros)) / 1e6, load(stats_.versions_dropped),
-        load(stats_.user_bytes) == 0 ? 0.0
-                                     : static_cast<double>(load(stats_.flush_bytes) +
-                                                           load(stats_.compaction_bytes_written)) /
-                                           static_cast<double>(load(stats_.user_bytes)),
+        stats_.writes.load(kUserBytes) == 0
+            ? 0.0
+            : static_cast<double>(load(stats_.flush_bytes) +
+                                  load(stats_.compaction_bytes_written)) /
+                  static_cast<double>(stats_.writes.load(kUserBytes)),
         load(stats_.delays), static_cast<double>(load(stats_.delay_micros)) / 1e6,
         load(stats_.stalls), static_cast<double>(load(stats_.stall_micros)) / 1e6,
         human_bytes(cache ? cache->usage() : 0).c_str(),

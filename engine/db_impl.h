@@ -44,6 +44,7 @@
 #include "engine/version_set.h"
 #include "fsdb/db.h"
 #include "fsdb/skiplist.h"
+#include "util/striped_counters.h"
 #include "wal/group_commit.h"
 #include "wal/log_writer.h"
 
@@ -105,10 +106,11 @@ class DBImpl final : public DB {
     // sealed (and may be dropped) only after every range begun in it finished.
     ConcurrentSkipList* memtable = nullptr;
   };
+  // Counted on every write, by whichever thread writes: striped, so that
+  // writer threads do not pass one counter's cache line back and forth.
+  enum WriteCounter : size_t { kUserWrites, kUserBytes, kWalBytes, kNumWriteCounters };
   struct Stats {
-    std::atomic<uint64_t> user_writes{0};
-    std::atomic<uint64_t> user_bytes{0};
-    std::atomic<uint64_t> wal_bytes{0};
+    StripedCounters<kNumWriteCounters> writes;
     std::atomic<uint64_t> wal_syncs{0};
     std::atomic<uint64_t> rotations{0};
     std::atomic<uint64_t> stalls{0};
@@ -206,7 +208,9 @@ class DBImpl final : public DB {
   // direct (WAL-less) writers, and begun in the publisher in the same order.
   // Held for a few dozen instructions, never across I/O.
   SpinMutex sequence_mu_;
-  SequenceNumber last_allocated_ = 0;   // guarded by sequence_mu_
+  // Written under sequence_mu_; read without it by versions_ (the MANIFEST's
+  // last sequence).
+  std::atomic<SequenceNumber> last_allocated_{0};
   bool direct_writes_blocked_ = false;  // guarded by sequence_mu_: a leader is making room
   // Whether the active memtable holds WAL-less writes: a hint of
   // mem_.unlogged, so that only the first such write per memtable takes mu_.

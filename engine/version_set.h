@@ -13,6 +13,7 @@
 // I/O they do never holds the lock that current() takes.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <memory>
@@ -59,9 +60,21 @@ class VersionSet {
     }
   }
   uint64_t log_number() const { return log_number_.load(std::memory_order_acquire); }
-  SequenceNumber last_sequence() const { return last_sequence_.load(std::memory_order_acquire); }
-  // The engine's write path advances this before it logs a write group.
+  // The highest sequence number handed out: what was recovered or set, or what
+  // the tracked source (the write path's allocator) says, whichever is higher.
+  SequenceNumber last_sequence() const {
+    const SequenceNumber own = last_sequence_.load(std::memory_order_acquire);
+    // Acquire: pairs with the write path's release store of an allocation.
+    const SequenceNumber tracked =
+        sequence_source_ != nullptr ? sequence_source_->load(std::memory_order_acquire) : 0;
+    return std::max(own, tracked);
+  }
   void set_last_sequence(SequenceNumber s) { last_sequence_.store(s, std::memory_order_release); }
+  // From now on last_sequence() follows `source` too. The write path advances
+  // its own counter (on the cache line it already holds) rather than one here,
+  // which every write would otherwise have to pull from the last writer's core.
+  // REQUIRES: before any concurrent use; `source` outlives this VersionSet's use.
+  void track_last_sequence(const std::atomic<SequenceNumber>* source) { sequence_source_ = source; }
   uint64_t manifest_file_number() const { return manifest_number_; }
   uint64_t manifest_bytes() const;
 
@@ -94,6 +107,7 @@ class VersionSet {
   std::atomic<uint64_t> next_file_number_{2};
   std::atomic<uint64_t> log_number_{0};
   std::atomic<SequenceNumber> last_sequence_{0};
+  const std::atomic<SequenceNumber>* sequence_source_ = nullptr;
 
   mutable std::mutex manifest_mu_;            // serialises log_and_apply; held across MANIFEST I/O
   uint64_t manifest_number_ = 0;              // guarded by manifest_mu_
