@@ -6,6 +6,10 @@
 // once put() returns) and a power cut once a later sync write, sync_wal() or
 // flush() returns. Nothing acknowledged is ever lost to a crash at any moment.
 //
+// Consistency: a read (get, multi_get, a new iterator, a new snapshot) sees
+// every write acknowledged before it started, in any thread, and never part
+// of a batch.
+//
 // Thread safety: a DB may be used from any number of threads at once without
 // external locking. Only one DB object, in one process, may have a directory
 // open at a time (a LOCK file enforces it; a second open gets Busy).
