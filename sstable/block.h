@@ -30,14 +30,10 @@ class Block;
 // reference count) instead of a separate cache entry. Guarded by the mutex of
 // the cache shard that holds the block; meaningless while `self` is null.
 struct BlockCacheHook {
-  BlockCacheHook* hash_next = nullptr;  // the shard's hash chain
   uint64_t cache_id = 0;
   uint64_t offset = 0;
   std::shared_ptr<const Block> self;  // the cache's reference; null: not cached
   uint64_t hash = 0;
-  bool referenced = false;         // used since the clock hand last passed
-  BlockCacheHook* prev = nullptr;  // the shard's clock ring
-  BlockCacheHook* next = nullptr;
   size_t charge = 0;
 };
 

@@ -23,83 +23,86 @@ uint64_t BlockCache::hash_of(uint64_t cache_id, uint64_t offset) {
 }
 
 BlockCache::Shard::~Shard() {
-  while (hand != nullptr) {
-    Hook* h = hand;
-    remove_from_ring(h);
-    h->self.reset();  // may destroy the block, and with it *h
+  for (Slot& slot : slots) {
+    if (slot.hook != nullptr) slot.hook->self.reset();  // may destroy the block, and its hook
   }
 }
 
-void BlockCache::Shard::add_to_ring(Hook* h) {
-  if (hand == nullptr) {
-    h->prev = h->next = h;
-    hand = h;
-    return;
+size_t BlockCache::Shard::find(uint64_t cache_id, uint64_t offset, uint64_t hash) const {
+  if (slots.empty()) return kNotFound;
+  const size_t mask = slots.size() - 1;
+  const auto tag = static_cast<uint32_t>(hash);
+  for (size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& slot = slots[i];
+    if (slot.hook == nullptr) return kNotFound;  // at most half full: an empty slot ends every run
+    if (slot.hash == tag && slot.hook->offset == offset && slot.hook->cache_id == cache_id) {
+      return i;
+    }
   }
-  h->next = hand;
-  h->prev = hand->prev;
-  hand->prev->next = h;
-  hand->prev = h;
 }
 
-void BlockCache::Shard::remove_from_ring(Hook* h) {
-  if (h->next == h) {
-    hand = nullptr;
-    return;
+size_t BlockCache::Shard::find_hook(const Hook* h) const {
+  if (slots.empty()) return kNotFound;
+  const size_t mask = slots.size() - 1;
+  for (size_t i = h->hash & mask;; i = (i + 1) & mask) {
+    if (slots[i].hook == h) return i;
+    if (slots[i].hook == nullptr) return kNotFound;
   }
-  h->prev->next = h->next;
-  h->next->prev = h->prev;
-  if (hand == h) hand = h->next;
 }
 
-BlockCache::Hook* BlockCache::Shard::pick_victim() {
-  // Terminates: each step clears a bit, so within one lap some block has none.
-  while (hand->referenced) {
-    hand->referenced = false;
-    hand = hand->next;
-  }
-  return hand;
-}
-
-void BlockCache::Shard::remove_from_table(Hook* h) {
-  Hook** slot = find_slot(h->cache_id, h->offset, h->hash);
-  *slot = h->hash_next;
-  --count;
-}
-
-BlockCache::Hook** BlockCache::Shard::find_slot(uint64_t cache_id, uint64_t offset, uint64_t hash) {
-  if (buckets.empty()) return nullptr;
-  Hook** slot = &buckets[hash & (buckets.size() - 1)];
-  while (*slot != nullptr &&
-         !((*slot)->offset == offset && (*slot)->cache_id == cache_id && (*slot)->hash == hash)) {
-    slot = &(*slot)->hash_next;
-  }
-  return slot;
-}
-
-void BlockCache::Shard::add_to_table(Hook* h) {
-  // At most half full: a hit then rarely walks past another block's hook
-  // first, and each hook it reads is a cache miss (buckets cost 8 bytes,
-  // blocks 4 KiB).
-  if (2 * (count + 1) > buckets.size()) grow();
-  Hook*& bucket = buckets[h->hash & (buckets.size() - 1)];
-  h->hash_next = bucket;
-  bucket = h;
+void BlockCache::Shard::add(Hook* h) {
+  // At most half full: probe runs stay short, and a miss soon meets an empty slot.
+  if (2 * (count + 1) > slots.size()) grow();
+  const size_t mask = slots.size() - 1;
+  size_t i = h->hash & mask;
+  while (slots[i].hook != nullptr) i = (i + 1) & mask;
+  // Enters with its bit set: a block the hand reaches right after it was added
+  // (its slot may lie anywhere ahead of the hand) still gets a second chance.
+  slots[i] = Slot{h, static_cast<uint32_t>(h->hash), 1};
   ++count;
 }
 
-void BlockCache::Shard::grow() {
-  std::vector<Hook*> bigger(buckets.empty() ? 256 : buckets.size() * 2, nullptr);
-  for (Hook* chain : buckets) {
-    while (chain != nullptr) {
-      Hook* next = chain->hash_next;
-      Hook*& bucket = bigger[chain->hash & (bigger.size() - 1)];
-      chain->hash_next = bucket;
-      bucket = chain;
-      chain = next;
-    }
+void BlockCache::Shard::erase_at(size_t i) {
+  // Backward-shift deletion: a later slot of the run moves into the hole
+  // unless its home lies cyclically in (hole, slot] (then it is already as
+  // near its home as it can be), so no probe run is ever cut by the hole.
+  const size_t mask = slots.size() - 1;
+  size_t hole = i;
+  for (size_t j = (i + 1) & mask; slots[j].hook != nullptr; j = (j + 1) & mask) {
+    const size_t home = slots[j].hash & mask;
+    const bool stays = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+    if (stays) continue;
+    slots[hole] = slots[j];
+    hole = j;
   }
-  buckets.swap(bigger);
+  slots[hole] = Slot{};
+  --count;
+}
+
+void BlockCache::Shard::grow() {
+  std::vector<Slot> bigger(slots.empty() ? 256 : slots.size() * 2);
+  const size_t mask = bigger.size() - 1;
+  for (const Slot& slot : slots) {
+    if (slot.hook == nullptr) continue;
+    // The stored 32 bits are enough for the home of any table up to 2^32 slots.
+    size_t i = slot.hash & mask;
+    while (bigger[i].hook != nullptr) i = (i + 1) & mask;
+    bigger[i] = slot;
+  }
+  slots.swap(bigger);
+  hand = 0;
+}
+
+size_t BlockCache::Shard::pick_victim() {
+  // Terminates: the table holds a block, and each step past a block clears its
+  // bit, so within one lap some block has none.
+  const size_t mask = slots.size() - 1;
+  for (;; hand = (hand + 1) & mask) {
+    Slot& slot = slots[hand];
+    if (slot.hook == nullptr) continue;
+    if (slot.referenced == 0) return hand;
+    slot.referenced = 0;
+  }
 }
 
 BlockCache::BlockCache(size_t capacity_bytes)
@@ -115,15 +118,15 @@ std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offs
   const uint64_t hash = hash_of(cache_id, offset);
   Shard& shard = shards_[hash >> 60];  // the top bits pick the shard, the low bits the bucket
   std::lock_guard<std::mutex> lock(shard.mutex);
-  Hook** slot = shard.find_slot(cache_id, offset, hash);
-  if (slot == nullptr || *slot == nullptr) {
+  const size_t i = shard.find(cache_id, offset, hash);
+  if (i == Shard::kNotFound) {
     ++shard.misses;
     return nullptr;
   }
-  Hook* h = *slot;
-  h->referenced = true;
+  Slot& slot = shard.slots[i];
+  slot.referenced = 1;
   ++shard.hits;
-  return h->self;
+  return slot.hook->self;
 }
 
 void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block) {
@@ -138,11 +141,10 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
     std::lock_guard<std::mutex> lock(shard.mutex);
     Hook* const h = &block->cache_hook_;
     if (h->self != nullptr) return;  // already cached (here or in another cache)
-    Hook** slot = shard.find_slot(cache_id, offset, hash);
-    if (slot != nullptr && *slot != nullptr) {  // replace the block cached under this key
-      Hook* old = *slot;
-      shard.remove_from_table(old);
-      shard.remove_from_ring(old);
+    const size_t existing = shard.find(cache_id, offset, hash);
+    if (existing != Shard::kNotFound) {  // replace the block cached under this key
+      Hook* old = shard.slots[existing].hook;
+      shard.erase_at(existing);
       shard.usage -= old->charge;
       evicted.push_back(std::move(old->self));
     }
@@ -150,21 +152,20 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
     h->offset = offset;
     h->hash = hash;
     h->charge = charge;
-    h->referenced = false;
     h->self = std::move(block);
-    shard.add_to_table(h);
-    shard.add_to_ring(h);
+    shard.add(h);
     shard.usage += charge;
     while (shard.usage > shard_capacity_) {
-      Hook* victim = shard.pick_victim();
+      const size_t victim_slot = shard.pick_victim();
+      Hook* victim = shard.slots[victim_slot].hook;
       if (victim == h) {
         // The hand came round to the block just added: it fits on its own
         // (charge <= capacity), so some other block is the one to go.
-        h->referenced = true;
+        shard.slots[victim_slot].referenced = 1;
+        shard.hand = (shard.hand + 1) & (shard.slots.size() - 1);
         continue;
       }
-      shard.remove_from_table(victim);
-      shard.remove_from_ring(victim);
+      shard.erase_at(victim_slot);
       shard.usage -= victim->charge;
       evicted.push_back(std::move(victim->self));
     }
@@ -175,20 +176,15 @@ void BlockCache::erase_table(uint64_t cache_id) {
   for (Shard& shard : shards_) {
     std::vector<std::shared_ptr<const Block>> evicted;
     std::lock_guard<std::mutex> lock(shard.mutex);
-    for (Hook*& bucket : shard.buckets) {
-      Hook** slot = &bucket;
-      while (*slot != nullptr) {
-        Hook* h = *slot;
-        if (h->cache_id == cache_id) {
-          *slot = h->hash_next;
-          --shard.count;
-          shard.usage -= h->charge;
-          shard.remove_from_ring(h);
-          evicted.push_back(std::move(h->self));
-        } else {
-          slot = &h->hash_next;
-        }
-      }
+    // Collected first: erasing moves slots, which a scan in place could skip.
+    std::vector<Hook*> doomed;
+    for (const Slot& slot : shard.slots) {
+      if (slot.hook != nullptr && slot.hook->cache_id == cache_id) doomed.push_back(slot.hook);
+    }
+    for (Hook* h : doomed) {
+      shard.erase_at(shard.find_hook(h));
+      shard.usage -= h->charge;
+      evicted.push_back(std::move(h->self));
     }
   }
 }

@@ -4,19 +4,24 @@
 // Keys are (cache id, block offset): each TableReader takes a fresh cache id
 // from new_cache_id() when it opens, so two tables (or one file reopened) never
 // share entries. Capacity is in bytes (a block's size plus bookkeeping),
-// divided evenly among 16 shards, each a CLOCK ring under its own mutex.
+// divided evenly among 16 shards, each under its own mutex.
 //
-// The bookkeeping of a cached block lives in the block itself (BlockCacheHook,
-// block.h): a hit reads the bucket and the block's first cache line, nothing
-// else.
+// Each shard is one open-addressing table (linear probing, at most half
+// full) of 16-byte slots: the block's hook pointer, 32 bits of its key's
+// hash, and its CLOCK bit. A lookup compares hashes inside the table and
+// reads a block only when its hash matches; a miss, an insert and an
+// eviction's removal read no block at all. (A table of pointers into the
+// blocks — chains, or a ring through them — costs a memory access per step,
+// each to a different 4 KiB block, and in a scan every block read makes
+// three such walks.) The key itself stays in the block's hook (block.h),
+// checked on every hash match.
 //
-// Eviction is CLOCK (second chance), an approximation of LRU: the blocks of a
-// shard sit on a ring in insertion order; a hit only sets the block's
-// `referenced` bit; to make room, the clock hand walks the ring, clearing set
-// bits and evicting the first block whose bit was clear. A hit thus writes
-// nothing but the block's own hook — an LRU list would unlink and relink it,
-// touching two other blocks (two more cache misses on a large cache) — and a
-// block used since the hand last passed survives the next pass.
+// Eviction is CLOCK (second chance) over the table itself, as RocksDB's
+// HyperClockCache does: a hit sets the slot's bit; to make room the hand
+// sweeps the slots in table order, clearing set bits and evicting the first
+// block whose bit was clear. A block enters with its bit set, so it survives
+// at least one pass of the hand, and a block used since the hand last passed
+// survives the next one.
 //
 // Pinning: lookups and inserts hand out std::shared_ptr<const Block>. The
 // reference count is the pin: eviction removes a block from the cache, but its
@@ -64,24 +69,31 @@ class BlockCache {
  private:
   using Hook = BlockCacheHook;
   static uint64_t hash_of(uint64_t cache_id, uint64_t offset);
-  // A chained hash table whose buckets point straight at the blocks' hooks
-  // (block.h), and the clock ring through the same hooks.
+  // One slot of a shard's table. hook == nullptr: empty.
+  struct Slot {
+    Hook* hook = nullptr;
+    uint32_t hash = 0;        // the low 32 bits of hook->hash (the home slot)
+    uint32_t referenced = 0;  // CLOCK: used since the hand last passed
+  };
   struct alignas(64) Shard {
     ~Shard();
-    Hook** find_slot(uint64_t cache_id, uint64_t offset, uint64_t hash);
-    void add_to_table(Hook* h);
-    void remove_from_table(Hook* h);
+    static constexpr size_t kNotFound = ~size_t{0};
+    // The slot holding (cache_id, offset), or kNotFound.
+    size_t find(uint64_t cache_id, uint64_t offset, uint64_t hash) const;
+    // The slot holding h (by address: reads no block), or kNotFound.
+    size_t find_hook(const Hook* h) const;
+    // REQUIRES: no slot holds h's key.
+    void add(Hook* h);
+    // Empties slot i, moving later slots of the same probe run back into it.
+    void erase_at(size_t i);
     void grow();
-    // Puts h on the ring just behind the hand: the last block it reaches.
-    void add_to_ring(Hook* h);
-    void remove_from_ring(Hook* h);
-    // The block the clock evicts next (the ring is not empty).
-    Hook* pick_victim();
+    // The slot the clock evicts next (the table is not empty).
+    size_t pick_victim();
 
     mutable std::mutex mutex;
-    std::vector<Hook*> buckets;  // size is zero or a power of two
+    std::vector<Slot> slots;  // size is zero or a power of two
     size_t count = 0;
-    Hook* hand = nullptr;  // null: the ring is empty
+    size_t hand = 0;  // the clock hand: a slot index
     size_t usage = 0;
     // Per shard, under the mutex: counters shared by all threads would move
     // one cache line between cores on every lookup.

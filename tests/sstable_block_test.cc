@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -190,6 +191,65 @@ TEST(BlockCacheTest, RecentlyUsedBlocksSurviveAStreamOfInserts) {
   }
   // An entry nobody looked up again is long gone.
   EXPECT_EQ(cache.lookup(id, 4096), nullptr);
+}
+
+// A model of the cache's contents checked after every operation: a lookup
+// returns exactly the block last inserted under its key (never a replaced
+// one, never one of an erased table), and with room for everything nothing
+// is lost. Replacements, erasures and evictions move slots of the shards'
+// open-addressing tables; this walks many of those paths.
+void check_cache_against_model(size_t capacity, bool everything_fits) {
+  BlockCache cache(capacity);
+  const std::vector<uint64_t> ids = {cache.new_cache_id(), cache.new_cache_id(),
+                                     cache.new_cache_id()};
+  std::map<std::pair<uint64_t, uint64_t>, std::shared_ptr<const Block>> model;
+  std::mt19937_64 rng(test::test_seed(11));
+  for (int op = 0; op < 40000; ++op) {
+    const uint64_t id = ids[rng() % ids.size()];
+    const uint64_t offset = (rng() % 3000) * 4096;
+    const auto key = std::make_pair(id, offset);
+    const uint64_t what = rng() % 100;
+    if (what < 45) {
+      auto block = make_block(100 + rng() % 200);
+      cache.insert(id, offset, block);
+      model[key] = std::move(block);
+    } else if (what < 99) {
+      const auto got = cache.lookup(id, offset);
+      const auto it = model.find(key);
+      if (it == model.end()) {
+        ASSERT_EQ(got, nullptr) << "op " << op << ": found a block never inserted or erased";
+      } else if (got != nullptr) {
+        ASSERT_EQ(got, it->second) << "op " << op << ": a replaced block came back";
+      } else {
+        ASSERT_FALSE(everything_fits) << "op " << op << ": lost a block with room to spare";
+      }
+    } else {
+      cache.erase_table(id);
+      std::erase_if(model, [&](const auto& entry) { return entry.first.first == id; });
+    }
+    ASSERT_LE(cache.usage(), cache.capacity());
+  }
+  // Every block still cached is the model's.
+  size_t found = 0;
+  for (const auto& [key, block] : model) {
+    const auto got = cache.lookup(key.first, key.second);
+    if (got != nullptr) {
+      EXPECT_EQ(got, block);
+      ++found;
+    }
+  }
+  if (everything_fits) {
+    EXPECT_EQ(found, model.size());
+  }
+  EXPECT_GT(found, 0u);
+}
+
+TEST(BlockCacheTest, LookupsMatchAModelWhenEverythingFits) {
+  check_cache_against_model(64 << 20, /*everything_fits=*/true);
+}
+
+TEST(BlockCacheTest, LookupsMatchAModelUnderEviction) {
+  check_cache_against_model(16 * 40 * 500, /*everything_fits=*/false);
 }
 
 TEST(BlockCacheTest, ConcurrentUse) {
