@@ -32,6 +32,32 @@ TEST(SequencePublisherTest, PublishesOnlyBelowTheOldestRangeInFlight) {
   p.wait_visible(20);
 }
 
+TEST(SequencePublisherTest, ReadableCoversEveryAcknowledgedWrite) {
+  SequencePublisher p;
+  p.reset(5);
+  EXPECT_EQ(p.readable(), 5u) << "nothing acknowledged: the visible sequence at once";
+  const auto first = p.begin(6, 6);
+  const auto second = p.begin(7, 8);
+  p.finish(second);
+  // Nothing acknowledged yet: a reader need not wait for the write in flight.
+  EXPECT_EQ(p.readable(), 5u);
+  p.acknowledge(8);
+  p.acknowledge(7);  // a lower acknowledgement never lowers it
+  std::atomic<bool> returned{false};
+  std::atomic<SequenceNumber> read_at{0};
+  std::thread reader([&] {
+    read_at.store(p.readable());
+    returned.store(true);
+  });
+  // Past the spin and yield budget: the reader sleeps on the futex.
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_FALSE(returned.load()) << "8 is acknowledged but 6 is still being inserted";
+  p.finish(first);
+  reader.join();
+  EXPECT_EQ(read_at.load(), 8u);
+  EXPECT_EQ(p.readable(), 8u);
+}
+
 TEST(SequencePublisherTest, WaitVisibleSleepsUntilAnEarlierRangeFinishes) {
   SequencePublisher p;
   const auto first = p.begin(1, 1);
