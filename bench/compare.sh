@@ -46,27 +46,31 @@ results="$out/results.jsonl"
 log="$out/settings.txt"
 
 seek_reads=$((num / 10))
-# One engine's share of a round: each line is "threads|extra flags|benchmarks".
-# Read benchmarks reuse the DB the line before filled (--use_existing_db=1),
-# opened afresh so that reads reach tables.
+# One engine's share of a round: each line is "threads|extra flags|benchmarks",
+# optionally "|directory suffix". Read benchmarks reuse the DB that
+# fillrandom,overwrite filled (--use_existing_db=1), opened afresh so that
+# reads reach tables. The 2-thread fill runs right after the 1-thread one (in
+# a directory of its own, so the reads still find the 1-thread DB): the
+# host's speed drifts over minutes, and the 2-thread / 1-thread ratio is only
+# meaningful between runs seconds apart.
 plan=(
   "1||fillseq"
   "1||fillrandom,overwrite"
+  "2||fillrandom,compact|-2t"
   "1|--use_existing_db=1|readrandom,readmissing,readseq,readreverse"
   "2|--use_existing_db=1|readrandom"
   "1|--use_existing_db=1 --reads=$seek_reads|seekrandom"
-  "2||fillrandom,compact"
   "1||fillsync"
   "2||fillsync"
   "1||memtable_only"
   "2||memtable_only"
 )
 
-run() {  # engine round threads extra benchmarks
-  local engine=$1 round=$2 threads=$3 extra=$4 benchmarks=$5
+run() {  # engine round threads extra benchmarks [directory suffix]
+  local engine=$1 round=$2 threads=$3 extra=$4 benchmarks=$5 suffix=${6:-}
   # shellcheck disable=SC2086  # $extra is a list of flags
   "$bin" --engine="$engine" --num="$num" --threads="$threads" --key_size=16 --value_size=100 \
-    --db="$db/$engine" --benchmarks="$benchmarks" --json $extra 2>>"$log" |
+    --db="$db/$engine$suffix" --benchmarks="$benchmarks" --json $extra 2>>"$log" |
     sed "s/^{/{\"round\":$round,/" | tee -a "$results" |
     python3 -c '
 import json, sys
@@ -86,9 +90,9 @@ for round in $(seq 1 "$rounds"); do
   echo "== round $round of $rounds ($(($(date +%s) - start)) s)"
   run fsdb "$round" 1 "" fdatasync
   for step in "${plan[@]}"; do
-    IFS='|' read -r threads extra benchmarks <<<"$step"
+    IFS='|' read -r threads extra benchmarks suffix <<<"$step"
     for engine in $engines; do
-      run "$engine" "$round" "$threads" "$extra" "$benchmarks"
+      run "$engine" "$round" "$threads" "$extra" "$benchmarks" "$suffix"
     done
   done
 done
