@@ -8,7 +8,8 @@
 //
 // Thread safety: a Block is immutable and may be read by many iterators on many
 // threads. A BlockIterator is used by one thread at a time and must not outlive
-// its Block. Ownership: a Block owns its bytes; blocks are shared between the
+// its Block. Ownership: a Block owns its bytes (a string of its own, or the
+// rest of its allocation when PooledBlockWriter built it); blocks are shared between the
 // block cache and readers through std::shared_ptr, which is what pins a block
 // while an iterator or a lookup uses it. A block is in at most one BlockCache,
 // under one key, at a time (its bookkeeping lives in cache_hook_).
@@ -47,16 +48,34 @@ class Block {
 
   size_t size() const { return contents_.size(); }
   uint32_t num_restarts() const { return num_restarts_; }
+  // The memory the block holds: its bytes, the Block, its reference count and
+  // what the allocator rounds up. What a cache charges for it.
+  size_t memory_bytes() const { return memory_bytes_; }
 
  private:
   friend class BlockIterator;
   friend class BlockCache;
+  friend class PooledBlockWriter;
   struct PrivateTag {};
+
+  // Bookkeeping of a block parsed from a string: the Block, its reference
+  // count and the allocator's headers.
+  static constexpr size_t kOwnedOverheadBytes = 160;
 
  public:
   // Public only so that std::make_shared can call it; the private tag keeps
   // every other caller on parse().
-  Block(PrivateTag, std::string contents) : contents_(std::move(contents)) {}
+  Block(PrivateTag, std::string contents)
+      : owned_(std::make_unique<std::string>(std::move(contents))),
+        memory_bytes_(owned_->size() + kOwnedOverheadBytes) {
+    contents_ = *owned_;
+  }
+  // Bytes that outlive the Block (PooledBlockWriter: its allocator frees them
+  // with the Block's reference count).
+  Block(PrivateTag, std::string_view contents, size_t memory_bytes)
+      : contents_(contents), memory_bytes_(memory_bytes) {}
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
 
  private:
   // Checks the restart array and fills in data_end_ and num_restarts_.
@@ -64,11 +83,16 @@ class Block {
 
   uint32_t restart_point(uint32_t index) const;
 
-  // First: a lookup reads it right after the reference count in front of it.
+  // The order is for a cache hit, which reads the hook (first, beside the
+  // reference count in front of the Block) and then, to seek, where the bytes
+  // and their restart array are: all within the Block's first 72 bytes, two
+  // cache lines of a pooled block's header.
   mutable BlockCacheHook cache_hook_;
-  std::string contents_;
+  std::string_view contents_;
   uint32_t data_end_ = 0;  // where the restart array begins
   uint32_t num_restarts_ = 0;
+  std::unique_ptr<std::string> owned_;  // the bytes, when the Block owns them as a string
+  size_t memory_bytes_;
 };
 
 // Walks a block's entries in stored order. seek() compares keys as encoded

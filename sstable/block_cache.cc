@@ -3,9 +3,6 @@
 namespace fsdb {
 
 namespace {
-// Bookkeeping per block (the Block object, its hook and its reference-count
-// block) counted with the block's bytes.
-constexpr size_t kEntryOverheadBytes = 160;
 
 inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   x ^= x >> 30;
@@ -131,7 +128,7 @@ std::shared_ptr<const Block> BlockCache::lookup(uint64_t cache_id, uint64_t offs
 
 void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block) {
   const uint64_t hash = hash_of(cache_id, offset);
-  const size_t charge = block->size() + kEntryOverheadBytes;
+  const size_t charge = block->memory_bytes();
   if (charge > shard_capacity_) return;
   Shard& shard = shards_[hash >> 60];
   // Released after the lock is dropped: freeing a block's memory is not work

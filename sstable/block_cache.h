@@ -3,8 +3,9 @@
 //
 // Keys are (cache id, block offset): each TableReader takes a fresh cache id
 // from new_cache_id() when it opens, so two tables (or one file reopened) never
-// share entries. Capacity is in bytes (a block's size plus bookkeeping),
-// divided evenly among 16 shards, each under its own mutex.
+// share entries. Capacity is in bytes (the memory a block holds:
+// Block::memory_bytes()), divided evenly among 16 shards, each under its own
+// mutex. Blocks read for the cache live in its BlockMemory (block_memory.h).
 //
 // Each shard is one open-addressing table (linear probing, at most half
 // full) of 16-byte slots: the block's hook pointer, 32 bits of its key's
@@ -40,6 +41,7 @@
 #include <vector>
 
 #include "sstable/block.h"
+#include "sstable/block_memory.h"
 
 namespace fsdb {
 
@@ -60,6 +62,9 @@ class BlockCache {
   void insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<const Block> block);
   // Drops every block of one table (when its file is deleted).
   void erase_table(uint64_t cache_id);
+
+  // Where the blocks read for this cache live (block_memory.h).
+  const std::shared_ptr<BlockMemory>& memory() const { return memory_; }
 
   size_t capacity() const { return capacity_; }
   size_t usage() const;
@@ -104,6 +109,7 @@ class BlockCache {
 
   const size_t capacity_;
   const size_t shard_capacity_;
+  const std::shared_ptr<BlockMemory> memory_ = std::make_shared<BlockMemory>();
   std::array<Shard, kNumShards> shards_;
   // Relaxed: ids need only be unique, which fetch_add guarantees at any order.
   std::atomic<uint64_t> next_cache_id_{1};

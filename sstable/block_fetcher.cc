@@ -48,7 +48,7 @@ struct ShrinkAfterRead {
 }  // namespace
 
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
-                  bool verify_checksum, std::string* contents) {
+                  bool verify_checksum, BlockDestination* destination) {
   const size_t n = static_cast<size_t>(handle.size);
   ReadScratch& local = scratch();
   const ShrinkAfterRead shrink{local.buffer};
@@ -70,14 +70,14 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   // (A stored block is copied out anyway; a compressed one needs the copy to
   // put the zstd magic number back in front.)
   if (static_cast<BlockCompression>(type) == BlockCompression::kNone) {
-    contents->assign(stored);
-    stored = *contents;
+    char* const out = destination->reserve(n);
+    if (n != 0) std::memcpy(out, stored.data(), n);
+    stored = std::string_view(out, n);
   } else if (read.data() != body) {
     std::memcpy(body, read.data(), n);
     stored = std::string_view(body, n);
   }
   if (verify_checksum && checksum64(stored, std::string_view(&type, 1)) != expected) {
-    contents->clear();
     return block_corruption(path, handle.offset, "checksum mismatch");
   }
   switch (static_cast<BlockCompression>(type)) {
@@ -95,8 +95,8 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
         return block_corruption(path, handle.offset, "bad zstd frame header");
       }
       if (local.dctx == nullptr) return Status::IOError("out of memory for a zstd context");
-      contents->resize(static_cast<size_t>(size));
-      const size_t got = ZSTD_decompressDCtx(local.dctx.get(), contents->data(), contents->size(),
+      char* const out = destination->reserve(static_cast<size_t>(size));
+      const size_t got = ZSTD_decompressDCtx(local.dctx.get(), out, static_cast<size_t>(size),
                                              frame.data(), frame.size());
       if (ZSTD_isError(got) || got != size) {
         return block_corruption(path, handle.offset, "zstd decompression failed");
@@ -107,6 +107,29 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   return block_corruption(
       path, handle.offset,
       "unknown compression type " + std::to_string(static_cast<unsigned char>(type)));
+}
+
+namespace {
+class StringDestination final : public BlockDestination {
+ public:
+  explicit StringDestination(std::string* contents) : contents_(contents) {}
+  char* reserve(size_t bytes) override {
+    contents_->resize(bytes);
+    return contents_->data();
+  }
+
+ private:
+  std::string* const contents_;
+};
+}  // namespace
+
+Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
+                  bool verify_checksum, std::string* contents) {
+  contents->clear();
+  StringDestination destination(contents);
+  Status s = read_block(file, path, handle, verify_checksum, &destination);
+  if (!s.ok()) contents->clear();
+  return s;
 }
 
 }  // namespace fsdb

@@ -15,8 +15,24 @@
 
 namespace fsdb {
 
+// Where read_block() puts a block's uncompressed bytes: a string, or memory
+// the block will live in (PooledBlockWriter), so that nothing is copied or
+// zero-filled on the way.
+class BlockDestination {
+ public:
+  // Room for exactly `bytes` bytes, asked for once per read. Whatever a failed
+  // read left there is the destination's to discard.
+  virtual char* reserve(size_t bytes) = 0;
+
+ protected:
+  ~BlockDestination() = default;
+};
+
 // Every error names `path` and handle.offset. The caller has checked that the
 // handle and its trailer lie inside the file's data area.
+Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
+                  bool verify_checksum, BlockDestination* destination);
+// The same, into a string (cleared on failure).
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
                   bool verify_checksum, std::string* contents);
 

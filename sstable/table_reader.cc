@@ -2,6 +2,7 @@
 
 #include "sstable/block_cache.h"
 #include "sstable/block_fetcher.h"
+#include "sstable/pooled_block_writer.h"
 #include "sstable/table_iterator.h"
 
 namespace fsdb {
@@ -112,10 +113,19 @@ Status TableReader::read_data_block(const TableReadOptions& read_options, const 
     *block = cache->lookup(cache_id_, handle.offset);
     if (*block != nullptr) return Status::OK();
   }
-  std::string contents;
-  Status s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
-  if (!s.ok()) return s;
-  s = Block::parse_shared(std::move(contents), block);
+  Status s;
+  if (cache != nullptr) {
+    // Read straight into the cache's own memory (block_memory.h).
+    PooledBlockWriter writer(cache->memory());
+    s = read_block(*file_, path_, handle, read_options.verify_checksums, &writer);
+    if (!s.ok()) return s;
+    s = writer.finish(block);
+  } else {
+    std::string contents;
+    s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
+    if (!s.ok()) return s;
+    s = Block::parse_shared(std::move(contents), block);
+  }
   if (!s.ok()) return block_error(handle.offset, s);
   // A block read without checking its checksum is not cached: a later reader
   // that does verify must never be handed unverified bytes.

@@ -1,0 +1,112 @@
+#include "sstable/block_memory.h"
+
+#include <sys/mman.h>
+
+#include <bit>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#define FSDB_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define FSDB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define FSDB_POISON(p, n) ((void)(p), (void)(n))
+#define FSDB_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace fsdb {
+
+namespace {
+constexpr size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+}  // namespace
+
+// Up to 2 KiB the steps are 64 bytes (the alignment); from there on 32 steps
+// per doubling, so a slot is at most 1/32 larger than its request.
+size_t BlockMemory::class_of(size_t bytes) {
+  if (bytes <= 2048) return round_up(bytes, 64) / 64 - 1;  // 0..31
+  // 2^k < bytes <= 2^(k+1), k in [11, 16]: 32 steps of 2^(k-5).
+  const int k = std::bit_width(bytes - 1) - 1;
+  const size_t step = size_t{1} << (k - 5);
+  const size_t index = (round_up(bytes, step) - (size_t{1} << k)) / step;  // 1..32
+  return 31 + static_cast<size_t>(k - 11) * 32 + index;
+}
+
+size_t BlockMemory::slot_bytes(size_t bytes) {
+  if (bytes > kMaxPooledBytes) return bytes;
+  if (bytes == 0) bytes = 1;
+  if (bytes <= 2048) return round_up(bytes, 64);
+  const int k = std::bit_width(bytes - 1) - 1;
+  return round_up(bytes, size_t{1} << (k - 5));
+}
+
+BlockMemory::~BlockMemory() {
+  for (char* chunk : chunks_) {
+    FSDB_UNPOISON(chunk, kChunkBytes);
+    std::free(chunk);
+  }
+}
+
+char* BlockMemory::carve(size_t slot) {
+  std::lock_guard<SpinMutex> guard(chunk_mutex_);
+  BumpRegion& region = regions_[slot <= kSmallSlotBytes ? 0 : 1];
+  if (static_cast<size_t>(region.end - region.next) < slot) {
+    // The tail of the old chunk (less than one slot) stays unused.
+    void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
+    if (chunk == nullptr) throw std::bad_alloc();
+    // Best effort: without transparent huge pages (or with them off) this is
+    // a no-op, and the chunk is ordinary memory.
+    madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
+    chunks_.push_back(static_cast<char*>(chunk));
+    region.next = static_cast<char*>(chunk);
+    region.end = region.next + kChunkBytes;
+  }
+  char* p = region.next;
+  region.next += slot;
+  return p;
+}
+
+void* BlockMemory::allocate(size_t bytes) {
+  if (bytes > kMaxPooledBytes) {
+    void* p = std::aligned_alloc(kAlignment, round_up(bytes, kAlignment));
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
+  if (bytes == 0) bytes = 1;
+  FreeList& list = free_[class_of(bytes)];
+  {
+    std::lock_guard<SpinMutex> guard(list.mutex);
+    if (FreeSlot* slot = list.head; slot != nullptr) {
+      FSDB_UNPOISON(slot, sizeof(FreeSlot));
+      list.head = slot->next;
+      FSDB_UNPOISON(slot, bytes);
+      return slot;
+    }
+  }
+  char* p = carve(slot_bytes(bytes));
+  FSDB_UNPOISON(p, bytes);
+  return p;
+}
+
+void BlockMemory::deallocate(void* p, size_t bytes) {
+  if (bytes > kMaxPooledBytes) {
+    std::free(p);
+    return;
+  }
+  if (bytes == 0) bytes = 1;
+  FreeList& list = free_[class_of(bytes)];
+  auto* slot = static_cast<FreeSlot*>(p);
+  FSDB_UNPOISON(slot, sizeof(FreeSlot));  // a slot smaller than its header is never handed out
+  std::lock_guard<SpinMutex> guard(list.mutex);
+  slot->next = list.head;
+  list.head = slot;
+  FSDB_POISON(slot, slot_bytes(bytes));
+}
+
+size_t BlockMemory::reserved_bytes() const {
+  std::lock_guard<SpinMutex> guard(chunk_mutex_);
+  return chunks_.size() * kChunkBytes;
+}
+
+}  // namespace fsdb
