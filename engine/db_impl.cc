@@ -1370,7 +1370,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "write amplification: %.2f\n"
         "delays: %" PRIu64 " (%.3f s), stalls: %" PRIu64
         " (%.3f s)\n"
-        "block cache: %s of %s, hit rate %.1f%%\n"
+        "block cache: %s of %s, hit rate %.1f%%, %s of memory held\n"
         "bloom filters: %" PRIu64 " checked, %" PRIu64
         " useful\n"
         "files: %zu (%s), %zu open tables\n"
@@ -1398,6 +1398,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
             ? 100.0 * static_cast<double>(cache->hits()) /
                   static_cast<double>(cache->hits() + cache->misses())
             : 0.0,
+        human_bytes(cache ? cache->memory()->reserved_bytes() : 0).c_str(),
         load(table_stats.bloom_checks), load(table_stats.bloom_useful), v.total_files(),
         human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
         bg.ok() ? "none" : bg.to_string().c_str());
