@@ -9,7 +9,8 @@
 // Thread safety: a Block is immutable and may be read by many iterators on many
 // threads. A BlockIterator is used by one thread at a time and must not outlive
 // its Block. Ownership: a Block owns its bytes (a string of its own, or the
-// rest of its allocation when PooledBlockWriter built it); blocks are shared between the
+// front of the BlockMemory slot it sits in when PooledBlockWriter built it);
+// blocks are shared between the
 // block cache and readers through std::shared_ptr, which is what pins a block
 // while an iterator or a lookup uses it. A block is in at most one BlockCache,
 // under one key, at a time (its bookkeeping lives in cache_hook_).

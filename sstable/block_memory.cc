@@ -50,8 +50,7 @@ BlockMemory::~BlockMemory() {
 
 char* BlockMemory::carve(size_t slot) {
   std::lock_guard<SpinMutex> guard(chunk_mutex_);
-  BumpRegion& region = regions_[slot <= kSmallSlotBytes ? 0 : 1];
-  if (static_cast<size_t>(region.end - region.next) < slot) {
+  if (static_cast<size_t>(bump_end_ - bump_) < slot) {
     // The tail of the old chunk (less than one slot) stays unused.
     void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
     if (chunk == nullptr) throw std::bad_alloc();
@@ -59,11 +58,11 @@ char* BlockMemory::carve(size_t slot) {
     // a no-op, and the chunk is ordinary memory.
     madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
     chunks_.push_back(static_cast<char*>(chunk));
-    region.next = static_cast<char*>(chunk);
-    region.end = region.next + kChunkBytes;
+    bump_ = static_cast<char*>(chunk);
+    bump_end_ = bump_ + kChunkBytes;
   }
-  char* p = region.next;
-  region.next += slot;
+  char* p = bump_;
+  bump_ += slot;
   return p;
 }
 

@@ -11,17 +11,12 @@
 // BlockMemory carves blocks out of 2 MiB chunks (asked for as transparent huge
 // pages) in size classes 1/32 apart (at most ~3% rounding, ~1.5% on average),
 // and keeps freed slots on a free list per class for the next block of that
-// size. Slots are 64-byte aligned. Small slots (the blocks' headers: the Block
-// object and its reference count, which every cache hit reads) are carved from
-// chunks of their own, so that the headers of many blocks share cache lines'
-// worth of memory the way they would in malloc's small-object bins, and a
-// lookup that checks a header does not pull in a line of block data.
-// Requests above kMaxPooledBytes (a table with huge values) go to the system
-// allocator.
+// size. Slots are 64-byte aligned. Requests above kMaxPooledBytes (a table
+// with huge values) go to the system allocator.
 //
 // Memory is returned to the system when the BlockMemory dies: the block cache
 // owns it, and every block allocated from it holds a reference (see
-// PooledBlockWriter in block.h), so it outlives the last block. Until then the
+// pooled_block_writer.h), so it outlives the last block. Until then the
 // chunks it holds are bounded by the most the cache ever held at once (its
 // capacity plus the blocks pinned by readers), per size class.
 //
@@ -78,22 +73,14 @@ class BlockMemory {
     FreeSlot* head = nullptr;  // guarded by mutex
   };
 
-  // Small slots (block headers, kept apart from the blocks' bytes) and large
-  // ones come from chunks of their own.
-  static constexpr size_t kSmallSlotBytes = 1024;
-  struct BumpRegion {
-    char* next = nullptr;
-    char* end = nullptr;
-  };
-
-  // A fresh slot from the current chunk of its region (a new chunk when that
-  // one is used up).
+  // A fresh slot from the current chunk (a new one when it is used up).
   char* carve(size_t slot);
 
   std::array<FreeList, kClasses> free_;
   mutable SpinMutex chunk_mutex_;
-  std::vector<char*> chunks_;          // guarded by chunk_mutex_, like regions_
-  std::array<BumpRegion, 2> regions_;  // [0] small slots, [1] the rest
+  std::vector<char*> chunks_;  // guarded by chunk_mutex_, like the two below
+  char* bump_ = nullptr;
+  char* bump_end_ = nullptr;
 };
 
 }  // namespace fsdb
