@@ -90,6 +90,8 @@ struct Options {
   int zstd_level = 3;
   size_t block_bytes = 4096;
   int bloom_bits_per_key = 10;  // 0 = no filter
+  // Uncompressed blocks kept in memory, counted by the memory they hold (their
+  // bytes, header and allocation rounding); 0 = no cache.
   size_t block_cache_bytes = 64 << 20;
   // Read table files through memory mappings (no system call or copy per block
   // read; LevelDB's default on 64-bit systems) instead of pread. The catch: an
