@@ -125,7 +125,6 @@ class StringDestination final : public BlockDestination {
 
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
                   bool verify_checksum, std::string* contents) {
-  contents->clear();
   StringDestination destination(contents);
   Status s = read_block(file, path, handle, verify_checksum, &destination);
   if (!s.ok()) contents->clear();

@@ -20,25 +20,28 @@ namespace fsdb {
 
 namespace {
 constexpr size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+// What a request is rounded up to a multiple of: 64 bytes (the alignment) up
+// to 2 KiB, then 1/32 of the power of two below the request, so a slot is at
+// most 1/32 larger than its request.
+size_t rounding_step(size_t bytes) {
+  return bytes <= 2048 ? 64 : size_t{1} << (std::bit_width(bytes - 1) - 6);
+}
 }  // namespace
 
-// Up to 2 KiB the steps are 64 bytes (the alignment); from there on 32 steps
-// per doubling, so a slot is at most 1/32 larger than its request.
 size_t BlockMemory::class_of(size_t bytes) {
-  if (bytes <= 2048) return round_up(bytes, 64) / 64 - 1;  // 0..31
-  // 2^k < bytes <= 2^(k+1), k in [11, 16]: 32 steps of 2^(k-5).
+  const size_t slot = round_up(bytes, rounding_step(bytes));
+  if (slot <= 2048) return slot / 64 - 1;  // 0..31
+  // 2^k < bytes <= 2^(k+1), k in [11, 16]: 32 classes per k.
   const int k = std::bit_width(bytes - 1) - 1;
-  const size_t step = size_t{1} << (k - 5);
-  const size_t index = (round_up(bytes, step) - (size_t{1} << k)) / step;  // 1..32
+  const size_t index = (slot - (size_t{1} << k)) / rounding_step(bytes);  // 1..32
   return 31 + static_cast<size_t>(k - 11) * 32 + index;
 }
 
 size_t BlockMemory::slot_bytes(size_t bytes) {
   if (bytes > kMaxPooledBytes) return bytes;
   if (bytes == 0) bytes = 1;
-  if (bytes <= 2048) return round_up(bytes, 64);
-  const int k = std::bit_width(bytes - 1) - 1;
-  return round_up(bytes, size_t{1} << (k - 5));
+  return round_up(bytes, rounding_step(bytes));
 }
 
 BlockMemory::~BlockMemory() {

@@ -40,11 +40,11 @@ struct SlotAllocator {
 
   T* allocate(size_t n) {
     static_assert(alignof(T) <= BlockMemory::kAlignment);
-    if (n * sizeof(T) > PooledBlockWriter::kHeaderBytes || header_to_hand_out == nullptr) {
-      throw std::bad_alloc();  // a count block larger than the room: see kHeaderBytes
-    }
     char* header = header_to_hand_out;
     header_to_hand_out = nullptr;
+    if (n * sizeof(T) > PooledBlockWriter::kHeaderBytes || header == nullptr) {
+      throw std::bad_alloc();  // a count block larger than the room: see kHeaderBytes
+    }
     return reinterpret_cast<T*>(header);
   }
   void deallocate(T* p, size_t) {
@@ -60,17 +60,16 @@ struct SlotAllocator {
 }  // namespace
 
 PooledBlockWriter::~PooledBlockWriter() {
-  if (slot_ != nullptr) memory_->deallocate(slot_, slot_request_);
+  if (slot_ != nullptr) memory_->deallocate(slot_, slot_request());
 }
 
 char* PooledBlockWriter::reserve(size_t bytes) {
-  if (slot_ != nullptr) memory_->deallocate(slot_, slot_request_);
+  if (slot_ != nullptr) memory_->deallocate(slot_, slot_request());
   slot_ = nullptr;
   // The header starts on a cache line, with 8 bytes for its offset in front.
   const uint64_t header_offset = (bytes + sizeof(uint64_t) + BlockMemory::kAlignment - 1) /
                                  BlockMemory::kAlignment * BlockMemory::kAlignment;
-  slot_request_ = header_offset + kHeaderBytes;
-  slot_ = static_cast<char*>(memory_->allocate(slot_request_));
+  slot_ = static_cast<char*>(memory_->allocate(header_offset + kHeaderBytes));
   std::memcpy(slot_ + header_offset - sizeof(uint64_t), &header_offset, sizeof(uint64_t));
   header_offset_ = header_offset;
   contents_bytes_ = bytes;
@@ -83,7 +82,7 @@ Status PooledBlockWriter::finish(std::shared_ptr<const Block>* block) {
   header_to_hand_out = slot_ + header_offset_;
   std::shared_ptr<Block> b = std::allocate_shared<Block>(
       SlotAllocator<Block>(memory_), Block::PrivateTag{}, std::string_view(slot_, contents_bytes_),
-      BlockMemory::slot_bytes(slot_request_));
+      BlockMemory::slot_bytes(slot_request()));
   slot_ = nullptr;
   Status s = b->init();
   if (s.ok()) *block = std::move(b);

@@ -47,9 +47,10 @@ class PooledBlockWriter final : public BlockDestination {
   static constexpr size_t kHeaderBytes = sizeof(Block) + 16 + 16;
 
  private:
+  size_t slot_request() const { return header_offset_ + kHeaderBytes; }
+
   std::shared_ptr<BlockMemory> memory_;
   char* slot_ = nullptr;
-  size_t slot_request_ = 0;   // what slot_ was allocated with
   size_t header_offset_ = 0;  // where the header's room starts in the slot
   size_t contents_bytes_ = 0;
 };
