@@ -742,8 +742,8 @@ Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, s
       std::shared_ptr<const TableReader> opened;
       Status s = table_cache_->get_reader(f->number, &opened);
       if (!s.ok()) return s;
-      reader = opened.get();  // kept open by the TableCache while the file is live
-      f->reader.set(reader);
+      f->reader.set(std::move(opened));  // kept open by the file's metadata from now on
+      reader = f->reader.get();
     }
     thread_local TableGetResult got;  // its value buffer is reused from one get to the next
     Status s = reader->get(read_options, key, hash, seq, &got);

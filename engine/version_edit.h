@@ -8,6 +8,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +18,7 @@
 
 #include "fsdb/status.h"
 #include "util/internal_key.h"
+#include "util/thread_wait.h"
 
 namespace fsdb {
 
@@ -24,24 +27,40 @@ class TableReader;
 inline constexpr int kNumLevels = 7;
 
 // The open reader of a table, remembered by its FileMetaData so that a lookup
-// reaches it without the TableCache's lock and reference count. The TableCache
-// keeps a table's reader while any live Version names the file, so the
-// pointer is valid for as long as the caller holds such a Version. A copy
-// starts empty.
+// reaches it without the TableCache's lock and reference count. The
+// FileMetaData owns a reference to the reader, so the pointer get() returns
+// is valid for as long as the caller holds a Version naming the file, and the
+// reader is closed only after the last such Version is gone: whichever thread
+// drops the last reference closes it, ordered after every read by the
+// reference counts. (Counting on the TableCache to keep the reader instead
+// was not enough: it drops a reader when obsolete-file deletion finds no live
+// Version naming the file, and it sees that through weak_ptr::expired(), a
+// relaxed load that orders nothing against the reads of the thread that
+// released the Version.) A copy starts empty.
 class CachedTableReader {
  public:
   CachedTableReader() = default;
   CachedTableReader(const CachedTableReader&) {}
   CachedTableReader& operator=(const CachedTableReader&) {
+    std::lock_guard<SpinMutex> guard(mu_);
+    owner_.reset();
     reader_.store(nullptr, std::memory_order_relaxed);  // relaxed: not yet shared
     return *this;
   }
   // Acquire: pairs with set(), so the reader's construction is visible.
   const TableReader* get() const { return reader_.load(std::memory_order_acquire); }
-  // Release: see get(). Racing setters store the same reader.
-  void set(const TableReader* reader) const { reader_.store(reader, std::memory_order_release); }
+  // The first reader set stays; racing setters hold the same reader (the
+  // TableCache's) and change nothing.
+  void set(std::shared_ptr<const TableReader> reader) const {
+    std::lock_guard<SpinMutex> guard(mu_);
+    if (owner_ != nullptr) return;
+    owner_ = std::move(reader);
+    reader_.store(owner_.get(), std::memory_order_release);  // release: see get()
+  }
 
  private:
+  mutable SpinMutex mu_;
+  mutable std::shared_ptr<const TableReader> owner_;  // guarded by mu_; set once
   mutable std::atomic<const TableReader*> reader_{nullptr};
 };
 
