@@ -6,7 +6,8 @@
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
 //              --write_buffer_size=67108864 --level1_bytes=0 --target_file_bytes=0
-//              (level sizes 0: each engine's default)
+//              --compression_dictionary_bytes=-1
+//              (level sizes 0 and dictionary -1: each engine's default)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -81,6 +82,7 @@ struct Flags {
   uint64_t write_buffer_size = 64 << 20;
   uint64_t level1_bytes = 0;  // 0: each engine's default
   uint64_t target_file_bytes = 0;
+  int64_t compression_dictionary_bytes = -1;  // -1: each engine's default
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -131,6 +133,8 @@ Flags parse_flags(int argc, char** argv) {
         flags.level1_bytes = std::stoull(v);
       } else if (parse_flag(arg, "target_file_bytes", &v)) {
         flags.target_file_bytes = std::stoull(v);
+      } else if (parse_flag(arg, "compression_dictionary_bytes", &v)) {
+        flags.compression_dictionary_bytes = std::stoll(v);
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
@@ -354,6 +358,7 @@ class Runner {
     settings_.write_buffer_bytes = flags_.write_buffer_size;
     settings_.level1_bytes = flags_.level1_bytes;
     settings_.target_file_bytes = flags_.target_file_bytes;
+    settings_.compression_dictionary_bytes = flags_.compression_dictionary_bytes;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
   }
 

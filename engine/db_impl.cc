@@ -45,6 +45,7 @@ TableOptions table_options_from(const Options& o) {
   t.block_bytes = o.block_bytes;
   t.compression = o.compression;
   t.zstd_level = o.zstd_level;
+  t.compression_dictionary_bytes = o.compression_dictionary_bytes;
   t.bloom_bits_per_key = o.bloom_bits_per_key;
   t.use_mmap_reads = o.use_mmap_reads;
   if (o.block_cache_bytes > 0) t.block_cache = std::make_shared<BlockCache>(o.block_cache_bytes);
@@ -89,6 +90,12 @@ Status DBImpl::validate_options() const {
   }
   if (options_.zstd_level < -7 || options_.zstd_level > 22) {
     return bad("zstd_level must be between -7 and 22, not " + std::to_string(options_.zstd_level));
+  }
+  if (options_.compression_dictionary_bytes != 0 &&
+      (options_.compression_dictionary_bytes < 256 ||
+       options_.compression_dictionary_bytes > (1u << 20))) {
+    return bad("compression_dictionary_bytes must be 0 or between 256 and 1 MiB, not " +
+               std::to_string(options_.compression_dictionary_bytes));
   }
   if (options_.bloom_bits_per_key < 0 || options_.bloom_bits_per_key > 64) {
     return bad("bloom_bits_per_key must be between 0 and 64, not " +

@@ -48,7 +48,8 @@ struct ShrinkAfterRead {
 }  // namespace
 
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
-                  bool verify_checksum, BlockDestination* destination) {
+                  bool verify_checksum, const DecompressionDictionary* dictionary,
+                  BlockDestination* destination) {
   const size_t n = static_cast<size_t>(handle.size);
   ReadScratch& local = scratch();
   const ShrinkAfterRead shrink{local.buffer};
@@ -80,10 +81,16 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
   if (verify_checksum && checksum64(stored, std::string_view(&type, 1)) != expected) {
     return block_corruption(path, handle.offset, "checksum mismatch");
   }
-  switch (static_cast<BlockCompression>(type)) {
+  const auto compression = static_cast<BlockCompression>(type);
+  switch (compression) {
     case BlockCompression::kNone:
       return Status::OK();
-    case BlockCompression::kZstd: {
+    case BlockCompression::kZstd:
+    case BlockCompression::kZstdWithDictionary: {
+      if (compression == BlockCompression::kZstdWithDictionary && dictionary == nullptr) {
+        return block_corruption(path, handle.offset,
+                                "block compressed with a dictionary, but the table has none");
+      }
       // The stored frame lacks its 4-byte magic number: put it back in front
       // (the bytes sit right behind the gap, copied there or read there).
       char* const frame_start = body - kZstdFrameMagicBytes;
@@ -96,8 +103,12 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
       }
       if (local.dctx == nullptr) return Status::IOError("out of memory for a zstd context");
       char* const out = destination->reserve(static_cast<size_t>(size));
-      const size_t got = ZSTD_decompressDCtx(local.dctx.get(), out, static_cast<size_t>(size),
-                                             frame.data(), frame.size());
+      const size_t got =
+          compression == BlockCompression::kZstd
+              ? ZSTD_decompressDCtx(local.dctx.get(), out, static_cast<size_t>(size), frame.data(),
+                                    frame.size())
+              : ZSTD_decompress_usingDDict(local.dctx.get(), out, static_cast<size_t>(size),
+                                           frame.data(), frame.size(), dictionary->get());
       if (ZSTD_isError(got) || got != size) {
         return block_corruption(path, handle.offset, "zstd decompression failed");
       }
@@ -124,9 +135,10 @@ class StringDestination final : public BlockDestination {
 }  // namespace
 
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
-                  bool verify_checksum, std::string* contents) {
+                  bool verify_checksum, const DecompressionDictionary* dictionary,
+                  std::string* contents) {
   StringDestination destination(contents);
-  Status s = read_block(file, path, handle, verify_checksum, &destination);
+  Status s = read_block(file, path, handle, verify_checksum, dictionary, &destination);
   if (!s.ok()) contents->clear();
   return s;
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "fsdb/env.h"
+#include "sstable/compression_dictionary.h"
 #include "sstable/format.h"
 
 namespace fsdb {
@@ -29,11 +30,15 @@ class BlockDestination {
 };
 
 // Every error names `path` and handle.offset. The caller has checked that the
-// handle and its trailer lie inside the file's data area.
+// handle and its trailer lie inside the file's data area. `dictionary` is the
+// table's compression dictionary, null if it has none (a block compressed
+// with one is then Corruption).
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
-                  bool verify_checksum, BlockDestination* destination);
+                  bool verify_checksum, const DecompressionDictionary* dictionary,
+                  BlockDestination* destination);
 // The same, into a string (cleared on failure).
 Status read_block(const RandomAccessFile& file, std::string_view path, const BlockHandle& handle,
-                  bool verify_checksum, std::string* contents);
+                  bool verify_checksum, const DecompressionDictionary* dictionary,
+                  std::string* contents);
 
 }  // namespace fsdb

@@ -57,7 +57,8 @@ Status Footer::decode_from(std::string_view input, std::string_view where) {
       checksum64(std::string_view(p, kChecksumOffset), std::string_view(p + kMagicOffset, 8));
   if (stored != actual) return corruption("footer checksum mismatch");
   format_version = decode_fixed32(p + 48);
-  if (format_version != kTableFormatVersion) {
+  if (format_version != kTableFormatVersionWithoutDictionary &&
+      format_version != kTableFormatVersion) {
     return corruption("unsupported table format version " + std::to_string(format_version));
   }
   index = get_fixed_handle(p);

@@ -2,8 +2,9 @@
 // the per-block trailer and the fixed-size footer. docs/format.md gives
 // the layout byte by byte.
 //
-// A table file is: data blocks, the filter block, the properties block, the
-// index block, then the footer. Each block is followed by a 9-byte trailer:
+// A table file is: data blocks, the filter block, the compression dictionary
+// (if any), the index block, the properties block, then the footer. Each block
+// is followed by a 9-byte trailer:
 //   compression type (1 byte) | XXH3-64 of (stored bytes, type byte) (fixed64)
 // The full 64 bits are kept: 4 more bytes per ~4 KiB block buys a checksum whose
 // false-accept odds are negligible even over petabytes.
@@ -21,7 +22,12 @@ namespace fsdb {
 
 // On disk (little-endian) the bytes spell "FSDBSST1".
 inline constexpr uint64_t kTableMagicNumber = 0x31545353'42445346ull;
-inline constexpr uint32_t kTableFormatVersion = 1;
+// Version 2 tables may hold blocks compressed with a table-wide dictionary
+// (kZstdWithDictionary, located by the properties block); a builder writes 2
+// only for such a table and 1 otherwise, so that tables without a dictionary
+// stay readable by version-1 readers. Readers accept both.
+inline constexpr uint32_t kTableFormatVersionWithoutDictionary = 1;
+inline constexpr uint32_t kTableFormatVersion = 2;
 inline constexpr size_t kBlockTrailerBytes = 1 + 8;
 // Blocks larger than this are never compressed, and a reader refuses a
 // compressed block that claims to inflate past it: a corrupt size field must not
@@ -34,6 +40,8 @@ enum class BlockCompression : uint8_t {
   // A zstd frame (with its content size) minus the frame's leading 4-byte magic
   // number, which is the same in every frame: 4 bytes saved per block.
   kZstd = 1,
+  // The same, compressed with the table's dictionary (compression_dictionary.h).
+  kZstdWithDictionary = 2,
 };
 inline constexpr uint32_t kZstdFrameMagic = 0xFD2FB528;  // little-endian on disk in a frame
 inline constexpr size_t kZstdFrameMagicBytes = 4;
@@ -61,7 +69,7 @@ struct Footer {
   BlockHandle index;
   BlockHandle filter;  // size 0 = the table has no filter
   BlockHandle properties;
-  uint32_t format_version = kTableFormatVersion;
+  uint32_t format_version = kTableFormatVersionWithoutDictionary;
 
   void encode_to(std::string* dst) const;
   // Checks the magic number, the checksum and the version, in that order.

@@ -4,10 +4,19 @@
 
 #include <chrono>
 
+#include "sstable/compression_dictionary.h"
 #include "util/checksum.h"
 #include "util/coding.h"
 
 namespace fsdb {
+
+namespace {
+// The sample a dictionary is built from: the table's first data blocks, up to
+// this many or this many bytes. More blocks gave no better dictionary on any
+// data measured, and the sample is memory held per build.
+constexpr size_t kDictionarySampleBlocks = 32;
+constexpr size_t kMaxDictionarySampleBytes = 1 << 20;
+}  // namespace
 
 void shortest_separator(std::string_view a, std::string_view b, std::string* out) {
   const std::string_view ua = extract_user_key(a);
@@ -81,6 +90,10 @@ Status TableBuilder::open(FileSystem& fs, const std::string& path, const TableOp
       return Status::InvalidArgument("zstd_level " + std::to_string(options.zstd_level) + ": " +
                                      ZSTD_getErrorName(r));
     }
+    // A block can only ever name its own table's dictionary: 4 bytes of
+    // dictionary id per block would buy nothing.
+    ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_dictIDFlag, 0);
+    b->sampling_ = options.compression_dictionary_bytes != 0;
   }
   *builder = std::move(b);
   return Status::OK();
@@ -97,6 +110,7 @@ TableBuilder::TableBuilder(FileSystem& fs, std::string path, const TableOptions&
 TableBuilder::~TableBuilder() {
   if (!done_) abandon();
   ZSTD_freeCCtx(cctx_);
+  ZSTD_freeCDict(cdict_);
 }
 
 void TableBuilder::abandon() {
@@ -144,6 +158,8 @@ Status TableBuilder::add(std::string_view user_key, SequenceNumber sequence, Val
     pending_handle_.encode_to(&handle);
     index_block_.add(separator, handle);
     pending_index_entry_ = false;
+  } else if (!sample_separators_.empty() && sample_separators_.back().empty()) {
+    shortest_separator(last_key_, key_, &sample_separators_.back());
   }
   if (filter_ != nullptr && (first || extract_user_key(last_key_) != user_key)) {
     filter_->add_key(user_key);
@@ -169,29 +185,114 @@ Status TableBuilder::add(std::string_view user_key, SequenceNumber sequence, Val
 void TableBuilder::flush_data_block() {
   if (data_block_.empty() || !status_.ok()) return;
   const std::string_view raw = data_block_.finish();
-  props_.data_bytes_raw += raw.size();
-  const uint64_t before = offset_;
-  write_block(raw, true, &pending_handle_);
-  props_.data_bytes_stored += offset_ - before;
-  ++props_.num_data_blocks;
+  if (sampling_) {
+    samples_.append(raw);
+    sample_sizes_.push_back(raw.size());
+    sample_separators_.emplace_back();  // set by the next add()
+    data_block_.reset();
+    if (sample_sizes_.size() >= kDictionarySampleBlocks ||
+        samples_.size() >= kMaxDictionarySampleBytes) {
+      end_sampling(/*whole_table=*/false);
+    }
+    return;
+  }
+  write_data_block(raw, &pending_handle_);
   data_block_.reset();
   pending_index_entry_ = true;
 }
 
-void TableBuilder::write_block(std::string_view raw, bool may_compress, BlockHandle* handle) {
+void TableBuilder::write_data_block(std::string_view raw, BlockHandle* handle) {
+  props_.data_bytes_raw += raw.size();
+  const uint64_t before = offset_;
+  write_block(raw, Packing::kData, handle);
+  props_.data_bytes_stored += offset_ - before;
+  ++props_.num_data_blocks;
+}
+
+void TableBuilder::end_sampling(bool whole_table) {
+  sampling_ = false;
+  if (build_compression_dictionary(samples_, sample_sizes_, options_.compression_dictionary_bytes,
+                                   options_.zstd_level, &dictionary_)) {
+    cdict_ = ZSTD_createCDict(dictionary_.data(), dictionary_.size(), options_.zstd_level);
+    bool keep = cdict_ != nullptr && !ZSTD_isError(ZSTD_CCtx_refCDict(cctx_, cdict_));
+    if (keep) {
+      // The dictionary must earn its place: the sample has to come out smaller
+      // with it (counting the dictionary itself when the sample is the whole
+      // table; a longer table spreads it over thousands of blocks). Data it
+      // does not fit (incompressible, unlike its sample, or a dictionary too
+      // small to hold useful tables) is compressed block by block as before.
+      // This costs two more compressions of the sample, ~1 ms per table.
+      const uint64_t with_dictionary =
+          stored_sample_bytes() + (whole_table ? dictionary_.size() : 0);
+      ZSTD_CCtx_refCDict(cctx_, nullptr);
+      const uint64_t without_dictionary = stored_sample_bytes();
+      keep =
+          with_dictionary < without_dictionary && !ZSTD_isError(ZSTD_CCtx_refCDict(cctx_, cdict_));
+    }
+    // (Also without memory for the digested dictionary: then the table is
+    // simply built without one.)
+    if (!keep) {
+      ZSTD_CCtx_refCDict(cctx_, nullptr);
+      ZSTD_freeCDict(cdict_);
+      cdict_ = nullptr;
+      dictionary_.clear();
+    }
+  }
+  size_t start = 0;
+  for (size_t i = 0; i < sample_sizes_.size(); ++i) {
+    const std::string_view raw(samples_.data() + start, sample_sizes_[i]);
+    start += sample_sizes_[i];
+    BlockHandle handle;
+    write_data_block(raw, &handle);
+    if (sample_separators_[i].empty()) {
+      // The last block: its separator waits for the next key, as usual.
+      pending_handle_ = handle;
+      pending_index_entry_ = true;
+    } else {
+      std::string encoded;
+      handle.encode_to(&encoded);
+      index_block_.add(sample_separators_[i], encoded);
+    }
+  }
+  std::string().swap(samples_);
+  std::vector<size_t>().swap(sample_sizes_);
+  std::vector<std::string>().swap(sample_separators_);
+}
+
+bool TableBuilder::compress(std::string_view raw, std::string_view* stored) {
+  if (cctx_ == nullptr || raw.size() > kMaxCompressibleBlockBytes) return false;
+  compressed_.resize(ZSTD_compressBound(raw.size()));
+  const size_t n =
+      ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), raw.data(), raw.size());
+  // Only a saving of at least 1/8 pays for decompressing the block on every read.
+  if (ZSTD_isError(n) || n > raw.size() - raw.size() / 8 + kZstdFrameMagicBytes ||
+      n <= kZstdFrameMagicBytes || decode_fixed32(compressed_.data()) != kZstdFrameMagic) {
+    return false;
+  }
+  *stored = std::string_view(compressed_.data() + kZstdFrameMagicBytes, n - kZstdFrameMagicBytes);
+  return true;
+}
+
+uint64_t TableBuilder::stored_sample_bytes() {
+  uint64_t total = 0;
+  size_t start = 0;
+  for (const size_t size : sample_sizes_) {
+    const std::string_view raw(samples_.data() + start, size);
+    start += size;
+    std::string_view stored;
+    total += compress(raw, &stored) ? stored.size() : raw.size();
+  }
+  return total;
+}
+
+void TableBuilder::write_block(std::string_view raw, Packing packing, BlockHandle* handle) {
   std::string_view stored = raw;
   auto type = BlockCompression::kNone;
-  if (may_compress && cctx_ != nullptr && raw.size() <= kMaxCompressibleBlockBytes) {
-    compressed_.resize(ZSTD_compressBound(raw.size()));
-    const size_t n =
-        ZSTD_compress2(cctx_, compressed_.data(), compressed_.size(), raw.data(), raw.size());
-    // Only a saving of at least 1/8 pays for decompressing the block on every read.
-    if (!ZSTD_isError(n) && n <= raw.size() - raw.size() / 8 + kZstdFrameMagicBytes &&
-        n > kZstdFrameMagicBytes && decode_fixed32(compressed_.data()) == kZstdFrameMagic) {
-      stored =
-          std::string_view(compressed_.data() + kZstdFrameMagicBytes, n - kZstdFrameMagicBytes);
-      type = BlockCompression::kZstd;
-    }
+  if (packing != Packing::kRaw && compress(raw, &stored)) {
+    // The context holds the dictionary from end_sampling() until finish()
+    // has written the data blocks.
+    type = packing == Packing::kData && cdict_ != nullptr ? BlockCompression::kZstdWithDictionary
+                                                          : BlockCompression::kZstd;
   }
   handle->offset = offset_;
   handle->size = stored.size();
@@ -207,13 +308,23 @@ Status TableBuilder::finish() {
   if (!status_.ok()) return status_;
   if (done_) return Status::InvalidArgument(path_ + ": finish after the build ended");
   flush_data_block();
+  if (sampling_) end_sampling(/*whole_table=*/true);
+  // Only data blocks use the dictionary.
+  if (cdict_ != nullptr) ZSTD_CCtx_refCDict(cctx_, nullptr);
 
   Footer footer;
   if (filter_ != nullptr && filter_->num_keys() > 0) {
     const std::string filter = filter_->finish();
     const uint64_t before = offset_;
-    write_block(filter, false, &footer.filter);
+    write_block(filter, Packing::kRaw, &footer.filter);
     props_.filter_bytes = offset_ - before;
+  }
+  if (!dictionary_.empty()) {
+    BlockHandle handle;
+    write_block(dictionary_, Packing::kRaw, &handle);
+    props_.dictionary_offset = handle.offset;
+    props_.dictionary_bytes = handle.size;
+    footer.format_version = kTableFormatVersion;
   }
 
   if (pending_index_entry_) {
@@ -226,7 +337,7 @@ Status TableBuilder::finish() {
   }
   {
     const uint64_t before = offset_;
-    write_block(index_block_.finish(), true, &footer.index);
+    write_block(index_block_.finish(), Packing::kCompressed, &footer.index);
     props_.index_bytes = offset_ - before;
   }
 
@@ -239,7 +350,7 @@ Status TableBuilder::finish() {
   props_.zstd_level = cctx_ != nullptr ? options_.zstd_level : 0;
   props_.bloom_bits_per_key =
       filter_ != nullptr ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
-  write_block(props_.encode(), true, &footer.properties);
+  write_block(props_.encode(), Packing::kCompressed, &footer.properties);
 
   std::string encoded_footer;
   footer.encode_to(&encoded_footer);

@@ -3,9 +3,12 @@
 //
 // Data blocks of about block_bytes (restart every 16 keys) are compressed with
 // zstd when that saves at least 1/8 of the block, using one compression context
-// for the whole build. A whole-table bloom filter over user keys, an index block
-// of shortest separators, the properties block and the footer follow.
-// docs/format.md gives the layout.
+// for the whole build. With a compression dictionary (the default), the first
+// data blocks are held back, uncompressed, as the sample the dictionary is
+// built from (compression_dictionary.h); then they and every later block are
+// compressed with it. A whole-table bloom filter over user keys, the
+// dictionary, an index block of shortest separators, the properties block and
+// the footer follow. docs/format.md gives the layout.
 //
 // The file is written through a FileSystem and synced and closed by finish().
 // A build that is abandoned (abandon(), a failed finish(), or destruction before
@@ -19,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fsdb/env.h"
 #include "sstable/block_builder.h"
@@ -29,6 +33,7 @@
 #include "util/internal_key.h"
 
 struct ZSTD_CCtx_s;
+struct ZSTD_CDict_s;
 
 namespace fsdb {
 
@@ -59,8 +64,9 @@ class TableBuilder {
   void abandon();
 
   uint64_t num_entries() const { return props_.num_entries; }
-  // Bytes written to the file so far (after finish(): the file size).
-  uint64_t file_size() const { return offset_; }
+  // Bytes written to the file so far, plus the sample blocks held back (at their
+  // uncompressed size); after finish(): the file size.
+  uint64_t file_size() const { return offset_ + samples_.size(); }
   // Complete after a successful finish().
   const TableProperties& properties() const { return props_; }
   const std::string& path() const { return path_; }
@@ -69,9 +75,23 @@ class TableBuilder {
   TableBuilder(FileSystem& fs, std::string path, const TableOptions& options,
                std::unique_ptr<WritableFile> file);
 
+  // How write_block() may store a block.
+  enum class Packing { kRaw, kCompressed, kData };  // kData: with the dictionary, if any
+
   void flush_data_block();
+  // Builds the dictionary from the held-back sample (if it is large enough and
+  // makes the sample smaller), then writes the sample's blocks and their index
+  // entries. whole_table: the sample is all the table will hold.
+  void end_sampling(bool whole_table);
+  // The bytes the sample's blocks would take as stored now.
+  uint64_t stored_sample_bytes();
+  // zstd with the context's current dictionary (if any); false when that is not
+  // worthwhile, and the block is stored raw. *stored points into compressed_.
+  bool compress(std::string_view raw, std::string_view* stored);
   // Writes a block and its trailer; compresses it when allowed and worthwhile.
-  void write_block(std::string_view raw, bool may_compress, BlockHandle* handle);
+  void write_block(std::string_view raw, Packing packing, BlockHandle* handle);
+  // Writes a data block and accounts for it in the properties.
+  void write_data_block(std::string_view raw, BlockHandle* handle);
   void append(std::string_view data);
   void fail(Status s);
 
@@ -80,6 +100,15 @@ class TableBuilder {
   const TableOptions options_;
   std::unique_ptr<WritableFile> file_;
   ZSTD_CCtx_s* cctx_ = nullptr;
+  ZSTD_CDict_s* cdict_ = nullptr;  // the dictionary, digested for compression
+  std::string dictionary_;
+
+  // The held-back first data blocks (raw, back to back), their sizes, and each
+  // one's index separator (empty until the next block's first key is known).
+  bool sampling_ = false;
+  std::string samples_;
+  std::vector<size_t> sample_sizes_;
+  std::vector<std::string> sample_separators_;
 
   BlockBuilder data_block_{kDataRestartInterval};
   BlockBuilder index_block_{kIndexRestartInterval};

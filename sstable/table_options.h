@@ -41,6 +41,8 @@ struct TableOptions {
   size_t block_bytes = 4096;  // target uncompressed size of a data block
   Compression compression = Compression::kZstd;
   int zstd_level = 3;
+  // Upper bound of a table's zstd dictionary (compression_dictionary.h); 0 = none.
+  size_t compression_dictionary_bytes = 4096;
   int bloom_bits_per_key = 10;  // 0 = no filter block
 
   // Reader side: the defaults of reads that do not pass their own TableReadOptions.

@@ -44,6 +44,8 @@ const std::map<std::string, Field, std::less<>>& fields() {
       {"fsdb.creation_time", int_field(&TableProperties::creation_time)},
       {"fsdb.data_bytes_raw", int_field(&TableProperties::data_bytes_raw)},
       {"fsdb.data_bytes_stored", int_field(&TableProperties::data_bytes_stored)},
+      {"fsdb.dictionary_bytes", int_field(&TableProperties::dictionary_bytes)},
+      {"fsdb.dictionary_offset", int_field(&TableProperties::dictionary_offset)},
       {"fsdb.filter_bytes", int_field(&TableProperties::filter_bytes)},
       {"fsdb.index_bytes", int_field(&TableProperties::index_bytes)},
       {"fsdb.largest_key", string_field(&TableProperties::largest_key)},

@@ -36,6 +36,10 @@ struct TableProperties {
   std::string compression;     // "none" or "zstd"
   int64_t zstd_level = 0;
   uint64_t bloom_bits_per_key = 0;
+  // Where the table's compression dictionary block is (its stored bytes, not
+  // counting the trailer); size 0: the table has none.
+  uint64_t dictionary_offset = 0;
+  uint64_t dictionary_bytes = 0;
 
   std::string encode() const;
   // Parses a properties block's bytes; Corruption (without location) if malformed.

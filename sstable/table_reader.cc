@@ -60,7 +60,21 @@ Status TableReader::open_blocks() {
   s = footer_.decode_from(footer_bytes, path_ + ": footer at offset " + std::to_string(data_end_));
   if (!s.ok()) return s;
 
+  // The properties first: they locate the dictionary (the properties and
+  // index blocks are never compressed with it).
   std::string contents;
+  if (!(s = read_meta_block(footer_.properties, "properties", &contents)).ok()) return s;
+  s = TableProperties::decode(std::move(contents), &properties_);
+  if (!s.ok()) return block_error(footer_.properties.offset, s);
+  if (footer_.format_version == kTableFormatVersionWithoutDictionary &&
+      properties_.dictionary_bytes != 0) {
+    return block_corruption(path_, footer_.properties.offset,
+                            "a version-1 table cannot have a compression dictionary");
+  }
+  s = read_compression_dictionary(*file_, path_, data_end_, options_.verify_checksums, properties_,
+                                  &dictionary_);
+  if (!s.ok()) return s;
+
   if ((s = read_meta_block(footer_.index, "index", &contents)).ok()) {
     std::unique_ptr<Block> index_block;
     s = Block::parse(std::move(contents), &index_block);
@@ -75,10 +89,29 @@ Status TableReader::open_blocks() {
     if (!s.ok()) return block_error(footer_.filter.offset, s);
     has_filter_ = true;
   }
+  return Status::OK();
+}
 
-  if (!(s = read_meta_block(footer_.properties, "properties", &contents)).ok()) return s;
-  s = TableProperties::decode(std::move(contents), &properties_);
-  if (!s.ok()) return block_error(footer_.properties.offset, s);
+Status read_compression_dictionary(const RandomAccessFile& file, std::string_view path,
+                                   uint64_t data_end, bool verify_checksum,
+                                   const TableProperties& properties,
+                                   std::unique_ptr<DecompressionDictionary>* dictionary) {
+  dictionary->reset();
+  if (properties.dictionary_bytes == 0) return Status::OK();
+  BlockHandle handle{properties.dictionary_offset, properties.dictionary_bytes};
+  // Written to avoid overflow, as in TableReader::check_handle().
+  if (handle.offset > data_end || handle.size > data_end - handle.offset ||
+      kBlockTrailerBytes > data_end - handle.offset - handle.size) {
+    return block_corruption(path, handle.offset,
+                            "compression dictionary of " + std::to_string(handle.size) +
+                                " bytes runs past the end of the data (" +
+                                std::to_string(data_end) + ")");
+  }
+  std::string bytes;
+  Status s = read_block(file, path, handle, verify_checksum, nullptr, &bytes);
+  if (!s.ok()) return s;
+  s = DecompressionDictionary::create(std::move(bytes), dictionary);
+  if (!s.ok()) return block_corruption(path, handle.offset, s.message());
   return Status::OK();
 }
 
@@ -98,7 +131,8 @@ Status TableReader::read_meta_block(const BlockHandle& handle, std::string_view 
                                     std::string* contents) {
   Status s = check_handle(handle, what);
   if (!s.ok()) return s;
-  return read_block(*file_, path_, handle, options_.verify_checksums, contents);
+  // Meta blocks are never compressed with the dictionary.
+  return read_block(*file_, path_, handle, options_.verify_checksums, nullptr, contents);
 }
 
 Status TableReader::block_error(uint64_t block_offset, const Status& s) const {
@@ -117,12 +151,14 @@ Status TableReader::read_data_block(const TableReadOptions& read_options, const 
   if (cache != nullptr) {
     // Read straight into the cache's own memory (block_memory.h).
     PooledBlockWriter writer(cache->memory());
-    s = read_block(*file_, path_, handle, read_options.verify_checksums, &writer);
+    s = read_block(*file_, path_, handle, read_options.verify_checksums, dictionary_.get(),
+                   &writer);
     if (!s.ok()) return s;
     s = writer.finish(block);
   } else {
     std::string contents;
-    s = read_block(*file_, path_, handle, read_options.verify_checksums, &contents);
+    s = read_block(*file_, path_, handle, read_options.verify_checksums, dictionary_.get(),
+                   &contents);
     if (!s.ok()) return s;
     s = Block::parse_shared(std::move(contents), block);
   }

@@ -1,8 +1,9 @@
 // TableReader: an open SSTable.
 //
 // open() reads and checks the footer (magic number, checksum, format version),
-// then the index, filter and properties blocks, which stay in memory for the
-// reader's lifetime (the index decoded into an IndexArray). Data blocks are read on demand, through
+// then the properties, compression dictionary, index and filter blocks, which
+// stay in memory for the reader's lifetime (the index decoded into an
+// IndexArray, the dictionary digested for zstd). Data blocks are read on demand, through
 // the block cache when the options name one. Every problem with the file's bytes is reported as
 // Corruption naming the file and the offset of the block at fault:
 //   "Corruption: /db/000012.sst: block at offset 8192: checksum mismatch"
@@ -21,6 +22,7 @@
 #include "fsdb/env.h"
 #include "sstable/block.h"
 #include "sstable/bloom_filter.h"
+#include "sstable/compression_dictionary.h"
 #include "sstable/format.h"
 #include "sstable/index_array.h"
 #include "sstable/table_options.h"
@@ -83,6 +85,8 @@ class TableReader {
   bool may_contain(std::string_view user_key) const;
 
   const TableProperties& properties() const { return properties_; }
+  // Null when the table's blocks are compressed without a dictionary.
+  const DecompressionDictionary* dictionary() const { return dictionary_.get(); }
   const std::string& path() const { return path_; }
   uint64_t file_number() const { return file_number_; }
   uint64_t file_size() const { return file_size_; }
@@ -118,6 +122,16 @@ class TableReader {
   bool has_filter_ = false;
   BloomFilter filter_;
   TableProperties properties_;
+  std::unique_ptr<DecompressionDictionary> dictionary_;
 };
+
+// Reads and digests the compression dictionary that `properties` locate (null
+// if they name none). data_end is where the table's footer starts; a handle
+// past it, a checksum mismatch (checked when verify_checksum is set) or bytes
+// that are no dictionary are Corruption naming `path` and the block's offset.
+Status read_compression_dictionary(const RandomAccessFile& file, std::string_view path,
+                                   uint64_t data_end, bool verify_checksum,
+                                   const TableProperties& properties,
+                                   std::unique_ptr<DecompressionDictionary>* dictionary);
 
 }  // namespace fsdb

@@ -12,6 +12,7 @@
 
 #include "engine/filename.h"
 #include "fsdb/db.h"
+#include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -477,6 +478,66 @@ TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
   EXPECT_GE(failed_flushes, 5) << "the flush makes at least this many mutating calls";
 }
 
+// Tables with and without a compression dictionary live side by side: a DB
+// written without one reads the same with it and back, through compactions
+// that rewrite one kind into the other.
+TEST_F(DBTest, TablesWithAndWithoutDictionaryMix) {
+  std::map<std::string, std::string> model;
+  auto write_some = [&](int start, int count) {
+    for (int i = start; i < start + count; ++i) {
+      const std::string value = "v" + std::to_string(i) + std::string(60 + i % 40, 'a' + i % 26);
+      FSDB_ASSERT_OK(db_->put(key_of(i * 7 % 5000), value));
+      model[key_of(i * 7 % 5000)] = value;
+    }
+    FSDB_ASSERT_OK(db_->flush());
+  };
+  auto expect_model = [&] {
+    std::string expected;
+    for (const auto& [k, v] : model) expected += k + "=" + v + ";";
+    EXPECT_EQ(scan(), expected);
+    for (const auto& [k, v] : model) ASSERT_EQ(get(k), v) << k;
+  };
+  Options plain;
+  plain.compression_dictionary_bytes = 0;
+  plain.block_bytes = 512;  // enough blocks per table for a dictionary sample
+  Options with_dictionary;
+  with_dictionary.block_bytes = 512;
+  open(plain);
+  write_some(0, 3000);
+  reopen(with_dictionary);
+  expect_model();
+  write_some(3000, 3000);
+  expect_model();
+  // {tables with a dictionary, tables without}
+  auto table_kinds = [&] {
+    std::pair<int, int> kinds{0, 0};
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir_.path(), &names).ok());
+    for (const std::string& name : names) {
+      if (name.size() < 4 || name.substr(name.size() - 4) != ".sst") continue;
+      std::unique_ptr<TableReader> reader;
+      EXPECT_TRUE(
+          TableReader::open(*posix_file_system(), dir_.file(name), 1, TableOptions(), &reader)
+              .ok());
+      if (reader == nullptr) continue;
+      ++(reader->dictionary() != nullptr ? kinds.first : kinds.second);
+    }
+    return kinds;
+  };
+  const auto before = table_kinds();
+  EXPECT_GT(before.first, 0);
+  EXPECT_GT(before.second, 0);
+  FSDB_ASSERT_OK(db_->compact_range({}, {}));
+  expect_model();
+  EXPECT_EQ(table_kinds().second, 0);
+  reopen(plain);
+  expect_model();
+  write_some(6000, 2000);
+  FSDB_ASSERT_OK(db_->compact_range({}, {}));
+  reopen(with_dictionary);
+  expect_model();
+}
+
 TEST_F(DBTest, OpenErrorsAreClear) {
   Options no_create;
   no_create.create_if_missing = false;
@@ -500,6 +561,12 @@ TEST_F(DBTest, OpenErrorsAreClear) {
   s = DB::open(bad, dir_.path(), &db);
   EXPECT_TRUE(s.is_invalid_argument());
   EXPECT_NE(s.to_string().find("block_bytes"), std::string::npos) << s.to_string();
+
+  Options tiny_dictionary;
+  tiny_dictionary.compression_dictionary_bytes = 100;
+  s = DB::open(tiny_dictionary, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument());
+  EXPECT_NE(s.to_string().find("compression_dictionary_bytes"), std::string::npos) << s.to_string();
 
   Options huge_memtable;
   huge_memtable.memtable_bytes = size_t{3} << 30;

@@ -32,10 +32,13 @@ struct Entry {
   std::string value;
 };
 
-class CorruptionTest : public ::testing::Test {
+// Parameter: whether the table is built with a compression dictionary.
+class CorruptionTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
-    for (int i = 0; i < 60; ++i) {
+    // Enough keys for more blocks than a dictionary's sample (32), so that the
+    // dictionary is judged on its sample alone.
+    for (int i = 0; i < 150; ++i) {
       char key[16];
       std::snprintf(key, sizeof(key), "key%04d", i);
       // Two versions of every third key; repetitive values so zstd compresses blocks.
@@ -44,6 +47,7 @@ class CorruptionTest : public ::testing::Test {
                           i % 7 == 0 ? "" : std::string(40, 'o') + key});
     }
     options_.block_bytes = 256;
+    options_.compression_dictionary_bytes = GetParam() ? 1024 : 0;
     test::ScratchDir dir;
     auto fs = posix_file_system();
     const std::string path = dir.file("table.sst");
@@ -55,6 +59,8 @@ class CorruptionTest : public ::testing::Test {
     ASSERT_TRUE(builder->finish().ok());
     ASSERT_TRUE(read_file_to_string(*fs, path, &image_).ok());
     ASSERT_GT(builder->properties().num_data_blocks, 3u);
+    // Each variant really is what it claims to be.
+    ASSERT_EQ(builder->properties().dictionary_bytes != 0, GetParam());
   }
 
   Status open(const std::string& image, std::unique_ptr<TableReader>* reader,
@@ -131,7 +137,7 @@ class CorruptionTest : public ::testing::Test {
   std::string image_;
 };
 
-TEST_F(CorruptionTest, IntactTableReadsBack) {
+TEST_P(CorruptionTest, IntactTableReadsBack) {
   std::unique_ptr<TableReader> reader;
   FSDB_ASSERT_OK(open(image_, &reader));
   FSDB_EXPECT_OK(read_all(*reader));
@@ -139,7 +145,7 @@ TEST_F(CorruptionTest, IntactTableReadsBack) {
 
 // Every byte of the table, damaged two ways: one flipped bit (a different bit
 // position from byte to byte) and all eight bits inverted.
-TEST_F(CorruptionTest, EveryFlippedByteIsDetected) {
+TEST_P(CorruptionTest, EveryFlippedByteIsDetected) {
   for (size_t offset = 0; offset < image_.size(); ++offset) {
     for (const int mask : {1 << (offset % 8), 0xff}) {
       SCOPED_TRACE("byte " + std::to_string(offset) + " xor " + std::to_string(mask));
@@ -157,7 +163,7 @@ TEST_F(CorruptionTest, EveryFlippedByteIsDetected) {
   }
 }
 
-TEST_F(CorruptionTest, DamageWithoutChecksumVerificationNeverCrashes) {
+TEST_P(CorruptionTest, DamageWithoutChecksumVerificationNeverCrashes) {
   // With verification off, a flip can change an answer (that is what the option
   // trades away), but the reader must still stay inside its buffers; ASan and
   // UBSan builds check that.
@@ -181,7 +187,7 @@ TEST_F(CorruptionTest, DamageWithoutChecksumVerificationNeverCrashes) {
   }
 }
 
-TEST_F(CorruptionTest, EveryTruncationFailsToOpen) {
+TEST_P(CorruptionTest, EveryTruncationFailsToOpen) {
   for (size_t size = 0; size < image_.size(); ++size) {
     std::unique_ptr<TableReader> reader;
     Status s = open(image_.substr(0, size), &reader);
@@ -190,7 +196,7 @@ TEST_F(CorruptionTest, EveryTruncationFailsToOpen) {
   }
 }
 
-TEST_F(CorruptionTest, FileShorterThanReportedIsCorruption) {
+TEST_P(CorruptionTest, FileShorterThanReportedIsCorruption) {
   // The file system reports a size the file does not have (a lost tail).
   std::unique_ptr<TableReader> reader;
   Status s = TableReader::open(
@@ -200,7 +206,7 @@ TEST_F(CorruptionTest, FileShorterThanReportedIsCorruption) {
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
 }
 
-TEST_F(CorruptionTest, WrongMagicNumber) {
+TEST_P(CorruptionTest, WrongMagicNumber) {
   std::string damaged = image_;
   encode_fixed64(damaged.data() + damaged.size() - 8, 0x1234);
   std::unique_ptr<TableReader> reader;
@@ -213,17 +219,19 @@ TEST_F(CorruptionTest, WrongMagicNumber) {
       << s.to_string();
 }
 
-TEST_F(CorruptionTest, WrongFormatVersion) {
+TEST_P(CorruptionTest, WrongFormatVersion) {
   Footer f = footer();
   f.format_version = kTableFormatVersion + 1;
   std::unique_ptr<TableReader> reader;
   Status s = open(with_footer(f), &reader);
   ASSERT_TRUE(s.is_corruption());
-  EXPECT_NE(s.message().find("unsupported table format version 2"), std::string::npos)
+  EXPECT_NE(s.message().find("unsupported table format version " +
+                             std::to_string(kTableFormatVersion + 1)),
+            std::string::npos)
       << s.to_string();
 }
 
-TEST_F(CorruptionTest, BlockHandlesPastTheEnd) {
+TEST_P(CorruptionTest, BlockHandlesPastTheEnd) {
   const uint64_t data_end = image_.size() - Footer::kEncodedBytes;
   const std::vector<BlockHandle> bad = {
       {data_end, 1}, {0, data_end}, {UINT64_MAX - 3, 10}, {5, UINT64_MAX}, {data_end - 8, 0}};
@@ -242,7 +250,7 @@ TEST_F(CorruptionTest, BlockHandlesPastTheEnd) {
   }
 }
 
-TEST_F(CorruptionTest, IndexEntryPastTheEndWithValidChecksums) {
+TEST_P(CorruptionTest, IndexEntryPastTheEndWithValidChecksums) {
   // Rebuild the file around a new index block whose last handle runs past the
   // data, every checksum correct: only the handle check can catch it.
   TableOptions raw = options_;
@@ -300,7 +308,7 @@ TEST_F(CorruptionTest, IndexEntryPastTheEndWithValidChecksums) {
   EXPECT_NE(s.message().find("past the end of the data"), std::string::npos) << s.to_string();
 }
 
-TEST_F(CorruptionTest, DataBlockChecksumMismatchNamesTheBlock) {
+TEST_P(CorruptionTest, DataBlockChecksumMismatchNamesTheBlock) {
   // Data blocks start at offset 0: damage a byte of the first one.
   std::unique_ptr<TableReader> reader;
   std::string damaged = image_;
@@ -320,7 +328,7 @@ TEST_F(CorruptionTest, DataBlockChecksumMismatchNamesTheBlock) {
   EXPECT_TRUE(result.found);
 }
 
-TEST_F(CorruptionTest, CorruptBlockIsNeverServedFromTheCache) {
+TEST_P(CorruptionTest, CorruptBlockIsNeverServedFromTheCache) {
   TableOptions cached = options_;
   cached.block_cache = std::make_shared<BlockCache>(1 << 20);
   std::string damaged = image_;
@@ -335,6 +343,31 @@ TEST_F(CorruptionTest, CorruptBlockIsNeverServedFromTheCache) {
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
 }
 
+// Version 2 exactly when the table has a dictionary; a version-1 footer in
+// front of a dictionary is damage.
+TEST_P(CorruptionTest, FormatVersionSaysWhetherThereIsADictionary) {
+  Footer f = footer();
+  if (!GetParam()) {
+    EXPECT_EQ(f.format_version, kTableFormatVersionWithoutDictionary);
+    return;
+  }
+  ASSERT_EQ(f.format_version, kTableFormatVersion);
+  f.format_version = kTableFormatVersionWithoutDictionary;
+  std::unique_ptr<TableReader> reader;
+  Status s = open(with_footer(f), &reader);
+  ASSERT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.message().find(std::string(kPath) + ": block at offset " +
+                             std::to_string(f.properties.offset) +
+                             ": a version-1 table cannot have a compression dictionary"),
+            std::string::npos)
+      << s.to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Dictionary, CorruptionTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param_info) {
+                           return param_info.param ? "WithDictionary" : "WithoutDictionary";
+                         });
+
 // The seed corpus of fuzz/table_reader_fuzzer.cc: small valid tables of each
 // shape (compressed with a filter, raw with tombstones and no filter, empty).
 // They are built and checked here; with FSDB_FUZZ_CORPUS_DIR set they are also
@@ -343,18 +376,21 @@ TEST(FuzzSeedTest, SeedTablesAreValid) {
   struct Seed {
     const char* name;
     Compression compression;
+    size_t dictionary_bytes;
     int bloom_bits;
     int entries;
   };
-  const Seed seeds[] = {{"zstd_bloom.sst", Compression::kZstd, 10, 40},
-                        {"raw_no_filter.sst", Compression::kNone, 0, 25},
-                        {"empty.sst", Compression::kZstd, 10, 0}};
+  const Seed seeds[] = {{"zstd_bloom.sst", Compression::kZstd, 0, 10, 40},
+                        {"zstd_dictionary.sst", Compression::kZstd, 1024, 10, 300},
+                        {"raw_no_filter.sst", Compression::kNone, 0, 0, 25},
+                        {"empty.sst", Compression::kZstd, 512, 10, 0}};
   const char* out_dir = std::getenv("FSDB_FUZZ_CORPUS_DIR");
   test::ScratchDir dir;
   auto fs = posix_file_system();
   for (const Seed& seed : seeds) {
     TableOptions options;
     options.compression = seed.compression;
+    options.compression_dictionary_bytes = seed.dictionary_bytes;
     options.bloom_bits_per_key = seed.bloom_bits;
     options.block_bytes = 128;
     const std::string path = dir.file(seed.name);
@@ -372,6 +408,8 @@ TEST(FuzzSeedTest, SeedTablesAreValid) {
     std::unique_ptr<TableReader> reader;
     FSDB_ASSERT_OK(TableReader::open(*fs, path, 1, options, &reader));
     EXPECT_EQ(reader->properties().num_entries, static_cast<uint64_t>(seed.entries));
+    EXPECT_EQ(reader->dictionary() != nullptr, seed.dictionary_bytes != 0 && seed.entries != 0)
+        << seed.name;
     if (out_dir != nullptr) {
       std::string image;
       FSDB_ASSERT_OK(read_file_to_string(*fs, path, &image));

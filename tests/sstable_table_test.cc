@@ -121,12 +121,14 @@ void expect_iterator_matches(InternalIterator& it, const std::vector<Entry>& ent
   ASSERT_EQ(n, 0u);
 }
 
-class TableTest : public ::testing::TestWithParam<std::tuple<Compression, size_t>> {
+// Parameters: compression, block size, compression dictionary size.
+class TableTest : public ::testing::TestWithParam<std::tuple<Compression, size_t, size_t>> {
  protected:
   TableOptions options() const {
     TableOptions o;
     o.compression = std::get<0>(GetParam());
     o.block_bytes = std::get<1>(GetParam());
+    o.compression_dictionary_bytes = std::get<2>(GetParam());
     o.block_cache = std::make_shared<BlockCache>(1 << 20);
     return o;
   }
@@ -213,6 +215,15 @@ TEST_P(TableTest, RoundTripIterationGetsAndSeeks) {
   } else {
     EXPECT_LT(p.data_bytes_stored, p.data_bytes_raw);  // repeated letters compress
   }
+  // Enough blocks for a sample: a dictionary exactly when one was asked for.
+  ASSERT_GE(p.num_data_blocks, 32u);
+  const bool dictionary =
+      opts.compression == Compression::kZstd && opts.compression_dictionary_bytes != 0;
+  EXPECT_EQ(reader->dictionary() != nullptr, dictionary);
+  EXPECT_EQ(p.dictionary_bytes != 0, dictionary);
+  if (dictionary) {
+    EXPECT_LE(p.dictionary_bytes, opts.compression_dictionary_bytes);
+  }
 }
 
 TEST_P(TableTest, ManyVersionsOfOneKeySpanBlocks) {
@@ -248,7 +259,129 @@ TEST_P(TableTest, ManyVersionsOfOneKeySpanBlocks) {
 INSTANTIATE_TEST_SUITE_P(Layouts, TableTest,
                          ::testing::Combine(::testing::Values(Compression::kNone,
                                                               Compression::kZstd),
-                                            ::testing::Values(size_t{64}, size_t{4096})));
+                                            ::testing::Values(size_t{64}, size_t{4096}),
+                                            ::testing::Values(size_t{0}, size_t{4096})));
+
+// Values like the benchmarks': 50 random printable bytes, written twice.
+std::string half_compressible_value(std::mt19937_64& rng) {
+  std::string half(50, ' ');
+  for (char& c : half) c = static_cast<char>(' ' + rng() % 95);
+  return half + half;
+}
+
+TEST(TableDictionaryTest, DictionaryMakesTablesSmallerAndReadsBackTheSame) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::mt19937_64 rng(test::test_seed(21));
+  std::vector<Entry> entries;
+  for (uint64_t i = 0; i < 20000; ++i) {
+    entries.push_back({numbered_key(i), 1000 + i, ValueKind::kValue, half_compressible_value(rng)});
+  }
+  uint64_t stored[2] = {0, 0};
+  for (const size_t dictionary_bytes : {size_t{0}, size_t{4096}}) {
+    TableOptions opts;
+    opts.compression_dictionary_bytes = dictionary_bytes;
+    const std::string path = dir.file(dictionary_bytes == 0 ? "000010.sst" : "000011.sst");
+    FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+    std::unique_ptr<TableReader> reader;
+    FSDB_ASSERT_OK(TableReader::open(*fs, path, 10, opts, &reader));
+    EXPECT_EQ(reader->dictionary() != nullptr, dictionary_bytes != 0);
+    auto it = reader->new_iterator();
+    expect_iterator_matches(*it, entries);
+    for (size_t i = 0; i < entries.size(); i += 7) {
+      TableGetResult result;
+      FSDB_ASSERT_OK(reader->get(entries[i].user_key, kMaxSequenceNumber, &result));
+      ASSERT_TRUE(result.found);
+      EXPECT_EQ(result.value, entries[i].value);
+    }
+    const TableProperties& p = reader->properties();
+    stored[dictionary_bytes != 0] = p.data_bytes_stored + p.dictionary_bytes;
+  }
+  // Measured: 4-6% smaller on such data; 2% leaves room for zstd versions.
+  EXPECT_LT(stored[1], stored[0] - stored[0] / 50) << stored[1] << " vs " << stored[0];
+}
+
+// The sample is the first 32 blocks, held back until then; a table of fewer
+// than 8 blocks gets no dictionary, nor does one whose sample is the whole
+// table and would not make up for the dictionary's own bytes. Tables of every
+// block count around those limits read back exactly, whether the last sample
+// block ends the table or not.
+TEST(TableDictionaryTest, EveryBlockCountAroundTheSampleLimits) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::mt19937_64 rng(test::test_seed(22));
+  TableOptions opts;
+  opts.block_bytes = 512;
+  opts.compression_dictionary_bytes = 4096;
+  std::vector<Entry> all;
+  for (uint64_t i = 0; i < 400; ++i) {
+    all.push_back({numbered_key(i), 7, ValueKind::kValue, half_compressible_value(rng)});
+  }
+  uint64_t last_blocks = 0;
+  bool saw[41] = {};
+  for (size_t n = 1; n <= all.size(); ++n) {
+    const std::vector<Entry> entries(all.begin(), all.begin() + static_cast<ptrdiff_t>(n));
+    const std::string path = dir.file("000012.sst");
+    std::unique_ptr<TableBuilder> builder;
+    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, opts, &builder));
+    uint64_t raw_bytes = 0;
+    for (const Entry& e : entries) {
+      FSDB_ASSERT_OK(builder->add(e.user_key, e.sequence, e.kind, e.value));
+      raw_bytes += e.user_key.size() + kInternalKeyTrailerBytes + e.value.size();
+      // Held-back blocks count (compaction cuts its output files by this size),
+      // at their raw size until they are written.
+      if (raw_bytes > 3 * opts.block_bytes) {
+        ASSERT_GT(builder->file_size(), opts.block_bytes);
+      }
+    }
+    FSDB_ASSERT_OK(builder->finish());
+    std::unique_ptr<TableReader> reader;
+    FSDB_ASSERT_OK(TableReader::open(*fs, path, 12, opts, &reader));
+    const uint64_t blocks = reader->properties().num_data_blocks;
+    ASSERT_GE(blocks, last_blocks);
+    last_blocks = blocks;
+    if (blocks <= 40) saw[blocks] = true;
+    if (blocks < kMinDictionarySampleBlocks) {
+      EXPECT_EQ(reader->dictionary(), nullptr) << n;
+    }
+    if (blocks > 32) {  // past the sample the dictionary is judged on the sample alone
+      EXPECT_NE(reader->dictionary(), nullptr) << n;
+    }
+    auto it = reader->new_iterator();
+    expect_iterator_matches(*it, entries);
+    for (const Entry& e : entries) {
+      TableGetResult result;
+      FSDB_ASSERT_OK(reader->get(e.user_key, kMaxSequenceNumber, &result));
+      ASSERT_TRUE(result.found) << n << " " << e.user_key;
+      ASSERT_EQ(result.value, e.value);
+    }
+  }
+  // The limits were crossed one block at a time.
+  for (const int b : {7, 8, 9, 31, 32, 33, 34}) EXPECT_TRUE(saw[b]) << b;
+}
+
+// A table that ends within its sample still gets a dictionary when the
+// dictionary pays for itself there.
+TEST(TableDictionaryTest, WholeTableSampleGetsADictionaryWhenItPays) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::mt19937_64 rng(test::test_seed(23));
+  TableOptions opts;
+  opts.compression_dictionary_bytes = 2048;
+  std::vector<Entry> entries;  // 30 blocks: the sample is the table
+  for (uint64_t i = 0; i < 30 * 4096 / 130; ++i) {
+    entries.push_back({numbered_key(i), 5, ValueKind::kValue, half_compressible_value(rng)});
+  }
+  const std::string path = dir.file("000013.sst");
+  FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 13, opts, &reader));
+  ASSERT_LT(reader->properties().num_data_blocks, 32u);
+  ASSERT_GE(reader->properties().num_data_blocks, kMinDictionarySampleBlocks);
+  EXPECT_NE(reader->dictionary(), nullptr);
+  auto it = reader->new_iterator();
+  expect_iterator_matches(*it, entries);
+}
 
 TEST(TableBuilderTest, RejectsOutOfOrderEntriesAndRemovesAbandonedFiles) {
   test::ScratchDir dir;
@@ -358,6 +491,9 @@ TEST(TableBuilderTest, IncompressibleBlocksAreStoredRaw) {
   }
   const std::string path = dir.file("000006.sst");
   TableOptions opts;
+  // With a dictionary, the keys and sequence trailers alone save more than 1/8
+  // of these blocks (no per-block entropy tables to pay for).
+  opts.compression_dictionary_bytes = 0;
   FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
   std::unique_ptr<TableReader> reader;
   FSDB_ASSERT_OK(TableReader::open(*fs, path, 6, opts, &reader));

@@ -79,11 +79,25 @@ Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks
     return h.offset <= footer_offset && h.size <= footer_offset - h.offset &&
            footer_offset - h.offset - h.size >= kBlockTrailerBytes;
   };
+  if (!in_data_area(footer.properties)) {
+    return block_corruption(path, footer.properties.offset,
+                            "properties handle points outside the file");
+  }
+  std::string properties_contents;
+  s = read_block(*file, path, footer.properties, true, nullptr, &properties_contents);
+  if (!s.ok()) return s;
+  TableProperties properties;
+  s = TableProperties::decode(std::move(properties_contents), &properties);
+  if (!s.ok()) return block_corruption(path, footer.properties.offset, s.message());
+  std::unique_ptr<DecompressionDictionary> dictionary;
+  s = read_compression_dictionary(*file, path, footer_offset, /*verify_checksum=*/true, properties,
+                                  &dictionary);
+  if (!s.ok()) return s;
   if (!in_data_area(footer.index)) {
     return block_corruption(path, footer.index.offset, "index handle points outside the file");
   }
   std::string index_contents;
-  s = read_block(*file, path, footer.index, true, &index_contents);
+  s = read_block(*file, path, footer.index, true, nullptr, &index_contents);
   if (!s.ok()) return s;
   std::unique_ptr<Block> index;
   s = Block::parse(std::move(index_contents), &index);
@@ -105,9 +119,12 @@ Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks
     std::string_view type_view;
     s = file->read(handle.offset + handle.size, 1, &type_view, &type);
     if (!s.ok()) return s;
-    b.compression = type_view.size() == 1 && type_view[0] == 1 ? "zstd" : "none";
+    const auto type_byte = static_cast<BlockCompression>(type_view.size() == 1 ? type_view[0] : 0);
+    b.compression = type_byte == BlockCompression::kZstd                 ? "zstd"
+                    : type_byte == BlockCompression::kZstdWithDictionary ? "zstd+dict"
+                                                                         : "none";
     std::string contents;
-    s = read_block(*file, path, handle, true, &contents);
+    s = read_block(*file, path, handle, true, dictionary.get(), &contents);
     if (!s.ok()) return s;
     b.raw_bytes = contents.size();
     std::unique_ptr<Block> data;
@@ -408,6 +425,7 @@ class SstCommand : public Command {
       r.field("compression", p.compression + (p.compression == "zstd"
                                                   ? " (level " + std::to_string(p.zstd_level) + ")"
                                                   : std::string()));
+      r.field("compression dictionary", Bytes{p.dictionary_bytes});
       r.field("bloom bits per key", p.bloom_bits_per_key);
     }
     if (blocks_) {
