@@ -103,6 +103,9 @@ Options stress_db_options(uint64_t profile) {
   o.l0_stop_writes_trigger = o.l0_slowdown_writes_trigger + 4;
   o.level1_bytes = 256 << 10;
   o.target_file_bytes = 64 << 10;
+  // Drawn last, so the draws above stay what they were for every profile.
+  static const size_t kDictionary[] = {0, 2048, 4096};
+  o.compression_dictionary_bytes = kDictionary[rng() % 3];
   return o;
 }
 
@@ -111,6 +114,7 @@ std::string describe_db_options(const Options& o) {
          " shards=" + std::to_string(o.memtable_shards) +
          " max_sealed=" + std::to_string(o.max_sealed_memtables) +
          " compression=" + (o.compression == Compression::kZstd ? "zstd" : "none") +
+         " dictionary=" + std::to_string(o.compression_dictionary_bytes) +
          " block_bytes=" + std::to_string(o.block_bytes) +
          " bloom=" + std::to_string(o.bloom_bits_per_key) +
          " cache=" + std::to_string(o.block_cache_bytes) +

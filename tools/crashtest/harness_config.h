@@ -36,7 +36,8 @@ Status parse_millis(const std::string& text, uint64_t* millis);
 
 // DB options that exercise the engine hard: small memtables (frequent
 // rotations and flushes), small files and low level-0 triggers (frequent
-// compactions), compression on or off, all chosen from `profile`.
+// compactions), compression on or off (with or without table dictionaries),
+// all chosen from `profile`.
 Options stress_db_options(uint64_t profile);
 std::string describe_db_options(const Options& o);
 
