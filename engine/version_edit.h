@@ -41,7 +41,8 @@ class CachedTableReader {
  public:
   CachedTableReader() = default;
   CachedTableReader(const CachedTableReader&) {}
-  CachedTableReader& operator=(const CachedTableReader&) {
+  CachedTableReader& operator=(const CachedTableReader& other) {
+    if (this == &other) return *this;
     std::lock_guard<SpinMutex> guard(mu_);
     owner_.reset();
     reader_.store(nullptr, std::memory_order_relaxed);  // relaxed: not yet shared

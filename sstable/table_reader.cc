@@ -62,9 +62,11 @@ Status TableReader::open_blocks() {
 
   // The properties first: they locate the dictionary (the properties and
   // index blocks are never compressed with it).
-  std::string contents;
-  if (!(s = read_meta_block(footer_.properties, "properties", &contents)).ok()) return s;
-  s = TableProperties::decode(std::move(contents), &properties_);
+  std::string properties_contents;
+  if (!(s = read_meta_block(footer_.properties, "properties", &properties_contents)).ok()) {
+    return s;
+  }
+  s = TableProperties::decode(std::move(properties_contents), &properties_);
   if (!s.ok()) return block_error(footer_.properties.offset, s);
   if (footer_.format_version == kTableFormatVersionWithoutDictionary &&
       properties_.dictionary_bytes != 0) {
@@ -75,9 +77,10 @@ Status TableReader::open_blocks() {
                                   &dictionary_);
   if (!s.ok()) return s;
 
-  if ((s = read_meta_block(footer_.index, "index", &contents)).ok()) {
+  std::string index_contents;
+  if ((s = read_meta_block(footer_.index, "index", &index_contents)).ok()) {
     std::unique_ptr<Block> index_block;
-    s = Block::parse(std::move(contents), &index_block);
+    s = Block::parse(std::move(index_contents), &index_block);
     if (s.ok()) s = index_.build(*index_block, data_end_);
     if (!s.ok()) s = block_error(footer_.index.offset, s);
   }
