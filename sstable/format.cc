@@ -67,6 +67,19 @@ Status Footer::decode_from(std::string_view input, std::string_view where) {
   return Status::OK();
 }
 
+Status check_block_handle(std::string_view path, const BlockHandle& handle, uint64_t data_end,
+                          std::string_view what) {
+  // Written to avoid overflow: a corrupt handle may hold any 64-bit values.
+  if (handle.offset > data_end || handle.size > data_end - handle.offset ||
+      kBlockTrailerBytes > data_end - handle.offset - handle.size) {
+    return block_corruption(path, handle.offset,
+                            std::string(what) + " block of " + std::to_string(handle.size) +
+                                " bytes runs past the end of the data (" +
+                                std::to_string(data_end) + ")");
+  }
+  return Status::OK();
+}
+
 Status block_corruption(std::string_view path, uint64_t offset, std::string_view what) {
   std::string msg(path);
   msg += ": block at offset ";

@@ -80,4 +80,10 @@ struct Footer {
 // "<path>: block at offset <offset>: <what>" as a Corruption status.
 Status block_corruption(std::string_view path, uint64_t offset, std::string_view what);
 
+// OK if the block `handle` names, with its trailer, lies inside [0, data_end)
+// (data_end: where the footer starts); else Corruption naming `path`, the
+// offset and `what` block it is.
+Status check_block_handle(std::string_view path, const BlockHandle& handle, uint64_t data_end,
+                          std::string_view what);
+
 }  // namespace fsdb

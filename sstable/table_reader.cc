@@ -101,38 +101,20 @@ Status read_compression_dictionary(const RandomAccessFile& file, std::string_vie
                                    std::unique_ptr<DecompressionDictionary>* dictionary) {
   dictionary->reset();
   if (properties.dictionary_bytes == 0) return Status::OK();
-  BlockHandle handle{properties.dictionary_offset, properties.dictionary_bytes};
-  // Written to avoid overflow, as in TableReader::check_handle().
-  if (handle.offset > data_end || handle.size > data_end - handle.offset ||
-      kBlockTrailerBytes > data_end - handle.offset - handle.size) {
-    return block_corruption(path, handle.offset,
-                            "compression dictionary of " + std::to_string(handle.size) +
-                                " bytes runs past the end of the data (" +
-                                std::to_string(data_end) + ")");
-  }
+  const BlockHandle handle{properties.dictionary_offset, properties.dictionary_bytes};
+  Status s = check_block_handle(path, handle, data_end, "compression dictionary");
+  if (!s.ok()) return s;
   std::string bytes;
-  Status s = read_block(file, path, handle, verify_checksum, nullptr, &bytes);
+  s = read_block(file, path, handle, verify_checksum, nullptr, &bytes);
   if (!s.ok()) return s;
   s = DecompressionDictionary::create(std::move(bytes), dictionary);
   if (!s.ok()) return block_corruption(path, handle.offset, s.message());
   return Status::OK();
 }
 
-Status TableReader::check_handle(const BlockHandle& handle, std::string_view what) const {
-  // Written to avoid overflow: a corrupt handle may hold any 64-bit values.
-  if (handle.offset > data_end_ || handle.size > data_end_ - handle.offset ||
-      kBlockTrailerBytes > data_end_ - handle.offset - handle.size) {
-    return block_corruption(path_, handle.offset,
-                            std::string(what) + " block of " + std::to_string(handle.size) +
-                                " bytes runs past the end of the data (" +
-                                std::to_string(data_end_) + ")");
-  }
-  return Status::OK();
-}
-
 Status TableReader::read_meta_block(const BlockHandle& handle, std::string_view what,
                                     std::string* contents) {
-  Status s = check_handle(handle, what);
+  Status s = check_block_handle(path_, handle, data_end_, what);
   if (!s.ok()) return s;
   // Meta blocks are never compressed with the dictionary.
   return read_block(*file_, path_, handle, options_.verify_checksums, nullptr, contents);

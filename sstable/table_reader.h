@@ -98,8 +98,6 @@ class TableReader {
               uint64_t file_size, std::string path, uint64_t file_number);
 
   Status open_blocks();
-  // Checks that a handle and its trailer lie inside the data area.
-  Status check_handle(const BlockHandle& handle, std::string_view what) const;
   // Reads a meta block (index, filter, properties) at open.
   Status read_meta_block(const BlockHandle& handle, std::string_view what, std::string* contents);
   // A data block: from the cache, else from the file (then cached if allowed).
