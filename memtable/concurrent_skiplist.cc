@@ -36,11 +36,23 @@ std::optional<std::string_view> live_at(const SkipListCore& core, std::string_vi
 Cursor::Cursor(std::shared_ptr<const SkipListCore> core, SequenceNumber read_seq)
     : core_(std::move(core)), read_seq_(read_seq) {}
 
+void Cursor::start(const Node* node, const Node* lane) {
+  core_->start_lanes(lane, &lanes_);
+  if (node != nullptr) core_->prefetch_ahead(node, &lanes_);
+  settle(node);
+}
+
+const Node* Cursor::step(const Node* node) {
+  const Node* n = core_->next(node, 0);
+  if (n != nullptr) core_->prefetch_ahead(n, &lanes_);
+  return n;
+}
+
 void Cursor::settle(const Node* node) {
   // The first version at or below read_seq_ from `node` on: versions of one key
   // are newest first, so this is the newest visible version of its key; a key
   // whose versions are all newer than read_seq_ is skipped as a whole.
-  while (node != nullptr && node->sequence() > read_seq_) node = core_->next(node, 0);
+  while (node != nullptr && node->sequence() > read_seq_) node = step(node);
   node_ = node;
   if (node_ != nullptr) {
     entry_ = Entry{node_->user_key(), node_->value(), node_->kind() == ValueKind::kTombstone,
@@ -53,14 +65,17 @@ void Cursor::settle(const Node* node) {
 bool Cursor::next() {
   if (node_ == nullptr) return false;
   const std::string_view key = node_->user_key();
-  const Node* n = core_->next(node_, 0);
-  while (n != nullptr && n->user_key() == key) n = core_->next(n, 0);  // older versions of it
+  const Node* n = step(node_);
+  while (n != nullptr && n->user_key() == key) n = step(n);  // older versions of it
   settle(n);
   return valid();
 }
 
 void Cursor::seek(std::string_view target) {
-  settle(core_->find_greater_or_equal(target, memtable_detail::kFrontOfKeyPacked));
+  const Node* lane = nullptr;
+  const Node* node =
+      core_->find_greater_or_equal(target, memtable_detail::kFrontOfKeyPacked, &lane);
+  start(node, lane);
 }
 
 CursorIterator Cursor::begin() const {
@@ -79,7 +94,7 @@ bool CursorIterator::operator==(std::default_sentinel_t) const { return cursor_ 
 
 Cursor SkipListSnapshot::cursor() const {
   Cursor c(core_, seq_);
-  c.settle(core_->first());
+  c.start(core_->first(), core_->first_lane());
   return c;
 }
 Cursor SkipListSnapshot::cursor_at(std::string_view target) const {
@@ -106,7 +121,7 @@ size_t SkipListSnapshot::count() const {
 
 Cursor FrozenMemtable::cursor() const {
   Cursor c(core_, kMaxSequenceNumber);
-  c.settle(core_->first());
+  c.start(core_->first(), core_->first_lane());
   return c;
 }
 Cursor FrozenMemtable::cursor_at(std::string_view target) const {
@@ -216,7 +231,7 @@ std::vector<std::optional<std::string_view>> ConcurrentSkipList::get_many(
 
 Cursor ConcurrentSkipList::cursor() const {
   Cursor c(core_, kMaxSequenceNumber);
-  c.settle(core_->first());
+  c.start(core_->first(), core_->first_lane());
   return c;
 }
 Cursor ConcurrentSkipList::cursor_at(std::string_view target) const {

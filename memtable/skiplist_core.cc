@@ -360,7 +360,44 @@ void SkipListCore::seal_and_wait() {
   });
 }
 
-const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t packed) const {
+namespace {
+// The lines a walk reads of a node: its links, key and the start of its value.
+inline void prefetch_entry(const Node* n) {
+  const char* line = static_cast<const char*>(n->key_line());
+  prefetch(line);
+  prefetch(line + 64);
+}
+}  // namespace
+
+void SkipListCore::start_lanes(const Node* lane, WalkLanes* lanes) const {
+  lanes->node[0] = lane;
+  // The lane comes from a search that has just read it, or from the head.
+  lanes->node[1] = lane != nullptr ? next(lane, 1) : nullptr;
+  if (lanes->node[1] != nullptr) prefetch_entry(lanes->node[1]);
+}
+
+void SkipListCore::prefetch_ahead(const Node* x, WalkLanes* lanes) const {
+  const Node* n = next(x, 0);
+  if (n != nullptr) prefetch_entry(n);
+  if (x != lanes->node[0]) return;
+  // The walk is at the first lane. The second was requested a lane step ago,
+  // so reading its links now costs no wait; every lane was reached through a
+  // level-1 link, so it has one.
+  const Node* lane = lanes->node[1];
+  lanes->node[0] = lane;
+  lanes->node[1] = nullptr;
+  if (lane == nullptr) return;
+  lanes->node[1] = next(lane, 1);
+  if (lanes->node[1] != nullptr) prefetch_entry(lanes->node[1]);
+  // The node after a lane on level 0 is reached only through the lane:
+  // request it a lane step before the walk needs it.
+  const Node* after = next(lane, 0);
+  if (after != nullptr) prefetch_entry(after);
+}
+
+const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t packed,
+                                                const Node** lane) const {
+  if (lane != nullptr) *lane = nullptr;
   const Node* x = head_;
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint, see above
   const Node* last_bigger = nullptr;
@@ -377,8 +414,12 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
     if (cmp < 0) {
       x = n;
     } else if (cmp == 0 || level == 0) {
+      // Found on level >= 1: n itself is linked there. Found on level 0: the
+      // bound of the descent from level 1 (null if the search began on 0).
+      if (lane != nullptr && level >= 1) *lane = n;
       return n;
     } else {
+      if (lane != nullptr && level == 1) *lane = n;
       last_bigger = n;
       --level;
     }

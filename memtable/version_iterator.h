@@ -23,23 +23,34 @@ class MemtableVersionIterator final : public InternalIterator {
       : core_(std::move(core)) {}
 
   bool valid() const override { return node_ != nullptr; }
-  void seek_to_first() override { node_ = core_->first(); }
-  void seek_to_last() override { node_ = core_->find_last(); }
+  void seek_to_first() override {
+    core_->start_lanes(core_->first_lane(), &lanes_);
+    arrive(core_->first());
+  }
+  void seek_to_last() override {
+    lanes_ = WalkLanes{};
+    node_ = core_->find_last();
+  }
   void seek(std::string_view user_key, SequenceNumber seq) override {
-    node_ = core_->find_greater_or_equal(user_key, pack_sequence_and_kind(seq, kValueKindForSeek));
+    const Node* lane = nullptr;
+    const Node* node = core_->find_greater_or_equal(
+        user_key, pack_sequence_and_kind(seq, kValueKindForSeek), &lane);
+    core_->start_lanes(lane, &lanes_);
+    arrive(node);
   }
   void seek_for_prev(std::string_view user_key, SequenceNumber seq) override {
     // The last version <= (key, seq): the one before the first version > it.
     // (key, seq, kTombstone) is the largest internal key with this (key, seq).
     const uint64_t packed = pack_sequence_and_kind(seq, ValueKind::kTombstone);
     const Node* n = core_->find_greater_or_equal(user_key, packed);
+    lanes_ = WalkLanes{};
     if (n != nullptr && compare_node(n, user_key, packed) == 0) {
       node_ = n;
     } else {
       node_ = core_->find_less_than(user_key, packed);
     }
   }
-  void next() override { node_ = core_->next(node_, 0); }
+  void next() override { arrive(core_->next(node_, 0)); }
   void prev() override { node_ = core_->find_less_than(node_->user_key(), node_->packed()); }
 
   std::string_view user_key() const override { return node_->user_key(); }
@@ -49,8 +60,16 @@ class MemtableVersionIterator final : public InternalIterator {
   Status status() const override { return Status::OK(); }
 
  private:
+  void arrive(const Node* node) {
+    node_ = node;
+    if (node_ != nullptr) core_->prefetch_ahead(node_, &lanes_);
+  }
+
   std::shared_ptr<const SkipListCore> core_;
   const Node* node_ = nullptr;
+  // Ahead of a forward walk (SkipListCore::prefetch_ahead()); null after a
+  // backward positioning, which only costs the walk its lanes.
+  WalkLanes lanes_;
 };
 
 }  // namespace fsdb::memtable_detail

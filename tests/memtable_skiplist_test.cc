@@ -542,6 +542,75 @@ TEST(SkipListMvccTest, VersionIteratorFromFrozenMemtableKeepsItAlive) {
   EXPECT_EQ(all[2].key, "b");
 }
 
+// Forward walks request the memory of the nodes ahead of them, keeping lanes
+// on level 1 that a seek starts and the walk advances (see
+// SkipListCore::prefetch_ahead()). Whatever the start, a walk must still see
+// exactly the entries after it: from every kind of seek target (present,
+// missing, before the first and past the last key, inside a run of versions),
+// over lists from one entry to several thousand (one level to many), through
+// the seed cursors and the engine's version iterator alike.
+TEST(SkipListTest, WalksFromEverySeekSeeExactlyTheEntriesAfterIt) {
+  std::mt19937_64 rng(test::test_seed(77));
+  SCOPED_TRACE(::testing::Message() << "seed " << test::test_seed(77));
+  for (const int entries : {1, 2, 3, 17, 300, 4000}) {
+    SCOPED_TRACE(::testing::Message() << entries << " entries");
+    ConcurrentSkipList list;
+    std::set<std::string> keys;
+    while (static_cast<int>(keys.size()) < entries) {
+      const std::string key = "k" + std::to_string(rng() % 100000);
+      if (keys.insert(key).second) {
+        ASSERT_TRUE(list.insert(key, "v" + key));
+      }
+    }
+    std::vector<std::string> targets = {"", "k", "z", *keys.begin(), *keys.rbegin()};
+    for (int i = 0; i < 60; ++i) {
+      targets.push_back("k" + std::to_string(rng() % 100000));  // mostly missing
+      auto it = keys.begin();
+      std::advance(it, static_cast<long>(rng() % keys.size()));
+      targets.push_back(*it);  // present
+    }
+    for (const std::string& target : targets) {
+      const std::vector<std::string> expected(keys.lower_bound(target), keys.end());
+      EXPECT_EQ(keys_of(list.cursor_at(target)), expected) << "seek " << target;
+      EXPECT_EQ(keys_of(list.snapshot().cursor_at(target)), expected) << "seek " << target;
+    }
+    EXPECT_EQ(keys_of(list.cursor()), std::vector<std::string>(keys.begin(), keys.end()));
+  }
+
+  // Several versions per key: the version iterator's seeks land inside runs.
+  ConcurrentSkipList versions;
+  std::vector<std::pair<std::string, SequenceNumber>> expected;  // internal order
+  SequenceNumber seq = 1;
+  for (int k = 0; k < 1500; ++k) {
+    const std::string key = "key" + std::to_string(100000 + k);
+    const int count = 1 + static_cast<int>(rng() % 4);
+    for (int v = 0; v < count; ++v) {
+      ASSERT_EQ(versions.add(key, "v", ValueKind::kValue, seq), InsertResult::kOk);
+      expected.emplace_back(key, seq++);
+    }
+  }
+  std::sort(expected.begin(), expected.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second > b.second;
+  });
+  auto it = versions.new_version_iterator();
+  for (int i = 0; i < 80; ++i) {
+    const auto& [key, at] = expected[rng() % expected.size()];
+    const SequenceNumber probe = at + rng() % 3;  // at, or between versions of the key
+    it->seek(key, probe);
+    const auto first = std::find_if(expected.begin(), expected.end(), [&](const auto& e) {
+      return e.first > key || (e.first == key && e.second <= probe);
+    });
+    size_t walked = 0;
+    for (auto e = first; e != expected.end(); ++e, ++walked) {
+      ASSERT_TRUE(it->valid()) << "seek " << key << "@" << probe << ", step " << walked;
+      ASSERT_EQ(it->user_key(), e->first);
+      ASSERT_EQ(it->sequence(), e->second);
+      it->next();
+    }
+    EXPECT_FALSE(it->valid());
+  }
+}
+
 TEST(SkipListTest, RandomizedAgainstReference) {
   ConcurrentSkipList list;
   std::map<std::string, std::pair<std::string, bool>> reference;  // key -> (value, removed)

@@ -46,6 +46,11 @@ class InternalIterator;
 namespace memtable_detail {
 class SkipListCore;
 struct Node;
+// Two consecutive nodes of level 1 at or after a forward walk's position,
+// whose memory the walk has requested (SkipListCore::prefetch_ahead()).
+struct WalkLanes {
+  const Node* node[2] = {nullptr, nullptr};
+};
 }  // namespace memtable_detail
 
 // A list holds at most 16 GiB of arena memory (its links are 32-bit
@@ -126,11 +131,16 @@ class Cursor {
   friend class SkipListSnapshot;
   friend class FrozenMemtable;
   Cursor(std::shared_ptr<const memtable_detail::SkipListCore> core, SequenceNumber read_seq);
+  // Positions at the first visible entry from `node` on; `lane` as in
+  // SkipListCore::prefetch_ahead().
+  void start(const memtable_detail::Node* node, const memtable_detail::Node* lane);
   void settle(const memtable_detail::Node* node);
+  const memtable_detail::Node* step(const memtable_detail::Node* node);
 
   std::shared_ptr<const memtable_detail::SkipListCore> core_;
   SequenceNumber read_seq_;
   const memtable_detail::Node* node_ = nullptr;
+  memtable_detail::WalkLanes lanes_;
   Entry entry_{};
 };
 
