@@ -161,8 +161,7 @@ ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t b
     // block size stays small.
     shard.next_block_bytes_ = std::min(shard.next_block_bytes_ * 2, kMaxBlockBytes);
     if (dedicated) {
-      shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes,
-                        std::memory_order_relaxed);
+      count_used(shard, bytes);
       return {block, number};
     }
     shard.cursor_ = block;
@@ -171,8 +170,7 @@ ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t b
   }
   char* result = shard.cursor_;
   shard.cursor_ += bytes;
-  // Relaxed: statistics; single writer (the owner or the mutex holder).
-  shard.used_.store(shard.used_.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+  count_used(shard, bytes);
   return {result, shard.block_};
 }
 
@@ -181,6 +179,14 @@ size_t ShardedArena::memory_usage() const {
   // Relaxed: a statistic; each counter is read atomically, the sum is approximate
   // while writers run and exact once they have stopped.
   for_each_shard([&](const ArenaShard& s) { total += s.used_.load(std::memory_order_relaxed); });
+  return total;
+}
+
+size_t ShardedArena::approximate_memory_usage() const {
+  size_t total = 0;
+  // Relaxed: as in memory_usage().
+  for_each_shard(
+      [&](const ArenaShard& s) { total += s.published_used_.load(std::memory_order_relaxed); });
   return total;
 }
 

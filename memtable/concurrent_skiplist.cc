@@ -284,6 +284,9 @@ size_t ConcurrentSkipList::len() const { return core_->live_entries(); }
 bool ConcurrentSkipList::empty() const { return len() == 0; }
 size_t ConcurrentSkipList::entry_count() const { return core_->entry_count(); }
 size_t ConcurrentSkipList::memory_usage() const { return core_->memory_usage(); }
+size_t ConcurrentSkipList::approximate_memory_usage() const {
+  return core_->approximate_memory_usage();
+}
 size_t ConcurrentSkipList::memory_reserved() const { return core_->memory_reserved(); }
 double ConcurrentSkipList::memory_utilization() const { return core_->memory_utilization(); }
 size_t ConcurrentSkipList::memory_idle() const { return core_->memory_idle(); }

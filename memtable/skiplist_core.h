@@ -112,6 +112,7 @@ class SkipListCore {
 
   static double ratio(double a, double b) { return b == 0 ? 0.0 : a / b; }
   size_t memory_usage() const { return arena_.memory_usage(); }
+  size_t approximate_memory_usage() const { return arena_.approximate_memory_usage(); }
   size_t memory_reserved() const { return arena_.memory_reserved(); }
   size_t live_entries() const;
   size_t entry_count() const;

@@ -169,6 +169,29 @@ TEST(ShardedArenaTest, MoreThreadsThanShards) {
   }
   EXPECT_EQ(arena.memory_usage(), size_t{kThreads} * kAllocations * 24);
   EXPECT_GE(arena.memory_reserved(), arena.memory_usage());
+  // Each of the 2 shards and the shared one trails by less than one step.
+  EXPECT_LE(arena.approximate_memory_usage(), arena.memory_usage());
+  EXPECT_LT(arena.memory_usage() - arena.approximate_memory_usage(), 3 * arena.publish_step());
+}
+
+TEST(ShardedArenaTest, ApproximateUsageTrailsByLessThanAStep) {
+  ShardedArena arena(4096, 1);
+  ASSERT_EQ(arena.publish_step(), 256u);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  EXPECT_EQ(arena.approximate_memory_usage(), 0u);
+  bool lagged = false;
+  for (size_t bytes : {4, 8, 100, 252, 256, 1000, 5000, 12, 40, 2048, 8, 4}) {
+    for (int i = 0; i < 7; ++i) {
+      arena.allocate(shard, bytes);
+      const size_t exact = arena.memory_usage();
+      const size_t approximate = arena.approximate_memory_usage();
+      ASSERT_LE(approximate, exact);
+      ASSERT_LT(exact - approximate, arena.publish_step()) << "after " << bytes;
+      lagged |= approximate < exact;
+    }
+  }
+  // It is not simply the exact figure.
+  EXPECT_TRUE(lagged);
 }
 
 }  // namespace

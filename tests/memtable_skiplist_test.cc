@@ -368,6 +368,9 @@ TEST(SkipListTest, MemoryStatistics) {
   EXPECT_LE(per_entry, 137.0);
   EXPECT_EQ(list.memory_idle(), list.memory_reserved() - list.memory_usage());
   EXPECT_GE(list.memory_reserved(), list.memory_usage());
+  // One writing thread: at most 1/16 of the first block behind.
+  EXPECT_LE(list.approximate_memory_usage(), list.memory_usage());
+  EXPECT_LT(list.memory_usage() - list.approximate_memory_usage(), 1024u / 16);
 }
 
 // ---------------------------------------------------------------- MVCC interface

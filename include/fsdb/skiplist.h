@@ -251,10 +251,15 @@ class ConcurrentSkipList {
   std::unique_ptr<InternalIterator> new_version_iterator() const;
 
   // ---- statistics ----
-  size_t len() const;                 // live keys (seed API)
-  bool empty() const;                 // len() == 0
-  size_t entry_count() const;         // versions stored, tombstones included
-  size_t memory_usage() const;        // bytes handed out by the arenas
+  size_t len() const;           // live keys (seed API)
+  bool empty() const;           // len() == 0
+  size_t entry_count() const;   // versions stored, tombstones included
+  size_t memory_usage() const;  // bytes handed out by the arenas
+  // memory_usage() as the writers last published it: at most a little below
+  // (1/16 of arena_block_bytes per shard), and cheap to poll before every
+  // write, which memory_usage() is not (it reads a counter each writer
+  // changes on every write, and so pulls that writer's cache line over).
+  size_t approximate_memory_usage() const;
   size_t memory_reserved() const;     // bytes the arenas hold
   double memory_utilization() const;  // usage / reserved, 0..1
   size_t memory_idle() const;         // reserved - usage
