@@ -69,6 +69,14 @@ class alignas(64) ArenaShard {
   // Writers currently inside a write on this shard; seal() waits for zero. Only
   // seq_cst operations touch it (the Dekker handshake with the sealed flag).
   std::atomic<uint32_t> active_writers{0};
+  // The seed API's sequence this shard's writer holds and has not yet
+  // committed (SkipListCore::stable_sequence()): 0 when none, or a marker
+  // while it is taking one. On the shared shard, which has many writers, the
+  // number of writers holding or taking one.
+  std::atomic<uint64_t> seed_sequence{0};
+
+  // Whether one thread owns this shard (false: the shared shard).
+  bool exclusive() const { return exclusive_; }
 
  private:
   friend class ShardedArena;

@@ -270,15 +270,22 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
   Node* node = Node::construct(allocation.memory, height, key, value, search_packed);
   const NodeRef node_ref = arena_.ref_of(allocation, reinterpret_cast<const char*>(node));
 
+  if (seed) announce_seed_writer(shard);
   for (;;) {
     if (seed) {
-      // One RMW takes the next sequence and counts this writer as pending.
       // seq_cst: the sequence must come after every version this thread has
       // already observed at the front of the key (they were stamped before
       // their own commit, which our acquire loads observed), which any RMW
-      // guarantees by coherence; seq_cst also orders it with snapshots.
-      const uint64_t before = seq_word_.fetch_add((uint64_t{1} << kPendingBits) + 1);
-      node->set_packed(pack_sequence_and_kind((before >> kPendingBits) + 1, kind));
+      // guarantees by coherence; seq_cst also orders it after the shard's
+      // announcement and with the snapshots' loads (stable_sequence()).
+      const uint64_t s = last_seed_sequence_.fetch_add(1, std::memory_order_seq_cst) + 1;
+      // Relaxed: a snapshot that reads this value only compares it with its
+      // own sequence; one that must wait for the commit waits for the release
+      // store of settle_seed_sequence(). On a retry the shard shows the
+      // abandoned, older sequence until this store: a snapshot that sees that
+      // one waits, as it would have to for this one.
+      if (shard.exclusive()) shard.seed_sequence.store(s, std::memory_order_relaxed);
+      node->set_packed(pack_sequence_and_kind(s, kind));
     }
     // Relaxed: the node is still private; the CAS below publishes this link.
     node->link(0).store(splice.next_ref[0], std::memory_order_relaxed);
@@ -290,18 +297,16 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
             expected, node_ref, std::memory_order_release, std::memory_order_relaxed)) {
       break;
     }
-    // Release: pairs with the acquire load in stable_sequence(); nothing was
-    // published, the sequence is simply abandoned.
-    if (seed) seq_word_.fetch_sub(1, std::memory_order_release);
+    // Nothing was published; the sequence is abandoned, and the next round
+    // takes a newer one.
     find_splice_for_level(key, search_packed, splice.prev[0], nullptr, 0, splice);
     if (!allowed(splice.next[0])) {
+      if (seed) settle_seed_sequence(shard);
       release_admission(node_bytes);
       return {WriteStatus::kRejected, existing};
     }
   }
-  // Release: the commit CAS happens-before a snapshot that sees this decrement,
-  // so a snapshot taken at a sequence >= ours finds the node.
-  if (seed) seq_word_.fetch_sub(1, std::memory_order_release);
+  if (seed) settle_seed_sequence(shard);
 
   // Upper levels, best effort: readers are correct with any subset linked.
   const uint64_t node_packed = node->packed();
@@ -339,16 +344,46 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
   return {WriteStatus::kCommitted, node};
 }
 
-SequenceNumber SkipListCore::stable_sequence() const {
-  constexpr uint64_t kPendingMask = (uint64_t{1} << kPendingBits) - 1;
-  for (int spins = 0;; ++spins) {
-    // Acquire: pairs with the writers' release decrements, so every commit at
-    // or below the returned sequence happens-before this snapshot's reads.
-    const uint64_t word = seq_word_.load(std::memory_order_acquire);
-    if ((word & kPendingMask) == 0) return word >> kPendingBits;
-    // Writers hold a sequence only for the few instructions around their CAS.
-    if (spins >= 64) std::this_thread::yield();
+void SkipListCore::announce_seed_writer(ArenaShard& shard) {
+  // Seq_cst, as the writer's fetch_add of the counter after it and the
+  // snapshot's loads of the counter and then of this word: if the fetch_add
+  // comes before the snapshot's load of the counter (the sequence is one the
+  // snapshot covers), so does this store, and the snapshot's later load of
+  // the word finds it (or what the writer stored after it).
+  if (shard.exclusive()) {
+    shard.seed_sequence.store(kTakingSequence, std::memory_order_seq_cst);
+  } else {
+    shard.seed_sequence.fetch_add(1, std::memory_order_seq_cst);
   }
+}
+
+void SkipListCore::settle_seed_sequence(ArenaShard& shard) {
+  // Release: the commit CAS happens-before a snapshot whose (acquire) load
+  // sees this, so a snapshot that waited for this shard finds the node.
+  if (shard.exclusive()) {
+    shard.seed_sequence.store(0, std::memory_order_release);
+  } else {
+    shard.seed_sequence.fetch_sub(1, std::memory_order_release);
+  }
+}
+
+SequenceNumber SkipListCore::stable_sequence() const {
+  // Seq_cst: see announce_seed_writer().
+  const SequenceNumber s = last_seed_sequence_.load(std::memory_order_seq_cst);
+  arena_.for_each_shard([&](const ArenaShard& shard) {
+    for (int spins = 0;; ++spins) {
+      // Seq_cst: see announce_seed_writer(); it includes acquire, which pairs
+      // with settle_seed_sequence().
+      const uint64_t held = shard.seed_sequence.load(std::memory_order_seq_cst);
+      if (held == 0) return;
+      // A sequence above s commits after this snapshot and is not its concern.
+      // (The shared shard only counts its writers: wait for all of them.)
+      if (shard.exclusive() && held != kTakingSequence && held > s) return;
+      // Writers hold a sequence only for the few instructions around their CAS.
+      if (spins >= 64) std::this_thread::yield();
+    }
+  });
+  return s;
 }
 
 void SkipListCore::seal_and_wait() {

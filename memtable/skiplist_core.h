@@ -8,11 +8,12 @@
 // its last write (prev/next at every level) and starts the next search from it,
 // so ascending and nearby writes skip most of the search.
 //
-// The seed API's sequence numbers come from `seq_word_`, which packs the last
-// sequence handed out with the number of writers holding a sequence they have
-// not yet committed or abandoned; a snapshot waits for an instant when that
-// number is zero, so every sequence at or below it is settled (a snapshot never
-// sees a write that commits after it).
+// The seed API's sequence numbers come from one counter; each writer shows the
+// sequence it holds, until its write commits, in its arena shard. A snapshot
+// reads the counter, then waits for the shards holding a sequence at or below
+// it, so every sequence it covers is settled (a snapshot never sees a write
+// that commits after it). A writer touches one shared cache line, the
+// counter; the snapshot, the rarer operation, reads every shard.
 //
 // Thread safety: any number of concurrent writers and readers; seal() may run
 // concurrently with writers. Nodes are never unlinked or freed before the core
@@ -171,9 +172,15 @@ class SkipListCore {
   std::atomic<int> max_height_{1};
   std::atomic<bool> sealed_{false};
 
-  // (last sequence << kPendingBits) | writers holding an unsettled sequence.
-  static constexpr int kPendingBits = 16;
-  alignas(64) std::atomic<uint64_t> seq_word_{0};
+  // Marks a shard whose writer is about to take a seed sequence.
+  static constexpr uint64_t kTakingSequence = ~uint64_t{0};
+  // Shows that this thread, writing through `shard`, is about to take seed
+  // sequences; settle_seed_sequence() ends it.
+  static void announce_seed_writer(ArenaShard& shard);
+  static void settle_seed_sequence(ArenaShard& shard);
+
+  // The last seed sequence handed out.
+  alignas(64) std::atomic<uint64_t> last_seed_sequence_{0};
   // Admission counters, used only when the matching limit is set.
   alignas(64) std::atomic<uint64_t> admitted_bytes_{0};
   std::atomic<uint64_t> admitted_entries_{0};
