@@ -36,8 +36,8 @@ std::optional<std::string_view> live_at(const SkipListCore& core, std::string_vi
 Cursor::Cursor(std::shared_ptr<const SkipListCore> core, SequenceNumber read_seq)
     : core_(std::move(core)), read_seq_(read_seq) {}
 
-void Cursor::start(const Node* node, const Node* lane) {
-  core_->start_lanes(lane, &lanes_);
+void Cursor::start(const Node* node, const Node* lane, const Node* far) {
+  core_->start_lanes(lane, far, &lanes_);
   if (node != nullptr) core_->prefetch_ahead(node, &lanes_);
   settle(node);
 }
@@ -73,9 +73,10 @@ bool Cursor::next() {
 
 void Cursor::seek(std::string_view target) {
   const Node* lane = nullptr;
+  const Node* far = nullptr;
   const Node* node =
-      core_->find_greater_or_equal(target, memtable_detail::kFrontOfKeyPacked, &lane);
-  start(node, lane);
+      core_->find_greater_or_equal(target, memtable_detail::kFrontOfKeyPacked, &lane, &far);
+  start(node, lane, far);
 }
 
 CursorIterator Cursor::begin() const {
@@ -94,7 +95,7 @@ bool CursorIterator::operator==(std::default_sentinel_t) const { return cursor_ 
 
 Cursor SkipListSnapshot::cursor() const {
   Cursor c(core_, seq_);
-  c.start(core_->first(), core_->first_lane());
+  c.start(core_->first(), core_->first_lane(), core_->first_far_lane());
   return c;
 }
 Cursor SkipListSnapshot::cursor_at(std::string_view target) const {
@@ -121,7 +122,7 @@ size_t SkipListSnapshot::count() const {
 
 Cursor FrozenMemtable::cursor() const {
   Cursor c(core_, kMaxSequenceNumber);
-  c.start(core_->first(), core_->first_lane());
+  c.start(core_->first(), core_->first_lane(), core_->first_far_lane());
   return c;
 }
 Cursor FrozenMemtable::cursor_at(std::string_view target) const {
@@ -231,7 +232,7 @@ std::vector<std::optional<std::string_view>> ConcurrentSkipList::get_many(
 
 Cursor ConcurrentSkipList::cursor() const {
   Cursor c(core_, kMaxSequenceNumber);
-  c.start(core_->first(), core_->first_lane());
+  c.start(core_->first(), core_->first_lane(), core_->first_far_lane());
   return c;
 }
 Cursor ConcurrentSkipList::cursor_at(std::string_view target) const {

@@ -405,15 +405,66 @@ inline void prefetch_entry(const Node* n) {
 }  // namespace
 
 void SkipListCore::start_lanes(const Node* lane, WalkLanes* lanes) const {
+  *lanes = WalkLanes{};
   lanes->node[0] = lane;
   // The lane comes from a search that has just read it, or from the head.
   lanes->node[1] = lane != nullptr ? next(lane, 1) : nullptr;
   if (lanes->node[1] != nullptr) prefetch_entry(lanes->node[1]);
 }
 
+void SkipListCore::start_lanes(const Node* lane, const Node* far, WalkLanes* lanes) const {
+  start_lanes(lane, lanes);
+  lanes->far[0] = far;
+  if (far == nullptr) return;
+  lanes->far[1] = next(far, 2);
+  if (lanes->far[1] != nullptr) {
+    prefetch(&lanes->far[1]->link(2));
+    prefetch_entry(lanes->far[1]);
+  }
+  fan_out(far, lanes);
+}
+
+void SkipListCore::fan_out(const Node* far, WalkLanes* lanes) const {
+  const Node* after = next(far, 0);
+  if (after != nullptr) prefetch_entry(after);
+  lanes->fan = next(far, 1);
+  if (lanes->fan != nullptr) {
+    prefetch(&lanes->fan->link(1));
+    prefetch_entry(lanes->fan);
+  }
+}
+
+void SkipListCore::far_step(WalkLanes* lanes) const {
+  // The level-1 node after the far lane just reached was requested a far step
+  // ago: request what follows it on levels 0 and 1.
+  if (const Node* fan = lanes->fan; fan != nullptr) {
+    const Node* after = next(fan, 0);
+    if (after != nullptr) prefetch_entry(after);
+    const Node* up = next(fan, 1);
+    if (up != nullptr) prefetch_entry(up);
+    lanes->fan = nullptr;
+  }
+  lanes->far[0] = lanes->far[1];
+  lanes->far[1] = lanes->far[2];
+  lanes->far[2] = nullptr;
+  lanes->steps_since_far = 0;
+  const int newest = lanes->far[1] != nullptr ? 1 : 0;
+  const Node* far = lanes->far[newest];
+  if (far == nullptr) return;
+  // Requested a far step ago, and reached through a level-2 link: it has one.
+  const Node* further = next(far, 2);
+  lanes->far[newest + 1] = further;
+  if (further != nullptr) {
+    prefetch(&further->link(2));
+    prefetch_entry(further);
+  }
+  fan_out(far, lanes);
+}
+
 void SkipListCore::prefetch_ahead(const Node* x, WalkLanes* lanes) const {
   const Node* n = next(x, 0);
   if (n != nullptr) prefetch_entry(n);
+  if (x == lanes->far[0]) far_step(lanes);
   if (x != lanes->node[0]) return;
   // The walk is at the first lane. The second was requested a lane step ago,
   // so reading its links now costs no wait; every lane was reached through a
@@ -424,6 +475,14 @@ void SkipListCore::prefetch_ahead(const Node* x, WalkLanes* lanes) const {
   if (lane == nullptr) return;
   lanes->node[1] = next(lane, 1);
   if (lanes->node[1] != nullptr) prefetch_entry(lanes->node[1]);
+  // Two far lanes become three once the second has had time to arrive.
+  if (lanes->far[2] == nullptr && lanes->far[1] != nullptr && ++lanes->steps_since_far >= 3) {
+    lanes->far[2] = next(lanes->far[1], 2);
+    if (lanes->far[2] != nullptr) {
+      prefetch(&lanes->far[2]->link(2));
+      prefetch_entry(lanes->far[2]);
+    }
+  }
   // The node after a lane on level 0 is reached only through the lane:
   // request it a lane step before the walk needs it.
   const Node* after = next(lane, 0);
@@ -431,8 +490,9 @@ void SkipListCore::prefetch_ahead(const Node* x, WalkLanes* lanes) const {
 }
 
 const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t packed,
-                                                const Node** lane) const {
+                                                const Node** lane, const Node** far) const {
   if (lane != nullptr) *lane = nullptr;
+  if (far != nullptr) *far = nullptr;
   const Node* x = head_;
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint, see above
   const Node* last_bigger = nullptr;
@@ -452,9 +512,11 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
       // Found on level >= 1: n itself is linked there. Found on level 0: the
       // bound of the descent from level 1 (null if the search began on 0).
       if (lane != nullptr && level >= 1) *lane = n;
+      if (far != nullptr && level >= 2) *far = n;
       return n;
     } else {
       if (lane != nullptr && level == 1) *lane = n;
+      if (far != nullptr && level == 2) *far = n;
       last_bigger = n;
       --level;
     }

@@ -67,9 +67,10 @@ class SkipListCore {
 
   // First node >= (key, packed), or null. With `lane`, also the first node at
   // or after it that is linked on level 1 (or null): where a walk along level
-  // 0 from the result can start its lane (see prefetch_ahead()).
+  // 0 from the result can start its lane (see prefetch_ahead()); with `far`,
+  // the first on level 2, where it can start its far lanes.
   const Node* find_greater_or_equal(std::string_view key, uint64_t packed,
-                                    const Node** lane = nullptr) const;
+                                    const Node** lane = nullptr, const Node** far = nullptr) const;
   // Last node < (key, packed), or null if there is none.
   const Node* find_less_than(std::string_view key, uint64_t packed) const;
   const Node* find_last() const;
@@ -91,7 +92,19 @@ class SkipListCore {
   // half the time. (Nodes are never unlinked, so the walk always reaches
   // the first lane.) start_lanes() starts the lanes at a node of level 1 at
   // or after the walk's start (null: no lanes); it reads that node's links.
+  //
+  // A chain of level-1 lanes advances one step per memory latency, two nodes;
+  // far lanes on level 2 advance four. Up to three nodes of level 2 ahead are
+  // kept requested; when the walk reaches the first, the newest of the others
+  // (requested a far step ago) gives the next one and its own level-0 and
+  // level-1 successors, and the level-1 successor requested at the previous
+  // far step gives its successors on levels 0 and 1. Most nodes are then
+  // requested five to ten nodes before the walk gets to them.
   void start_lanes(const Node* lane, WalkLanes* lanes) const;
+  // Also starts far lanes at `far`, a node of level 2 at or after `lane`
+  // that the caller has just read (the head's level-2 successor).
+  void start_lanes(const Node* lane, const Node* far, WalkLanes* lanes) const;
+  const Node* first_far_lane() const { return next(head_, 2); }
   void prefetch_ahead(const Node* x, WalkLanes* lanes) const;
   // The successor of `n` at `level` (acquire: see Node::next_ref).
   const Node* next(const Node* n, int level) const { return arena_.node_at(n->next_ref(level)); }
@@ -158,6 +171,11 @@ class SkipListCore {
   // Prefetches the successors of x on the few levels below `level` (n: x's
   // successor at `level`, being fetched already).
   void prefetch_column(const Node* x, const Node* n, int level) const;
+  // Far lanes (prefetch_ahead()): requests the level-0 and level-1
+  // successors of `far`, a far lane requested a far step ago.
+  void fan_out(const Node* far, WalkLanes* lanes) const;
+  // The walk has reached lanes->far[0].
+  void far_step(WalkLanes* lanes) const;
   // Reserves room for one entry of `node_bytes` under the limits; false (and the
   // list auto-sealed) when a limit is already reached.
   bool admit(size_t node_bytes, bool* reached_limit);

@@ -24,7 +24,7 @@ class MemtableVersionIterator final : public InternalIterator {
 
   bool valid() const override { return node_ != nullptr; }
   void seek_to_first() override {
-    core_->start_lanes(core_->first_lane(), &lanes_);
+    core_->start_lanes(core_->first_lane(), core_->first_far_lane(), &lanes_);
     arrive(core_->first());
   }
   void seek_to_last() override {
@@ -33,9 +33,10 @@ class MemtableVersionIterator final : public InternalIterator {
   }
   void seek(std::string_view user_key, SequenceNumber seq) override {
     const Node* lane = nullptr;
+    const Node* far = nullptr;
     const Node* node = core_->find_greater_or_equal(
-        user_key, pack_sequence_and_kind(seq, kValueKindForSeek), &lane);
-    core_->start_lanes(lane, &lanes_);
+        user_key, pack_sequence_and_kind(seq, kValueKindForSeek), &lane, &far);
+    core_->start_lanes(lane, far, &lanes_);
     arrive(node);
   }
   void seek_for_prev(std::string_view user_key, SequenceNumber seq) override {

@@ -50,6 +50,12 @@ struct Node;
 // whose memory the walk has requested (SkipListCore::prefetch_ahead()).
 struct WalkLanes {
   const Node* node[2] = {nullptr, nullptr};
+  // Up to three consecutive nodes of level 2 at or after the walk, a node of
+  // level 1 requested on the way, and the level-1 steps since the last
+  // level-2 step.
+  const Node* far[3] = {nullptr, nullptr, nullptr};
+  const Node* fan = nullptr;
+  uint32_t steps_since_far = 0;
 };
 }  // namespace memtable_detail
 
@@ -133,7 +139,8 @@ class Cursor {
   Cursor(std::shared_ptr<const memtable_detail::SkipListCore> core, SequenceNumber read_seq);
   // Positions at the first visible entry from `node` on; `lane` as in
   // SkipListCore::prefetch_ahead().
-  void start(const memtable_detail::Node* node, const memtable_detail::Node* lane);
+  void start(const memtable_detail::Node* node, const memtable_detail::Node* lane,
+             const memtable_detail::Node* far = nullptr);
   void settle(const memtable_detail::Node* node);
   const memtable_detail::Node* step(const memtable_detail::Node* node);
 
