@@ -496,6 +496,78 @@ TEST_P(ConcurrencyTest, EngineStyleAddAndReadAtSequence) {
   EXPECT_EQ(list.entry_count(), n);
 }
 
+// Whole walks while writers insert: cursors and the version iterator, from the
+// first entry and from seeks, request nodes ahead of themselves on levels 1
+// and 2 (SkipListCore::prefetch_ahead()) while those levels change under
+// them. Every walk must be strictly ordered and hold every insert
+// acknowledged before it started.
+TEST_P(ConcurrencyTest, LongWalksDuringInsertsSeeEveryEarlierInsert) {
+  const int writers = std::max(1, GetParam() - 1);
+  const int per_writer = 2000 * kScale;
+  ConcurrentSkipList list;
+  // Writer w inserts keys w, w + writers, ... in a fixed random order.
+  std::vector<std::vector<uint64_t>> orders(writers);
+  for (int w = 0; w < writers; ++w) {
+    for (int i = 0; i < per_writer; ++i)
+      orders[w].push_back(static_cast<uint64_t>(i) * writers + w);
+    std::shuffle(orders[w].begin(), orders[w].end(), std::mt19937_64(100 + w));
+  }
+  std::vector<std::atomic<int>> acknowledged(writers);
+  for (auto& a : acknowledged) a.store(0);
+  std::atomic<int> writers_done{0};
+  std::atomic<int> failures{0};
+  std::atomic<int> walks{0};
+  run_threads(writers + 1, [&](int t) {
+    if (t < writers) {
+      for (int i = 0; i < per_writer; ++i) {
+        if (!list.insert(key_of(orders[t][i]), "v")) failures.fetch_add(1);
+        acknowledged[t].store(i + 1);
+      }
+      writers_done.fetch_add(1);
+      return;
+    }
+    std::mt19937_64 rng(7);
+    for (int round = 0; writers_done.load() < writers || round < 3; ++round) {
+      std::vector<int> before(writers);
+      for (int w = 0; w < writers; ++w) before[w] = acknowledged[w].load();
+      // From the first entry, or from a seek into the lower half.
+      const uint64_t from =
+          round % 3 == 0 ? 0 : rng() % (static_cast<uint64_t>(per_writer) * writers / 2);
+      std::set<uint64_t> seen;
+      std::string previous;
+      auto record = [&](std::string_view key) {
+        if (!previous.empty() && !(previous < key)) failures.fetch_add(1);
+        previous = std::string(key);
+        seen.insert(std::stoull(std::string(key)));
+      };
+      if (round % 2 == 0) {
+        for (Cursor c = from == 0 ? list.cursor() : list.cursor_at(key_of(from)); c.valid();
+             c.next()) {
+          record(c.entry().key);
+        }
+      } else {
+        auto it = list.new_version_iterator();
+        if (from == 0) {
+          it->seek_to_first();
+        } else {
+          it->seek(key_of(from), kMaxSequenceNumber);
+        }
+        for (; it->valid(); it->next()) record(it->user_key());
+      }
+      for (int w = 0; w < writers; ++w) {
+        for (int i = 0; i < before[w]; ++i) {
+          if (orders[w][i] >= from && seen.count(orders[w][i]) == 0) failures.fetch_add(1);
+        }
+      }
+      walks.fetch_add(1);
+    }
+  });
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(walks.load(), 3);
+  std::string why;
+  EXPECT_TRUE(list.check_invariants(&why)) << why;
+}
+
 INSTANTIATE_TEST_SUITE_P(Threads, ConcurrencyTest, ::testing::Values(2, 4, 8),
                          [](const auto& param_info) {
                            return std::to_string(param_info.param) + "threads";
