@@ -6,7 +6,8 @@
 // Workload: N = 1,000,000 keys of 16 bytes ("%016llu" of 0..N-1),
 // 100-byte values; sequential insert; random insert (a fixed-seed
 // permutation); random insert with 2 threads into one structure; random get
-// with 1 and 2 threads; full scan; bytes of memory per entry.
+// with 1 and 2 threads; random get in batches of 16 keys (get_many, RocksDB's
+// MultiGet); full scan; bytes of memory per entry.
 //
 // Every benchmark times one pass over the N keys with manual timing (setup and
 // teardown excluded) and reports ns_per_op. Run with --benchmark_repetitions=3
@@ -25,6 +26,7 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -146,6 +148,11 @@ struct FsdbList {
     if (!list.insert(k, v)) std::abort();
   }
   bool get(std::string_view k) const { return list.get_live(k).has_value(); }
+  size_t get_batch(std::span<const std::string_view> keys) const {
+    size_t n = 0;
+    for (const auto& v : list.get_many(keys)) n += v.has_value();
+    return n;
+  }
   size_t scan() const {
     size_t n = 0;
     for (fsdb::Cursor c = list.cursor(); c.valid(); c.next()) n += c.entry().value.size() > 0;
@@ -167,6 +174,12 @@ struct LockedMap {
   bool get(std::string_view k) const {
     std::lock_guard<std::mutex> lock(mu);
     return map.find(k) != map.end();
+  }
+  size_t get_batch(std::span<const std::string_view> keys) const {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (std::string_view k : keys) n += map.find(k) != map.end();
+    return n;
   }
   size_t scan() const {
     std::lock_guard<std::mutex> lock(mu);
@@ -210,6 +223,17 @@ struct RocksMemtable {
   bool get(std::string_view k) const {
     std::string v;
     return db->Get(rocksdb::ReadOptions(), rocksdb::Slice(k.data(), k.size()), &v).ok();
+  }
+  size_t get_batch(std::span<const std::string_view> keys) const {
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(keys.size());
+    for (std::string_view k : keys) slices.emplace_back(k.data(), k.size());
+    std::vector<std::string> values;
+    size_t n = 0;
+    for (const rocksdb::Status& s : db->MultiGet(rocksdb::ReadOptions(), slices, &values)) {
+      n += s.ok();
+    }
+    return n;
   }
   size_t scan() const {
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
@@ -303,6 +327,30 @@ void BM_RandomGet(benchmark::State& state) {
   }
 }
 
+// Lookups in batches of kBatch keys (get_many / MultiGet), one thread.
+template <typename Store>
+void BM_RandomGetBatch(benchmark::State& state) {
+  constexpr size_t kBatch = 16;
+  const Workload& w = workload();
+  Store& store = filled_store<Store>();
+  for (auto _ : state) {
+    size_t found = 0;
+    const Timing s = timed_on_threads(1, [&](int) {
+      std::vector<std::string_view> keys(kBatch);
+      for (size_t i = 0; i < kNumKeys; i += kBatch) {
+        const size_t n = std::min(kBatch, kNumKeys - i);
+        for (size_t j = 0; j < n; ++j) keys[j] = w.random_key(i + j);
+        found += store.get_batch(std::span<const std::string_view>(keys.data(), n));
+      }
+    });
+    if (found != kNumKeys) {
+      state.SkipWithError("lookup missed a key");
+      return;
+    }
+    report(state, s, kNumKeys);
+  }
+}
+
 template <typename Store>
 void BM_Scan(benchmark::State& state) {
   Store& store = filled_store<Store>();
@@ -345,6 +393,8 @@ void register_all() {
                 ->ArgName("threads")
                 ->Arg(1)
                 ->Arg(2));
+  configure(benchmark::RegisterBenchmark((name + "/random_get_batch16").c_str(),
+                                         BM_RandomGetBatch<Store>));
   configure(benchmark::RegisterBenchmark((name + "/full_scan").c_str(), BM_Scan<Store>));
   configure(benchmark::RegisterBenchmark((name + "/memory").c_str(), BM_Memory<Store>));
 }

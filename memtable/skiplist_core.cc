@@ -523,6 +523,69 @@ const Node* SkipListCore::find_greater_or_equal(std::string_view key, uint64_t p
   }
 }
 
+void SkipListCore::find_visible_many(std::span<const std::string_view> keys, SequenceNumber seq,
+                                     const Node** out) const {
+  // Enough searches in flight to overlap their misses, few enough that a
+  // round comes back to a node before its line is evicted.
+  constexpr size_t kInFlight = 16;
+  struct Search {
+    const Node* x;            // < the target, on `level`
+    const Node* n;            // x's successor on `level`, requested last round
+    const Node* last_bigger;  // as in find_greater_or_equal()
+    int level;
+  };
+  const uint64_t packed = pack_sequence_and_kind(seq, kValueKindForSeek);
+  auto request = [](const Node* n, int level) {
+    if (n == nullptr) return;
+    prefetch(&n->link(level));
+    prefetch(n->key_line());
+  };
+  for (size_t base = 0; base < keys.size(); base += kInFlight) {
+    const size_t count = std::min(kInFlight, keys.size() - base);
+    Search searches[kInFlight];
+    // Relaxed: a hint where searches start (see find_greater_or_equal()).
+    const int top = max_height_.load(std::memory_order_relaxed) - 1;
+    for (size_t i = 0; i < count; ++i) {
+      const Node* n = next(head_, top);
+      searches[i] = Search{head_, n, nullptr, top};
+      request(n, top);
+    }
+    size_t running = count;
+    while (running > 0) {
+      for (size_t i = 0; i < count; ++i) {
+        Search& s = searches[i];
+        if (s.level < 0) continue;  // done
+        const std::string_view key = keys[base + i];
+        // The same steps as find_greater_or_equal(), until one needs a node
+        // that is not in cache yet: that one is requested for the next round.
+        for (;;) {
+          const int cmp =
+              (s.n == nullptr || s.n == s.last_bigger) ? 1 : compare_node(s.n, key, packed);
+          if (cmp < 0) {
+            s.x = s.n;
+            s.n = next(s.x, s.level);
+            request(s.n, s.level);
+            break;
+          }
+          if (cmp == 0 || s.level == 0) {
+            out[base + i] = (s.n != nullptr && s.n->user_key() == key) ? s.n : nullptr;
+            s.level = -1;
+            --running;
+            break;
+          }
+          s.last_bigger = s.n;
+          --s.level;
+          s.n = next(s.x, s.level);  // x's links are in cache
+          if (s.n != nullptr && s.n != s.last_bigger) {
+            request(s.n, s.level);
+            break;
+          }
+        }
+      }
+    }
+  }
+}
+
 const Node* SkipListCore::find_less_than(std::string_view key, uint64_t packed) const {
   const Node* x = head_;
   int level = max_height_.load(std::memory_order_relaxed) - 1;  // relaxed: a hint

@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 #include "fsdb/skiplist.h"
@@ -114,6 +115,13 @@ class SkipListCore {
     const Node* n = find_greater_or_equal(key, pack_sequence_and_kind(seq, kValueKindForSeek));
     return (n != nullptr && n->user_key() == key) ? n : nullptr;
   }
+
+  // find_visible() of every key, into out[i] (null: none). The searches run
+  // interleaved, a few at a time: each step compares a node requested one
+  // round earlier and requests the next, so the cache misses of several
+  // searches overlap instead of following one another.
+  void find_visible_many(std::span<const std::string_view> keys, SequenceNumber seq,
+                         const Node** out) const;
 
   // The seed API's snapshot sequence: every seed write with a sequence at or
   // below it has committed or given up.

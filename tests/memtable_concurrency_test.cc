@@ -181,6 +181,15 @@ TEST_P(ConcurrencyTest, MixedWorkloadWithSnapshots) {
       // Point reads: a live value is always the one its key was inserted with.
       const std::string key = key_of(rng() % key_space);
       if (auto v = list.get_live(key); v && *v != "value-" + key) failures.fetch_add(1);
+      // Interleaved point reads: the same, for a batch.
+      std::vector<std::string> batch_keys;
+      for (int i = 0; i < 20; ++i) batch_keys.push_back(key_of(rng() % key_space));
+      const std::vector<std::string_view> batch(batch_keys.begin(), batch_keys.end());
+      const auto got = list.get_many(batch);
+      if (got.size() != batch.size()) failures.fetch_add(1);
+      for (size_t i = 0; i < got.size(); ++i) {
+        if (got[i] && *got[i] != "value-" + batch_keys[i]) failures.fetch_add(1);
+      }
       // Cursor: strictly increasing keys.
       std::string prev;
       bool first = true;

@@ -111,6 +111,46 @@ TEST(SkipListTest, InsertBatchAndGetMany) {
   EXPECT_EQ(got[4], std::optional<std::string_view>("1"));
 }
 
+// get_many() runs its searches interleaved; every answer must be get_live()'s:
+// present, missing (before the first key, between keys, past the last),
+// removed, repeated within a batch, and batches of every size around the
+// number of searches it keeps in flight.
+TEST(SkipListTest, GetManyAnswersAsGetLiveDoes) {
+  ConcurrentSkipList list;
+  std::mt19937 rng(11);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) {
+    std::string key = "k" + std::to_string(i * 2);
+    if (i % 97 == 0) key += std::string(1, '\0') + "nul";
+    ASSERT_TRUE(list.insert(key, "v" + std::to_string(i)));
+    if (i % 5 == 0) {
+      ASSERT_TRUE(list.remove(key));  // a tombstone version in front
+    }
+    keys.push_back(key);
+  }
+  ASSERT_TRUE(list.insert("", "empty key"));
+  std::vector<std::string> probes = {"", "\xff\xff", "a", "k", "k1", "k3", "zzz"};
+  for (int i = 0; i < 2000; ++i) {
+    probes.push_back(rng() % 3 == 0 ? "k" + std::to_string(rng() % 6000)  // half are missing
+                                    : keys[rng() % keys.size()]);
+  }
+  for (size_t batch : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{33},
+                       size_t{500}, probes.size()}) {
+    for (size_t start = 0; start + batch <= probes.size();
+         start += std::max<size_t>(batch, 1) * 7) {
+      std::vector<std::string_view> views(probes.begin() + static_cast<ptrdiff_t>(start),
+                                          probes.begin() + static_cast<ptrdiff_t>(start + batch));
+      if (batch > 2) views[1] = views[0];  // the same key twice in one batch
+      const auto got = list.get_many(views);
+      ASSERT_EQ(got.size(), views.size());
+      for (size_t i = 0; i < views.size(); ++i) {
+        ASSERT_EQ(got[i], list.get_live(views[i])) << "batch " << batch << " key " << views[i];
+      }
+      if (batch == 0) break;
+    }
+  }
+}
+
 TEST(SkipListTest, InsertBatchRespectsLimits) {
   SkipListOptions options;
   options.max_entries = 3;

@@ -230,6 +230,9 @@ class ConcurrentSkipList {
   std::optional<Lookup> get(std::string_view key) const;  // tombstones included
   std::optional<std::string_view> get_live(std::string_view key) const;
   bool contains(std::string_view key) const;  // live only
+  // get_live() of every key, in order. The lookups run interleaved, so that
+  // their cache misses overlap: several times faster per key than get_live()
+  // in a loop on a list larger than the cache.
   std::vector<std::optional<std::string_view>> get_many(
       std::span<const std::string_view> keys) const;
 
