@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <numeric>
 
 #include "engine/db_iterator.h"
 #include "engine/filename.h"
@@ -713,17 +714,29 @@ Status DBImpl::get(const ReadOptions& options, std::string_view key, std::string
   return get_from_view(*view, options, key, read_sequence(options), value);
 }
 
+namespace {
+// A read's answer from the version it found: the value, or NotFound for a
+// tombstone.
+Status answer_found(ValueKind kind, std::string_view found, std::string* value) {
+  if (kind == ValueKind::kTombstone) return Status::NotFound();
+  value->assign(found);
+  return Status::OK();
+}
+}  // namespace
+
 Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
                              SequenceNumber seq, std::string* value) {
-  auto answer = [&](ValueKind kind, std::string_view v) {
-    if (kind == ValueKind::kTombstone) return Status::NotFound();
-    value->assign(v);
-    return Status::OK();
-  };
-  if (auto found = view.mem->get_at(key, seq)) return answer(found->kind, found->value);
+  if (auto found = view.mem->get_at(key, seq))
+    return answer_found(found->kind, found->value, value);
   for (const auto& frozen : view.sealed) {
-    if (auto found = frozen->get_at(key, seq)) return answer(found->kind, found->value);
+    if (auto found = frozen->get_at(key, seq))
+      return answer_found(found->kind, found->value, value);
   }
+  return get_from_tables(view, options, key, seq, value);
+}
+
+Status DBImpl::get_from_tables(const ReadView& view, const ReadOptions& options,
+                               std::string_view key, SequenceNumber seq, std::string* value) {
   const TableReadOptions read_options{options.verify_checksums, options.fill_cache};
   // The tables that may hold the key, in the order they are searched: level-0
   // files newest first, then the one file of each deeper level whose range
@@ -757,7 +770,7 @@ Status DBImpl::get_from_view(const ReadView& view, const ReadOptions& options, s
     thread_local TableGetResult got;  // its value buffer is reused from one get to the next
     Status s = reader->get(read_options, key, hash, seq, &got);
     if (!s.ok()) return s;
-    if (got.found) return answer(got.kind, got.value);
+    if (got.found) return answer_found(got.kind, got.value, value);
   }
   return Status::NotFound();
 }
@@ -769,11 +782,35 @@ std::vector<Status> DBImpl::multi_get(const ReadOptions& options,
   const auto view = read_view();
   const SequenceNumber seq = read_sequence(options);
   values->assign(keys.size(), std::string());
-  std::vector<Status> statuses;
-  statuses.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    statuses.push_back(get_from_view(*view, options, keys[i], seq, &(*values)[i]));
+  std::vector<Status> statuses(keys.size());
+  // The memtables answer the keys they hold in batches, the lookups
+  // interleaved (ConcurrentSkipList::get_many_at()); the rest go on to the
+  // older memtables and then to the tables, one by one.
+  std::vector<size_t> pending(keys.size());
+  std::iota(pending.begin(), pending.end(), size_t{0});
+  std::vector<std::string_view> batch;
+  auto look_up = [&](const auto& list) {
+    batch.clear();
+    for (size_t i : pending) batch.push_back(keys[i]);
+    const auto found = list.get_many_at(batch, seq);
+    size_t kept = 0;
+    for (size_t j = 0; j < pending.size(); ++j) {
+      const size_t i = pending[j];
+      if (found[j]) {
+        statuses[i] = answer_found(found[j]->kind, found[j]->value, &(*values)[i]);
+      } else {
+        pending[kept++] = i;
+      }
+    }
+    pending.resize(kept);
+  };
+  look_up(*view->mem);
+  for (const auto& frozen : view->sealed) {
+    if (pending.empty()) break;
+    look_up(*frozen);
   }
+  for (size_t i : pending)
+    statuses[i] = get_from_tables(*view, options, keys[i], seq, &(*values)[i]);
   return statuses;
 }
 

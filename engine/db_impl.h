@@ -164,6 +164,9 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held.
   void install_read_view();
   SequenceNumber read_sequence(const ReadOptions& options);
+  // The tables' part of get_from_view().
+  Status get_from_tables(const ReadView& view, const ReadOptions& options, std::string_view key,
+                         SequenceNumber seq, std::string* value);
   Status get_from_view(const ReadView& view, const ReadOptions& options, std::string_view key,
                        SequenceNumber seq, std::string* value);
 

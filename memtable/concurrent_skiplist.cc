@@ -22,6 +22,23 @@ std::optional<Lookup> lookup_at(const SkipListCore& core, std::string_view key,
   return Lookup{n->value(), n->kind() == ValueKind::kTombstone};
 }
 
+std::vector<std::optional<VersionLookup>> versions_at(const SkipListCore& core,
+                                                      std::span<const std::string_view> keys,
+                                                      SequenceNumber seq) {
+  std::vector<const Node*> nodes(keys.size());
+  core.find_visible_many(keys, seq, nodes.data());
+  std::vector<std::optional<VersionLookup>> out;
+  out.reserve(keys.size());
+  for (const Node* n : nodes) {
+    if (n == nullptr) {
+      out.emplace_back(std::nullopt);
+    } else {
+      out.emplace_back(VersionLookup{n->value(), n->kind(), n->sequence()});
+    }
+  }
+  return out;
+}
+
 std::optional<std::string_view> live_at(const SkipListCore& core, std::string_view key,
                                         SequenceNumber seq) {
   const Node* n = core.find_visible(key, seq);
@@ -142,6 +159,10 @@ std::optional<VersionLookup> FrozenMemtable::get_at(std::string_view key,
   const Node* n = core_->find_visible(key, seq);
   if (n == nullptr) return std::nullopt;
   return VersionLookup{n->value(), n->kind(), n->sequence()};
+}
+std::vector<std::optional<VersionLookup>> FrozenMemtable::get_many_at(
+    std::span<const std::string_view> keys, SequenceNumber seq) const {
+  return versions_at(*core_, keys, seq);
 }
 std::unique_ptr<InternalIterator> FrozenMemtable::new_version_iterator() const {
   return std::make_unique<memtable_detail::MemtableVersionIterator>(core_);
@@ -283,6 +304,11 @@ std::optional<VersionLookup> ConcurrentSkipList::get_at(std::string_view key,
   const Node* n = core_->find_visible(key, seq);
   if (n == nullptr) return std::nullopt;
   return VersionLookup{n->value(), n->kind(), n->sequence()};
+}
+
+std::vector<std::optional<VersionLookup>> ConcurrentSkipList::get_many_at(
+    std::span<const std::string_view> keys, SequenceNumber seq) const {
+  return versions_at(*core_, keys, seq);
 }
 
 std::unique_ptr<InternalIterator> ConcurrentSkipList::new_version_iterator() const {

@@ -143,6 +143,49 @@ TEST_F(DBTest, MultiGetKeepsOrderAndReportsEachKey) {
   EXPECT_EQ(values[3], "3");
 }
 
+// multi_get batches the keys the memtables hold and sends the rest on to the
+// tables: every answer must be get()'s, with keys spread over the active
+// memtable, sealed ones and tables, overwritten, deleted, missing, repeated,
+// at the latest state and at a snapshot.
+TEST_F(DBTest, MultiGetAnswersAsGetDoesWhereverTheKeysLive) {
+  Options options;
+  options.memtable_bytes = 32 << 10;  // rotations and flushes while it writes
+  open(options);
+  std::mt19937 rng(5);
+  const Snapshot* snap = nullptr;
+  for (int i = 0; i < 6000; ++i) {
+    const std::string key = key_of(rng() % 2000);
+    if (rng() % 5 == 0) {
+      FSDB_ASSERT_OK(db_->remove(key));
+    } else {
+      FSDB_ASSERT_OK(db_->put(key, "v" + std::to_string(i)));
+    }
+    if (i == 3000) snap = db_->get_snapshot();
+  }
+  std::vector<std::string> wanted;
+  for (int i = 0; i < 2200; ++i) wanted.push_back(key_of(i));  // the last 200 never written
+  wanted.push_back(key_of(7));                                 // twice
+  std::vector<std::string_view> keys(wanted.begin(), wanted.end());
+  for (const Snapshot* at : {static_cast<const Snapshot*>(nullptr), snap}) {
+    ReadOptions ro;
+    ro.snapshot = at;
+    std::vector<std::string> values;
+    const auto statuses = db_->multi_get(ro, keys, &values);
+    ASSERT_EQ(statuses.size(), keys.size());
+    ASSERT_EQ(values.size(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::string expected = get(keys[i], at);
+      if (expected == "NOT_FOUND") {
+        EXPECT_TRUE(statuses[i].is_not_found()) << keys[i] << ": " << statuses[i].to_string();
+      } else {
+        ASSERT_TRUE(statuses[i].ok()) << keys[i] << ": " << statuses[i].to_string();
+        EXPECT_EQ(values[i], expected) << keys[i];
+      }
+    }
+  }
+  db_->release_snapshot(snap);
+}
+
 TEST_F(DBTest, IteratorsMergeMemtablesAndTablesBothWays) {
   Options options;
   options.memtable_bytes = 64 << 10;

@@ -182,6 +182,9 @@ class FrozenMemtable {
   std::optional<std::string_view> get_live(std::string_view key) const;
   bool contains(std::string_view key) const;
   std::optional<VersionLookup> get_at(std::string_view key, SequenceNumber seq) const;
+  // get_at() of every key, in order, the lookups interleaved (as get_many()).
+  std::vector<std::optional<VersionLookup>> get_many_at(std::span<const std::string_view> keys,
+                                                        SequenceNumber seq) const;
   // Every version in internal order (user key ascending, sequence descending).
   std::unique_ptr<InternalIterator> new_version_iterator() const;
 
@@ -257,6 +260,9 @@ class ConcurrentSkipList {
                    SequenceNumber seq);
   // The newest version of key with sequence <= seq (value or tombstone).
   std::optional<VersionLookup> get_at(std::string_view key, SequenceNumber seq) const;
+  // get_at() of every key, in order; the lookups run interleaved (see get_many()).
+  std::vector<std::optional<VersionLookup>> get_many_at(std::span<const std::string_view> keys,
+                                                        SequenceNumber seq) const;
   // Every version in internal order; valid while this list is alive.
   std::unique_ptr<InternalIterator> new_version_iterator() const;
 
