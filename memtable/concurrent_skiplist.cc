@@ -245,15 +245,13 @@ bool ConcurrentSkipList::contains(std::string_view key) const { return get_live(
 
 std::vector<std::optional<std::string_view>> ConcurrentSkipList::get_many(
     std::span<const std::string_view> keys) const {
-  std::vector<const Node*> nodes(keys.size());
-  core_->find_visible_many(keys, kMaxSequenceNumber, nodes.data());
   std::vector<std::optional<std::string_view>> out;
   out.reserve(keys.size());
-  for (const Node* n : nodes) {
-    if (n == nullptr || n->kind() == ValueKind::kTombstone) {
-      out.emplace_back(std::nullopt);
+  for (const auto& found : versions_at(*core_, keys, kMaxSequenceNumber)) {
+    if (found && found->kind != ValueKind::kTombstone) {
+      out.emplace_back(found->value);
     } else {
-      out.emplace_back(n->value());
+      out.emplace_back(std::nullopt);
     }
   }
   return out;
