@@ -7,7 +7,7 @@
 // With FSDB_BENCH_PEERS the same entries are also written by RocksDB's
 // SstFileWriter (zstd, 4 KiB blocks, 10-bit bloom) in the same run.
 //
-//   sstable_bench [num_entries] [dir] [compression_dictionary_bytes]
+//   sstable_bench [num_entries] [dir] [compression_dictionary_bytes] [zstd_level]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -121,7 +121,9 @@ int main(int argc, char** argv) {
 
   fsdb::TableOptions options;  // zstd level 3, 4 KiB blocks, 10 bits/key
   if (argc > 3) options.compression_dictionary_bytes = std::strtoull(argv[3], nullptr, 10);
-  std::printf("compression dictionary: up to %zu bytes\n", options.compression_dictionary_bytes);
+  if (argc > 4) options.zstd_level = std::atoi(argv[4]);
+  std::printf("compression dictionary: up to %zu bytes, zstd level %d\n",
+              options.compression_dictionary_bytes, options.zstd_level);
   uint64_t size_flush = 0, size_seq0 = 0;
   std::vector<double> times;
   for (int rep = 0; rep < 3; ++rep) {

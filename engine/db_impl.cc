@@ -362,7 +362,11 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   w.batch = batch;
   w.disable_wal = options.disable_wal;
   Status s;
-  if (!options.disable_wal || !begin_direct_write(w)) {
+  // A synced write goes through the queue, where writers share an fdatasync.
+  const DirectWrite direct =
+      options.sync && !options.disable_wal ? DirectWrite::kQueue : begin_direct_write(w, &s);
+  if (direct == DirectWrite::kFailed) return s;
+  if (direct == DirectWrite::kQueue) {
     wal::GroupCommit::Request request;
     request.context = &w;
     request.bytes = batch->approximate_size();
@@ -383,21 +387,28 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   return s;
 }
 
-bool DBImpl::begin_direct_write(Writer& w) {
+DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
   wal::WriteBatchBuilder& rep = w.batch->rep();
   {
     std::lock_guard<SpinMutex> guard(sequence_mu_);
     // The same conditions as a leader's fast path (relaxed loads: hints, and
     // a write that misses a change just made goes through the queue next
-    // time). mem_.list is switched only by a leader that set
-    // direct_writes_blocked_ first, so reading it here races with nothing.
+    // time). mem_.list and log_ are switched only by a leader that set
+    // direct_writes_blocked_ first, so reading them here races with nothing.
     // Relaxed loads of last_allocated_: it is written only under sequence_mu_.
     const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
     if (direct_writes_blocked_ || writes_need_attention_.load(std::memory_order_relaxed) ||
         level0_files_.load(std::memory_order_relaxed) >=
             static_cast<size_t>(options_.l0_slowdown_writes_trigger) ||
         memtable_full(*mem_.list) || allocated + rep.count() > kMaxSequenceNumber) {
-      return false;
+      return DirectWrite::kQueue;
+    }
+    // The record is appended under the lock, right after its sequence is
+    // taken, so the log holds records in sequence order whoever wrote them:
+    // recovery replays a prefix of the sequence. Only a copy into a mapping
+    // is cheap enough for that (a write(2) would keep the others spinning).
+    if (!w.disable_wal && (leader_owns_log_ || !log_->appends_are_memory_copies())) {
+      return DirectWrite::kQueue;
     }
     w.memtable = mem_.list.get();
     w.first_sequence = allocated + 1;
@@ -409,12 +420,33 @@ bool DBImpl::begin_direct_write(Writer& w) {
     // sequence order, and a rotation waiting for the publisher to drain
     // waits for this write too.
     w.ticket = publisher_.begin(w.first_sequence, last);
+    if (!w.disable_wal) {
+      const std::string_view record = rep.encoded();
+      *status = log_->add_records(std::span<const std::string_view>(&record, 1), /*sync=*/false);
+      if (!status->ok()) {
+        // The log may end in a partial record: every later write goes to a
+        // leader, which sees the error (recorded below) and refuses.
+        // Relaxed: a hint, as everywhere; mu_ orders the error itself.
+        writes_need_attention_.store(true, std::memory_order_relaxed);
+      }
+    }
   }
-  // The memtable cannot be sealed before this write's range finishes.
-  note_unlogged_write();
+  if (!status->ok()) {
+    // Nothing is inserted: the range ends here, empty, as a failed group's do.
+    publisher_.finish(w.ticket);
+    std::lock_guard<std::mutex> guard(mu_);
+    record_background_error(*status);
+    return DirectWrite::kFailed;
+  }
+  if (w.disable_wal) {
+    // The memtable cannot be sealed before this write's range finishes.
+    note_unlogged_write();
+  } else {
+    stats_.writes.add(kWalBytes, rep.encoded_bytes());
+  }
   stats_.writes.add(kUserWrites, 1);
   stats_.writes.add(kUserBytes, rep.encoded_bytes());
-  return true;
+  return DirectWrite::kBegun;
 }
 
 void DBImpl::note_unlogged_write() {
@@ -522,14 +554,20 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       group_records_.push_back(w->batch->rep().encoded());
     }
   }
-  if (user_writes > 0) {
+  const bool uses_log = !group_records_.empty() || sync;
+  if (user_writes > 0 || uses_log) {
     // The group's ranges are taken and begun before the WAL write (their
     // sequences are part of the records), so a direct writer that comes
-    // later takes sequences after them and is not visible before them.
+    // later takes sequences after them and is not visible before them. From
+    // here until the log is done with, direct writers leave it to this
+    // leader: their records would land in front of the group's, out of
+    // sequence order, and the log writer is not shared.
     std::lock_guard<SpinMutex> guard(sequence_mu_);
+    if (uses_log) leader_owns_log_ = true;
     // Relaxed: written only under sequence_mu_.
     const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
     if (allocated + group_entries > kMaxSequenceNumber) {
+      leader_owns_log_ = false;
       return Status::NotSupported("sequence numbers exhausted");
     }
     SequenceNumber next = allocated + 1;
@@ -545,8 +583,12 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     last_allocated_.store(next - 1, std::memory_order_release);
   }
 
-  if (!group_records_.empty() || sync) {
+  if (uses_log) {
     Status s = group_records_.empty() ? log_->sync() : log_->add_records(group_records_, sync);
+    {
+      std::lock_guard<SpinMutex> guard(sequence_mu_);
+      leader_owns_log_ = false;
+    }
     if (!s.ok()) {
       // The log may end in a partial record: no later write may follow it.
       {
@@ -1349,6 +1391,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.sequence") return std::to_string(publisher_.visible());
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
+  if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
   if (name == "fsdb.num-stalls") return std::to_string(stats_.stalls.load());
   constexpr std::string_view kFilesAtLevel = "fsdb.num-files-at-level";
@@ -1483,6 +1526,10 @@ Status DBImpl::close() {
   // sees shutting_down_ and refuses. Only then may the log be closed (a
   // mapped log is unmapped by its close). The request itself is refused.
   (void)submit_control(/*rotate=*/false, /*sync=*/false);
+  // The same for direct writers, which append under sequence_mu_: one that
+  // read the flag before it was raised has appended once the lock is free,
+  // and every later one sees the flag and goes to a leader, which refuses.
+  { std::lock_guard<SpinMutex> guard(sequence_mu_); }
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();

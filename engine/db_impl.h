@@ -140,11 +140,15 @@ class DBImpl final : public DB {
 
   // The group leader's work; runs serialised by group_commit_.
   Status lead_write_group(wal::GroupCommit::Group group);
-  // A write without the WAL needs nothing a leader does but a sequence range:
-  // takes one directly (w.first_sequence, w.ticket, w.memtable) and returns
-  // true, or returns false when the write must go through the queue (a
-  // rotation is due or running, a slowdown, an error, a closing DB).
-  bool begin_direct_write(Writer& w);
+  // A write without the WAL needs nothing a leader does but a sequence range,
+  // and an unsynced write to a mapped WAL only that and a copy of its record:
+  // takes them directly (w.first_sequence, w.ticket, w.memtable, the record
+  // appended under sequence_mu_) and returns kBegun, or kQueue when the write
+  // must go through the queue (a rotation is due or running, a slowdown, an
+  // error, a closing DB, a leader using the log, a log that is not mapped),
+  // or kFailed with *status when the WAL refused the record.
+  enum class DirectWrite { kQueue, kBegun, kFailed };
+  DirectWrite begin_direct_write(Writer& w, Status* status);
   // Marks the active memtable as holding writes the WAL does not have.
   void note_unlogged_write();
   // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
@@ -204,7 +208,9 @@ class DBImpl final : public DB {
     return o;
   }
   wal::GroupCommit group_commit_{write_group_options()};
-  // Touched only by the write group leader, or under mu_ with writers drained.
+  // Appended to by the write group leader while it owns it
+  // (leader_owns_log_), and by direct writers under sequence_mu_ otherwise;
+  // switched under mu_ with writers drained and direct writers held off.
   std::unique_ptr<wal::LogWriter> log_;
   std::vector<std::string_view> group_records_;  // leader only: the group's WAL records
   // Sequence ranges are handed out under sequence_mu_, by group leaders and by
@@ -215,6 +221,9 @@ class DBImpl final : public DB {
   // last sequence).
   std::atomic<SequenceNumber> last_allocated_{0};
   bool direct_writes_blocked_ = false;  // guarded by sequence_mu_: a leader is making room
+  // Guarded by sequence_mu_: a leader is appending to or syncing log_, so
+  // direct writers must not append (they go through the queue meanwhile).
+  bool leader_owns_log_ = false;
   // Whether the active memtable holds WAL-less writes: a hint of
   // mem_.unlogged, so that only the first such write per memtable takes mu_.
   std::atomic<bool> active_memtable_unlogged_{false};

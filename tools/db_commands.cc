@@ -571,7 +571,8 @@ class PropertyCommand : public Command {
                    "fsdb.sequence, fsdb.num-rotations, fsdb.num-flushes, fsdb.num-compactions, "
                    "fsdb.num-stalls, fsdb.user-bytes-written, fsdb.flush-bytes-written, "
                    "fsdb.compaction-bytes-written, fsdb.compaction-pending, "
-                   "fsdb.num-running-compactions, fsdb.num-sealed-memtables")
+                   "fsdb.num-running-compactions, fsdb.num-sealed-memtables, "
+                   "fsdb.num-write-groups")
         ->required();
   }
   Status run(Invocation& inv) override {

@@ -14,6 +14,7 @@
 // base would otherwise be written out by a late close() after a simulated power
 // cut, resurrecting data that the cut destroyed.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -66,6 +67,8 @@ struct FaultInjectionFileSystem::State {
   uint64_t mutating = 0;
   uint64_t injected = 0;
   uint64_t generation = 0;  // bumped by drop_unsynced_data; older open files are dead
+  // set_appends_claim_memory_copies(); read without mu by the files.
+  std::atomic<bool> claim_memory_copies{false};
 
   std::map<std::string, FileState> files;                     // files written through us
   std::map<std::string, std::vector<PendingOp>> pending_ops;  // by directory
@@ -153,6 +156,11 @@ class FaultWritableFile final : public WritableFile {
 
   uint64_t size() const override { return base_->size(); }
   const std::string& path() const override { return base_->path(); }
+  bool appends_are_memory_copies() const override {
+    // Relaxed: a flag a test flips between workloads; no data depends on it.
+    return state_->claim_memory_copies.load(std::memory_order_relaxed) ||
+           base_->appends_are_memory_copies();
+  }
 
  private:
   std::shared_ptr<State> state_;
@@ -277,6 +285,11 @@ void FaultInjectionFileSystem::fail_after(int n_ops, Status error) {
   state_->fail_countdown = std::max(n_ops, 0);
   state_->failing = false;
   state_->fail_error = std::move(error);
+}
+
+void FaultInjectionFileSystem::set_appends_claim_memory_copies(bool claim) {
+  // Relaxed: see appends_are_memory_copies().
+  state_->claim_memory_copies.store(claim, std::memory_order_relaxed);
 }
 
 void FaultInjectionFileSystem::set_torn_writes(bool torn, uint64_t seed) {

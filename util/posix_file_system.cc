@@ -297,6 +297,7 @@ class PosixMmapWritableFile final : public WritableFile {
   }
 
   uint64_t size() const override { return size_; }
+  bool appends_are_memory_copies() const override { return true; }
   const std::string& path() const override { return path_; }
 
  private:

@@ -11,7 +11,8 @@
 // caller must move to a new log file. A record becomes durable only when a
 // sync() (or add_records(..., sync = true)) that started after it returns OK.
 //
-// Thread safety: none; one thread at a time (group commit's leader) calls it.
+// Thread safety: none; one thread at a time calls it (the engine: a write
+// group leader, or a direct writer under the engine's sequence lock).
 // Ownership: the writer owns its file and closes it when destroyed (without a sync).
 #pragma once
 
@@ -70,6 +71,9 @@ class LogWriter {
   const std::string& path() const { return file_->path(); }
   // The error that broke the writer, or OK.
   const Status& sticky_error() const { return error_; }
+  // Whether add_records() without a sync makes no system call (the file is a
+  // shared mapping): cheap enough to call under a spin lock.
+  bool appends_are_memory_copies() const { return file_->appends_are_memory_copies(); }
 
  private:
   void frame_record(std::string_view record);

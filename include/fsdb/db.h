@@ -81,7 +81,9 @@ class DB {
   // by flushes and by compactions: "fsdb.user-bytes-written", "fsdb.flush-bytes-written",
   // "fsdb.compaction-bytes-written"; background work: "fsdb.compaction-pending" (1
   // when some level needs compaction), "fsdb.num-running-compactions",
-  // "fsdb.num-sealed-memtables" (waiting for flush). nullopt for an unknown name.
+  // "fsdb.num-sealed-memtables" (waiting for flush); "fsdb.num-write-groups" (writes
+  // led through the write queue, in groups: synced writes, and any write while
+  // the memtable is being switched; others write directly). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // Waits for background work, syncs the WAL and releases the directory.
   // Optional before the destructor; reports errors the destructor cannot.

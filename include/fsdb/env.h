@@ -93,6 +93,10 @@ class WritableFile {
   // Bytes in the file, including those appended and not yet flushed.
   virtual uint64_t size() const = 0;
   virtual const std::string& path() const = 0;
+  // Whether append() is a copy into memory the operating system already owns
+  // (a shared mapping): no system call, and flushed as it returns. A caller
+  // may then append while holding a lock that other threads spin on.
+  virtual bool appends_are_memory_copies() const { return false; }
 };
 
 // An advisory lock on a file, held until this object is destroyed.
@@ -159,6 +163,7 @@ class WritableFileWrapper : public WritableFile {
   Status close() override { return base_->close(); }
   uint64_t size() const override { return base_->size(); }
   const std::string& path() const override { return base_->path(); }
+  bool appends_are_memory_copies() const override { return base_->appends_are_memory_copies(); }
 
  protected:
   WritableFile& base() const { return *base_; }
@@ -259,6 +264,11 @@ class FaultInjectionFileSystem : public FileSystem {
   // The (n+1)-th mutating call from now on fails with `error`, and so does every
   // mutating call after it until clear_faults().
   void fail_after(int n_ops, Status error);
+  // Writable files claim appends_are_memory_copies() (as a mapped file does),
+  // so that the engine takes the paths it keeps for mapped logs — unsynced
+  // writers appending under its sequence lock — while every append still goes
+  // through this file system, its faults and its power cuts.
+  void set_appends_claim_memory_copies(bool claim);
   // With drop_unsynced_data(): keep a random prefix of each file's unsynced tail
   // instead of dropping it whole (a torn write).
   void set_torn_writes(bool torn, uint64_t seed);

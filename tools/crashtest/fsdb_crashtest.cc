@@ -15,6 +15,9 @@
 // errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
 //           read must still be right or an error; after clearing the faults a
 //           reopen must hold every acknowledged write.
+// In powercut and errors, half the cycles have the fault file system's files
+// claim to be mapped, so unsynced writers append their records themselves as
+// they do to a mapped log (kill mode runs on real, mapped logs).
 // With --duration the modes share the time; with --cycles each runs N cycles.
 // Exit status 0 when no cycle found a violation; 1 otherwise (the seed and a
 // command line that replays the run are printed); 2 on a usage or harness error.
@@ -318,6 +321,9 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.seed = mix(config_.seed, cycle);
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;  // every write after the cut fails
+  // Half the cycles let unsynced writers append to the log themselves, as
+  // they do to a mapped log (the fault file system never maps).
+  fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);
   Workload workload(db_.get(), w, baseline_);
   const uint64_t before = fault_fs_->injected_faults();
   const bool by_count = rng() % 2 == 0;
@@ -383,6 +389,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.seed = mix(config_.seed, cycle);
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;
+  fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);  // as in powercut_cycle()
   static const double kProbabilities[] = {0.0005, 0.002, 0.01, 0.05};
   const double p = kProbabilities[rng() % 4];
   const Status error = rng() % 2 == 0 ? Status::IOError("injected EIO: Input/output error")

@@ -56,6 +56,9 @@ class KillWritableFile final : public WritableFile {
   Status close() override { return base_->close(); }
   uint64_t size() const override { return base_->size(); }
   const std::string& path() const override { return base_->path(); }
+  // A mapped log stays one to the engine: its unsynced writers append to it
+  // themselves, and a kill point on "append" lands inside their appends.
+  bool appends_are_memory_copies() const override { return base_->appends_are_memory_copies(); }
 
  private:
   std::unique_ptr<WritableFile> base_;
