@@ -4,6 +4,8 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include "sstable/literal_table.h"
+
 namespace fsdb {
 
 namespace {
@@ -22,16 +24,21 @@ bool build_compression_dictionary(std::string_view samples, const std::vector<si
   if (sample_sizes.size() < kMinDictionarySampleBlocks || max_bytes < kMinDictionaryBytes) {
     return false;
   }
+  // Room for fit_literal_table()'s code, which may be a little longer (at
+  // the smallest sizes there is none: the code is then kept if no longer).
+  const size_t capacity = max_bytes >= kMinDictionaryBytes + kLiteralTableReserve
+                              ? max_bytes - kLiteralTableReserve
+                              : max_bytes;
   // The content is the end of the sample: zstd keeps the end of a dictionary's
   // content when it has to shorten it, because that end is the cheapest to
-  // reference. The header and tables take a few hundred bytes of max_bytes.
-  const size_t content_bytes = std::min(samples.size(), max_bytes);
+  // reference. The header and tables take a few hundred bytes of capacity.
+  const size_t content_bytes = std::min(samples.size(), capacity);
   const std::string_view content = samples.substr(samples.size() - content_bytes);
   ZDICT_params_t params{};
   params.compressionLevel = zstd_level;
   params.notificationLevel = 0;
   params.dictID = kDictionaryId;
-  dictionary->resize(max_bytes);
+  dictionary->resize(capacity);
   const size_t n = ZDICT_finalizeDictionary(dictionary->data(), dictionary->size(), content.data(),
                                             content.size(), samples.data(), sample_sizes.data(),
                                             static_cast<unsigned>(sample_sizes.size()), params);
@@ -40,6 +47,7 @@ bool build_compression_dictionary(std::string_view samples, const std::vector<si
     return false;
   }
   dictionary->resize(n);
+  (void)fit_literal_table(dictionary, samples, sample_sizes, zstd_level, max_bytes);
   return true;
 }
 
