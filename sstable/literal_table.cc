@@ -154,9 +154,18 @@ size_t compress_samples(std::string_view dictionary, std::string_view samples,
 // zstd's description of the literal code it builds for a stream with the
 // histogram `counts`, or "" if it does not build one.
 std::string literal_table_for(const std::vector<uint64_t>& counts) {
+  // One zstd block holds the stream (128 KiB); a larger histogram (a sample
+  // of large blocks) is scaled down, keeping every value that occurs.
+  constexpr uint64_t kMaxStream = 96 << 10;
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0) return "";
   std::string stream;
-  for (size_t s = 0; s < counts.size(); ++s) stream.append(counts[s], static_cast<char>(s));
-  if (stream.size() > (size_t{1} << 17) - 1024) return "";  // one zstd block
+  for (size_t s = 0; s < counts.size(); ++s) {
+    uint64_t c = counts[s];
+    if (total > kMaxStream && c > 0) c = std::max<uint64_t>(1, c * kMaxStream / total);
+    stream.append(c, static_cast<char>(s));
+  }
   // A fixed shuffle (xorshift64, Fisher-Yates): the same sample always gives
   // the same dictionary.
   uint64_t state = 0x9E3779B97F4A7C15;

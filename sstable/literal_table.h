@@ -16,7 +16,8 @@
 // sample lacks get none. A block with a literal outside the code carries its
 // own, as before. Measured on a table of the benchmark's DB: every block
 // names the fitted code, the table is 0.7% smaller, and a block decompresses
-// in 2.4 us of CPU instead of 3.4.
+// in 2.4 us of CPU instead of 3.4. Larger blocks gain more from a code of
+// their own (with 8 KiB blocks about two thirds name the fitted one).
 //
 // Thread safety: pure functions.
 #pragma once
