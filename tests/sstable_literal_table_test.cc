@@ -56,8 +56,9 @@ struct Compressed {
   size_t naming_the_dictionary = 0;
 };
 
-Compressed compress_all(const std::string& dictionary, const std::vector<std::string>& blocks) {
-  ZSTD_CDict* cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), 3);
+Compressed compress_all(const std::string& dictionary, const std::vector<std::string>& blocks,
+                        int level = 3) {
+  ZSTD_CDict* cdict = ZSTD_createCDict(dictionary.data(), dictionary.size(), level);
   ZSTD_DDict* ddict = ZSTD_createDDict(dictionary.data(), dictionary.size());
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -190,6 +191,24 @@ TEST(LiteralTableTest, FitsASampleWithMoreLiteralsThanOneZstdBlock) {
   EXPECT_GT(after.naming_the_dictionary, later.size() / 2);
   EXPECT_LT(before.naming_the_dictionary, later.size() / 10);
   EXPECT_LE(after.bytes, before.bytes);
+}
+
+TEST(LiteralTableTest, EveryZstdLevelGetsADictionaryItsBlocksReadBackWith) {
+  std::mt19937_64 rng(test::test_seed(35));
+  uint64_t key = 0;
+  std::vector<std::string> blocks;
+  for (int i = 0; i < 48; ++i) blocks.push_back(table_like_block(rng, &key));
+  const Sample sample = sample_of(blocks, 32);
+  const std::vector<std::string> later(blocks.begin() + 32, blocks.end());
+  for (const int level : {-5, 1, 3, 9, 19}) {
+    SCOPED_TRACE(level);
+    std::string dictionary;
+    ASSERT_TRUE(build_compression_dictionary(sample.bytes, sample.sizes, 4096, level, &dictionary));
+    EXPECT_LE(dictionary.size(), 4096u);
+    std::unique_ptr<DecompressionDictionary> digested;
+    FSDB_ASSERT_OK(DecompressionDictionary::create(dictionary, &digested));
+    EXPECT_GT(compress_all(dictionary, later, level).bytes, 0u);  // every block round-trips
+  }
 }
 
 TEST(LiteralTableTest, LeavesWhatItCannotFitAlone) {
