@@ -31,8 +31,9 @@ struct DDictDeleter {
   void operator()(ZSTD_DDict* d) const { ZSTD_freeDDict(d); }
 };
 
-// Where the first block of a frame starts (RFC 8878, 3.1.1.1), or 0.
-size_t first_block_offset(std::string_view frame) {
+// Where the literals section of a frame's first block starts (RFC 8878,
+// 3.1.1), or 0 when that block is not a compressed one.
+size_t literals_section_offset(std::string_view frame) {
   if (frame.size() < 6) return 0;
   const uint32_t magic = static_cast<uint8_t>(frame[0]) | static_cast<uint8_t>(frame[1]) << 8 |
                          static_cast<uint8_t>(frame[2]) << 16 |
@@ -47,21 +48,19 @@ size_t first_block_offset(std::string_view frame) {
   pos += kDictionaryIdBytes[descriptor & 3];
   const size_t size_flag = descriptor >> 6;
   pos += size_flag == 0 ? (single_segment ? 1 : 0) : kContentSizeBytes[size_flag];
-  return pos + 3 <= frame.size() ? pos : 0;
+  if (pos + 4 > frame.size()) return 0;  // the block header and one byte
+  const auto block_type = (static_cast<uint8_t>(frame[pos]) >> 1) & 3;
+  return block_type == 2 ? pos + 3 : 0;
 }
 
-// Adds the raw literals of the frame's first block to `counts`; false when the
-// block holds no raw literals section (a raw or RLE block, or literals that
-// were compressed after all).
-bool count_raw_literals(std::string_view frame, std::array<uint64_t, 256>* counts) {
-  size_t pos = first_block_offset(frame);
-  if (pos == 0) return false;
+// Adds the raw literals of the frame's first block to `counts` (none when the
+// block is raw or RLE, or its literals were compressed after all).
+void count_raw_literals(std::string_view frame, std::array<uint64_t, 256>* counts) {
+  const size_t pos = literals_section_offset(frame);
+  if (pos == 0) return;
   const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(frame[i])); };
-  const uint32_t block_header = byte(pos) | byte(pos + 1) << 8 | byte(pos + 2) << 16;
-  pos += 3;
-  if (((block_header >> 1) & 3) != 2 || pos >= frame.size()) return false;  // not compressed
   const uint32_t first = byte(pos);
-  if ((first & 3) != 0) return false;  // not raw literals
+  if ((first & 3) != 0) return;  // not raw literals
   size_t header = 0;
   size_t literals = 0;
   switch ((first >> 2) & 3) {
@@ -71,19 +70,18 @@ bool count_raw_literals(std::string_view frame, std::array<uint64_t, 256>* count
       literals = first >> 3;
       break;
     case 1:
-      if (pos + 2 > frame.size()) return false;
+      if (pos + 2 > frame.size()) return;
       header = 2;
       literals = (first >> 4) | byte(pos + 1) << 4;
       break;
     default:
-      if (pos + 3 > frame.size()) return false;
+      if (pos + 3 > frame.size()) return;
       header = 3;
       literals = (first >> 4) | byte(pos + 1) << 4 | byte(pos + 2) << 12;
       break;
   }
-  if (pos + header + literals > frame.size()) return false;
+  if (pos + header + literals > frame.size()) return;
   for (size_t i = 0; i < literals; ++i) ++(*counts)[byte(pos + header + i)];
-  return true;
 }
 
 // The size of the literal code's description at the start of `table`, or 0.
@@ -133,19 +131,16 @@ size_t compress_samples(std::string_view dictionary, std::string_view samples,
     if (ZSTD_isError(n)) return 0;
     frame.resize(n);
     total += n;
-    if (literals_raw) (void)count_raw_literals(frame, counts);
+    if (literals_raw) count_raw_literals(frame, counts);
     if (check) {
       decompressed.resize(sample.size());
       const size_t got =
           ZSTD_decompress_usingDDict(dctx.get(), decompressed.data(), decompressed.size(),
                                      frame.data(), frame.size(), ddict.get());
       if (ZSTD_isError(got) || got != sample.size() || decompressed != sample) return 0;
-      const size_t block = first_block_offset(frame);
       // Literals section type 3: the previous (here the dictionary's) code.
-      if (block != 0 && block + 3 < frame.size() &&
-          (static_cast<uint8_t>(frame[block + 3]) & 3) == 3) {
-        ++*reusing;
-      }
+      const size_t literals = literals_section_offset(frame);
+      if (literals != 0 && (static_cast<uint8_t>(frame[literals]) & 3) == 3) ++*reusing;
     }
   }
   return total;
@@ -182,13 +177,9 @@ std::string literal_table_for(const std::vector<uint64_t>& counts) {
       ZSTD_compress2(cctx.get(), frame.data(), frame.size(), stream.data(), stream.size());
   if (ZSTD_isError(n)) return "";
   frame.resize(n);
-  size_t pos = first_block_offset(frame);
+  size_t pos = literals_section_offset(frame);
   if (pos == 0) return "";
-  const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<uint8_t>(frame[i])); };
-  const uint32_t block_header = byte(pos) | byte(pos + 1) << 8 | byte(pos + 2) << 16;
-  pos += 3;
-  if (((block_header >> 1) & 3) != 2 || pos >= frame.size()) return "";
-  const uint32_t first = byte(pos);
+  const auto first = static_cast<uint8_t>(frame[pos]);
   if ((first & 3) != 2) return "";  // literals not compressed with a new code
   // Compressed literals: a 3-, 3-, 4- or 5-byte header by size format.
   static constexpr size_t kHeaderBytes[] = {3, 3, 4, 5};
