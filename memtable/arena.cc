@@ -1,7 +1,5 @@
 #include "memtable/arena.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <new>
 #include <thread>
@@ -29,52 +27,17 @@ constexpr size_t kShardCacheEntries = 4;
 thread_local ShardCacheEntry shard_cache[kShardCacheEntries];
 thread_local size_t shard_cache_victim = 0;
 
-constexpr size_t kHugePageBytes = size_t{2} << 20;
-
 char* allocate_block(size_t bytes) {
   if (bytes == ShardedArena::kMaxBlockBytes) {
-    if (char* recycled = HugeBlockPool::instance().take()) return recycled;
+    if (char* stocked = HugeBlockPool::instance().take()) return stocked;
   }
-  void* p = nullptr;
-  if (bytes % kHugePageBytes == 0) {
-    p = std::aligned_alloc(kHugePageBytes, bytes);
-    // Best effort: without transparent huge pages this is a no-op.
-    if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);
-  } else {
-    p = std::malloc(bytes);
-  }
+  char* p = bytes % kHugePageBytes == 0 ? allocate_huge_block(bytes)
+                                        : static_cast<char*>(std::malloc(bytes));
   if (p == nullptr) throw std::bad_alloc();
-  return static_cast<char*>(p);
+  return p;
 }
 
 }  // namespace
-
-HugeBlockPool& HugeBlockPool::instance() {
-  // Never destroyed: an arena may die during static destruction, after any
-  // function-local static would have.
-  static HugeBlockPool* const pool = new HugeBlockPool;
-  return *pool;
-}
-
-char* HugeBlockPool::take() {
-  std::lock_guard<std::mutex> guard(mu_);
-  if (blocks_.empty()) return nullptr;
-  char* block = blocks_.back();
-  blocks_.pop_back();
-  return block;
-}
-
-bool HugeBlockPool::give(char* block) {
-  std::lock_guard<std::mutex> guard(mu_);
-  if (blocks_.size() >= kMaxBlocks) return false;
-  blocks_.push_back(block);
-  return true;
-}
-
-size_t HugeBlockPool::size() const {
-  std::lock_guard<std::mutex> guard(mu_);
-  return blocks_.size();
-}
 
 void ArenaShard::FreeBlock::operator()(char* p) const {
   if (bytes == ShardedArena::kMaxBlockBytes && HugeBlockPool::instance().give(p)) return;

@@ -32,6 +32,7 @@
 #include <mutex>
 #include <vector>
 
+#include "memtable/huge_block_pool.h"
 #include "memtable/skiplist_node.h"
 
 namespace fsdb::memtable_detail {
@@ -108,35 +109,6 @@ class alignas(64) ArenaShard {
   alignas(64) std::atomic<uint64_t> published_used_{0};
 };
 
-// A process-wide stock of free full-size arena blocks. A memtable's arena is
-// freed at once when the memtable dies; the next memtable would otherwise
-// fault in fresh pages, which the kernel must zero first (5-8% of the write
-// path's time in a profile of a random fill, more in a VM, where fresh guest
-// pages also fault on the host). Reusing the blocks avoids both. Nodes are
-// fully written when they are allocated, so a recycled block needs no clearing.
-// At most kMaxBlocks (64 MiB: a default memtable's worth) are kept; beyond
-// that, blocks go back to the system.
-//
-// Thread safety: every method may be called from any thread.
-class HugeBlockPool {
- public:
-  static constexpr size_t kMaxBlocks = 32;
-  static HugeBlockPool& instance();
-  // A free block of ShardedArena::kMaxBlockBytes, or null.
-  char* take();
-  // Keeps `block` (kMaxBlockBytes, from a ShardedArena); false when full:
-  // the caller frees it.
-  bool give(char* block);
-  size_t size() const;
-
- private:
-  // Room for every block up front: give() runs inside a noexcept deleter and
-  // must not allocate.
-  HugeBlockPool() { blocks_.reserve(kMaxBlocks); }
-  mutable std::mutex mu_;
-  std::vector<char*> blocks_;
-};
-
 class ShardedArena {
  public:
   // Nodes need their 4-byte links aligned, nothing more.
@@ -144,7 +116,7 @@ class ShardedArena {
   // Blocks grow to one 2 MiB huge page: full-size blocks are huge-page aligned
   // and advised as such, which removes most TLB misses of random searches.
   // It is also the most a NodeRef's offset can reach (19 bits of 4 bytes).
-  static constexpr size_t kMaxBlockBytes = size_t{2} << 20;
+  static constexpr size_t kMaxBlockBytes = HugeBlockPool::kBlockBytes;
   static constexpr int kOffsetBits = 19;
   static constexpr uint32_t kMaxBlockNumber = (uint32_t{1} << (32 - kOffsetBits)) - 1;
 

@@ -2,8 +2,11 @@
 // growth, dedicated blocks for big allocations, and more threads than shards.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -107,6 +110,8 @@ TEST(ShardedArenaTest, RunningOutOfBlockNumbersIsABadAlloc) {
 TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
   constexpr size_t kBlock = ShardedArena::kMaxBlockBytes;
   HugeBlockPool& pool = HugeBlockPool::instance();
+  // Only recycled blocks here: no stocking.
+  pool.set_stock_target(0);
   // Start from an empty pool (other tests of this process may have filled it).
   std::vector<char*> drained;
   while (char* b = pool.take()) drained.push_back(b);
@@ -142,6 +147,55 @@ TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {
     small.allocate(small.shard_for_this_thread(), 100);
   }
   EXPECT_EQ(pool.size(), HugeBlockPool::kMaxBlocks - 1);
+}
+
+// Once an arena has asked for a full-size block, the pool's stocker keeps
+// blocks ready with their pages already faulted in (mincore reports every
+// page of them resident), and arenas get those blocks.
+TEST(ShardedArenaTest, StockerKeepsFaultedBlocksReady) {
+  constexpr size_t kBlock = ShardedArena::kMaxBlockBytes;
+  constexpr size_t kPage = 4096;
+  HugeBlockPool& pool = HugeBlockPool::instance();
+  pool.set_stock_target(0);
+  while (char* b = pool.take()) std::free(b);
+  const uint64_t stocked_before = pool.blocks_stocked();
+
+  pool.set_stock_target(2);
+  EXPECT_EQ(pool.take(), nullptr) << "nothing stocked before the first demand";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (pool.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(pool.size(), 2u) << "the stocker refills to the target";
+  EXPECT_EQ(pool.blocks_stocked(), stocked_before + 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(pool.size(), 2u) << "and stops there";
+
+  char* block = pool.take();
+  ASSERT_NE(block, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(block) % kBlock, 0u) << "huge-page aligned";
+  std::vector<unsigned char> resident(kBlock / kPage);
+  ASSERT_EQ(::mincore(block, kBlock, resident.data()), 0);
+  EXPECT_EQ(static_cast<size_t>(std::count_if(resident.begin(), resident.end(),
+                                              [](unsigned char r) { return (r & 1) != 0; })),
+            resident.size())
+      << "every page of a stocked block is already faulted in";
+  std::memset(block, 0x5a, kBlock);  // writable, all of it (ASan checks the bounds)
+  std::free(block);
+
+  // An arena's full-size blocks come from the stock.
+  while (pool.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(pool.size(), 2u);
+  {
+    ShardedArena arena(kBlock, 1);
+    ArenaShard& shard = arena.shard_for_this_thread();
+    std::memset(arena.allocate(shard, 1000).memory, 0, 1000);
+    EXPECT_EQ(arena.memory_reserved(), kBlock);
+  }
+  pool.set_stock_target(0);
+  while (char* b = pool.take()) std::free(b);
 }
 
 TEST(ShardedArenaTest, MoreThreadsThanShards) {
