@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -196,6 +198,40 @@ TEST(ShardedArenaTest, StockerKeepsFaultedBlocksReady) {
   }
   pool.set_stock_target(0);
   while (char* b = pool.take()) std::free(b);
+}
+
+// fork() while the stocker is making blocks: the child's pool is usable (its
+// mutex was not left held by a thread the child does not have) and the child
+// gets a stocker of its own.
+TEST(ShardedArenaTest, StockerSurvivesFork) {
+#ifdef __SANITIZE_THREAD__
+  GTEST_SKIP() << "ThreadSanitizer does not support threads started after a multi-threaded fork";
+#else
+  HugeBlockPool& pool = HugeBlockPool::instance();
+  pool.set_stock_target(2);
+  for (int round = 0; round < 8; ++round) {
+    // Emptying the stock sets the stocker to work; fork while it is at it.
+    while (char* b = pool.take()) std::free(b);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::alarm(30);  // a deadlocked child dies of SIGALRM, and the test fails
+      while (char* b = pool.take()) std::free(b);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while (pool.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      ::_exit(pool.size() == 2 ? 0 : 3);
+    }
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << "round " << round << ": the child did not exit (signal "
+                                   << (WIFSIGNALED(status) ? WTERMSIG(status) : 0) << ")";
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "round " << round << ": the child's stock stayed empty";
+  }
+  pool.set_stock_target(0);
+  while (char* b = pool.take()) std::free(b);
+#endif
 }
 
 TEST(ShardedArenaTest, MoreThreadsThanShards) {
