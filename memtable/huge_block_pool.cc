@@ -2,10 +2,10 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <system_error>
 #include <thread>
 
 namespace fsdb::memtable_detail {
