@@ -107,7 +107,9 @@ void HugeBlockPool::stock() {
       demanded_ = false;
       continue;
     }
-    if (blocks_.size() < kMaxBlocks) {
+    // Kept only if still wanted: the target may have been lowered, or dead
+    // arenas may have refilled the pool, while the block was being made.
+    if (blocks_.size() < stock_target_) {
       blocks_.push_back(block);
       blocks_stocked_.fetch_add(1, std::memory_order_relaxed);
     } else {

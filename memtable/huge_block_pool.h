@@ -59,7 +59,8 @@ class HugeBlockPool {
   size_t size() const;
 
   // How many free blocks the stocker keeps (0: none are made ahead; blocks
-  // already stocked stay). At most kMaxBlocks.
+  // already stocked stay, and a block being made when the target drops is
+  // freed). At most kMaxBlocks.
   void set_stock_target(size_t blocks);
   // Blocks the stocker has made so far (a statistic).
   uint64_t blocks_stocked() const { return blocks_stocked_.load(std::memory_order_relaxed); }
