@@ -104,10 +104,11 @@ uint32_t ShardedArena::register_block(char* block) {
   return number;
 }
 
-ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes) {
+ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t bytes, int region) {
   std::unique_lock<std::mutex> lock;
   if (!shard.exclusive_) lock = std::unique_lock<std::mutex>(shared_mutex_);
-  if (static_cast<size_t>(shard.limit_ - shard.cursor_) < bytes) {
+  ArenaShard::Region& r = shard.regions_[region];
+  if (static_cast<size_t>(r.limit - r.cursor) < bytes) {
     // A node bigger than a quarter of the next block gets a block of its own, so
     // that the tail of the current block is not thrown away for it.
     const bool dedicated = bytes > shard.next_block_bytes_ / 4;
@@ -127,14 +128,14 @@ ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t b
       count_used(shard, bytes);
       return {block, number};
     }
-    shard.cursor_ = block;
-    shard.limit_ = block + block_bytes;
-    shard.block_ = number;
+    r.cursor = block;
+    r.limit = block + block_bytes;
+    r.block = number;
   }
-  char* result = shard.cursor_;
-  shard.cursor_ += bytes;
+  char* result = r.cursor;
+  r.cursor += bytes;
   count_used(shard, bytes);
-  return {result, shard.block_};
+  return {result, r.block};
 }
 
 size_t ShardedArena::memory_usage() const {

@@ -11,6 +11,11 @@
 // tails. Nothing is freed before the arena is destroyed, which frees all
 // blocks at once.
 //
+// A shard bump-allocates in kArenaRegions places at once, each with a current
+// block of its own: the skip list puts its tall nodes (the ones searches visit
+// on the upper levels) in one region and the rest in the other, so that the
+// upper levels are packed into a fraction of the memory.
+//
 // Every block gets a number, and a place in the block is addressed by a 32-bit
 // NodeRef (block number << 19 | offset / 4): the skip list's links are refs,
 // half the size of pointers. That bounds an arena to 8191 blocks, 16 GiB of
@@ -46,6 +51,9 @@ struct ShardStats {
   std::atomic<uint64_t> value_bytes{0};  // value bytes of the linked nodes
   std::atomic<uint64_t> attempts{0};     // insert attempts, failures included
 };
+
+// Allocation regions of a shard (see the top of this file).
+inline constexpr int kArenaRegions = 2;
 
 class alignas(64) ArenaShard {
  public:
@@ -84,9 +92,12 @@ class alignas(64) ArenaShard {
   // The thread that claimed this shard (0: free). Written once by CAS.
   std::atomic<uint64_t> owner_{0};
   bool exclusive_ = true;
-  char* cursor_ = nullptr;  // next free byte of the current block
-  char* limit_ = nullptr;   // end of the current block
-  uint32_t block_ = 0;      // the current block's number
+  struct Region {
+    char* cursor = nullptr;  // next free byte of the current block
+    char* limit = nullptr;   // end of the current block
+    uint32_t block = 0;      // the current block's number
+  };
+  Region regions_[kArenaRegions];
   size_t next_block_bytes_ = 0;
   // Frees a block, or hands a full-size one to HugeBlockPool.
   struct FreeBlock {
@@ -118,6 +129,8 @@ class ShardedArena {
   // It is also the most a NodeRef's offset can reach (19 bits of 4 bytes).
   static constexpr size_t kMaxBlockBytes = HugeBlockPool::kBlockBytes;
   static constexpr int kOffsetBits = 19;
+  static constexpr int kShortRegion = 0;
+  static constexpr int kTallRegion = 1;
   static constexpr uint32_t kMaxBlockNumber = (uint32_t{1} << (32 - kOffsetBits)) - 1;
 
   // A block of the arena and a place in it.
@@ -136,9 +149,10 @@ class ShardedArena {
   // The shard the calling thread allocates from (claimed on first use).
   ArenaShard& shard_for_this_thread();
 
-  // `bytes` rounded up to kAlignment, from `shard`, aligned to kAlignment.
+  // `bytes` rounded up to kAlignment, from `shard`'s `region`, aligned to
+  // kAlignment.
   // REQUIRES: shard came from shard_for_this_thread() on this thread.
-  Allocation allocate(ArenaShard& shard, size_t bytes);
+  Allocation allocate(ArenaShard& shard, size_t bytes, int region = kShortRegion);
 
   // The reference of `p`, which lies in the first kMaxBlockBytes of the block
   // of `a` (a node's start always does, even in a larger dedicated block).
@@ -181,7 +195,7 @@ class ShardedArena {
 
  private:
   static constexpr uint32_t kOffsetMask = (uint32_t{1} << kOffsetBits) - 1;
-  Allocation allocate_slow(ArenaShard& shard, size_t bytes);
+  Allocation allocate_slow(ArenaShard& shard, size_t bytes, int region);
   // Counts `bytes` more handed out by `shard`. REQUIRES: the shard's writer.
   void count_used(ArenaShard& shard, size_t bytes) {
     // Relaxed: statistics; single writer (the owner, or the holder of the
@@ -212,15 +226,17 @@ class ShardedArena {
   std::atomic<uint32_t> next_block_{1};
 };
 
-inline ShardedArena::Allocation ShardedArena::allocate(ArenaShard& shard, size_t bytes) {
+inline ShardedArena::Allocation ShardedArena::allocate(ArenaShard& shard, size_t bytes,
+                                                       int region) {
   bytes = (bytes + kAlignment - 1) & ~(kAlignment - 1);
-  if (shard.exclusive_ && static_cast<size_t>(shard.limit_ - shard.cursor_) >= bytes) {
-    char* result = shard.cursor_;
-    shard.cursor_ += bytes;
+  ArenaShard::Region& r = shard.regions_[region];
+  if (shard.exclusive_ && static_cast<size_t>(r.limit - r.cursor) >= bytes) {
+    char* result = r.cursor;
+    r.cursor += bytes;
     count_used(shard, bytes);
-    return {result, shard.block_};
+    return {result, r.block};
   }
-  return allocate_slow(shard, bytes);
+  return allocate_slow(shard, bytes, region);
 }
 
 }  // namespace fsdb::memtable_detail

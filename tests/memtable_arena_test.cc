@@ -59,6 +59,36 @@ TEST(ShardedArenaTest, BlocksGrowGeometricallyAndBigAllocationsGetTheirOwn) {
   EXPECT_LT(arena.memory_reserved() - arena.memory_usage(), 2 * ShardedArena::kMaxBlockBytes);
 }
 
+TEST(ShardedArenaTest, RegionsBumpInBlocksOfTheirOwn) {
+  ShardedArena arena(1024, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  // Interleaved allocations: each region stays contiguous in its own block.
+  const ShardedArena::Allocation short1 = arena.allocate(shard, 100, ShardedArena::kShortRegion);
+  const ShardedArena::Allocation tall1 = arena.allocate(shard, 60, ShardedArena::kTallRegion);
+  const ShardedArena::Allocation short2 = arena.allocate(shard, 100, ShardedArena::kShortRegion);
+  const ShardedArena::Allocation tall2 = arena.allocate(shard, 60, ShardedArena::kTallRegion);
+  EXPECT_NE(short1.block, tall1.block);
+  EXPECT_EQ(short2.block, short1.block);
+  EXPECT_EQ(tall2.block, tall1.block);
+  EXPECT_EQ(short2.memory, short1.memory + 100);
+  EXPECT_EQ(tall2.memory, tall1.memory + 60);
+  std::memset(short1.memory, 1, 200);
+  std::memset(tall1.memory, 2, 120);
+  EXPECT_EQ(arena.node_at(arena.ref_of(tall2, tall2.memory)),
+            reinterpret_cast<Node*>(tall2.memory));
+  // The second region took the second block, which grew (1024, then 2048).
+  EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u);
+  EXPECT_EQ(arena.memory_usage(), 320u);
+  // A region that fills its block moves on without disturbing the other one.
+  arena.allocate(shard, 1900, ShardedArena::kTallRegion);  // 1988 of 2048: still fits
+  const ShardedArena::Allocation tall3 = arena.allocate(shard, 100, ShardedArena::kTallRegion);
+  EXPECT_NE(tall3.block, tall1.block);
+  EXPECT_EQ(arena.memory_reserved(), 1024u + 2048u + 4096u);
+  const ShardedArena::Allocation short3 = arena.allocate(shard, 100, ShardedArena::kShortRegion);
+  EXPECT_EQ(short3.block, short1.block);
+  EXPECT_EQ(short3.memory, short1.memory + 200);
+}
+
 TEST(ShardedArenaTest, ReferencesNameEveryPlaceInEveryBlock) {
   ShardedArena arena(256, 1);
   ArenaShard& shard = arena.shard_for_this_thread();
