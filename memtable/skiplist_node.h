@@ -14,6 +14,15 @@
 // that the next node's tower is aligned. For a 16-byte key and a 100-byte value
 // of height h that is 4h + 8 + 1 + 16 + 1 + 100 = 4h + 126 -> 4h + 128 bytes.
 //
+// A value may live elsewhere in the arena (the skip list does that for the
+// long values of tall nodes, which searches visit most: the smaller the
+// nodes searches compare, the more of them stay in cache). The node then
+// holds, where the value's length would be, the two bytes 0x80 0x00 — a
+// varint no writer produces (a zero continuation byte) — then the value's
+// length as a varint and the 8-byte address of its bytes:
+// 4h + 8 + 1 + 16 + 2 + 1 + 8 = 4h + 36 bytes for the same entry, plus the
+// 100 bytes of the value.
+//
 // Thread safety: everything after the links is written before the node is
 // published by the release CAS at level 0 and never changes afterwards, so a
 // reader that found the node through an acquire load may read it freely.
@@ -72,16 +81,32 @@ struct Node {
   }
   std::string_view value() const {
     uint32_t klen;
-    const char* p = read_length(payload(), &klen);
+    const char* p = read_length(payload(), &klen) + klen;
     uint32_t vlen;
-    p = read_length(p + klen, &vlen);
+    if (is_value_elsewhere_marker(p)) {
+      p = read_length(p + kValueElsewhereMarkerBytes, &vlen);
+      const char* bytes;
+      std::memcpy(&bytes, p, sizeof(bytes));
+      return {bytes, vlen};
+    }
+    p = read_length(p, &vlen);
     return {p, vlen};
+  }
+  bool value_is_elsewhere() const {
+    uint32_t klen;
+    const char* p = read_length(payload(), &klen) + klen;
+    return is_value_elsewhere_marker(p);
   }
 
   // The allocation size of a node (rounded up to 4 by the arena).
   static size_t allocation_bytes(int height, size_t key_bytes, size_t value_bytes) {
     return static_cast<size_t>(height) * kLinkBytes + sizeof(uint64_t) + length_bytes(key_bytes) +
            key_bytes + length_bytes(value_bytes) + value_bytes;
+  }
+  // The allocation size of a node whose value bytes live elsewhere.
+  static size_t allocation_bytes_value_elsewhere(int height, size_t key_bytes, size_t value_bytes) {
+    return static_cast<size_t>(height) * kLinkBytes + sizeof(uint64_t) + length_bytes(key_bytes) +
+           key_bytes + kValueElsewhereMarkerBytes + length_bytes(value_bytes) + sizeof(const char*);
   }
   // How far into its allocation a node of `height` starts (its link 0).
   static size_t offset_in_allocation(int height) {
@@ -90,8 +115,11 @@ struct Node {
 
   // Builds a node in `memory` (4-aligned, allocation_bytes() long) with every
   // link null. The result is private to the caller until it is published.
+  // With `value_elsewhere` (and allocation_bytes_value_elsewhere() bytes), the
+  // node refers to those bytes, which hold `value` already, instead of
+  // holding a copy; they must live as long as the node.
   static Node* construct(char* memory, int height, std::string_view key, std::string_view value,
-                         uint64_t packed) {
+                         uint64_t packed, const char* value_elsewhere = nullptr) {
     for (int i = 0; i < height; ++i) {
       new (memory + static_cast<size_t>(i) * kLinkBytes) std::atomic<NodeRef>(0);
     }
@@ -99,7 +127,15 @@ struct Node {
     node->set_packed(packed);
     char* p = write_length(node->payload_mutable(), static_cast<uint32_t>(key.size()));
     if (!key.empty()) std::memcpy(p, key.data(), key.size());
-    p = write_length(p + key.size(), static_cast<uint32_t>(value.size()));
+    p += key.size();
+    if (value_elsewhere != nullptr) {
+      p[0] = static_cast<char>(0x80);
+      p[1] = 0;
+      p = write_length(p + kValueElsewhereMarkerBytes, static_cast<uint32_t>(value.size()));
+      std::memcpy(p, &value_elsewhere, sizeof(value_elsewhere));
+      return node;
+    }
+    p = write_length(p, static_cast<uint32_t>(value.size()));
     if (!value.empty()) std::memcpy(p, value.data(), value.size());
     return node;
   }
@@ -112,6 +148,10 @@ struct Node {
 
  private:
   static constexpr size_t kPayloadOffset = kLinkBytes + sizeof(uint64_t);
+  static constexpr size_t kValueElsewhereMarkerBytes = 2;
+  static bool is_value_elsewhere_marker(const char* p) {
+    return static_cast<unsigned char>(p[0]) == 0x80 && p[1] == 0;
+  }
   const char* payload() const { return reinterpret_cast<const char*>(this) + kPayloadOffset; }
   char* payload_mutable() { return reinterpret_cast<char*>(this) + kPayloadOffset; }
 
