@@ -432,7 +432,7 @@ inline void prefetch_entry(const Node* n) {
 // it was requested), so the value is requested a far step before the walk
 // reads it.
 inline void prefetch_value_elsewhere(const Node* n) {
-  if (n->value_is_elsewhere()) prefetch(n->value().data());
+  if (const char* value = n->value_elsewhere()) prefetch(value);
 }
 }  // namespace
 

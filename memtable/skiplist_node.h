@@ -85,17 +85,18 @@ struct Node {
     uint32_t vlen;
     if (is_value_elsewhere_marker(p)) {
       p = read_length(p + kValueElsewhereMarkerBytes, &vlen);
-      const char* bytes;
-      std::memcpy(&bytes, p, sizeof(bytes));
-      return {bytes, vlen};
+      return {address_at(p), vlen};
     }
     p = read_length(p, &vlen);
     return {p, vlen};
   }
-  bool value_is_elsewhere() const {
+  // Where the value's bytes are if the node keeps them elsewhere, else null.
+  const char* value_elsewhere() const {
     uint32_t klen;
     const char* p = read_length(payload(), &klen) + klen;
-    return is_value_elsewhere_marker(p);
+    if (!is_value_elsewhere_marker(p)) return nullptr;
+    uint32_t vlen;
+    return address_at(read_length(p + kValueElsewhereMarkerBytes, &vlen));
   }
 
   // The allocation size of a node (rounded up to 4 by the arena).
@@ -151,6 +152,12 @@ struct Node {
   static constexpr size_t kValueElsewhereMarkerBytes = 2;
   static bool is_value_elsewhere_marker(const char* p) {
     return static_cast<unsigned char>(p[0]) == 0x80 && p[1] == 0;
+  }
+  // The 8-byte address a node keeps for a value elsewhere (stored unaligned).
+  static const char* address_at(const char* p) {
+    const char* address;
+    std::memcpy(&address, p, sizeof(address));
+    return address;
   }
   const char* payload() const { return reinterpret_cast<const char*>(this) + kPayloadOffset; }
   char* payload_mutable() { return reinterpret_cast<char*>(this) + kPayloadOffset; }
