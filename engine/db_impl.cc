@@ -238,10 +238,9 @@ Status DBImpl::recover() {
   }
   if (!s.ok()) return s;
 
-  // Relaxed: no writer runs yet; track_last_sequence() happens-before any use.
-  last_allocated_.store(max_sequence, std::memory_order_relaxed);
-  versions_->track_last_sequence(&last_allocated_);
+  // No writer runs yet; track_last_sequence() happens-before any use.
   publisher_.reset(max_sequence);
+  versions_->track_last_sequence(publisher_.allocated_counter());
   {
     std::lock_guard<std::mutex> guard(mu_);
     mem_.list = new_memtable();
@@ -325,6 +324,9 @@ struct ThreadBatch {
   bool in_use = false;
 };
 thread_local ThreadBatch thread_batch;
+// The publisher slot this thread's last write used: its next write asks for
+// it again, so that each writer keeps to a cache line of its own.
+thread_local SequencePublisher::Ticket thread_publisher_slot = SequencePublisher::kNoHint;
 }  // namespace
 
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
@@ -361,6 +363,7 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   Writer w;
   w.batch = batch;
   w.disable_wal = options.disable_wal;
+  w.ticket = thread_publisher_slot;
   Status s;
   // A synced write goes through the queue, where writers share an fdatasync.
   const DirectWrite direct =
@@ -376,12 +379,12 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   }
   if (s.ok()) {
     s = apply_to_memtable(w);
-    publisher_.finish(w.ticket);
     // A get() after this write returns must find it, and a snapshot taken
     // after it must hold it: readers wait until every acknowledged write is
     // visible (read_sequence()), so the writer need not wait for lower
     // ranges of other writers still being inserted.
-    if (s.ok()) publisher_.acknowledge(w.first_sequence + batch->count() - 1);
+    publisher_.finish(w.ticket, /*acknowledged=*/s.ok());
+    thread_publisher_slot = w.ticket;
   }
   report_sealed_event(w);
   return s;
@@ -395,8 +398,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     // a write that misses a change just made goes through the queue next
     // time). mem_.list and log_ are switched only by a leader that set
     // direct_writes_blocked_ first, so reading them here races with nothing.
-    // Relaxed loads of last_allocated_: it is written only under sequence_mu_.
-    const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
+    const SequenceNumber allocated = publisher_.allocated();
     if (direct_writes_blocked_ || writes_need_attention_.load(std::memory_order_relaxed) ||
         level0_files_.load(std::memory_order_relaxed) >=
             static_cast<size_t>(options_.l0_slowdown_writes_trigger) ||
@@ -413,13 +415,10 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     w.memtable = mem_.list.get();
     w.first_sequence = allocated + 1;
     rep.set_base_sequence(w.first_sequence);
-    const SequenceNumber last = allocated + rep.count();
-    // Release: versions_ reads it with acquire (VersionSet::last_sequence()).
-    last_allocated_.store(last, std::memory_order_release);
     // Begun before the lock is released: ranges reach the publisher in
     // sequence order, and a rotation waiting for the publisher to drain
     // waits for this write too.
-    w.ticket = publisher_.begin(w.first_sequence, last);
+    w.ticket = publisher_.begin(w.first_sequence, allocated + rep.count(), w.ticket);
     if (!w.disable_wal) {
       const std::string_view record = rep.encoded();
       *status = log_->add_records(std::span<const std::string_view>(&record, 1), /*sync=*/false);
@@ -433,7 +432,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
   }
   if (!status->ok()) {
     // Nothing is inserted: the range ends here, empty, as a failed group's do.
-    publisher_.finish(w.ticket);
+    publisher_.finish(w.ticket, /*acknowledged=*/false);
     std::lock_guard<std::mutex> guard(mu_);
     record_background_error(*status);
     return DirectWrite::kFailed;
@@ -564,8 +563,7 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     // sequence order, and the log writer is not shared.
     std::lock_guard<SpinMutex> guard(sequence_mu_);
     if (uses_log) leader_owns_log_ = true;
-    // Relaxed: written only under sequence_mu_.
-    const SequenceNumber allocated = last_allocated_.load(std::memory_order_relaxed);
+    const SequenceNumber allocated = publisher_.allocated();
     if (allocated + group_entries > kMaxSequenceNumber) {
       leader_owns_log_ = false;
       return Status::NotSupported("sequence numbers exhausted");
@@ -577,10 +575,8 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       w->first_sequence = next;
       w->batch->rep().set_base_sequence(next);
       next += w->batch->count();
-      w->ticket = publisher_.begin(w->first_sequence, next - 1);
+      w->ticket = publisher_.begin(w->first_sequence, next - 1, w->ticket);
     }
-    // Release: versions_ reads it with acquire (VersionSet::last_sequence()).
-    last_allocated_.store(next - 1, std::memory_order_release);
   }
 
   if (uses_log) {
@@ -599,7 +595,7 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       // empty (readers never see a sequence that nothing was written at).
       for (wal::GroupCommit::Request* r : group) {
         auto* w = static_cast<Writer*>(r->context);
-        if (w->batch != nullptr) publisher_.finish(w->ticket);
+        if (w->batch != nullptr) publisher_.finish(w->ticket, /*acknowledged=*/false);
       }
       return s;
     }

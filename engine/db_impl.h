@@ -101,7 +101,9 @@ class DBImpl final : public DB {
     // Set on the leader's own writer when its group rotated the memtable.
     std::optional<MemtableSealedInfo> sealed_event;
     SequenceNumber first_sequence = 0;
-    SequencePublisher::Ticket ticket = 0;
+    // The publisher slot of the write's range; before begin(), the slot the
+    // writer's thread used last (begin()'s hint).
+    SequencePublisher::Ticket ticket = SequencePublisher::kNoHint;
     // The memtable the leader chose. A raw pointer is enough: the memtable is
     // sealed (and may be dropped) only after every range begun in it finished.
     ConcurrentSkipList* memtable = nullptr;
@@ -201,7 +203,7 @@ class DBImpl final : public DB {
   std::unique_ptr<TableCache> table_cache_;
 
   // A leader begins one publisher range per member before any member can
-  // finish, so a group may not hold more members than the publisher's ring.
+  // finish, so a group may not hold more members than the publisher's slots.
   static wal::GroupCommitOptions write_group_options() {
     wal::GroupCommitOptions o;
     o.max_group_requests = std::min(o.max_group_requests, SequencePublisher::kMaxRangesInFlight);
@@ -214,19 +216,18 @@ class DBImpl final : public DB {
   std::unique_ptr<wal::LogWriter> log_;
   std::vector<std::string_view> group_records_;  // leader only: the group's WAL records
   // Sequence ranges are handed out under sequence_mu_, by group leaders and by
-  // direct (WAL-less) writers, and begun in the publisher in the same order.
-  // Held for a few dozen instructions, never across I/O.
-  SpinMutex sequence_mu_;
-  // Written under sequence_mu_; read without it by versions_ (the MANIFEST's
-  // last sequence).
-  std::atomic<SequenceNumber> last_allocated_{0};
+  // direct writers, and begun in the publisher (which keeps the last one
+  // handed out: publisher_.allocated()) in the same order. Held for a few
+  // dozen instructions, never across I/O. It and the flags it guards have a
+  // cache line of their own: every direct write takes it.
+  alignas(64) SpinMutex sequence_mu_;
   bool direct_writes_blocked_ = false;  // guarded by sequence_mu_: a leader is making room
   // Guarded by sequence_mu_: a leader is appending to or syncing log_, so
   // direct writers must not append (they go through the queue meanwhile).
   bool leader_owns_log_ = false;
   // Whether the active memtable holds WAL-less writes: a hint of
   // mem_.unlogged, so that only the first such write per memtable takes mu_.
-  std::atomic<bool> active_memtable_unlogged_{false};
+  alignas(64) std::atomic<bool> active_memtable_unlogged_{false};
   SequencePublisher publisher_;
   // Whether a write group must take mu_ before it writes: a background error,
   // a closing DB. Set under mu_; read by leaders without it, so that a group

@@ -1,25 +1,32 @@
 // SequencePublisher: the sequence readers may see.
 //
-// Write groups take sequence ranges in order, but their members insert into
-// the memtable concurrently and finish in any order. A reader must never see
-// sequence S while something below S is still being inserted (it would see half
-// of a batch, or a later write without an earlier one). The publisher keeps the
-// ranges still in flight and publishes the highest sequence below all of them.
+// Writers take sequence ranges in order, but insert them into the memtable
+// concurrently and finish in any order. A reader must never see sequence S
+// while something at or below S is still being inserted (it would see half of
+// a batch, or a later write without an earlier one), and must see every write
+// acknowledged before it started.
 //
-// The ranges live in a ring of slots, in the order the group leaders handed
-// them out. begin() (one leader at a time) fills the next slot; finish() marks
-// a slot done and then moves the ring's head over every done slot at the front,
-// raising the visible sequence to the last of them. No lock is taken: the write
-// path's members finish concurrently, and any of them may advance the head.
+// Each range in flight occupies a slot, a cache line of its own. begin() (one
+// caller at a time: the write path holds its sequence lock) claims a free slot
+// and writes the range's first sequence there; finish() writes "idle" back.
+// A writer touches only its own slot when it finishes, and takes its slot again
+// next time (the `hint`), so two writers on two cores pass no cache line back
+// and forth here: the cost of publication falls on readers, who look at the
+// few slots in use (visible(), readable()). Writers outnumber readers' scans
+// in the workloads this serves, and a reader's scan of unchanged slots hits
+// its own cache.
 //
 // Thread safety: begin() and reset() are called by one thread at a time (the
-// group leader, or the opener before any writer); everything else from any
-// thread at any time.
+// holder of the write path's sequence lock, or the opener before any writer);
+// everything else from any thread at any time.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <limits>
+#include <thread>
 
 #include "util/internal_key.h"
 #include "util/thread_wait.h"
@@ -28,175 +35,217 @@ namespace fsdb {
 
 class SequencePublisher {
  public:
-  // Identifies a range handed out by begin().
-  using Ticket = uint64_t;
+  // Identifies a range handed out by begin(): the slot it occupies.
+  using Ticket = uint32_t;
+  // begin() without a preferred slot.
+  static constexpr Ticket kNoHint = std::numeric_limits<Ticket>::max();
+
+ private:
+  static constexpr uint32_t kSlots = 1024;
+
+ public:
+  // The most ranges that may be in flight at once: a leader begins its whole
+  // group's ranges before its members insert, so a group larger than this
+  // would wait for itself.
+  static constexpr size_t kMaxRangesInFlight = kSlots;
+
+  // The last sequence handed out by begin() (or set by reset()).
+  // Acquire: pairs with begin()'s release store, for callers that read the
+  // ranges' slots next (and VersionSet, which records it in the MANIFEST).
+  SequenceNumber allocated() const { return allocated_.load(std::memory_order_acquire); }
+  // The same counter, for VersionSet::track_last_sequence().
+  const std::atomic<SequenceNumber>* allocated_counter() const { return &allocated_; }
 
   // The sequence readers may use: every write at or below it is in a memtable.
-  // Acquire: pairs with the release RMW in publish(), so the inserts a reader
-  // is allowed to see are visible to it.
-  SequenceNumber visible() const { return visible_.load(std::memory_order_acquire); }
+  SequenceNumber visible() const { return scan().visible(); }
 
   // At open: everything up to `s` is recovered. REQUIRES: nothing in flight.
   void reset(SequenceNumber s) {
-    visible_.store(s, std::memory_order_release);
-    acknowledged_.store(s, std::memory_order_relaxed);  // relaxed: nothing runs concurrently
+    // Relaxed: nothing runs concurrently; whatever starts later is ordered
+    // after this by the thread that starts it.
+    for (Slot& slot : slots_) {
+      slot.first.store(kIdle, std::memory_order_relaxed);
+      slot.acknowledged.store(0, std::memory_order_relaxed);
+    }
+    slots_used_.store(0, std::memory_order_relaxed);
+    allocated_.store(s, std::memory_order_release);
   }
 
-  // [first, last] has been handed to a writer that will insert it. Ranges are
-  // begun in sequence order. REQUIRES: one caller at a time.
-  Ticket begin(SequenceNumber /*first*/, SequenceNumber last) {
-    // Relaxed: tail_ is written only here, by one thread at a time.
-    const Ticket t = tail_.load(std::memory_order_relaxed);
-    // A slot is reused only once the head has passed its previous range. The
-    // ring holds one range per writer in flight; a write group never holds
-    // more than kSlots writers (kMaxRangesInFlight, checked by the write
-    // path), so this wait ends when writers of earlier groups finish.
-    while (t - head_.load(std::memory_order_acquire) >= kSlots) std::this_thread::yield();
-    Slot& slot = slots_[t % kSlots];
-    // Relaxed: both are published to finishers and advancers by the release
-    // store of tail_ below.
+  // [first, last] has been handed to a writer that will insert it; `hint` is
+  // the slot that writer's thread used last (kNoHint if none). Ranges are begun
+  // in sequence order, each right after the previous one (first ==
+  // allocated() + 1). Waits while kMaxRangesInFlight ranges are in flight.
+  // REQUIRES: one caller at a time.
+  Ticket begin(SequenceNumber first, SequenceNumber last, Ticket hint = kNoHint) {
+    const Ticket t = claim(hint);
+    Slot& slot = slots_[t];
+    // Relaxed: read only by the finisher of this range, the thread this
+    // range is handed to (ordered after this by whatever hands it over).
     slot.last.store(last, std::memory_order_relaxed);
-    slot.done.store(false, std::memory_order_relaxed);
-    tail_.store(t + 1, std::memory_order_release);
+    // Release: a reader that sees this range here instead of the idle mark
+    // the slot's previous finisher stored must also see that finisher's
+    // inserts (this thread acquired them in claim()).
+    slot.first.store(first, std::memory_order_release);
+    // Release: a reader that acquires `allocated_` >= first sees the slot
+    // (and slots_used_) written above, so it cannot take this range as
+    // finished. Every begin() is ordered after the previous one by the
+    // caller's lock, so the same holds for every earlier range.
+    allocated_.store(last, std::memory_order_release);
     return t;
   }
 
-  // The writer of `ticket` has inserted all of its range (or gave up).
-  void finish(Ticket ticket) {
-    // Seq_cst, not just release (which would suffice for the inserts of this
-    // range to happen-before their publication): this store and advance()'s
-    // load of head_ on one side, an advancer's head CAS and its load of
-    // `done` on the other, form a Dekker pattern. With seq_cst on all four,
-    // either the advancer that moved the head to this slot sees it done, or
-    // this thread sees the head at its slot and advances it itself; weaker
-    // orders allow both to miss, and the visible sequence would stall.
-    slots_[ticket % kSlots].done.store(true, std::memory_order_seq_cst);
-    advance();
-  }
-
-  // The writer of a range ending at `last` has finished it and is about to
-  // acknowledge its write. It does not wait for lower ranges still in flight
-  // (that wait would tie every writer to the slowest concurrent insert);
-  // readers wait instead, and only when they must (see readable()).
-  void acknowledge(SequenceNumber last) {
-    // Relaxed: the value is all that matters. A reader that starts after this
-    // acknowledgement (ordered after it by whatever told it so) reads this
-    // value or a later one: the modification order of one atomic agrees with
-    // happens-before, and the maximum only grows.
-    SequenceNumber a = acknowledged_.load(std::memory_order_relaxed);
-    while (a < last && !acknowledged_.compare_exchange_weak(a, last, std::memory_order_relaxed)) {
+  // The writer of `ticket` has inserted all of its range, or gave up (then
+  // nothing of it was inserted). `acknowledged`: the writer is about to tell
+  // its caller the write is done, so every reader that starts after that
+  // must see it (readable()); a range given up is not acknowledged.
+  void finish(Ticket ticket, bool acknowledged) {
+    Slot& slot = slots_[ticket];
+    if (acknowledged) {
+      // Relaxed: the value is all that matters. A reader that starts after
+      // the acknowledgement (ordered after it by whatever told it so) reads
+      // this value or a later one (coherence). Only the slot's current
+      // holder stores it, and later ranges in a slot have later sequences,
+      // so it only grows. Stored before the slot is released: once released
+      // the slot may belong to another writer.
+      slot.acknowledged.store(slot.last.load(std::memory_order_relaxed), std::memory_order_relaxed);
     }
-  }
-
-  // The sequence a reader uses: the visible sequence once it covers every
-  // write acknowledged before this call. Waits (briefly: for inserts already
-  // under way) only while an acknowledged write is not yet visible.
-  SequenceNumber readable() {
-    const SequenceNumber acknowledged = acknowledged_.load(std::memory_order_relaxed);
-    wait_visible(acknowledged);
-    return visible();
-  }
-
-  // Blocks until visible() >= s.
-  void wait_visible(SequenceNumber s) {
-    if (visible() >= s) return;
-    // Seq_cst: the sleep handshake of wait() (see advance()).
-    wait([&] { return visible_.load(std::memory_order_seq_cst) >= s; });
-  }
-
-  // Blocks until no range is in flight (before sealing a memtable, so nothing
-  // is inserted into it afterwards). REQUIRES: no begin() meanwhile.
-  void wait_until_drained() {
-    // Seq_cst: the sleep handshake of wait() (see advance()).
-    wait([&] {
-      return head_.load(std::memory_order_seq_cst) == tail_.load(std::memory_order_seq_cst);
-    });
-  }
-
- private:
-  static constexpr size_t kSlots = 1024;
-
- public:
-  // The most ranges one caller may begin() before any of them can finish: a
-  // leader begins its whole group's ranges before its members insert, so a
-  // group larger than the ring would wait for itself.
-  static constexpr size_t kMaxRangesInFlight = kSlots;
-
- private:
-  struct alignas(16) Slot {
-    std::atomic<SequenceNumber> last{0};
-    std::atomic<bool> done{true};
-  };
-
-  // Moves the head over the done slots at the front of the ring.
-  void advance() {
-    for (;;) {
-      // Seq_cst on head_ and `done`: the Dekker pattern of finish() (at least
-      // acquire, so that the slot's fields written before them are visible).
-      // Acquire on tail_: pairs with begin()'s release store, so the slot's
-      // range is visible.
-      Ticket h = head_.load(std::memory_order_seq_cst);
-      if (h == tail_.load(std::memory_order_acquire)) break;
-      const Slot& slot = slots_[h % kSlots];
-      if (!slot.done.load(std::memory_order_seq_cst)) break;
-      const SequenceNumber last =
-          slot.last.load(std::memory_order_relaxed);  // under head_'s acquire
-      // The CAS fails if another advancer moved the head first (then the slot
-      // may already hold a newer range, and what was read is not used).
-      // Seq_cst: at least release, so that a begin() waiting for this slot
-      // sees the head move only after the slot was read; seq_cst for the sleep
-      // handshake below.
-      if (head_.compare_exchange_strong(h, h + 1, std::memory_order_seq_cst)) publish(last);
-    }
-    // The sleep handshake (a Dekker pattern, every access seq_cst): a waiter
-    // increments sleepers_ and then re-checks the head and the sequence; this
-    // thread moved them and then reads sleepers_. In the single order of
-    // seq_cst operations one of the two comes second and sees the other: the
-    // waiter does not sleep, or it is woken here.
+    // Seq_cst, not just release (which would suffice for the inserts of
+    // this range to happen-before a reader that sees the slot idle): this
+    // store and the load of sleepers_ below, and a waiter's increment of
+    // sleepers_ and its re-check of the slots, form a Dekker pattern; see
+    // wait().
+    slot.first.store(kIdle, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) > 0) {
       wake_epoch_.fetch_add(1, std::memory_order_seq_cst);
       futex_wake_all(&wake_epoch_);
     }
   }
 
-  // Raises visible_ to `last` (advancers may publish out of order).
-  void publish(SequenceNumber last) {
-    SequenceNumber v = visible_.load(std::memory_order_relaxed);
-    // Seq_cst on success: release for readers, who acquire visible_, and the
-    // sleep handshake (see advance()). Relaxed on failure: the loop only
-    // retries with the value it read.
-    while (v < last && !visible_.compare_exchange_weak(v, last, std::memory_order_seq_cst,
-                                                       std::memory_order_relaxed)) {
+  // The sequence a reader uses: the visible sequence once it covers every
+  // write acknowledged before this call. Waits (briefly: for inserts already
+  // under way) only while an acknowledged write is not yet visible.
+  SequenceNumber readable() const {
+    const Scan s = scan();
+    if (s.visible() >= s.acknowledged) return s.visible();
+    wait_visible(s.acknowledged);
+    return visible();
+  }
+
+  // Blocks until visible() >= s.
+  void wait_visible(SequenceNumber s) const {
+    wait([&] { return scan().visible() >= s; });
+  }
+
+  // Blocks until no range is in flight (before sealing a memtable, so nothing
+  // is inserted into it afterwards). REQUIRES: no begin() meanwhile.
+  void wait_until_drained() const {
+    wait([&] { return scan().in_flight_first == kIdle; });
+  }
+
+ private:
+  static constexpr SequenceNumber kIdle = std::numeric_limits<SequenceNumber>::max();
+  static_assert(kIdle > kMaxSequenceNumber);
+
+  struct alignas(64) Slot {
+    // The first sequence of the range in flight here, or kIdle.
+    std::atomic<SequenceNumber> first{kIdle};
+    // The last sequence of that range (for finish()).
+    std::atomic<SequenceNumber> last{0};
+    // The last sequence of the latest acknowledged range finished here.
+    std::atomic<SequenceNumber> acknowledged{0};
+  };
+
+  // What a reader sees in one pass over the slots.
+  struct Scan {
+    SequenceNumber allocated = 0;
+    SequenceNumber in_flight_first = kIdle;  // the lowest range in flight
+    SequenceNumber acknowledged = 0;         // the highest acknowledged write
+    // Every range whose first sequence is at or below this has finished.
+    SequenceNumber visible() const { return std::min(allocated, in_flight_first - 1); }
+  };
+
+  // Why visible() is right: a range R with first <= allocated was begun
+  // before `allocated` was stored, so its slot's first (and slots_used_) are
+  // visible to this scan, which read `allocated` with acquire first. The scan
+  // then reads R's slot: R itself (in_flight_first <= first_R, so visible() <
+  // first_R), or the idle mark of R's finisher or a later range's first, both
+  // stored after R finished — and acquired, so R's inserts are visible too.
+  Scan scan() const {
+    Scan s;
+    s.allocated = allocated();
+    // Relaxed: published by the release store of allocated_ read above.
+    const uint32_t used = slots_used_.load(std::memory_order_relaxed);
+    for (uint32_t i = 0; i < used; ++i) {
+      const Slot& slot = slots_[i];
+      // Seq_cst (at least acquire, see above): the re-check of wait()'s
+      // sleep handshake.
+      s.in_flight_first = std::min(s.in_flight_first, slot.first.load(std::memory_order_seq_cst));
+      // Relaxed: see finish().
+      s.acknowledged = std::max(s.acknowledged, slot.acknowledged.load(std::memory_order_relaxed));
+    }
+    return s;
+  }
+
+  // A free slot for the next range: the hint if it is free, else the first
+  // free one in use, else a new one. Called by begin() only.
+  Ticket claim(Ticket hint) {
+    for (;;) {
+      // Relaxed: written only by begin(), one caller at a time.
+      const uint32_t used = slots_used_.load(std::memory_order_relaxed);
+      // A hint at or beyond `used` (a slot this thread had in another
+      // publisher) is not taken: readers look only below `used`.
+      if (hint < used && is_free(hint)) return hint;
+      for (uint32_t i = 0; i < used; ++i) {
+        if (is_free(i)) return i;
+      }
+      if (used < kSlots) {
+        // Relaxed: published to readers by begin()'s release store of
+        // allocated_, and to wait_until_drained() by the caller's lock.
+        slots_used_.store(used + 1, std::memory_order_relaxed);
+        return used;
+      }
+      // Every slot is in flight: ranges of other writers finish.
+      std::this_thread::yield();
     }
   }
 
+  bool is_free(Ticket t) const {
+    // Acquire: the previous range's inserts happen-before the new range's
+    // release store of `first` (see begin()).
+    return slots_[t].first.load(std::memory_order_acquire) == kIdle;
+  }
+
   // Spins, yields, then sleeps on wake_epoch_ until done() holds; done()
-  // must read with seq_cst loads (the handshake of advance()).
+  // must read the slots with seq_cst loads (scan() does).
+  //
+  // The sleep handshake (a Dekker pattern, every access seq_cst): a waiter
+  // increments sleepers_ and then re-checks the slots; a finisher marks its
+  // slot idle and then reads sleepers_. In the single order of seq_cst
+  // operations one of the two comes second and sees the other: the waiter
+  // does not sleep, or it is woken.
   template <typename Done>
-  void wait(Done&& done) {
+  void wait(Done&& done) const {
     if (done()) return;
     if (spin_then_yield(WaitBudget{}, [&] { return !done(); })) return;
     for (;;) {
-      // The epoch is read before the re-check: if an advancer bumps it after
+      // The epoch is read before the re-check: if a finisher bumps it after
       // that, futex_wait returns at once.
       const uint32_t epoch = wake_epoch_.load(std::memory_order_seq_cst);
-      sleepers_.fetch_add(1, std::memory_order_seq_cst);  // the handshake of advance()
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
       if (!done()) futex_wait(&wake_epoch_, epoch);
       sleepers_.fetch_sub(1, std::memory_order_seq_cst);
       if (done()) return;
     }
   }
 
+  // Written by begin() with every range; read by every reader.
+  alignas(64) std::atomic<SequenceNumber> allocated_{0};
+  std::atomic<uint32_t> slots_used_{0};  // slots [0, slots_used_) have been used
+  // Read by every finisher, written only by sleeping waiters: a line of its
+  // own, so that it stays in the finishers' caches.
+  alignas(64) mutable std::atomic<uint32_t> sleepers_{0};
+  mutable std::atomic<uint32_t> wake_epoch_{0};
   std::array<Slot, kSlots> slots_;
-  // One cache line for all of them: every write changes each of them (begin,
-  // finish, publish, acknowledge), so they would move between the writers'
-  // cores together anyway; on one line that is one transfer, not five.
-  alignas(64) std::atomic<Ticket> head_{0};  // the oldest range still in flight
-  std::atomic<Ticket> tail_{0};              // the next ticket begin() hands out
-  std::atomic<SequenceNumber> visible_{0};
-  std::atomic<SequenceNumber> acknowledged_{0};  // the highest acknowledged write
-  std::atomic<uint32_t> sleepers_{0};
-  std::atomic<uint32_t> wake_epoch_{0};
 };
 
 }  // namespace fsdb

@@ -1,6 +1,7 @@
 // SequencePublisher (engine/sequence_publisher.h): the visible sequence never
 // passes a range still in flight, reaches the last range once all finished,
-// and its waits return, across many wraps of the ring.
+// covers every acknowledged write for readers, and its waits return, with
+// slots reused many times over.
 #include "engine/sequence_publisher.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -22,11 +24,12 @@ TEST(SequencePublisherTest, PublishesOnlyBelowTheOldestRangeInFlight) {
   const auto a = p.begin(11, 12);
   const auto b = p.begin(13, 13);
   const auto c = p.begin(14, 20);
-  p.finish(b);
+  EXPECT_EQ(p.allocated(), 20u);
+  p.finish(b, true);
   EXPECT_EQ(p.visible(), 10u) << "13 is inserted but 11-12 are not";
-  p.finish(c);
+  p.finish(c, true);
   EXPECT_EQ(p.visible(), 10u);
-  p.finish(a);
+  p.finish(a, true);
   EXPECT_EQ(p.visible(), 20u) << "everything finished";
   p.wait_until_drained();  // returns at once: nothing in flight
   p.wait_visible(20);
@@ -38,11 +41,11 @@ TEST(SequencePublisherTest, ReadableCoversEveryAcknowledgedWrite) {
   EXPECT_EQ(p.readable(), 5u) << "nothing acknowledged: the visible sequence at once";
   const auto first = p.begin(6, 6);
   const auto second = p.begin(7, 8);
-  p.finish(second);
+  p.finish(second, /*acknowledged=*/false);
   // Nothing acknowledged yet: a reader need not wait for the write in flight.
   EXPECT_EQ(p.readable(), 5u);
-  p.acknowledge(8);
-  p.acknowledge(7);  // a lower acknowledgement never lowers it
+  const auto third = p.begin(9, 9);
+  p.finish(third, /*acknowledged=*/true);
   std::atomic<bool> returned{false};
   std::atomic<SequenceNumber> read_at{0};
   std::thread reader([&] {
@@ -51,18 +54,104 @@ TEST(SequencePublisherTest, ReadableCoversEveryAcknowledgedWrite) {
   });
   // Past the spin and yield budget: the reader sleeps on the futex.
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_FALSE(returned.load()) << "8 is acknowledged but 6 is still being inserted";
-  p.finish(first);
+  EXPECT_FALSE(returned.load()) << "9 is acknowledged but 6 is still being inserted";
+  p.finish(first, false);
   reader.join();
-  EXPECT_EQ(read_at.load(), 8u);
-  EXPECT_EQ(p.readable(), 8u);
+  EXPECT_EQ(read_at.load(), 9u);
+  EXPECT_EQ(p.readable(), 9u);
+}
+
+TEST(SequencePublisherTest, AWriterKeepsItsSlotAndItsAcknowledgementSurvivesReuse) {
+  SequencePublisher p;
+  p.reset(0);
+  const auto a = p.begin(1, 1);
+  const auto b = p.begin(2, 3);
+  EXPECT_NE(a, b);
+  p.finish(a, true);
+  p.finish(b, true);
+  // Each writer asks for its own slot again and gets it, whichever is lower.
+  EXPECT_EQ(p.begin(4, 4, b), b);
+  EXPECT_EQ(p.begin(5, 5, a), a);
+  // Slot b now holds a range in flight; its last acknowledgement (3) still
+  // counts: a reader waits for nothing at or below it, and 4-5 are not
+  // acknowledged, so it need not wait for them.
+  EXPECT_EQ(p.readable(), 3u);
+  p.finish(b, false);
+  p.finish(a, true);
+  EXPECT_EQ(p.readable(), 5u);
+  // A hint beyond the slots in use (a slot the thread had in another
+  // publisher) is not taken: readers would not look there.
+  SequencePublisher q;
+  q.reset(0);
+  EXPECT_EQ(q.begin(1, 1, 7), 0u);
+  EXPECT_EQ(q.begin(2, 2, 7), 1u);
+  q.finish(0, true);
+  q.finish(1, true);
+  EXPECT_EQ(q.visible(), 2u);
+}
+
+TEST(SequencePublisherTest, DirectWritersReadTheirOwnWritesFromSlotsOfTheirOwn) {
+  // As the write path's direct writers: each takes its range under a lock,
+  // asking for the slot its last range used, inserts (here: marks its
+  // sequences done), finishes acknowledged and then reads; the read must
+  // cover its own write, and everything it covers must be done.
+  SequencePublisher p;
+  p.reset(0);
+  constexpr int kWriters = 4;
+  constexpr int kRanges = 20000;
+  std::vector<std::atomic<bool>> done(kWriters * kRanges * 2 + 1);
+  std::mutex handout;
+  std::atomic<bool> own_write_missed{false};
+  std::atomic<bool> unfinished_seen{false};
+  std::vector<std::set<SequencePublisher::Ticket>> slots_used(kWriters);
+  std::vector<int> moves(kWriters, 0);
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      std::mt19937 rng(200 + w);
+      SequencePublisher::Ticket slot = SequencePublisher::kNoHint;
+      for (int i = 0; i < kRanges; ++i) {
+        SequenceNumber first = 0;
+        SequenceNumber last = 0;
+        {
+          std::lock_guard<std::mutex> guard(handout);
+          first = p.allocated() + 1;
+          last = first + rng() % 2;
+          const SequencePublisher::Ticket hint = slot;
+          slot = p.begin(first, last, hint);
+          if (hint != SequencePublisher::kNoHint && slot != hint) ++moves[static_cast<size_t>(w)];
+        }
+        slots_used[static_cast<size_t>(w)].insert(slot);
+        for (SequenceNumber s = first; s <= last; ++s) done[s].store(true);
+        p.finish(slot, true);
+        const SequenceNumber r = p.readable();
+        if (r < last) own_write_missed.store(true);
+        for (SequenceNumber s = r > 8 ? r - 8 : 1; s <= r; ++s) {
+          if (!done[s].load()) unfinished_seen.store(true);
+        }
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_FALSE(own_write_missed.load()) << "a writer's read missed its own acknowledged write";
+  EXPECT_FALSE(unfinished_seen.load()) << "a read covered a sequence not yet inserted";
+  // A new slot is used only while every slot in use holds a range, so there
+  // are never more than one per writer. A writer loses its slot only to one
+  // that lost its own (at first, writers without a slot take the lowest free
+  // one): once each has its own, nobody moves.
+  for (int w = 0; w < kWriters; ++w) {
+    const auto& used = slots_used[static_cast<size_t>(w)];
+    EXPECT_LT(*used.rbegin(), static_cast<SequencePublisher::Ticket>(kWriters));
+    EXPECT_LT(moves[static_cast<size_t>(w)], kRanges / 100) << "writer " << w;
+  }
+  EXPECT_EQ(p.visible(), p.allocated());
 }
 
 TEST(SequencePublisherTest, WaitVisibleSleepsUntilAnEarlierRangeFinishes) {
   SequencePublisher p;
   const auto first = p.begin(1, 1);
   const auto second = p.begin(2, 2);
-  p.finish(second);
+  p.finish(second, true);
   std::atomic<bool> returned{false};
   std::thread waiter([&] {
     p.wait_visible(2);
@@ -71,7 +160,7 @@ TEST(SequencePublisherTest, WaitVisibleSleepsUntilAnEarlierRangeFinishes) {
   // Past the spin and yield budget: the waiter sleeps on the futex.
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   EXPECT_FALSE(returned.load());
-  p.finish(first);
+  p.finish(first, true);
   waiter.join();
   EXPECT_EQ(p.visible(), 2u);
 }
@@ -80,7 +169,8 @@ TEST(SequencePublisherTest, ConcurrentWritersAllBecomeVisible) {
   // A leader hands out ranges in order and deals them to four writers (as the
   // write path's group leaders do); each writer finishes its ranges after a
   // random pause, so finishes come out of order, and then waits until its own
-  // range is visible. More ranges than the ring holds; every wait returns.
+  // range is visible. Many more ranges than the publisher has slots; every
+  // wait returns.
   SequencePublisher p;
   constexpr int kWriters = 4;
   constexpr int kRanges = 20000;
@@ -121,7 +211,7 @@ TEST(SequencePublisherTest, ConcurrentWritersAllBecomeVisible) {
           work = box.work[box.taken++];
         }
         if (rng() % 16 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
-        p.finish(work.ticket);
+        p.finish(work.ticket, true);
         p.wait_visible(work.last);
         if (p.visible() < work.last) violation.store(true);
         ++done;
@@ -147,7 +237,7 @@ TEST(SequencePublisherTest, VisibleNeverPassesAnUnfinishedRange) {
   std::atomic<bool> bad{false};
   std::thread leader([&] {
     for (int i = 1; i <= kRanges; ++i) {
-      // Keep the ring from filling: at most 512 ranges in flight.
+      // Keep the slots from filling: at most 512 ranges in flight.
       while (i - static_cast<int>(p.visible()) > 512) std::this_thread::yield();
       tickets[static_cast<size_t>(i)] =
           p.begin(static_cast<SequenceNumber>(i), static_cast<SequenceNumber>(i));
@@ -160,7 +250,7 @@ TEST(SequencePublisherTest, VisibleNeverPassesAnUnfinishedRange) {
       while (begun.load() < i) std::this_thread::yield();
       if (parity == 0 && i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
       done[static_cast<size_t>(i)].store(true);
-      p.finish(tickets[static_cast<size_t>(i)]);
+      p.finish(tickets[static_cast<size_t>(i)], true);
     }
   };
   std::thread odd(finisher, 1);
