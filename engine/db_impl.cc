@@ -1526,6 +1526,8 @@ Status DBImpl::close() {
   // read the flag before it was raised has appended once the lock is free,
   // and every later one sees the flag and goes to a leader, which refuses.
   { std::lock_guard<SpinMutex> guard(sequence_mu_); }
+  // Whether open() succeeded (it starts the background thread last).
+  const bool opened = bg_thread_.joinable();
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();
@@ -1539,6 +1541,14 @@ Status DBImpl::close() {
     std::lock_guard<std::mutex> guard(mu_);
     if (result.ok() && !bg_error_.ok()) result = bg_error_;
   }
+  // A flush or compaction deletes the files it made obsolete, but not those a
+  // Version still held then (a read in flight, an iterator): the last pass
+  // happens here, with the background work stopped, so that a closed DB
+  // leaves no obsolete files behind (what a user's iterator still holds
+  // stays). Never after a failed open (the MANIFEST may not have been read:
+  // every table would look obsolete), nor after a background error (the
+  // next open decides).
+  if (opened && result.ok()) delete_obsolete_files();
   db_lock_.reset();
   return result;
 }

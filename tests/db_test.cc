@@ -253,6 +253,34 @@ TEST_F(DBTest, IteratorAndSnapshotIgnoreLaterWritesAndFlushes) {
   db_->release_snapshot(snap);
 }
 
+TEST_F(DBTest, CloseDeletesTablesAnIteratorKeptPastTheirCompaction) {
+  open();
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      FSDB_ASSERT_OK(db_->put(key_of(i), "v" + std::to_string(round)));
+    }
+    FSDB_ASSERT_OK(db_->flush());
+  }
+  ASSERT_EQ(count_files(FileType::kTable), 3u);
+  {
+    auto it = db_->new_iterator();  // its view holds the three level-0 tables
+    FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+    EXPECT_EQ(count_files(FileType::kTable), 4u) << "an iterator's tables stay while it lives";
+    it->seek_to_first();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->value(), "v2");
+  }
+  FSDB_ASSERT_OK(db_->close());
+  EXPECT_EQ(count_files(FileType::kTable), 1u) << "a closed DB leaves no obsolete table behind";
+  open();
+  EXPECT_EQ(get(key_of(5)), "v2");
+  // An open that fails (here: the DB is in use) closes without deleting.
+  std::unique_ptr<DB> second;
+  EXPECT_TRUE(DB::open({}, dir_.path(), &second).is_busy());
+  EXPECT_EQ(count_files(FileType::kTable), 1u);
+  EXPECT_EQ(get(key_of(5)), "v2");
+}
+
 TEST_F(DBTest, ReopenAfterCloseAndAfterDestroyWithoutClose) {
   open();
   for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "v" + std::to_string(i)));
