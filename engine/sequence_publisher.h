@@ -101,13 +101,14 @@ class SequencePublisher {
   void finish(Ticket ticket, bool acknowledged) {
     Slot& slot = slots_[ticket];
     if (acknowledged) {
-      // Relaxed: the value is all that matters. A reader that starts after
-      // the acknowledgement (ordered after it by whatever told it so) reads
-      // this value or a later one (coherence). Only the slot's current
-      // holder stores it, and later ranges in a slot have later sequences,
-      // so it only grows. Stored before the slot is released: once released
-      // the slot may belong to another writer.
-      slot.acknowledged.store(slot.last.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      // A reader that starts after the acknowledgement (ordered after it by
+      // whatever told it so) reads this value or a later one (coherence).
+      // Only the slot's current holder stores it, and later ranges in a
+      // slot have later sequences, so it only grows. Stored before the slot
+      // is released: once released the slot may belong to another writer.
+      // Release: a reader that acquires it also sees allocated_ at or past
+      // it (begin() stored that first), which wait_visible() needs.
+      slot.acknowledged.store(slot.last.load(std::memory_order_relaxed), std::memory_order_release);
     }
     // Seq_cst, not just release (which would suffice for the inserts of
     // this range to happen-before a reader that sees the slot idle): this
@@ -131,7 +132,10 @@ class SequencePublisher {
     return visible();
   }
 
-  // Blocks until visible() >= s.
+  // Blocks until visible() >= s. REQUIRES: the caller has seen allocated()
+  // reach s, or a value that implies it (readable()'s acknowledged sequence):
+  // a begin() wakes no sleeper, only the finish() after it does, and a waiter
+  // that read an older allocated_ could sleep through that finish().
   void wait_visible(SequenceNumber s) const {
     wait([&] { return scan().visible() >= s; });
   }
@@ -180,8 +184,8 @@ class SequencePublisher {
       // Seq_cst (at least acquire, see above): the re-check of wait()'s
       // sleep handshake.
       s.in_flight_first = std::min(s.in_flight_first, slot.first.load(std::memory_order_seq_cst));
-      // Relaxed: see finish().
-      s.acknowledged = std::max(s.acknowledged, slot.acknowledged.load(std::memory_order_relaxed));
+      // Acquire: see finish().
+      s.acknowledged = std::max(s.acknowledged, slot.acknowledged.load(std::memory_order_acquire));
     }
     return s;
   }
