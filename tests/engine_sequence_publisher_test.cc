@@ -67,17 +67,26 @@ TEST(SequencePublisherTest, AWriterKeepsItsSlotAndItsAcknowledgementSurvivesReus
   const auto a = p.begin(1, 1);
   const auto b = p.begin(2, 3);
   EXPECT_NE(a, b);
+  p.finish(b, true);  // 3 is acknowledged while 1 is still being inserted
+  EXPECT_EQ(p.begin(4, 4, b), b) << "a writer asking for its free slot gets it";
+  // b's slot now holds 4, in flight; the acknowledgement of 3 it recorded
+  // before still counts: a reader must wait for 1.
+  std::atomic<bool> returned{false};
+  std::atomic<SequenceNumber> read_at{0};
+  std::thread reader([&] {
+    read_at.store(p.readable());
+    returned.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_FALSE(returned.load()) << "3 was acknowledged before its slot was taken again";
   p.finish(a, true);
-  p.finish(b, true);
-  // Each writer asks for its own slot again and gets it, whichever is lower.
-  EXPECT_EQ(p.begin(4, 4, b), b);
-  EXPECT_EQ(p.begin(5, 5, a), a);
-  // Slot b now holds a range in flight; its last acknowledgement (3) still
-  // counts: a reader waits for nothing at or below it, and 4-5 are not
-  // acknowledged, so it need not wait for them.
-  EXPECT_EQ(p.readable(), 3u);
+  reader.join();
+  EXPECT_EQ(read_at.load(), 3u) << "4 is in flight";
   p.finish(b, false);
-  p.finish(a, true);
+  EXPECT_EQ(p.readable(), 4u);
+  // The hint wins over the lowest free slot.
+  EXPECT_EQ(p.begin(5, 5, b), b);
+  p.finish(b, true);
   EXPECT_EQ(p.readable(), 5u);
   // A hint beyond the slots in use (a slot the thread had in another
   // publisher) is not taken: readers would not look there.
