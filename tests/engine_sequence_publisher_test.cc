@@ -17,6 +17,35 @@
 namespace fsdb {
 namespace {
 
+// A readable() call on a thread of its own, for a read that must wait.
+class PendingRead {
+ public:
+  explicit PendingRead(SequencePublisher& p)
+      : thread_([this, &p] {
+          read_at_.store(p.readable());
+          returned_.store(true);
+        }) {}
+  ~PendingRead() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Whether it returned within 30 ms: past the spin and yield budget, a
+  // waiting reader sleeps on the futex.
+  bool returned_soon() {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    return returned_.load();
+  }
+  // The sequence it read at, once it returns.
+  SequenceNumber result() {
+    thread_.join();
+    return read_at_.load();
+  }
+
+ private:
+  std::atomic<bool> returned_{false};
+  std::atomic<SequenceNumber> read_at_{0};
+  std::thread thread_;
+};
+
 TEST(SequencePublisherTest, PublishesOnlyBelowTheOldestRangeInFlight) {
   SequencePublisher p;
   p.reset(10);
@@ -46,18 +75,10 @@ TEST(SequencePublisherTest, ReadableCoversEveryAcknowledgedWrite) {
   EXPECT_EQ(p.readable(), 5u);
   const auto third = p.begin(9, 9);
   p.finish(third, /*acknowledged=*/true);
-  std::atomic<bool> returned{false};
-  std::atomic<SequenceNumber> read_at{0};
-  std::thread reader([&] {
-    read_at.store(p.readable());
-    returned.store(true);
-  });
-  // Past the spin and yield budget: the reader sleeps on the futex.
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_FALSE(returned.load()) << "9 is acknowledged but 6 is still being inserted";
+  PendingRead reader(p);
+  EXPECT_FALSE(reader.returned_soon()) << "9 is acknowledged but 6 is still being inserted";
   p.finish(first, false);
-  reader.join();
-  EXPECT_EQ(read_at.load(), 9u);
+  EXPECT_EQ(reader.result(), 9u);
   EXPECT_EQ(p.readable(), 9u);
 }
 
@@ -71,17 +92,10 @@ TEST(SequencePublisherTest, AWriterKeepsItsSlotAndItsAcknowledgementSurvivesReus
   EXPECT_EQ(p.begin(4, 4, b), b) << "a writer asking for its free slot gets it";
   // b's slot now holds 4, in flight; the acknowledgement of 3 it recorded
   // before still counts: a reader must wait for 1.
-  std::atomic<bool> returned{false};
-  std::atomic<SequenceNumber> read_at{0};
-  std::thread reader([&] {
-    read_at.store(p.readable());
-    returned.store(true);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(30));
-  EXPECT_FALSE(returned.load()) << "3 was acknowledged before its slot was taken again";
+  PendingRead reader(p);
+  EXPECT_FALSE(reader.returned_soon()) << "3 was acknowledged before its slot was taken again";
   p.finish(a, true);
-  reader.join();
-  EXPECT_EQ(read_at.load(), 3u) << "4 is in flight";
+  EXPECT_EQ(reader.result(), 3u) << "4 is in flight";
   p.finish(b, false);
   EXPECT_EQ(p.readable(), 4u);
   // The hint wins over the lowest free slot.
