@@ -6,8 +6,12 @@
 //              --num=1000000 --reads=-1 --threads=1 --key_size=16 --value_size=100
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
 //              --write_buffer_size=67108864 --level1_bytes=0 --target_file_bytes=0
-//              --compression_dictionary_bytes=-1
-//              (level sizes 0 and dictionary -1: each engine's default)
+//              --compression_dictionary_bytes=-1 --block_size=4096 --cache_size=67108864
+//              --bloom_bits=10
+//              (level sizes 0 and dictionary -1: each engine's default; block, cache
+//              and filter settings apply to every engine alike, as db_bench's flags
+//              of the same names: a smaller block decompresses faster and costs
+//              space, a cache holding the whole DB turns reads into cache hits)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -83,6 +87,9 @@ struct Flags {
   uint64_t level1_bytes = 0;  // 0: each engine's default
   uint64_t target_file_bytes = 0;
   int64_t compression_dictionary_bytes = -1;  // -1: each engine's default
+  uint64_t block_size = 4096;
+  uint64_t cache_size = 64 << 20;
+  int bloom_bits = 10;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -135,6 +142,12 @@ Flags parse_flags(int argc, char** argv) {
         flags.target_file_bytes = std::stoull(v);
       } else if (parse_flag(arg, "compression_dictionary_bytes", &v)) {
         flags.compression_dictionary_bytes = std::stoll(v);
+      } else if (parse_flag(arg, "block_size", &v)) {
+        flags.block_size = std::stoull(v);
+      } else if (parse_flag(arg, "cache_size", &v)) {
+        flags.cache_size = std::stoull(v);
+      } else if (parse_flag(arg, "bloom_bits", &v)) {
+        flags.bloom_bits = std::stoi(v);
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
@@ -149,6 +162,10 @@ Flags parse_flags(int argc, char** argv) {
   if (flags.threads < 1) die("--threads must be at least 1");
   if (flags.key_size < 16) die("--key_size must be at least 16 (keys are %016llu of the number)");
   if (flags.num == 0) die("--num must be positive");
+  if (flags.block_size < 256 || flags.block_size > (1 << 20)) {
+    die("--block_size must be between 256 and 1048576 bytes");
+  }
+  if (flags.bloom_bits < 0 || flags.bloom_bits > 64) die("--bloom_bits must be between 0 and 64");
   return flags;
 }
 
@@ -359,6 +376,9 @@ class Runner {
     settings_.level1_bytes = flags_.level1_bytes;
     settings_.target_file_bytes = flags_.target_file_bytes;
     settings_.compression_dictionary_bytes = flags_.compression_dictionary_bytes;
+    settings_.block_bytes = flags_.block_size;
+    settings_.block_cache_bytes = flags_.cache_size;
+    settings_.bloom_bits_per_key = flags_.bloom_bits;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
   }
 

@@ -293,8 +293,11 @@ class RocksEngine final : public BenchEngine {
                       std::to_string(32 * s.block_bytes) + ")"
                 : std::string("max_dict_bytes=0 (default: no dictionary)")) +
            ", block_size=" + std::to_string(s.block_bytes) +
-           ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
-           " (full filter), LRU block_cache=" + std::to_string(s.block_cache_bytes) +
+           (s.bloom_bits_per_key > 0
+                ? ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key) + " (full filter)"
+                : std::string(", no filter")) +
+           (s.block_cache_bytes > 0 ? ", LRU block_cache=" + std::to_string(s.block_cache_bytes)
+                                    : std::string(", no_block_cache=true")) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
            ", allow_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
            ", allow_mmap_writes=" + (s.mmap_writes ? "true" : "false") +
@@ -330,8 +333,14 @@ class RocksEngine final : public BenchEngine {
     if (s.count_write_volume) options.statistics = rocksdb::CreateDBStatistics();
     rocksdb::BlockBasedTableOptions table;
     table.block_size = s.block_bytes;
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(s.bloom_bits_per_key, false));
-    table.block_cache = rocksdb::NewLRUCache(s.block_cache_bytes);
+    if (s.bloom_bits_per_key > 0) {  // 0: no filter, as for fsdb
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(s.bloom_bits_per_key, false));
+    }
+    if (s.block_cache_bytes > 0) {
+      table.block_cache = rocksdb::NewLRUCache(s.block_cache_bytes);
+    } else {
+      table.no_block_cache = true;  // 0: no cache, as for fsdb
+    }
     options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return options;
   }
@@ -459,7 +468,9 @@ class LevelEngine final : public BenchEngine {
            ": compression=snappy (Debian's LevelDB 1.23 has no zstd; no dictionaries), "
            "block_size=" +
            std::to_string(s.block_bytes) +
-           ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
+           (s.bloom_bits_per_key > 0
+                ? ", bloom bits_per_key=" + std::to_string(s.bloom_bits_per_key)
+                : std::string(", no filter")) +
            ", LRU block_cache=" + std::to_string(s.block_cache_bytes) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
            ", leveled compaction (fixed: l0 trigger 4, level1 10 MiB, 2 MiB files), "
@@ -468,7 +479,9 @@ class LevelEngine final : public BenchEngine {
   }
 
   std::string open(const std::string& path, const BenchSettings& s) override {
-    filter_.reset(leveldb::NewBloomFilterPolicy(s.bloom_bits_per_key));
+    // 0 bits: no filter, as for fsdb.
+    filter_.reset(s.bloom_bits_per_key > 0 ? leveldb::NewBloomFilterPolicy(s.bloom_bits_per_key)
+                                           : nullptr);
     cache_.reset(leveldb::NewLRUCache(s.block_cache_bytes));
     leveldb::Options options;
     options.create_if_missing = true;
