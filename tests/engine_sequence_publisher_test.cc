@@ -161,11 +161,19 @@ TEST(SequencePublisherTest, DirectWritersReadTheirOwnWritesFromSlotsOfTheirOwn) 
   // A new slot is used only while every slot in use holds a range, so there
   // are never more than one per writer. A writer loses its slot only to one
   // that lost its own (at first, writers without a slot take the lowest free
-  // one): once each has its own, nobody moves.
+  // one), so moves die out once each has its own. How soon depends on the
+  // scheduling: under a sanitizer, whose threads run slower and less evenly,
+  // writers took each other's slots up to 388 times in 20000 ranges. Without
+  // the hint, some writers move thousands of times.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr int kMaxMoves = kRanges / 10;
+#else
+  constexpr int kMaxMoves = kRanges / 100;
+#endif
   for (int w = 0; w < kWriters; ++w) {
     const auto& used = slots_used[static_cast<size_t>(w)];
     EXPECT_LT(*used.rbegin(), static_cast<SequencePublisher::Ticket>(kWriters));
-    EXPECT_LT(moves[static_cast<size_t>(w)], kRanges / 100) << "writer " << w;
+    EXPECT_LT(moves[static_cast<size_t>(w)], kMaxMoves) << "writer " << w;
   }
   EXPECT_EQ(p.visible(), p.allocated());
 }
