@@ -192,6 +192,36 @@ Status DBImpl::recover() {
     if (!options_.create_if_missing) {
       return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
     }
+    // A directory with tables or logs but no CURRENT is a DB that lost its
+    // CURRENT (a partial copy, a hand deletion), not an empty place: a new DB
+    // there would replay its logs out of context and delete its tables.
+    // Only the first MANIFEST of a creation interrupted before CURRENT was
+    // written may be there.
+    std::vector<std::string> names;
+    s = fs_->get_children(dbname_, &names);
+    if (!s.ok()) return s;
+    std::string db_file;
+    uint64_t newest_manifest = 0;
+    for (const std::string& name : names) {
+      FileType type;
+      uint64_t number = 0;
+      if (!parse_file_name(name, &type, &number)) continue;
+      if (type == FileType::kManifest) newest_manifest = std::max(newest_manifest, number);
+      if (type == FileType::kLog || type == FileType::kTable ||
+          (type == FileType::kManifest && number > 1)) {
+        db_file = std::min(db_file.empty() ? name : db_file, name);
+      }
+    }
+    if (!db_file.empty()) {
+      const std::string manifest = manifest_file_name(dbname_, newest_manifest);
+      return Status::Corruption(
+          dbname_ + ": CURRENT is missing, but the directory holds a DB's files (" + db_file +
+          "); not creating a new DB over them" +
+          (newest_manifest == 0
+               ? std::string()
+               : " (if only CURRENT was lost, write \"" + manifest.substr(dbname_.size() + 1) +
+                     "\" and a newline into it and open again)"));
+    }
     s = versions_->create_new();
     if (!s.ok()) return s;
   } else if (options_.error_if_exists) {
@@ -216,12 +246,23 @@ Status DBImpl::recover() {
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
   RecoveryInfo info;
-  for (uint64_t number : logs) {
+  for (size_t i = 0; i < logs.size(); ++i) {
     bool stop_here = false;
-    s = replay_log(number, &max_sequence, &edit, &info, &stop_here);
+    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here);
     if (!s.ok()) return s;
     ++info.logs_replayed;
-    if (stop_here) break;
+    if (stop_here) {
+      // The recovered state is a prefix of the writes: the logs after the
+      // damage are not replayed, and go once the MANIFEST moves past them.
+      for (size_t later = i + 1; later < logs.size(); ++later) {
+        uint64_t bytes = 0;
+        if (fs_->get_file_size(log_file_name(dbname_, logs[later]), &bytes).ok()) {
+          info.bytes_dropped += bytes;
+        }
+        ++info.logs_dropped;
+      }
+      break;
+    }
   }
   info.tables_written = edit.new_files().size();
   info.last_sequence = max_sequence;
@@ -464,23 +505,34 @@ void DBImpl::report_sealed_event(const Writer& w) {
 
 Status DBImpl::apply_to_memtable(const Writer& w) {
   SequenceNumber seq = w.first_sequence;
-  bool refused = false;
+  InsertResult refusal = InsertResult::kOk;
   SequenceNumber base = 0;
   // The batch was built through WriteBatch, so it is well formed; the visitor
   // still validates it as it goes.
   Status s = wal::for_each_write_batch_entry(
       w.batch->rep().encoded(), &base, [&](const wal::WriteBatchEntry& e) {
-        if (refused) return;
-        refused = w.memtable->add(e.key, e.value, e.kind, seq) != InsertResult::kOk;
-        if (!refused) ++seq;
+        if (refusal != InsertResult::kOk) return;
+        refusal = w.memtable->add(e.key, e.value, e.kind, seq);
+        if (refusal == InsertResult::kOk) ++seq;
       });
-  if (!s.ok()) return s;
-  if (refused) {
-    // The leader drained writers before sealing and set no limits, so this
-    // is a broken invariant, not a condition to retry.
-    return Status::Corruption("memtable refused a write at sequence " + std::to_string(seq));
+  if (s.ok() && refusal != InsertResult::kOk) {
+    // The leader drained writers before sealing and set no limits, so only
+    // memory running out (the arena's block limit, or the system's) gets here.
+    s = refusal == InsertResult::kOutOfMemory
+            ? Status::IOError(dbname_ + ": out of memory for the memtable at sequence " +
+                              std::to_string(seq))
+            : Status::Corruption(dbname_ + ": the memtable refused a write at sequence " +
+                                 std::to_string(seq));
   }
-  return Status::OK();
+  if (!s.ok()) {
+    // The memtable no longer follows the log (part of the batch may be in
+    // the memtable, all of it in the log), so the DB takes no more writes;
+    // reopening replays the log. The write's outcome is then unknown to its
+    // caller, as after any failed write.
+    std::lock_guard<std::mutex> guard(mu_);
+    record_background_error(s);
+  }
+  return s;
 }
 
 Status DBImpl::submit_control(bool rotate, bool sync) {
@@ -1351,8 +1403,13 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       if (first->file_count(level) > 0) bottom = level;
     }
   }
+  // close() waits for this call to end: stop between compactions once it has
+  // begun (relaxed: a hint; close() waits under mu_ for manual_compaction_).
+  const auto closing = [this] { return stop_compactions_.load(std::memory_order_relaxed); };
   bool bottom_rewritten = false;
   for (int level = 0; level < bottom && s.ok(); ++level) {
+    if (closing()) s = Status::IOError(dbname_ + ": the DB is closing");
+    if (!s.ok()) break;
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
     if (!c) continue;
     if (c->trivial_move && level + 1 == bottom) {
@@ -1363,6 +1420,8 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
     s = run_compaction(*c);
     bottom_rewritten = level + 1 == bottom;
   }
+  if (s.ok() && !bottom_rewritten && closing())
+    s = Status::IOError(dbname_ + ": the DB is closing");
   if (s.ok() && !bottom_rewritten) {
     // Nothing above reached the bottom level: rewrite its files in the range
     // in place, dropping what no reader needs any more.
@@ -1384,7 +1443,8 @@ Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/tru
 std::optional<std::string> DBImpl::property(std::string_view name) {
   const auto view = read_view();
   const Version& v = *view->version;
-  if (name == "fsdb.sequence") return std::to_string(publisher_.visible());
+  // What a read would use: it covers every write acknowledged before the call.
+  if (name == "fsdb.sequence") return std::to_string(publisher_.readable());
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
@@ -1510,11 +1570,16 @@ Status DBImpl::close() {
   }
   if (unlogged) result = flush();
   {
-    std::lock_guard<std::mutex> guard(mu_);
+    std::unique_lock<std::mutex> lock(mu_);
     shutting_down_ = true;
     writes_need_attention_.store(true, std::memory_order_relaxed);  // relaxed: see above
     stop_compactions_.store(true, std::memory_order_relaxed);
     bg_cv_.notify_all();
+    // A compact_range() on another thread writes tables and the MANIFEST and
+    // deletes files from its own thread: it must be over before the LOCK is
+    // released, or its last deletion pass could remove the tables of the
+    // next DB opened on this directory. It stops at its next compaction.
+    bg_cv_.wait(lock, [this] { return !manual_compaction_; });
   }
   // A barrier through the write queue: a leader that read the fast-path flag
   // before it was raised is done with the log once this request has been led

@@ -18,7 +18,7 @@ bool parse_number(std::string_view digits, uint64_t* number) {
     if (c < '0' || c > '9') return false;
   }
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), *number);
-  return ec == std::errc() && end == digits.data() + digits.size();
+  return ec == std::errc() && end == digits.data() + digits.size() && *number <= kMaxFileNumber;
 }
 
 }  // namespace

@@ -23,8 +23,14 @@ std::string temp_file_name(const std::string& dir, uint64_t number);
 std::string current_file_name(const std::string& dir);
 std::string lock_file_name(const std::string& dir);
 
-// Parses a name (not a path) of the forms above. False for anything else
-// (such files are left alone).
+// The largest file number the engine hands out or recognises. Numbers count
+// up from 1, so no DB reaches it; a stray file numbered beyond it is not taken
+// for one of the DB's (its number + 1 would wrap the file-number counter to 0,
+// and new files would then reuse, and truncate, live ones).
+inline constexpr uint64_t kMaxFileNumber = (uint64_t{1} << 62) - 1;
+
+// Parses a name (not a path) of the forms above. False for anything else,
+// numbers above kMaxFileNumber included (such files are left alone).
 bool parse_file_name(std::string_view name, FileType* type, uint64_t* number);
 
 }  // namespace fsdb

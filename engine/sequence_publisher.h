@@ -123,8 +123,10 @@ class SequencePublisher {
   }
 
   // The sequence a reader uses: the visible sequence once it covers every
-  // write acknowledged before this call. Waits (briefly: for inserts already
-  // under way) only while an acknowledged write is not yet visible.
+  // write acknowledged before this call. Waits only while an acknowledged
+  // write is not yet visible: usually for inserts already under way, but an
+  // unlogged write acknowledged above a synced group still in its fdatasync
+  // waits for that sync (the group's ranges were begun before it).
   SequenceNumber readable() const {
     const Scan s = scan();
     if (s.visible() >= s.acknowledged) return s.visible();

@@ -69,10 +69,11 @@ Status VersionSet::set_current_file(uint64_t manifest_number) {
 }
 
 Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Version& version,
+                                           uint64_t log_number,
                                            std::unique_ptr<wal::LogWriter>* writer) {
   VersionEdit snapshot;
   version.add_all_files_to(&snapshot);
-  snapshot.set_log_number(log_number());
+  snapshot.set_log_number(log_number);
   snapshot.set_next_file_number(next_file_number_.load(std::memory_order_relaxed));
   snapshot.set_last_sequence(last_sequence());
   const auto pointers = compact_pointers();
@@ -95,10 +96,10 @@ Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Versi
 
 Status VersionSet::create_new() {
   std::lock_guard<std::mutex> guard(manifest_mu_);
-  manifest_number_ = 1;
   next_file_number_.store(2, std::memory_order_relaxed);
-  Status s = write_snapshot_manifest(manifest_number_, Version(), &manifest_);
-  if (s.ok()) s = set_current_file(manifest_number_);
+  Status s = write_snapshot_manifest(1, Version(), log_number(), &manifest_);
+  if (s.ok()) s = set_current_file(1);
+  if (s.ok()) manifest_number_.store(1, std::memory_order_relaxed);
   return s;
 }
 
@@ -173,9 +174,10 @@ Status VersionSet::recover() {
   // A fresh MANIFEST holding the recovered version; the old one goes once
   // CURRENT names the new one.
   std::lock_guard<std::mutex> guard(manifest_mu_);
-  manifest_number_ = new_file_number();
-  s = write_snapshot_manifest(manifest_number_, *version, &manifest_);
-  if (s.ok()) s = set_current_file(manifest_number_);
+  const uint64_t number = new_file_number();
+  s = write_snapshot_manifest(number, *version, log_number, &manifest_);
+  if (s.ok()) s = set_current_file(number);
+  if (s.ok()) manifest_number_.store(number, std::memory_order_relaxed);
   if (s.ok()) (void)fs_->remove_file(manifest_path);
   return s;
 }
@@ -200,12 +202,14 @@ Status VersionSet::log_and_apply(VersionEdit* edit) {
     // Roll over to a new MANIFEST that starts with the whole new version.
     const uint64_t number = new_file_number();
     std::unique_ptr<wal::LogWriter> writer;
-    s = write_snapshot_manifest(number, *next, &writer);
+    // The edit's log number, not the one before it: the edit is in the
+    // snapshot's version, and its old log is deleted once this returns.
+    s = write_snapshot_manifest(number, *next, *edit->log_number(), &writer);
     if (s.ok()) s = set_current_file(number);
     if (!s.ok()) return s;
-    const uint64_t old = manifest_number_;
+    const uint64_t old = manifest_number_.load(std::memory_order_relaxed);
     manifest_ = std::move(writer);
-    manifest_number_ = number;
+    manifest_number_.store(number, std::memory_order_relaxed);
     if (old != 0) (void)fs_->remove_file(manifest_file_name(dbname_, old));
   } else {
     std::string record;

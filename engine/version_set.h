@@ -75,7 +75,10 @@ class VersionSet {
   // which every write would otherwise have to pull from the last writer's core.
   // REQUIRES: before any concurrent use; `source` outlives this VersionSet's use.
   void track_last_sequence(const std::atomic<SequenceNumber>* source) { sequence_source_ = source; }
-  uint64_t manifest_file_number() const { return manifest_number_; }
+  // Relaxed: read without manifest_mu_ by the obsolete-file pass, for which an
+  // older (smaller) number only keeps an old MANIFEST one pass longer; a number
+  // is stored only once CURRENT names its MANIFEST.
+  uint64_t manifest_file_number() const { return manifest_number_.load(std::memory_order_relaxed); }
   uint64_t manifest_bytes() const;
 
   // The largest key each level's last compaction reached (empty: none yet);
@@ -92,8 +95,10 @@ class VersionSet {
                               std::vector<std::string>* lines);
 
  private:
+  // A MANIFEST that starts with `version` whole; `log_number` is the log number
+  // it records (that of the edit that made `version`, if any).
   Status write_snapshot_manifest(uint64_t manifest_number, const Version& version,
-                                 std::unique_ptr<wal::LogWriter>* writer);
+                                 uint64_t log_number, std::unique_ptr<wal::LogWriter>* writer);
   Status set_current_file(uint64_t manifest_number);
   void install(std::shared_ptr<const Version> v);
 
@@ -110,7 +115,7 @@ class VersionSet {
   const std::atomic<SequenceNumber>* sequence_source_ = nullptr;
 
   mutable std::mutex manifest_mu_;            // serialises log_and_apply; held across MANIFEST I/O
-  uint64_t manifest_number_ = 0;              // guarded by manifest_mu_
+  std::atomic<uint64_t> manifest_number_{0};  // written under manifest_mu_
   std::unique_ptr<wal::LogWriter> manifest_;  // guarded by manifest_mu_
 
   mutable std::mutex mu_;  // guards the two fields below; never held across I/O

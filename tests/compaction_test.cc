@@ -1,7 +1,11 @@
 // engine/compaction: picking, version garbage collection, and compaction in a
 // running DB (snapshots, iterators, manual compaction, write slowdowns).
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -521,6 +525,100 @@ class SlowTableSyncFileSystem final : public FileSystemWrapper {
     return s;
   }
 };
+
+// Holds the directory listings made by one thread (a compact_range() caller)
+// at a gate until the test opens it.
+class GatedListingFileSystem final : public FileSystemWrapper {
+ public:
+  GatedListingFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  void hold_listings_of(std::thread::id id) {
+    std::lock_guard<std::mutex> guard(mu_);
+    held_ = id;
+  }
+  void wait_until_held() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return waiting_; });
+  }
+  void open_gate() {
+    std::lock_guard<std::mutex> guard(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (std::this_thread::get_id() == held_) {
+        waiting_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return open_; });
+      }
+    }
+    return FileSystemWrapper::get_children(dir, names);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread::id held_;
+  bool waiting_ = false;
+  bool open_ = false;
+};
+
+// close() must wait for a compact_range() running on another thread: that
+// call writes the MANIFEST and deletes obsolete files from its own thread, and
+// once close() has released the directory's LOCK, its deletion pass would
+// remove the tables of the next DB opened there.
+TEST_F(CompactionDBTest, CloseWaitsForACompactRangeOnAnotherThread) {
+  auto fs = std::make_shared<GatedListingFileSystem>();
+  Options options = small_options();
+  options.file_system = fs;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), std::string(50, 'v')));
+  FSDB_ASSERT_OK(db_->flush());
+
+  Status compacted;
+  std::thread compactor([&] {
+    fs->hold_listings_of(std::this_thread::get_id());
+    compacted = db_->compact_range(std::nullopt, std::nullopt);
+  });
+  // The compaction is installed and its deletion pass is about to list the
+  // directory.
+  fs->wait_until_held();
+  std::atomic<bool> closed{false};
+  Status close_status;
+  std::thread closer([&] {
+    close_status = db_->close();
+    closed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(closed.load()) << "close() returned while compact_range() was still running";
+  fs->open_gate();
+  compactor.join();
+  closer.join();
+  FSDB_EXPECT_OK(close_status);
+  // The compaction had begun before close(), so it completed.
+  FSDB_EXPECT_OK(compacted);
+
+  // Whatever happened, a DB opened afterwards keeps what it writes.
+  db_.reset();
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  FSDB_ASSERT_OK(db_->put("fresh", "value"));
+  FSDB_ASSERT_OK(db_->flush());
+  db_.reset();
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  EXPECT_EQ(get("fresh"), "value");
+  for (int i = 0; i < 3000; i += 97) EXPECT_EQ(get(key_of(i)), std::string(50, 'v'));
+}
+
+// compact_range() after close() fails cleanly and says why.
+TEST_F(CompactionDBTest, CompactRangeAfterCloseSaysTheDBIsClosing) {
+  FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
+  for (int i = 0; i < 1000; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "v"));
+  FSDB_ASSERT_OK(db_->close());
+  Status s = db_->compact_range(std::nullopt, std::nullopt);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.to_string().find("closing"), std::string::npos) << s.to_string();
+}
 
 TEST_F(CompactionDBTest, SeveralCompactionThreadsLoseNothing) {
   Options options = small_options();

@@ -867,6 +867,51 @@ TEST_F(DBTest, CorruptManifestIsReportedWithTheFile) {
   EXPECT_NE(s.to_string().find("MANIFEST"), std::string::npos) << s.to_string();
 }
 
+// A DB whose CURRENT is lost is not an empty directory: open refuses to
+// create a new DB over its files (which would replay its logs out of context
+// and delete its tables), and says how to put CURRENT back.
+TEST_F(DBTest, AMissingCurrentIsNeverTakenForAnEmptyDirectory) {
+  open();
+  for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db_->put("k" + std::to_string(i), "v"));
+  FSDB_ASSERT_OK(db_->flush());
+  FSDB_ASSERT_OK(db_->put("in the log", "w"));
+  FSDB_ASSERT_OK(db_->close());
+  db_.reset();
+  std::string current;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), dir_.file("CURRENT"), &current));
+  FSDB_ASSERT_OK(posix_file_system()->remove_file(dir_.file("CURRENT")));
+  const size_t tables = count_files(FileType::kTable);
+  ASSERT_GT(tables, 0u);
+
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find("CURRENT is missing"), std::string::npos) << s.to_string();
+  // The message names the MANIFEST to write into CURRENT.
+  const std::string manifest = current.substr(0, current.size() - 1);
+  EXPECT_NE(s.to_string().find("\"" + manifest + "\""), std::string::npos) << s.to_string();
+  EXPECT_EQ(count_files(FileType::kTable), tables) << "nothing deleted";
+  EXPECT_FALSE(posix_file_system()->file_exists(dir_.file("CURRENT")));
+
+  // Following the message brings everything back.
+  FSDB_ASSERT_OK(
+      write_string_to_file(*posix_file_system(), manifest + "\n", dir_.file("CURRENT"), true));
+  open();
+  EXPECT_EQ(get("k42"), "v");
+  EXPECT_EQ(get("in the log"), "w");
+}
+
+// A creation interrupted after the first MANIFEST and before CURRENT leaves
+// only that MANIFEST: such a directory is still taken for a new DB.
+TEST_F(DBTest, AnInterruptedCreationIsCreatedAgain) {
+  FSDB_ASSERT_OK(
+      write_string_to_file(*posix_file_system(), "", dir_.file("MANIFEST-000001"), true));
+  open();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  reopen();
+  EXPECT_EQ(get("a"), "1");
+}
+
 TEST_F(DBTest, DestroyRemovesTheDatabase) {
   open();
   FSDB_ASSERT_OK(db_->put("a", "1"));
@@ -962,6 +1007,7 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   std::string bytes;
   FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), log, &bytes));
   ASSERT_GT(bytes.size(), 40000u);
+  const std::string intact = bytes;
   bytes[20000] ^= 0x55;  // in the middle of the log, records follow
   FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, log, true));
   const std::string copy = dir_.file("copy");
@@ -972,6 +1018,13 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
     FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), dir_.file(name), &data));
     FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), data, copy + "/" + name, true));
   }
+  // In the copy, a later log follows the damaged one (the same records,
+  // intact): point-in-time recovery must not replay it past the damage.
+  FileType type;
+  uint64_t log_number = 0;
+  ASSERT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &log_number));
+  const std::string later_log = log_file_name(copy, log_number + 10);
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), intact, later_log, true));
 
   std::unique_ptr<DB> db;
   Status s = DB::open(Options(), dir_.path(), &db);
@@ -990,8 +1043,14 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_TRUE(db->get(key_of(299), &v).ok()) << "records after the damage are kept";
   db.reset();
 
+  struct RecoveryListener final : EventListener {
+    void on_recovery(const RecoveryInfo& recovered) override { info = recovered; }
+    RecoveryInfo info;
+  };
+  auto listener = std::make_shared<RecoveryListener>();
   Options point;
   point.wal_recovery_mode = WalRecoveryMode::kPointInTime;
+  point.listener = listener;
   FSDB_ASSERT_OK(DB::open(point, copy, &db));
   present = 0;
   for (int i = 0; i < 300; ++i) present += db->get(key_of(i), &v).ok() ? 1 : 0;
@@ -999,6 +1058,11 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_LT(present, 300);
   EXPECT_FALSE(db->get(key_of(299), &v).ok()) << "nothing after the damage";
   for (int i = 0; i < present; ++i) ASSERT_TRUE(db->get(key_of(i), &v).ok()) << "a prefix: " << i;
+  // What was left out is reported: the damaged log's tail and the later log.
+  EXPECT_EQ(listener->info.logs_replayed, 1u);
+  EXPECT_EQ(listener->info.logs_dropped, 1u);
+  EXPECT_GT(listener->info.bytes_dropped, intact.size());
+  EXPECT_FALSE(posix_file_system()->file_exists(later_log)) << "gone with the recovered state";
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// engine/: VersionEdit encoding and file names.
+// engine/: VersionEdit encoding, file names, Version and VersionSet.
 #include <cstring>
 #include <memory>
 #include <string>
@@ -6,6 +6,8 @@
 #include "engine/filename.h"
 #include "engine/version.h"
 #include "engine/version_edit.h"
+#include "engine/version_set.h"
+#include "fsdb/env.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -116,10 +118,15 @@ TEST(FileNameTest, NamesRoundTripThroughTheParser) {
   EXPECT_EQ(log_file_name("/db", 7), "/db/000007.log");
   FileType type;
   uint64_t number;
-  for (const char* junk : {"", "x.log", "12.txt", "MANIFEST-", "MANIFEST-12a", "-1.sst",
-                           "99999999999999999999999.sst", "LOCK2", ".sst"}) {
+  for (const char* junk :
+       {"", "x.log", "12.txt", "MANIFEST-", "MANIFEST-12a", "-1.sst", "99999999999999999999999.sst",
+        "LOCK2", ".sst",
+        // past kMaxFileNumber: a stray file, not the DB's
+        "18446744073709551615.log", "4611686018427387904.sst", "MANIFEST-18446744073709551615"}) {
     EXPECT_FALSE(parse_file_name(junk, &type, &number)) << junk;
   }
+  ASSERT_TRUE(parse_file_name("4611686018427387903.sst", &type, &number));
+  EXPECT_EQ(number, kMaxFileNumber);
 }
 
 }  // namespace
@@ -191,6 +198,32 @@ TEST(VersionTest, InconsistentEditsAreCorruption) {
   twice.add_file(0, file(1, "a", "b"));
   twice.add_file(3, file(1, "c", "d"));
   EXPECT_TRUE(empty.apply_edit(twice, &v).is_corruption());
+}
+
+// An edit that makes the MANIFEST roll over is in the new MANIFEST whole,
+// its log number included: the engine deletes the older logs as soon as the
+// edit is applied, so a MANIFEST that named one of them would replay it again
+// after a crash (or fail on it, if it was damaged).
+TEST(VersionSetTest, AnEditThatRollsTheManifestOverKeepsItsLogNumber) {
+  test::ScratchDir dir;
+  for (const uint64_t max_manifest_bytes : {uint64_t{1}, uint64_t{1} << 20}) {
+    SCOPED_TRACE(max_manifest_bytes);
+    const std::string db = dir.file("db" + std::to_string(max_manifest_bytes));
+    FSDB_ASSERT_OK(posix_file_system()->create_dir(db));
+    {
+      VersionSet versions(db, posix_file_system(), max_manifest_bytes);
+      FSDB_ASSERT_OK(versions.create_new());
+      VersionEdit edit;
+      edit.set_log_number(5);
+      edit.add_file(0, file(versions.new_file_number(), "a", "b", 10));
+      FSDB_ASSERT_OK(versions.log_and_apply(&edit));
+      EXPECT_EQ(versions.log_number(), 5u);
+    }
+    VersionSet recovered(db, posix_file_system(), max_manifest_bytes);
+    FSDB_ASSERT_OK(recovered.recover());
+    EXPECT_EQ(recovered.log_number(), 5u);
+    EXPECT_EQ(recovered.current()->file_count(0), 1u);
+  }
 }
 
 }  // namespace

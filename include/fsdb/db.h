@@ -70,7 +70,8 @@ class DB {
   // before it) is an SSTable.
   virtual Status flush() = 0;
   // Compacts every file overlapping [begin, end] (nullopt = unbounded) down to
-  // the bottom level.
+  // the bottom level. A close() on another thread stops it at its next
+  // compaction (it then returns an IOError saying the DB is closing).
   virtual Status compact_range(std::optional<std::string_view> begin,
                                std::optional<std::string_view> end) = 0;
   // Makes every acknowledged write durable (fdatasync of the WAL).
@@ -85,8 +86,9 @@ class DB {
   // led through the write queue, in groups: synced writes, and any write while
   // the memtable is being switched; others write directly). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
-  // Waits for background work, syncs the WAL and releases the directory.
-  // Optional before the destructor; reports errors the destructor cannot.
+  // Waits for background work (and for a compact_range() running on another
+  // thread), syncs the WAL and releases the directory. Optional before the
+  // destructor; reports errors the destructor cannot.
   virtual Status close() = 0;
 
   // Conveniences with default options.

@@ -3,7 +3,8 @@
 // An iterator sees the DB as it was when it was created (or at the snapshot in
 // its ReadOptions): later writes, flushes and compactions change nothing it
 // yields. It pins the memtables and files it reads, so they stay readable until
-// it is destroyed; keep iterators short-lived.
+// it is destroyed; keep iterators short-lived. Destroy every iterator before
+// the DB that made it (as with RocksDB and LevelDB).
 //
 // key() and value() stay valid until the iterator moves or is destroyed.
 // Thread safety: one thread at a time per iterator; distinct iterators are

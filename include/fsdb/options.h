@@ -60,9 +60,13 @@ struct RecoveryInfo {
   size_t logs_replayed = 0;
   uint64_t records_replayed = 0;
   uint64_t tables_written = 0;  // level-0 tables made from replayed logs
-  uint64_t bytes_dropped =
-      0;  // torn or damaged log tails dropped (zero-filled space holds nothing)
+  // Torn or damaged log tails dropped (zero-filled space holds nothing), and
+  // the whole of the logs dropped below.
+  uint64_t bytes_dropped = 0;
   uint64_t last_sequence = 0;
+  // kPointInTime: logs after the one where replay stopped at damage. They are
+  // not replayed, and are deleted once the recovered state is recorded.
+  size_t logs_dropped = 0;
 };
 
 // Receives the DB's events. Callbacks run on the DB's own threads (the
