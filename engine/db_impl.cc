@@ -1405,11 +1405,14 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   }
   // close() waits for this call to end: stop between compactions once it has
   // begun (relaxed: a hint; close() waits under mu_ for manual_compaction_).
-  const auto closing = [this] { return stop_compactions_.load(std::memory_order_relaxed); };
+  const auto stopped = [&] {
+    if (s.ok() && stop_compactions_.load(std::memory_order_relaxed)) {
+      s = Status::IOError(dbname_ + ": the DB is closing");
+    }
+    return !s.ok();
+  };
   bool bottom_rewritten = false;
-  for (int level = 0; level < bottom && s.ok(); ++level) {
-    if (closing()) s = Status::IOError(dbname_ + ": the DB is closing");
-    if (!s.ok()) break;
+  for (int level = 0; level < bottom && !stopped(); ++level) {
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
     if (!c) continue;
     if (c->trivial_move && level + 1 == bottom) {
@@ -1420,9 +1423,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
     s = run_compaction(*c);
     bottom_rewritten = level + 1 == bottom;
   }
-  if (s.ok() && !bottom_rewritten && closing())
-    s = Status::IOError(dbname_ + ": the DB is closing");
-  if (s.ok() && !bottom_rewritten) {
+  if (!bottom_rewritten && !stopped()) {
     // Nothing above reached the bottom level: rewrite its files in the range
     // in place, dropping what no reader needs any more.
     Compaction c;

@@ -596,8 +596,10 @@ TEST_F(CompactionDBTest, CloseWaitsForACompactRangeOnAnotherThread) {
   compactor.join();
   closer.join();
   FSDB_EXPECT_OK(close_status);
-  // The compaction had begun before close(), so it completed.
-  FSDB_EXPECT_OK(compacted);
+  // It completed, or stopped before its next compaction and said why.
+  if (!compacted.ok()) {
+    EXPECT_NE(compacted.to_string().find("closing"), std::string::npos) << compacted.to_string();
+  }
 
   // Whatever happened, a DB opened afterwards keeps what it writes.
   db_.reset();
