@@ -54,9 +54,9 @@ constexpr int kPrefetchDepth = 1;
 // A search that has just moved to x at `level` next compares x's successor
 // `n` there; if n is past the target, it goes on one level down from x, and
 // with probability 1/2 again from x one level further down, and so on. x's
-// successors on the next few levels are in x's tower, which is already in
-// cache: fetching them now, while `n` is being compared, overlaps their cache
-// misses with n's instead of paying them one after the other.
+// successors on the next kPrefetchDepth levels are in x's tower, which is
+// already in cache: fetching them now, while `n` is being compared, overlaps
+// their cache misses with n's instead of paying them one after the other.
 void SkipListCore::prefetch_column(const Node* x, const Node* n, int level) const {
   NodeRef last = 0;
   for (int d = 1; d <= kPrefetchDepth && level - d >= 0; ++d) {
@@ -72,8 +72,6 @@ void SkipListCore::prefetch_column(const Node* x, const Node* n, int level) cons
     if (below != n) prefetch(below->key_line());
   }
 }
-
-namespace {}  // namespace
 
 struct SkipListCore::Splice {
   // Levels [0, height) are valid; prev[height] is the head and next[height]
