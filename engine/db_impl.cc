@@ -189,9 +189,6 @@ Status DBImpl::recover() {
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;
   if (!exists) {
-    if (!options_.create_if_missing) {
-      return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
-    }
     // A directory with tables or logs but no CURRENT is a DB that lost its
     // CURRENT (a partial copy, a hand deletion), not an empty place: a new DB
     // there would replay its logs out of context and delete its tables.
@@ -221,6 +218,9 @@ Status DBImpl::recover() {
                ? std::string()
                : " (if only CURRENT was lost, write \"" + manifest.substr(dbname_.size() + 1) +
                      "\" and a newline into it and open again)"));
+    }
+    if (!options_.create_if_missing) {
+      return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
     }
     s = versions_->create_new();
     if (!s.ok()) return s;

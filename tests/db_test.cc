@@ -892,6 +892,11 @@ TEST_F(DBTest, AMissingCurrentIsNeverTakenForAnEmptyDirectory) {
   EXPECT_NE(s.to_string().find("\"" + manifest + "\""), std::string::npos) << s.to_string();
   EXPECT_EQ(count_files(FileType::kTable), tables) << "nothing deleted";
   EXPECT_FALSE(posix_file_system()->file_exists(dir_.file("CURRENT")));
+  // The same answer when creating is not allowed: not "no DB here".
+  Options no_create;
+  no_create.create_if_missing = false;
+  s = DB::open(no_create, dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
 
   // Following the message brings everything back.
   FSDB_ASSERT_OK(

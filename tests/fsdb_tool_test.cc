@@ -335,6 +335,22 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
   EXPECT_NE(r.err.find("bad.csv:3"), std::string::npos) << r.err;
 }
 
+// A DB that lost its CURRENT is not "not an fsdb DB": the tool passes on the
+// engine's message, which names the MANIFEST to write back, with or without
+// --create.
+TEST_F(FsdbToolTest, ALostCurrentIsReportedWithTheWayBack) {
+  fsdb({"--create", "put", "k", "v"});
+  fsdb({"flush"});
+  std::filesystem::remove(std::filesystem::path(db_) / "CURRENT");
+  for (const bool create : {false, true}) {
+    std::vector<std::string> args = {"get", "k"};
+    if (create) args.insert(args.begin(), "--create");
+    RunResult r = fsdb(args, 1);
+    EXPECT_NE(r.err.find("CURRENT is missing"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("MANIFEST-"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   RunResult r = fsdb({"get", "k"}, 1);
   EXPECT_NE(r.err.find("--create"), std::string::npos) << r.err;

@@ -27,15 +27,19 @@ Status Session::db(DB** out) {
     }
   } else if (!std::filesystem::is_directory(path, ec)) {
     return Status::InvalidArgument(path + ": not a directory");
-  } else if (!std::filesystem::exists(current_file_name(path), ec) && !options_.create) {
-    return Status::NotFound(path +
-                            ": not an fsdb DB (no CURRENT file; pass --create to make one there)");
   }
+  const bool has_current = std::filesystem::exists(current_file_name(path), ec);
   Options db_options;
   db_options.create_if_missing = options_.create;
   std::unique_ptr<DB> db;
   Status s = DB::open(db_options, path, &db);
   if (!s.ok()) {
+    // Without CURRENT the DB answers "no DB here" for a directory that holds
+    // none of its files (and Corruption, with a way out, for one that does).
+    if (!has_current && !options_.create && s.is_invalid_argument()) {
+      return Status::NotFound(
+          path + ": not an fsdb DB (no CURRENT file; pass --create to make one there)");
+    }
     if (s.is_busy()) {
       return Status::Busy(path +
                           " is open in another process (its LOCK file is held); close "
