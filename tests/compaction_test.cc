@@ -535,9 +535,10 @@ class GatedListingFileSystem final : public FileSystemWrapper {
     std::lock_guard<std::mutex> guard(mu_);
     held_ = id;
   }
-  void wait_until_held() {
+  // False if nothing was held within a minute (the test then fails, not hangs).
+  bool wait_until_held() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return waiting_; });
+    return cv_.wait_for(lock, std::chrono::minutes(1), [&] { return waiting_; });
   }
   void open_gate() {
     std::lock_guard<std::mutex> guard(mu_);
@@ -583,7 +584,11 @@ TEST_F(CompactionDBTest, CloseWaitsForACompactRangeOnAnotherThread) {
   });
   // The compaction is installed and its deletion pass is about to list the
   // directory.
-  fs->wait_until_held();
+  if (!fs->wait_until_held()) {
+    fs->open_gate();
+    compactor.join();
+    FAIL() << "compact_range() never listed the directory: " << compacted.to_string();
+  }
   std::atomic<bool> closed{false};
   Status close_status;
   std::thread closer([&] {
