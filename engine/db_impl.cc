@@ -405,6 +405,15 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   w.batch = batch;
   w.disable_wal = options.disable_wal;
   w.ticket = thread_publisher_slot;
+  // An exception (std::bad_alloc in the log or the memtable) must not leave
+  // the range open: readers and rotations would wait for it forever.
+  struct AbandonOnUnwind {
+    DBImpl* db;
+    Writer* writer;
+    ~AbandonOnUnwind() {
+      if (writer->range_open) db->abandon_range(*writer);
+    }
+  } abandon_on_unwind{this, &w};
   Status s;
   // A synced write goes through the queue, where writers share an fdatasync.
   const DirectWrite direct =
@@ -425,6 +434,7 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
     // visible (read_sequence()), so the writer need not wait for lower
     // ranges of other writers still being inserted.
     publisher_.finish(w.ticket, /*acknowledged=*/s.ok());
+    w.range_open = false;
     thread_publisher_slot = w.ticket;
   }
   report_sealed_event(w);
@@ -460,6 +470,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     // sequence order, and a rotation waiting for the publisher to drain
     // waits for this write too.
     w.ticket = publisher_.begin(w.first_sequence, allocated + rep.count(), w.ticket);
+    w.range_open = true;
     if (!w.disable_wal) {
       const std::string_view record = rep.encoded();
       *status = log_->add_records(std::span<const std::string_view>(&record, 1), /*sync=*/false);
@@ -474,6 +485,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
   if (!status->ok()) {
     // Nothing is inserted: the range ends here, empty, as a failed group's do.
     publisher_.finish(w.ticket, /*acknowledged=*/false);
+    w.range_open = false;
     std::lock_guard<std::mutex> guard(mu_);
     record_background_error(*status);
     return DirectWrite::kFailed;
@@ -487,6 +499,28 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
   stats_.writes.add(kUserWrites, 1);
   stats_.writes.add(kUserBytes, rep.encoded_bytes());
   return DirectWrite::kBegun;
+}
+
+void DBImpl::abandon_range(Writer& w) noexcept {
+  // Whatever of the batch reached the memtable is now visible, the rest is
+  // not: the DB takes no more writes, and reopening replays the log.
+  publisher_.finish(w.ticket, /*acknowledged=*/false);
+  w.range_open = false;
+  // The log too may have stopped inside a record (leader_owns_log_ may be
+  // left set: later writes go to a leader, which refuses them).
+  writes_need_attention_.store(true, std::memory_order_relaxed);  // relaxed: a hint
+  try {
+    std::lock_guard<std::mutex> guard(mu_);
+    record_background_error(
+        Status::IOError(dbname_ + ": a write was abandoned by an exception at sequence " +
+                        std::to_string(w.first_sequence) + "; the DB takes no more writes"));
+  } catch (...) {
+    // Out of memory even for the message: an error must still be recorded
+    // (the flag above only sends later writes to a leader, which refuses
+    // them only if there is one). A message this short allocates nothing.
+    std::lock_guard<std::mutex> guard(mu_);
+    record_background_error(Status::IOError("out of memory"));
+  }
 }
 
 void DBImpl::note_unlogged_write() {
@@ -628,6 +662,7 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       w->batch->rep().set_base_sequence(next);
       next += w->batch->count();
       w->ticket = publisher_.begin(w->first_sequence, next - 1, w->ticket);
+      w->range_open = true;
     }
   }
 
@@ -647,7 +682,10 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       // empty (readers never see a sequence that nothing was written at).
       for (wal::GroupCommit::Request* r : group) {
         auto* w = static_cast<Writer*>(r->context);
-        if (w->batch != nullptr) publisher_.finish(w->ticket, /*acknowledged=*/false);
+        if (w->range_open) {
+          publisher_.finish(w->ticket, /*acknowledged=*/false);
+          w->range_open = false;
+        }
       }
       return s;
     }

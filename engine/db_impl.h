@@ -104,6 +104,9 @@ class DBImpl final : public DB {
     // The publisher slot of the write's range; before begin(), the slot the
     // writer's thread used last (begin()'s hint).
     SequencePublisher::Ticket ticket = SequencePublisher::kNoHint;
+    // Between the range's begin() and its finish(): whoever ends the write,
+    // normally or by an exception, must finish the range.
+    bool range_open = false;
     // The memtable the leader chose. A raw pointer is enough: the memtable is
     // sealed (and may be dropped) only after every range begun in it finished.
     ConcurrentSkipList* memtable = nullptr;
@@ -153,6 +156,8 @@ class DBImpl final : public DB {
   DirectWrite begin_direct_write(Writer& w, Status* status);
   // Marks the active memtable as holding writes the WAL does not have.
   void note_unlogged_write();
+  // Ends a write's range that an exception interrupted, and stops writes.
+  void abandon_range(Writer& w) noexcept;
   // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
   // full (or when `force` and it is not empty), stalling while too many sealed
   // memtables wait for flush.

@@ -16,7 +16,9 @@
 //
 // Errors: every call returns a Status. A background error (a failed flush: a
 // full disk, an I/O error) makes every later write return it; reopening after
-// the cause is gone recovers everything acknowledged.
+// the cause is gone recovers everything acknowledged. A write that runs out of
+// memory (std::bad_alloc, which reaches its caller) is treated the same way:
+// its outcome is unknown, later writes fail, reads go on.
 #pragma once
 
 #include <memory>
