@@ -7,11 +7,12 @@
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
 //              --write_buffer_size=67108864 --level1_bytes=0 --target_file_bytes=0
 //              --compression_dictionary_bytes=-1 --block_size=4096 --cache_size=67108864
-//              --bloom_bits=10
+//              --bloom_bits=10 --light_upper_levels=1
 //              (level sizes 0 and dictionary -1: each engine's default; block, cache
 //              and filter settings apply to every engine alike, as db_bench's flags
 //              of the same names: a smaller block decompresses faster and costs
-//              space, a cache holding the whole DB turns reads into cache hits)
+//              space, a cache holding the whole DB turns reads into cache hits;
+//              light_upper_levels is fsdb's light_upper_level_compression)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -90,6 +91,7 @@ struct Flags {
   uint64_t block_size = 4096;
   uint64_t cache_size = 64 << 20;
   int bloom_bits = 10;
+  bool light_upper_levels = true;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -97,6 +99,29 @@ struct Flags {
   std::fflush(stderr);
   std::_Exit(1);
 }
+
+constexpr const char* kUsage = R"(usage: fsdb_bench [--flag=value ...]
+
+  --engine=fsdb|rocksdb|leveldb   engine to run (peers need -DFSDB_BENCH_PEERS=ON)
+  --benchmarks=LIST               comma-separated, run in order (default: fillseq,fillrandom,
+                                  overwrite,readrandom,readmissing,seekrandom,readseq); also
+                                  fillsync readreverse memtable_only compact wamp stats
+                                  fdatasync (the comment at the top of fsdb_bench.cc says
+                                  what each one does)
+  --num=N                         entries written (default 1000000)
+  --reads=N                       reads of the read benchmarks (-1: num)
+  --threads=T                     threads sharing each benchmark's operations (default 1)
+  --key_size=16 --value_size=100  key (>= 16) and value bytes
+  --db=DIR                        database directory (default /tmp/fsdb_bench)
+  --use_existing_db=0|1           keep DIR's contents instead of starting empty
+  --write_buffer_size=BYTES       memtable size (default 64 MiB)
+  --level1_bytes=BYTES --target_file_bytes=BYTES   0: each engine's default
+  --compression_dictionary_bytes=BYTES             -1: each engine's default
+  --block_size=BYTES --cache_size=BYTES --bloom_bits=N   same for every engine
+  --mmap_reads=0|1 --mmap_writes=0|1                     tables and WAL through mappings
+  --light_upper_levels=0|1        fsdb: zstd literals raw above the bottommost level
+  --json                          one JSON object per result line
+)";
 
 bool parse_flag(std::string_view arg, std::string_view name, std::string* out) {
   if (arg.size() < name.size() + 3 || arg.substr(0, 2) != "--") return false;
@@ -112,7 +137,10 @@ Flags parse_flags(int argc, char** argv) {
     const std::string_view arg = argv[i];
     std::string v;
     try {
-      if (parse_flag(arg, "engine", &v)) {
+      if (arg == "--help" || arg == "-h") {
+        std::fputs(kUsage, stdout);
+        std::exit(0);
+      } else if (parse_flag(arg, "engine", &v)) {
         flags.engine = v;
       } else if (parse_flag(arg, "benchmarks", &v)) {
         flags.benchmarks = v;
@@ -148,12 +176,14 @@ Flags parse_flags(int argc, char** argv) {
         flags.cache_size = std::stoull(v);
       } else if (parse_flag(arg, "bloom_bits", &v)) {
         flags.bloom_bits = std::stoi(v);
+      } else if (parse_flag(arg, "light_upper_levels", &v)) {
+        flags.light_upper_levels = v == "1" || v == "true";
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
         flags.json = true;
       } else {
-        die("unknown argument '" + std::string(arg) + "'");
+        die("unknown argument '" + std::string(arg) + "' (--help lists the flags)");
       }
     } catch (const std::exception&) {
       die("bad value in '" + std::string(arg) + "'");
@@ -379,6 +409,7 @@ class Runner {
     settings_.block_bytes = flags_.block_size;
     settings_.block_cache_bytes = flags_.cache_size;
     settings_.bloom_bits_per_key = flags_.bloom_bits;
+    settings_.light_upper_levels = flags_.light_upper_levels;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
   }
 

@@ -56,6 +56,9 @@ struct BenchSettings {
   // (fsdb 4096, RocksDB none). RocksDB's is then built as fsdb's is: from a
   // sample of 32 blocks, with ZDICT_finalizeDictionary rather than a trainer.
   int64_t compression_dictionary_bytes = -1;
+  // fsdb only: Options::light_upper_level_compression (zstd literals stored
+  // raw above the bottommost level). The peers have no such setting here.
+  bool light_upper_levels = true;
   // Count bytes written by flushes and compactions (RocksDB needs its
   // statistics object for that, which costs a little on every operation).
   bool count_write_volume = false;
@@ -144,6 +147,9 @@ class FsdbEngine final : public BenchEngine {
            std::to_string(s.compression_dictionary_bytes < 0
                               ? Options().compression_dictionary_bytes
                               : static_cast<size_t>(s.compression_dictionary_bytes)) +
+           ", light_upper_level_compression=" +
+           (s.light_upper_levels ? "true (zstd literals raw above the bottommost level)"
+                                 : "false") +
            ", block_bytes=" + std::to_string(s.block_bytes) +
            ", bloom_bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
@@ -173,6 +179,7 @@ class FsdbEngine final : public BenchEngine {
     options.block_cache_bytes = s.block_cache_bytes;
     options.use_mmap_reads = s.mmap_reads;
     options.use_mmap_writes = s.mmap_writes;
+    options.light_upper_level_compression = s.light_upper_levels;
     if (s.level1_bytes) options.level1_bytes = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_bytes = s.target_file_bytes;
     Status st = DB::open(options, path, &db_);

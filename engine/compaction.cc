@@ -191,4 +191,22 @@ size_t VersionGarbageCollector::stripe_of(SequenceNumber seq) const {
                              snapshots_.begin());
 }
 
+bool output_is_bottommost(const Compaction& c, const Version& version) {
+  std::optional<std::string_view> smallest;
+  std::optional<std::string_view> largest;
+  for (const auto& files : c.inputs) {
+    for (const FileRef& f : files) {
+      const std::string_view low = f->smallest_user_key();
+      const std::string_view high = f->largest_user_key();
+      if (!smallest || compare_user_keys(low, *smallest) < 0) smallest = low;
+      if (!largest || compare_user_keys(high, *largest) > 0) largest = high;
+    }
+  }
+  if (!smallest) return true;  // no inputs, no outputs
+  for (int level = c.output_level() + 1; level < kNumLevels; ++level) {
+    if (!version.overlapping_files(level, smallest, largest).empty()) return false;
+  }
+  return true;
+}
+
 }  // namespace fsdb

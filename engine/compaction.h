@@ -37,6 +37,11 @@ struct Compaction {
   uint64_t input_bytes() const;
 };
 
+// Whether no level below the compaction's output holds anything in its key
+// range in `version`: the outputs then stay where they are until rewritten in
+// place (Options::light_upper_level_compression codes them fully).
+bool output_is_bottommost(const Compaction& c, const Version& version);
+
 // The target size of `level` (>= 1).
 uint64_t level_target_bytes(const Options& options, int level);
 // How urgently `level` needs compaction: >= 1 means it does.

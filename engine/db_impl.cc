@@ -1042,6 +1042,12 @@ void DBImpl::background_loop() {
   }
 }
 
+TableOptions DBImpl::output_table_options(bool bottommost) const {
+  TableOptions t = table_cache_->options();
+  t.zstd_compress_literals = bottommost || !options_.light_upper_level_compression;
+  return t;
+}
+
 Status DBImpl::write_level0_table(const FrozenMemtable& mem, FileMetaData* meta) {
   *meta = FileMetaData();
   const uint64_t start = now_micros();
@@ -1056,7 +1062,8 @@ Status DBImpl::write_level0_table(const FrozenMemtable& mem, FileMetaData* meta)
   };
   const std::string path = table_file_name(dbname_, number);
   std::unique_ptr<TableBuilder> builder;
-  Status s = TableBuilder::open(*fs_, path, table_cache_->options(), &builder);
+  // Level 0 is never the bottommost level for long: compaction rewrites it.
+  Status s = TableBuilder::open(*fs_, path, output_table_options(/*bottommost=*/false), &builder);
   std::unique_ptr<InternalIterator> it = mem.new_version_iterator();
   bool first = true;
   for (it->seek_to_first(); s.ok() && it->valid(); it->next()) {
@@ -1256,6 +1263,8 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
     return true;
   };
 
+  const TableOptions output_options = output_table_options(output_is_bottommost(c, base));
+
   static const std::vector<FileRef> kNoFiles;
   OutputCutter cutter(
       c.output_level() + 1 < kNumLevels ? base.files(c.output_level() + 1) : kNoFiles,
@@ -1307,8 +1316,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
         std::lock_guard<std::mutex> guard(mu_);
         pending_outputs_.insert(meta.number);
       }
-      s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), table_cache_->options(),
-                             &builder);
+      s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), output_options, &builder);
       if (!s.ok()) break;
       append_internal_key(&meta.smallest, user_key, seq, input->kind());
       meta.smallest_seq = meta.largest_seq = seq;

@@ -193,6 +193,9 @@ class DBImpl final : public DB {
                                   uint64_t* bytes_written, uint64_t* dropped);
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
+  // How an output table is built: above the bottommost level, zstd literals
+  // are stored raw (Options::light_upper_level_compression).
+  TableOptions output_table_options(bool bottommost) const;
   Status flush_oldest_sealed();
   // Removes files no live Version, pending output or WAL still needs; temporary
   // files too when `at_open` (nothing else can be writing one then).

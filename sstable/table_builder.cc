@@ -1,5 +1,6 @@
 #include "sstable/table_builder.h"
 
+#define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_literalCompressionMode
 #include <zstd.h>
 
 #include <chrono>
@@ -93,6 +94,12 @@ Status TableBuilder::open(FileSystem& fs, const std::string& path, const TableOp
     // A block can only ever name its own table's dictionary: 4 bytes of
     // dictionary id per block would buy nothing.
     ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_dictIDFlag, 0);
+    if (!options.zstd_compress_literals &&
+        ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_literalCompressionMode,
+                                            static_cast<int>(ZSTD_ps_disable)))) {
+      b->abandon();
+      return Status::NotSupported(path + ": this zstd cannot store literals raw");
+    }
     b->sampling_ = options.compression_dictionary_bytes != 0;
   }
   *builder = std::move(b);
@@ -348,6 +355,7 @@ Status TableBuilder::finish() {
                                 .count());
   props_.compression = cctx_ != nullptr ? "zstd" : "none";
   props_.zstd_level = cctx_ != nullptr ? options_.zstd_level : 0;
+  props_.zstd_raw_literals = cctx_ != nullptr && !options_.zstd_compress_literals ? 1 : 0;
   props_.bloom_bits_per_key =
       filter_ != nullptr ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
   write_block(props_.encode(), Packing::kCompressed, &footer.properties);

@@ -43,6 +43,11 @@ struct TableOptions {
   int zstd_level = 3;
   // Upper bound of a table's zstd dictionary (compression_dictionary.h); 0 = none.
   size_t compression_dictionary_bytes = 4096;
+  // zstd: entropy-code (Huffman) the literal bytes of each block. false
+  // stores them raw inside the frame: blocks decompress about twice as fast
+  // and compress faster, and take ~15% more space. Readers need not know:
+  // the frames are standard zstd either way.
+  bool zstd_compress_literals = true;
   int bloom_bits_per_key = 10;  // 0 = no filter block
 
   // Reader side: the defaults of reads that do not pass their own TableReadOptions.

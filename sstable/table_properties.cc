@@ -58,6 +58,7 @@ const std::map<std::string, Field, std::less<>>& fields() {
       {"fsdb.smallest_key", string_field(&TableProperties::smallest_key)},
       {"fsdb.smallest_sequence", int_field(&TableProperties::smallest_sequence)},
       {"fsdb.zstd_level", int_field(&TableProperties::zstd_level)},
+      {"fsdb.zstd_raw_literals", int_field(&TableProperties::zstd_raw_literals)},
   };
   return *table;
 }

@@ -35,6 +35,9 @@ struct TableProperties {
   uint64_t creation_time = 0;  // seconds since the Unix epoch
   std::string compression;     // "none" or "zstd"
   int64_t zstd_level = 0;
+  // 1: the blocks' zstd frames store their literals raw (the lighter coding
+  // of tables above the bottommost level); 0 or absent: Huffman-coded.
+  uint64_t zstd_raw_literals = 0;
   uint64_t bloom_bits_per_key = 0;
   // Where the table's compression dictionary block is (its stored bytes, not
   // counting the trailer); size 0: the table has none.

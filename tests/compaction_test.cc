@@ -16,6 +16,7 @@
 #include "fsdb/db.h"
 #include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
+#include "tests/support/zstd_frames.h"
 
 namespace fsdb {
 namespace {
@@ -292,6 +293,35 @@ TEST(OutputCutterTest, AnOutputOverlappingTenTargetsBelowIsCut) {
             (std::vector<std::string>{key_of(4), key_of(8)}));
 }
 
+TEST(CompactionPickerTest, AnOutputIsBottommostWhenNothingBelowOverlapsItsRange) {
+  VersionEdit edit;
+  edit.add_file(0, file(7, "d", "f", 50));
+  edit.add_file(1, file(3, "a", "c", 50));
+  edit.add_file(1, file(4, "e", "g", 50));
+  edit.add_file(1, file(8, "h", "y", 50));
+  edit.add_file(2, file(5, "b", "b", 50));
+  edit.add_file(3, file(6, "x", "z", 50));
+  auto v = version_of(edit);
+  const auto compaction = [&](int level, std::vector<FileRef> upper, std::vector<FileRef> lower) {
+    Compaction c;
+    c.level = level;
+    c.inputs[0] = std::move(upper);
+    c.inputs[1] = std::move(lower);
+    return c;
+  };
+  // d..g into level 1: levels 2 and 3 hold nothing in d..g.
+  EXPECT_TRUE(output_is_bottommost(compaction(0, v->files(0), {v->files(1)[1]}), *v));
+  // a..g: level 2's "b" is below.
+  EXPECT_FALSE(
+      output_is_bottommost(compaction(0, v->files(0), {v->files(1)[0], v->files(1)[1]}), *v));
+  // a..c into level 2, which holds "b": level 3 holds nothing in a..c.
+  EXPECT_TRUE(output_is_bottommost(compaction(1, {v->files(1)[0]}, v->files(2)), *v));
+  // h..y into level 2: level 3's x..z is below, two levels down.
+  EXPECT_FALSE(output_is_bottommost(compaction(1, {v->files(1)[2]}, {}), *v));
+  // Into the last level.
+  EXPECT_TRUE(output_is_bottommost(compaction(kNumLevels - 2, {v->files(3)[0]}, {}), *v));
+}
+
 TEST(CompactionPickerTest, ALoneFileWithNothingBelowMovesDown) {
   Options options;
   options.level1_bytes = 100;
@@ -334,6 +364,71 @@ class CompactionDBTest : public ::testing::Test {
   test::ScratchDir dir_;
   std::unique_ptr<DB> db_;
 };
+
+// How the first block of every live table codes its literals.
+std::map<uint64_t, test::LiteralsCoding> table_literals(const std::string& dir) {
+  std::map<uint64_t, test::LiteralsCoding> codings;
+  std::vector<std::string> names;
+  EXPECT_TRUE(posix_file_system()->get_children(dir, &names).ok());
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number;
+    if (!parse_file_name(name, &type, &number) || type != FileType::kTable) continue;
+    std::string bytes;
+    EXPECT_TRUE(read_file_to_string(*posix_file_system(), dir + "/" + name, &bytes).ok());
+    codings[number] = test::first_block_literals(bytes);
+  }
+  return codings;
+}
+
+// Flushes store zstd's literals raw (light_upper_level_compression); a full
+// compaction, whose outputs are the bottommost level, codes them fully; with
+// the option off, everything is coded fully. Reads are the same throughout.
+TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
+  for (const bool light : {true, false}) {
+    SCOPED_TRACE(light ? "light_upper_level_compression" : "full coding everywhere");
+    test::ScratchDir dir;
+    Options options;
+    options.light_upper_level_compression = light;
+    options.memtable_bytes = 256 << 10;
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), &db_));
+    std::mt19937_64 rng(test::test_seed(31));
+    std::map<std::string, std::string> model;
+    for (int table = 0; table < 3; ++table) {
+      for (int i = 0; i < 1500; ++i) {
+        std::string half(50, ' ');
+        for (char& c : half) c = static_cast<char>(' ' + rng() % 95);
+        const std::string key = key_of(static_cast<int>(rng() % 4000));
+        model[key] = half + half;
+        FSDB_ASSERT_OK(db_->put(key, half + half));
+      }
+      FSDB_ASSERT_OK(db_->flush());
+    }
+    const auto flushed = table_literals(dir.path());
+    ASSERT_GE(flushed.size(), 3u);
+    for (const auto& [number, coding] : flushed) {
+      if (light) {
+        EXPECT_EQ(coding, test::LiteralsCoding::kRaw) << "table " << number;
+      } else {
+        EXPECT_TRUE(coding == test::LiteralsCoding::kHuffman ||
+                    coding == test::LiteralsCoding::kHuffmanReused)
+            << "table " << number << ": " << static_cast<int>(coding);
+      }
+    }
+    FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+    const auto compacted = table_literals(dir.path());
+    ASSERT_FALSE(compacted.empty());
+    for (const auto& [number, coding] : compacted) {
+      EXPECT_FALSE(flushed.contains(number)) << "table " << number << " was not rewritten";
+      EXPECT_TRUE(coding == test::LiteralsCoding::kHuffman ||
+                  coding == test::LiteralsCoding::kHuffmanReused)
+          << "table " << number << ": " << static_cast<int>(coding);
+    }
+    for (const auto& [key, value] : model) ASSERT_EQ(get(key), value) << key;
+    FSDB_ASSERT_OK(db_->close());
+    db_.reset();
+  }
+}
 
 TEST_F(CompactionDBTest, WriteVolumePropertiesAddUpAndBackgroundWorkSettles) {
   FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));

@@ -408,6 +408,7 @@ TEST(TablePropertiesTest, RoundTrip) {
   p.largest_sequence = 99;
   p.compression = "zstd";
   p.zstd_level = -5;
+  p.zstd_raw_literals = 1;
   p.creation_time = 1700000000;
   TableProperties q;
   FSDB_ASSERT_OK(TableProperties::decode(p.encode(), &q));
@@ -418,6 +419,7 @@ TEST(TablePropertiesTest, RoundTrip) {
   EXPECT_EQ(q.largest_sequence, 99u);
   EXPECT_EQ(q.compression, "zstd");
   EXPECT_EQ(q.zstd_level, -5);
+  EXPECT_EQ(q.zstd_raw_literals, 1u);
   EXPECT_EQ(q.creation_time, 1700000000u);
   EXPECT_NE(q.to_string().find("fsdb.num_entries: 12345"), std::string::npos);
 }

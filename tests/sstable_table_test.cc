@@ -15,6 +15,7 @@
 #include "sstable/table_builder.h"
 #include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
+#include "tests/support/zstd_frames.h"
 #include "util/background_thread.h"
 #include "util/internal_key.h"
 
@@ -299,6 +300,56 @@ TEST(TableDictionaryTest, DictionaryMakesTablesSmallerAndReadsBackTheSame) {
   }
   // Measured: 4-6% smaller on such data; 2% leaves room for zstd versions.
   EXPECT_LT(stored[1], stored[0] - stored[0] / 50) << stored[1] << " vs " << stored[0];
+}
+
+// zstd_compress_literals = false stores each block's literals raw inside its
+// frame: the table reads back the same through the same reader, is bigger,
+// and its blocks say so in their literals section.
+TEST(TableDictionaryTest, RawLiteralsReadBackTheSameAndCostSpace) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  std::mt19937_64 rng(test::test_seed(22));
+  std::vector<Entry> entries;
+  for (uint64_t i = 0; i < 20000; ++i) {
+    entries.push_back({numbered_key(i), 1000 + i, ValueKind::kValue, half_compressible_value(rng)});
+  }
+  for (const size_t dictionary_bytes : {size_t{0}, size_t{4096}}) {
+    SCOPED_TRACE("compression_dictionary_bytes " + std::to_string(dictionary_bytes));
+    uint64_t stored[2] = {0, 0};
+    for (const bool compress_literals : {true, false}) {
+      TableOptions opts;
+      opts.compression_dictionary_bytes = dictionary_bytes;
+      opts.zstd_compress_literals = compress_literals;
+      const std::string path = dir.file(compress_literals ? "000010.sst" : "000011.sst");
+      FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
+      std::unique_ptr<TableReader> reader;
+      FSDB_ASSERT_OK(TableReader::open(*fs, path, 10, opts, &reader));
+      auto it = reader->new_iterator();
+      expect_iterator_matches(*it, entries);
+      for (size_t i = 0; i < entries.size(); i += 7) {
+        TableGetResult result;
+        FSDB_ASSERT_OK(reader->get(entries[i].user_key, kMaxSequenceNumber, &result));
+        ASSERT_TRUE(result.found);
+        EXPECT_EQ(result.value, entries[i].value);
+      }
+      const TableProperties& p = reader->properties();
+      stored[compress_literals] = p.data_bytes_stored;
+      EXPECT_EQ(p.zstd_raw_literals, compress_literals ? 0u : 1u);
+      // Data block 0 starts the file (a zstd frame without its magic number).
+      std::string head;
+      ASSERT_TRUE(read_file_to_string(*fs, path, &head).ok());
+      const test::LiteralsCoding coding = test::first_block_literals(head);
+      if (compress_literals) {
+        EXPECT_TRUE(coding == test::LiteralsCoding::kHuffman ||
+                    coding == test::LiteralsCoding::kHuffmanReused)
+            << static_cast<int>(coding);
+      } else {
+        EXPECT_EQ(coding, test::LiteralsCoding::kRaw);
+      }
+    }
+    // Measured: 17-18% bigger on such data.
+    EXPECT_GT(stored[0], stored[1] + stored[1] / 10) << stored[0] << " vs " << stored[1];
+  }
 }
 
 // The sample is the first 32 blocks, held back until then; a table of fewer

@@ -422,9 +422,11 @@ class SstCommand : public Command {
       r.field("sequences",
               std::to_string(p.smallest_sequence) + ".." + std::to_string(p.largest_sequence));
       r.field("creation time", p.creation_time);
-      r.field("compression", p.compression + (p.compression == "zstd"
-                                                  ? " (level " + std::to_string(p.zstd_level) + ")"
-                                                  : std::string()));
+      r.field("compression",
+              p.compression + (p.compression == "zstd"
+                                   ? " (level " + std::to_string(p.zstd_level) +
+                                         (p.zstd_raw_literals != 0 ? ", literals raw" : "") + ")"
+                                   : std::string()));
       r.field("compression dictionary", Bytes{p.dictionary_bytes});
       r.field("bloom bits per key", p.bloom_bits_per_key);
     }
