@@ -370,18 +370,26 @@ thread_local ThreadBatch thread_batch;
 thread_local SequencePublisher::Ticket thread_publisher_slot = SequencePublisher::kNoHint;
 }  // namespace
 
+// Holds the thread's batch for one write, and gives it back however the
+// write ends (an exception included).
+class ThreadBatchUse {
+ public:
+  ThreadBatchUse() { thread_batch.in_use = true; }
+  ~ThreadBatchUse() { thread_batch.in_use = false; }
+  ThreadBatchUse(const ThreadBatchUse&) = delete;
+  ThreadBatchUse& operator=(const ThreadBatchUse&) = delete;
+};
+
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
   if (thread_batch.in_use) {
     WriteBatch batch;
     batch.put(key, value);
     return write(options, &batch);
   }
-  thread_batch.in_use = true;
+  ThreadBatchUse use;
   thread_batch.batch.clear();
   thread_batch.batch.put(key, value);
-  Status s = write(options, &thread_batch.batch);
-  thread_batch.in_use = false;
-  return s;
+  return write(options, &thread_batch.batch);
 }
 
 Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
@@ -390,12 +398,10 @@ Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
     batch.remove(key);
     return write(options, &batch);
   }
-  thread_batch.in_use = true;
+  ThreadBatchUse use;
   thread_batch.batch.clear();
   thread_batch.batch.remove(key);
-  Status s = write(options, &thread_batch.batch);
-  thread_batch.in_use = false;
-  return s;
+  return write(options, &thread_batch.batch);
 }
 
 Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
@@ -424,8 +430,16 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
     request.context = &w;
     request.bytes = batch->approximate_size();
     request.sync = options.sync && !options.disable_wal;
-    s = group_commit_.submit(
-        &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+    s = group_commit_.submit(&request, [this](wal::GroupCommit::Group group) {
+      try {
+        return lead_write_group(group);
+      } catch (...) {
+        // Recorded before the queue hands the log to the next leader, which
+        // must find the error: the log may end inside this group's records.
+        record_write_exception();
+        throw;
+      }
+    });
   }
   if (s.ok()) {
     s = apply_to_memtable(w);
@@ -473,7 +487,15 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     w.range_open = true;
     if (!w.disable_wal) {
       const std::string_view record = rep.encoded();
-      *status = log_->add_records(std::span<const std::string_view>(&record, 1), /*sync=*/false);
+      try {
+        *status = log_->add_records(std::span<const std::string_view>(&record, 1), /*sync=*/false);
+      } catch (...) {
+        // The log refuses every later record (LogWriter failed itself); the
+        // flag, set before the lock is released, sends later writes to a
+        // leader, which finds that. write() records the error on the way out.
+        writes_need_attention_.store(true, std::memory_order_relaxed);  // relaxed: a hint
+        throw;
+      }
       if (!status->ok()) {
         // The log may end in a partial record: every later write goes to a
         // leader, which sees the error (recorded below) and refuses.
@@ -502,22 +524,25 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
 }
 
 void DBImpl::abandon_range(Writer& w) noexcept {
-  // Whatever of the batch reached the memtable is now visible, the rest is
-  // not: the DB takes no more writes, and reopening replays the log.
+  // The error first: once the range ends, nothing else holds later writes
+  // back. Whatever of the batch reached the memtable is then visible, the
+  // rest is not; reopening replays the log.
+  record_write_exception();
   publisher_.finish(w.ticket, /*acknowledged=*/false);
   w.range_open = false;
-  // The log too may have stopped inside a record (leader_owns_log_ may be
-  // left set: later writes go to a leader, which refuses them).
-  writes_need_attention_.store(true, std::memory_order_relaxed);  // relaxed: a hint
+}
+
+void DBImpl::record_write_exception() noexcept {
+  // The log or the memtable may have stopped inside a write: the DB takes no
+  // more writes (record_background_error() also sets writes_need_attention_;
+  // leader_owns_log_ may be left set, which only sends writes to a leader).
   try {
     std::lock_guard<std::mutex> guard(mu_);
-    record_background_error(
-        Status::IOError(dbname_ + ": a write was abandoned by an exception at sequence " +
-                        std::to_string(w.first_sequence) + "; the DB takes no more writes"));
+    record_background_error(Status::IOError(
+        dbname_ + ": a write was abandoned by an exception; the DB takes no more writes"));
   } catch (...) {
-    // Out of memory even for the message: an error must still be recorded
-    // (the flag above only sends later writes to a leader, which refuses
-    // them only if there is one). A message this short allocates nothing.
+    // Out of memory even for the message. A message this short allocates
+    // nothing.
     std::lock_guard<std::mutex> guard(mu_);
     record_background_error(Status::IOError("out of memory"));
   }
@@ -575,8 +600,14 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
   wal::GroupCommit::Request request;
   request.context = &w;
   request.sync = sync;
-  Status s = group_commit_.submit(
-      &request, [this](wal::GroupCommit::Group group) { return lead_write_group(group); });
+  Status s = group_commit_.submit(&request, [this](wal::GroupCommit::Group group) {
+    try {
+      return lead_write_group(group);
+    } catch (...) {
+      record_write_exception();
+      throw;
+    }
+  });
   report_sealed_event(w);
   return s;
 }
@@ -604,14 +635,19 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     std::optional<MemtableSealedInfo> sealed_event;
     Status s;
     {
+      // Unblocked however this ends: after an exception (a rotation that ran
+      // out of memory) the error recorded by the caller keeps writes away.
+      struct Unblock {
+        DBImpl* db;
+        ~Unblock() {
+          std::lock_guard<SpinMutex> guard(db->sequence_mu_);
+          db->direct_writes_blocked_ = false;
+        }
+      } unblock{this};
       std::unique_lock<std::mutex> lock(mu_);
       s = make_room_for_write(lock, rotate);
       sealed_event.swap(sealed_event_);
       memtable = mem_.list.get();
-    }
-    {
-      std::lock_guard<SpinMutex> guard(sequence_mu_);
-      direct_writes_blocked_ = false;
     }
     if (!s.ok()) return s;
     // Reported by the leader's own writer once its write is over (see write()):
@@ -780,25 +816,37 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   (void)log_->close();
   log_ = std::move(new_log);
 
-  auto sealed = mem_.list->seal();
+  // The allocations that may throw (std::bad_alloc) come before the memtable
+  // is sealed, so that an exception leaves the active memtable in place. The
+  // flush thread reads sealed_ under mu_, held here: it never sees the
+  // placeholder empty.
+  auto fresh = new_memtable();
+  sealed_.emplace_back();
+  decltype(mem_.list->seal()) sealed;
+  try {
+    sealed = mem_.list->seal();
+  } catch (...) {
+    sealed_.pop_back();
+    throw;
+  }
   if (!sealed) {
+    sealed_.pop_back();
     record_background_error(Status::Corruption("active memtable was already sealed"));
     return bg_error_;
   }
   if (options_.listener) {
     sealed_event_ = MemtableSealedInfo{sealed->first->memory_usage(), sealed->first->entry_count(),
-                                       sealed_.size() + 1};
+                                       sealed_.size()};
   }
-  Memtable old;
+  Memtable& old = sealed_.back();
   old.frozen = sealed->first;
   old.log_number = mem_.log_number;
   old.unlogged = mem_.unlogged;
-  sealed_.push_back(std::move(old));
   mem_ = Memtable();
   // No write range is in flight (drained above) and direct writers are held
   // off: nobody can be writing into the old memtable on the strength of it.
   active_memtable_unlogged_.store(false, std::memory_order_relaxed);
-  mem_.list = new_memtable();
+  mem_.list = std::move(fresh);
   mem_.log_number = new_log_number;
   stats_.rotations.fetch_add(1, std::memory_order_relaxed);
   install_read_view();
@@ -1344,6 +1392,19 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
   return s;
 }
 
+bool DBImpl::rewrite_instead_of_move(const Compaction& c, const Version& base) const {
+  // A move keeps the table's coding. A table coded lightly (written above the
+  // bottommost level) is rewritten rather than moved into the bottommost
+  // level, which keeps the full coding — as RocksDB moves a file only when
+  // its compression is the output level's.
+  if (!options_.light_upper_level_compression || !output_is_bottommost(c, base)) return false;
+  std::shared_ptr<const TableReader> reader;
+  // A table that cannot be opened is moved as before: rewriting it would
+  // fail the same way, and the move does not read it.
+  if (!table_cache_->get_reader(c.inputs[0][0]->number, &reader).ok()) return false;
+  return reader->properties().zstd_raw_literals != 0;
+}
+
 Status DBImpl::run_compaction(const Compaction& c) {
   const uint64_t start = now_micros();
   // Released before obsolete-file deletion below: a Version alive anywhere
@@ -1365,7 +1426,8 @@ Status DBImpl::run_compaction(const Compaction& c) {
   uint64_t bytes_written = 0;
   uint64_t dropped = 0;
   Status s;
-  if (c.trivial_move) {
+  const bool move = c.trivial_move && !rewrite_instead_of_move(c, *base);
+  if (move) {
     edit.add_file(c.output_level(), *c.inputs[0][0]);
     stats_.trivial_moves.fetch_add(1, std::memory_order_relaxed);
   } else {
@@ -1400,14 +1462,14 @@ Status DBImpl::run_compaction(const Compaction& c) {
     info.input_files = c.inputs[0].size() + c.inputs[1].size();
     info.output_files = edit.new_files().size();
     info.input_bytes = c.input_bytes();
-    info.output_bytes = c.trivial_move ? c.input_bytes() : bytes_written;
+    info.output_bytes = move ? c.input_bytes() : bytes_written;
     info.versions_dropped = dropped;
-    info.trivial_move = c.trivial_move;
+    info.trivial_move = move;
     info.manual = c.manual;
     info.seconds = static_cast<double>(now_micros() - start) / 1e6;
     options_.listener->on_compaction_completed(info);
   }
-  if (!c.trivial_move) {
+  if (!move) {
     stats_.compactions.fetch_add(1, std::memory_order_relaxed);
     stats_.compaction_bytes_read.fetch_add(c.input_bytes(), std::memory_order_relaxed);
     stats_.compaction_bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);

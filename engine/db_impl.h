@@ -158,6 +158,8 @@ class DBImpl final : public DB {
   void note_unlogged_write();
   // Ends a write's range that an exception interrupted, and stops writes.
   void abandon_range(Writer& w) noexcept;
+  // Puts the DB in the error state after an exception inside a write.
+  void record_write_exception() noexcept;
   // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
   // full (or when `force` and it is not empty), stalling while too many sealed
   // memtables wait for flush.
@@ -196,6 +198,9 @@ class DBImpl final : public DB {
   // How an output table is built: above the bottommost level, zstd literals
   // are stored raw (Options::light_upper_level_compression).
   TableOptions output_table_options(bool bottommost) const;
+  // Whether a trivial move `c` must rewrite its table instead (its coding
+  // does not suit the level it would land in).
+  bool rewrite_instead_of_move(const Compaction& c, const Version& base) const;
   Status flush_oldest_sealed();
   // Removes files no live Version, pending output or WAL still needs; temporary
   // files too when `at_open` (nothing else can be writing one then).

@@ -94,12 +94,11 @@ Status TableBuilder::open(FileSystem& fs, const std::string& path, const TableOp
     // A block can only ever name its own table's dictionary: 4 bytes of
     // dictionary id per block would buy nothing.
     ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_dictIDFlag, 0);
-    if (!options.zstd_compress_literals &&
-        ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_literalCompressionMode,
-                                            static_cast<int>(ZSTD_ps_disable)))) {
-      b->abandon();
-      return Status::NotSupported(path + ": this zstd cannot store literals raw");
-    }
+    // A libzstd that does not know the (experimental) parameter gets the
+    // full coding: the table is only bigger, and its property says so.
+    b->raw_literals_ = !options.zstd_compress_literals &&
+                       !ZSTD_isError(ZSTD_CCtx_setParameter(b->cctx_, ZSTD_c_literalCompressionMode,
+                                                            static_cast<int>(ZSTD_ps_disable)));
     b->sampling_ = options.compression_dictionary_bytes != 0;
   }
   *builder = std::move(b);
@@ -355,7 +354,7 @@ Status TableBuilder::finish() {
                                 .count());
   props_.compression = cctx_ != nullptr ? "zstd" : "none";
   props_.zstd_level = cctx_ != nullptr ? options_.zstd_level : 0;
-  props_.zstd_raw_literals = cctx_ != nullptr && !options_.zstd_compress_literals ? 1 : 0;
+  props_.zstd_raw_literals = raw_literals_ ? 1 : 0;
   props_.bloom_bits_per_key =
       filter_ != nullptr ? static_cast<uint64_t>(options_.bloom_bits_per_key) : 0;
   write_block(props_.encode(), Packing::kCompressed, &footer.properties);

@@ -98,6 +98,7 @@ class TableBuilder {
   FileSystem& fs_;
   const std::string path_;
   const TableOptions options_;
+  bool raw_literals_ = false;  // zstd stores literals raw (TableOptions::zstd_compress_literals)
   std::unique_ptr<WritableFile> file_;
   ZSTD_CCtx_s* cctx_ = nullptr;
   ZSTD_CDict_s* cdict_ = nullptr;  // the dictionary, digested for compression

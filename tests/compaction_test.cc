@@ -430,6 +430,39 @@ TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
   }
 }
 
+// Ascending keys make level-0 tables that overlap nothing below: they move
+// down by a MANIFEST edit alone. A move into the bottommost level would keep
+// the flush's lighter coding there, so such a table is rewritten instead.
+TEST_F(CompactionDBTest, ALightTableIsRewrittenNotMovedIntoTheBottommostLevel) {
+  Options options;
+  options.memtable_bytes = 64 << 10;
+  options.l0_compaction_trigger = 1;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  std::mt19937_64 rng(test::test_seed(32));
+  for (int table = 0; table < 4; ++table) {
+    for (int i = 0; i < 400; ++i) {
+      std::string half(50, ' ');
+      for (char& c : half) c = static_cast<char>(' ' + rng() % 95);
+      FSDB_ASSERT_OK(db_->put(key_of(table * 1000 + i), half + half));
+    }
+    FSDB_ASSERT_OK(db_->flush());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
+         number("fsdb.num-files-at-level0") != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db_->property("fsdb.levels");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(number("fsdb.num-files-at-level1"), 4u) << *db_->property("fsdb.levels");
+  for (const auto& [number, coding] : table_literals(dir_.path())) {
+    EXPECT_TRUE(coding == test::LiteralsCoding::kHuffman ||
+                coding == test::LiteralsCoding::kHuffmanReused)
+        << "table " << number << ": " << static_cast<int>(coding);
+  }
+  EXPECT_NE(db_->property("fsdb.stats")->find("+0 moves"), std::string::npos)
+      << *db_->property("fsdb.stats");
+}
+
 TEST_F(CompactionDBTest, WriteVolumePropertiesAddUpAndBackgroundWorkSettles) {
   FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
   uint64_t written = 0;

@@ -106,16 +106,40 @@ Status LogWriter::write_buffer() {
 Status LogWriter::add_record(std::string_view record) {
   if (!error_.ok()) return error_;
   if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
-  frame_record(record);
-  if (buffered_ >= options_.buffer_bytes) return write_buffer();
+  try {
+    frame_record(record);
+    if (buffered_ >= options_.buffer_bytes) return write_buffer();
+  } catch (...) {
+    fail_on_exception();
+    throw;
+  }
   return Status::OK();
+}
+
+void LogWriter::fail_on_exception() noexcept {
+  // The buffer may end inside a record, and the file may have taken part of
+  // the buffer: nothing may follow either.
+  try {
+    (void)fail(Status::IOError(file_->path() +
+                               ": an append was interrupted by an exception; the log takes "
+                               "no more records"));
+  } catch (...) {
+    // Out of memory for the message too: 15 characters allocate nothing.
+    (void)fail(Status::IOError("log interrupted"));
+  }
 }
 
 Status LogWriter::add_records(std::span<const std::string_view> records, bool sync) {
   if (!error_.ok()) return error_;
   if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
-  for (std::string_view record : records) frame_record(record);
-  Status s = write_buffer();
+  Status s;
+  try {
+    for (std::string_view record : records) frame_record(record);
+    s = write_buffer();
+  } catch (...) {
+    fail_on_exception();
+    throw;
+  }
   if (!s.ok()) return s;
   if (sync) {
     s = file_->sync();

@@ -57,6 +57,9 @@ class LogWriter {
   // buffer, writes it with a single append + flush, then syncs once if `sync`.
   // Either all of it is accepted or the writer is broken and returns the error.
   Status add_records(std::span<const std::string_view> records, bool sync);
+  // If framing or the file throws (std::bad_alloc), both calls fail the
+  // writer (every later call returns the error, nothing buffered is written)
+  // and let the exception through.
 
   // Hands every pending byte to the OS (survives a process crash).
   Status flush();
@@ -81,6 +84,7 @@ class LogWriter {
   char* reserve(size_t bytes);
   Status write_buffer();
   Status fail(Status s);
+  void fail_on_exception() noexcept;
 
   std::unique_ptr<WritableFile> file_;
   const uint64_t log_number_;

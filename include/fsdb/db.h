@@ -18,7 +18,8 @@
 // full disk, an I/O error) makes every later write return it; reopening after
 // the cause is gone recovers everything acknowledged. A write that runs out of
 // memory (std::bad_alloc, which reaches its caller) is treated the same way:
-// its outcome is unknown, later writes fail, reads go on.
+// its outcome is unknown (until reopening, reads may see part of its batch),
+// later writes fail, reads go on.
 #pragma once
 
 #include <memory>

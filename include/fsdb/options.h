@@ -104,8 +104,8 @@ struct Options {
   // newest data, often the most read, and are rewritten soon; the bottommost
   // level, most of a settled DB, keeps the full coding (the trade RocksDB
   // offers with a lighter compression_per_level than bottommost_compression).
-  // A table moved down without a rewrite keeps its coding until its next
-  // compaction; compact_range() rewrites the bottom level. The frames are
+  // A table keeps its coding until compaction rewrites it; a light one is
+  // rewritten rather than moved into the bottommost level. The frames are
   // standard zstd either way: any setting reads any DB. false = full coding
   // everywhere.
   bool light_upper_level_compression = true;
