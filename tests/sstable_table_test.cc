@@ -324,6 +324,7 @@ TEST(TableDictionaryTest, RawLiteralsReadBackTheSameAndCostSpace) {
       FSDB_ASSERT_OK(build_table(*fs, path, opts, entries));
       std::unique_ptr<TableReader> reader;
       FSDB_ASSERT_OK(TableReader::open(*fs, path, 10, opts, &reader));
+      EXPECT_EQ(reader->dictionary() != nullptr, dictionary_bytes != 0);
       auto it = reader->new_iterator();
       expect_iterator_matches(*it, entries);
       for (size_t i = 0; i < entries.size(); i += 7) {
