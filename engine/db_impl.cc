@@ -430,16 +430,8 @@ Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
     request.context = &w;
     request.bytes = batch->approximate_size();
     request.sync = options.sync && !options.disable_wal;
-    s = group_commit_.submit(&request, [this](wal::GroupCommit::Group group) {
-      try {
-        return lead_write_group(group);
-      } catch (...) {
-        // Recorded before the queue hands the log to the next leader, which
-        // must find the error: the log may end inside this group's records.
-        record_write_exception();
-        throw;
-      }
-    });
+    s = group_commit_.submit(&request,
+                             [this](wal::GroupCommit::Group group) { return lead(group); });
   }
   if (s.ok()) {
     s = apply_to_memtable(w);
@@ -600,16 +592,21 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
   wal::GroupCommit::Request request;
   request.context = &w;
   request.sync = sync;
-  Status s = group_commit_.submit(&request, [this](wal::GroupCommit::Group group) {
-    try {
-      return lead_write_group(group);
-    } catch (...) {
-      record_write_exception();
-      throw;
-    }
-  });
+  Status s =
+      group_commit_.submit(&request, [this](wal::GroupCommit::Group group) { return lead(group); });
   report_sealed_event(w);
   return s;
+}
+
+Status DBImpl::lead(wal::GroupCommit::Group group) {
+  try {
+    return lead_write_group(group);
+  } catch (...) {
+    // Recorded before the queue hands the log to the next leader, which must
+    // find the error: the log may end inside this group's records.
+    record_write_exception();
+    throw;
+  }
 }
 
 Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {

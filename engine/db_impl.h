@@ -143,7 +143,9 @@ class DBImpl final : public DB {
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
   std::shared_ptr<ConcurrentSkipList> new_memtable() const;
 
-  // The group leader's work; runs serialised by group_commit_.
+  // The group leader's work; runs serialised by group_commit_. lead() runs
+  // lead_write_group() and, if it throws, records the error first.
+  Status lead(wal::GroupCommit::Group group);
   Status lead_write_group(wal::GroupCommit::Group group);
   // A write without the WAL needs nothing a leader does but a sequence range,
   // and an unsynced write to a mapped WAL only that and a copy of its record:
