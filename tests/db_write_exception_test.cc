@@ -101,6 +101,17 @@ void must_return(const char* what, std::function<void()> call) {
   }
 }
 
+// Reopens `dir` with default options and checks the first `count` keys hold
+// what was acknowledged.
+void expect_acknowledged_back(const std::string& dir, int count, std::unique_ptr<DB>* db) {
+  ASSERT_TRUE(test::is_ok(DB::open(Options(), dir, db)));
+  std::string value;
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(test::is_ok((*db)->get(ReadOptions(), key_of(i), &value))) << key_of(i);
+    ASSERT_EQ(value, "v" + std::to_string(i));
+  }
+}
+
 void check_interrupted_write(bool sync) {
   test::ScratchDir dir;
   auto fs = std::make_shared<ThrowingLogFileSystem>();
@@ -144,12 +155,8 @@ void check_interrupted_write(bool sync) {
   must_return("close()", [&] { (void)db->close(); });
   db.reset();
 
-  FSDB_ASSERT_OK(DB::open(Options(), dir.path(), &db));
+  ASSERT_NO_FATAL_FAILURE(expect_acknowledged_back(dir.path(), kAcknowledged, &db));
   std::string value;
-  for (int i = 0; i < kAcknowledged; ++i) {
-    FSDB_ASSERT_OK(db->get(ReadOptions(), key_of(i), &value));
-    ASSERT_EQ(value, "v" + std::to_string(i));
-  }
   EXPECT_TRUE(db->get(ReadOptions(), "later", &value).is_not_found());
   // The interrupted write's outcome is unknown to its caller. Here the log
   // threw before taking any of it, and its writer dropped what it had framed:
@@ -196,12 +203,8 @@ TEST(DBWriteExceptionTest, AWriteQueuedBehindAThrowingLeaderIsRefused) {
   must_return("close()", [&] { (void)db->close(); });
   db.reset();
 
-  FSDB_ASSERT_OK(DB::open(Options(), dir.path(), &db));
+  ASSERT_NO_FATAL_FAILURE(expect_acknowledged_back(dir.path(), 50, &db));
   std::string value;
-  for (int i = 0; i < 50; ++i) {
-    FSDB_ASSERT_OK(db->get(ReadOptions(), key_of(i), &value));
-    ASSERT_EQ(value, "v" + std::to_string(i));
-  }
   EXPECT_TRUE(db->get(ReadOptions(), "queued", &value).is_not_found());
   EXPECT_TRUE(db->get(ReadOptions(), "leader", &value).is_not_found());
 }
