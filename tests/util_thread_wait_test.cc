@@ -44,6 +44,42 @@ TEST(SpinMutexTest, ExcludesUnderContention) {
   EXPECT_EQ(shadow, counter);
 }
 
+// Holders that keep the lock a little longer than a waiter spins and yields
+// (22 us): waiters keep going to sleep just as the lock is released, where
+// unlock()'s plain store may miss one (the class comment); every one must
+// still get the lock, within its sleep slice.
+TEST(SpinMutexTest, WaitersThatFallAsleepAroundTheUnlockAllGetTheLock) {
+  SpinMutex mu;
+  uint64_t counter = 0;
+  uint64_t shadow = 0;
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 150;
+  std::atomic<bool> mismatch{false};
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now();
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        std::lock_guard<SpinMutex> guard(mu);
+        if (counter != shadow) mismatch.store(true);
+        ++counter;
+        const auto hold = std::chrono::microseconds(15 + (i * 7 + t * 3) % 20);
+        const auto until = std::chrono::steady_clock::now() + hold;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+        ++shadow;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_FALSE(mismatch.load());
+  EXPECT_EQ(counter, uint64_t{kThreads} * kRounds);
+  EXPECT_EQ(shadow, counter);
+  // 900 holds of at most 35 us; a waiter stuck asleep would take the test
+  // past this (a lost wake-up without the slice never ends).
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+}
+
 TEST(SpinMutexTest, TryLockFailsWhileHeld) {
   SpinMutex mu;
   ASSERT_TRUE(mu.try_lock());

@@ -1,16 +1,13 @@
 // The POSIX FileSystem: pread (or a read-only mapping) for random access, a
-// user-space buffer in front of write(2) for appends, fdatasync for sync, fcntl
-// locks for LOCK files.
+// user-space buffer in front of write(2) for appends (or a shared mapping:
+// posix_mmap_writable_file.h), fdatasync for sync, fcntl locks for LOCK files.
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -19,6 +16,7 @@
 
 #include "fsdb/env.h"
 #include "util/io_error.h"
+#include "util/posix_mmap_writable_file.h"
 
 namespace fsdb {
 namespace {
@@ -205,181 +203,6 @@ class PosixWritableFile final : public WritableFile {
   std::string buffer_;
 };
 
-// Appends by copying into a shared mapping of the file (WritableFileOptions::
-// use_mmap). Disk blocks are reserved ahead with fallocate (KEEP_SIZE),
-// kReserveBytes at a time, so that a page fault on the mapping never needs
-// space the disk may not have; the file's size is raised over reserved blocks
-// kSizeStepBytes at a time (a page past the end of a file cannot be written
-// through a mapping), so that it stays close to the data while the file is
-// open. The mapping covers kWindowBytes of address space and grows with
-// mremap. close() truncates the file to what was appended.
-class PosixMmapWritableFile final : public WritableFile {
- public:
-  static constexpr uint64_t kReserveBytes = 1 << 20;
-  static constexpr uint64_t kSizeStepBytes = 64 << 10;
-  static constexpr uint64_t kWindowBytes = 64 << 20;
-
-  // Takes `fd` (open for reading and writing, empty). Null, with `fd`
-  // untouched, if the file system cannot preallocate or map it, or is not
-  // known to honour a reservation on a later write fault.
-  static std::unique_ptr<WritableFile> open(const std::string& path, int fd) {
-    if (!reservation_covers_write_faults(fd)) return nullptr;
-    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(kReserveBytes)) != 0) {
-      return nullptr;
-    }
-    void* base = ::mmap(nullptr, kWindowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (base == MAP_FAILED) {
-      (void)::ftruncate(fd, 0);  // frees the reserved blocks
-      return nullptr;
-    }
-    return std::unique_ptr<WritableFile>(
-        new PosixMmapWritableFile(path, fd, static_cast<char*>(base)));
-  }
-
-  // A store through the mapping into a page with no room behind it gets
-  // SIGBUS, not an error. ext4 and XFS write into the blocks fallocate
-  // reserved (ext4 keeps a reserve for converting them to written extents),
-  // and tmpfs's fallocate allocates the pages themselves. Copy-on-write file
-  // systems (btrfs, ZFS) allocate anew on every write fault whatever was
-  // reserved, and others are unknown: they get write(2), which reports a full
-  // disk as an error.
-  static bool reservation_covers_write_faults(int fd) {
-    struct statfs info;
-    if (::fstatfs(fd, &info) != 0) return false;
-    switch (static_cast<unsigned long>(info.f_type)) {
-      case EXT4_SUPER_MAGIC:  // ext2/ext3 share it; without extents fallocate fails: write(2)
-      case XFS_SUPER_MAGIC:
-      case TMPFS_MAGIC:
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  ~PosixMmapWritableFile() override {
-    if (fd_ >= 0) (void)close();
-  }
-
-  Status append(std::string_view data) override {
-    if (fd_ < 0) return closed_error();
-    if (!error_.ok()) return error_;
-    if (size_ + data.size() > file_size_) {
-      Status s = grow(size_ + data.size());
-      if (!s.ok()) return error_ = s;
-    }
-    copy_in_order(base_ + size_, data.data(), data.size());
-    size_ += data.size();
-    return Status::OK();
-  }
-
-  // The data is in the page cache already.
-  Status flush() override { return fd_ < 0 ? closed_error() : error_; }
-
-  Status sync() override {
-    if (fd_ < 0) return closed_error();
-    if (!error_.ok()) return error_;
-    // Writes back the pages dirtied through the mapping too, and the size.
-    if (::fdatasync(fd_) != 0) return io_error(path_, "fdatasync", errno);
-    return Status::OK();
-  }
-
-  Status close() override {
-    if (fd_ < 0) return Status::OK();
-    Status s = error_;
-    ::munmap(base_, window_);
-    // The file ends where the data does; the reserved blocks past it go.
-    if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0 && s.ok()) {
-      s = io_error(path_, "ftruncate", errno);
-    }
-    if (::close(fd_) != 0 && s.ok()) s = io_error(path_, "close", errno);
-    fd_ = -1;
-    return s;
-  }
-
-  uint64_t size() const override { return size_; }
-  bool appends_are_memory_copies() const override { return true; }
-  const std::string& path() const override { return path_; }
-
- private:
-  PosixMmapWritableFile(std::string path, int fd, char* base)
-      : path_(std::move(path)),
-        fd_(fd),
-        base_(base),
-        window_(kWindowBytes),
-        reserved_(kReserveBytes) {}
-
-  Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
-
-  // The stores into the mapping are the file's contents the moment they
-  // execute, so a process killed during an append leaves whatever the copy
-  // had stored. memcpy stores out of order (its first and last bytes after or
-  // before the middle), which could leave a hole with whole records after it:
-  // damage in the middle of the log to its reader. Copying upwards, 16 bytes
-  // per store, leaves a prefix and at most one torn store, too short to hold
-  // a log fragment.
-  static void copy_in_order(char* to, const char* from, size_t n) {
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-      std::memcpy(to + i, from + i, 16);
-      // A compiler barrier: the stores keep their order (the CPU executes a
-      // thread's stores in order as far as a signal landing on it can tell).
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    }
-    for (; i < n; ++i) {
-      to[i] = from[i];
-      std::atomic_signal_fence(std::memory_order_seq_cst);
-    }
-  }
-
-  static uint64_t round_up(uint64_t n, uint64_t step) { return (n + step - 1) / step * step; }
-
-  // Makes [0, bytes) writable through the mapping: blocks reserved, the file
-  // that long, the mapping that wide.
-  Status grow(uint64_t bytes) {
-    if (bytes > reserved_) {
-      const uint64_t want = round_up(bytes, kReserveBytes);
-      if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(reserved_),
-                      static_cast<off_t>(want - reserved_)) != 0) {
-        return io_error(path_, "fallocate at offset " + std::to_string(reserved_), errno);
-      }
-      reserved_ = want;
-    }
-    const uint64_t new_size = std::min(round_up(bytes, kSizeStepBytes), reserved_);
-    // Over reserved blocks: raising the size allocates nothing.
-    if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) {
-      return io_error(path_, "ftruncate to " + std::to_string(new_size), errno);
-    }
-    const uint64_t old_size = file_size_;
-    file_size_ = new_size;
-    if (new_size > window_) {
-      const uint64_t window = round_up(new_size, kWindowBytes);
-      void* moved = ::mremap(base_, window_, window, MREMAP_MAYMOVE);
-      if (moved == MAP_FAILED) return io_error(path_, "mremap", errno);
-      base_ = static_cast<char*>(moved);
-      window_ = window;
-    }
-#ifdef MADV_POPULATE_WRITE
-    // Take the write faults of the new pages now, in one call, rather than
-    // one at a time inside later appends (a fault per 4 KiB page, each a trap
-    // into the kernel, and on ext4 a page_mkwrite, on the writer's path).
-    // Only a hint: a kernel without it (before 5.14) faults page by page.
-    if (new_size > old_size) {
-      (void)::madvise(base_ + old_size, new_size - old_size, MADV_POPULATE_WRITE);
-    }
-#endif
-    return Status::OK();
-  }
-
-  std::string path_;
-  int fd_;
-  char* base_;
-  uint64_t window_;         // bytes mapped (may run past the end of the file)
-  uint64_t reserved_;       // bytes of disk blocks allocated to the file
-  uint64_t file_size_ = 0;  // the file's size until close (a multiple of kSizeStepBytes)
-  uint64_t size_ = 0;       // bytes appended
-  Status error_;            // a failed reservation: the file takes no more data
-};
-
 // fcntl locks belong to the process, so a second lock of the same file from the
 // same process would succeed silently; this set makes it fail like another
 // process's would.
@@ -457,7 +280,7 @@ class PosixFileSystem final : public FileSystem {
     int fd = ::open(path.c_str(), access | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return io_error(path, "open for writing", errno);
     if (options.use_mmap) {
-      if (auto mapped = PosixMmapWritableFile::open(path, fd)) {
+      if (auto mapped = open_mmap_writable_file(path, fd)) {
         *file = std::move(mapped);
         return Status::OK();
       }
