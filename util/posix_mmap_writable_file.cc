@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -39,6 +40,11 @@ namespace {
 // appending thread's view of the mapping never changes under it.
 // close() stops the helper, then truncates the file to what was appended.
 //
+// The process's file size limit (RLIMIT_FSIZE, read at open) bounds every
+// growth: raising the size past it would raise SIGXFSZ, whose default action
+// ends the process. The helper stops short of it; an append that would need
+// more fails with an error naming the file.
+//
 // Threads: one appending thread at a time (the WritableFile contract) and the
 // helper. The helper touches the file only under grow_mu_, as does an append
 // that grows the file; the bytes an append copies lie below ready_, where the
@@ -58,8 +64,19 @@ class PosixMmapWritableFile final : public WritableFile {
       (void)::ftruncate(fd, 0);  // frees the reserved blocks
       return nullptr;
     }
-    return std::unique_ptr<WritableFile>(
-        new PosixMmapWritableFile(path, fd, static_cast<char*>(base)));
+    std::unique_ptr<PosixMmapWritableFile> file(
+        new PosixMmapWritableFile(path, fd, static_cast<char*>(base), file_size_limit()));
+    file->start_helper();
+    return file;
+  }
+
+  // Bytes the file may grow to (RLIMIT_FSIZE), rounded down to a size step.
+  static uint64_t file_size_limit() {
+    struct rlimit limit {};
+    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+      return UINT64_MAX;
+    }
+    return static_cast<uint64_t>(limit.rlim_cur) / Limits::kSizeStepBytes * Limits::kSizeStepBytes;
   }
 
   // A store through the mapping into a page with no room behind it gets
@@ -103,7 +120,8 @@ class PosixMmapWritableFile final : public WritableFile {
     // checked with the acquire load above. At the end of the window the
     // helper can do nothing: the next growth moves the mapping, here.
     const uint64_t ready = ready_.load(std::memory_order_relaxed);
-    if (ready - size_ < Limits::kPrepareLeadBytes - Limits::kPrepareStepBytes && ready < window_) {
+    if (ready - size_ < Limits::kPrepareLeadBytes - Limits::kPrepareStepBytes && ready < window_ &&
+        ready < size_limit_) {
       request_preparation(size_ + Limits::kPrepareLeadBytes);
     }
     return Status::OK();
@@ -122,8 +140,11 @@ class PosixMmapWritableFile final : public WritableFile {
 
   Status close() override {
     if (fd_ < 0) return Status::OK();
-    // Joins the helper (after any preparation it has queued): nothing but
-    // this thread uses the file from here on.
+    // A preparation still queued does nothing (close() would only truncate
+    // it again); joining the helper leaves this thread the only user of the
+    // file.
+    helper_off_.store(true,
+                      std::memory_order_relaxed);  // relaxed: a hint; the join orders the rest
     preparer_.reset();
     Status s = error_;
     ::munmap(base_, window_);
@@ -141,12 +162,25 @@ class PosixMmapWritableFile final : public WritableFile {
   const std::string& path() const override { return path_; }
 
  private:
-  PosixMmapWritableFile(std::string path, int fd, char* base)
+  PosixMmapWritableFile(std::string path, int fd, char* base, uint64_t size_limit)
       : path_(std::move(path)),
         fd_(fd),
+        size_limit_(size_limit),
         base_(base),
         window_(Limits::kWindowBytes),
         reserved_(Limits::kReserveBytes) {}
+
+  // At open rather than at the first append, which runs under the engine's
+  // sequence lock: creating a thread is a few tens of microseconds.
+  void start_helper() {
+    try {
+      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1);
+    } catch (...) {
+      // No thread (or no memory for one): appends grow the file themselves,
+      // as they do whenever the helper falls behind.
+      helper_off_.store(true, std::memory_order_relaxed);  // relaxed: before any other thread runs
+    }
+  }
 
   Status closed_error() const { return Status::IOError(path_ + ": file already closed"); }
 
@@ -176,7 +210,11 @@ class PosixMmapWritableFile final : public WritableFile {
   // The appending thread, out of ready room: grows the file to hold `end`
   // bytes, unless the helper (whose preparation this waits for) just did.
   Status grow_now(uint64_t end) {
+    // Tells the helper to stop after its current step: std::mutex is not
+    // fair, and the helper would otherwise take the lock straight back.
+    appender_waiting_.store(true, std::memory_order_relaxed);  // relaxed: a hint
     std::lock_guard<std::mutex> guard(grow_mu_);
+    appender_waiting_.store(false, std::memory_order_relaxed);
     // Relaxed: published under grow_mu_, which this thread holds.
     if (end <= ready_.load(std::memory_order_relaxed)) return Status::OK();
     return grow_locked(end, /*may_move_mapping=*/true);
@@ -188,8 +226,13 @@ class PosixMmapWritableFile final : public WritableFile {
   // `may_move_mapping` (the helper) it stops at the end of the window.
   // REQUIRES: grow_mu_ held.
   Status grow_locked(uint64_t bytes, bool may_move_mapping) {
-    if (!may_move_mapping) bytes = std::min(bytes, window_);
+    if (!may_move_mapping) bytes = std::min({bytes, window_, size_limit_});
     if (bytes <= file_size_) return Status::OK();
+    if (bytes > size_limit_) {
+      return Status::IOError(path_ + ": an append up to offset " + std::to_string(bytes) +
+                             " would pass the process's file size limit (RLIMIT_FSIZE) of " +
+                             std::to_string(size_limit_) + " bytes");
+    }
     if (bytes > reserved_) {
       const uint64_t want = round_up(bytes, Limits::kReserveBytes);
       if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(reserved_),
@@ -198,7 +241,7 @@ class PosixMmapWritableFile final : public WritableFile {
       }
       reserved_ = want;
     }
-    uint64_t new_size = std::min(round_up(bytes, Limits::kSizeStepBytes), reserved_);
+    uint64_t new_size = std::min({round_up(bytes, Limits::kSizeStepBytes), reserved_, size_limit_});
     if (!may_move_mapping) new_size = std::min(new_size, window_);
     // Over reserved blocks: raising the size allocates nothing.
     if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) {
@@ -228,36 +271,46 @@ class PosixMmapWritableFile final : public WritableFile {
   // On the appending thread, when the room ready runs short: asks the helper
   // to make the file `target` bytes long.
   void request_preparation(uint64_t target) {
-    // Relaxed: the flag only keeps requests from piling up in the queue; the
-    // preparation synchronises with appends through grow_mu_ and ready_.
-    if (helper_unavailable_ || preparation_requested_.exchange(true, std::memory_order_relaxed)) {
+    // Relaxed, both: hints. The flag only keeps requests from piling up in
+    // the queue; the preparation synchronises with appends through grow_mu_
+    // and ready_.
+    if (helper_off_.load(std::memory_order_relaxed) ||
+        preparation_requested_.exchange(true, std::memory_order_relaxed)) {
       return;
     }
+    bool queued = false;
     try {
-      if (!preparer_) preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1);
-      if (preparer_->try_submit([this, target] { prepare_ahead(target); })) return;
+      queued = preparer_->try_submit([this, target] { prepare_ahead(target); });
     } catch (...) {
-      // No thread (or no memory for one): appends grow the file themselves,
-      // as they do whenever the helper falls behind.
-      helper_unavailable_ = true;
+      // No memory for the task: this append has its room; a later one asks again.
     }
-    preparation_requested_.store(false, std::memory_order_relaxed);
+    if (!queued) preparation_requested_.store(false, std::memory_order_relaxed);
   }
 
-  // On the helper thread. One step per hold of grow_mu_, so that an append
-  // that outruns the helper waits for one step at most. Never moves the
-  // mapping: at the end of the window the appending thread does that.
+  // On the helper thread. One step per hold of grow_mu_, and none once an
+  // append waits for the lock, so that an append that outruns the helper
+  // waits for one step (rarely two). Never moves the mapping: at the end of
+  // the window the appending thread does that.
   void prepare_ahead(uint64_t target) {
-    for (;;) {
-      std::lock_guard<std::mutex> guard(grow_mu_);
-      if (preparation_failed_ || file_size_ >= std::min(target, window_)) break;
-      // A failure here is left for the append that needs the room: it
-      // retries and reports it, naming the file and offset.
-      if (!grow_locked(std::min(file_size_ + Limits::kPrepareStepBytes, target),
-                       /*may_move_mapping=*/false)
-               .ok()) {
-        preparation_failed_ = true;
+    try {
+      // Relaxed: hints (see request_preparation() and grow_now()).
+      while (!helper_off_.load(std::memory_order_relaxed) &&
+             !appender_waiting_.load(std::memory_order_relaxed)) {
+        std::lock_guard<std::mutex> guard(grow_mu_);
+        if (file_size_ >= std::min({target, window_, size_limit_})) break;
+        // A failure here is left for the append that needs the room: it
+        // retries and reports it, naming the file and offset. The helper
+        // stops for good, so that appends no longer ask it.
+        if (!grow_locked(std::min(file_size_ + Limits::kPrepareStepBytes, target),
+                         /*may_move_mapping=*/false)
+                 .ok()) {
+          helper_off_.store(true, std::memory_order_relaxed);
+        }
       }
+    } catch (...) {
+      // Out of memory for an error message, or a mutex that failed: the
+      // same as a failed growth. Nothing may escape into the helper thread.
+      helper_off_.store(true, std::memory_order_relaxed);
     }
     // Cleared only now, so that the appends made meanwhile (which still saw
     // too little ready) queued no second request: the next append looks at
@@ -268,19 +321,21 @@ class PosixMmapWritableFile final : public WritableFile {
 
   const std::string path_;
   int fd_;
-  uint64_t size_ = 0;  // bytes appended (appending thread only)
-  Status error_;       // a failed growth: the file takes no more data (appending thread only)
+  const uint64_t size_limit_;  // RLIMIT_FSIZE at open, in whole size steps
+  uint64_t size_ = 0;          // bytes appended (appending thread only)
+  Status error_;  // a failed growth: the file takes no more data (appending thread only)
   // [0, ready_) is within the file and the mapping: an append below it only copies.
   std::atomic<uint64_t> ready_{0};
   std::mutex grow_mu_;
   // The mapping: written under grow_mu_, by the appending thread only.
   char* base_;
-  uint64_t window_;                  // bytes mapped (may run past the end of the file)
-  uint64_t reserved_;                // bytes of disk blocks allocated to the file; grow_mu_
-  uint64_t file_size_ = 0;           // the file's size until close; grow_mu_
-  bool preparation_failed_ = false;  // grow_mu_
+  uint64_t window_;         // bytes mapped (may run past the end of the file)
+  uint64_t reserved_;       // bytes of disk blocks allocated to the file; grow_mu_
+  uint64_t file_size_ = 0;  // the file's size until close; grow_mu_
+  // The helper does nothing more: it failed, could not start, or the file is closing.
+  std::atomic<bool> helper_off_{false};
   std::atomic<bool> preparation_requested_{false};
-  bool helper_unavailable_ = false;  // appending thread only
+  std::atomic<bool> appender_waiting_{false};
   // Declared last: destroyed (joined) first, while everything its task uses
   // still exists. close() joins it earlier.
   std::unique_ptr<BackgroundThread> preparer_;

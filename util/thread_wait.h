@@ -22,6 +22,7 @@
 // sleep.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -136,10 +137,11 @@ class StateWord {
 // mapping, and a waiting writer paid for it (measured on the Intel host:
 // unlock 300-400 cycles with the exchange, 40-120 with the store). The price
 // is that unlock() may miss a waiter that marks itself asleep between
-// unlock()'s look and its store; so a sleep lasts at most kSleepSlice and the
-// sleeper looks again. Sleeping at all takes a holder preempted for longer
-// than the spin and the yields (tens of microseconds), so the slice adds at
-// most that much again to a wait that is already slow.
+// unlock()'s look and its store; so a sleep lasts at most a slice, and the
+// sleeper looks again: kSleepSlice at first, doubling up to kMaxSleepSlice.
+// Sleeping at all takes a holder preempted for longer than the spin and the
+// yields (tens of microseconds), so the slices add little to a wait that is
+// already slow, and a missed waiter loses at most the slice it is in.
 class SpinMutex {
  public:
   SpinMutex() = default;
@@ -147,6 +149,7 @@ class SpinMutex {
   SpinMutex& operator=(const SpinMutex&) = delete;
 
   static constexpr std::chrono::microseconds kSleepSlice{100};
+  static constexpr std::chrono::microseconds kMaxSleepSlice{1600};
 
   bool try_lock() {
     uint32_t expected = 0;
@@ -165,8 +168,10 @@ class SpinMutex {
       return;
     }
     // Acquire: as in try_lock(). Storing 2 tells unlock() a sleeper may exist.
+    std::chrono::microseconds slice = kSleepSlice;
     while (word_.exchange(2, std::memory_order_acquire) != 0) {
-      futex_wait_for(&word_, 2, kSleepSlice);
+      futex_wait_for(&word_, 2, slice);
+      slice = std::min(slice * 2, kMaxSleepSlice);
     }
   }
 
@@ -181,6 +186,10 @@ class SpinMutex {
     }
     if (word_.exchange(0, std::memory_order_release) == 2) futex_wake_one(&word_);
   }
+
+  // For tests: the release of an unlock() that missed a sleeper (it stores 0
+  // and wakes nobody).
+  void unlock_missing_sleepers() { word_.store(0, std::memory_order_release); }
 
  private:
   std::atomic<uint32_t> word_{0};
