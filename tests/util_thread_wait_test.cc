@@ -15,64 +15,52 @@
 namespace fsdb {
 namespace {
 
-TEST(SpinMutexTest, ExcludesUnderContention) {
+// `threads` threads take `mu` `rounds` times each and run hold(thread, round)
+// inside. Plain (non-atomic) counters: a lost update or a torn pair means two
+// threads were inside at once, and ThreadSanitizer reports the race too.
+template <typename Hold>
+void expect_exclusion(int threads, int rounds, Hold hold) {
   SpinMutex mu;
-  // Plain (non-atomic) counters: a lost update or a torn pair means two
-  // threads were inside at once, and ThreadSanitizer reports the race too.
   uint64_t counter = 0;
   uint64_t shadow = 0;
-  constexpr int kThreads = 4;
-  constexpr int kRounds = 50000;
-  std::vector<std::thread> threads;
   std::atomic<bool> mismatch{false};
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kRounds; ++i) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
         std::lock_guard<SpinMutex> guard(mu);
         if (counter != shadow) mismatch.store(true);
         ++counter;
-        // Now and then hold the lock long enough that waiters give up
-        // spinning and sleep on the futex.
-        if (i % 5000 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+        hold(t, i);
         ++shadow;
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& w : workers) w.join();
   EXPECT_FALSE(mismatch.load());
-  EXPECT_EQ(counter, uint64_t{kThreads} * kRounds);
+  EXPECT_EQ(counter, uint64_t(threads) * uint64_t(rounds));
   EXPECT_EQ(shadow, counter);
 }
 
+TEST(SpinMutexTest, ExcludesUnderContention) {
+  expect_exclusion(4, 50000, [](int, int i) {
+    // Now and then hold the lock long enough that waiters give up spinning
+    // and sleep on the futex.
+    if (i % 5000 == 0) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  });
+}
+
 // Holders that keep the lock a little longer than a waiter spins and yields
-// (22 us): waiters keep going to sleep just as the lock is released, and the
-// lock still excludes, and every one of them gets it.
+// (22 us): waiters keep going to sleep just as the lock is released (where
+// unlock() chooses between its plain store and a wake-up), and the lock still
+// excludes, and every one of them gets it.
 TEST(SpinMutexTest, WaitersThatFallAsleepAroundTheUnlockExcludeAndProceed) {
-  SpinMutex mu;
-  uint64_t counter = 0;
-  uint64_t shadow = 0;
-  constexpr int kThreads = 6;
-  constexpr int kRounds = 150;
-  std::atomic<bool> mismatch{false};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kRounds; ++i) {
-        std::lock_guard<SpinMutex> guard(mu);
-        if (counter != shadow) mismatch.store(true);
-        ++counter;
-        const auto hold = std::chrono::microseconds(15 + (i * 7 + t * 3) % 20);
-        const auto until = std::chrono::steady_clock::now() + hold;
-        while (std::chrono::steady_clock::now() < until) {
-        }
-        ++shadow;
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_FALSE(mismatch.load());
-  EXPECT_EQ(counter, uint64_t{kThreads} * kRounds);
-  EXPECT_EQ(shadow, counter);
+  expect_exclusion(6, 150, [](int t, int i) {
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::microseconds(15 + (i * 7 + t * 3) % 20);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
 }
 
 // unlock() may miss a waiter that marks itself asleep right after unlock()

@@ -30,7 +30,7 @@ namespace {
 // per 64 KiB (the kernel allocates, zeroes and maps each page), ~470 ns per
 // 140-byte record, three times the copy itself. The engine appends while
 // holding the lock that orders its writers' sequences, so a helper thread
-// (started at the first append) does it instead and keeps up to
+// (started with the file) does it instead and keeps up to
 // kPrepareLeadBytes ready past the data. An append finds its room ready and
 // only copies; one that outruns the helper grows the file itself,
 // kSizeStepBytes at a time.
@@ -142,9 +142,8 @@ class PosixMmapWritableFile final : public WritableFile {
     if (fd_ < 0) return Status::OK();
     // A preparation still queued does nothing (close() would only truncate
     // it again); joining the helper leaves this thread the only user of the
-    // file.
-    helper_off_.store(true,
-                      std::memory_order_relaxed);  // relaxed: a hint; the join orders the rest
+    // file. Relaxed: a hint; the join orders the rest.
+    helper_off_.store(true, std::memory_order_relaxed);
     preparer_.reset();
     Status s = error_;
     ::munmap(base_, window_);
