@@ -7,12 +7,13 @@
 //              --db=/tmp/fsdb_bench --use_existing_db=0 --json=0 --mmap_reads=1 --mmap_writes=1
 //              --write_buffer_size=67108864 --level1_bytes=0 --target_file_bytes=0
 //              --compression_dictionary_bytes=-1 --block_size=4096 --cache_size=67108864
-//              --bloom_bits=10 --light_upper_levels=1
+//              --bloom_bits=10 --light_upper_levels=1 --light_zstd_level=1
 //              (level sizes 0 and dictionary -1: each engine's default; block, cache
 //              and filter settings apply to every engine alike, as db_bench's flags
 //              of the same names: a smaller block decompresses faster and costs
 //              space, a cache holding the whole DB turns reads into cache hits;
-//              light_upper_levels is fsdb's light_upper_level_compression)
+//              light_upper_levels and light_zstd_level are fsdb's
+//              light_upper_level_compression and light_upper_level_zstd_level)
 //
 // Benchmarks (db_bench's names and meanings):
 //   fillseq        fresh DB, num puts in key order
@@ -92,6 +93,7 @@ struct Flags {
   uint64_t cache_size = 64 << 20;
   int bloom_bits = 10;
   bool light_upper_levels = true;
+  int light_zstd_level = 1;
 };
 
 [[noreturn]] void die(const std::string& message) {
@@ -120,6 +122,7 @@ constexpr const char* kUsage = R"(usage: fsdb_bench [--flag=value ...]
   --block_size=BYTES --cache_size=BYTES --bloom_bits=N   same for every engine
   --mmap_reads=0|1 --mmap_writes=0|1                     tables and WAL through mappings
   --light_upper_levels=0|1        fsdb: zstd literals raw above the bottommost level
+  --light_zstd_level=N            fsdb: zstd level of those tables (default 1)
   --json                          one JSON object per result line
 )";
 
@@ -178,6 +181,8 @@ Flags parse_flags(int argc, char** argv) {
         flags.bloom_bits = std::stoi(v);
       } else if (parse_flag(arg, "light_upper_levels", &v)) {
         flags.light_upper_levels = v == "1" || v == "true";
+      } else if (parse_flag(arg, "light_zstd_level", &v)) {
+        flags.light_zstd_level = std::stoi(v);
       } else if (parse_flag(arg, "json", &v)) {
         flags.json = v == "1" || v == "true";
       } else if (arg == "--json") {
@@ -410,6 +415,7 @@ class Runner {
     settings_.block_cache_bytes = flags_.cache_size;
     settings_.bloom_bits_per_key = flags_.bloom_bits;
     settings_.light_upper_levels = flags_.light_upper_levels;
+    settings_.light_zstd_level = flags_.light_zstd_level;
     settings_.count_write_volume = flags_.benchmarks.find("wamp") != std::string::npos;
   }
 

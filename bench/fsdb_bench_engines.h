@@ -59,6 +59,9 @@ struct BenchSettings {
   // fsdb only: Options::light_upper_level_compression (zstd literals stored
   // raw above the bottommost level). The peers have no such setting here.
   bool light_upper_levels = true;
+  // fsdb only: Options::light_upper_level_zstd_level, the zstd level of those
+  // tables.
+  int light_zstd_level = 1;
   // Count bytes written by flushes and compactions (RocksDB needs its
   // statistics object for that, which costs a little on every operation).
   bool count_write_volume = false;
@@ -148,8 +151,10 @@ class FsdbEngine final : public BenchEngine {
                               ? Options().compression_dictionary_bytes
                               : static_cast<size_t>(s.compression_dictionary_bytes)) +
            ", light_upper_level_compression=" +
-           (s.light_upper_levels ? "true (zstd literals raw above the bottommost level)"
-                                 : "false") +
+           (s.light_upper_levels
+                ? "true (zstd literals raw and level " + std::to_string(s.light_zstd_level) +
+                      " above the bottommost level)"
+                : std::string("false")) +
            ", block_bytes=" + std::to_string(s.block_bytes) +
            ", bloom_bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
@@ -180,6 +185,7 @@ class FsdbEngine final : public BenchEngine {
     options.use_mmap_reads = s.mmap_reads;
     options.use_mmap_writes = s.mmap_writes;
     options.light_upper_level_compression = s.light_upper_levels;
+    options.light_upper_level_zstd_level = s.light_zstd_level;
     if (s.level1_bytes) options.level1_bytes = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_bytes = s.target_file_bytes;
     Status st = DB::open(options, path, &db_);

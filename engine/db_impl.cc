@@ -92,6 +92,10 @@ Status DBImpl::validate_options() const {
   if (options_.zstd_level < -7 || options_.zstd_level > 22) {
     return bad("zstd_level must be between -7 and 22, not " + std::to_string(options_.zstd_level));
   }
+  if (options_.light_upper_level_zstd_level < -7 || options_.light_upper_level_zstd_level > 22) {
+    return bad("light_upper_level_zstd_level must be between -7 and 22, not " +
+               std::to_string(options_.light_upper_level_zstd_level));
+  }
   if (options_.compression_dictionary_bytes != 0 &&
       (options_.compression_dictionary_bytes < 256 ||
        options_.compression_dictionary_bytes > (1u << 20))) {
@@ -1089,7 +1093,9 @@ void DBImpl::background_loop() {
 
 TableOptions DBImpl::output_table_options(bool bottommost) const {
   TableOptions t = table_cache_->options();
-  t.zstd_compress_literals = bottommost || !options_.light_upper_level_compression;
+  const bool light = !bottommost && options_.light_upper_level_compression;
+  t.zstd_compress_literals = !light;
+  if (light) t.zstd_level = std::min(t.zstd_level, options_.light_upper_level_zstd_level);
   return t;
 }
 

@@ -365,6 +365,24 @@ class CompactionDBTest : public ::testing::Test {
   std::unique_ptr<DB> db_;
 };
 
+// The zstd level every live table records in its properties.
+std::map<uint64_t, int64_t> table_zstd_levels(const std::string& dir) {
+  std::map<uint64_t, int64_t> levels;
+  std::vector<std::string> names;
+  EXPECT_TRUE(posix_file_system()->get_children(dir, &names).ok());
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number;
+    if (!parse_file_name(name, &type, &number) || type != FileType::kTable) continue;
+    std::unique_ptr<TableReader> reader;
+    const Status s =
+        TableReader::open(*posix_file_system(), dir + "/" + name, number, TableOptions(), &reader);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    if (s.ok()) levels[number] = reader->properties().zstd_level;
+  }
+  return levels;
+}
+
 // How the first block of every live table codes its literals.
 std::map<uint64_t, test::LiteralsCoding> table_literals(const std::string& dir) {
   std::map<uint64_t, test::LiteralsCoding> codings;
@@ -381,15 +399,29 @@ std::map<uint64_t, test::LiteralsCoding> table_literals(const std::string& dir) 
   return codings;
 }
 
-// Flushes store zstd's literals raw (light_upper_level_compression); a full
-// compaction, whose outputs are the bottommost level, codes them fully; with
-// the option off, everything is coded fully. Reads are the same throughout.
+// Flushes store zstd's literals raw at the light level
+// (light_upper_level_compression, light_upper_level_zstd_level); a full
+// compaction, whose outputs are the bottommost level, codes them fully at
+// zstd_level; with the option off, everything is coded fully at zstd_level.
+// Reads are the same throughout.
 TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
-  for (const bool light : {true, false}) {
-    SCOPED_TRACE(light ? "light_upper_level_compression" : "full coding everywhere");
+  struct Setting {
+    bool light;
+    int zstd_level;
+    int light_level;
+    int64_t flush_level;  // the level the flushes must record
+  };
+  for (const Setting setting :
+       {Setting{true, 4, 2, 2}, Setting{false, 4, 2, 4}, Setting{true, 1, 2, 1}}) {
+    const bool light = setting.light;
+    SCOPED_TRACE(std::string(light ? "light_upper_level_compression" : "full coding everywhere") +
+                 ", zstd_level " + std::to_string(setting.zstd_level) + ", light level " +
+                 std::to_string(setting.light_level));
     test::ScratchDir dir;
     Options options;
     options.light_upper_level_compression = light;
+    options.zstd_level = setting.zstd_level;
+    options.light_upper_level_zstd_level = setting.light_level;
     options.memtable_bytes = 256 << 10;
     FSDB_ASSERT_OK(DB::open(options, dir.path(), &db_));
     std::mt19937_64 rng(test::test_seed(31));
@@ -406,6 +438,9 @@ TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
     }
     const auto flushed = table_literals(dir.path());
     ASSERT_GE(flushed.size(), 3u);
+    for (const auto& [number, level] : table_zstd_levels(dir.path())) {
+      EXPECT_EQ(level, setting.flush_level) << "table " << number;
+    }
     for (const auto& [number, coding] : flushed) {
       if (light) {
         EXPECT_EQ(coding, test::LiteralsCoding::kRaw) << "table " << number;
@@ -418,6 +453,9 @@ TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
     FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
     const auto compacted = table_literals(dir.path());
     ASSERT_FALSE(compacted.empty());
+    for (const auto& [number, level] : table_zstd_levels(dir.path())) {
+      EXPECT_EQ(level, setting.zstd_level) << "table " << number;
+    }
     for (const auto& [number, coding] : compacted) {
       EXPECT_FALSE(flushed.contains(number)) << "table " << number << " was not rewritten";
       EXPECT_TRUE(coding == test::LiteralsCoding::kHuffman ||

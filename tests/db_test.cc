@@ -829,6 +829,14 @@ TEST_F(DBTest, OpenErrorsAreClear) {
   EXPECT_TRUE(s.is_invalid_argument());
   EXPECT_NE(s.to_string().find("compression_dictionary_bytes"), std::string::npos) << s.to_string();
 
+  Options light_level;
+  light_level.light_upper_level_zstd_level = 23;
+  s = DB::open(light_level, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument());
+  EXPECT_NE(s.to_string().find("light_upper_level_zstd_level must be between -7 and 22, not 23"),
+            std::string::npos)
+      << s.to_string();
+
   Options huge_memtable;
   huge_memtable.memtable_bytes = size_t{3} << 30;
   s = DB::open(huge_memtable, dir_.path(), &db);

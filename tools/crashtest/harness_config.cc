@@ -107,6 +107,7 @@ Options stress_db_options(uint64_t profile) {
   static const size_t kDictionary[] = {0, 2048, 4096};
   o.compression_dictionary_bytes = kDictionary[rng() % 3];
   o.light_upper_level_compression = rng() % 2 == 0;
+  o.light_upper_level_zstd_level = rng() % 2 == 0 ? 1 : 3;
   return o;
 }
 
@@ -117,6 +118,7 @@ std::string describe_db_options(const Options& o) {
          " compression=" + (o.compression == Compression::kZstd ? "zstd" : "none") +
          " dictionary=" + std::to_string(o.compression_dictionary_bytes) +
          " light_upper_levels=" + (o.light_upper_level_compression ? "1" : "0") +
+         " light_zstd_level=" + std::to_string(o.light_upper_level_zstd_level) +
          " block_bytes=" + std::to_string(o.block_bytes) +
          " bloom=" + std::to_string(o.bloom_bits_per_key) +
          " cache=" + std::to_string(o.block_cache_bytes) +
