@@ -12,6 +12,7 @@
 // the engine and the operation that failed.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -146,15 +147,16 @@ class FsdbEngine final : public BenchEngine {
   std::string name() const override { return "fsdb"; }
 
   std::string settings_text(const BenchSettings& s) const override {
+    // What the light tables get: at most zstd_level (3 here); 0 is zstd's default, 3.
+    const int light_level = std::min(3, s.light_zstd_level == 0 ? 3 : s.light_zstd_level);
     return "fsdb: compression=zstd level 3, compression_dictionary_bytes=" +
            std::to_string(s.compression_dictionary_bytes < 0
                               ? Options().compression_dictionary_bytes
                               : static_cast<size_t>(s.compression_dictionary_bytes)) +
            ", light_upper_level_compression=" +
-           (s.light_upper_levels
-                ? "true (zstd literals raw and level " + std::to_string(s.light_zstd_level) +
-                      " above the bottommost level)"
-                : std::string("false")) +
+           (s.light_upper_levels ? "true (zstd literals raw and level " +
+                                       std::to_string(light_level) + " above the bottommost level)"
+                                 : std::string("false")) +
            ", block_bytes=" + std::to_string(s.block_bytes) +
            ", bloom_bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <numeric>
 
+#include <zstd.h>
+
 #include "engine/db_iterator.h"
 #include "engine/filename.h"
 #include "engine/level_iterator.h"
@@ -40,6 +42,9 @@ std::string human_bytes(uint64_t bytes) {
   std::snprintf(buf, sizeof(buf), unit == 0 ? "%.0f %s" : "%.1f %s", v, kUnits[unit]);
   return buf;
 }
+
+// zstd reads level 0 as its default level.
+int effective_zstd_level(int level) { return level == 0 ? ZSTD_CLEVEL_DEFAULT : level; }
 
 TableOptions table_options_from(const Options& o) {
   TableOptions t;
@@ -1095,7 +1100,10 @@ TableOptions DBImpl::output_table_options(bool bottommost) const {
   TableOptions t = table_cache_->options();
   const bool light = !bottommost && options_.light_upper_level_compression;
   t.zstd_compress_literals = !light;
-  if (light) t.zstd_level = std::min(t.zstd_level, options_.light_upper_level_zstd_level);
+  if (light) {
+    t.zstd_level = std::min(effective_zstd_level(t.zstd_level),
+                            effective_zstd_level(options_.light_upper_level_zstd_level));
+  }
   return t;
 }
 
@@ -1397,15 +1405,21 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
 
 bool DBImpl::rewrite_instead_of_move(const Compaction& c, const Version& base) const {
   // A move keeps the table's coding. A table coded lightly (written above the
-  // bottommost level) is rewritten rather than moved into the bottommost
-  // level, which keeps the full coding — as RocksDB moves a file only when
-  // its compression is the output level's.
+  // bottommost level: literals raw, a lighter zstd level) is rewritten rather
+  // than moved into the bottommost level, which keeps the full coding — as
+  // RocksDB moves a file only when its compression is the output level's.
+  // The level is checked on its own because a libzstd without the raw
+  // literals parameter still writes light tables at the lighter level.
   if (!options_.light_upper_level_compression || !output_is_bottommost(c, base)) return false;
   std::shared_ptr<const TableReader> reader;
   // A table that cannot be opened is moved as before: rewriting it would
   // fail the same way, and the move does not read it.
   if (!table_cache_->get_reader(c.inputs[0][0]->number, &reader).ok()) return false;
-  return reader->properties().zstd_raw_literals != 0;
+  const TableProperties& props = reader->properties();
+  if (props.zstd_raw_literals != 0) return true;
+  return options_.compression == Compression::kZstd && props.compression == "zstd" &&
+         effective_zstd_level(static_cast<int>(props.zstd_level)) !=
+             effective_zstd_level(options_.zstd_level);
 }
 
 Status DBImpl::run_compaction(const Compaction& c) {

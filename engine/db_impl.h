@@ -198,7 +198,8 @@ class DBImpl final : public DB {
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
   // How an output table is built: above the bottommost level, zstd literals
-  // are stored raw (Options::light_upper_level_compression).
+  // are stored raw and the zstd level is at most
+  // Options::light_upper_level_zstd_level (light_upper_level_compression).
   TableOptions output_table_options(bool bottommost) const;
   // Whether a trivial move `c` must rewrite its table instead (its coding
   // does not suit the level it would land in).

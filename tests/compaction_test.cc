@@ -411,8 +411,10 @@ TEST_F(CompactionDBTest, TablesAboveTheBottommostLevelStoreLiteralsRaw) {
     int light_level;
     int64_t flush_level;  // the level the flushes must record
   };
+  // Level 0 is zstd's default level, 3.
   for (const Setting setting :
-       {Setting{true, 4, 2, 2}, Setting{false, 4, 2, 4}, Setting{true, 1, 2, 1}}) {
+       {Setting{true, 4, 2, 2}, Setting{false, 4, 2, 4}, Setting{true, 1, 2, 1},
+        Setting{true, 0, 1, 1}, Setting{true, 2, 0, 2}}) {
     const bool light = setting.light;
     SCOPED_TRACE(std::string(light ? "light_upper_level_compression" : "full coding everywhere") +
                  ", zstd_level " + std::to_string(setting.zstd_level) + ", light level " +
@@ -501,6 +503,45 @@ TEST_F(CompactionDBTest, ALightTableIsRewrittenNotMovedIntoTheBottommostLevel) {
   }
   EXPECT_NE(db_->property("fsdb.stats")->find("+0 moves"), std::string::npos)
       << *db_->property("fsdb.stats");
+}
+
+// A table written fully coded but at another zstd level (here: with the light
+// coding off and level 1, then reopened with the defaults) would keep that
+// level in the bottommost level if it were moved: it is rewritten too.
+TEST_F(CompactionDBTest, ATableAtAnotherZstdLevelIsRewrittenNotMovedIntoTheBottommostLevel) {
+  Options first;
+  first.light_upper_level_compression = false;
+  first.zstd_level = 1;
+  FSDB_ASSERT_OK(DB::open(first, dir_.path(), &db_));
+  std::mt19937_64 rng(test::test_seed(33));
+  for (int i = 0; i < 400; ++i) {
+    std::string half(50, ' ');
+    for (char& c : half) c = static_cast<char>(' ' + rng() % 95);
+    FSDB_ASSERT_OK(db_->put(key_of(i), half + half));
+  }
+  FSDB_ASSERT_OK(db_->flush());
+  FSDB_ASSERT_OK(db_->close());
+  db_.reset();
+  const auto written = table_zstd_levels(dir_.path());
+  ASSERT_EQ(written.size(), 1u);
+  ASSERT_EQ(written.begin()->second, 1);
+  ASSERT_NE(table_literals(dir_.path()).begin()->second, test::LiteralsCoding::kRaw);
+
+  Options second;  // zstd_level 3, light coding on
+  second.l0_compaction_trigger = 1;
+  FSDB_ASSERT_OK(DB::open(second, dir_.path(), &db_));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+  while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
+         number("fsdb.num-files-at-level0") != 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db_->property("fsdb.levels");
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(number("fsdb.num-files-at-level1"), 1u) << *db_->property("fsdb.levels");
+  const auto bottom = table_zstd_levels(dir_.path());
+  ASSERT_EQ(bottom.size(), 1u);
+  EXPECT_FALSE(written.contains(bottom.begin()->first)) << "the table was moved, not rewritten";
+  EXPECT_EQ(bottom.begin()->second, second.zstd_level);
+  for (int i = 0; i < 400; ++i) EXPECT_NE(get(key_of(i)), "NOT_FOUND") << i;
 }
 
 TEST_F(CompactionDBTest, WriteVolumePropertiesAddUpAndBackgroundWorkSettles) {

@@ -239,13 +239,13 @@ TEST(ShardedArenaTest, StockerSurvivesFork) {
 #if defined(__SANITIZE_THREAD__)
   GTEST_SKIP() << "ThreadSanitizer does not support threads started after a multi-threaded fork";
 #elif defined(__SANITIZE_ADDRESS__)
-  // The parent's stocker is usually inside the allocator when the test forks.
-  // glibc's malloc locks its arenas around fork(); AddressSanitizer's
-  // allocator (GCC 12) does not, so the child's first allocation can wait
-  // forever on a lock the parent's stocker held (seen: the child's stocker
-  // blocked in the sanitizer allocator's size-class mutex). That would
-  // deadlock any program, pool or not; the test runs in the other builds.
-  GTEST_SKIP() << "AddressSanitizer's allocator is not fork-safe";
+  // The parent's stocker can be inside the allocator when the test forks.
+  // glibc's malloc locks its arenas around fork(); GCC 12's libasan
+  // allocator does not, so the child's first allocation can wait forever on
+  // a lock a parent thread held (seen: the child's stocker blocked on an
+  // allocator mutex). That would deadlock any program, pool or not; the test
+  // runs in the other builds.
+  GTEST_SKIP() << "GCC 12's AddressSanitizer allocator is not fork-safe";
 #else
   HugeBlockPool& pool = HugeBlockPool::instance();
   pool.set_stock_target(2);

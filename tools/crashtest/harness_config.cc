@@ -108,6 +108,7 @@ Options stress_db_options(uint64_t profile) {
   o.compression_dictionary_bytes = kDictionary[rng() % 3];
   o.light_upper_level_compression = rng() % 2 == 0;
   o.light_upper_level_zstd_level = rng() % 2 == 0 ? 1 : 3;
+  o.zstd_level = rng() % 3 == 0 ? 1 : 3;
   return o;
 }
 
@@ -116,6 +117,7 @@ std::string describe_db_options(const Options& o) {
          " shards=" + std::to_string(o.memtable_shards) +
          " max_sealed=" + std::to_string(o.max_sealed_memtables) +
          " compression=" + (o.compression == Compression::kZstd ? "zstd" : "none") +
+         " zstd_level=" + std::to_string(o.zstd_level) +
          " dictionary=" + std::to_string(o.compression_dictionary_bytes) +
          " light_upper_levels=" + (o.light_upper_level_compression ? "1" : "0") +
          " light_zstd_level=" + std::to_string(o.light_upper_level_zstd_level) +
