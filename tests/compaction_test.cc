@@ -360,6 +360,16 @@ class CompactionDBTest : public ::testing::Test {
     return s.ok() ? v : s.is_not_found() ? "NOT_FOUND" : s.to_string();
   }
   uint64_t number(const char* property) { return std::stoull(*db_->property(property)); }
+  // Until level 0 is empty and no compaction is pending or running (at most
+  // a minute).
+  void wait_until_level0_is_compacted() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
+           number("fsdb.num-files-at-level0") != 0) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db_->property("fsdb.levels");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
 
   test::ScratchDir dir_;
   std::unique_ptr<DB> db_;
@@ -487,12 +497,7 @@ TEST_F(CompactionDBTest, ALightTableIsRewrittenNotMovedIntoTheBottommostLevel) {
     }
     FSDB_ASSERT_OK(db_->flush());
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
-         number("fsdb.num-files-at-level0") != 0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db_->property("fsdb.levels");
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_level0_is_compacted());
   // Usually four tables, one per flush; fewer when two flushes landed before
   // a compaction took them together.
   EXPECT_GE(number("fsdb.num-files-at-level1"), 1u) << *db_->property("fsdb.levels");
@@ -530,12 +535,7 @@ TEST_F(CompactionDBTest, ATableAtAnotherZstdLevelIsRewrittenNotMovedIntoTheBotto
   Options second;  // zstd_level 3, light coding on
   second.l0_compaction_trigger = 1;
   FSDB_ASSERT_OK(DB::open(second, dir_.path(), &db_));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (number("fsdb.compaction-pending") != 0 || number("fsdb.num-running-compactions") != 0 ||
-         number("fsdb.num-files-at-level0") != 0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db_->property("fsdb.levels");
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
+  ASSERT_NO_FATAL_FAILURE(wait_until_level0_is_compacted());
   EXPECT_EQ(number("fsdb.num-files-at-level1"), 1u) << *db_->property("fsdb.levels");
   const auto bottom = table_zstd_levels(dir_.path());
   ASSERT_EQ(bottom.size(), 1u);
