@@ -375,18 +375,27 @@ class CompactionDBTest : public ::testing::Test {
   std::unique_ptr<DB> db_;
 };
 
-// The zstd level every live table records in its properties.
-std::map<uint64_t, int64_t> table_zstd_levels(const std::string& dir) {
-  std::map<uint64_t, int64_t> levels;
+// Every live table's path, by file number.
+std::map<uint64_t, std::string> table_files(const std::string& dir) {
+  std::map<uint64_t, std::string> tables;
   std::vector<std::string> names;
   EXPECT_TRUE(posix_file_system()->get_children(dir, &names).ok());
   for (const std::string& name : names) {
     FileType type;
     uint64_t number;
-    if (!parse_file_name(name, &type, &number) || type != FileType::kTable) continue;
+    if (parse_file_name(name, &type, &number) && type == FileType::kTable) {
+      tables[number] = dir + "/" + name;
+    }
+  }
+  return tables;
+}
+
+// The zstd level every live table records in its properties.
+std::map<uint64_t, int64_t> table_zstd_levels(const std::string& dir) {
+  std::map<uint64_t, int64_t> levels;
+  for (const auto& [number, path] : table_files(dir)) {
     std::unique_ptr<TableReader> reader;
-    const Status s =
-        TableReader::open(*posix_file_system(), dir + "/" + name, number, TableOptions(), &reader);
+    const Status s = TableReader::open(*posix_file_system(), path, number, TableOptions(), &reader);
     EXPECT_TRUE(s.ok()) << s.to_string();
     if (s.ok()) levels[number] = reader->properties().zstd_level;
   }
@@ -396,14 +405,9 @@ std::map<uint64_t, int64_t> table_zstd_levels(const std::string& dir) {
 // How the first block of every live table codes its literals.
 std::map<uint64_t, test::LiteralsCoding> table_literals(const std::string& dir) {
   std::map<uint64_t, test::LiteralsCoding> codings;
-  std::vector<std::string> names;
-  EXPECT_TRUE(posix_file_system()->get_children(dir, &names).ok());
-  for (const std::string& name : names) {
-    FileType type;
-    uint64_t number;
-    if (!parse_file_name(name, &type, &number) || type != FileType::kTable) continue;
+  for (const auto& [number, path] : table_files(dir)) {
     std::string bytes;
-    EXPECT_TRUE(read_file_to_string(*posix_file_system(), dir + "/" + name, &bytes).ok());
+    EXPECT_TRUE(read_file_to_string(*posix_file_system(), path, &bytes).ok());
     codings[number] = test::first_block_literals(bytes);
   }
   return codings;
