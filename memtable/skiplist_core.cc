@@ -1,5 +1,6 @@
 #include "memtable/skiplist_core.h"
 
+#include <algorithm>
 #include <bit>
 #include <new>
 #include <string>
@@ -25,6 +26,21 @@ int random_height() {
 
 // Into every cache level: the node is needed within a few instructions.
 inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+// Requests every line of [p, p + bytes), which this thread is about to write.
+// A read prefetch: no other thread writes these lines, so they arrive
+// exclusive and the stores then need nothing more. (Prefetch instructions
+// never fault, so `p` may point past the end of its block.)
+// Only the first few lines of a long entry: its copy streams the rest.
+inline void prefetch_lines(const char* p, size_t bytes) {
+  if (p == nullptr || bytes == 0) return;
+  bytes = std::min<size_t>(bytes, 4 * 64);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(p) & ~uintptr_t{63};
+  const uintptr_t last = reinterpret_cast<uintptr_t>(p) + bytes - 1;
+  for (uintptr_t line = first; line <= last; line += 64) {
+    prefetch(reinterpret_cast<const void*>(line));
+  }
+}
 
 constexpr size_t kMaxLength = 0xffffffffu;
 
@@ -244,6 +260,27 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
   const int height = random_height();
   raise_max_height(height);
 
+  const bool tall = height >= kTallNodeHeight;
+  const bool value_elsewhere = tall && value.size() > kLongestValueInTallNode;
+  auto rounded = [](size_t bytes) {
+    return (bytes + ShardedArena::kAlignment - 1) & ~(ShardedArena::kAlignment - 1);
+  };
+  const size_t node_bytes = rounded(
+      value_elsewhere ? Node::allocation_bytes_value_elsewhere(height, key.size(), value.size())
+                      : Node::allocation_bytes(height, key.size(), value.size()));
+  const int node_region = tall ? ShardedArena::kTallRegion : ShardedArena::kShortRegion;
+  // The new node goes where its region's last node ended, into lines no
+  // thread has touched since the block was made: building it there is two or
+  // three cache misses, and the first locked instruction after it (the commit
+  // CAS, or the seed writer's announcement) waits for all of them. Requested
+  // now, they arrive during the search. Measured on a 1M-entry list: random
+  // inserts 10% faster (twelve alternating rounds, faster in all twelve;
+  // docs/performance.md, Memtable).
+  prefetch_lines(ShardedArena::next_free(shard, node_region), node_bytes);
+  if (value_elsewhere) {
+    prefetch_lines(ShardedArena::next_free(shard, ShardedArena::kShortRegion), value.size());
+  }
+
   // The splice of this thread's last write and the list it belongs to (arena
   // ids are never reused, so a splice is never applied to another list).
   thread_local uint64_t splice_list_id = 0;
@@ -271,14 +308,6 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
   };
   if (!allowed(splice.next[0])) return {WriteStatus::kRejected, existing};
 
-  const bool tall = height >= kTallNodeHeight;
-  const bool value_elsewhere = tall && value.size() > kLongestValueInTallNode;
-  auto rounded = [](size_t bytes) {
-    return (bytes + ShardedArena::kAlignment - 1) & ~(ShardedArena::kAlignment - 1);
-  };
-  const size_t node_bytes = rounded(
-      value_elsewhere ? Node::allocation_bytes_value_elsewhere(height, key.size(), value.size())
-                      : Node::allocation_bytes(height, key.size(), value.size()));
   const size_t entry_bytes = node_bytes + (value_elsewhere ? rounded(value.size()) : 0);
   bool reached_limit = false;
   if ((max_entries_ != 0 || max_memory_bytes_ != 0) && !admit(entry_bytes, &reached_limit)) {
@@ -293,8 +322,7 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
     value_bytes = arena_.allocate(shard, value.size(), ShardedArena::kShortRegion).memory;
     std::memcpy(value_bytes, value.data(), value.size());
   }
-  const ShardedArena::Allocation allocation = arena_.allocate(
-      shard, node_bytes, tall ? ShardedArena::kTallRegion : ShardedArena::kShortRegion);
+  const ShardedArena::Allocation allocation = arena_.allocate(shard, node_bytes, node_region);
   Node* node = Node::construct(allocation.memory, height, key, value, search_packed, value_bytes);
   const NodeRef node_ref = arena_.ref_of(allocation, reinterpret_cast<const char*>(node));
 
