@@ -174,13 +174,15 @@ class ShardedArena {
     return reinterpret_cast<Node*>(base + (static_cast<uintptr_t>(ref & kOffsetMask) << 2));
   }
 
-  // Where `shard`'s next allocation from `region` starts if it fits in the
-  // current block: a hint for prefetching. Null before the first block, and
-  // always for the shared shard, whose cursor other threads move under its
-  // mutex.
+  // Where `shard`'s next allocation of `bytes` from `region` will start: a
+  // hint for prefetching. Null when it would not fit in the current block (or
+  // there is none yet), and always for the shared shard, whose cursor other
+  // threads move under its mutex.
   // REQUIRES: shard came from shard_for_this_thread() on this thread.
-  static const char* next_free(const ArenaShard& shard, int region) {
-    return shard.exclusive_ ? shard.regions_[region].cursor : nullptr;
+  static const char* next_free(const ArenaShard& shard, int region, size_t bytes) {
+    if (!shard.exclusive_) return nullptr;
+    const ArenaShard::Region& r = shard.regions_[region];
+    return static_cast<size_t>(r.limit - r.cursor) >= bytes ? r.cursor : nullptr;
   }
 
   size_t memory_usage() const;     // bytes handed out

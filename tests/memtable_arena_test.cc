@@ -324,5 +324,41 @@ TEST(ShardedArenaTest, ApproximateUsageTrailsByLessThanAStep) {
   EXPECT_TRUE(lagged);
 }
 
+TEST(ShardedArenaTest, NextFreeIsWhereTheNextAllocationLands) {
+  constexpr int kShort = ShardedArena::kShortRegion;
+  constexpr int kTall = ShardedArena::kTallRegion;
+  ShardedArena arena(1024, 1);
+  ArenaShard& shard = arena.shard_for_this_thread();
+  for (int region : {kShort, kTall}) {
+    EXPECT_EQ(ShardedArena::next_free(shard, region, 8), nullptr);  // no block yet
+  }
+  const char* short_block = arena.allocate(shard, 100, kShort).memory;  // a 1024-byte block
+  arena.allocate(shard, 60, kTall);
+  // Each region's next allocation, odd sizes included (allocate() rounds them).
+  for (size_t bytes : {1, 7, 64, 130, 33}) {
+    for (int region : {kShort, kTall}) {
+      const char* expected = ShardedArena::next_free(shard, region, bytes);
+      ASSERT_NE(expected, nullptr) << bytes;
+      EXPECT_EQ(arena.allocate(shard, bytes, region).memory, expected) << bytes;
+    }
+  }
+  // What is left of the short region's block: a request that fills it gets
+  // the cursor, one more byte gets null, and that allocation lands elsewhere.
+  const char* cursor = ShardedArena::next_free(shard, kShort, 1);
+  ASSERT_NE(cursor, nullptr);
+  const size_t left = static_cast<size_t>(short_block + 1024 - cursor);
+  ASSERT_GT(left, 0u);
+  EXPECT_EQ(ShardedArena::next_free(shard, kShort, left), cursor);
+  EXPECT_EQ(ShardedArena::next_free(shard, kShort, left + 1), nullptr);
+  EXPECT_NE(arena.allocate(shard, left + 1, kShort).memory, cursor);
+  // The shared shard's cursor moves under its mutex, for any thread: never a hint.
+  std::thread([&] {
+    ArenaShard& shared = arena.shard_for_this_thread();
+    ASSERT_FALSE(shared.exclusive());
+    arena.allocate(shared, 100);
+    EXPECT_EQ(ShardedArena::next_free(shared, kShort, 8), nullptr);
+  }).join();
+}
+
 }  // namespace
 }  // namespace fsdb::memtable_detail
