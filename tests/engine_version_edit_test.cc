@@ -198,6 +198,24 @@ TEST(VersionTest, InconsistentEditsAreCorruption) {
   twice.add_file(0, file(1, "a", "b"));
   twice.add_file(3, file(1, "c", "d"));
   EXPECT_TRUE(empty.apply_edit(twice, &v).is_corruption());
+
+  // Its keys would be out of reach of find_file(), at any level.
+  for (int level : {0, 2}) {
+    VersionEdit inverted;
+    inverted.add_file(level, file(4, "q", "b"));
+    s = empty.apply_edit(inverted, &v);
+    EXPECT_TRUE(s.is_corruption()) << s.to_string();
+    EXPECT_NE(s.message().find("file 4 whose smallest key sorts after its largest"),
+              std::string::npos)
+        << s.to_string();
+  }
+  // One user key's versions run from the newest (smallest) to the oldest.
+  VersionEdit one_key;
+  FileMetaData versions = file(5, "k", "k");
+  versions.smallest = ikey("k", 90, ValueKind::kValue);
+  versions.largest = ikey("k", 10, ValueKind::kTombstone);
+  one_key.add_file(1, versions);
+  EXPECT_TRUE(empty.apply_edit(one_key, &v).ok());
 }
 
 // An edit that makes the MANIFEST roll over is in the new MANIFEST whole,
