@@ -257,9 +257,32 @@ Status DBImpl::recover() {
   RecoveryInfo info;
   for (size_t i = 0; i < logs.size(); ++i) {
     bool stop_here = false;
-    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here);
+    std::optional<wal::DroppedRange> torn_tail;
+    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail);
     if (!s.ok()) return s;
     ++info.logs_replayed;
+    // A torn write is crash debris only at the end of the last log that
+    // holds records: a log is synced before the next one is created, so
+    // damage at its end with records in a later log is lost data, and
+    // replaying the later logs would recover writes without earlier ones.
+    // (A crash during recovery leaves a torn log followed by an empty one.)
+    if (torn_tail && !stop_here && i + 1 < logs.size() &&
+        options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+      bool later_records = false;
+      s = any_log_holds_records(std::span<const uint64_t>(logs).subspan(i + 1), &later_records);
+      if (!s.ok()) return s;
+      if (later_records) {
+        if (options_.wal_recovery_mode != WalRecoveryMode::kPointInTime) {
+          return Status::Corruption(
+              log_file_name(dbname_, logs[i]) + ": offset " + std::to_string(torn_tail->offset) +
+              ": " + torn_tail->reason +
+              ", and a later log holds records: this log was complete once (it was synced "
+              "before the next one began), so its end is damaged, not a torn write "
+              "(wal_recovery_mode kPointInTime recovers up to the damage)");
+        }
+        stop_here = true;
+      }
+    }
     if (stop_here) {
       // The recovered state is a prefix of the writes: the logs after the
       // damage are not replayed, and go once the MANIFEST moves past them.
@@ -302,9 +325,27 @@ Status DBImpl::recover() {
   return Status::OK();
 }
 
+Status DBImpl::any_log_holds_records(std::span<const uint64_t> log_numbers, bool* holds) {
+  *holds = false;
+  for (const uint64_t number : log_numbers) {
+    std::unique_ptr<wal::LogReader> reader;
+    Status s = wal::LogReader::open(*fs_, log_file_name(dbname_, number), number,
+                                    options_.wal_recovery_mode, &reader);
+    if (!s.ok()) return s;
+    std::string_view record;
+    if (reader->read_record(&record)) {
+      *holds = true;
+      return Status::OK();
+    }
+  }
+  return Status::OK();
+}
+
 Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
-                          RecoveryInfo* info, bool* stop_here) {
+                          RecoveryInfo* info, bool* stop_here,
+                          std::optional<wal::DroppedRange>* torn_tail) {
   *stop_here = false;
+  torn_tail->reset();
   const std::string path = log_file_name(dbname_, log_number);
   std::unique_ptr<wal::LogReader> reader;
   Status s = wal::LogReader::open(*fs_, path, log_number, options_.wal_recovery_mode, &reader);
@@ -359,6 +400,7 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   // Point in time: the replay stopped at damage with records after it; later
   // logs would be after the damage too.
   *stop_here = report.tail_kind == wal::LogTailKind::kCorruption;
+  if (report.tail_kind == wal::LogTailKind::kTorn) *torn_tail = report.tail;
   return flush_mem();
 }
 

@@ -33,7 +33,9 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,7 @@
 #include "fsdb/skiplist.h"
 #include "util/striped_counters.h"
 #include "wal/group_commit.h"
+#include "wal/log_reader.h"
 #include "wal/log_writer.h"
 
 namespace fsdb {
@@ -137,9 +140,13 @@ class DBImpl final : public DB {
   Status validate_options() const;
   Status recover();
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
-  // point-in-time recovery stopped at damage).
+  // point-in-time recovery stopped at damage). *torn_tail is set when the log
+  // ended in a torn write (what was dropped), else cleared.
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
-                    RecoveryInfo* info, bool* stop_here);
+                    RecoveryInfo* info, bool* stop_here,
+                    std::optional<wal::DroppedRange>* torn_tail);
+  // Whether any of these WALs holds a record the reader accepts.
+  Status any_log_holds_records(std::span<const uint64_t> log_numbers, bool* holds);
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
   std::shared_ptr<ConcurrentSkipList> new_memtable() const;
 

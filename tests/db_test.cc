@@ -1078,5 +1078,103 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_FALSE(posix_file_system()->file_exists(later_log)) << "gone with the recovered state";
 }
 
+// A torn write can only be at the end of the last log that holds records: a
+// log is synced before the next one begins. The end of an earlier log cut
+// short, with records in a later one, is damage: the default mode refuses to
+// open, point-in-time recovery stops there (a prefix of the writes), and a
+// later log without records (left by a crash during recovery) is no evidence.
+TEST_F(DBTest, TornEndOfALogFollowedByRecordsIsDamage) {
+  struct RecoveryListener final : EventListener {
+    void on_recovery(const RecoveryInfo& recovered) override { info = recovered; }
+    RecoveryInfo info;
+  };
+  auto files_of = [](const std::string& dir) {
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir, &names).ok());
+    std::erase(names, "LOCK");
+    return names;
+  };
+  auto copy_files = [&](const std::string& from, const std::string& to) {
+    for (const auto& name : files_of(from)) {
+      std::string data;
+      FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), from + "/" + name, &data));
+      FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), data, to + "/" + name, true));
+    }
+  };
+  // In `dir`: keys 0..299 go into a first log, which is cut short by 10 bytes
+  // (its last record torn). With `later_records`, keys 300..599 then go into
+  // a second log, and the MANIFEST is put back to the one that still needs
+  // the first log: both logs are replayed at the next open, as when the first
+  // log's end is damaged after it was synced and the second was written.
+  // Without, the second log is created (by an open) and stays empty.
+  std::string damaged_log;
+  auto prepare = [&](const std::string& dir, bool later_records) {
+    {
+      std::unique_ptr<DB> db;
+      FSDB_ASSERT_OK(DB::open(Options(), dir, &db));
+      for (int i = 0; i < 300; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(200, 't')));
+    }
+    damaged_log.clear();
+    for (const auto& name : files_of(dir)) {
+      if (name.ends_with(".log")) damaged_log = dir + "/" + name;
+    }
+    ASSERT_FALSE(damaged_log.empty());
+    const std::string saved = dir + ".first";
+    FSDB_ASSERT_OK(posix_file_system()->create_dir(saved));
+    copy_files(dir, saved);
+    {
+      std::unique_ptr<DB> db;
+      FSDB_ASSERT_OK(DB::open(Options(), dir, &db));
+      if (later_records) {
+        for (int i = 300; i < 600; ++i) {
+          FSDB_ASSERT_OK(db->put(key_of(i), std::string(200, 'u')));
+        }
+      }
+    }
+    // Back to the first state (the MANIFEST that needs the first log, and
+    // the first log itself), keeping the second log; what the open in
+    // between wrote besides is unreferenced and goes at the next open.
+    copy_files(saved, dir);
+    std::string intact;
+    FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), damaged_log, &intact));
+    ASSERT_GT(intact.size(), 40000u);
+    FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(),
+                                        std::string_view(intact).substr(0, intact.size() - 10),
+                                        damaged_log, true));
+  };
+
+  const std::string first = dir_.file("first");
+  FSDB_ASSERT_OK(posix_file_system()->create_dir(first));
+  prepare(first, /*later_records=*/true);
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), first, &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find(damaged_log.substr(damaged_log.rfind('/') + 1) + ": offset"),
+            std::string::npos)
+      << s.to_string();
+  EXPECT_NE(s.to_string().find("a later log holds records"), std::string::npos) << s.to_string();
+
+  auto listener = std::make_shared<RecoveryListener>();
+  Options point;
+  point.wal_recovery_mode = WalRecoveryMode::kPointInTime;
+  point.listener = listener;
+  FSDB_ASSERT_OK(DB::open(point, first, &db));
+  std::string v;
+  for (int i = 0; i < 299; ++i) ASSERT_TRUE(db->get(key_of(i), &v).ok()) << i;
+  for (int i = 299; i < 600; ++i) {
+    ASSERT_TRUE(db->get(key_of(i), &v).is_not_found()) << i << ": a prefix of the writes";
+  }
+  EXPECT_EQ(listener->info.logs_replayed, 1u);
+  EXPECT_EQ(listener->info.logs_dropped, 1u);
+  db.reset();
+
+  const std::string second = dir_.file("second");
+  FSDB_ASSERT_OK(posix_file_system()->create_dir(second));
+  prepare(second, /*later_records=*/false);
+  FSDB_ASSERT_OK(DB::open(Options(), second, &db));
+  for (int i = 0; i < 299; ++i) ASSERT_TRUE(db->get(key_of(i), &v).ok()) << i;
+  EXPECT_TRUE(db->get(key_of(299), &v).is_not_found()) << "the torn record is dropped";
+}
+
 }  // namespace
 }  // namespace fsdb
