@@ -101,7 +101,11 @@ Status read_block(const RandomAccessFile& file, std::string_view path, const Blo
           size > kMaxCompressibleBlockBytes) {
         return block_corruption(path, handle.offset, "bad zstd frame header");
       }
-      if (local.dctx == nullptr) return Status::IOError("out of memory for a zstd context");
+      if (local.dctx == nullptr) {
+        return Status::IOError(std::string(path) + ": block at offset " +
+                               std::to_string(handle.offset) +
+                               ": out of memory for a zstd decompression context");
+      }
       char* const out = destination->reserve(static_cast<size_t>(size));
       const size_t got =
           compression == BlockCompression::kZstd

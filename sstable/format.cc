@@ -1,5 +1,8 @@
 #include "sstable/format.h"
 
+#include <cstring>
+#include <string>
+
 #include "util/checksum.h"
 #include "util/coding.h"
 
@@ -48,7 +51,11 @@ Status Footer::decode_from(std::string_view input, std::string_view where) {
     return Status::Corruption(msg);
   };
   if (input.size() != kEncodedBytes) return corruption("footer has the wrong size");
-  const char* p = input.data();
+  // Decoded from a copy: `input` may be a shared mapping of the file, whose
+  // page can be read in again between the checksum and the decoding.
+  char copy[kEncodedBytes];
+  std::memcpy(copy, input.data(), kEncodedBytes);
+  const char* p = copy;
   if (decode_fixed64(p + kMagicOffset) != kTableMagicNumber) {
     return corruption("bad magic number (not an fsdb table)");
   }

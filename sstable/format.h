@@ -33,6 +33,12 @@ inline constexpr size_t kBlockTrailerBytes = 1 + 8;
 // compressed block that claims to inflate past it: a corrupt size field must not
 // make the reader allocate without bound.
 inline constexpr size_t kMaxCompressibleBlockBytes = 32u << 20;
+// Index blocks restart their key prefix sharing every this many entries.
+// A key shares at most the bytes of the one before it, so none is longer than
+// its restart group's stored key bytes, and all of them expanded take at most
+// this many times the block: a reader refuses an index that claims more (a
+// crafted kilobyte file would otherwise expand to gigabytes at open).
+inline constexpr int kIndexRestartInterval = 16;
 
 // The compression type byte of a block trailer.
 enum class BlockCompression : uint8_t {

@@ -1,5 +1,7 @@
 #include "sstable/index_array.h"
 
+#include <algorithm>
+
 #include "util/internal_key.h"
 
 namespace fsdb {
@@ -8,24 +10,49 @@ Status IndexArray::build(const Block& index_block, uint64_t data_end) {
   keys_.clear();
   entries_.clear();
   common_prefix_.clear();
+  // See kIndexRestartInterval (format.h). Below 4 GiB, as key offsets are 32-bit.
+  const uint64_t max_key_bytes =
+      std::min<uint64_t>(uint64_t{kIndexRestartInterval} * index_block.size(), UINT32_MAX);
   BlockIterator it(&index_block);
   for (it.seek_to_first(); it.valid(); it.next()) {
+    BlockHandle h;
+    // Messages are built only on error: this runs for every entry at open.
+    auto corrupt = [&](const std::string& what) {
+      return Status::Corruption("index entry " + std::to_string(entries_.size()) + what);
+    };
+    auto names_block = [&](const char* what) {
+      return corrupt(" names a block (offset " + std::to_string(h.offset) + ", size " +
+                     std::to_string(h.size) + ")" + what);
+    };
     if (it.key().size() < kInternalKeyTrailerBytes) {
-      return Status::Corruption("index key shorter than its trailer");
+      return corrupt(": key shorter than its trailer");
     }
     std::string_view value = it.value();
-    BlockHandle h;
-    if (!h.decode_from(&value) || !value.empty()) {
-      return Status::Corruption("bad block handle in the index");
-    }
+    if (!h.decode_from(&value) || !value.empty()) return corrupt(": bad block handle");
     // Written to avoid overflow: a corrupt handle may hold any 64-bit values.
     if (h.offset > data_end || h.size > data_end - h.offset ||
         kBlockTrailerBytes > data_end - h.offset - h.size) {
-      return Status::Corruption("index entry " + std::to_string(entries_.size()) +
-                                " names a block (offset " + std::to_string(h.offset) + ", size " +
-                                std::to_string(h.size) + ") past the end of the data");
+      return names_block(" past the end of the data");
     }
-    if (keys_.size() + it.key().size() > UINT32_MAX) return Status::Corruption("index too large");
+    // The writer never writes an empty data block, and writes them in key
+    // order, one after the other: separators rise strictly, and so do the
+    // blocks. Held to that, the entries are at most one per ten bytes of data
+    // and a lookup finds one block, whatever a damaged index says.
+    if (h.size == 0) return names_block(", which is empty");
+    if (!entries_.empty()) {
+      const BlockHandle& before = entries_.back().handle;
+      if (h.offset < before.offset + before.size + kBlockTrailerBytes) {
+        return names_block(", which does not follow the block before it");
+      }
+      if (compare_encoded_internal_keys(key(entries_.size() - 1), it.key()) >= 0) {
+        return corrupt(": its key does not sort after the one before it");
+      }
+    }
+    if (keys_.size() + it.key().size() > max_key_bytes) {
+      return corrupt(": the index's keys expand to more than " +
+                     std::to_string(kIndexRestartInterval) + " times its block's size (" +
+                     std::to_string(index_block.size()) + " bytes)");
+    }
     entries_.push_back(
         Entry{0, h, static_cast<uint32_t>(keys_.size()), static_cast<uint32_t>(it.key().size())});
     keys_.append(it.key());

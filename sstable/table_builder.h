@@ -40,10 +40,10 @@ namespace fsdb {
 class TableBuilder {
  public:
   static constexpr int kDataRestartInterval = 16;
-  // Index entries are prefix-compressed too: separators of neighbouring blocks
-  // share most of their bytes. Readers decode the whole index once at open
-  // (IndexArray), so the interval costs nothing per lookup.
-  static constexpr int kIndexRestartInterval = 16;
+  // Index entries are prefix-compressed too (every fsdb::kIndexRestartInterval
+  // entries, format.h): separators of neighbouring blocks share most of their
+  // bytes. Readers decode the whole index once at open (IndexArray), so the
+  // interval costs nothing per lookup.
 
   // Creates (or truncates) the file at `path`.
   static Status open(FileSystem& fs, const std::string& path, const TableOptions& options,

@@ -377,6 +377,61 @@ TEST(IndexArrayTest, HandlePastTheDataIsCorruption) {
   FSDB_EXPECT_OK(index.build(*block, 1109));
 }
 
+// What a damaged (or crafted) index could hold behind a valid checksum, and
+// no writer produces: each is refused at open, naming the entry.
+TEST(IndexArrayTest, IndexThatNoWriterProducesIsCorruption) {
+  struct Entry {
+    std::string key;
+    BlockHandle handle;
+  };
+  auto build = [](const std::vector<Entry>& entries, int restart_interval = 16) {
+    BlockBuilder builder(restart_interval);
+    for (const Entry& e : entries) {
+      std::string handle;
+      e.handle.encode_to(&handle);
+      builder.add(e.key, handle);
+    }
+    std::unique_ptr<Block> block;
+    EXPECT_TRUE(Block::parse(std::string(builder.finish()), &block).ok());
+    IndexArray index;
+    return index.build(*block, 1 << 20);
+  };
+  FSDB_EXPECT_OK(build({{ikey("a", 1), {0, 10}}, {ikey("b", 1), {19, 10}}}));
+
+  Status s = build({{ikey("b", 1), {0, 10}}, {ikey("a", 1), {19, 10}}});
+  EXPECT_TRUE(s.is_corruption());
+  EXPECT_NE(s.to_string().find("index entry 1: its key does not sort after"), std::string::npos)
+      << s.to_string();
+  EXPECT_TRUE(build({{ikey("a", 1), {0, 10}}, {ikey("a", 1), {19, 10}}}).is_corruption());
+
+  // The second block starts inside the first (or its trailer), or before it.
+  for (uint64_t offset : {uint64_t{0}, uint64_t{18}}) {
+    s = build({{ikey("a", 1), {0, 10}}, {ikey("b", 1), {offset, 10}}});
+    EXPECT_TRUE(s.is_corruption()) << offset;
+    EXPECT_NE(s.to_string().find("does not follow the block before it"), std::string::npos)
+        << s.to_string();
+  }
+
+  s = build({{ikey("a", 1), {0, 0}}});
+  EXPECT_TRUE(s.is_corruption());
+  EXPECT_NE(s.to_string().find("which is empty"), std::string::npos) << s.to_string();
+
+  // Without restarts, each key shares all of the one before it and adds a
+  // byte: a few kilobytes of block that would expand to megabytes.
+  std::vector<Entry> growing;
+  std::string user_key(4000, 'k');
+  for (uint64_t i = 0; i < 400; ++i) {
+    user_key.push_back('k');
+    growing.push_back({ikey(user_key, 1), {i * 100, 10}});
+  }
+  s = build(growing, /*restart_interval=*/1000);
+  EXPECT_TRUE(s.is_corruption());
+  EXPECT_NE(s.to_string().find("expand to more than 16 times its block's size"), std::string::npos)
+      << s.to_string();
+  // The same keys as a writer lays them out (a restart every 16) are fine.
+  FSDB_EXPECT_OK(build(growing));
+}
+
 TEST(FooterTest, RoundTripAndChecks) {
   Footer footer;
   footer.index = {100, 20};
