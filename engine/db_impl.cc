@@ -1578,26 +1578,51 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
     }
     return !s.ok();
   };
-  bool bottom_rewritten = false;
+  // The bottom level's files in the range when the step into it began, and
+  // those of them that step rewrote; the others it left as they were.
+  bool bottom_step_ran = false;
+  std::set<uint64_t> bottom_before_step;
+  std::set<uint64_t> bottom_rewritten;
   for (int level = 0; level < bottom && !stopped(); ++level) {
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
     if (!c) continue;
-    if (c->trivial_move && level + 1 == bottom) {
+    if (level + 1 == bottom) {
       // Rewrite rather than move into the bottom level, so that its old
       // versions and tombstones are dropped.
       c->trivial_move = false;
+      bottom_step_ran = true;
+      for (const FileRef& f : versions_->current()->overlapping_files(bottom, begin, end)) {
+        bottom_before_step.insert(f->number);
+      }
+      for (const FileRef& f : c->inputs[1]) bottom_rewritten.insert(f->number);
     }
     s = run_compaction(*c);
-    bottom_rewritten = level + 1 == bottom;
   }
-  if (!bottom_rewritten && !stopped()) {
-    // Nothing above reached the bottom level: rewrite its files in the range
-    // in place, dropping what no reader needs any more.
-    Compaction c;
-    c.level = bottom - 1;
-    c.manual = true;
-    c.inputs[1] = versions_->current()->overlapping_files(bottom, begin, end);
-    if (!c.inputs[1].empty()) s = run_compaction(c);
+  if (!stopped()) {
+    // The bottom level's files in the range that no step rewrote (all of
+    // them if no step reached the bottom) are rewritten in place, dropping
+    // what no reader needs any more: the step into the bottom level takes
+    // only the files under the level above, which may not cover the range.
+    // Each run of consecutive such files is one compaction: its outputs span
+    // its inputs' keys, and must not span a file between two runs.
+    std::vector<std::vector<FileRef>> runs(1);
+    for (const FileRef& f : versions_->current()->overlapping_files(bottom, begin, end)) {
+      const bool untouched = !bottom_step_ran || (bottom_before_step.contains(f->number) &&
+                                                  !bottom_rewritten.contains(f->number));
+      if (untouched) {
+        runs.back().push_back(f);
+      } else if (!runs.back().empty()) {
+        runs.emplace_back();
+      }
+    }
+    for (std::vector<FileRef>& run : runs) {
+      if (run.empty() || stopped()) continue;
+      Compaction c;
+      c.level = bottom - 1;
+      c.manual = true;
+      c.inputs[1] = std::move(run);
+      s = run_compaction(c);
+    }
   }
   std::lock_guard<std::mutex> guard(mu_);
   manual_compaction_ = false;

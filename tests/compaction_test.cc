@@ -693,6 +693,38 @@ TEST_F(CompactionDBTest, FullCompactionReclaimsOverwritesAndDeletes) {
   EXPECT_EQ(get(key_of(2)), "NOT_FOUND");
 }
 
+// The step into the bottom level takes only the bottom files under the level
+// above; the rest of the range is rewritten too. Here the bottom level holds
+// versions a released snapshot needed (keys x...), and the level above only
+// new keys (a...), which share no file with them.
+TEST_F(CompactionDBTest, FullCompactionRewritesBottomFilesTheLevelAboveDoesNotCover) {
+  struct Dropped final : EventListener {
+    void on_compaction_completed(const CompactionInfo& info) override {
+      versions_dropped += info.versions_dropped;
+    }
+    std::atomic<uint64_t> versions_dropped{0};
+  };
+  auto listener = std::make_shared<Dropped>();
+  Options options = small_options();
+  options.listener = listener;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db_->put("x" + key_of(i), "old"));
+  const Snapshot* snapshot = db_->get_snapshot();
+  for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db_->put("x" + key_of(i), "new"));
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  EXPECT_EQ(get("x" + key_of(7), snapshot), "old");
+  db_->release_snapshot(snapshot);
+  EXPECT_EQ(number("fsdb.num-files-at-level0"), 0u);
+
+  for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db_->put("a" + key_of(i), "v"));
+  listener->versions_dropped = 0;
+  FSDB_ASSERT_OK(db_->compact_range(std::nullopt, std::nullopt));
+  // The 500 old versions of x... go, though no file above held an x key.
+  EXPECT_EQ(listener->versions_dropped.load(), 500u) << *db_->property("fsdb.levels");
+  EXPECT_EQ(get("x" + key_of(7)), "new");
+  EXPECT_EQ(get("a" + key_of(7)), "v");
+}
+
 TEST_F(CompactionDBTest, FullCompactionLeavesNoReplacedTableOnDisk) {
   FSDB_ASSERT_OK(DB::open(small_options(), dir_.path(), &db_));
   const std::string value(100, 'y');
