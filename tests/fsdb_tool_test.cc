@@ -423,6 +423,17 @@ TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {
   r = run_tool({"demo", "--db", other, "--count", "10"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(std::filesystem::exists(other + "/notes.txt"));
+  // ...nor a DB that holds a record the demo did not write.
+  fsdb({"put", "0000000000000007", "mine"});
+  r = run_tool({"demo", "--db", db_, "--count", "10"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("records the demo did not write (the first: key 0000000000000007)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(fsdb({"get", "0000000000000007"}).out, "mine\n");
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 1000);
+  // Once that record is gone, the DB is the demo's again.
+  fsdb({"del", "0000000000000007"});
   Json json = fsdb_json({"demo", "--count", "500"});
   EXPECT_EQ(json["records"].number, 500);
   EXPECT_EQ(json["verified"].number, 500);

@@ -2,6 +2,7 @@
 // DB while narrating what the engine does (memtable rotations, flushes,
 // compactions, summarised once a second), reopens it (narrating recovery),
 // verifies a sample, reads and scans, and prints the stats and levels.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cinttypes>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "engine/filename.h"
@@ -45,6 +47,34 @@ std::string demo_value(uint64_t i) {
     value += kAlphabet[x % 62];
   }
   return value;
+}
+
+// Whether the DB at `dir` holds nothing but the demo's records (or nothing):
+// only such a DB may be recreated. Every record is read, so that no user
+// data is ever taken for the demo's.
+Status holds_only_demo_records(const std::string& dir, bool* only_demo, std::string* first_other) {
+  *only_demo = false;
+  Options options;
+  options.create_if_missing = false;
+  std::unique_ptr<DB> db;
+  Status s = DB::open(options, dir, &db);
+  if (!s.ok()) return s;
+  auto it = db->new_iterator();
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    const std::string_view key = it->key();
+    uint64_t index = 0;
+    const bool digits = key.size() == 16 && std::all_of(key.begin(), key.end(), [](char c) {
+                          return c >= '0' && c <= '9';
+                        });
+    if (digits) index = std::stoull(std::string(key));
+    if (!digits || it->value() != demo_value(index)) {
+      *first_other = std::string(key);
+      return Status::OK();
+    }
+  }
+  if (!it->status().ok()) return it->status();
+  *only_demo = true;
+  return db->close();
 }
 
 // Collects the engine's events; the ingest loop prints a summary each second.
@@ -189,8 +219,23 @@ Status DemoCommand::run(Invocation& inv) {
     }
   }
   if (is_db && !reuse_) {
-    say("Found an fsdb DB at " + dir + " from an earlier run: recreating it (--reuse keeps it).");
-    Status s = destroy_db(dir);
+    bool only_demo = false;
+    std::string other;
+    Status s = holds_only_demo_records(dir, &only_demo, &other);
+    if (!s.ok()) {
+      return s.with_context(dir +
+                            " holds an fsdb DB that could not be read; the demo will not "
+                            "touch it");
+    }
+    if (!only_demo) {
+      return Status::InvalidArgument(
+          dir + " holds an fsdb DB with records the demo did not write (the first: key " +
+          escape(other.substr(0, 64)) +
+          "); the demo will not touch it (pick another --db, or --reuse to add the demo's "
+          "records to it)");
+    }
+    say("Found an fsdb DB at " + dir + " from an earlier demo: recreating it (--reuse keeps it).");
+    s = destroy_db(dir);
     if (!s.ok()) return s;
   } else if (is_db) {
     say("Reusing the fsdb DB at " + dir + ".");
