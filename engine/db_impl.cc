@@ -244,14 +244,42 @@ Status DBImpl::recover() {
   s = fs_->get_children(dbname_, &names);
   if (!s.ok()) return s;
   std::vector<uint64_t> logs;
+  std::set<uint64_t> tables;
   for (const std::string& name : names) {
     FileType type;
     uint64_t number = 0;
     if (!parse_file_name(name, &type, &number)) continue;
     versions_->mark_file_number_used(number);
     if (type == FileType::kLog && number >= versions_->log_number()) logs.push_back(number);
+    if (type == FileType::kTable) tables.insert(number);
   }
   std::sort(logs.begin(), logs.end());
+  // The MANIFEST names a table only once it is synced, and a log only once it
+  // exists; the engine deletes neither while the MANIFEST names it. So one
+  // that is missing means the MANIFEST lost its last edits (a damaged end is
+  // dropped as a torn write) or files were removed by hand: refused, before
+  // anything is replayed or deleted, so that the tables those edits named
+  // stay on disk.
+  {
+    const auto version = versions_->current();
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : version->files(level)) {
+        if (!tables.contains(f->number)) {
+          return Status::Corruption(table_file_name(dbname_, f->number) +
+                                    ": missing, though the MANIFEST names it at level " +
+                                    std::to_string(level));
+        }
+      }
+    }
+  }
+  const uint64_t first_log = versions_->log_number();
+  if (first_log != 0 && (logs.empty() || logs.front() != first_log) &&
+      options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+    return Status::Corruption(
+        log_file_name(dbname_, first_log) +
+        ": missing, though the MANIFEST names it as the first log to replay (the MANIFEST may "
+        "have lost its last edits; wal_recovery_mode kSkipAnyCorruptedRecords opens without it)");
+  }
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
   RecoveryInfo info;

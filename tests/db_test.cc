@@ -1078,6 +1078,64 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_FALSE(posix_file_system()->file_exists(later_log)) << "gone with the recovered state";
 }
 
+// A MANIFEST whose end is damaged after it was synced loses its last edits
+// (a damaged end reads as a torn write): here the flush that named a table and
+// moved past the log it came from. The log named instead is gone, so the open
+// is refused, and the table, unnamed, stays on disk.
+TEST_F(DBTest, ManifestThatLostItsLastEditIsRefused) {
+  open();
+  for (int i = 0; i < 200; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "flushed"));
+  FSDB_ASSERT_OK(db_->flush());
+  db_.reset();
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  std::string manifest;
+  size_t tables = 0;
+  for (const auto& name : names) {
+    if (name.starts_with("MANIFEST-")) manifest = dir_.file(name);
+    if (name.ends_with(".sst")) ++tables;
+  }
+  ASSERT_FALSE(manifest.empty());
+  ASSERT_EQ(tables, 1u);
+  std::string bytes;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), manifest, &bytes));
+  bytes[bytes.size() - 3] ^= 0x20;  // in the last record, the flush's edit
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, manifest, true));
+
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find(".log: missing, though the MANIFEST names it"), std::string::npos)
+      << s.to_string();
+  tables = 0;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  for (const auto& name : names) tables += name.ends_with(".sst") ? 1 : 0;
+  EXPECT_EQ(tables, 1u) << "the flushed table is kept";
+}
+
+// A table the MANIFEST names, removed by hand: the open says which, instead
+// of failing on every read of its keys later.
+TEST_F(DBTest, MissingTableIsRefusedAtOpen) {
+  open();
+  for (int i = 0; i < 200; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "flushed"));
+  FSDB_ASSERT_OK(db_->flush());
+  db_.reset();
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  std::string table;
+  for (const auto& name : names) {
+    if (name.ends_with(".sst")) table = name;
+  }
+  ASSERT_FALSE(table.empty());
+  FSDB_ASSERT_OK(posix_file_system()->remove_file(dir_.file(table)));
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find(table + ": missing, though the MANIFEST names it at level 0"),
+            std::string::npos)
+      << s.to_string();
+}
+
 // A torn write can only be at the end of the last log that holds records: a
 // log is synced before the next one begins. The end of an earlier log cut
 // short, with records in a later one, is damage: the default mode refuses to
