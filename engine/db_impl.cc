@@ -155,6 +155,14 @@ Status DBImpl::open() {
     return Status::InvalidArgument(dbname_ + ": is not a directory");
   }
 
+  // Refused before the LOCK file is made, so that a read of a directory
+  // that holds no DB leaves nothing behind.
+  if (!options_.create_if_missing && !fs_->file_exists(current_file_name(dbname_))) {
+    s = check_directory_without_current();
+    if (!s.ok()) return s;
+    return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
+  }
+
   s = fs_->lock_file(lock_file_name(dbname_), &db_lock_);
   if (s.is_busy()) {
     return Status::Busy(dbname_ + ": the DB is in use (" + s.message() + ")");
@@ -194,40 +202,44 @@ Status DBImpl::new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* w
   return s;
 }
 
+Status DBImpl::check_directory_without_current() const {
+  // A directory with tables or logs but no CURRENT is a DB that lost its
+  // CURRENT (a partial copy, a hand deletion), not an empty place: a new DB
+  // there would replay its logs out of context and delete its tables.
+  // Only the first MANIFEST of a creation interrupted before CURRENT was
+  // written may be there.
+  std::vector<std::string> names;
+  Status s = fs_->get_children(dbname_, &names);
+  if (!s.ok()) return s;
+  std::string db_file;
+  uint64_t newest_manifest = 0;
+  for (const std::string& name : names) {
+    FileType type;
+    uint64_t number = 0;
+    if (!parse_file_name(name, &type, &number)) continue;
+    if (type == FileType::kManifest) newest_manifest = std::max(newest_manifest, number);
+    if (type == FileType::kLog || type == FileType::kTable ||
+        (type == FileType::kManifest && number > 1)) {
+      db_file = std::min(db_file.empty() ? name : db_file, name);
+    }
+  }
+  if (db_file.empty()) return Status::OK();
+  const std::string manifest = manifest_file_name(dbname_, newest_manifest);
+  return Status::Corruption(
+      dbname_ + ": CURRENT is missing, but the directory holds a DB's files (" + db_file +
+      "); not creating a new DB over them" +
+      (newest_manifest == 0
+           ? std::string()
+           : " (if only CURRENT was lost, write \"" + manifest.substr(dbname_.size() + 1) +
+                 "\" and a newline into it and open again)"));
+}
+
 Status DBImpl::recover() {
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;
   if (!exists) {
-    // A directory with tables or logs but no CURRENT is a DB that lost its
-    // CURRENT (a partial copy, a hand deletion), not an empty place: a new DB
-    // there would replay its logs out of context and delete its tables.
-    // Only the first MANIFEST of a creation interrupted before CURRENT was
-    // written may be there.
-    std::vector<std::string> names;
-    s = fs_->get_children(dbname_, &names);
+    s = check_directory_without_current();
     if (!s.ok()) return s;
-    std::string db_file;
-    uint64_t newest_manifest = 0;
-    for (const std::string& name : names) {
-      FileType type;
-      uint64_t number = 0;
-      if (!parse_file_name(name, &type, &number)) continue;
-      if (type == FileType::kManifest) newest_manifest = std::max(newest_manifest, number);
-      if (type == FileType::kLog || type == FileType::kTable ||
-          (type == FileType::kManifest && number > 1)) {
-        db_file = std::min(db_file.empty() ? name : db_file, name);
-      }
-    }
-    if (!db_file.empty()) {
-      const std::string manifest = manifest_file_name(dbname_, newest_manifest);
-      return Status::Corruption(
-          dbname_ + ": CURRENT is missing, but the directory holds a DB's files (" + db_file +
-          "); not creating a new DB over them" +
-          (newest_manifest == 0
-               ? std::string()
-               : " (if only CURRENT was lost, write \"" + manifest.substr(dbname_.size() + 1) +
-                     "\" and a newline into it and open again)"));
-    }
     if (!options_.create_if_missing) {
       return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
     }
@@ -236,7 +248,10 @@ Status DBImpl::recover() {
   } else if (options_.error_if_exists) {
     return Status::InvalidArgument(dbname_ + ": a DB exists here (error_if_exists is true)");
   }
-  s = versions_->recover();
+  // A missing first log is the one loss kSkipAnyCorruptedRecords accepts.
+  s = versions_->recover(
+      /*require_first_log=*/options_.wal_recovery_mode !=
+      WalRecoveryMode::kSkipAnyCorruptedRecords);
   if (!s.ok()) return s;
 
   // Replay every WAL the MANIFEST does not cover, oldest first.
@@ -244,42 +259,14 @@ Status DBImpl::recover() {
   s = fs_->get_children(dbname_, &names);
   if (!s.ok()) return s;
   std::vector<uint64_t> logs;
-  std::set<uint64_t> tables;
   for (const std::string& name : names) {
     FileType type;
     uint64_t number = 0;
     if (!parse_file_name(name, &type, &number)) continue;
     versions_->mark_file_number_used(number);
     if (type == FileType::kLog && number >= versions_->log_number()) logs.push_back(number);
-    if (type == FileType::kTable) tables.insert(number);
   }
   std::sort(logs.begin(), logs.end());
-  // The MANIFEST names a table only once it is synced, and a log only once it
-  // exists; the engine deletes neither while the MANIFEST names it. So one
-  // that is missing means the MANIFEST lost its last edits (a damaged end is
-  // dropped as a torn write) or files were removed by hand: refused, before
-  // anything is replayed or deleted, so that the tables those edits named
-  // stay on disk.
-  {
-    const auto version = versions_->current();
-    for (int level = 0; level < kNumLevels; ++level) {
-      for (const FileRef& f : version->files(level)) {
-        if (!tables.contains(f->number)) {
-          return Status::Corruption(table_file_name(dbname_, f->number) +
-                                    ": missing, though the MANIFEST names it at level " +
-                                    std::to_string(level));
-        }
-      }
-    }
-  }
-  const uint64_t first_log = versions_->log_number();
-  if (first_log != 0 && (logs.empty() || logs.front() != first_log) &&
-      options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords) {
-    return Status::Corruption(
-        log_file_name(dbname_, first_log) +
-        ": missing, though the MANIFEST names it as the first log to replay (the MANIFEST may "
-        "have lost its last edits; wal_recovery_mode kSkipAnyCorruptedRecords opens without it)");
-  }
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
   RecoveryInfo info;

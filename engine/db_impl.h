@@ -138,6 +138,9 @@ class DBImpl final : public DB {
   class SnapshotImpl;
 
   Status validate_options() const;
+  // For a directory without CURRENT: Corruption if it holds a DB's files
+  // (a DB that lost its CURRENT), else OK.
+  Status check_directory_without_current() const;
   Status recover();
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
   // point-in-time recovery stopped at damage). *torn_tail is set when the log

@@ -1,6 +1,7 @@
 #include "engine/version_set.h"
 
 #include <algorithm>
+#include <set>
 
 #include "engine/filename.h"
 #include "wal/log_reader.h"
@@ -103,7 +104,7 @@ Status VersionSet::create_new() {
   return s;
 }
 
-Status VersionSet::recover() {
+Status VersionSet::recover(bool require_first_log) {
   std::string current;
   Status s = read_file_to_string(*fs_, current_file_name(dbname_), &current);
   if (!s.ok()) return s;
@@ -161,6 +162,40 @@ Status VersionSet::recover() {
                                                       : "last sequence") +
                               " entry");
   }
+  // The MANIFEST names a table only once it is synced, and a log only once it
+  // exists; the engine deletes neither while it is named. So one that is
+  // missing means the MANIFEST lost its last edits (a damaged end reads as a
+  // torn write) or a file was removed by hand: refused here, before the
+  // MANIFEST is rewritten or anything is replayed or deleted, so that the
+  // damaged MANIFEST and the tables its lost edits named stay on disk.
+  std::vector<std::string> names;
+  s = fs_->get_children(dbname_, &names);
+  if (!s.ok()) return s;
+  std::set<uint64_t> tables;
+  bool first_log_present = false;
+  for (const std::string& name : names) {
+    FileType file_type;
+    uint64_t file_number = 0;
+    if (!parse_file_name(name, &file_type, &file_number)) continue;
+    if (file_type == FileType::kTable) tables.insert(file_number);
+    if (file_type == FileType::kLog && file_number == log_number) first_log_present = true;
+  }
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : version->files(level)) {
+      if (!tables.contains(f->number)) {
+        return Status::Corruption(table_file_name(dbname_, f->number) + ": missing, though " +
+                                  manifest_path + " names it at level " + std::to_string(level));
+      }
+    }
+  }
+  if (require_first_log && log_number != 0 && !first_log_present) {
+    return Status::Corruption(log_file_name(dbname_, log_number) + ": missing, though " +
+                              manifest_path +
+                              " names it as the first log to replay (the MANIFEST may have lost "
+                              "its last edits; wal_recovery_mode kSkipAnyCorruptedRecords opens "
+                              "without it)");
+  }
+
   // Every number already used on disk stays used.
   next_file = std::max(next_file, old_manifest_number + 1);
   for (int level = 0; level < kNumLevels; ++level) {

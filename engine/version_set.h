@@ -37,10 +37,13 @@ class VersionSet {
 
   // Makes a new, empty DB in an existing directory: a MANIFEST and CURRENT.
   Status create_new();
-  // Reads CURRENT and the MANIFEST it names, rebuilds the current version, then
-  // starts a fresh MANIFEST holding it. A torn last record (a crash during an
-  // edit that was never acknowledged) is dropped; any other damage is Corruption.
-  Status recover();
+  // Reads CURRENT and the MANIFEST it names and rebuilds the current version;
+  // checks that every table it names is in the directory (and, with
+  // `require_first_log`, the first log to replay); then starts a fresh
+  // MANIFEST holding it. A torn last record (a crash during an edit that was
+  // never acknowledged) is dropped; any other damage, or a missing file, is
+  // Corruption, and leaves the directory as it was.
+  Status recover(bool require_first_log = true);
 
   // Records `edit` in the MANIFEST (synced) and installs the version it makes.
   // Fills in the edit's next file number and last sequence.

@@ -233,9 +233,14 @@ TEST(VersionSetTest, AnEditThatRollsTheManifestOverKeepsItsLogNumber) {
       FSDB_ASSERT_OK(versions.create_new());
       VersionEdit edit;
       edit.set_log_number(5);
-      edit.add_file(0, file(versions.new_file_number(), "a", "b", 10));
+      const uint64_t table = versions.new_file_number();
+      edit.add_file(0, file(table, "a", "b", 10));
       FSDB_ASSERT_OK(versions.log_and_apply(&edit));
       EXPECT_EQ(versions.log_number(), 5u);
+      // recover() checks that the files the MANIFEST names are there.
+      for (const std::string& name : {table_file_name(db, table), log_file_name(db, 5)}) {
+        FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), "", name, true));
+      }
     }
     VersionSet recovered(db, posix_file_system(), max_manifest_bytes);
     FSDB_ASSERT_OK(recovered.recover());
