@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -21,6 +22,23 @@
 #include "tools/session.h"
 
 namespace fsdb::tool {
+
+// A count on the command line: decimal digits only, at most 2^64 - 1. CLI11
+// alone would read "-1" as 2^64 - 1 and clamp a number too large to the same.
+inline CLI::Validator count_validator() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+          return "'" + text + "' is not a count (digits only, no sign)";
+        }
+        const std::string digits = text.substr(std::min(text.find_first_not_of('0'), text.size()));
+        if (digits.size() > 20 || (digits.size() == 20 && digits > "18446744073709551615")) {
+          return text + " is too large (at most 18446744073709551615)";
+        }
+        return std::string();
+      },
+      "COUNT");
+}
 
 // What a running command sees: the session and the output form chosen.
 struct Invocation {

@@ -173,7 +173,8 @@ class ScanCommand : public Command {
  public:
   void configure(CLI::App& app) override {
     range_.configure(app);
-    app.add_option("--limit", limit_, "At most this many entries");
+    app.add_option("--limit", limit_, "At most this many entries (0: no limit)")
+        ->check(count_validator());
     app.add_flag("--reverse", reverse_, "From the last key down");
     app.add_flag("--keys-only", keys_only_, "Print the keys only");
   }

@@ -15,7 +15,10 @@ Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
     }
     return s;
   }
-  while (!current.empty() && (current.back() == '\n' || current.back() == '\r')) current.pop_back();
+  if (current.empty() || current.back() != '\n') {
+    return Status::Corruption(current_file_name(dir) + ": does not end with a newline");
+  }
+  current.pop_back();
   FileType type;
   uint64_t number = 0;
   if (!parse_file_name(current, &type, &number) || type != FileType::kManifest) {
@@ -29,6 +32,7 @@ Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
                            wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
   if (!s.ok()) return s;
   auto version = std::make_shared<const Version>();
+  bool have_log = false, have_next = false, have_last = false;
   std::string_view record;
   while (reader->read_record(&record)) {
     VersionEdit edit;
@@ -47,8 +51,24 @@ Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
     if (edit.log_number()) out->log_number = *edit.log_number();
     if (edit.last_sequence()) out->last_sequence = *edit.last_sequence();
     if (edit.next_file_number()) out->next_file_number = *edit.next_file_number();
+    have_log = have_log || edit.log_number().has_value();
+    have_last = have_last || edit.last_sequence().has_value();
+    have_next = have_next || edit.next_file_number().has_value();
   }
   if (!reader->status().ok()) return reader->status();
+  const wal::LogReadReport& report = reader->report();
+  if (report.tail_kind != wal::LogTailKind::kNone &&
+      report.tail_kind != wal::LogTailKind::kZeroFilled) {
+    out->dropped_tail = "offset " + std::to_string(report.tail.offset) + ": " +
+                        std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
+  }
+  if (!have_next || !have_log || !have_last) {
+    return Status::Corruption(out->manifest_path + ": no " +
+                              std::string(!have_next  ? "next file number"
+                                          : !have_log ? "log number"
+                                                      : "last sequence") +
+                              " entry");
+  }
   out->version = std::move(version);
   return Status::OK();
 }

@@ -2,7 +2,8 @@
 // names without opening the DB (so it works on a DB another process holds, and
 // on a DB too damaged to open). Every MANIFEST record is checksummed by the log
 // reader; a torn last record (an edit a crash cut short) is tolerated as the DB
-// itself tolerates it.
+// itself tolerates it, and reported (dropped_tail). CURRENT and the MANIFEST's
+// required entries are held to what the DB's open requires.
 //
 // Thread safety: pure functions.
 #pragma once
@@ -24,6 +25,9 @@ struct LiveFiles {
   uint64_t log_number = 0;  // WALs numbered >= this are live
   uint64_t last_sequence = 0;
   uint64_t next_file_number = 0;
+  // What the MANIFEST's reader dropped at its end as a torn write ("offset N:
+  // M bytes: why"), or empty. The DB's open drops the same.
+  std::string dropped_tail;
 };
 
 Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out);
