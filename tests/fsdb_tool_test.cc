@@ -367,6 +367,15 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
   std::ofstream(bad) << "key,value\na,1\nno-comma-here\n";
   RunResult r = fsdb({"load", bad}, 2);
   EXPECT_NE(r.err.find("bad.csv:3"), std::string::npos) << r.err;
+  // ...and the records before it are written, as the message says.
+  EXPECT_NE(r.err.find("the 1 records before it were written"), std::string::npos) << r.err;
+  EXPECT_EQ(fsdb({"get", "a"}).out, "1\n");
+  // A pipe has no size, and is read all the same; a directory is refused.
+  r = fsdb({"--json", "load", "/dev/stdin"}, 0, "piped,yes\n");
+  EXPECT_EQ(parse_json(r.out)["records"].number, 1) << r.out;
+  EXPECT_EQ(fsdb({"get", "piped"}).out, "yes\n");
+  r = fsdb({"load", scratch_.path()}, 2);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos) << r.err;
 }
 
 // A DB that lost its CURRENT is not "not an fsdb DB": the tool passes on the

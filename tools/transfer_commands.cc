@@ -5,6 +5,7 @@
 //   csv    key,value           a header line "key,value"; RFC 4180 quoting
 //   tsv    key<TAB>value       a header line "key<TAB>value"
 //   jsonl  {"key": "...", "value": "..."} one object a line
+#include <filesystem>
 #include <fstream>
 
 #include "tools/commands.h"
@@ -183,11 +184,16 @@ class LoadCommand : public Command {
         ->check(CLI::IsMember({"csv", "tsv", "jsonl"}));
   }
   Status run(Invocation& inv) override {
+    std::error_code ec;
+    if (std::filesystem::is_directory(file_, ec)) {
+      return Status::InvalidArgument(file_ + ": is a directory, not a file to load");
+    }
     std::ifstream in(file_, std::ios::binary);
     if (!in) return Status::IOError(file_ + ": cannot open");
-    in.seekg(0, std::ios::end);
-    const uint64_t size = static_cast<uint64_t>(in.tellg());
-    in.seekg(0);
+    // A pipe (load /dev/stdin) has no size: it is read through all the same,
+    // and the progress bar just counts.
+    const uint64_t file_size = std::filesystem::file_size(file_, ec);
+    const uint64_t size = ec ? 0 : file_size;
     DB* db = nullptr;
     Status s = inv.session.db(&db);
     if (!s.ok()) return s;
@@ -200,9 +206,17 @@ class LoadCommand : public Command {
     std::string line, key_text, value_text, key, value;
     std::vector<std::string> fields;
     const auto where = [&] { return file_ + ":" + std::to_string(line_number) + ": "; };
+    // A malformed line stops the load; the records before it are written
+    // first, as the manual says, and counted in the message.
+    const auto stop_at_line = [&](const std::string& what) {
+      Status written = batch.count() > 0 ? db->write(&batch) : Status::OK();
+      if (!written.ok()) return written;
+      return Status::InvalidArgument(where() + what + " (the " + std::to_string(records) +
+                                     " records before it were written)");
+    };
     while (std::getline(in, line)) {
       ++line_number;
-      offset += line.size() + 1;
+      offset += line.size() + (in.eof() ? 0 : 1);  // the last line may lack its newline
       if (!line.empty() && line.back() == '\r') line.pop_back();
       if (line.empty()) continue;
       if (format.empty()) {
@@ -212,25 +226,25 @@ class LoadCommand : public Command {
       if (line_number == 1 && (line == "key,value" || line == "key\tvalue")) continue;
       if (format == "jsonl") {
         if (!parse_json_line(line, &key_text, &value_text)) {
-          return Status::InvalidArgument(where() + "not a {\"key\": ..., \"value\": ...} object");
+          return stop_at_line("not a {\"key\": ..., \"value\": ...} object");
         }
       } else if (format == "tsv") {
         const size_t tab = line.find('\t');
         if (tab == std::string::npos || line.find('\t', tab + 1) != std::string::npos) {
-          return Status::InvalidArgument(where() + "expected key<TAB>value");
+          return stop_at_line("expected key<TAB>value");
         }
         key_text = line.substr(0, tab);
         value_text = line.substr(tab + 1);
       } else {
         if (!parse_csv_line(line, &fields) || fields.size() != 2) {
-          return Status::InvalidArgument(where() + "expected key,value");
+          return stop_at_line("expected key,value");
         }
         key_text = fields[0];
         value_text = fields[1];
       }
       s = unescape(key_text, &key);
       if (s.ok()) s = unescape(value_text, &value);
-      if (!s.ok()) return Status::InvalidArgument(where() + s.message());
+      if (!s.ok()) return stop_at_line(s.message());
       batch.put(key, value);
       ++records;
       if (batch.count() >= 1000) {
@@ -240,16 +254,19 @@ class LoadCommand : public Command {
         bar.update(offset);
       }
     }
+    if (in.bad()) {
+      return Status::IOError(file_ + ": read error after byte " + std::to_string(offset));
+    }
     if (batch.count() > 0) {
       s = db->write(&batch);
       if (!s.ok()) return s;
     }
-    bar.update(size);
+    bar.update(offset);
     bar.finish();
     inv.result.field("file", file_);
     inv.result.field("format", format.empty() ? std::string("csv") : format);
     inv.result.field("records", records);
-    inv.result.field("bytes", Bytes{size});
+    inv.result.field("bytes", Bytes{offset});
     return Status::OK();
   }
 
