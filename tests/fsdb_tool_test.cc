@@ -401,7 +401,12 @@ TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   std::filesystem::create_directories(db_);
   r = fsdb({"get", "k"}, 1);
   EXPECT_NE(r.err.find("not an fsdb DB"), std::string::npos) << r.err;
+  EXPECT_TRUE(std::filesystem::is_empty(db_)) << "a read leaves no LOCK behind";
   fsdb({"--create", "put", "k", "v"});
+  // A script on one DB cannot drift to another for the lines that follow.
+  const std::string other = scratch_.file("other");
+  r = fsdb({}, 2, "levels --db " + other + "\nget k\n");
+  EXPECT_NE(r.err.find("this session is on " + db_), std::string::npos) << r.err;
   r = fsdb({"compcat"}, 2);
   EXPECT_NE(r.err.find("did you mean 'compact'"), std::string::npos) << r.err;
   r = fsdb({"put", "only-key"}, 2);

@@ -163,7 +163,10 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     return kExitUsage;
   }
   if (!globals.db.empty() && globals.db != session.db_path()) {
-    if (session.db_is_open()) {
+    // A session is on one DB: a --db after the command may name it where the
+    // session has none yet, but never switch a script or shell to another one
+    // for the lines after it without a word.
+    if (!session.db_path().empty()) {
       report_error(Status::InvalidArgument("--db " + globals.db + ": this session is on " +
                                            session.db_path()),
                    json || global_json);
