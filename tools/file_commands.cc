@@ -563,6 +563,14 @@ class ManifestCommand : public Command {
       Status s = read_file_to_string(*posix_file_system(), current_file_name(dir), &current);
       if (!s.ok()) return s;
       while (!current.empty() && current.back() == '\n') current.pop_back();
+      // CURRENT names a file in the directory; anything else is damage.
+      FileType type;
+      uint64_t number = 0;
+      if (!parse_file_name(current, &type, &number) || type != FileType::kManifest) {
+        return Status::Corruption(current_file_name(dir) +
+                                  ": offset 0: does not name a MANIFEST ('" +
+                                  escape(current.substr(0, 64)) + "')");
+      }
       path = dir + "/" + current;
     }
     std::vector<std::string> lines;

@@ -2,6 +2,7 @@
 
 #include "engine/filename.h"
 #include "engine/version_edit.h"
+#include "tools/text.h"
 #include "wal/log_reader.h"
 
 namespace fsdb::tool {
@@ -23,7 +24,7 @@ Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
   uint64_t number = 0;
   if (!parse_file_name(current, &type, &number) || type != FileType::kManifest) {
     return Status::Corruption(current_file_name(dir) + ": offset 0: does not name a MANIFEST ('" +
-                              current + "')");
+                              escape(current.substr(0, 64)) + "')");
   }
   out->manifest_path = dir + "/" + current;
   out->manifest_number = number;
