@@ -441,6 +441,10 @@ class CompactCommand : public Command {
     Status s;
     if (!from_text_.empty()) s = inv.input(from_text_, &from);
     if (s.ok() && !to_text_.empty()) s = inv.input(to_text_, &to);
+    if (s.ok() && !from_text_.empty() && !to_text_.empty() && from > to) {
+      return Status::InvalidArgument("compact: FROM '" + from_text_ + "' sorts after TO '" +
+                                     to_text_ + "': the range is empty");
+    }
     DB* db = nullptr;
     if (s.ok()) s = inv.session.db(&db);
     if (!s.ok()) return s;

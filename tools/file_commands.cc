@@ -403,7 +403,8 @@ class SstCommand : public Command {
     inv.result.table_name = "problems";
     inv.result.columns = {"file", "problem"};
     for (const auto& [file, problem] : problems) inv.result.rows.push_back({file, problem});
-    if (!problems.empty()) return Status::Corruption(file_ + ": " + problems.front().second);
+    // Each problem names the file and the offset already.
+    if (!problems.empty()) return Status::Corruption(problems.front().second);
     if (!inv.json) inv.result.lines.push_back("OK: every checksum verified");
     return Status::OK();
   }
