@@ -128,7 +128,7 @@ class PosixMappedFile final : public RandomAccessFile {
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd, uint64_t initial_size)
-      : path_(std::move(path)), fd_(fd), size_(initial_size) {
+      : path_(std::move(path)), fd_(fd), size_(initial_size), written_(initial_size) {
     buffer_.reserve(kWriteBufferBytes);
   }
   ~PosixWritableFile() override {
@@ -190,16 +190,18 @@ class PosixWritableFile final : public WritableFile {
       ssize_t w = ::write(fd_, data.data(), data.size());
       if (w < 0) {
         if (errno == EINTR) continue;
-        return io_error(path_, "write", errno);
+        return io_error(path_, "write at offset " + std::to_string(written_), errno);
       }
       data.remove_prefix(static_cast<size_t>(w));
+      written_ += static_cast<uint64_t>(w);
     }
     return Status::OK();
   }
 
   std::string path_;
   int fd_;
-  uint64_t size_;
+  uint64_t size_;     // what was appended, the buffer included
+  uint64_t written_;  // what reached the file: where the next write(2) lands
   std::string buffer_;
 };
 

@@ -259,8 +259,17 @@ class PosixMmapWritableFile final : public WritableFile {
     // Take the write faults of the new pages now, in one call, rather than
     // one at a time inside later appends (a fault per 4 KiB page, each a trap
     // into the kernel, and on ext4 a page_mkwrite). Only a hint: a kernel
-    // without it (before 5.14) faults page by page.
-    (void)::madvise(base_ + old_size, new_size - old_size, MADV_POPULATE_WRITE);
+    // without it (before 5.14) faults page by page. But a page it cannot
+    // fault in for writing (EFAULT: an I/O error, a file system that shut
+    // down) would make an append's store a SIGBUS: that is an error here,
+    // before appends may use the pages.
+    if (::madvise(base_ + old_size, new_size - old_size, MADV_POPULATE_WRITE) != 0 &&
+        (errno == EFAULT || errno == EHWPOISON)) {
+      return io_error(path_,
+                      "making bytes " + std::to_string(old_size) + ".." + std::to_string(new_size) +
+                          " writable",
+                      errno);
+    }
 #endif
     // Release: pairs with append()'s acquire load.
     ready_.store(new_size, std::memory_order_release);
