@@ -38,6 +38,17 @@ class DBTest : public ::testing::Test {
     }
     open(options);
   }
+  // Writes 200 keys, flushes them to one table and closes the DB; returns
+  // the directory's file names.
+  std::vector<std::string> write_one_table_and_close() {
+    open();
+    for (int i = 0; i < 200; ++i) EXPECT_TRUE(db_->put(key_of(i), "flushed").ok());
+    EXPECT_TRUE(db_->flush().ok());
+    db_.reset();
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir_.path(), &names).ok());
+    return names;
+  }
   std::string get(std::string_view key, const Snapshot* snap = nullptr) {
     ReadOptions ro;
     ro.snapshot = snap;
@@ -1093,12 +1104,7 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
 // moved past the log it came from. The log named instead is gone, so the open
 // is refused, and the table, unnamed, stays on disk.
 TEST_F(DBTest, ManifestThatLostItsLastEditIsRefused) {
-  open();
-  for (int i = 0; i < 200; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "flushed"));
-  FSDB_ASSERT_OK(db_->flush());
-  db_.reset();
-  std::vector<std::string> names;
-  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  std::vector<std::string> names = write_one_table_and_close();
   std::string manifest;
   size_t tables = 0;
   for (const auto& name : names) {
@@ -1130,14 +1136,8 @@ TEST_F(DBTest, ManifestThatLostItsLastEditIsRefused) {
 // A table the MANIFEST names, removed by hand: the open says which, instead
 // of failing on every read of its keys later.
 TEST_F(DBTest, MissingTableIsRefusedAtOpen) {
-  open();
-  for (int i = 0; i < 200; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), "flushed"));
-  FSDB_ASSERT_OK(db_->flush());
-  db_.reset();
-  std::vector<std::string> names;
-  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
   std::string table;
-  for (const auto& name : names) {
+  for (const auto& name : write_one_table_and_close()) {
     if (name.ends_with(".sst")) table = name;
   }
   ASSERT_FALSE(table.empty());
