@@ -391,6 +391,11 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
       const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
       // A version replayed twice (a log replayed after a crash during an
       // earlier recovery) is the same version: nothing to add.
+      if (r == InsertResult::kOutOfMemory) {
+        // Not the log's fault: the record is fine, the process ran short.
+        return Status::IOError(path + ": out of memory replaying the record at offset " +
+                               std::to_string(reader->last_record_offset()));
+      }
       if (r != InsertResult::kOk && r != InsertResult::kDuplicateKey) {
         return Status::Corruption(path + ": cannot replay record at offset " +
                                   std::to_string(reader->last_record_offset()));
