@@ -413,6 +413,8 @@ TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   EXPECT_NE(r.err.find("help put"), std::string::npos) << r.err;
   r = fsdb({"compact", "z", "a"}, 2);
   EXPECT_NE(r.err.find("FROM 'z' sorts after TO 'a'"), std::string::npos) << r.err;
+  // JSON error codes are identifiers, one per kind of error.
+  EXPECT_EQ(fsdb_json({"compact", "z", "a"}, 2)["code"].string, "InvalidArgument");
   r = run_tool({"--no-such-flag"});
   EXPECT_EQ(r.exit_code, 2);
   // The DB held open by another process (this one).

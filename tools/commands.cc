@@ -123,7 +123,7 @@ std::vector<std::string> nearest_commands(std::string_view name) {
 void report_error(const Status& status, bool json) {
   if (json) {
     std::cout << "{\"error\": " << json_quote(status.message())
-              << ", \"code\": " << json_quote(status_code_name(status.code())) << "}\n";
+              << ", \"code\": " << json_quote(json_error_code(status.code())) << "}\n";
     std::cout.flush();
   } else {
     std::cout.flush();
@@ -182,7 +182,7 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     // carries its error inside the one object it prints.
     if (!s.ok() && inv.json) {
       inv.result.field("error", s.message());
-      inv.result.field("code", std::string(status_code_name(s.code())));
+      inv.result.field("code", std::string(json_error_code(s.code())));
     }
     session.emit(inv.result, inv.json);
   }

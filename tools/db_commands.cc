@@ -247,7 +247,7 @@ class ScanCommand : public Command {
         out << "], \"count\": " << n;
         if (!s.ok()) {
           out << ", \"error\": " << json_quote(s.message())
-              << ", \"code\": " << json_quote(status_code_name(s.code()));
+              << ", \"code\": " << json_quote(json_error_code(s.code()));
         }
         out << "}\n";
       } else {

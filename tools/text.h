@@ -33,6 +33,11 @@ std::string human_count(double count);
 // A JSON string literal (quotes included) of UTF-8 or escaped text.
 std::string json_quote(std::string_view text);
 
+// The "code" member of a JSON error: one identifier per Status code (NotFound,
+// Corruption, IOError, InvalidArgument, Busy, NotSupported), for scripts to
+// compare; the human form ("Invalid argument: ...") is Status::to_string()'s.
+std::string_view json_error_code(Status::Code code);
+
 // Splits a command line into words. Whitespace separates words; '...' and "..."
 // group a word with spaces in it. Backslash sequences are kept as they are (the
 // commands unescape keys and values), except that "\ " is a space inside a word.
