@@ -161,24 +161,20 @@ std::string human_count(double count) {
   return buf;
 }
 
-std::string_view json_error_code(Status::Code code) {
-  switch (code) {
-    case Status::Code::kOk:
-      return "OK";
-    case Status::Code::kNotFound:
-      return "NotFound";
-    case Status::Code::kCorruption:
-      return "Corruption";
-    case Status::Code::kIOError:
-      return "IOError";
-    case Status::Code::kInvalidArgument:
-      return "InvalidArgument";
-    case Status::Code::kBusy:
-      return "Busy";
-    case Status::Code::kNotSupported:
-      return "NotSupported";
+std::string json_error_code(Status::Code code) {
+  // The human name with each word capitalised and joined: "Invalid argument"
+  // becomes "InvalidArgument", "IO error" "IOError"; "NotFound" stays.
+  std::string id;
+  bool word_start = true;
+  for (const char c : status_code_name(code)) {
+    if (c == ' ') {
+      word_start = true;
+      continue;
+    }
+    id += word_start && c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
+    word_start = false;
   }
-  return "Unknown";
+  return id;
 }
 
 std::string json_quote(std::string_view text) {

@@ -36,7 +36,7 @@ std::string json_quote(std::string_view text);
 // The "code" member of a JSON error: one identifier per Status code (NotFound,
 // Corruption, IOError, InvalidArgument, Busy, NotSupported), for scripts to
 // compare; the human form ("Invalid argument: ...") is Status::to_string()'s.
-std::string_view json_error_code(Status::Code code);
+std::string json_error_code(Status::Code code);
 
 // Splits a command line into words. Whitespace separates words; '...' and "..."
 // group a word with spaces in it. Backslash sequences are kept as they are (the
