@@ -1,6 +1,7 @@
 #include "engine/version_set.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "engine/filename.h"
@@ -104,64 +105,93 @@ Status VersionSet::create_new() {
   return s;
 }
 
-Status VersionSet::recover(bool require_first_log) {
+Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out) {
   std::string current;
-  Status s = read_file_to_string(*fs_, current_file_name(dbname_), &current);
+  Status s = read_file_to_string(fs, current_file_name(dbname), &current);
   if (!s.ok()) return s;
   if (current.empty() || current.back() != '\n') {
-    return Status::Corruption(current_file_name(dbname_) + ": does not end with a newline");
+    return Status::Corruption(current_file_name(dbname) + ": does not end with a newline");
   }
   current.pop_back();
   FileType type;
-  uint64_t old_manifest_number = 0;
-  if (!parse_file_name(current, &type, &old_manifest_number) || type != FileType::kManifest) {
-    return Status::Corruption(current_file_name(dbname_) + ": names '" + current +
+  if (!parse_file_name(current, &type, &out->number) || type != FileType::kManifest) {
+    // Quoted printable: CURRENT's bytes may be anything.
+    std::string quoted;
+    for (const char c : current.substr(0, 64)) {
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        quoted += c;
+      } else {
+        char hex[8];
+        std::snprintf(hex, sizeof(hex), "\\x%02x", static_cast<unsigned char>(c));
+        quoted += hex;
+      }
+    }
+    return Status::Corruption(current_file_name(dbname) + ": names '" + quoted +
                               "', not a MANIFEST");
   }
-  const std::string manifest_path = dbname_ + "/" + current;
+  out->path = dbname + "/" + current;
   std::unique_ptr<wal::LogReader> reader;
-  s = wal::LogReader::open(*fs_, manifest_path, old_manifest_number,
-                           wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
+  s = wal::LogReader::open(fs, out->path, out->number, wal::WalRecoveryMode::kTolerateCorruptedTail,
+                           &reader);
   if (!s.ok()) return s;
 
   std::shared_ptr<const Version> version = std::make_shared<const Version>();
   bool have_log = false, have_next = false, have_last = false;
-  uint64_t log_number = 0, next_file = 0;
-  SequenceNumber last_sequence = 0;
   std::string_view record;
   while (reader->read_record(&record)) {
     VersionEdit edit;
     s = edit.decode_from(record);
     if (s.ok()) s = version->apply_edit(edit, &version);
     if (!s.ok()) {
-      return s.with_context(manifest_path + ": record at offset " +
+      return s.with_context(out->path + ": record at offset " +
                             std::to_string(reader->last_record_offset()));
     }
-    for (const auto& [level, key] : edit.compact_pointers()) {
-      std::lock_guard<std::mutex> guard(mu_);
-      compact_pointers_[level] = key;
-    }
+    for (const auto& [level, key] : edit.compact_pointers()) out->compact_pointers[level] = key;
     if (edit.log_number()) {
       have_log = true;
-      log_number = *edit.log_number();
+      out->log_number = *edit.log_number();
     }
     if (edit.next_file_number()) {
       have_next = true;
-      next_file = *edit.next_file_number();
+      out->next_file_number = *edit.next_file_number();
     }
     if (edit.last_sequence()) {
       have_last = true;
-      last_sequence = *edit.last_sequence();
+      out->last_sequence = *edit.last_sequence();
     }
   }
   if (!reader->status().ok()) return reader->status();
   if (!have_next || !have_log || !have_last) {
-    return Status::Corruption(manifest_path + ": no " +
+    return Status::Corruption(out->path + ": no " +
                               std::string(!have_next  ? "next file number"
                                           : !have_log ? "log number"
                                                       : "last sequence") +
                               " entry");
   }
+  const wal::LogReadReport& report = reader->report();
+  if (report.tail_kind != wal::LogTailKind::kNone &&
+      report.tail_kind != wal::LogTailKind::kZeroFilled) {
+    out->dropped_tail = "offset " + std::to_string(report.tail.offset) + ": " +
+                        std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
+  }
+  out->version = std::move(version);
+  return Status::OK();
+}
+
+Status VersionSet::recover(bool require_first_log) {
+  ManifestContents manifest;
+  Status s = read_manifest(*fs_, dbname_, &manifest);
+  if (!s.ok()) return s;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    compact_pointers_ = manifest.compact_pointers;
+  }
+  const std::string& manifest_path = manifest.path;
+  const uint64_t old_manifest_number = manifest.number;
+  std::shared_ptr<const Version> version = manifest.version;
+  const uint64_t log_number = manifest.log_number;
+  uint64_t next_file = manifest.next_file_number;
+  const SequenceNumber last_sequence = manifest.last_sequence;
   // The MANIFEST names a table only once it is synced, and a log only once it
   // exists; the engine deletes neither while it is named. So one that is
   // missing means the MANIFEST lost its last edits (a damaged end reads as a

@@ -97,6 +97,25 @@ class VersionSet {
   static Status dump_manifest(FileSystem& fs, const std::string& path,
                               std::vector<std::string>* lines);
 
+  // What the MANIFEST that CURRENT names holds, read as recover() reads it
+  // (also by the fsdb tool, on a DB it does not open).
+  struct ManifestContents {
+    std::string path;
+    uint64_t number = 0;
+    std::shared_ptr<const Version> version;
+    uint64_t log_number = 0;
+    uint64_t next_file_number = 0;
+    SequenceNumber last_sequence = 0;
+    std::array<std::string, kNumLevels> compact_pointers;
+    // What was dropped at the end as a torn write ("offset N: M bytes: why"),
+    // or empty.
+    std::string dropped_tail;
+  };
+  // Corruption naming the file (and offset) if CURRENT or the MANIFEST is
+  // damaged or lacks a required entry; `out->path` is set once CURRENT names
+  // a MANIFEST.
+  static Status read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out);
+
  private:
   // A MANIFEST that starts with `version` whole; `log_number` is the log number
   // it records (that of the edit that made `version`, if any).
