@@ -223,10 +223,14 @@ class PosixMmapWritableFile final : public WritableFile {
   // mapping: blocks reserved, the file that long, the mapping that wide, the
   // pages faulted in; then publishes it in ready_. Without
   // `may_move_mapping` (the helper) it stops at the end of the window.
+  // Every step is redone or skipped by the next call after a failure: the
+  // room counts as made only once ready_ says so, whatever the file's size.
   // REQUIRES: grow_mu_ held.
   Status grow_locked(uint64_t bytes, bool may_move_mapping) {
     if (!may_move_mapping) bytes = std::min({bytes, window_, size_limit_});
-    if (bytes <= file_size_) return Status::OK();
+    // Relaxed: only this function stores it, under grow_mu_.
+    const uint64_t ready = ready_.load(std::memory_order_relaxed);
+    if (bytes <= ready) return Status::OK();
     if (bytes > size_limit_) {
       return Status::IOError(path_ + ": an append up to offset " + std::to_string(bytes) +
                              " would pass the process's file size limit (RLIMIT_FSIZE) of " +
@@ -242,12 +246,14 @@ class PosixMmapWritableFile final : public WritableFile {
     }
     uint64_t new_size = std::min({round_up(bytes, Limits::kSizeStepBytes), reserved_, size_limit_});
     if (!may_move_mapping) new_size = std::min(new_size, window_);
-    // Over reserved blocks: raising the size allocates nothing.
-    if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) {
-      return io_error(path_, "ftruncate to " + std::to_string(new_size), errno);
+    // Over reserved blocks: raising the size allocates nothing. A step that
+    // failed after this one may have left the file longer already.
+    if (new_size > file_size_) {
+      if (::ftruncate(fd_, static_cast<off_t>(new_size)) != 0) {
+        return io_error(path_, "ftruncate to " + std::to_string(new_size), errno);
+      }
+      file_size_ = new_size;
     }
-    const uint64_t old_size = file_size_;
-    file_size_ = new_size;
     if (new_size > window_) {
       const uint64_t window = round_up(new_size, Limits::kWindowBytes);
       void* moved = ::mremap(base_, window_, window, MREMAP_MAYMOVE);
@@ -263,12 +269,12 @@ class PosixMmapWritableFile final : public WritableFile {
     // fault in for writing (EFAULT: an I/O error, a file system that shut
     // down) would make an append's store a SIGBUS: that is an error here,
     // before appends may use the pages.
-    if (::madvise(base_ + old_size, new_size - old_size, MADV_POPULATE_WRITE) != 0 &&
+    if (::madvise(base_ + ready, new_size - ready, MADV_POPULATE_WRITE) != 0 &&
         (errno == EFAULT || errno == EHWPOISON)) {
-      return io_error(path_,
-                      "making bytes " + std::to_string(old_size) + ".." + std::to_string(new_size) +
-                          " writable",
-                      errno);
+      return io_error(
+          path_,
+          "making bytes " + std::to_string(ready) + ".." + std::to_string(new_size) + " writable",
+          errno);
     }
 #endif
     // Release: pairs with append()'s acquire load.
@@ -305,11 +311,13 @@ class PosixMmapWritableFile final : public WritableFile {
       while (!helper_off_.load(std::memory_order_relaxed) &&
              !appender_waiting_.load(std::memory_order_relaxed)) {
         std::lock_guard<std::mutex> guard(grow_mu_);
-        if (file_size_ >= std::min({target, window_, size_limit_})) break;
+        // Relaxed: stored only under grow_mu_, which this thread holds.
+        const uint64_t ready = ready_.load(std::memory_order_relaxed);
+        if (ready >= std::min({target, window_, size_limit_})) break;
         // A failure here is left for the append that needs the room: it
         // retries and reports it, naming the file and offset. The helper
         // stops for good, so that appends no longer ask it.
-        if (!grow_locked(std::min(file_size_ + Limits::kPrepareStepBytes, target),
+        if (!grow_locked(std::min(ready + Limits::kPrepareStepBytes, target),
                          /*may_move_mapping=*/false)
                  .ok()) {
           helper_off_.store(true, std::memory_order_relaxed);
