@@ -148,6 +148,9 @@ Status DBImpl::open() {
       return Status::InvalidArgument(dbname_ + ": does not exist (create_if_missing is false)");
     }
     s = fs_->create_dir(dbname_);
+    // The new directory's own entry must be durable before anything acknowledged
+    // lives in it: a power cut could otherwise take the whole DB with it.
+    if (s.ok()) s = fs_->sync_dir(parent_directory(dbname_));
     if (!s.ok()) return s;
   } else if (!s.ok()) {
     return s;
@@ -273,7 +276,23 @@ Status DBImpl::recover() {
   for (size_t i = 0; i < logs.size(); ++i) {
     bool stop_here = false;
     std::optional<wal::DroppedRange> torn_tail;
-    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail);
+    bool damaged = false;
+    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged);
+    if (damaged && options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
+      // Valid records follow the damage. In the last log that can also be a
+      // power cut's doing (the disk kept a later unsynced page and lost an
+      // earlier one), which this mode does not guess at: say what recovers.
+      bool later_records = false;
+      if (any_log_holds_records(std::span<const uint64_t>(logs).subspan(i + 1), &later_records)
+              .ok() &&
+          !later_records) {
+        return Status::Corruption(
+            s.message() +
+            " (valid records follow it; if the machine lost power, the end of the log may "
+            "have reached the disk out of order: wal_recovery_mode kPointInTime recovers "
+            "every write before the damage)");
+      }
+    }
     if (!s.ok()) return s;
     ++info.logs_replayed;
     // A torn write is crash debris only at the end of the last log that
@@ -358,8 +377,9 @@ Status DBImpl::any_log_holds_records(std::span<const uint64_t> log_numbers, bool
 
 Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                           RecoveryInfo* info, bool* stop_here,
-                          std::optional<wal::DroppedRange>* torn_tail) {
+                          std::optional<wal::DroppedRange>* torn_tail, bool* damaged) {
   *stop_here = false;
+  *damaged = false;
   torn_tail->reset();
   const std::string path = log_file_name(dbname_, log_number);
   std::unique_ptr<wal::LogReader> reader;
@@ -408,7 +428,11 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
       if (!s.ok()) return s;
     }
   }
-  if (!reader->status().ok()) return reader->status();
+  if (!reader->status().ok()) {
+    // The reader's only Corruption: damage it refused, with valid records after it.
+    *damaged = reader->status().is_corruption();
+    return reader->status();
+  }
   const wal::LogReadReport& report = reader->report();
   // Zero-filled space holds no data (a log's reserved space, or blocks the
   // file system allocated but never wrote before a crash): nothing dropped.
@@ -1339,21 +1363,23 @@ void DBImpl::compaction_loop() {
     for (const FileRef& f : c->passed_over) ++f->times_passed_over;
     ++compactions_running_;
     lock.unlock();
-    Status s = run_compaction(*c);
+    bool abandoned = false;
+    Status s = run_compaction(*c, &abandoned);
     lock.lock();
     for (const auto& files : c->inputs) {
       for (const FileRef& f : files) compacting_.erase(f->number);
     }
     --compactions_running_;
-    if (!s.ok() && !stop_compactions_.load(std::memory_order_relaxed)) {
-      record_background_error(s);
-    }
+    // A real failure counts even while close() waits: close() then reports
+    // it and leaves the files as they are for the next open.
+    if (!s.ok() && !abandoned) record_background_error(s);
     bg_cv_.notify_all();
   }
 }
 
 Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
-                                        uint64_t* bytes_written, uint64_t* dropped) {
+                                        uint64_t* bytes_written, uint64_t* dropped,
+                                        bool* abandoned) {
   std::vector<SequenceNumber> snapshots;
   {
     std::lock_guard<std::mutex> guard(mu_);
@@ -1410,6 +1436,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
   for (input->seek_to_first(); input->valid(); input->next()) {
     if (stop_compactions_.load(std::memory_order_relaxed)) {
       s = Status::IOError(dbname_ + ": compaction abandoned: the DB is closing");
+      *abandoned = true;
       break;
     }
     const std::string_view user_key = input->user_key();
@@ -1457,7 +1484,12 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
   }
   if (s.ok()) s = input->status();
   if (s.ok() && builder != nullptr) s = finish_output();
-  if (!s.ok() && builder != nullptr) builder->abandon();
+  if (!s.ok() && builder != nullptr) {
+    builder->abandon();
+    // Never offered to the MANIFEST: its number need not stay protected.
+    std::lock_guard<std::mutex> guard(mu_);
+    pending_outputs_.erase(meta.number);
+  }
   // The outputs' directory entries must be durable before the MANIFEST names them.
   if (s.ok()) s = fs_->sync_dir(dbname_);
   stats_.versions_dropped.fetch_add(gc.dropped(), std::memory_order_relaxed);
@@ -1484,7 +1516,10 @@ bool DBImpl::rewrite_instead_of_move(const Compaction& c, const Version& base) c
              effective_zstd_level(options_.zstd_level);
 }
 
-Status DBImpl::run_compaction(const Compaction& c) {
+Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
+  bool abandoned_here = false;
+  if (abandoned == nullptr) abandoned = &abandoned_here;
+  *abandoned = false;
   const uint64_t start = now_micros();
   // Released before obsolete-file deletion below: a Version alive anywhere
   // keeps its files, so holding this one would keep the inputs on disk.
@@ -1510,7 +1545,7 @@ Status DBImpl::run_compaction(const Compaction& c) {
     edit.add_file(c.output_level(), *c.inputs[0][0]);
     stats_.trivial_moves.fetch_add(1, std::memory_order_relaxed);
   } else {
-    s = write_compaction_outputs(c, *base, &edit, &bytes_written, &dropped);
+    s = write_compaction_outputs(c, *base, &edit, &bytes_written, &dropped, abandoned);
   }
   // A failed log_and_apply() may still have put the edit in the MANIFEST (an
   // append that reached the file before its sync failed, or a new MANIFEST
@@ -1528,7 +1563,12 @@ Status DBImpl::run_compaction(const Compaction& c) {
     if (!manifest_uncertain) {
       for (const auto& [level, f] : edit.new_files()) pending_outputs_.erase(f.number);
     }
-    if (s.ok()) install_read_view();
+    if (s.ok()) {
+      install_read_view();
+      // Writers stalled on a full level 0 may go on now: a manual
+      // compaction's steps are not followed by the background's notify.
+      bg_cv_.notify_all();
+    }
   }
   if (!s.ok()) {
     // Outputs written but never offered to the MANIFEST are garbage now.
@@ -1565,7 +1605,11 @@ Status DBImpl::flush() {
   if (!s.ok()) return s;
   std::unique_lock<std::mutex> lock(mu_);
   bg_cv_.wait(lock, [this] { return sealed_.empty() || !bg_error_.ok() || shutting_down_; });
-  return bg_error_;
+  if (!bg_error_.ok()) return bg_error_;
+  // close() stops the flush thread: the memtable may still be waiting (its
+  // writes stay safe in the log, replayed at the next open).
+  if (!sealed_.empty()) return Status::IOError(dbname_ + ": the DB is closing");
+  return Status::OK();
 }
 
 Status DBImpl::compact_range(std::optional<std::string_view> begin,
@@ -1592,9 +1636,11 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   }
   // close() waits for this call to end: stop between compactions once it has
   // begun (relaxed: a hint; close() waits under mu_ for manual_compaction_).
+  bool abandoned = false;  // stopped by close(): an error to the caller, not a background error
   const auto stopped = [&] {
     if (s.ok() && stop_compactions_.load(std::memory_order_relaxed)) {
       s = Status::IOError(dbname_ + ": the DB is closing");
+      abandoned = true;
     }
     return !s.ok();
   };
@@ -1616,7 +1662,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       }
       for (const FileRef& f : c->inputs[1]) bottom_rewritten.insert(f->number);
     }
-    s = run_compaction(*c);
+    s = run_compaction(*c, &abandoned);
   }
   if (!stopped()) {
     // The bottom level's files in the range that no step rewrote (all of
@@ -1641,12 +1687,12 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       c.level = bottom - 1;
       c.manual = true;
       c.inputs[1] = std::move(run);
-      s = run_compaction(c);
+      s = run_compaction(c, &abandoned);
     }
   }
   std::lock_guard<std::mutex> guard(mu_);
   manual_compaction_ = false;
-  if (!s.ok() && !stop_compactions_.load()) record_background_error(s);
+  if (!s.ok() && !abandoned) record_background_error(s);
   bg_cv_.notify_all();
   return s;
 }

@@ -145,9 +145,11 @@ class DBImpl final : public DB {
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
   // point-in-time recovery stopped at damage). *torn_tail is set when the log
   // ended in a torn write (what was dropped), else cleared.
+  // *damaged: the log reader refused damage (in the default mode: damage
+  // with valid records after it).
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                     RecoveryInfo* info, bool* stop_here,
-                    std::optional<wal::DroppedRange>* torn_tail);
+                    std::optional<wal::DroppedRange>* torn_tail, bool* damaged);
   // Whether any of these WALs holds a record the reader accepts.
   Status any_log_holds_records(std::span<const uint64_t> log_numbers, bool* holds);
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
@@ -201,10 +203,12 @@ class DBImpl final : public DB {
   std::optional<Compaction> pick_background_compaction();
   // Runs one compaction (merging its inputs, or moving a file down) and
   // installs the result. The caller registered its inputs in compacting_.
-  Status run_compaction(const Compaction& c);
+  // *abandoned (optional) tells whether it failed only because close() asked
+  // it to stop: that is not a background error.
+  Status run_compaction(const Compaction& c, bool* abandoned = nullptr);
   // Builds the compaction's output tables; fills `edit` with them.
   Status write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
-                                  uint64_t* bytes_written, uint64_t* dropped);
+                                  uint64_t* bytes_written, uint64_t* dropped, bool* abandoned);
   // Writes `mem` as a level-0 table; meta is empty (number 0) when it held nothing.
   Status write_level0_table(const FrozenMemtable& mem, FileMetaData* meta);
   // How an output table is built: above the bottommost level, zstd literals

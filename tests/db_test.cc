@@ -713,6 +713,27 @@ TEST_F(DBTest, PowerCutKeepsEverySyncedWrite) {
   EXPECT_EQ(get("last"), "synced");
 }
 
+TEST_F(DBTest, NewDBSurvivesAPowerCutRightAfterItsFirstSyncedWrite) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+  Options options;
+  options.file_system = fault;
+  const std::string path = dir_.file("new") + "/";  // not there yet; spelled with a slash
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, path, &db));
+  WriteOptions sync;
+  sync.sync = true;
+  FSDB_ASSERT_OK(db->put(sync, "k", "acknowledged"));
+  fault->set_active(false);  // the power goes
+  db.reset();
+  fault->drop_unsynced_data();
+  fault->set_active(true);
+  options.create_if_missing = false;
+  FSDB_ASSERT_OK(DB::open(options, path, &db)) << "the directory's own entry was synced";
+  std::string value;
+  FSDB_ASSERT_OK(db->get("k", &value));
+  EXPECT_EQ(value, "acknowledged");
+}
+
 TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
   // Fail each mutating call of a flush in turn: the rotation's WAL sync, the new
   // WAL, the table, its sync, the directory sync, the MANIFEST, CURRENT...
@@ -1065,6 +1086,9 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_TRUE(s.is_corruption()) << s.to_string();
   EXPECT_NE(s.to_string().find(".log"), std::string::npos) << s.to_string();
   EXPECT_NE(s.to_string().find("offset"), std::string::npos) << s.to_string();
+  // The newest log: a power cut can leave such a hole, and the error says
+  // which mode recovers the writes before it.
+  EXPECT_NE(s.to_string().find("kPointInTime"), std::string::npos) << s.to_string();
 
   Options skip;
   skip.wal_recovery_mode = WalRecoveryMode::kSkipAnyCorruptedRecords;
@@ -1245,6 +1269,23 @@ TEST_F(DBTest, TornEndOfALogFollowedByRecordsIsDamage) {
   FSDB_ASSERT_OK(DB::open(Options(), second, &db));
   for (int i = 0; i < 299; ++i) ASSERT_TRUE(db->get(key_of(i), &v).ok()) << i;
   EXPECT_TRUE(db->get(key_of(299), &v).is_not_found()) << "the torn record is dropped";
+  db.reset();
+
+  // Damage in the middle of the first log, a later log holding records: the
+  // first log was complete once, so no power cut explains the damage, and
+  // the error does not suggest one (it does for the newest log: see
+  // DamagedWalIsReportedOrHandledAsTheRecoveryModeSays).
+  const std::string third = dir_.file("third");
+  FSDB_ASSERT_OK(posix_file_system()->create_dir(third));
+  prepare(third, /*later_records=*/true);
+  std::string bytes;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), damaged_log, &bytes));
+  bytes[20000] ^= 0x55;
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, damaged_log, true));
+  s = DB::open(Options(), third, &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find("offset"), std::string::npos) << s.to_string();
+  EXPECT_EQ(s.to_string().find("lost power"), std::string::npos) << s.to_string();
 }
 
 }  // namespace

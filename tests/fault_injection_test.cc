@@ -47,6 +47,35 @@ TEST_F(FaultInjectionTest, FileWhoseDirectoryWasNotSyncedDisappears) {
   EXPECT_FALSE(exists(path)) << "synced data, but the directory entry never was";
 }
 
+TEST_F(FaultInjectionTest, DirectoryCreatedSinceItsParentsLastSyncGoesWithItsFiles) {
+  const std::string sub = dir_.file("db");
+  FSDB_ASSERT_OK(fs_.create_dir(sub));
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "data", sub + "/CURRENT", true));
+  FSDB_ASSERT_OK(fs_.sync_dir(sub));  // the file's entry is durable, the directory's is not
+  fs_.drop_unsynced_data();
+  EXPECT_FALSE(exists(sub)) << "its parent was never synced";
+
+  FSDB_ASSERT_OK(fs_.create_dir(sub));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "data", sub + "/CURRENT", true));
+  FSDB_ASSERT_OK(fs_.sync_dir(sub));
+  FSDB_ASSERT_OK(fs_.create_dir(sub)) << "an existing directory";
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(sub + "/CURRENT"), "data") << "both entries were synced";
+}
+
+TEST_F(FaultInjectionTest, TrailingSlashesNameTheSameDirectory) {
+  // A DB opened as "dir/" names its files "dir//000001.log".
+  const std::string with_slash = dir_.path() + "/";
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "kept", with_slash + "/CURRENT", true));
+  FSDB_ASSERT_OK(fs_.sync_dir(with_slash));
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "kept too", dir_.file("MANIFEST"), true));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("CURRENT")), "kept");
+  EXPECT_EQ(read(dir_.file("MANIFEST")), "kept too");
+}
+
 TEST_F(FaultInjectionTest, UnsyncedRenameIsUndoneAndTheOldTargetComesBack) {
   // The CURRENT dance: write a temp file, sync it, rename over the old one.
   FSDB_ASSERT_OK(write_string_to_file(fs_, "MANIFEST-1\n", dir_.file("CURRENT"), true));

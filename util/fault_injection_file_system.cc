@@ -31,11 +31,19 @@ std::string without_trailing_slashes(std::string path) {
   return path;
 }
 
+// The directory whose entry names `path`, spelled as sync_dir() keys it
+// (no trailing slashes), however the caller spelled either.
 std::string dir_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
+  const std::string trimmed = without_trailing_slashes(path);
+  const size_t slash = trimmed.rfind('/');
   if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
+  const std::string dir = without_trailing_slashes(trimmed.substr(0, slash));
+  return dir.empty() ? "/" : dir;
+}
+
+bool is_within(const std::string& path, const std::string& dir) {
+  return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+         path[dir.size()] == '/';
 }
 
 }  // namespace
@@ -45,10 +53,10 @@ struct FaultInjectionFileSystem::State {
     uint64_t size = 0;         // bytes appended through this file system
     uint64_t synced_size = 0;  // bytes made durable by sync()
   };
-  enum class OpKind { kCreate, kRename, kRemove };
+  enum class OpKind { kCreate, kRename, kRemove, kCreateDir };
   struct PendingOp {
     OpKind kind;
-    std::string path;                          // created / removed / rename target
+    std::string path;                          // created / removed / rename target / new directory
     std::string from;                          // rename source
     std::optional<std::string> saved_content;  // what the operation destroyed
   };
@@ -259,6 +267,18 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
         }
         break;
       }
+      case State::OpKind::kCreateDir: {
+        // The directory never made it to disk, nor did anything in it.
+        std::vector<std::string> names;
+        if (base_->get_children(it->path, &names).ok()) {
+          for (const std::string& name : names) (void)base_->remove_file(it->path + "/" + name);
+        }
+        (void)base_->remove_dir(it->path);
+        for (auto f = st.files.begin(); f != st.files.end();) {
+          f = is_within(f->first, it->path) ? st.files.erase(f) : std::next(f);
+        }
+        break;
+      }
       case State::OpKind::kRemove:
         if (it->saved_content) {
           (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
@@ -432,7 +452,13 @@ Status FaultInjectionFileSystem::create_dir(const std::string& path) {
   std::lock_guard<std::mutex> guard(state_->mu);
   Status s = state_->check_mutation();
   if (!s.ok()) return s.with_context(path + ": mkdir");
-  return base_->create_dir(path);
+  const bool existed = base_->file_exists(path);
+  s = base_->create_dir(path);
+  if (s.ok() && !existed) {
+    state_->pending_ops[dir_of(path)].push_back(
+        {State::OpKind::kCreateDir, without_trailing_slashes(path), {}, {}});
+  }
+  return s;
 }
 
 Status FaultInjectionFileSystem::remove_dir(const std::string& path) {

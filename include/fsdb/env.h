@@ -254,7 +254,8 @@ class FaultInjectionFileSystem : public FileSystem {
 
   // Power loss: every file returns to its length at its last sync; files
   // created, and renames made, since their directory's last sync are undone;
-  // removals not made durable bring the file back. Files still open belong to
+  // removals not made durable bring the file back; a directory created since
+  // its parent's last sync goes, with everything in it. Files still open belong to
   // the process that "lost power": every later call on them fails with IOError.
   // Call it once the DB using this file system has been destroyed or abandoned.
   void drop_unsynced_data();
