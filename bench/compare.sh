@@ -84,6 +84,9 @@ for line in sys.stdin:
 
 if [ "$report_only" = 0 ]; then
 : >"$results"
+# The charts name the machine the runs were made on, also when --report-only
+# redraws them elsewhere.
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" >"$out/machine.txt"
 : >"$log"
 start=$(date +%s)
 for round in $(seq 1 "$rounds"); do
@@ -204,7 +207,10 @@ with open(out + "/space.dat", "w") as fh:
 PY
 
 if command -v gnuplot >/dev/null; then
-  machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), num=$num, median of $rounds"
+  machine="machine not recorded"
+  [ -s "$out/machine.txt" ] && machine=$(cat "$out/machine.txt")
+  rounds_run=$(python3 -c 'import json, sys; print(max((json.loads(l)["round"] for l in open(sys.argv[1]) if l.strip()), default=0))' "$results")
+  machine="$machine, num=$num, median of $rounds_run"
   gnuplot <<EOF
 set terminal pngcairo size 1200,560 font "sans,10" noenhanced
 set datafile missing "NaN"
