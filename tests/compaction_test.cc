@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -1046,6 +1047,133 @@ TEST_F(CompactionDBTest, WritesStopWhileFlushesLagButNeverFail) {
   }
   EXPECT_GT(number("fsdb.num-stalls"), 0u) << *db_->property("fsdb.stats");
   for (int i = 0; i < 1500; i += 37) ASSERT_EQ(get(key_of(i)), std::string(100, 's'));
+}
+
+// Holds the creation of tables by one chosen thread until opened: a manual
+// compaction (on the thread that called compact_range) stops before its first
+// output while the flush thread goes on.
+class TableGateFileSystem final : public FileSystemWrapper {
+ public:
+  TableGateFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  void hold(std::thread::id thread) {
+    std::lock_guard<std::mutex> guard(mu_);
+    held_ = thread;
+  }
+  void open_gate() {
+    std::lock_guard<std::mutex> guard(mu_);
+    held_ = std::thread::id();
+    cv_.notify_all();
+  }
+  bool holding_one() {
+    std::lock_guard<std::mutex> guard(mu_);
+    return waiting_;
+  }
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    if (path.ends_with(".sst")) {
+      std::unique_lock<std::mutex> lock(mu_);
+      while (held_ == std::this_thread::get_id()) {
+        waiting_ = true;
+        cv_.wait(lock);
+      }
+      waiting_ = false;
+    }
+    return FileSystemWrapper::new_writable_file(path, file);
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread::id held_;
+  bool waiting_ = false;
+};
+
+// A writer that waits on a full level 0 goes on as soon as a manual
+// compaction has emptied level 0, not only when compact_range() returns (a
+// full compaction of a large DB takes minutes after its first step).
+TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
+  test::ScratchDir dir;
+  auto gate = std::make_shared<TableGateFileSystem>();
+  struct Listener final : EventListener {
+    std::function<void()> on_compaction;
+    void on_compaction_completed(const CompactionInfo&) override {
+      if (on_compaction) on_compaction();
+    }
+  };
+  // The writer's progress, and whether it made any while the manual
+  // compaction's step was installed but compact_range() had not returned.
+  std::atomic<int> written{0};
+  std::atomic<bool> armed{false};
+  std::atomic<bool> progressed{false};
+  auto listener = std::make_shared<Listener>();
+  listener->on_compaction = [&] {
+    if (!armed.exchange(false)) return;  // the manual compaction's step only
+    const int before = written.load();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until && !progressed.load()) {
+      if (written.load() > before) progressed = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  Options options;
+  options.file_system = gate;
+  options.listener = listener;
+  options.memtable_bytes = 64 << 10;
+  options.max_sealed_memtables = 1;
+  options.l0_compaction_trigger = 3;
+  options.l0_slowdown_writes_trigger = 3;
+  options.l0_stop_writes_trigger = 3;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+  const std::string value(100, 'v');
+  for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), value));
+  FSDB_ASSERT_OK(db->flush());  // level 0: one table
+  for (int i = 100; i < 200; ++i) FSDB_ASSERT_OK(db->put(key_of(i), value));
+  auto level0 = [&] { return std::stoull(*db->property("fsdb.num-files-at-level0")); };
+
+  // The manual compaction flushes (level 0: two tables), then stops at its
+  // first output.
+  Status manual;
+  std::thread compactor([&] {
+    gate->hold(std::this_thread::get_id());
+    manual = db->compact_range(std::nullopt, std::nullopt);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!gate->holding_one()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_EQ(level0(), 2u);
+
+  // A writer fills level 0 to the stop trigger and waits.
+  std::atomic<bool> stop{false};
+  Status writer_status;
+  std::thread writer([&] {
+    for (int i = 200; !stop.load(); ++i) {
+      writer_status = db->put(key_of(i), value);
+      if (!writer_status.ok()) return;
+      written.fetch_add(1);
+    }
+  });
+  int last = -1;
+  while (std::stoull(*db->property("fsdb.num-stalls")) == 0 || written.load() != last) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << *db->property("fsdb.levels");
+    last = written.load();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(level0(), 3u) << "the writer waits on level 0";
+
+  // The compaction's first step takes the two tables it picked; after it,
+  // level 0 holds one table and the writer may go on. The listener runs
+  // after the step is installed and before compact_range() can return: the
+  // writer must make progress meanwhile.
+  armed = true;
+  gate->open_gate();
+  compactor.join();
+  stop = true;
+  writer.join();
+  FSDB_EXPECT_OK(manual);
+  FSDB_EXPECT_OK(writer_status);
+  EXPECT_TRUE(progressed.load()) << "the writer waited for the whole manual compaction";
 }
 
 }  // namespace

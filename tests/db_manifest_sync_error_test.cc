@@ -7,7 +7,10 @@
 // (Corruption: a live table file is missing). Found by tools/crashtest's errors
 // mode (seed 301).
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <string>
+#include <thread>
 
 #include "fsdb/db.h"
 #include "tests/support/test_util.h"
@@ -21,6 +24,8 @@ class FailingManifestSyncFileSystem final : public FileSystemWrapper {
  public:
   std::atomic<bool> armed{false};
   std::atomic<int> failures{0};
+  // Runs in the failing sync() before it returns (set before arming).
+  std::function<void()> before_failing;
 
   class File final : public WritableFileWrapper {
    public:
@@ -29,6 +34,7 @@ class FailingManifestSyncFileSystem final : public FileSystemWrapper {
     Status sync() override {
       if (fs_->armed.load() && path().find("MANIFEST") != std::string::npos) {
         (void)flush();
+        if (fs_->before_failing) fs_->before_failing();
         fs_->failures.fetch_add(1);
         return Status::IOError(path() + ": injected fdatasync failure");
       }
@@ -96,6 +102,52 @@ TEST(DBManifestSyncErrorTest, FailedCompactionKeepsOutputsTheManifestMayName) {
   for (it->seek_to_first(); it->valid(); it->next()) ++n;
   FSDB_EXPECT_OK(it->status());
   EXPECT_EQ(n, kTables * kKeys);
+}
+
+// close() stops compactions; one that fails for a reason of its own while
+// close() waits for it is still a background error: close() reports it (and
+// deletes no file, leaving the next open to decide).
+TEST(DBManifestSyncErrorTest, CompactionThatFailsDuringCloseIsReportedByClose) {
+  test::ScratchDir dir;
+  auto fs = std::make_shared<FailingManifestSyncFileSystem>();
+  std::atomic<bool> sync_reached{false};
+  std::atomic<bool> closing{false};
+  fs->before_failing = [&] {
+    sync_reached = true;
+    while (!closing.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // close() raises its stop flag first thing; give it time to.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  };
+  Options options;
+  options.file_system = fs;
+  options.l0_compaction_trigger = 50;  // compaction only when asked
+  options.l0_slowdown_writes_trigger = 50;
+  options.l0_stop_writes_trigger = 50;
+  constexpr int kTables = 4, kKeys = 200;
+  {
+    std::unique_ptr<DB> db;
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+    write_tables(*db, kTables, kKeys);
+    fs->armed = true;
+    Status manual;
+    std::thread compactor([&] { manual = db->compact_range(std::nullopt, std::nullopt); });
+    while (!sync_reached.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    closing = true;
+    Status s = db->close();
+    compactor.join();
+    EXPECT_TRUE(s.is_io_error()) << "close() must report it: " << s.to_string();
+    EXPECT_NE(s.to_string().find("injected fdatasync failure"), std::string::npos) << s.to_string();
+    EXPECT_FALSE(manual.ok());
+  }
+  fs->armed = false;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+  std::string value;
+  for (int i = 0; i < kTables * kKeys; ++i) {
+    Status s = db->get(key_of(i), &value);
+    ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
+    EXPECT_EQ(value, "value" + std::to_string(i % kTables));
+  }
 }
 
 TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
