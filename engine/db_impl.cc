@@ -1418,6 +1418,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
       options_.target_file_bytes);
   std::unique_ptr<TableBuilder> builder;
   FileMetaData meta;
+  uint64_t unfinished_output = 0;  // protected in pending_outputs_, not in the edit yet
   std::string last_user_key;
   bool has_last = false;
   Status s;
@@ -1430,6 +1431,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
     meta.file_size = builder->file_size();
     *bytes_written += meta.file_size;
     edit->add_file(c.output_level(), meta);
+    unfinished_output = 0;
     builder.reset();
     return Status::OK();
   };
@@ -1464,6 +1466,7 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
         std::lock_guard<std::mutex> guard(mu_);
         pending_outputs_.insert(meta.number);
       }
+      unfinished_output = meta.number;
       s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), output_options, &builder);
       if (!s.ok()) break;
       append_internal_key(&meta.smallest, user_key, seq, input->kind());
@@ -1484,11 +1487,11 @@ Status DBImpl::write_compaction_outputs(const Compaction& c, const Version& base
   }
   if (s.ok()) s = input->status();
   if (s.ok() && builder != nullptr) s = finish_output();
-  if (!s.ok() && builder != nullptr) {
-    builder->abandon();
+  if (!s.ok() && builder != nullptr) builder->abandon();  // removes its file
+  if (!s.ok() && unfinished_output != 0) {
     // Never offered to the MANIFEST: its number need not stay protected.
     std::lock_guard<std::mutex> guard(mu_);
-    pending_outputs_.erase(meta.number);
+    pending_outputs_.erase(unfinished_output);
   }
   // The outputs' directory entries must be durable before the MANIFEST names them.
   if (s.ok()) s = fs_->sync_dir(dbname_);
