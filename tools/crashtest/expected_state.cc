@@ -110,12 +110,13 @@ Status JournalWriter::begin(const OpRecord& op) {
   return write_out();
 }
 
-void JournalWriter::finish(const OpRecord& op) {
+Status JournalWriter::finish(const OpRecord& op) {
   char buf[64];
   const int n = std::snprintf(buf, sizeof(buf), "%c %u %" PRIu64 " %" PRIu64 "\n",
                               op.outcome == OpOutcome::kAcked ? 'A' : 'F', op.thread, op.counter,
                               op.end_tick);
   buffer_.append(buf, static_cast<size_t>(n));
+  return write_out();
 }
 
 Status JournalWriter::flush() { return buffer_.empty() ? Status::OK() : write_out(); }

@@ -73,8 +73,11 @@ class JournalWriter {
   Status open(const std::string& dir, uint32_t thread, bool sync);
   // Writes the op's "begin" line, and every buffered line, to the file.
   Status begin(const OpRecord& op);
-  // Buffers the op's outcome line.
-  void finish(const OpRecord& op);
+  // Writes the op's outcome line to the file at once: a kill right after an
+  // acknowledgement must find it recorded, or the verifier would take the
+  // newest acknowledged write of each thread for one still in flight, and
+  // not require it.
+  Status finish(const OpRecord& op);
   // Writes buffered lines.
   Status flush();
 

@@ -324,8 +324,9 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // Half the cycles let unsynced writers append to the log themselves, as
   // they do to a mapped log (the fault file system never maps).
   fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);
-  Workload workload(db_.get(), w, baseline_);
   const uint64_t before = fault_fs_->injected_faults();
+  w.faults_injected = [this, before] { return fault_fs_->injected_faults() > before; };
+  Workload workload(db_.get(), w, baseline_);
   const bool by_count = rng() % 2 == 0;
   workload.start();
   if (by_count) {
@@ -396,6 +397,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                       : Status::IOError("injected ENOSPC: No space left on device");
   const bool include_reads = rng() % 2 == 0;
   const uint64_t before = fault_fs_->injected_faults();
+  w.faults_injected = [this, before] { return fault_fs_->injected_faults() > before; };
   Workload workload(db_.get(), w, baseline_);
   workload.start();
   sleep_ms(rng() % 200);

@@ -50,7 +50,12 @@ std::string make_value(const ValueId& id, uint32_t max_padding) {
   std::string value(buf, static_cast<size_t>(n));
   const uint64_t h = mix(id.epoch * 0x100000001b3ULL ^ mix(id.thread) ^ mix(id.counter << 20) ^
                          mix(static_cast<uint64_t>(id.key) << 40));
-  const size_t padding = max_padding == 0 ? 0 : h % (max_padding + 1);
+  // One value in 128 is large (32-40 KiB): its log record spans log blocks
+  // (first, middle and last fragments) and it fills table blocks on its own.
+  const bool large = max_padding != 0 && (h >> 57) == 0;
+  const size_t padding = max_padding == 0 ? 0
+                         : large          ? (size_t{32} << 10) + h % (size_t{8} << 10)
+                                          : h % (max_padding + 1);
   value.reserve(value.size() + padding);
   for (size_t i = 0; i < padding; ++i)
     value.push_back(static_cast<char>('a' + (h >> (i % 48)) % 26));

@@ -3,7 +3,8 @@
 // A key is "key" + six digits of its index, so the DB's byte order is the
 // index order. A value is
 //   "v1.e<epoch>.t<thread>.c<counter>.k<key index>." + padding
-// where the padding length is a hash of the other fields. A value read back is
+// where the padding length is a hash of the other fields (at most max_padding,
+// but 32-40 KiB for one value in 128, so that records span log blocks). A value read back is
 // parsed and then rebuilt from its fields and compared byte for byte, so a torn
 // or foreign value can never pass as one the harness wrote.
 //
@@ -31,7 +32,8 @@ std::string key_name(uint32_t index);
 // The key index, or nullopt when `key` is not a harness key.
 std::optional<uint32_t> parse_key_name(std::string_view key);
 
-// The one value the write `id` puts; `max_padding` bounds the padding.
+// The one value the write `id` puts; `max_padding` bounds the padding of all
+// but the large values (none when it is 0).
 std::string make_value(const ValueId& id, uint32_t max_padding);
 // The writer of `value`, or nullopt when it is not exactly make_value(id, max_padding).
 std::optional<ValueId> parse_value(std::string_view value, uint32_t max_padding);

@@ -53,14 +53,65 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
       scanned[*k] = std::string(it->value());
     }
     if (!it->status().ok()) violation("scan: " + it->status().to_string());
-    // Backwards too: the reverse merge must yield the same keys.
+    // Backwards too: the reverse merge must yield the same keys, in reverse
+    // order, with the same values.
     size_t backward = 0;
-    for (it->seek_to_last(); it->valid(); it->prev()) ++backward;
+    std::optional<uint32_t> after;
+    for (it->seek_to_last(); it->valid(); it->prev()) {
+      ++backward;
+      const auto k = parse_key_name(it->key());
+      if (!k || *k >= in.keys) {
+        violation("backward scan: a key that was never written: '" + std::string(it->key()) + "'");
+        continue;
+      }
+      if (after && *k >= *after) {
+        violation("backward scan: " + key_name(*k) + " before " + key_name(*after) +
+                  ": out of order");
+      }
+      after = k;
+      if (scanned[*k] != std::string(it->value())) {
+        violation("backward scan: " + key_name(*k) + " has a value the forward scan " +
+                  (scanned[*k] ? "did not return" : "did not find"));
+      }
+    }
+    if (!it->status().ok()) violation("backward scan: " + it->status().to_string());
     const size_t forward = static_cast<size_t>(
         std::count_if(scanned.begin(), scanned.end(), [](const auto& v) { return v.has_value(); }));
     if (it->status().ok() && backward != forward) {
       violation("scan: " + std::to_string(forward) + " keys forward but " +
                 std::to_string(backward) + " backward");
+    }
+    // Seeks into the middle, each way: the iterator's positioning, not only
+    // its full walks. -1: no key there (the end, or before the start).
+    auto at = [&]() -> int64_t {
+      if (!it->valid()) return -1;
+      const auto k = parse_key_name(it->key());
+      return k ? static_cast<int64_t>(*k) : -2;
+    };
+    auto name_of = [](int64_t k, const char* none) {
+      return k >= 0 ? key_name(static_cast<uint32_t>(k)) : std::string(none);
+    };
+    for (uint32_t target = 0; target < in.keys; target += std::max<uint32_t>(1, in.keys / 16)) {
+      int64_t expect_next = -1, expect_prev = -1;
+      for (uint32_t k = target; k < in.keys && expect_next < 0; ++k) {
+        if (scanned[k]) expect_next = k;
+      }
+      for (uint32_t k = target + 1; k-- > 0 && expect_prev < 0;) {
+        if (scanned[k]) expect_prev = k;
+      }
+      it->seek(key_name(target));
+      const int64_t got_next = at();
+      if (it->status().ok() && got_next != expect_next) {
+        violation("seek(" + key_name(target) + ") landed on " + name_of(got_next, "the end") +
+                  ", not " + name_of(expect_next, "the end"));
+      }
+      it->seek_for_prev(key_name(target));
+      const int64_t got_prev = at();
+      if (it->status().ok() && got_prev != expect_prev) {
+        violation("seek_for_prev(" + key_name(target) + ") landed on " +
+                  name_of(got_prev, "the start") + ", not " + name_of(expect_prev, "the start"));
+      }
+      if (!it->status().ok()) violation("seek: " + it->status().to_string());
     }
   }
   std::vector<std::string> names;

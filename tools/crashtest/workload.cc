@@ -82,6 +82,10 @@ void Workload::note_failure(const Status& s, const char* what) {
   counters_.failed.fetch_add(1);
   if (!options_.errors_expected) {
     report(std::string("unexpected error from ") + what + ": " + s.to_string());
+  } else if (options_.faults_injected && !options_.faults_injected()) {
+    // The injector counts a fault before the failing call returns it, so
+    // every error it caused is seen after its count.
+    report(std::string("error from ") + what + " before any fault was injected: " + s.to_string());
   }
 }
 
@@ -191,6 +195,13 @@ void Workload::do_write(ThreadState& ts, OpKind kind) {
   }
   op.end_tick = tick_.fetch_add(1) + 1;
   op.outcome = s.ok() ? OpOutcome::kAcked : OpOutcome::kFailed;
+  if (ts.journal_ok && !options_.journal_dir.empty()) {
+    Status js = ts.journal.finish(op);
+    if (!js.ok()) {
+      report("harness: journal write failed: " + js.to_string());
+      ts.journal_ok = false;
+    }
+  }
   for (const KeyWrite& w : op.writes) {
     KeyModel& m = models_[w.key];
     if (s.ok()) {
@@ -214,7 +225,6 @@ void Workload::do_write(ThreadState& ts, OpKind kind) {
     // A DB with a background error fails every write at once: do not spin.
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  if (ts.journal_ok && !options_.journal_dir.empty()) ts.journal.finish(op);
   ts.ops.push_back(std::move(op));
 }
 

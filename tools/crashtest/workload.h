@@ -50,6 +50,9 @@ struct WorkloadOptions {
   bool journal_sync = false;
   // Whether a failed DB call is expected (fault injection) or a violation.
   bool errors_expected = false;
+  // With errors_expected: whether a fault has been injected yet. An error
+  // before the first one is a violation (the engine failed on its own).
+  std::function<bool()> faults_injected;
   // Called at once with each violation (from the thread that found it), so a
   // process that is about to be killed has already reported it.
   std::function<void(const std::string&)> on_violation;
