@@ -292,6 +292,28 @@ TEST_F(CrashtestVerifierTest, CatchesAHoleInTheCommitOrder) {
   EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
 }
 
+TEST_F(CrashtestVerifierTest, ARemovalThatExplainsAnAbsentKeyIsEvidenceToo) {
+  // Key 0 began with a value and is gone: thread 1's removal, the only one,
+  // survived. Thread 0's put was acknowledged before that removal began, so
+  // it must have survived too.
+  ops_ = {make_op(0, 1, OpKind::kPut, false, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(1, 1, OpKind::kRemove, false, 3, 0, OpOutcome::kPending, {{0, false}})};
+  remove(0);
+  VerifyResult r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(1)), std::string::npos) << all(r);
+  put(1, value(0, 1, 1));
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty()) << all(r);
+  // A batch whose removal survived survived whole: its put must show.
+  remove(1);
+  ops_ = {make_op(0, 1, OpKind::kBatch, false, 1, 0, OpOutcome::kPending, {{2, true}, {0, false}})};
+  r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(2)), std::string::npos) << all(r);
+  put(2, value(0, 1, 2));
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty()) << all(r);
+}
+
 TEST_F(CrashtestVerifierTest, LaterWritesOfAKeyMayWinButNotEarlierOnes) {
   ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
           make_op(0, 2, OpKind::kPut, false, 3, 4, OpOutcome::kAcked, {{1, true}}),

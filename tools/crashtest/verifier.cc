@@ -195,33 +195,64 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
     ++r.surviving_writes;
   }
 
-  // 4. The survivors: durable-by-mode acknowledged writes, visible writes, and
-  // every write acknowledged before one of those started.
-  uint64_t horizon = 0;  // the latest start tick among writes known to have survived
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const OpRecord& op = ops[i];
-    const bool acked = op.outcome == OpOutcome::kAcked;
-    const bool durable =
-        acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
-    if (durable || visible[i]) horizon = std::max(horizon, op.start_tick);
-  }
+  // 4. The survivors: durable-by-mode acknowledged writes, writes known to
+  // have survived (a visible value, or a removal that alone explains an
+  // absent key), and every write acknowledged before one of those started.
   std::vector<bool> required(ops.size(), false);
+  auto find_required = [&] {
+    uint64_t horizon = 0;  // the latest start tick among writes known to have survived
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const OpRecord& op = ops[i];
+      const bool acked = op.outcome == OpOutcome::kAcked;
+      const bool durable =
+          acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
+      if (durable || visible[i]) horizon = std::max(horizon, op.start_tick);
+    }
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const OpRecord& op = ops[i];
+      const bool acked = op.outcome == OpOutcome::kAcked;
+      required[i] =
+          visible[i] || (acked && op.end_tick < horizon) ||
+          (acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point()));
+    }
+  };
+  // The position of the last write of key k that had to survive (0: none).
+  auto must_of = [&](uint32_t k) {
+    size_t must = 0;
+    for (size_t i = 0; i < history[k].size(); ++i) {
+      if (required[history[k][i].op]) must = i + 1;
+    }
+    return must;
+  };
+  // A key that is absent although a value had to survive (its required put,
+  // or what the cycle began with) was removed by a later removal, and the
+  // first of them survived whichever did (writes of one key never overlap):
+  // it is evidence like a visible value, and may require more. To a fixed point.
+  for (bool learned = true; learned;) {
+    learned = false;
+    find_required();
+    for (uint32_t k = 0; k < in.keys; ++k) {
+      if (scanned[k]) continue;
+      const auto& h = history[k];
+      const size_t must = must_of(k);
+      const bool value_required =
+          must == 0 ? base.values.size() > k && base.values[k].has_value() : h[must - 1].is_put;
+      if (!value_required) continue;
+      for (size_t i = must; i < h.size(); ++i) {
+        if (h[i].is_put) continue;
+        if (!visible[h[i].op]) visible[h[i].op] = learned = true;
+        break;
+      }
+    }
+  }
   for (size_t i = 0; i < ops.size(); ++i) {
-    const OpRecord& op = ops[i];
-    const bool acked = op.outcome == OpOutcome::kAcked;
-    required[i] =
-        visible[i] || (acked && op.end_tick < horizon) ||
-        (acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point()));
-    if (required[i] && !op.writes.empty()) ++r.required_writes;
+    if (required[i] && !ops[i].writes.empty()) ++r.required_writes;
   }
 
   // 5. Each key must show its last surviving write or a later one.
   for (uint32_t k = 0; k < in.keys; ++k) {
     const auto& h = history[k];
-    size_t must = 0;  // position of the last write that had to survive
-    for (size_t i = 0; i < h.size(); ++i) {
-      if (required[h[i].op]) must = i + 1;
-    }
+    const size_t must = must_of(k);  // position of the last write that had to survive
     bool ok = false;
     if (scanned[k]) {
       ok = shown_position[k] && *shown_position[k] >= must;
@@ -245,7 +276,8 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
     }
     const OpRecord& lost = ops[h[must - 1].op];
     const std::string why =
-        visible[h[must - 1].op] ? "its value is visible elsewhere (batch)"
+        visible[h[must - 1].op] ? "it is known to have survived: a value it wrote is visible, or "
+                                  "a removal of it alone explains an absent key"
         : lost.outcome == OpOutcome::kAcked &&
                 (in.durability == Durability::kEveryAcknowledged || lost.is_durability_point())
             ? "it was acknowledged and durable"
