@@ -772,12 +772,11 @@ class SlowTableSyncFileSystem final : public FileSystemWrapper {
   }
 };
 
-// Holds the directory listings made by one thread (a compact_range() caller)
-// at a gate until the test opens it.
-class GatedListingFileSystem final : public FileSystemWrapper {
+// Stops one chosen thread at a point of a file system until the test opens
+// the gate; every other thread passes.
+class ThreadGate {
  public:
-  GatedListingFileSystem() : FileSystemWrapper(posix_file_system()) {}
-  void hold_listings_of(std::thread::id id) {
+  void hold(std::thread::id id) {
     std::lock_guard<std::mutex> guard(mu_);
     held_ = id;
   }
@@ -786,21 +785,18 @@ class GatedListingFileSystem final : public FileSystemWrapper {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, std::chrono::minutes(1), [&] { return waiting_; });
   }
-  void open_gate() {
+  void open() {
     std::lock_guard<std::mutex> guard(mu_);
     open_ = true;
     cv_.notify_all();
   }
-  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (std::this_thread::get_id() == held_) {
-        waiting_ = true;
-        cv_.notify_all();
-        cv_.wait(lock, [&] { return open_; });
-      }
-    }
-    return FileSystemWrapper::get_children(dir, names);
+  // Where the file system calls it: waits while the gate holds this thread.
+  void pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (std::this_thread::get_id() != held_) return;
+    waiting_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
   }
 
  private:
@@ -809,6 +805,17 @@ class GatedListingFileSystem final : public FileSystemWrapper {
   std::thread::id held_;
   bool waiting_ = false;
   bool open_ = false;
+};
+
+// Holds the directory listings made by one thread (a compact_range() caller).
+class GatedListingFileSystem final : public FileSystemWrapper {
+ public:
+  GatedListingFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    gate.pass();
+    return FileSystemWrapper::get_children(dir, names);
+  }
+  ThreadGate gate;
 };
 
 // close() must wait for a compact_range() running on another thread: that
@@ -825,13 +832,13 @@ TEST_F(CompactionDBTest, CloseWaitsForACompactRangeOnAnotherThread) {
 
   Status compacted;
   std::thread compactor([&] {
-    fs->hold_listings_of(std::this_thread::get_id());
+    fs->gate.hold(std::this_thread::get_id());
     compacted = db_->compact_range(std::nullopt, std::nullopt);
   });
   // The compaction is installed and its deletion pass is about to list the
   // directory.
-  if (!fs->wait_until_held()) {
-    fs->open_gate();
+  if (!fs->gate.wait_until_held()) {
+    fs->gate.open();
     compactor.join();
     FAIL() << "compact_range() never listed the directory: " << compacted.to_string();
   }
@@ -843,7 +850,7 @@ TEST_F(CompactionDBTest, CloseWaitsForACompactRangeOnAnotherThread) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_FALSE(closed.load()) << "close() returned while compact_range() was still running";
-  fs->open_gate();
+  fs->gate.open();
   compactor.join();
   closer.join();
   FSDB_EXPECT_OK(close_status);
@@ -1049,42 +1056,17 @@ TEST_F(CompactionDBTest, WritesStopWhileFlushesLagButNeverFail) {
   for (int i = 0; i < 1500; i += 37) ASSERT_EQ(get(key_of(i)), std::string(100, 's'));
 }
 
-// Holds the creation of tables by one chosen thread until opened: a manual
-// compaction (on the thread that called compact_range) stops before its first
-// output while the flush thread goes on.
-class TableGateFileSystem final : public FileSystemWrapper {
+// Holds the table creations of one thread: a manual compaction (on the
+// thread that called compact_range) stops before its first output while the
+// flush thread goes on.
+class GatedTableFileSystem final : public FileSystemWrapper {
  public:
-  TableGateFileSystem() : FileSystemWrapper(posix_file_system()) {}
-  void hold(std::thread::id thread) {
-    std::lock_guard<std::mutex> guard(mu_);
-    held_ = thread;
-  }
-  void open_gate() {
-    std::lock_guard<std::mutex> guard(mu_);
-    held_ = std::thread::id();
-    cv_.notify_all();
-  }
-  bool holding_one() {
-    std::lock_guard<std::mutex> guard(mu_);
-    return waiting_;
-  }
+  GatedTableFileSystem() : FileSystemWrapper(posix_file_system()) {}
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
-    if (path.ends_with(".sst")) {
-      std::unique_lock<std::mutex> lock(mu_);
-      while (held_ == std::this_thread::get_id()) {
-        waiting_ = true;
-        cv_.wait(lock);
-      }
-      waiting_ = false;
-    }
+    if (path.ends_with(".sst")) gate.pass();
     return FileSystemWrapper::new_writable_file(path, file);
   }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread::id held_;
-  bool waiting_ = false;
+  ThreadGate gate;
 };
 
 // A writer that waits on a full level 0 goes on as soon as a manual
@@ -1092,7 +1074,7 @@ class TableGateFileSystem final : public FileSystemWrapper {
 // full compaction of a large DB takes minutes after its first step).
 TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   test::ScratchDir dir;
-  auto gate = std::make_shared<TableGateFileSystem>();
+  auto fs = std::make_shared<GatedTableFileSystem>();
   struct Listener final : EventListener {
     std::function<void()> on_compaction;
     void on_compaction_completed(const CompactionInfo&) override {
@@ -1115,7 +1097,7 @@ TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
     }
   };
   Options options;
-  options.file_system = gate;
+  options.file_system = fs;
   options.listener = listener;
   options.memtable_bytes = 64 << 10;
   options.max_sealed_memtables = 1;
@@ -1134,14 +1116,15 @@ TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   // first output.
   Status manual;
   std::thread compactor([&] {
-    gate->hold(std::this_thread::get_id());
+    fs->gate.hold(std::this_thread::get_id());
     manual = db->compact_range(std::nullopt, std::nullopt);
   });
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!gate->holding_one()) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!fs->gate.wait_until_held()) {
+    fs->gate.open();
+    compactor.join();
+    FAIL() << "the manual compaction never created a table";
   }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   ASSERT_EQ(level0(), 2u);
 
   // A writer fills level 0 to the stop trigger and waits.
@@ -1167,7 +1150,7 @@ TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   // after the step is installed and before compact_range() can return: the
   // writer must make progress meanwhile.
   armed = true;
-  gate->open_gate();
+  fs->gate.open();
   compactor.join();
   stop = true;
   writer.join();

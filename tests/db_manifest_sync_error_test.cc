@@ -69,14 +69,30 @@ void write_tables(DB& db, int tables, int keys_per_table) {
   }
 }
 
+// Compaction happens only when asked for.
+Options manual_compaction_options(std::shared_ptr<FileSystem> fs) {
+  Options options;
+  options.file_system = std::move(fs);
+  options.l0_compaction_trigger = 50;
+  options.l0_slowdown_writes_trigger = 50;
+  options.l0_stop_writes_trigger = 50;
+  return options;
+}
+
+// Every key write_tables() wrote reads back with its value.
+void expect_every_table_key(DB& db, int tables, int keys_per_table) {
+  std::string value;
+  for (int i = 0; i < tables * keys_per_table; ++i) {
+    Status s = db.get(key_of(i), &value);
+    ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
+    EXPECT_EQ(value, "value" + std::to_string(i % tables));
+  }
+}
+
 TEST(DBManifestSyncErrorTest, FailedCompactionKeepsOutputsTheManifestMayName) {
   test::ScratchDir dir;
   auto fs = std::make_shared<FailingManifestSyncFileSystem>();
-  Options options;
-  options.file_system = fs;
-  options.l0_compaction_trigger = 50;  // compaction only when asked
-  options.l0_slowdown_writes_trigger = 50;
-  options.l0_stop_writes_trigger = 50;
+  const Options options = manual_compaction_options(fs);
   constexpr int kTables = 4, kKeys = 200;
   {
     std::unique_ptr<DB> db;
@@ -91,12 +107,7 @@ TEST(DBManifestSyncErrorTest, FailedCompactionKeepsOutputsTheManifestMayName) {
   fs->armed = false;
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
-  std::string value;
-  for (int i = 0; i < kTables * kKeys; ++i) {
-    Status s = db->get(key_of(i), &value);
-    ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
-    EXPECT_EQ(value, "value" + std::to_string(i % kTables));
-  }
+  expect_every_table_key(*db, kTables, kKeys);
   std::unique_ptr<Iterator> it = db->new_iterator();
   int n = 0;
   for (it->seek_to_first(); it->valid(); it->next()) ++n;
@@ -118,11 +129,7 @@ TEST(DBManifestSyncErrorTest, CompactionThatFailsDuringCloseIsReportedByClose) {
     // close() raises its stop flag first thing; give it time to.
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   };
-  Options options;
-  options.file_system = fs;
-  options.l0_compaction_trigger = 50;  // compaction only when asked
-  options.l0_slowdown_writes_trigger = 50;
-  options.l0_stop_writes_trigger = 50;
+  const Options options = manual_compaction_options(fs);
   constexpr int kTables = 4, kKeys = 200;
   {
     std::unique_ptr<DB> db;
@@ -142,12 +149,7 @@ TEST(DBManifestSyncErrorTest, CompactionThatFailsDuringCloseIsReportedByClose) {
   fs->armed = false;
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
-  std::string value;
-  for (int i = 0; i < kTables * kKeys; ++i) {
-    Status s = db->get(key_of(i), &value);
-    ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
-    EXPECT_EQ(value, "value" + std::to_string(i % kTables));
-  }
+  expect_every_table_key(*db, kTables, kKeys);
 }
 
 TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
