@@ -16,6 +16,7 @@
 #include "sstable/table_builder.h"
 #include "sstable/table_iterator.h"
 #include "util/background_thread.h"
+#include "util/path.h"
 #include "wal/log_reader.h"
 #include "wal/write_batch_encoding.h"
 

@@ -38,15 +38,6 @@ std::string manifest_file_name(const std::string& dir, uint64_t number) {
   return dir + buf;
 }
 
-std::string parent_directory(std::string_view path) {
-  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
-  const size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return ".";
-  std::string_view parent = path.substr(0, slash);
-  while (parent.size() > 1 && parent.back() == '/') parent.remove_suffix(1);
-  return parent.empty() ? "/" : std::string(parent);
-}
-
 std::string current_file_name(const std::string& dir) { return dir + "/CURRENT"; }
 std::string lock_file_name(const std::string& dir) { return dir + "/LOCK"; }
 

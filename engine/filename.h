@@ -29,10 +29,6 @@ std::string lock_file_name(const std::string& dir);
 // and new files would then reuse, and truncate, live ones).
 inline constexpr uint64_t kMaxFileNumber = (uint64_t{1} << 62) - 1;
 
-// The directory that holds `path` ("." for a bare name), trailing slashes
-// ignored: where the directory entry of `path` lives.
-std::string parent_directory(std::string_view path);
-
 // Parses a name (not a path) of the forms above. False for anything else,
 // numbers above kMaxFileNumber included (such files are left alone).
 bool parse_file_name(std::string_view name, FileType* type, uint64_t* number);

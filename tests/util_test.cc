@@ -10,6 +10,7 @@
 #include "fsdb/status.h"
 #include "util/checksum.h"
 #include "util/coding.h"
+#include "util/path.h"
 
 namespace fsdb {
 namespace {
@@ -156,6 +157,17 @@ TEST(CodingTest, LengthPrefixedHandlesBinaryAndRejectsShortInput) {
   in = short_buf;
   EXPECT_FALSE(get_length_prefixed(&in, &out));
   EXPECT_EQ(in.size(), short_buf.size());
+}
+
+TEST(PathTest, ParentDirectoryIgnoresTrailingAndDoubledSlashes) {
+  EXPECT_EQ(parent_directory("db/000001.log"), "db");
+  EXPECT_EQ(parent_directory("db//000001.log"), "db");  // a DB opened as "db/"
+  EXPECT_EQ(parent_directory("a/b/"), "a");
+  EXPECT_EQ(parent_directory("/data/db"), "/data");
+  EXPECT_EQ(parent_directory("/db"), "/");
+  EXPECT_EQ(parent_directory("//db"), "/");
+  EXPECT_EQ(parent_directory("db"), ".");
+  EXPECT_EQ(parent_directory("db/"), ".");
 }
 
 TEST(ChecksumTest, MatchesKnownXxh3ValuesAndSplitsAgree) {

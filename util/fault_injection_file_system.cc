@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "fsdb/env.h"
+#include "util/path.h"
 
 namespace fsdb {
 namespace {
@@ -29,16 +30,6 @@ namespace {
 std::string without_trailing_slashes(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
-}
-
-// The directory whose entry names `path`, spelled as sync_dir() keys it
-// (no trailing slashes), however the caller spelled either.
-std::string dir_of(const std::string& path) {
-  const std::string trimmed = without_trailing_slashes(path);
-  const size_t slash = trimmed.rfind('/');
-  if (slash == std::string::npos) return ".";
-  const std::string dir = without_trailing_slashes(trimmed.substr(0, slash));
-  return dir.empty() ? "/" : dir;
 }
 
 bool is_within(const std::string& path, const std::string& dir) {
@@ -384,7 +375,7 @@ Status FaultInjectionFileSystem::new_writable_file(const std::string& path,
   if (!s.ok()) return s;
   state_->files[path] = State::FileState{};
   if (!existed) {
-    state_->pending_ops[dir_of(path)].push_back({State::OpKind::kCreate, path, {}, {}});
+    state_->pending_ops[parent_directory(path)].push_back({State::OpKind::kCreate, path, {}, {}});
   }
   *file = std::make_unique<FaultWritableFile>(state_, std::move(base), state_->generation);
   return Status::OK();
@@ -405,7 +396,7 @@ Status FaultInjectionFileSystem::new_appendable_file(const std::string& path,
     it->second.size = it->second.synced_size = base->size();
   }
   if (!existed) {
-    state_->pending_ops[dir_of(path)].push_back({State::OpKind::kCreate, path, {}, {}});
+    state_->pending_ops[parent_directory(path)].push_back({State::OpKind::kCreate, path, {}, {}});
   }
   *file = std::make_unique<FaultWritableFile>(state_, std::move(base), state_->generation);
   return Status::OK();
@@ -444,7 +435,8 @@ Status FaultInjectionFileSystem::remove_file(const std::string& path) {
   s = base_->remove_file(path);
   if (!s.ok()) return s;
   state_->files.erase(path);
-  state_->pending_ops[dir_of(path)].push_back({State::OpKind::kRemove, path, {}, std::move(saved)});
+  state_->pending_ops[parent_directory(path)].push_back(
+      {State::OpKind::kRemove, path, {}, std::move(saved)});
   return Status::OK();
 }
 
@@ -455,7 +447,7 @@ Status FaultInjectionFileSystem::create_dir(const std::string& path) {
   const bool existed = base_->file_exists(path);
   s = base_->create_dir(path);
   if (s.ok() && !existed) {
-    state_->pending_ops[dir_of(path)].push_back(
+    state_->pending_ops[parent_directory(path)].push_back(
         {State::OpKind::kCreateDir, without_trailing_slashes(path), {}, {}});
   }
   return s;
@@ -489,7 +481,7 @@ Status FaultInjectionFileSystem::rename_file(const std::string& from, const std:
     node.key() = to;
     state_->files.insert(std::move(node));
   }
-  state_->pending_ops[dir_of(to)].push_back(
+  state_->pending_ops[parent_directory(to)].push_back(
       {State::OpKind::kRename, to, from, std::move(overwritten)});
   return Status::OK();
 }
