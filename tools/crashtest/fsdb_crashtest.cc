@@ -57,6 +57,43 @@ uint64_t mix(uint64_t a, uint64_t b) {
 
 void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
+// Starts `args` (a program and its arguments) with stdout and stderr in
+// `log_path`; -1 when fork fails.
+pid_t spawn(std::vector<std::string> args, const std::string& log_path) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd >= 0) {
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+  }
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  ::execv(argv[0], argv.data());
+  _exit(127);
+}
+
+// Waits up to `wait_ms` for `pid`, then SIGKILLs it; *killed tells which.
+int reap(pid_t pid, uint64_t wait_ms, bool* killed) {
+  const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+  int status = 0;
+  *killed = false;
+  while (Clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    sleep_ms(2);
+  }
+  ::kill(pid, SIGKILL);
+  *killed = true;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+std::string read_log(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 struct Config {
   std::string mode;
   uint64_t seed = 0;
@@ -80,7 +117,8 @@ struct Totals {
   uint64_t clean_exits = 0;
   uint64_t power_cuts = 0;
   uint64_t torn = 0;
-  uint64_t recovery_cuts = 0;  // a second power cut while recovering from the first
+  uint64_t recovery_cuts = 0;   // a second power cut while recovering from the first
+  uint64_t recovery_kills = 0;  // a second kill, inside the recovery from the first
   uint64_t injected_errors = 0;
   uint64_t failed_calls = 0;
   uint64_t keys_verified = 0;
@@ -99,6 +137,9 @@ class CrashTest {
 
  private:
   bool kill_cycle(uint64_t cycle, std::mt19937_64& rng);
+  // After a kill: a second process recovers the DB and dies at a kill point
+  // inside the recovery. False (and reported) when that process fails.
+  bool kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint64_t profile);
   bool powercut_cycle(uint64_t cycle, std::mt19937_64& rng);
   bool errors_cycle(uint64_t cycle, std::mt19937_64& rng);
   // Verifies `db_` and makes what it saw the next baseline.
@@ -205,48 +246,16 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    : ("kill point " + kill_point).c_str());
   }
   const std::string log_path = state_dir_ + "/stress.log";
-  const pid_t pid = ::fork();
+  const pid_t pid = spawn(args, log_path);
   if (pid < 0) {
     harness_failure("fork failed");
     return false;
   }
-  if (pid == 0) {
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    _exit(127);
-  }
   // Wait for the chosen moment (or, at a kill point, at most 4 s for the
   // child to reach it), then SIGKILL whatever still runs.
-  const uint64_t wait_ms = kill_point.empty() ? delay_ms : 4000;
-  const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
-  int status = 0;
-  bool reaped = false;
-  while (Clock::now() < until) {
-    const pid_t r = ::waitpid(pid, &status, WNOHANG);
-    if (r == pid) {
-      reaped = true;
-      break;
-    }
-    sleep_ms(2);
-  }
   bool parent_killed = false;
-  if (!reaped) {
-    ::kill(pid, SIGKILL);
-    parent_killed = true;
-    ::waitpid(pid, &status, 0);
-  }
-  std::string child_log;
-  {
-    std::ifstream in(log_path);
-    child_log.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
+  const int status = reap(pid, kill_point.empty() ? delay_ms : 4000, &parent_killed);
+  const std::string child_log = read_log(log_path);
   const std::string extra =
       "child: " + child_command + "\nchild output:\n" +
       (child_log.size() > 4000 ? "..." + child_log.substr(child_log.size() - 4000) : child_log);
@@ -276,6 +285,12 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
     fail(cycle, {what}, extra);
     return false;
   }
+
+  // A quarter of the cycles crash the recovery too, before this process
+  // recovers and verifies: the recovery of a crashed DB must survive a kill
+  // at any of its steps (replayed tables, the new MANIFEST, CURRENT, the old
+  // logs' removal).
+  if (rng() % 4 == 0 && !kill_inside_recovery(cycle, rng, profile)) return false;
 
   std::vector<OpRecord> ops;
   Status s = load_journals(state_dir_, &ops);
@@ -309,6 +324,48 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
     return false;
   }
   return true;
+}
+
+bool CrashTest::kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint64_t profile) {
+  static const char* const kPoints[] = {"create:.sst:1",     "sync:.sst:1",
+                                        "append:MANIFEST:1", "sync:MANIFEST:1",
+                                        "rename:CURRENT:1",  "rename:CURRENT:1:after",
+                                        "create:.log:1",     "remove:.log:1",
+                                        "sync_dir::1",       "sync_dir::2"};
+  const std::string kill_point = kPoints[rng() % (sizeof(kPoints) / sizeof(kPoints[0]))];
+  std::vector<std::string> args = {config_.stress,
+                                   "--db=" + db_dir_,
+                                   "--state=" + state_dir_,
+                                   "--keys=" + std::to_string(config_.keys),
+                                   "--profile=" + std::to_string(profile),
+                                   "--open_only",
+                                   "--kill_point=" + kill_point};
+  std::string command;
+  for (const std::string& a : args) command += (command.empty() ? "" : " ") + a;
+  if (config_.verbose) {
+    std::printf("kill cycle %llu: recovery, kill point %s\n",
+                static_cast<unsigned long long>(cycle), kill_point.c_str());
+  }
+  const std::string log_path = state_dir_ + "/recovery.log";
+  const pid_t pid = spawn(args, log_path);
+  if (pid < 0) {
+    harness_failure("fork failed");
+    return false;
+  }
+  bool parent_killed = false;
+  const int status = reap(pid, 30'000, &parent_killed);
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !parent_killed) {
+    ++totals_.recovery_kills;  // died at its kill point
+    return true;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;  // the point never came
+  const std::string what =
+      parent_killed ? "the recovery did not end within 30 s"
+      : WIFEXITED(status)
+          ? "the recovery process exited with status " + std::to_string(WEXITSTATUS(status))
+          : "the recovery process died of signal " + std::to_string(WTERMSIG(status));
+  fail(cycle, {what}, "recovery: " + command + "\noutput:\n" + read_log(log_path));
+  return false;
 }
 
 // ---------------------------------------------------------------- powercut
@@ -523,6 +580,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"power_cuts", t.power_cuts},
                                                      {"torn", t.torn},
                                                      {"recovery_cuts", t.recovery_cuts},
+                                                     {"recovery_kills", t.recovery_kills},
                                                      {"injected_errors", t.injected_errors},
                                                      {"failed_calls", t.failed_calls},
                                                      {"keys_verified", t.keys_verified},

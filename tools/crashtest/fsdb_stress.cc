@@ -3,8 +3,10 @@
 //
 //   fsdb_stress --db=DIR --state=DIR --epoch=N [--seed=S] [--threads=1..4]
 //               [--keys=N] [--profile=P] [--duration=10s] [--kill_point=SPEC]
-//               [--sync_fraction=0.05] [--journal_sync]
+//               [--sync_fraction=0.05] [--journal_sync] [--open_only]
 //
+// --open_only opens the DB (recovering it, where a kill point may end the
+// process) and closes it again, without a workload or journals.
 // --state holds the baseline (what the DB held when this run began; written by
 // fsdb_crashtest after verifying) and receives the journals. Every violation a
 // read finds is printed to stderr at once as a "VIOLATION:" line. Exit status:
@@ -25,10 +27,10 @@ using namespace fsdb::crashtest;
 
 int main(int argc, char** argv) {
   Flags flags;
-  Status s =
-      flags.parse(argc, argv,
-                  {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration",
-                   "kill_point", "sync_fraction", "journal_sync", "max_value_padding", "ops"});
+  Status s = flags.parse(
+      argc, argv,
+      {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration", "kill_point",
+       "sync_fraction", "journal_sync", "max_value_padding", "ops", "open_only"});
   const std::string db_path = flags.get("db", "");
   const std::string state_dir = flags.get("state", "");
   WorkloadOptions w;
@@ -82,6 +84,11 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     std::fprintf(stderr, "fsdb_stress: open %s: %s\n", db_path.c_str(), s.to_string().c_str());
     return 2;
+  }
+  if (flags.has("open_only")) {
+    s = db->close();
+    if (!s.ok()) std::fprintf(stderr, "VIOLATION: close after open: %s\n", s.to_string().c_str());
+    return s.ok() ? 0 : 3;
   }
   Workload workload(db.get(), w, baseline);
   workload.start();
