@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -57,28 +58,28 @@ uint64_t mix(uint64_t a, uint64_t b) {
 
 void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
-// Starts `args` (a program and its arguments) with stdout and stderr in
-// `log_path`; -1 when fork fails.
-pid_t spawn(std::vector<std::string> args, const std::string& log_path) {
+// Runs `args` (a program and its arguments) with stdout and stderr in
+// `log_path`, waits up to `wait_ms` for it, then SIGKILLs it (*killed says
+// which). Its wait status, or nullopt when fork fails.
+std::optional<int> run_child(std::vector<std::string> args, const std::string& log_path,
+                             uint64_t wait_ms, bool* killed) {
+  *killed = false;
   const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd >= 0) {
-    ::dup2(fd, 1);
-    ::dup2(fd, 2);
+  if (pid < 0) return std::nullopt;
+  if (pid == 0) {
+    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    _exit(127);
   }
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::execv(argv[0], argv.data());
-  _exit(127);
-}
-
-// Waits up to `wait_ms` for `pid`, then SIGKILLs it; *killed tells which.
-int reap(pid_t pid, uint64_t wait_ms, bool* killed) {
   const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
   int status = 0;
-  *killed = false;
   while (Clock::now() < until) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return status;
     sleep_ms(2);
@@ -87,6 +88,12 @@ int reap(pid_t pid, uint64_t wait_ms, bool* killed) {
   *killed = true;
   ::waitpid(pid, &status, 0);
   return status;
+}
+
+std::string command_line_of(const std::vector<std::string>& args) {
+  std::string command;
+  for (const std::string& a : args) command += (command.empty() ? "" : " ") + a;
+  return command;
 }
 
 std::string read_log(const std::string& path) {
@@ -238,23 +245,23 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    "--max_value_padding=" + std::to_string(max_value_padding_),
                                    "--duration=8s"};
   if (!kill_point.empty()) args.push_back("--kill_point=" + kill_point);
-  std::string child_command;
-  for (const std::string& a : args) child_command += (child_command.empty() ? "" : " ") + a;
+  const std::string child_command = command_line_of(args);
   if (config_.verbose) {
     std::printf("kill cycle %llu: %s\n", static_cast<unsigned long long>(cycle),
                 kill_point.empty() ? ("SIGKILL after " + std::to_string(delay_ms) + " ms").c_str()
                                    : ("kill point " + kill_point).c_str());
   }
   const std::string log_path = state_dir_ + "/stress.log";
-  const pid_t pid = spawn(args, log_path);
-  if (pid < 0) {
-    harness_failure("fork failed");
-    return false;
-  }
   // Wait for the chosen moment (or, at a kill point, at most 4 s for the
   // child to reach it), then SIGKILL whatever still runs.
   bool parent_killed = false;
-  const int status = reap(pid, kill_point.empty() ? delay_ms : 4000, &parent_killed);
+  const std::optional<int> waited =
+      run_child(args, log_path, kill_point.empty() ? delay_ms : 4000, &parent_killed);
+  if (!waited) {
+    harness_failure("fork failed");
+    return false;
+  }
+  const int status = *waited;
   const std::string child_log = read_log(log_path);
   const std::string extra =
       "child: " + child_command + "\nchild output:\n" +
@@ -340,20 +347,18 @@ bool CrashTest::kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint6
                                    "--profile=" + std::to_string(profile),
                                    "--open_only",
                                    "--kill_point=" + kill_point};
-  std::string command;
-  for (const std::string& a : args) command += (command.empty() ? "" : " ") + a;
   if (config_.verbose) {
     std::printf("kill cycle %llu: recovery, kill point %s\n",
                 static_cast<unsigned long long>(cycle), kill_point.c_str());
   }
   const std::string log_path = state_dir_ + "/recovery.log";
-  const pid_t pid = spawn(args, log_path);
-  if (pid < 0) {
+  bool parent_killed = false;
+  const std::optional<int> waited = run_child(args, log_path, 30'000, &parent_killed);
+  if (!waited) {
     harness_failure("fork failed");
     return false;
   }
-  bool parent_killed = false;
-  const int status = reap(pid, 30'000, &parent_killed);
+  const int status = *waited;
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && !parent_killed) {
     ++totals_.recovery_kills;  // died at its kill point
     return true;
@@ -364,7 +369,7 @@ bool CrashTest::kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint6
       : WIFEXITED(status)
           ? "the recovery process exited with status " + std::to_string(WEXITSTATUS(status))
           : "the recovery process died of signal " + std::to_string(WTERMSIG(status));
-  fail(cycle, {what}, "recovery: " + command + "\noutput:\n" + read_log(log_path));
+  fail(cycle, {what}, "recovery: " + command_line_of(args) + "\noutput:\n" + read_log(log_path));
   return false;
 }
 
