@@ -280,9 +280,10 @@ Status DBImpl::recover() {
     bool damaged = false;
     s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged);
     if (damaged && options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
-      // Valid records follow the damage. In the last log that can also be a
-      // power cut's doing (the disk kept a later unsynced page and lost an
-      // earlier one), which this mode does not guess at: say what recovers.
+      // Valid records follow the damage, in a log written before sync marks
+      // existed. In the last log that can also be a power cut's doing (the
+      // disk kept a later unsynced page and lost an earlier one), which such
+      // a log cannot tell: say what recovers.
       bool later_records = false;
       if (any_log_holds_records(std::span<const uint64_t>(logs).subspan(i + 1), &later_records)
               .ok() &&
@@ -431,7 +432,18 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   }
   if (!reader->status().ok()) {
     // The reader's only Corruption: damage it refused, with valid records after it.
-    *damaged = reader->status().is_corruption();
+    if (reader->status().is_corruption() &&
+        options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
+      if (reader->report().has_sync_marks) {
+        // The log's sync marks say a sync had covered the damage: neither a
+        // crash nor a power cut leaves that (unsynced damage is dropped as a tail).
+        return Status::Corruption(
+            reader->status().message() +
+            ": synced data was damaged afterwards (the disk or the file system); "
+            "wal_recovery_mode kPointInTime recovers every write before the damage");
+      }
+      *damaged = true;  // a log without sync marks (format version 1)
+    }
     return reader->status();
   }
   const wal::LogReadReport& report = reader->report();
@@ -445,7 +457,15 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   // Point in time: the replay stopped at damage with records after it; later
   // logs would be after the damage too.
   *stop_here = report.tail_kind == wal::LogTailKind::kCorruption;
-  if (report.tail_kind == wal::LogTailKind::kTorn) *torn_tail = report.tail;
+  // An unsynced tail (damage, then valid records no sync covered) is a torn
+  // end too: what a power cut leaves when pages reach the disk out of order.
+  if (report.tail_kind == wal::LogTailKind::kTorn ||
+      report.tail_kind == wal::LogTailKind::kUnsynced) {
+    *torn_tail = report.tail;
+    if (!info->dropped_tail.empty()) info->dropped_tail += "; ";
+    info->dropped_tail += path + ": offset " + std::to_string(report.tail.offset) + ": " +
+                          std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
+  }
   return flush_mem();
 }
 
@@ -896,8 +916,12 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   publisher_.wait_until_drained();
   // The old WAL is synced so that a later synced write in the new WAL can never
-  // be durable while an earlier write in the old one is not.
+  // be durable while an earlier write in the old one is not. Closed right
+  // after, before the new WAL takes a record: closing adds a sync mark and
+  // syncs it (wal/log_writer.h), and a mark torn by a power cut at the end of
+  // a log that a later log follows would read as damage.
   Status s = log_->sync();
+  if (s.ok()) s = log_->close();
   std::unique_ptr<wal::LogWriter> new_log;
   uint64_t new_log_number = 0;
   if (s.ok()) s = new_log_file(&new_log_number, &new_log);
@@ -906,7 +930,6 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
     record_background_error(s);
     return s;
   }
-  (void)log_->close();
   log_ = std::move(new_log);
 
   // The allocations that may throw (std::bad_alloc) come before the memtable

@@ -53,9 +53,10 @@ void check(bool condition) {
 
 // Script: repeated (op, flags, length, payload bytes...). op 0xF0 appends
 // `length` zeros, op 0xF1 the payload bytes raw; any other op appends one valid
-// fragment of type 1 + op % 4 for log 7 (flags bit 0 clear: stale log 5) whose
+// fragment of type 1 + op % 5 for log 7 (flags bit 0 clear: stale log 5) whose
 // payload is the bytes repeated `length` times over when flags bit 1 is set,
-// cut to what fits in the block. The writer's zero trailer is honoured.
+// cut to what fits in the block (a sync mark's: its first 8 bytes, zero-padded,
+// a synced offset). The writer's zero trailer is honoured.
 std::string build_log(std::string_view script) {
   using namespace fsdb::wal;
   std::string log;
@@ -84,12 +85,16 @@ std::string build_log(std::string_view script) {
     if ((flags & 2) != 0 && !bytes.empty()) {
       for (int i = 0; i < 128; ++i) payload.append(bytes);
     }
+    const auto type = static_cast<FragmentType>(1 + op % 5);
+    if (type == FragmentType::kSyncMark) {
+      if (left < kHeaderBytes + kSyncMarkPayloadBytes) continue;
+      payload.resize(kSyncMarkPayloadBytes);
+    }
     payload.resize(std::min(payload.size(), left - kHeaderBytes));
     const size_t at = log.size();
     log.append(kHeaderBytes, '\0');
     log.append(payload);
-    encode_fragment_header(log.data() + at, static_cast<FragmentType>(1 + op % 4),
-                           (flags & 1) != 0 ? 7 : 5, payload.size());
+    encode_fragment_header(log.data() + at, type, (flags & 1) != 0 ? 7 : 5, payload.size());
   }
   return log;
 }

@@ -156,6 +156,49 @@ TEST_F(FaultInjectionTest, TornWriteKeepsAPrefixOfTheUnsyncedTail) {
   EXPECT_EQ(got.substr(5), tail.substr(0, got.size() - 5));
 }
 
+TEST_F(FaultInjectionTest, LostPagesKeepSyncedBytesAndLoseUnsyncedPagesInNoOrder) {
+  constexpr size_t kPage = 4096;
+  const std::string synced(3000, 's');
+  std::string unsynced(40000, '\0');
+  for (size_t i = 0; i < unsynced.size(); ++i) unsynced[i] = static_cast<char>('a' + i % 26);
+  const std::string written = synced + unsynced;
+  int holes_before_kept_pages = 0;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const std::string path = dir_.file("p" + std::to_string(seed) + ".log");
+    std::unique_ptr<WritableFile> f;
+    FSDB_ASSERT_OK(fs_.new_writable_file(path, &f));
+    FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+    FSDB_ASSERT_OK(f->append(synced));
+    FSDB_ASSERT_OK(f->sync());
+    FSDB_ASSERT_OK(f->append(unsynced));
+    fs_.set_lost_pages(true, seed);
+    fs_.drop_unsynced_data();
+    const std::string got = read(path);
+    ASSERT_GE(got.size(), synced.size());
+    ASSERT_LE(got.size(), written.size());
+    EXPECT_EQ(got.substr(0, synced.size()), synced) << "synced bytes are never touched";
+    EXPECT_TRUE(got.size() == synced.size() || got.size() % kPage == 0 ||
+                got.size() == written.size())
+        << "the file ends where a kept page ends: " << got.size();
+    // Each page of the unsynced bytes is as written or all zeros.
+    bool hole = false;
+    for (size_t page = synced.size() / kPage * kPage; page < got.size(); page += kPage) {
+      const size_t from = std::max(page, synced.size());
+      const size_t to = std::min(page + kPage, got.size());
+      const std::string part = got.substr(from, to - from);
+      if (part == std::string(to - from, '\0')) {
+        hole = true;
+      } else {
+        ASSERT_EQ(part, written.substr(from, to - from)) << "page at " << page;
+        if (hole) ++holes_before_kept_pages;
+      }
+    }
+    fs_.set_lost_pages(false, 0);
+  }
+  EXPECT_GT(holes_before_kept_pages, 0) << "no seed lost a page and kept a later one";
+}
+
 TEST_F(FaultInjectionTest, InactiveFailsEveryMutationButReadsWork) {
   FSDB_ASSERT_OK(write_string_to_file(fs_, "x", dir_.file("f"), true));
   std::unique_ptr<WritableFile> f;

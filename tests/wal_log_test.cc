@@ -29,23 +29,43 @@ constexpr bool kSanitized = false;
 
 constexpr uint64_t kLog = 7;
 
-// A log built in memory, with the offset where each record ends.
+// A log built in memory, with the offsets where each record starts and ends.
 struct BuiltLog {
   std::string bytes;
   std::vector<std::string> records;
-  std::vector<uint64_t> ends;  // ends[i]: file size right after record i was flushed
+  std::vector<uint64_t> starts;  // starts[i]: offset of record i's first fragment
+  std::vector<uint64_t> ends;    // ends[i]: file size right after record i was flushed
 };
 
-BuiltLog build_log(const std::vector<std::string>& records, uint64_t log_number = kLog) {
+// Flushed record by record; with `sync_each`, synced record by record, so
+// that the sync mark in front of each record makes every earlier one durable
+// data, where damage is corruption (without syncs, damage with records
+// after it is an unsynced tail).
+BuiltLog build_log(const std::vector<std::string>& records, uint64_t log_number = kLog,
+                   bool sync_each = false) {
   BuiltLog log;
   log.records = records;
-  LogWriter writer(std::make_unique<test::StringWritableFile>(&log.bytes), log_number);
-  for (const std::string& r : records) {
-    EXPECT_TRUE(writer.add_record(r).ok());
-    EXPECT_TRUE(writer.flush().ok());
-    log.ends.push_back(log.bytes.size());
+  {
+    LogWriter writer(std::make_unique<test::StringWritableFile>(&log.bytes), log_number);
+    for (const std::string& r : records) {
+      EXPECT_TRUE(writer.add_record(r).ok());
+      EXPECT_TRUE((sync_each ? writer.sync() : writer.flush()).ok());
+      log.ends.push_back(log.bytes.size());
+    }
   }
+  // As a writer that is still open (or crashed) leaves it: without the mark
+  // close() adds.
+  log.bytes.resize(log.ends.empty() ? 0 : log.ends.back());
+  LogReader reader(std::make_unique<test::StringRandomAccessFile>(log.bytes, "built.log"),
+                   log_number, WalRecoveryMode::kAbsoluteConsistency);
+  std::string_view record;
+  while (reader.read_record(&record)) log.starts.push_back(reader.last_record_offset());
+  EXPECT_EQ(log.starts.size(), records.size());
   return log;
+}
+
+BuiltLog build_synced_log(const std::vector<std::string>& records) {
+  return build_log(records, kLog, /*sync_each=*/true);
 }
 
 struct ReadResult {
@@ -84,7 +104,7 @@ TEST(WalLogTest, HeaderBytesAreAsDocumented) {
   const char* h = log.bytes.data();
   EXPECT_EQ(decode_fixed16(h + 4), 3);
   EXPECT_EQ(h[6], static_cast<char>(FragmentType::kFull));
-  EXPECT_EQ(h[7], 1) << "format version";
+  EXPECT_EQ(h[7], 2) << "format version";
   EXPECT_EQ(decode_fixed64(h + 8), 0x0102030405060708ULL);
   EXPECT_EQ(log.bytes.substr(16), "abc");
   // The checksum covers bytes [4, 16) and the payload: XXH3-64, low 32 bits.
@@ -273,7 +293,7 @@ std::vector<std::string> small_records() {
 
 // Flip each bit of a small log: the damage is always detected, never returned.
 TEST(WalLogTest, BitFlipAtEveryOffsetIsDetected) {
-  BuiltLog log = build_log(small_records());
+  BuiltLog log = build_synced_log(small_records());
   for (size_t offset = 0; offset < log.bytes.size(); ++offset) {
     for (int bit = 0; bit < 8; ++bit) {
       SCOPED_TRACE("offset " + std::to_string(offset) + " bit " + std::to_string(bit));
@@ -304,7 +324,15 @@ TEST(WalLogTest, BitFlipAtEveryOffsetIsDetected) {
 
       ReadResult skip = read_log(damaged, WalRecoveryMode::kSkipAnyCorruptedRecords);
       FSDB_ASSERT_OK(skip.status);
-      ASSERT_LT(skip.records.size(), log.records.size());
+      bool in_sync_mark = false;  // between a record's end and the next one's start
+      for (size_t i = 0; i + 1 < log.records.size(); ++i) {
+        in_sync_mark |= offset >= log.ends[i] && offset < log.starts[i + 1];
+      }
+      if (in_sync_mark) {
+        EXPECT_EQ(skip.records, log.records) << "a damaged mark holds no record";
+      } else {
+        ASSERT_LT(skip.records.size(), log.records.size());
+      }
       // What is returned is the originals with some left out, in order.
       size_t at = 0;
       for (const std::string& rec : skip.records) {
@@ -416,8 +444,8 @@ class WalRecoveryModeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int i = 0; i < 10; ++i) records_.emplace_back(9000, static_cast<char>('a' + i));
-    log_ = build_log(records_);
-    damaged_at_ = log_.ends[3];
+    log_ = build_synced_log(records_);
+    damaged_at_ = log_.starts[4];
     damaged_ = log_.bytes;
     damaged_[damaged_at_ + kHeaderBytes + 100] ^= 0x20;  // in record 4's payload
   }
@@ -430,8 +458,10 @@ class WalRecoveryModeTest : public ::testing::Test {
 TEST_F(WalRecoveryModeTest, TolerateCorruptedTailRejectsMidLogDamage) {
   ReadResult r = read_log(damaged_, WalRecoveryMode::kTolerateCorruptedTail);
   ASSERT_TRUE(r.status.is_corruption());
-  EXPECT_EQ(r.status.message(),
-            "000007.log: offset " + std::to_string(damaged_at_) + ": checksum mismatch");
+  EXPECT_EQ(r.status.message(), "000007.log: offset " + std::to_string(damaged_at_) +
+                                    ": checksum mismatch (in synced data: the log was synced "
+                                    "through offset " +
+                                    std::to_string(log_.ends[8]) + ")");
   EXPECT_EQ(r.records.size(), 4u);
 }
 
@@ -448,7 +478,10 @@ TEST_F(WalRecoveryModeTest, PointInTimeStopsAtTheDamage) {
   EXPECT_EQ(r.report.tail_kind, LogTailKind::kCorruption);
   EXPECT_EQ(r.report.tail.offset, damaged_at_);
   EXPECT_EQ(r.report.tail.bytes, damaged_.size() - damaged_at_);
-  EXPECT_EQ(r.report.tail.reason, "checksum mismatch");
+  EXPECT_EQ(r.report.tail.reason,
+            "checksum mismatch (in synced data: the log was synced through "
+            "offset " +
+                std::to_string(log_.ends[8]) + ")");
 }
 
 TEST_F(WalRecoveryModeTest, SkipAnyCorruptedRecordsSkipsJustTheDamagedRecord) {
@@ -459,7 +492,8 @@ TEST_F(WalRecoveryModeTest, SkipAnyCorruptedRecordsSkipsJustTheDamagedRecord) {
   EXPECT_EQ(r.records, expected);
   ASSERT_EQ(r.report.skipped.size(), 1u);
   EXPECT_EQ(r.report.skipped[0].offset, damaged_at_);
-  EXPECT_EQ(r.report.skipped[0].bytes, log_.ends[4] - damaged_at_);
+  // The record and the sync mark after it, which the damage hid.
+  EXPECT_EQ(r.report.skipped[0].bytes, log_.starts[5] - damaged_at_);
   EXPECT_EQ(r.report.tail_kind, LogTailKind::kNone);
 }
 
@@ -487,10 +521,22 @@ std::string fragment(FragmentType type, std::string_view payload, uint64_t log_n
   return f;
 }
 
+std::string sync_mark(uint64_t synced_offset, uint8_t version = kLogFormatVersion) {
+  std::string payload(kSyncMarkPayloadBytes, '\0');
+  encode_fixed64(payload.data(), synced_offset);
+  return fragment(FragmentType::kSyncMark, payload, kLog, version);
+}
+
+// Ends hand-made fragments as a synced log's next append would begin: with a
+// mark saying all of them are durable data.
+std::string then_synced(const std::string& fragments) {
+  return fragments + sync_mark(fragments.size());
+}
+
 TEST(WalLogTest, UnfinishedRecordFollowedByANewOneIsCorruption) {
-  const std::string bytes = fragment(FragmentType::kFull, "ok") +
-                            fragment(FragmentType::kFirst, "lost-") +
-                            fragment(FragmentType::kFull, "after");
+  const std::string bytes =
+      then_synced(fragment(FragmentType::kFull, "ok") + fragment(FragmentType::kFirst, "lost-") +
+                  fragment(FragmentType::kFull, "after"));
   const uint64_t first_at = kHeaderBytes + 2;
   ReadResult r = read_log(bytes);
   ASSERT_TRUE(r.status.is_corruption());
@@ -504,8 +550,9 @@ TEST(WalLogTest, UnfinishedRecordFollowedByANewOneIsCorruption) {
 }
 
 TEST(WalLogTest, OrphanFragmentsAreCorruption) {
-  const std::string bytes = fragment(FragmentType::kMiddle, "m") +
-                            fragment(FragmentType::kLast, "l") + fragment(FragmentType::kFull, "x");
+  const std::string bytes =
+      then_synced(fragment(FragmentType::kMiddle, "m") + fragment(FragmentType::kLast, "l") +
+                  fragment(FragmentType::kFull, "x"));
   ReadResult r = read_log(bytes);
   ASSERT_TRUE(r.status.is_corruption());
   ReadResult skip = read_log(bytes, WalRecoveryMode::kSkipAnyCorruptedRecords);
@@ -517,13 +564,196 @@ TEST(WalLogTest, OrphanFragmentsAreCorruption) {
 }
 
 TEST(WalLogTest, UnknownFormatVersionIsNotSupported) {
-  ReadResult r = read_log(fragment(FragmentType::kFull, "v2", kLog, 2));
+  ReadResult r = read_log(fragment(FragmentType::kFull, "v3", kLog, 3));
   ASSERT_TRUE(r.status.is_not_supported()) << r.status.to_string();
-  EXPECT_NE(r.status.message().find("version 2"), std::string::npos);
+  EXPECT_NE(r.status.message().find("log format version 3 (this build reads versions 1 to 2)"),
+            std::string::npos);
+}
+
+// Where each record of a log begins and ends, and how far it was synced.
+struct SyncedLog {
+  std::string bytes;
+  std::vector<std::string> records;
+  std::vector<uint64_t> starts;  // offset of each record's first fragment
+  uint64_t synced = 0;           // the log's size at its last sync
+};
+
+// Ten records of 3000 bytes; the log is synced after record `synced_after`
+// (none when negative).
+SyncedLog build_partly_synced_log(int synced_after) {
+  SyncedLog log;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&log.bytes), kLog);
+  for (int i = 0; i < 10; ++i) {
+    log.records.emplace_back(3000, static_cast<char>('a' + i));
+    // A record's fragments come after any sync mark the append writes first.
+    FSDB_EXPECT_OK(writer.add_records(std::vector<std::string_view>{log.records.back()},
+                                      /*sync=*/i == synced_after));
+    log.starts.push_back(log.bytes.size() - kHeaderBytes - 3000);
+    if (i == synced_after) log.synced = log.bytes.size();
+  }
+  return log;  // no sync since the mark: close() adds none
+}
+
+TEST(WalLogTest, TheFirstAppendAfterASyncBeginsWithASyncMark) {
+  std::string bytes;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&bytes), kLog);
+  FSDB_ASSERT_OK(writer.add_records(std::vector<std::string_view>{"a"}, /*sync=*/true));
+  EXPECT_EQ(writer.synced_size(), kHeaderBytes + 1);
+  FSDB_ASSERT_OK(writer.add_records(std::vector<std::string_view>{"b"}, /*sync=*/false));
+  FSDB_ASSERT_OK(writer.add_record("c"));  // no sync since the mark: no second mark
+  FSDB_ASSERT_OK(writer.sync());
+  const uint64_t second_sync = bytes.size();
+  FSDB_ASSERT_OK(writer.add_record("d"));
+  FSDB_ASSERT_OK(writer.flush());
+  const std::string expected = fragment(FragmentType::kFull, "a") + sync_mark(kHeaderBytes + 1) +
+                               fragment(FragmentType::kFull, "b") +
+                               fragment(FragmentType::kFull, "c") + sync_mark(second_sync) +
+                               fragment(FragmentType::kFull, "d");
+  EXPECT_EQ(bytes, expected);
+  ReadResult r = read_log(bytes);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, (std::vector<std::string>{"a", "b", "c", "d"}));
+  EXPECT_TRUE(r.report.has_sync_marks);
+  EXPECT_EQ(r.report.synced_through, second_sync);
+}
+
+// A mark needs 24 bytes: with 16 to 23 left in the block it waits for the
+// next append, which says as much or more.
+TEST(WalLogTest, ASyncMarkThatDoesNotFitWaitsForTheNextAppend) {
+  std::string bytes;
+  LogWriter writer(std::make_unique<test::StringWritableFile>(&bytes), kLog);
+  const std::string first(kBlockBytes - kHeaderBytes - 20, 'f');
+  FSDB_ASSERT_OK(writer.add_records(std::vector<std::string_view>{first}, /*sync=*/true));
+  ASSERT_EQ(bytes.size(), kBlockBytes - 20);
+  FSDB_ASSERT_OK(writer.add_records(std::vector<std::string_view>{"x"}, /*sync=*/true));
+  ASSERT_EQ(bytes.size(), kBlockBytes - 3) << "no mark in front of x: 20 bytes are too few";
+  const uint64_t second_sync = bytes.size();
+  FSDB_ASSERT_OK(writer.add_records(std::vector<std::string_view>{"y"}, /*sync=*/false));
+  // The trailer, then the mark for the second sync at the start of the next block.
+  EXPECT_EQ(bytes.substr(kBlockBytes - 3, 3), std::string(3, '\0'));
+  EXPECT_EQ(bytes.substr(kBlockBytes, kHeaderBytes + kSyncMarkPayloadBytes),
+            sync_mark(second_sync));
+  ReadResult r = read_log(bytes);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records, (std::vector<std::string>{first, "x", "y"}));
+  EXPECT_EQ(r.report.synced_through, second_sync);
+}
+
+// The power-cut case: the log was synced through record 2; records 3-9 were
+// not synced, and the disk lost record 5's page but kept the later ones.
+TEST(WalLogTest, DamageWhereNoSyncReachedIsAnUnsyncedTailWhateverFollowsIt) {
+  const SyncedLog log = build_partly_synced_log(/*synced_after=*/2);
+  std::string damaged = log.bytes;
+  std::fill(damaged.begin() + static_cast<ptrdiff_t>(log.starts[5]),
+            damaged.begin() + static_cast<ptrdiff_t>(log.starts[6]), '\0');
+  const std::vector<std::string> before(log.records.begin(), log.records.begin() + 5);
+  for (WalRecoveryMode mode :
+       {WalRecoveryMode::kTolerateCorruptedTail, WalRecoveryMode::kPointInTime}) {
+    SCOPED_TRACE(std::string(wal_recovery_mode_name(mode)));
+    ReadResult r = read_log(damaged, mode);
+    FSDB_ASSERT_OK(r.status);
+    EXPECT_EQ(r.records, before);
+    EXPECT_EQ(r.report.tail_kind, LogTailKind::kUnsynced);
+    EXPECT_EQ(r.report.tail.offset, log.starts[5]);
+    EXPECT_EQ(r.report.tail.bytes, damaged.size() - log.starts[5]);
+    EXPECT_EQ(r.report.synced_through, log.synced);
+    EXPECT_NE(r.report.tail.reason.find("zero-filled space; valid fragments follow it, but no "
+                                        "sync covered it or them (the log was synced through "
+                                        "offset " +
+                                        std::to_string(log.synced) + ")"),
+              std::string::npos)
+        << r.report.tail.reason;
+  }
+  // Absolute consistency accepts no lost data at all.
+  ReadResult absolute = read_log(damaged, WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(absolute.status.is_corruption()) << absolute.status.to_string();
+  // Skipping keeps what it can read, whatever the sync said.
+  ReadResult skip = read_log(damaged, WalRecoveryMode::kSkipAnyCorruptedRecords);
+  FSDB_ASSERT_OK(skip.status);
+  std::vector<std::string> all_but_5 = log.records;
+  all_but_5.erase(all_but_5.begin() + 5);
+  EXPECT_EQ(skip.records, all_but_5);
+}
+
+// A log that was never synced has no marks, and any damage in it is past
+// every sync.
+TEST(WalLogTest, DamageInALogNeverSyncedIsAnUnsyncedTail) {
+  const SyncedLog log = build_partly_synced_log(/*synced_after=*/-1);
+  std::string damaged = log.bytes;
+  damaged[log.starts[1] + kHeaderBytes + 7] ^= 1;
+  ReadResult r = read_log(damaged);
+  FSDB_ASSERT_OK(r.status);
+  EXPECT_EQ(r.records.size(), 1u);
+  EXPECT_EQ(r.report.tail_kind, LogTailKind::kUnsynced);
+  EXPECT_EQ(r.report.synced_through, 0u);
+}
+
+// Damage below the offset a later mark says was synced: the disk or the file
+// system damaged durable data. Refused, and the error says so.
+TEST(WalLogTest, DamageToSyncedDataIsCorruptionEvenWithUnsyncedRecordsAfterIt) {
+  const SyncedLog log = build_partly_synced_log(/*synced_after=*/6);
+  std::string damaged = log.bytes;
+  damaged[log.starts[4] + kHeaderBytes + 7] ^= 1;
+  ReadResult r = read_log(damaged);
+  ASSERT_TRUE(r.status.is_corruption()) << r.status.to_string();
+  EXPECT_EQ(r.status.message(), "000007.log: offset " + std::to_string(log.starts[4]) +
+                                    ": checksum mismatch (in synced data: the log was synced "
+                                    "through offset " +
+                                    std::to_string(log.synced) + ")");
+  EXPECT_EQ(r.records.size(), 4u);
+  ReadResult point = read_log(damaged, WalRecoveryMode::kPointInTime);
+  FSDB_ASSERT_OK(point.status);
+  EXPECT_EQ(point.report.tail_kind, LogTailKind::kCorruption);
+  EXPECT_EQ(point.records.size(), 4u);
+  // Damage at exactly the synced offset is past it.
+  std::string at_sync = log.bytes;
+  at_sync[log.starts[7] + kHeaderBytes + 7] ^= 1;
+  ASSERT_EQ(log.starts[7], log.synced + kHeaderBytes + kSyncMarkPayloadBytes);
+  ReadResult unsynced = read_log(at_sync);
+  FSDB_ASSERT_OK(unsynced.status);
+  EXPECT_EQ(unsynced.report.tail_kind, LogTailKind::kUnsynced);
+  EXPECT_EQ(unsynced.records.size(), 7u);
+}
+
+// A log of format version 1 has no marks: damage with valid records after it
+// is corruption, as that version always read it.
+TEST(WalLogTest, DamageInAVersion1LogWithRecordsAfterItIsCorruption) {
+  const std::string good = fragment(FragmentType::kFull, "one", kLog, 1);
+  std::string damaged = fragment(FragmentType::kFull, "two", kLog, 1);
+  damaged[kHeaderBytes] ^= 1;
+  const std::string bytes = good + damaged + fragment(FragmentType::kFull, "three", kLog, 1);
+  ReadResult r = read_log(bytes);
+  ASSERT_TRUE(r.status.is_corruption()) << r.status.to_string();
+  EXPECT_EQ(r.status.message(),
+            "000007.log: offset " + std::to_string(good.size()) + ": checksum mismatch");
+  EXPECT_FALSE(r.report.has_sync_marks);
+  ReadResult clean = read_log(good + fragment(FragmentType::kFull, "three", kLog, 1));
+  FSDB_ASSERT_OK(clean.status);
+  EXPECT_EQ(clean.records, (std::vector<std::string>{"one", "three"}));
+}
+
+TEST(WalLogTest, MalformedOrMisplacedSyncMarksAreDamage) {
+  const std::string a = fragment(FragmentType::kFull, "a");
+  // Version 1 had no sync marks.
+  ReadResult v1 = read_log(a + sync_mark(0, 1) + a, WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(v1.status.is_corruption());
+  EXPECT_NE(v1.status.message().find("unknown fragment type 5"), std::string::npos);
+  // A mark's payload is 8 bytes.
+  ReadResult short_mark = read_log(a + fragment(FragmentType::kSyncMark, "abc") + a,
+                                   WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(short_mark.status.is_corruption());
+  EXPECT_NE(short_mark.status.message().find("sync mark of 3 bytes"), std::string::npos);
+  // A mark never stands inside a record.
+  ReadResult inside = read_log(
+      fragment(FragmentType::kFirst, "x") + sync_mark(0) + fragment(FragmentType::kLast, "y") + a,
+      WalRecoveryMode::kAbsoluteConsistency);
+  ASSERT_TRUE(inside.status.is_corruption());
+  EXPECT_NE(inside.status.message().find("record never finished: a sync mark follows"),
+            std::string::npos);
 }
 
 TEST(WalLogTest, NonZeroBlockTrailerIsDamage) {
-  BuiltLog log = build_log({std::string(kBlockBytes - kHeaderBytes - 5, 'a'), "b", "c"});
+  BuiltLog log = build_synced_log({std::string(kBlockBytes - kHeaderBytes - 5, 'a'), "b", "c"});
   std::string damaged = log.bytes;
   damaged[kBlockBytes - 2] = 1;
   ReadResult r = read_log(damaged);
@@ -596,12 +826,12 @@ TEST(WalLogTest, MissingFileIsNotFound) {
 // the whole multi-block record is dropped, from its FIRST fragment.
 TEST(WalLogTest, DamageInAMiddleFragmentDropsTheWholeRecord) {
   const std::string big(3 * kBlockBytes, 'm');
-  BuiltLog log = build_log({"before", big, "after"});
+  BuiltLog log = build_synced_log({"before", big, "after"});
   std::string damaged = log.bytes;
-  damaged[log.ends[0] + kBlockBytes + 500] ^= 1;  // inside the MIDDLE fragment
+  damaged[log.starts[1] + kBlockBytes + 500] ^= 1;  // inside the MIDDLE fragment
   ReadResult tolerate = read_log(damaged);
   ASSERT_TRUE(tolerate.status.is_corruption());
-  EXPECT_NE(tolerate.status.message().find("offset " + std::to_string(log.ends[0]) +
+  EXPECT_NE(tolerate.status.message().find("offset " + std::to_string(log.starts[1]) +
                                            ": checksum mismatch (fragment at offset"),
             std::string::npos)
       << tolerate.status.to_string();
@@ -609,8 +839,8 @@ TEST(WalLogTest, DamageInAMiddleFragmentDropsTheWholeRecord) {
   FSDB_ASSERT_OK(skip.status);
   EXPECT_EQ(skip.records, (std::vector<std::string>{"before", "after"}));
   ASSERT_EQ(skip.report.skipped.size(), 1u);
-  EXPECT_EQ(skip.report.skipped[0].offset, log.ends[0]);
-  EXPECT_EQ(skip.report.skipped[0].bytes, log.ends[1] - log.ends[0]);
+  EXPECT_EQ(skip.report.skipped[0].offset, log.starts[1]);
+  EXPECT_EQ(skip.report.skipped[0].bytes, log.starts[2] - log.starts[1]);
 }
 
 bool is_subsequence(const std::vector<std::string>& part, const std::vector<std::string>& whole) {
@@ -773,15 +1003,18 @@ TEST(WalLogTest, MappedLogSurvivesACrashedWriterWithAllItsRecords) {
     EXPECT_EQ(reader->report().tail_kind, LogTailKind::kZeroFilled);
   }
 
-  // Closed properly, the same log is exactly as long as its records.
+  // Closed properly, the same log is exactly as long as its records and the
+  // sync mark close() adds after the last sync.
   LogWriterOptions options;
   options.use_mmap = true;
   std::unique_ptr<LogWriter> writer;
   FSDB_ASSERT_OK(LogWriter::create(*fs, path, 11, options, &writer));
   for (const std::string& r : records) FSDB_ASSERT_OK(writer->add_record(r));
   FSDB_ASSERT_OK(writer->sync());
-  const uint64_t logged = writer->size();
+  const uint64_t synced = writer->size();
   FSDB_ASSERT_OK(writer->close());
+  const uint64_t logged = writer->size();
+  EXPECT_GE(logged, synced + kHeaderBytes + kSyncMarkPayloadBytes);
   FSDB_ASSERT_OK(fs->get_file_size(path, &file_size));
   EXPECT_EQ(file_size, logged);
   std::unique_ptr<LogReader> reader;

@@ -233,7 +233,11 @@ void check_log(const std::string& path, uint64_t number, uint64_t* records_out,
   if (report.tail_kind != wal::LogTailKind::kNone) {
     notes->push_back(path + ": " + std::string(wal::log_tail_kind_name(report.tail_kind)) +
                      " tail of " + std::to_string(report.tail.bytes) + " bytes at offset " +
-                     std::to_string(report.tail.offset) + " (left by a crash; recovery drops it)");
+                     std::to_string(report.tail.offset) +
+                     (report.tail_kind == wal::LogTailKind::kUnsynced
+                          ? " (never synced, with records after it: left by a power cut; recovery "
+                            "drops it)"
+                          : " (left by a crash; recovery drops it)"));
   }
 }
 
@@ -532,6 +536,8 @@ class WalCommand : public Command {
     r.field("records", records);
     r.field("entries", entries);
     r.field("valid bytes", Bytes{report.valid_bytes});
+    // Version 1 logs carry no sync marks: how far they were synced is unknown.
+    if (report.has_sync_marks) r.field("synced through", report.synced_through);
     r.field("tail", std::string(wal::log_tail_kind_name(report.tail_kind)));
     if (report.tail_kind != wal::LogTailKind::kNone) {
       r.field("tail offset", report.tail.offset);

@@ -62,6 +62,7 @@ struct FaultInjectionFileSystem::State {
   bool random_includes_reads = false;
   std::mt19937_64 fault_rng{0};
   bool torn_writes = false;
+  bool lost_pages = false;
   std::mt19937_64 torn_rng{0};
   uint64_t mutating = 0;
   uint64_t injected = 0;
@@ -219,16 +220,43 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
   State& st = *state_;
   ++st.generation;
 
-  // 1. Every file back to its synced length (or a torn prefix of its tail).
+  // 1. Every file back to its synced length (or a torn prefix of its tail,
+  // or its tail with pages lost).
   for (auto& [path, file] : st.files) {
     if (file.size == file.synced_size || !base_->file_exists(path)) continue;
-    uint64_t keep = file.synced_size;
-    if (st.torn_writes) keep += st.torn_rng() % (file.size - file.synced_size + 1);
     std::string content;
-    if (read_file_to_string(*base_, path, &content).ok()) {
-      content.resize(std::min<uint64_t>(keep, content.size()));
-      (void)write_string_to_file(*base_, content, path, true);
+    if (!read_file_to_string(*base_, path, &content).ok()) {
+      file.size = file.synced_size;
+      continue;
     }
+    uint64_t keep = file.synced_size;
+    if (st.torn_writes) {
+      keep += st.torn_rng() % (file.size - file.synced_size + 1);
+    } else if (st.lost_pages) {
+      keep = file.size;
+    }
+    keep = std::min<uint64_t>(keep, content.size());
+    if (st.lost_pages) {
+      // Each page of the unsynced bytes reached the disk or not, in no
+      // particular order; one that did not reads as zeros (never-written
+      // blocks), and the file ends with the last page that did.
+      constexpr uint64_t kPageBytes = 4096;
+      uint64_t end = file.synced_size;
+      for (uint64_t page = file.synced_size / kPageBytes * kPageBytes; page < keep;
+           page += kPageBytes) {
+        const uint64_t from = std::max(page, file.synced_size);
+        const uint64_t to = std::min(page + kPageBytes, keep);
+        if (st.torn_rng() % 2 == 0) {
+          end = to;
+        } else {
+          std::fill(content.begin() + static_cast<ptrdiff_t>(from),
+                    content.begin() + static_cast<ptrdiff_t>(to), '\0');
+        }
+      }
+      keep = end;
+    }
+    content.resize(keep);
+    (void)write_string_to_file(*base_, content, path, true);
     file.size = file.synced_size = keep;
   }
 
@@ -306,6 +334,12 @@ void FaultInjectionFileSystem::set_appends_claim_memory_copies(bool claim) {
 void FaultInjectionFileSystem::set_torn_writes(bool torn, uint64_t seed) {
   std::lock_guard<std::mutex> guard(state_->mu);
   state_->torn_writes = torn;
+  state_->torn_rng.seed(seed);
+}
+
+void FaultInjectionFileSystem::set_lost_pages(bool lost, uint64_t seed) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->lost_pages = lost;
   state_->torn_rng.seed(seed);
 }
 

@@ -7,13 +7,21 @@
 //   0       4     checksum: low 32 bits of XXH3-64 over header bytes [4, 16) and the payload
 //   4       2     payload length, little-endian (0 .. kMaxFragmentPayload)
 //   6       1     fragment type (FragmentType)
-//   7       1     format version (kLogFormatVersion)
+//   7       1     format version (kLogFormatVersion; version 1 is read too)
 //   8       8     log number of the file the fragment was written for, little-endian
 //   16      n     payload
 //
 // When fewer than 16 bytes remain in a block, the writer fills them with zeros
-// and the next fragment starts the next block. docs/format.md has the full
-// description. Everything here is constants and pure functions: thread-safe.
+// and the next fragment starts the next block.
+//
+// Version 2 adds the sync mark: a fragment of its own, between records, whose
+// 8-byte payload is the offset the log had been synced through (fdatasync
+// returned) when the mark was written. The writer puts one in front of the
+// first record after each sync. A reader that meets damage followed by valid
+// fragments uses the marks to tell data that was once durable, where damage
+// is corruption, from data written after the last sync, which a power cut may
+// lose in any order. docs/format.md has the full description. Everything here is constants and pure
+// functions: thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +33,9 @@
 
 namespace fsdb::wal {
 
-inline constexpr uint8_t kLogFormatVersion = 1;
+inline constexpr uint8_t kLogFormatVersion = 2;
+// The oldest version this build reads: version 1 logs have no sync marks.
+inline constexpr uint8_t kOldestLogFormatVersion = 1;
 inline constexpr size_t kBlockBytes = 32 * 1024;
 inline constexpr size_t kHeaderBytes = 16;
 inline constexpr size_t kMaxFragmentPayload = kBlockBytes - kHeaderBytes;
@@ -38,8 +48,11 @@ enum class FragmentType : uint8_t {
   kFirst = 2,   // the first piece of a record that spans blocks
   kMiddle = 3,  // an inner piece
   kLast = 4,    // the final piece
+  // Version 2: not part of any record; the payload is the synced offset.
+  kSyncMark = 5,
 };
-inline constexpr uint8_t kMaxFragmentType = static_cast<uint8_t>(FragmentType::kLast);
+inline constexpr uint8_t kMaxFragmentType = static_cast<uint8_t>(FragmentType::kSyncMark);
+inline constexpr size_t kSyncMarkPayloadBytes = 8;
 
 namespace header_offset {
 inline constexpr size_t kChecksum = 0;

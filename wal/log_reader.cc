@@ -35,6 +35,8 @@ std::string_view log_tail_kind_name(LogTailKind kind) {
       return "stale";
     case LogTailKind::kCorruption:
       return "corruption";
+    case LogTailKind::kUnsynced:
+      return "unsynced";
   }
   return "unknown";
 }
@@ -42,6 +44,12 @@ std::string_view log_tail_kind_name(LogTailKind kind) {
 namespace {
 // Blocks read per pread: large enough that a sequential replay costs few calls.
 constexpr size_t kChunkBlocks = 8;
+
+// Version 1 had no sync marks.
+bool is_known_type(uint8_t version, uint8_t type) {
+  if (type == static_cast<uint8_t>(FragmentType::kSyncMark)) return version >= 2;
+  return type != 0 && type <= kMaxFragmentType;
+}
 }  // namespace
 
 // A run of whole blocks read with one pread.
@@ -168,16 +176,22 @@ Status LogReader::parse_fragment(uint64_t offset, Fragment* f) {
     return Status::OK();
   }
   const auto version = static_cast<uint8_t>(h[header_offset::kVersion]);
-  if (version != kLogFormatVersion) {
-    return Status::NotSupported(file_->path() + ": offset " + std::to_string(offset) +
-                                ": log format version " + std::to_string(version) +
-                                " (this build reads version " + std::to_string(kLogFormatVersion) +
-                                ")");
+  if (version < kOldestLogFormatVersion || version > kLogFormatVersion) {
+    return Status::NotSupported(
+        file_->path() + ": offset " + std::to_string(offset) + ": log format version " +
+        std::to_string(version) + " (this build reads versions " +
+        std::to_string(kOldestLogFormatVersion) + " to " + std::to_string(kLogFormatVersion) + ")");
   }
   const auto type = static_cast<uint8_t>(h[header_offset::kType]);
-  if (type == 0 || type > kMaxFragmentType) {
+  if (!is_known_type(version, type)) {
     f->result = Parse::kBad;
     f->reason = "unknown fragment type " + std::to_string(type);
+    return Status::OK();
+  }
+  if (static_cast<FragmentType>(type) == FragmentType::kSyncMark &&
+      length != kSyncMarkPayloadBytes) {
+    f->result = Parse::kBad;
+    f->reason = "sync mark of " + std::to_string(length) + " bytes";
     return Status::OK();
   }
   const uint64_t written_for = decode_fixed64(h + header_offset::kLogNumber);
@@ -190,7 +204,33 @@ Status LogReader::parse_fragment(uint64_t offset, Fragment* f) {
   f->type = static_cast<FragmentType>(type);
   f->payload = std::string_view(h + kHeaderBytes, length);
   f->next = offset + kHeaderBytes + length;
+  note_fragment(version, type, f->payload);
   return Status::OK();
+}
+
+void LogReader::note_fragment(uint8_t version, uint8_t type, std::string_view payload) {
+  if (version >= 2) report_.has_sync_marks = true;
+  if (type == static_cast<uint8_t>(FragmentType::kSyncMark) &&
+      payload.size() == kSyncMarkPayloadBytes) {
+    report_.synced_through = std::max(report_.synced_through, decode_fixed64(payload.data()));
+  }
+}
+
+Status LogReader::scan_sync_marks(uint64_t from) {
+  for (;;) {
+    std::optional<uint64_t> found;
+    Status s = find_next_valid_fragment(from, &found);
+    if (!s.ok() || !found.has_value()) return s;
+    std::string_view block;
+    s = block_view(*scan_, *found / kBlockBytes, &block);
+    if (!s.ok()) return s;
+    const char* h = block.data() + *found % kBlockBytes;
+    const size_t length = decode_fixed16(h + header_offset::kLength);
+    note_fragment(static_cast<uint8_t>(h[header_offset::kVersion]),
+                  static_cast<uint8_t>(h[header_offset::kType]),
+                  std::string_view(h + kHeaderBytes, length));
+    from = *found + kHeaderBytes + length;
+  }
 }
 
 Status LogReader::find_next_valid_fragment(uint64_t from, std::optional<uint64_t>* found) {
@@ -216,9 +256,9 @@ Status LogReader::find_next_valid_fragment(uint64_t from, std::optional<uint64_t
       pos = at + 1;
       if (at + kHeaderBytes > block.size()) break;
       const char* h = block.data() + at;
-      const auto type = static_cast<uint8_t>(h[header_offset::kType]);
-      if (type == 0 || type > kMaxFragmentType) continue;
-      if (static_cast<uint8_t>(h[header_offset::kVersion]) != kLogFormatVersion) continue;
+      const auto version = static_cast<uint8_t>(h[header_offset::kVersion]);
+      if (version < kOldestLogFormatVersion || version > kLogFormatVersion) continue;
+      if (!is_known_type(version, static_cast<uint8_t>(h[header_offset::kType]))) continue;
       const size_t length = decode_fixed16(h + header_offset::kLength);
       if (at + kHeaderBytes + length > block.size()) continue;
       if (decode_fixed32(h + header_offset::kChecksum) != fragment_checksum(h, length)) continue;
@@ -287,6 +327,25 @@ bool LogReader::on_bad_spot(uint64_t region_start, uint64_t fragment_offset, boo
   };
 
   LogTailKind kind = LogTailKind::kCorruption;
+  if (next_valid.has_value() && mode_ != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+    // Was the damage ever synced? Only the marks after it can say so.
+    Status s = scan_sync_marks(*next_valid);
+    if (!s.ok()) return stop(std::move(s));
+    if (report_.has_sync_marks) {
+      const std::string synced = std::to_string(report_.synced_through);
+      if (report_.synced_through <= region_start) {
+        kind = LogTailKind::kUnsynced;
+        reason +=
+            "; valid fragments follow it, but no sync covered it or them (the log was "
+            "synced through offset " +
+            synced +
+            "): a power cut leaves such an end when the disk keeps a later unsynced page "
+            "and loses an earlier one";
+      } else {
+        reason += " (in synced data: the log was synced through offset " + synced + ")";
+      }
+    }
+  }
   if (!next_valid.has_value()) {
     bool zero = false;
     Status s = is_all_zero(region_start, file_size_, &zero);
@@ -372,12 +431,16 @@ bool LogReader::read_record(std::string_view* record) {
       return false;
     }
 
-    const bool starts_record = f.type == FragmentType::kFull || f.type == FragmentType::kFirst;
+    // A sync mark stands between records, as a record's start does.
+    const bool starts_record = f.type == FragmentType::kFull || f.type == FragmentType::kFirst ||
+                               f.type == FragmentType::kSyncMark;
     if (starts_record == in_record_) {
       // A FULL or FIRST inside a record (its end was lost), or a MIDDLE or LAST
       // outside one (its start was lost).
       const uint64_t region = in_record_ ? record_start_ : offset_;
-      std::string reason = in_record_ ? "record never finished: a new record starts"
+      std::string reason = in_record_ ? (f.type == FragmentType::kSyncMark
+                                             ? "record never finished: a sync mark follows"
+                                             : "record never finished: a new record starts")
                                       : "record fragment without its first fragment";
       if (on_bad_spot(region, offset_, true, starts_record, false, std::move(reason))) continue;
       return false;
@@ -386,6 +449,8 @@ bool LogReader::read_record(std::string_view* record) {
     const uint64_t fragment_offset = offset_;
     offset_ = f.next;
     switch (f.type) {
+      case FragmentType::kSyncMark:
+        continue;  // parse_fragment noted its offset
       case FragmentType::kFull:
         *record = f.payload;
         last_record_offset_ = fragment_offset;

@@ -8,8 +8,12 @@
 // or fragments out of sequence. The reader then looks for any later fragment of
 // this log with a valid checksum. If there is none, the bad spot starts the
 // *tail*: bytes a crash left behind (a torn write, zero-filled space) that never
-// held an acknowledged-durable record. If there is one, the log is corrupt in
-// the middle.
+// held an acknowledged-durable record. If there is one, the reader reads the
+// sync marks of the whole log (format version 2): damage at or past the
+// largest offset a mark says was synced lies in data no sync covered, which a
+// power cut can lose in any order (a later page reached the disk, an earlier
+// one did not), and starts an *unsynced* tail. Damage below it, or in a log
+// without sync marks (version 1), is corruption in the middle of the log.
 //
 // Thread safety: none; one thread uses a reader. Ownership: the reader owns its
 // file. A record returned by read_record() stays valid until the next call.
@@ -34,6 +38,10 @@ enum class LogTailKind : uint8_t {
   kZeroFilled,  // zeros up to the end of the file
   kStale,       // fragments of another log number (a recycled file) up to the end
   kCorruption,  // kPointInTime only: the reader stopped at damage with valid data after it
+  // Damage with valid fragments after it, all past the log's synced offset:
+  // what a power cut leaves when the disk kept a later unsynced page and lost
+  // an earlier one. Dropped in kTolerateCorruptedTail and kPointInTime.
+  kUnsynced,
 };
 std::string_view log_tail_kind_name(LogTailKind kind);
 
@@ -49,6 +57,11 @@ struct LogReadReport {
   LogTailKind tail_kind = LogTailKind::kNone;
   DroppedRange tail;                  // meaningful when tail_kind != kNone
   std::vector<DroppedRange> skipped;  // kSkipAnyCorruptedRecords: damage skipped mid-log
+  // Whether the log is of format version 2, whose writer marks every sync,
+  // and the largest synced offset its marks carry (those read so far, and at
+  // damage with valid data after it, all of the log's).
+  bool has_sync_marks = false;
+  uint64_t synced_through = 0;
 };
 
 class LogReader {
@@ -81,6 +94,10 @@ class LogReader {
   Status block_view(Chunk& chunk, uint64_t block_index, std::string_view* block);
   Status parse_fragment(uint64_t offset, Fragment* fragment);
   Status find_next_valid_fragment(uint64_t from, std::optional<uint64_t>* found);
+  // Reads every valid fragment from `from` to the end of the file, and notes
+  // their format versions and sync marks in report_.
+  Status scan_sync_marks(uint64_t from);
+  void note_fragment(uint8_t version, uint8_t type, std::string_view payload);
   Status is_all_zero(uint64_t from, uint64_t to, bool* zero);
   // Handles a bad spot: decides tail or mid-log damage and acts per the mode.
   // Returns true when reading should go on (at offset_), false to stop.

@@ -10,6 +10,9 @@
 // in a partial fragment, so every later call returns the first error and the
 // caller must move to a new log file. A record becomes durable only when a
 // sync() (or add_records(..., sync = true)) that started after it returns OK.
+// The first append after a sync begins with a sync mark (log_format.h) saying
+// how far the log was durable, so that recovery can tell damage to synced data
+// from the out-of-order loss of unsynced data that a power cut can leave.
 //
 // Thread safety: none; one thread at a time calls it (the engine: a write
 // group leader, or a direct writer under the engine's sequence lock).
@@ -65,12 +68,16 @@ class LogWriter {
   Status flush();
   // flush(), then fdatasync (survives a power cut).
   Status sync();
-  // flush() and close the file. Further calls fail.
+  // flush() and close the file. Further calls fail. Right after a sync,
+  // close() first appends a sync mark and syncs it, for recovery to read.
   Status close();
 
   uint64_t log_number() const { return log_number_; }
   // Bytes of the log, including framed bytes not yet handed to the file.
   uint64_t size() const { return file_offset_ + buffered_; }
+  // The size the log had when its last successful sync began: bytes below it
+  // survive a power cut.
+  uint64_t synced_size() const { return synced_offset_; }
   const std::string& path() const { return file_->path(); }
   // The error that broke the writer, or OK.
   const Status& sticky_error() const { return error_; }
@@ -80,6 +87,10 @@ class LogWriter {
 
  private:
   void frame_record(std::string_view record);
+  // Frames a sync mark if a sync has made more of the log durable since the
+  // last mark, and the current block has room for it (else the next append
+  // writes it: a later mark says as much).
+  void frame_sync_mark_if_due();
   // Makes room for `bytes` more framed bytes.
   char* reserve(size_t bytes);
   Status write_buffer();
@@ -96,6 +107,9 @@ class LogWriter {
   size_t capacity_ = 0;
   uint64_t file_offset_ = 0;  // bytes appended to file_ so far
   size_t block_offset_ = 0;   // position in the current block of the next byte framed
+  // A file opened for appending starts at 0: nothing is known to be durable.
+  uint64_t synced_offset_ = 0;  // file_offset_ when the last successful sync began
+  uint64_t marked_offset_ = 0;  // the offset the last sync mark framed carries
   bool closed_ = false;
   Status error_;
 };

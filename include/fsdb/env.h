@@ -273,6 +273,11 @@ class FaultInjectionFileSystem : public FileSystem {
   // With drop_unsynced_data(): keep a random prefix of each file's unsynced tail
   // instead of dropping it whole (a torn write).
   void set_torn_writes(bool torn, uint64_t seed);
+  // With drop_unsynced_data(): each 4 KiB page of a file's unsynced tail
+  // reaches the disk or not, independently (the page cache writes pages back
+  // in no set order); a lost page reads as zeros, and the file ends with the
+  // last page kept. With torn writes too, this applies to the torn prefix.
+  void set_lost_pages(bool lost, uint64_t seed);
   // Each mutating call (and read, when include_reads) fails with `error` with the
   // given probability.
   void set_random_failures(double probability, Status error, bool include_reads, uint64_t seed);

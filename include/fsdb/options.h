@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "fsdb/env.h"
 
@@ -67,6 +68,11 @@ struct RecoveryInfo {
   // kPointInTime: logs after the one where replay stopped at damage. They are
   // not replayed, and are deleted once the recovered state is recorded.
   size_t logs_dropped = 0;
+  // The log tails dropped, each as "<log path>: offset <n>: <bytes> bytes:
+  // <why>", separated by "; ". Empty when nothing was dropped. A power cut can
+  // leave records written after the last sync behind damage; they are dropped
+  // with it (their writes were not synced, so no durable write is lost).
+  std::string dropped_tail;
 };
 
 // Receives the DB's events. Callbacks run on the DB's own threads (the

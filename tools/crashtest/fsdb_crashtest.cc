@@ -10,8 +10,9 @@
 //           WAL append, a directory sync, a WAL removal); then reopens and verifies.
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
-//           destroys the DB, drops unsynced data (torn or not), reopens, verifies;
-//           a quarter of the cycles cut the power again during the first recovery.
+//           destroys the DB, drops unsynced data (all, a torn prefix, or pages in no order),
+//           reopens, verifies; a quarter of the cycles cut the power again during the first
+//           recovery.
 // errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
 //           read must still be right or an error; after clearing the faults a
 //           reopen must hold every acknowledged write.
@@ -124,6 +125,7 @@ struct Totals {
   uint64_t clean_exits = 0;
   uint64_t power_cuts = 0;
   uint64_t torn = 0;
+  uint64_t lost_pages = 0;
   uint64_t recovery_cuts = 0;   // a second power cut while recovering from the first
   uint64_t recovery_kills = 0;  // a second kill, inside the recovery from the first
   uint64_t injected_errors = 0;
@@ -148,6 +150,10 @@ class CrashTest {
   // inside the recovery. False (and reported) when that process fails.
   bool kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint64_t profile);
   bool powercut_cycle(uint64_t cycle, std::mt19937_64& rng);
+  // How the next power cut treats each file's unsynced bytes: all lost, a
+  // prefix kept (a torn write), or pages kept and lost in no order.
+  enum class UnsyncedLoss { kAll, kTornPrefix, kLostPages };
+  UnsyncedLoss choose_unsynced_loss(std::mt19937_64& rng);
   bool errors_cycle(uint64_t cycle, std::mt19937_64& rng);
   // Verifies `db_` and makes what it saw the next baseline.
   bool verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability);
@@ -375,6 +381,13 @@ bool CrashTest::kill_inside_recovery(uint64_t cycle, std::mt19937_64& rng, uint6
 
 // ---------------------------------------------------------------- powercut
 
+CrashTest::UnsyncedLoss CrashTest::choose_unsynced_loss(std::mt19937_64& rng) {
+  const auto loss = static_cast<UnsyncedLoss>(rng() % 3);
+  fault_fs_->set_torn_writes(loss == UnsyncedLoss::kTornPrefix, rng());
+  fault_fs_->set_lost_pages(loss == UnsyncedLoss::kLostPages, rng());
+  return loss;
+}
+
 bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   WorkloadOptions w;
   w.threads = config_.threads;
@@ -405,12 +418,12 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   workload.request_stop();
   workload.join();
   db_.reset();  // the process "dies": whatever it did not sync is lost below
-  const bool torn = rng() % 2 == 0;
-  fault_fs_->set_torn_writes(torn, rng());
+  const UnsyncedLoss loss = choose_unsynced_loss(rng);
   fault_fs_->drop_unsynced_data();
   fault_fs_->clear_faults();
   ++totals_.power_cuts;
-  if (torn) ++totals_.torn;
+  if (loss == UnsyncedLoss::kTornPrefix) ++totals_.torn;
+  if (loss == UnsyncedLoss::kLostPages) ++totals_.lost_pages;
   totals_.injected_errors += fault_fs_->injected_faults() - before;
   totals_.ops += workload.counters().writes.load();
   totals_.acked += workload.counters().acked.load();
@@ -429,7 +442,7 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
     std::unique_ptr<DB> recovering;
     if (DB::open(options_, db_dir_, &recovering).ok()) fault_fs_->set_active(false);
     recovering.reset();
-    fault_fs_->set_torn_writes(rng() % 2 == 0, rng());
+    (void)choose_unsynced_loss(rng);
     fault_fs_->drop_unsynced_data();
     fault_fs_->clear_faults();
     ++totals_.recovery_cuts;
@@ -584,6 +597,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"clean_exits", t.clean_exits},
                                                      {"power_cuts", t.power_cuts},
                                                      {"torn", t.torn},
+                                                     {"lost_pages", t.lost_pages},
                                                      {"recovery_cuts", t.recovery_cuts},
                                                      {"recovery_kills", t.recovery_kills},
                                                      {"injected_errors", t.injected_errors},
