@@ -2,7 +2,7 @@
 //
 //   fsdb_crashtest --mode=kill|powercut|errors|all [--duration=30s | --cycles=N]
 //                  [--seed=S] [--threads=1..4] [--keys=N] [--dir=DIR]
-//                  [--stress=PATH] [--keep] [--verbose]
+//                  [--stress=PATH] [--stress_flag=FLAG] [--keep] [--verbose]
 //
 // kill      runs fsdb_stress as a child on a real directory and SIGKILLs it at a
 //           random moment or lets it kill itself at a kill point (a flush, a
@@ -10,9 +10,10 @@
 //           WAL append, a directory sync, a WAL removal); then reopens and verifies.
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
-//           destroys the DB, drops unsynced data (all, a torn prefix, or pages in no order),
-//           reopens, verifies; a quarter of the cycles cut the power again during the first
-//           recovery.
+//           destroys the DB, drops unsynced data (all, a torn prefix, or pages in
+//           no order), reopens (a quarter of the time in point-in-time recovery
+//           mode), verifies; a quarter of the cycles cut the power again during
+//           the first recovery.
 // errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
 //           read must still be right or an error; after clearing the faults a
 //           reopen must hold every acknowledged write.
@@ -62,8 +63,39 @@ void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::millisecon
 // Runs `args` (a program and its arguments) with stdout and stderr in
 // `log_path`, waits up to `wait_ms` for it, then SIGKILLs it (*killed says
 // which). Its wait status, or nullopt when fork fails.
+// The progress a child reports (fsdb_stress's HEARTBEAT lines), to tell a
+// hang from a child that is busy when its time is up.
+struct HangWatch {
+  uint64_t last_ops = 0;
+  bool seen = false;
+  Clock::time_point last_progress;
+  uint64_t stalled_ms = 0;  // at the end: how long no operation had finished
+  bool hung = false;
+
+  // Reads the newest heartbeat in the child's output.
+  void poll(const std::string& output) {
+    const size_t at = output.rfind("HEARTBEAT ops=");
+    if (at == std::string::npos) return;
+    const uint64_t ops = std::strtoull(output.c_str() + at + 14, nullptr, 10);
+    if (!seen || ops != last_ops) last_progress = Clock::now();
+    seen = true;
+    last_ops = ops;
+  }
+  uint64_t stalled_now() const {
+    if (!seen) return 0;
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - last_progress)
+            .count());
+  }
+};
+
+std::string read_log(const std::string& path);
+
+// Runs the child until it exits or `wait_ms` pass, then SIGKILLs it. With a
+// watch: a child that has made no progress for a second when its time is up
+// gets up to 10 s more; if it still makes none for 8 s in all, it is hung.
 std::optional<int> run_child(std::vector<std::string> args, const std::string& log_path,
-                             uint64_t wait_ms, bool* killed) {
+                             uint64_t wait_ms, bool* killed, HangWatch* watch = nullptr) {
   *killed = false;
   const pid_t pid = ::fork();
   if (pid < 0) return std::nullopt;
@@ -79,12 +111,28 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
     ::execv(argv[0], argv.data());
     _exit(127);
   }
-  const auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+  auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
+  const auto latest = until + std::chrono::seconds(10);
+  auto next_poll = Clock::now();
   int status = 0;
-  while (Clock::now() < until) {
+  for (;;) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    const auto now = Clock::now();
+    if (watch != nullptr && now >= next_poll) {
+      watch->poll(read_log(log_path));
+      next_poll = now + std::chrono::milliseconds(100);
+    }
+    if (now >= until) {
+      if (watch == nullptr || watch->stalled_now() < 1000) break;
+      if (watch->stalled_now() >= 8000 || now >= latest) {
+        watch->hung = watch->stalled_now() >= 8000;
+        break;
+      }
+      until = now + std::chrono::milliseconds(100);  // stalled: watch a little longer
+    }
     sleep_ms(2);
   }
+  if (watch != nullptr) watch->stalled_ms = watch->stalled_now();
   ::kill(pid, SIGKILL);
   *killed = true;
   ::waitpid(pid, &status, 0);
@@ -111,6 +159,7 @@ struct Config {
   uint32_t keys = 2000;
   std::string dir;
   std::string stress;
+  std::string stress_flag;  // one more flag for every fsdb_stress (tests of the harness)
   bool keep = false;
   bool verbose = false;
 };
@@ -126,6 +175,8 @@ struct Totals {
   uint64_t power_cuts = 0;
   uint64_t torn = 0;
   uint64_t lost_pages = 0;
+  uint64_t point_in_time_opens = 0;
+  uint64_t unsynced_tails = 0;  // recoveries that dropped damage with records after it
   uint64_t recovery_cuts = 0;   // a second power cut while recovering from the first
   uint64_t recovery_kills = 0;  // a second kill, inside the recovery from the first
   uint64_t injected_errors = 0;
@@ -251,6 +302,7 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    "--max_value_padding=" + std::to_string(max_value_padding_),
                                    "--duration=8s"};
   if (!kill_point.empty()) args.push_back("--kill_point=" + kill_point);
+  if (!config_.stress_flag.empty()) args.push_back(config_.stress_flag);
   const std::string child_command = command_line_of(args);
   if (config_.verbose) {
     std::printf("kill cycle %llu: %s\n", static_cast<unsigned long long>(cycle),
@@ -261,14 +313,22 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // Wait for the chosen moment (or, at a kill point, at most 4 s for the
   // child to reach it), then SIGKILL whatever still runs.
   bool parent_killed = false;
+  HangWatch watch;
   const std::optional<int> waited =
-      run_child(args, log_path, kill_point.empty() ? delay_ms : 4000, &parent_killed);
+      run_child(args, log_path, kill_point.empty() ? delay_ms : 4000, &parent_killed, &watch);
   if (!waited) {
     harness_failure("fork failed");
     return false;
   }
   const int status = *waited;
-  const std::string child_log = read_log(log_path);
+  std::string child_log;
+  {
+    // The heartbeats are for the watch, not for a report.
+    std::istringstream lines(read_log(log_path));
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.starts_with("HEARTBEAT ")) child_log += line + "\n";
+    }
+  }
   const std::string extra =
       "child: " + child_command + "\nchild output:\n" +
       (child_log.size() > 4000 ? "..." + child_log.substr(child_log.size() - 4000) : child_log);
@@ -281,6 +341,13 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   }
   if (!online.empty()) {
     fail(cycle, online, extra);
+    return false;
+  }
+  if (watch.hung) {
+    fail(cycle,
+         {"fsdb_stress finished no operation in its last " + std::to_string(watch.stalled_ms) +
+          " ms (after " + std::to_string(watch.last_ops) + "): hung"},
+         extra);
     return false;
   }
   if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
@@ -447,9 +514,30 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
     fault_fs_->clear_faults();
     ++totals_.recovery_cuts;
   }
-  Status s = DB::open(options_, db_dir_, &db_);
+  // A quarter of the reopens recover in point-in-time mode: it must keep
+  // every synced write too (it differs from the default only on damage to
+  // synced data, which a power cut never leaves).
+  Options reopen = options_;
+  if (rng() % 4 == 0) {
+    reopen.wal_recovery_mode = WalRecoveryMode::kPointInTime;
+    ++totals_.point_in_time_opens;
+  }
+  // Counts the recoveries that dropped an unsynced tail: damage with valid
+  // records after it, past the log's last sync (what lost pages leave).
+  struct TailListener final : EventListener {
+    void on_recovery(const RecoveryInfo& info) override {
+      unsynced_tail = info.dropped_tail.find("no sync covered") != std::string::npos;
+    }
+    bool unsynced_tail = false;
+  };
+  auto tails = std::make_shared<TailListener>();
+  reopen.listener = tails;
+  Status s = DB::open(reopen, db_dir_, &db_);
+  if (tails->unsynced_tail) ++totals_.unsynced_tails;
   if (!s.ok()) {
-    fail(cycle, {"the DB does not open after the power cut: " + s.to_string()});
+    const bool point = reopen.wal_recovery_mode == WalRecoveryMode::kPointInTime;
+    fail(cycle, {std::string("the DB does not open after the power cut (") +
+                 (point ? "kPointInTime" : "the default recovery mode") + "): " + s.to_string()});
     return false;
   }
   return verify(cycle, workload.ops(), Durability::kSyncedOnly);
@@ -598,6 +686,8 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"power_cuts", t.power_cuts},
                                                      {"torn", t.torn},
                                                      {"lost_pages", t.lost_pages},
+                                                     {"point_in_time_opens", t.point_in_time_opens},
+                                                     {"unsynced_tails", t.unsynced_tails},
                                                      {"recovery_cuts", t.recovery_cuts},
                                                      {"recovery_kills", t.recovery_kills},
                                                      {"injected_errors", t.injected_errors},
@@ -632,7 +722,7 @@ int main(int argc, char** argv) {
   Flags flags;
   fsdb::Status s = flags.parse(argc, argv,
                                {"mode", "seed", "cycles", "duration", "threads", "keys", "dir",
-                                "stress", "keep", "verbose"});
+                                "stress", "stress_flag", "keep", "verbose"});
   Config c;
   c.mode = flags.get("mode", "all");
   c.seed =
@@ -645,6 +735,7 @@ int main(int argc, char** argv) {
   c.threads = static_cast<uint32_t>(flags.get_uint("threads", 3));
   c.keys = static_cast<uint32_t>(flags.get_uint("keys", 2000));
   c.stress = flags.get("stress", sibling_stress_path(argv[0]));
+  c.stress_flag = flags.get("stress_flag", "");
   c.keep = flags.has("keep");
   c.verbose = flags.has("verbose");
   if (s.ok()) s = flags.error();
@@ -682,6 +773,7 @@ int main(int argc, char** argv) {
   std::string command_line = argv[0];
   if (flags.has("stress")) command_line += " --stress=" + c.stress;
   if (flags.has("dir")) command_line += " --dir=" + c.dir;
+  if (flags.has("stress_flag")) command_line += " --stress_flag=" + c.stress_flag;
   CrashTest test(c, command_line);
   bool ok = true;
   for (const std::string& mode : modes) {

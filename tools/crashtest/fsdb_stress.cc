@@ -4,12 +4,17 @@
 //   fsdb_stress --db=DIR --state=DIR --epoch=N [--seed=S] [--threads=1..4]
 //               [--keys=N] [--profile=P] [--duration=10s] [--kill_point=SPEC]
 //               [--sync_fraction=0.05] [--journal_sync] [--open_only]
+//               [--hang_after=DURATION]
 //
 // --open_only opens the DB (recovering it, where a kill point may end the
 // process) and closes it again, without a workload or journals.
+// --hang_after stops the workload after that long and never exits: a hung
+// process, for testing that fsdb_crashtest notices one.
 // --state holds the baseline (what the DB held when this run began; written by
 // fsdb_crashtest after verifying) and receives the journals. Every violation a
-// read finds is printed to stderr at once as a "VIOLATION:" line. Exit status:
+// read finds is printed to stderr at once as a "VIOLATION:" line; every 200 ms
+// a "HEARTBEAT ops=N" line on stdout gives the operations done so far, so
+// that fsdb_crashtest can tell a hung child from a busy one. Exit status:
 // 0 after a clean run, 2 when the DB cannot be opened or the flags are wrong,
 // 3 after a violation.
 #include <chrono>
@@ -30,7 +35,7 @@ int main(int argc, char** argv) {
   Status s = flags.parse(
       argc, argv,
       {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration", "kill_point",
-       "sync_fraction", "journal_sync", "max_value_padding", "ops", "open_only"});
+       "sync_fraction", "journal_sync", "max_value_padding", "ops", "open_only", "hang_after"});
   const std::string db_path = flags.get("db", "");
   const std::string state_dir = flags.get("state", "");
   WorkloadOptions w;
@@ -47,6 +52,7 @@ int main(int argc, char** argv) {
   w.on_violation = [](const std::string& v) { std::fprintf(stderr, "VIOLATION: %s\n", v.c_str()); };
   const uint64_t profile = flags.get_uint("profile", w.seed);
   const uint64_t duration_ms = flags.get_millis("duration", 10'000);
+  const uint64_t hang_after_ms = flags.get_millis("hang_after", 0);
   KillPoint kill_point;
   if (s.ok()) s = flags.error();
   if (s.ok() && flags.has("kill_point"))
@@ -92,8 +98,23 @@ int main(int argc, char** argv) {
   }
   Workload workload(db.get(), w, baseline);
   workload.start();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(duration_ms);
-  while (std::chrono::steady_clock::now() < deadline && !workload.finished()) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = started + std::chrono::milliseconds(duration_ms);
+  auto next_heartbeat = started;
+  bool hanging = false;
+  while (hanging || (std::chrono::steady_clock::now() < deadline && !workload.finished())) {
+    if (hang_after_ms != 0 && !hanging &&
+        std::chrono::steady_clock::now() >= started + std::chrono::milliseconds(hang_after_ms)) {
+      workload.request_stop();
+      workload.join();
+      hanging = true;
+    }
+    if (std::chrono::steady_clock::now() >= next_heartbeat) {
+      std::printf("HEARTBEAT ops=%llu\n",
+                  static_cast<unsigned long long>(workload.counters().ops.load()));
+      std::fflush(stdout);
+      next_heartbeat += std::chrono::milliseconds(200);
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   workload.request_stop();
