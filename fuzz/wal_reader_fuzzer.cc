@@ -112,6 +112,12 @@ void check_all_modes(std::string_view bytes) {
     if (o->status.ok() && o->report.tail_kind != LogTailKind::kNone) {
       check(o->report.tail.offset + o->report.tail.bytes == size);
     }
+    // An unsynced tail starts at or past every offset a believed mark says
+    // was synced; a mark never claims an offset past itself.
+    if (o->status.ok() && o->report.tail_kind == LogTailKind::kUnsynced) {
+      check(o->report.has_sync_marks && o->report.synced_through <= o->report.tail.offset);
+    }
+    check(o->report.synced_through <= size);
   }
   // Every mode reads the same records up to the first damage.
   if (point.status.ok()) {

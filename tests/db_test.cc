@@ -791,6 +791,43 @@ TEST_F(DBTest, PowerCutThatLosesUnsyncedPagesOutOfOrderOpensWithEverySyncedWrite
   EXPECT_GT(out_of_order, 0) << "no seed lost an earlier page and kept a later one";
 }
 
+// The other side of the rule above: after the same power cut, damage to the
+// part of the log that was synced (each synced write's record is followed by
+// a sync mark saying so) is refused, never dropped as an unsynced end.
+TEST_F(DBTest, DamageToSyncedLogDataIsRefusedAfterAPowerCut) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+  Options options;
+  options.file_system = fault;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db));
+  WriteOptions sync;
+  sync.sync = true;
+  for (int i = 0; i < 40; ++i) FSDB_ASSERT_OK(db->put(sync, key_of(i), std::string(200, 's')));
+  for (int i = 40; i < 140; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(200, 'u')));
+  fault->set_active(false);  // the power goes: the log is never closed
+  db.reset();
+  fault->drop_unsynced_data();
+  fault->clear_faults();
+  std::vector<std::string> names;
+  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
+  std::string log;
+  for (const auto& name : names) {
+    if (name.ends_with(".log")) log = dir_.file(name);
+  }
+  ASSERT_FALSE(log.empty());
+  std::string bytes;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), log, &bytes));
+  ASSERT_GT(bytes.size(), 40u * 200);
+  bytes[bytes.size() / 4] ^= 0x10;  // in about the tenth synced write's record
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, log, true));
+  Status s = DB::open(options, dir_.path(), &db);
+  ASSERT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find("(in synced data: the log was synced through offset "),
+            std::string::npos)
+      << s.to_string();
+  EXPECT_NE(s.to_string().find("kPointInTime"), std::string::npos) << s.to_string();
+}
+
 TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
   // Fail each mutating call of a flush in turn: the rotation's WAL sync, the new
   // WAL, the table, its sync, the directory sync, the MANIFEST, CURRENT...

@@ -189,7 +189,7 @@ Status LogReader::parse_fragment(uint64_t offset, Fragment* f) {
     return Status::OK();
   }
   if (static_cast<FragmentType>(type) == FragmentType::kSyncMark &&
-      length != kSyncMarkPayloadBytes) {
+      length > kSyncMarkPayloadBytes) {
     f->result = Parse::kBad;
     f->reason = "sync mark of " + std::to_string(length) + " bytes";
     return Status::OK();
@@ -204,20 +204,26 @@ Status LogReader::parse_fragment(uint64_t offset, Fragment* f) {
   f->type = static_cast<FragmentType>(type);
   f->payload = std::string_view(h + kHeaderBytes, length);
   f->next = offset + kHeaderBytes + length;
-  note_fragment(version, type, f->payload);
+  note_fragment(version, type, f->payload, offset);
   return Status::OK();
 }
 
-void LogReader::note_fragment(uint8_t version, uint8_t type, std::string_view payload) {
+void LogReader::note_fragment(uint8_t version, uint8_t type, std::string_view payload,
+                              uint64_t offset) {
   if (version >= 2) report_.has_sync_marks = true;
-  if (type == static_cast<uint8_t>(FragmentType::kSyncMark) &&
-      payload.size() == kSyncMarkPayloadBytes) {
-    report_.synced_through = std::max(report_.synced_through, decode_fixed64(payload.data()));
+  if (type != static_cast<uint8_t>(FragmentType::kSyncMark) ||
+      payload.size() != kSyncMarkPayloadBytes) {
+    return;  // not a mark, or one that pads a block
   }
+  // The writer marks only offsets before the mark itself: a mark that claims
+  // more was not written by it for this place (a valid fragment found inside
+  // damage can be one of another log's, whose number collides).
+  const uint64_t synced = decode_fixed64(payload.data());
+  if (synced <= offset) report_.synced_through = std::max(report_.synced_through, synced);
 }
 
-Status LogReader::scan_sync_marks(uint64_t from) {
-  for (;;) {
+Status LogReader::scan_sync_marks(uint64_t from, uint64_t enough) {
+  while (report_.synced_through <= enough) {
     std::optional<uint64_t> found;
     Status s = find_next_valid_fragment(from, &found);
     if (!s.ok() || !found.has_value()) return s;
@@ -228,9 +234,10 @@ Status LogReader::scan_sync_marks(uint64_t from) {
     const size_t length = decode_fixed16(h + header_offset::kLength);
     note_fragment(static_cast<uint8_t>(h[header_offset::kVersion]),
                   static_cast<uint8_t>(h[header_offset::kType]),
-                  std::string_view(h + kHeaderBytes, length));
+                  std::string_view(h + kHeaderBytes, length), *found);
     from = *found + kHeaderBytes + length;
   }
+  return Status::OK();
 }
 
 Status LogReader::find_next_valid_fragment(uint64_t from, std::optional<uint64_t>* found) {
@@ -327,9 +334,10 @@ bool LogReader::on_bad_spot(uint64_t region_start, uint64_t fragment_offset, boo
   };
 
   LogTailKind kind = LogTailKind::kCorruption;
-  if (next_valid.has_value() && mode_ != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+  if (next_valid.has_value() && (mode_ == WalRecoveryMode::kTolerateCorruptedTail ||
+                                 mode_ == WalRecoveryMode::kPointInTime)) {
     // Was the damage ever synced? Only the marks after it can say so.
-    Status s = scan_sync_marks(*next_valid);
+    Status s = scan_sync_marks(*next_valid, region_start);
     if (!s.ok()) return stop(std::move(s));
     if (report_.has_sync_marks) {
       const std::string synced = std::to_string(report_.synced_through);

@@ -58,8 +58,9 @@ struct LogReadReport {
   DroppedRange tail;                  // meaningful when tail_kind != kNone
   std::vector<DroppedRange> skipped;  // kSkipAnyCorruptedRecords: damage skipped mid-log
   // Whether the log is of format version 2, whose writer marks every sync,
-  // and the largest synced offset its marks carry (those read so far, and at
-  // damage with valid data after it, all of the log's).
+  // and the largest synced offset its marks carry: those read so far, and at
+  // damage with valid data after it, those after it until one shows the
+  // damage was synced (a mark claiming an offset past itself is ignored).
   bool has_sync_marks = false;
   uint64_t synced_through = 0;
 };
@@ -94,10 +95,11 @@ class LogReader {
   Status block_view(Chunk& chunk, uint64_t block_index, std::string_view* block);
   Status parse_fragment(uint64_t offset, Fragment* fragment);
   Status find_next_valid_fragment(uint64_t from, std::optional<uint64_t>* found);
-  // Reads every valid fragment from `from` to the end of the file, and notes
-  // their format versions and sync marks in report_.
-  Status scan_sync_marks(uint64_t from);
-  void note_fragment(uint8_t version, uint8_t type, std::string_view payload);
+  // Reads the valid fragments from `from` on, noting their format versions
+  // and sync marks in report_, until the end of the file or a mark shows the
+  // log was synced past `enough`.
+  Status scan_sync_marks(uint64_t from, uint64_t enough);
+  void note_fragment(uint8_t version, uint8_t type, std::string_view payload, uint64_t offset);
   Status is_all_zero(uint64_t from, uint64_t to, bool* zero);
   // Handles a bad spot: decides tail or mid-log damage and acts per the mode.
   // Returns true when reading should go on (at offset_), false to stop.

@@ -81,17 +81,27 @@ void LogWriter::frame_record(std::string_view record) {
   }
 }
 
-void LogWriter::frame_sync_mark_if_due() {
-  if (synced_offset_ <= marked_offset_) return;
+bool LogWriter::frame_sync_mark_if_due(bool per_block) {
+  bool due = synced_offset_ > marked_offset_;
+  if (!due && per_block && synced_offset_ > 0) due = size() / kBlockBytes != marked_block_;
+  if (!due) return false;
   size_t left_in_block = kBlockBytes - block_offset_;
+  constexpr size_t kMarkBytes = kHeaderBytes + kSyncMarkPayloadBytes;
   if (left_in_block < kHeaderBytes) {
     std::memset(reserve(left_in_block), 0, left_in_block);
     buffered_ += left_in_block;
     block_offset_ = 0;
-    left_in_block = kBlockBytes;
+  } else if (left_in_block < kMarkBytes) {
+    // Too small for a mark: a mark without an offset pads the block, and the
+    // real one starts the next.
+    char* padding = reserve(left_in_block);
+    buffered_ += left_in_block;
+    std::memset(padding + kHeaderBytes, 0, left_in_block - kHeaderBytes);
+    encode_fragment_header(padding, FragmentType::kSyncMark, log_number_,
+                           left_in_block - kHeaderBytes);
+    block_offset_ = 0;
   }
-  constexpr size_t kMarkBytes = kHeaderBytes + kSyncMarkPayloadBytes;
-  if (left_in_block < kMarkBytes) return;
+  marked_block_ = size() / kBlockBytes;
   char* fragment = reserve(kMarkBytes);
   buffered_ += kMarkBytes;
   encode_fixed64(fragment + kHeaderBytes, synced_offset_);
@@ -99,6 +109,7 @@ void LogWriter::frame_sync_mark_if_due() {
   block_offset_ += kMarkBytes;
   if (block_offset_ == kBlockBytes) block_offset_ = 0;
   marked_offset_ = synced_offset_;
+  return true;
 }
 
 Status LogWriter::fail(Status s) {
@@ -127,7 +138,7 @@ Status LogWriter::add_record(std::string_view record) {
   if (!error_.ok()) return error_;
   if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
   try {
-    frame_sync_mark_if_due();
+    frame_sync_mark_if_due(/*per_block=*/true);
     frame_record(record);
     if (buffered_ >= options_.buffer_bytes) return write_buffer();
   } catch (...) {
@@ -155,8 +166,10 @@ Status LogWriter::add_records(std::span<const std::string_view> records, bool sy
   if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
   Status s;
   try {
-    if (!records.empty()) frame_sync_mark_if_due();
-    for (std::string_view record : records) frame_record(record);
+    for (std::string_view record : records) {
+      frame_sync_mark_if_due(/*per_block=*/true);
+      frame_record(record);
+    }
     s = write_buffer();
   } catch (...) {
     fail_on_exception();
@@ -194,13 +207,11 @@ Status LogWriter::close() {
   // cut, and a torn end of a log that a later log follows reads as damage.
   bool marked = false;
   if (error_.ok()) {
-    const uint64_t marked_before = marked_offset_;
     try {
-      frame_sync_mark_if_due();
+      marked = frame_sync_mark_if_due(/*per_block=*/false);
     } catch (...) {
       fail_on_exception();
     }
-    marked = marked_offset_ != marked_before;
   }
   Status s = flush();
   if (s.ok() && marked) {

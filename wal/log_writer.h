@@ -11,12 +11,14 @@
 // caller must move to a new log file. A record becomes durable only when a
 // sync() (or add_records(..., sync = true)) that started after it returns OK.
 // The first append after a sync begins with a sync mark (log_format.h) saying
-// how far the log was durable, so that recovery can tell damage to synced data
+// how far the log was durable, and once the log was synced, the first record
+// boundary of every block repeats it: recovery tells damage to synced data
 // from the out-of-order loss of unsynced data that a power cut can leave.
 //
 // Thread safety: none; one thread at a time calls it (the engine: a write
 // group leader, or a direct writer under the engine's sequence lock).
-// Ownership: the writer owns its file and closes it when destroyed (without a sync).
+// Ownership: the writer owns its file and closes it when destroyed (as close()
+// does: right after a sync, with a synced sync mark).
 #pragma once
 
 #include <cstdint>
@@ -87,10 +89,13 @@ class LogWriter {
 
  private:
   void frame_record(std::string_view record);
-  // Frames a sync mark if a sync has made more of the log durable since the
-  // last mark, and the current block has room for it (else the next append
-  // writes it: a later mark says as much).
-  void frame_sync_mark_if_due();
+  // Frames a sync mark (after padding to the next block if this one has less
+  // than a mark's room) when a sync has made more of the log durable than the
+  // last mark said; with `per_block`, also when the log was ever synced and
+  // the current block holds no mark yet, so that damage to the page where a
+  // sync's data ends, which holds the mark after it, does not erase every
+  // proof of that sync. Returns whether it framed one.
+  bool frame_sync_mark_if_due(bool per_block);
   // Makes room for `bytes` more framed bytes.
   char* reserve(size_t bytes);
   Status write_buffer();
@@ -108,8 +113,9 @@ class LogWriter {
   uint64_t file_offset_ = 0;  // bytes appended to file_ so far
   size_t block_offset_ = 0;   // position in the current block of the next byte framed
   // A file opened for appending starts at 0: nothing is known to be durable.
-  uint64_t synced_offset_ = 0;  // file_offset_ when the last successful sync began
-  uint64_t marked_offset_ = 0;  // the offset the last sync mark framed carries
+  uint64_t synced_offset_ = 0;          // file_offset_ when the last successful sync began
+  uint64_t marked_offset_ = 0;          // the offset the last sync mark framed carries
+  uint64_t marked_block_ = UINT64_MAX;  // the block that holds the last sync mark
   bool closed_ = false;
   Status error_;
 };
