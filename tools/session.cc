@@ -1,11 +1,23 @@
 #include "tools/session.h"
 
 #include <filesystem>
+#include <iostream>
+#include <memory>
 
 #include "engine/filename.h"
 #include "tools/text.h"
 
 namespace fsdb::tool {
+namespace {
+
+// What the open's recovery dropped (a torn or unsynced log end): said on
+// stderr, so that no loss goes unreported.
+struct RecoveryNote final : EventListener {
+  void on_recovery(const RecoveryInfo& info) override { dropped = info.dropped_tail; }
+  std::string dropped;
+};
+
+}  // namespace
 
 Session::Session(GlobalOptions options) : options_(std::move(options)) {}
 
@@ -31,8 +43,15 @@ Status Session::db(DB** out) {
   const bool has_current = std::filesystem::exists(current_file_name(path), ec);
   Options db_options;
   db_options.create_if_missing = options_.create;
+  auto note = std::make_shared<RecoveryNote>();
+  db_options.listener = note;
   std::unique_ptr<DB> db;
   Status s = DB::open(db_options, path, &db);
+  if (s.ok() && !note->dropped.empty()) {
+    std::cerr << "fsdb: note: recovery dropped a damaged log end (what a crash or power cut "
+                 "leaves after the last write that reached the disk): "
+              << note->dropped << "\n";
+  }
   if (!s.ok()) {
     // Without CURRENT the DB answers "no DB here" for a directory that holds
     // none of its files (and Corruption, with a way out, for one that does).
