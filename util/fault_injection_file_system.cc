@@ -239,7 +239,9 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
     if (st.lost_pages) {
       // Each page of the unsynced bytes reached the disk or not, in no
       // particular order; one that did not reads as zeros (never-written
-      // blocks), and the file ends with the last page that did.
+      // blocks). The file ends with the last page that did, or, half of the
+      // time, its new size reached the disk too: zeros up to it, and now and
+      // then past it (a mapped log raises its size ahead of its data).
       constexpr uint64_t kPageBytes = 4096;
       uint64_t end = file.synced_size;
       for (uint64_t page = file.synced_size / kPageBytes * kPageBytes; page < keep;
@@ -253,9 +255,13 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
                     content.begin() + static_cast<ptrdiff_t>(to), '\0');
         }
       }
+      if (st.torn_rng() % 2 == 0) {
+        end = keep;
+        if (st.torn_rng() % 4 == 0) end += st.torn_rng() % (64 << 10);
+      }
       keep = end;
     }
-    content.resize(keep);
+    content.resize(keep, '\0');
     (void)write_string_to_file(*base_, content, path, true);
     file.size = file.synced_size = keep;
   }

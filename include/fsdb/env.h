@@ -276,7 +276,9 @@ class FaultInjectionFileSystem : public FileSystem {
   // With drop_unsynced_data(): each 4 KiB page of a file's unsynced tail
   // reaches the disk or not, independently (the page cache writes pages back
   // in no set order); a lost page reads as zeros, and the file ends with the
-  // last page kept. With torn writes too, this applies to the torn prefix.
+  // last page kept, or (half of the time) at its unsynced size, sometimes with
+  // up to 64 KiB of zeros past it (a mapped log's size raised ahead of its
+  // data). With torn writes too, this applies to the torn prefix.
   void set_lost_pages(bool lost, uint64_t seed);
   // Each mutating call (and read, when include_reads) fails with `error` with the
   // given probability.
