@@ -274,6 +274,7 @@ Status DBImpl::recover() {
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
   RecoveryInfo info;
+  info.dropped_tail = versions_->recovered_manifest_tail();
   for (size_t i = 0; i < logs.size(); ++i) {
     bool stop_here = false;
     std::optional<wal::DroppedRange> torn_tail;
@@ -317,6 +318,7 @@ Status DBImpl::recover() {
               "(wal_recovery_mode kPointInTime recovers up to the damage)");
         }
         stop_here = true;
+        info.stopped_at_damage = true;
       }
     }
     if (stop_here) {
@@ -462,6 +464,11 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   if (report.tail_kind == wal::LogTailKind::kTorn ||
       report.tail_kind == wal::LogTailKind::kUnsynced) {
     *torn_tail = report.tail;
+  }
+  if (report.tail_kind == wal::LogTailKind::kCorruption) info->stopped_at_damage = true;
+  if (report.tail_kind == wal::LogTailKind::kTorn ||
+      report.tail_kind == wal::LogTailKind::kUnsynced ||
+      report.tail_kind == wal::LogTailKind::kCorruption) {
     if (!info->dropped_tail.empty()) info->dropped_tail += "; ";
     info->dropped_tail += path + ": offset " + std::to_string(report.tail.offset) + ": " +
                           std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;

@@ -189,6 +189,8 @@ Status VersionSet::recover(bool require_first_log) {
   const std::string& manifest_path = manifest.path;
   const uint64_t old_manifest_number = manifest.number;
   std::shared_ptr<const Version> version = manifest.version;
+  recovered_manifest_tail_ =
+      manifest.dropped_tail.empty() ? std::string() : manifest.path + ": " + manifest.dropped_tail;
   const uint64_t log_number = manifest.log_number;
   uint64_t next_file = manifest.next_file_number;
   const SequenceNumber last_sequence = manifest.last_sequence;

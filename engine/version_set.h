@@ -44,6 +44,9 @@ class VersionSet {
   // never acknowledged) is dropped; any other damage, or a missing file, is
   // Corruption, and leaves the directory as it was.
   Status recover(bool require_first_log = true);
+  // After recover(): what it dropped from the MANIFEST's end ("<path>:
+  // offset N: M bytes: why"), or empty.
+  const std::string& recovered_manifest_tail() const { return recovered_manifest_tail_; }
 
   // Records `edit` in the MANIFEST (synced) and installs the version it makes.
   // Fills in the edit's next file number and last sequence.
@@ -143,6 +146,7 @@ class VersionSet {
   mutable std::mutex mu_;  // guards the two fields below; never held across I/O
   std::shared_ptr<const Version> current_;
   std::array<std::string, kNumLevels> compact_pointers_;
+  std::string recovered_manifest_tail_;                         // set by recover(), read after it
   mutable std::vector<std::weak_ptr<const Version>> versions_;  // every installed version
 };
 

@@ -1218,6 +1218,9 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   EXPECT_EQ(listener->info.logs_replayed, 1u);
   EXPECT_EQ(listener->info.logs_dropped, 1u);
   EXPECT_GT(listener->info.bytes_dropped, intact.size());
+  EXPECT_TRUE(listener->info.stopped_at_damage);
+  EXPECT_NE(listener->info.dropped_tail.find(".log: offset "), std::string::npos)
+      << listener->info.dropped_tail;
   EXPECT_FALSE(posix_file_system()->file_exists(later_log)) << "gone with the recovered state";
 }
 
@@ -1226,6 +1229,36 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
 // write): here the flush that named a table and moved past the log it came
 // from. The log named instead is gone, so the open is refused, and the table,
 // unnamed, stays on disk.
+// A MANIFEST whose end a crash tore (bytes of an edit that was never
+// acknowledged) opens, and what was dropped is reported with the rest.
+TEST_F(DBTest, TornEndOfTheManifestIsDroppedAndReported) {
+  std::vector<std::string> names = write_one_table_and_close();
+  std::string manifest;
+  for (const auto& name : names) {
+    if (name.starts_with("MANIFEST-")) manifest = dir_.file(name);
+  }
+  ASSERT_FALSE(manifest.empty());
+  std::string bytes;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), manifest, &bytes));
+  const size_t intact = bytes.size();
+  bytes.append("\x13\x37\x00\x42torn", 8);  // a header cut off by the end of the file
+  FSDB_ASSERT_OK(write_string_to_file(*posix_file_system(), bytes, manifest, true));
+  struct RecoveryListener final : EventListener {
+    void on_recovery(const RecoveryInfo& recovered) override { info = recovered; }
+    RecoveryInfo info;
+  };
+  auto listener = std::make_shared<RecoveryListener>();
+  Options options;
+  options.listener = listener;
+  open(options);
+  EXPECT_EQ(get(key_of(7)), "flushed");
+  EXPECT_NE(listener->info.dropped_tail.find(manifest.substr(manifest.rfind('/') + 1) +
+                                             ": offset " + std::to_string(intact) + ": 8 bytes"),
+            std::string::npos)
+      << listener->info.dropped_tail;
+  EXPECT_FALSE(listener->info.stopped_at_damage);
+}
+
 TEST_F(DBTest, ManifestThatLostItsLastEditIsRefused) {
   std::vector<std::string> names = write_one_table_and_close();
   std::string manifest;
@@ -1363,6 +1396,7 @@ TEST_F(DBTest, TornEndOfALogFollowedByRecordsIsDamage) {
   }
   EXPECT_EQ(listener->info.logs_replayed, 1u);
   EXPECT_EQ(listener->info.logs_dropped, 1u);
+  EXPECT_TRUE(listener->info.stopped_at_damage);
   db.reset();
 
   const std::string second = dir_.file("second");

@@ -48,8 +48,9 @@ Status Session::db(DB** out) {
   std::unique_ptr<DB> db;
   Status s = DB::open(db_options, path, &db);
   if (s.ok() && !note->dropped.empty()) {
-    std::cerr << "fsdb: note: recovery dropped a damaged log end (what a crash or power cut "
-                 "leaves after the last write that reached the disk): "
+    std::cerr << "note: opening the DB dropped a damaged end (what a crash or power cut leaves "
+                 "after the last write that reached the disk; a log is replayed up to it and "
+                 "then removed): "
               << note->dropped << "\n";
   }
   if (!s.ok()) {

@@ -239,16 +239,24 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
     if (st.lost_pages) {
       // Each page of the unsynced bytes reached the disk or not, in no
       // particular order; one that did not reads as zeros (never-written
-      // blocks). The file ends with the last page that did, or, half of the
-      // time, its new size reached the disk too: zeros up to it, and now and
-      // then past it (a mapped log raises its size ahead of its data).
+      // blocks), and one that did may hold an older version of itself,
+      // written back before the later appends to it: a prefix of its bytes.
+      // The file ends with the last page that did, or, half of the time,
+      // its new size reached the disk too: zeros up to it, and now and then
+      // past it (a mapped log raises its size up to ~1 MiB ahead of its data).
       constexpr uint64_t kPageBytes = 4096;
       uint64_t end = file.synced_size;
       for (uint64_t page = file.synced_size / kPageBytes * kPageBytes; page < keep;
            page += kPageBytes) {
         const uint64_t from = std::max(page, file.synced_size);
         const uint64_t to = std::min(page + kPageBytes, keep);
-        if (st.torn_rng() % 2 == 0) {
+        const uint64_t fate = st.torn_rng() % 8;
+        if (fate < 4) {
+          end = to;  // as written
+        } else if (fate == 4) {
+          const uint64_t written_back = from + st.torn_rng() % (to - from + 1);
+          std::fill(content.begin() + static_cast<ptrdiff_t>(written_back),
+                    content.begin() + static_cast<ptrdiff_t>(to), '\0');
           end = to;
         } else {
           std::fill(content.begin() + static_cast<ptrdiff_t>(from),
@@ -257,7 +265,7 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
       }
       if (st.torn_rng() % 2 == 0) {
         end = keep;
-        if (st.torn_rng() % 4 == 0) end += st.torn_rng() % (64 << 10);
+        if (st.torn_rng() % 4 == 0) end += st.torn_rng() % ((1 << 20) + (64 << 10));
       }
       keep = end;
     }

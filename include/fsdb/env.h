@@ -275,10 +275,13 @@ class FaultInjectionFileSystem : public FileSystem {
   void set_torn_writes(bool torn, uint64_t seed);
   // With drop_unsynced_data(): each 4 KiB page of a file's unsynced tail
   // reaches the disk or not, independently (the page cache writes pages back
-  // in no set order); a lost page reads as zeros, and the file ends with the
-  // last page kept, or (half of the time) at its unsynced size, sometimes with
-  // up to 64 KiB of zeros past it (a mapped log's size raised ahead of its
-  // data). With torn writes too, this applies to the torn prefix.
+  // in no set order); a lost page reads as zeros, a kept one sometimes as an
+  // older version of itself (a prefix of its bytes, zeros after), and the
+  // file ends with the last page kept, or (half of the time) at its unsynced
+  // size, sometimes with up to ~1 MiB of zeros past it (a mapped log's size
+  // raised ahead of its data). With torn writes too, this applies to the
+  // torn prefix. Shares its random source with set_torn_writes(): the later
+  // call's seed is the one in force.
   void set_lost_pages(bool lost, uint64_t seed);
   // Each mutating call (and read, when include_reads) fails with `error` with the
   // given probability.

@@ -68,11 +68,16 @@ struct RecoveryInfo {
   // kPointInTime: logs after the one where replay stopped at damage. They are
   // not replayed, and are deleted once the recovered state is recorded.
   size_t logs_dropped = 0;
-  // The log tails dropped, each as "<log path>: offset <n>: <bytes> bytes:
-  // <why>", separated by "; ". Empty when nothing was dropped. A power cut can
-  // leave records written after the last sync behind damage; they are dropped
-  // with it (their writes were not synced, so no durable write is lost).
+  // What was dropped from the end of a log or of the MANIFEST, each as
+  // "<path>: offset <n>: <bytes> bytes: <why>", separated by "; ". Empty when
+  // nothing was. A power cut can leave records written after the last sync
+  // behind damage; they are dropped with it (their writes were not synced, so
+  // no durable write is lost).
   std::string dropped_tail;
+  // kPointInTime only: replay stopped at damage that the default mode
+  // refuses (in synced data, or the damaged end of a log that a later log
+  // follows). What came after it is not in the DB.
+  bool stopped_at_damage = false;
 };
 
 // Receives the DB's events. Callbacks run on the DB's own threads (the

@@ -2,7 +2,8 @@
 //
 //   fsdb_crashtest --mode=kill|powercut|errors|all [--duration=30s | --cycles=N]
 //                  [--seed=S] [--threads=1..4] [--keys=N] [--dir=DIR]
-//                  [--stress=PATH] [--stress_flag=FLAG] [--keep] [--verbose]
+//                  [--stress=PATH] [--keep] [--verbose]
+//                  [--stress_flag=FLAG] [--kill_after=DURATION]   (tests of the harness)
 //
 // kill      runs fsdb_stress as a child on a real directory and SIGKILLs it at a
 //           random moment or lets it kill itself at a kill point (a flush, a
@@ -66,20 +67,25 @@ void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::millisecon
 // The progress a child reports (fsdb_stress's HEARTBEAT lines), to tell a
 // hang from a child that is busy when its time is up.
 struct HangWatch {
+  std::string last_line;  // the newest heartbeat: "HEARTBEAT ops=N [phase]"
   uint64_t last_ops = 0;
   bool seen = false;
   Clock::time_point last_progress;
-  uint64_t stalled_ms = 0;  // at the end: how long no operation had finished
+  uint64_t stalled_ms = 0;  // at the end: how long the heartbeat had not changed
   bool hung = false;
 
-  // Reads the newest heartbeat in the child's output.
+  // Reads the newest complete heartbeat line in the child's output; any
+  // change (more operations, or the next phase) is progress.
   void poll(const std::string& output) {
-    const size_t at = output.rfind("HEARTBEAT ops=");
+    const size_t end = output.rfind('\n');
+    if (end == std::string::npos) return;
+    const size_t at = output.rfind("HEARTBEAT ops=", end);
     if (at == std::string::npos) return;
-    const uint64_t ops = std::strtoull(output.c_str() + at + 14, nullptr, 10);
-    if (!seen || ops != last_ops) last_progress = Clock::now();
+    std::string line = output.substr(at, end - at);
+    if (!seen || line != last_line) last_progress = Clock::now();
     seen = true;
-    last_ops = ops;
+    last_ops = std::strtoull(line.c_str() + 14, nullptr, 10);
+    last_line = std::move(line);
   }
   uint64_t stalled_now() const {
     if (!seen) return 0;
@@ -159,7 +165,10 @@ struct Config {
   uint32_t keys = 2000;
   std::string dir;
   std::string stress;
-  std::string stress_flag;  // one more flag for every fsdb_stress (tests of the harness)
+  // For tests of the harness: one more flag for the workload's fsdb_stress,
+  // and a fixed moment (instead of the plan's) at which kill mode kills it.
+  std::string stress_flag;
+  uint64_t kill_after_ms = 0;
   bool keep = false;
   bool verbose = false;
 };
@@ -301,6 +310,10 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    "--profile=" + std::to_string(profile),
                                    "--max_value_padding=" + std::to_string(max_value_padding_),
                                    "--duration=8s"};
+  if (config_.kill_after_ms != 0) {  // a fixed plan, for tests of the harness
+    delay_ms = config_.kill_after_ms;
+    kill_point.clear();
+  }
   if (!kill_point.empty()) args.push_back("--kill_point=" + kill_point);
   if (!config_.stress_flag.empty()) args.push_back(config_.stress_flag);
   const std::string child_command = command_line_of(args);
@@ -346,7 +359,8 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   if (watch.hung) {
     fail(cycle,
          {"fsdb_stress finished no operation in its last " + std::to_string(watch.stalled_ms) +
-          " ms (after " + std::to_string(watch.last_ops) + "): hung"},
+          " ms (after " + std::to_string(watch.last_ops) + "; last heartbeat: " + watch.last_line +
+          "): hung"},
          extra);
     return false;
   }
@@ -514,30 +528,36 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
     fault_fs_->clear_faults();
     ++totals_.recovery_cuts;
   }
-  // A quarter of the reopens recover in point-in-time mode: it must keep
-  // every synced write too (it differs from the default only on damage to
-  // synced data, which a power cut never leaves).
+  // A quarter of the reopens recover in point-in-time mode. It differs from
+  // the default only where the default refuses to open (damage to synced
+  // data, a damaged end of a log that a later log follows), which a power
+  // cut never leaves: so it must neither stop at damage nor drop a log.
   Options reopen = options_;
-  if (rng() % 4 == 0) {
+  const bool point = rng() % 4 == 0;
+  if (point) {
     reopen.wal_recovery_mode = WalRecoveryMode::kPointInTime;
     ++totals_.point_in_time_opens;
   }
-  // Counts the recoveries that dropped an unsynced tail: damage with valid
-  // records after it, past the log's last sync (what lost pages leave).
-  struct TailListener final : EventListener {
-    void on_recovery(const RecoveryInfo& info) override {
-      unsynced_tail = info.dropped_tail.find("no sync covered") != std::string::npos;
-    }
-    bool unsynced_tail = false;
+  struct RecoveryListener final : EventListener {
+    void on_recovery(const RecoveryInfo& recovered) override { info = recovered; }
+    RecoveryInfo info;
   };
-  auto tails = std::make_shared<TailListener>();
-  reopen.listener = tails;
+  auto recovery = std::make_shared<RecoveryListener>();
+  reopen.listener = recovery;  // the power-cut options have no listener of their own
   Status s = DB::open(reopen, db_dir_, &db_);
-  if (tails->unsynced_tail) ++totals_.unsynced_tails;
   if (!s.ok()) {
-    const bool point = reopen.wal_recovery_mode == WalRecoveryMode::kPointInTime;
     fail(cycle, {std::string("the DB does not open after the power cut (") +
                  (point ? "kPointInTime" : "the default recovery mode") + "): " + s.to_string()});
+    return false;
+  }
+  const RecoveryInfo& info = recovery->info;
+  // Damage with valid records after it, past the log's last sync: what lost
+  // pages leave (the text is RecoveryInfo::dropped_tail's; a count only).
+  if (info.dropped_tail.find("no sync covered") != std::string::npos) ++totals_.unsynced_tails;
+  if (info.stopped_at_damage || info.logs_dropped > 0) {
+    fail(cycle,
+         {"point-in-time recovery stopped at damage the default mode refuses (" +
+          std::to_string(info.logs_dropped) + " later log(s) dropped): " + info.dropped_tail});
     return false;
   }
   return verify(cycle, workload.ops(), Durability::kSyncedOnly);
@@ -722,7 +742,7 @@ int main(int argc, char** argv) {
   Flags flags;
   fsdb::Status s = flags.parse(argc, argv,
                                {"mode", "seed", "cycles", "duration", "threads", "keys", "dir",
-                                "stress", "stress_flag", "keep", "verbose"});
+                                "stress", "stress_flag", "kill_after", "keep", "verbose"});
   Config c;
   c.mode = flags.get("mode", "all");
   c.seed =
@@ -736,6 +756,7 @@ int main(int argc, char** argv) {
   c.keys = static_cast<uint32_t>(flags.get_uint("keys", 2000));
   c.stress = flags.get("stress", sibling_stress_path(argv[0]));
   c.stress_flag = flags.get("stress_flag", "");
+  c.kill_after_ms = flags.get_millis("kill_after", 0);
   c.keep = flags.has("keep");
   c.verbose = flags.has("verbose");
   if (s.ok()) s = flags.error();
@@ -774,6 +795,7 @@ int main(int argc, char** argv) {
   if (flags.has("stress")) command_line += " --stress=" + c.stress;
   if (flags.has("dir")) command_line += " --dir=" + c.dir;
   if (flags.has("stress_flag")) command_line += " --stress_flag=" + c.stress_flag;
+  if (flags.has("kill_after")) command_line += " --kill_after=" + flags.get("kill_after", "");
   CrashTest test(c, command_line);
   bool ok = true;
   for (const std::string& mode : modes) {

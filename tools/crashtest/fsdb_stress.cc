@@ -12,8 +12,9 @@
 // process, for testing that fsdb_crashtest notices one.
 // --state holds the baseline (what the DB held when this run began; written by
 // fsdb_crashtest after verifying) and receives the journals. Every violation a
-// read finds is printed to stderr at once as a "VIOLATION:" line; every 200 ms
-// a "HEARTBEAT ops=N" line on stdout gives the operations done so far, so
+// read finds is printed to stderr at once as a "VIOLATION:" line; a
+// "HEARTBEAT ops=N [phase]" line on stdout before the open, every 200 ms of
+// the workload and before the close gives the operations done so far, so
 // that fsdb_crashtest can tell a hung child from a busy one. Exit status:
 // 0 after a clean run, 2 when the DB cannot be opened or the flags are wrong,
 // 3 after a violation.
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
       options.file_system = new_kill_file_system(posix_file_system(), kill_point);
     }
   }
+  // The watch in fsdb_crashtest sees a hang in the open too.
+  std::printf("HEARTBEAT ops=0 opening\n");
+  std::fflush(stdout);
   std::unique_ptr<DB> db;
   s = DB::open(options, db_path, &db);
   if (!s.ok()) {
@@ -117,6 +121,11 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  // A phase of its own: joining the workers and closing the DB can take a
+  // while, and the watch must not read that as a hang.
+  std::printf("HEARTBEAT ops=%llu stopping\n",
+              static_cast<unsigned long long>(workload.counters().ops.load()));
+  std::fflush(stdout);
   workload.request_stop();
   workload.join();
   s = db->close();
