@@ -41,6 +41,17 @@ class DBTest : public ::testing::Test {
   }
   // Writes 200 keys, flushes them to one table and closes the DB; returns
   // the directory's file names.
+  // The path of the DB's log file (the newest, if there are several).
+  std::string log_path() {
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir_.path(), &names).ok());
+    std::string log;
+    for (const auto& name : names) {
+      if (name.ends_with(".log") && (log.empty() || dir_.file(name) > log)) log = dir_.file(name);
+    }
+    EXPECT_FALSE(log.empty()) << "no log in " << dir_.path();
+    return log;
+  }
   std::vector<std::string> write_one_table_and_close() {
     open();
     for (int i = 0; i < 200; ++i) EXPECT_TRUE(db_->put(key_of(i), "flushed").ok());
@@ -808,13 +819,7 @@ TEST_F(DBTest, DamageToSyncedLogDataIsRefusedAfterAPowerCut) {
   db.reset();
   fault->drop_unsynced_data();
   fault->clear_faults();
-  std::vector<std::string> names;
-  FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
-  std::string log;
-  for (const auto& name : names) {
-    if (name.ends_with(".log")) log = dir_.file(name);
-  }
-  ASSERT_FALSE(log.empty());
+  const std::string log = log_path();
   std::string bytes;
   FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), log, &bytes));
   ASSERT_GT(bytes.size(), 40u * 200);
@@ -1146,13 +1151,9 @@ TEST_F(DBTest, DamagedWalIsReportedOrHandledAsTheRecoveryModeSays) {
   open();
   for (int i = 0; i < 300; ++i) FSDB_ASSERT_OK(db_->put(key_of(i), std::string(200, 'w')));
   db_.reset();  // everything is only in the WAL
+  const std::string log = log_path();
   std::vector<std::string> names;
   FSDB_ASSERT_OK(posix_file_system()->get_children(dir_.path(), &names));
-  std::string log;
-  for (const auto& name : names) {
-    if (name.ends_with(".log")) log = dir_.file(name);
-  }
-  ASSERT_FALSE(log.empty());
   std::string bytes;
   FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), log, &bytes));
   ASSERT_GT(bytes.size(), 40000u);
