@@ -67,26 +67,33 @@ void sleep_ms(uint64_t ms) { std::this_thread::sleep_for(std::chrono::millisecon
 // The progress a child reports (fsdb_stress's HEARTBEAT lines), to tell a
 // hang from a child that is busy when its time is up.
 struct HangWatch {
-  std::string last_line;  // the newest heartbeat: "HEARTBEAT ops=N [phase]"
+  std::string last_line;          // the newest heartbeat: "HEARTBEAT ops=N <progress>"
+  std::string last_progress_key;  // <progress>: the phase, or every_thread=M
   uint64_t last_ops = 0;
   bool seen = false;
   Clock::time_point last_progress;
   uint64_t stalled_ms = 0;  // at the end: how long the heartbeat had not changed
   bool hung = false;
 
-  // Reads the newest complete heartbeat line in the child's output; any
-  // change (more operations, or the next phase) is progress.
+  // Reads the newest complete heartbeat line in the child's output. Progress
+  // is a change of what follows the total: the next phase, or every thread
+  // having done more (one thread stuck while the others go on is no
+  // progress).
   void poll(const std::string& output) {
     const size_t end = output.rfind('\n');
     if (end == std::string::npos) return;
     const size_t at = output.rfind("HEARTBEAT ops=", end);
     if (at == std::string::npos) return;
     std::string line = output.substr(at, end - at);
-    if (!seen || line != last_line) last_progress = Clock::now();
+    const size_t space = line.find(' ', 14);
+    std::string key = space == std::string::npos ? std::string() : line.substr(space + 1);
+    if (!seen || key != last_progress_key) last_progress = Clock::now();
     seen = true;
     last_ops = std::strtoull(line.c_str() + 14, nullptr, 10);
     last_line = std::move(line);
+    last_progress_key = std::move(key);
   }
+  bool running() const { return last_progress_key.starts_with("every_thread="); }
   uint64_t stalled_now() const {
     if (!seen) return 0;
     return static_cast<uint64_t>(
@@ -99,7 +106,8 @@ std::string read_log(const std::string& path);
 
 // Runs the child until it exits or `wait_ms` pass, then SIGKILLs it. With a
 // watch: a child that has made no progress for a second when its time is up
-// gets up to 10 s more; if it still makes none for 8 s in all, it is hung.
+// is watched until every thread goes on again (then killed), it exits, or
+// 20 s more have passed; one whose heartbeat stays the same for 8 s is hung.
 std::optional<int> run_child(std::vector<std::string> args, const std::string& log_path,
                              uint64_t wait_ms, bool* killed, HangWatch* watch = nullptr) {
   *killed = false;
@@ -118,8 +126,9 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
     _exit(127);
   }
   auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
-  const auto latest = until + std::chrono::seconds(10);
+  const auto latest = until + std::chrono::seconds(20);
   auto next_poll = Clock::now();
+  bool watching = false;  // stalled when its time was up: watched until it goes on
   int status = 0;
   for (;;) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return status;
@@ -129,12 +138,19 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
       next_poll = now + std::chrono::milliseconds(100);
     }
     if (now >= until) {
-      if (watch == nullptr || watch->stalled_now() < 1000) break;
-      if (watch->stalled_now() >= 8000 || now >= latest) {
-        watch->hung = watch->stalled_now() >= 8000;
+      if (watch == nullptr) break;
+      const uint64_t stalled = watch->stalled_now();
+      if (!watching && stalled < 1000) break;  // busy: killed as planned
+      watching = true;
+      // Every thread going on again ends the watch; a new phase does not
+      // (a thread stuck for good shows again in the close that waits for it).
+      if (stalled < 1000 && watch->running()) break;
+      if (stalled >= 8000) {
+        watch->hung = true;
         break;
       }
-      until = now + std::chrono::milliseconds(100);  // stalled: watch a little longer
+      if (now >= latest) break;
+      until = now + std::chrono::milliseconds(100);
     }
     sleep_ms(2);
   }
@@ -358,9 +374,10 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   }
   if (watch.hung) {
     fail(cycle,
-         {"fsdb_stress finished no operation in its last " + std::to_string(watch.stalled_ms) +
-          " ms (after " + std::to_string(watch.last_ops) + "; last heartbeat: " + watch.last_line +
-          "): hung"},
+         {"fsdb_stress made no progress for " + std::to_string(watch.stalled_ms) +
+          " ms (one of its threads, or all, finished no operation; " +
+          std::to_string(watch.last_ops) +
+          " operations in all; last heartbeat: " + watch.last_line + "): hung"},
          extra);
     return false;
   }

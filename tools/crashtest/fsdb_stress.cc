@@ -4,22 +4,25 @@
 //   fsdb_stress --db=DIR --state=DIR --epoch=N [--seed=S] [--threads=1..4]
 //               [--keys=N] [--profile=P] [--duration=10s] [--kill_point=SPEC]
 //               [--sync_fraction=0.05] [--journal_sync] [--open_only]
-//               [--hang_after=DURATION]
+//               [--hang_after=DURATION] [--stall_one_thread_after=DURATION]
 //
 // --open_only opens the DB (recovering it, where a kill point may end the
 // process) and closes it again, without a workload or journals.
 // --hang_after stops the workload after that long and never exits: a hung
-// process, for testing that fsdb_crashtest notices one.
+// process; --stall_one_thread_after stops one thread only. Both are for
+// testing that fsdb_crashtest notices them.
 // --state holds the baseline (what the DB held when this run began; written by
 // fsdb_crashtest after verifying) and receives the journals. Every violation a
 // read finds is printed to stderr at once as a "VIOLATION:" line; a
-// "HEARTBEAT ops=N [phase]" line on stdout before the open, every 200 ms of
-// the workload and before the close gives the operations done so far, so
-// that fsdb_crashtest can tell a hung child from a busy one. Exit status:
+// "HEARTBEAT ops=N ..." line on stdout before the open ("opening"), every
+// 200 ms of the workload ("every_thread=M": the fewest operations any thread
+// has done) and before the close ("stopping") lets fsdb_crashtest tell a hung
+// child (or thread) from a busy one. Exit status:
 // 0 after a clean run, 2 when the DB cannot be opened or the flags are wrong,
 // 3 after a violation.
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <thread>
 
 #include "fsdb/db.h"
@@ -33,10 +36,10 @@ using namespace fsdb::crashtest;
 
 int main(int argc, char** argv) {
   Flags flags;
-  Status s = flags.parse(
-      argc, argv,
-      {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration", "kill_point",
-       "sync_fraction", "journal_sync", "max_value_padding", "ops", "open_only", "hang_after"});
+  Status s = flags.parse(argc, argv,
+                         {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration",
+                          "kill_point", "sync_fraction", "journal_sync", "max_value_padding", "ops",
+                          "open_only", "hang_after", "stall_one_thread_after"});
   const std::string db_path = flags.get("db", "");
   const std::string state_dir = flags.get("state", "");
   WorkloadOptions w;
@@ -48,6 +51,7 @@ int main(int argc, char** argv) {
   w.journal_sync = flags.has("journal_sync");
   w.max_value_padding = static_cast<uint32_t>(flags.get_uint("max_value_padding", 100));
   w.max_ops_per_thread = flags.get_uint("ops", 0);
+  w.stall_one_thread_after_ms = flags.get_millis("stall_one_thread_after", 0);
   w.journal_dir = state_dir;
   // stderr is unbuffered: the line is in the log before any SIGKILL can come.
   w.on_violation = [](const std::string& v) { std::fprintf(stderr, "VIOLATION: %s\n", v.c_str()); };
@@ -114,8 +118,12 @@ int main(int argc, char** argv) {
       hanging = true;
     }
     if (std::chrono::steady_clock::now() >= next_heartbeat) {
-      std::printf("HEARTBEAT ops=%llu\n",
-                  static_cast<unsigned long long>(workload.counters().ops.load()));
+      // every_thread: the fewest any running thread has done, so that one
+      // thread stuck while the others go on is seen too.
+      const uint64_t slowest = workload.slowest_thread_ops();
+      std::printf("HEARTBEAT ops=%llu every_thread=%s\n",
+                  static_cast<unsigned long long>(workload.counters().ops.load()),
+                  slowest == UINT64_MAX ? "stopped" : std::to_string(slowest).c_str());
       std::fflush(stdout);
       next_heartbeat += std::chrono::milliseconds(200);
     }

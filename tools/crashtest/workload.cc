@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <thread>
 
 #include "tools/crashtest/value_codec.h"
 
@@ -22,11 +23,25 @@ Workload::Workload(DB* db, WorkloadOptions options, const Baseline& baseline)
       options_(std::move(options)),
       key_locks_(options_.keys),
       models_(options_.keys),
-      started_(new std::atomic<uint64_t>[options_.threads]) {
+      started_(new std::atomic<uint64_t>[options_.threads]),
+      done_by_thread_(new std::atomic<uint64_t>[options_.threads]) {
   for (uint32_t k = 0; k < options_.keys && k < baseline.values.size(); ++k) {
     models_[k].value = baseline.values[k];
   }
-  for (uint32_t t = 0; t < options_.threads; ++t) started_[t].store(0);
+  for (uint32_t t = 0; t < options_.threads; ++t) {
+    started_[t].store(0);
+    done_by_thread_[t].store(0);
+  }
+}
+
+uint64_t Workload::slowest_thread_ops() const {
+  uint64_t slowest = UINT64_MAX;
+  for (uint32_t t = 0; t < options_.threads; ++t) {
+    // Relaxed: a progress count for the heartbeat; nothing is published
+    // through it, and a stale value only delays the report by a beat.
+    slowest = std::min(slowest, done_by_thread_[t].load(std::memory_order_relaxed));
+  }
+  return slowest;
 }
 
 Workload::~Workload() {
@@ -95,8 +110,14 @@ void Workload::run(uint32_t thread) {
                          options_.batch_weight + options_.get_weight + options_.iterate_weight +
                          options_.sync_wal_weight + options_.flush_weight;
   uint64_t done = 0;
+  const auto started = std::chrono::steady_clock::now();
   while (!stop_.load() && ts.journal_ok && total > 0 &&
          (options_.max_ops_per_thread == 0 || done < options_.max_ops_per_thread)) {
+    if (options_.stall_one_thread_after_ms != 0 && thread == 0 &&
+        std::chrono::steady_clock::now() - started >=
+            std::chrono::milliseconds(options_.stall_one_thread_after_ms)) {
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // a deadlock
+    }
     uint64_t pick = ts.rng() % total;
     auto take = [&](uint32_t weight) {
       if (pick < weight) return true;
@@ -120,7 +141,10 @@ void Workload::run(uint32_t thread) {
     }
     ++done;
     counters_.ops.fetch_add(1);
+    // Relaxed: see slowest_thread_ops().
+    done_by_thread_[thread].store(done, std::memory_order_relaxed);
   }
+  done_by_thread_[thread].store(UINT64_MAX, std::memory_order_relaxed);
   if (ts.journal_ok) (void)ts.journal.flush();
   done_threads_.fetch_add(1);
 }

@@ -56,6 +56,9 @@ struct WorkloadOptions {
   // Called at once with each violation (from the thread that found it), so a
   // process that is about to be killed has already reported it.
   std::function<void(const std::string&)> on_violation;
+  // For tests of the harness: thread 0 stops this long after start() and
+  // never returns, as if deadlocked (join() then waits for ever); 0: never.
+  uint64_t stall_one_thread_after_ms = 0;
 };
 
 struct WorkloadCounters {
@@ -84,6 +87,10 @@ class Workload {
   // Anything a read saw that it must not have (and harness failures).
   std::vector<std::string> violations() const;
   const WorkloadCounters& counters() const { return counters_; }
+  // The fewest operations any running thread has finished (a thread that has
+  // stopped is not counted): a thread stuck in a call shows here while the
+  // others go on.
+  uint64_t slowest_thread_ops() const;
 
  private:
   // What a key must read while its lock is held.
@@ -110,6 +117,8 @@ class Workload {
   // release/acquire publication, so its later load (acquire) cannot return an
   // older counter. Weaker orders would do; these make the argument local.
   std::unique_ptr<std::atomic<uint64_t>[]> started_;
+  // Operations each thread has finished; UINT64_MAX once it has stopped.
+  std::unique_ptr<std::atomic<uint64_t>[]> done_by_thread_;
   std::atomic<uint64_t> tick_{0};
   std::atomic<bool> stop_{false};
   std::atomic<uint32_t> done_threads_{0};
