@@ -103,7 +103,9 @@ size_t BlockCache::Shard::pick_victim() {
 }
 
 BlockCache::BlockCache(size_t capacity_bytes)
-    : capacity_(capacity_bytes), shard_capacity_(capacity_bytes / kNumShards) {}
+    : capacity_(capacity_bytes),
+      shard_capacity_(capacity_bytes / kNumShards),
+      memory_(std::make_shared<BlockMemory>(capacity_bytes)) {}
 
 BlockCache::~BlockCache() = default;
 

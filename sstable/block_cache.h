@@ -109,7 +109,7 @@ class BlockCache {
 
   const size_t capacity_;
   const size_t shard_capacity_;
-  const std::shared_ptr<BlockMemory> memory_ = std::make_shared<BlockMemory>();
+  const std::shared_ptr<BlockMemory> memory_;
   std::array<Shard, kNumShards> shards_;
   // Relaxed: ids need only be unique, which fetch_add guarantees at any order.
   std::atomic<uint64_t> next_cache_id_{1};

@@ -44,28 +44,98 @@ size_t BlockMemory::slot_bytes(size_t bytes) {
   return round_up(bytes, rounding_step(bytes));
 }
 
+BlockMemory::BlockMemory(size_t prepare_up_to_bytes) : prepare_up_to_bytes_(prepare_up_to_bytes) {}
+
 BlockMemory::~BlockMemory() {
+  // Joins the helper first: a preparation in flight finishes into prepared_.
+  preparer_.reset();
+  if (prepared_ != nullptr) chunks_.push_back(prepared_);
   for (char* chunk : chunks_) {
     FSDB_UNPOISON(chunk, kChunkBytes);
     std::free(chunk);
   }
 }
 
-char* BlockMemory::carve(size_t slot) {
-  std::lock_guard<SpinMutex> guard(chunk_mutex_);
-  if (static_cast<size_t>(bump_end_ - bump_) < slot) {
-    // The tail of the old chunk (less than one slot) stays unused.
-    void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
-    if (chunk == nullptr) throw std::bad_alloc();
-    // Best effort: without transparent huge pages (or with them off) this is
-    // a no-op, and the chunk is ordinary memory.
-    madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
-    chunks_.push_back(static_cast<char*>(chunk));
-    bump_ = static_cast<char*>(chunk);
-    bump_end_ = bump_ + kChunkBytes;
+char* BlockMemory::new_chunk() {
+  void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
+  if (chunk == nullptr) throw std::bad_alloc();
+  // Best effort: without transparent huge pages (or with them off) this is a
+  // no-op, and the chunk is ordinary memory.
+  madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
+  return static_cast<char*>(chunk);
+}
+
+void BlockMemory::prepare_chunk() {
+  char* chunk = nullptr;
+  try {
+    chunk = new_chunk();
+  } catch (const std::bad_alloc&) {
+    // No memory now: carve() will ask the system itself, and fail there.
   }
-  char* p = bump_;
-  bump_ += slot;
+  if (chunk != nullptr) {
+    bool populated = false;
+#ifdef MADV_POPULATE_WRITE
+    // One call faults in every page (kernel 5.14 and later).
+    populated = madvise(chunk, kChunkBytes, MADV_POPULATE_WRITE) == 0;
+#endif
+    if (!populated) {
+      // A write per 4 KiB page faults each in (one fault for a huge page).
+      for (size_t i = 0; i < kChunkBytes; i += 4096) {
+        static_cast<volatile char*>(static_cast<void*>(chunk))[i] = 0;
+      }
+    }
+  }
+  std::lock_guard<SpinMutex> guard(chunk_mutex_);
+  prepared_ = chunk;
+  preparing_ = false;
+}
+
+void BlockMemory::request_preparation() {
+  {
+    std::lock_guard<SpinMutex> guard(chunk_mutex_);
+    if (preparing_ || prepared_ != nullptr ||
+        (chunks_.size() + 1) * kChunkBytes > prepare_up_to_bytes_) {
+      return;
+    }
+    preparing_ = true;
+  }
+  bool queued = false;
+  try {
+    std::call_once(preparer_started_,
+                   [this] { preparer_ = std::make_unique<BackgroundThread>(1); });
+    queued = preparer_->try_submit([this] { prepare_chunk(); });
+  } catch (...) {
+    // No thread or no memory for the task: carve() takes chunks itself.
+  }
+  if (!queued) {
+    std::lock_guard<SpinMutex> guard(chunk_mutex_);
+    preparing_ = false;
+  }
+}
+
+char* BlockMemory::carve(size_t slot) {
+  bool took_chunk = false;
+  char* p = nullptr;
+  {
+    std::lock_guard<SpinMutex> guard(chunk_mutex_);
+    if (static_cast<size_t>(bump_end_ - bump_) < slot) {
+      // The tail of the old chunk (less than one slot) stays unused.
+      char* chunk = prepared_;
+      if (chunk != nullptr) {
+        prepared_ = nullptr;
+        ++prepared_chunks_taken_;
+      } else {
+        chunk = new_chunk();
+      }
+      chunks_.push_back(chunk);
+      bump_ = chunk;
+      bump_end_ = bump_ + kChunkBytes;
+      took_chunk = true;
+    }
+    p = bump_;
+    bump_ += slot;
+  }
+  if (took_chunk && prepare_up_to_bytes_ > 0) request_preparation();
   return p;
 }
 
@@ -108,7 +178,12 @@ void BlockMemory::deallocate(void* p, size_t bytes) {
 
 size_t BlockMemory::reserved_bytes() const {
   std::lock_guard<SpinMutex> guard(chunk_mutex_);
-  return chunks_.size() * kChunkBytes;
+  return (chunks_.size() + (prepared_ != nullptr ? 1 : 0)) * kChunkBytes;
+}
+
+size_t BlockMemory::prepared_chunks_taken() const {
+  std::lock_guard<SpinMutex> guard(chunk_mutex_);
+  return prepared_chunks_taken_;
 }
 
 }  // namespace fsdb

@@ -1,6 +1,7 @@
 // sstable/: BlockMemory (the block cache's memory) and PooledBlockWriter.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -81,11 +82,70 @@ TEST(BlockMemoryTest, HugeRequestsBypassThePool) {
   memory.deallocate(p, bytes);
 }
 
+// Waits (up to 20 s) until `memory` holds `bytes` in chunks.
+bool wait_for_reserved(const BlockMemory& memory, size_t bytes) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (memory.reserved_bytes() != bytes) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+TEST(BlockMemoryTest, AHelperFaultsInTheNextChunkWhileTheBoundAllowsIt) {
+  constexpr size_t kChunk = BlockMemory::kChunkBytes;
+  BlockMemory memory(3 * kChunk);
+  constexpr size_t kBytes = 4200;
+  const size_t per_chunk = kChunk / BlockMemory::slot_bytes(kBytes);
+  std::vector<void*> blocks;
+  auto fill_chunk = [&] {
+    for (size_t i = 0; i < per_chunk; ++i) {
+      blocks.push_back(memory.allocate(kBytes));
+      std::memset(blocks.back(), 0x5a, kBytes);
+    }
+  };
+  // The first chunk is the caller's; taking it asks for the second.
+  blocks.push_back(memory.allocate(kBytes));
+  ASSERT_TRUE(wait_for_reserved(memory, 2 * kChunk)) << memory.reserved_bytes();
+  EXPECT_EQ(memory.prepared_chunks_taken(), 0u);
+  fill_chunk();  // runs past the first chunk: the prepared one is taken
+  EXPECT_EQ(memory.prepared_chunks_taken(), 1u);
+  // Two taken and one prepared make three chunks: still within the bound.
+  ASSERT_TRUE(wait_for_reserved(memory, 3 * kChunk)) << memory.reserved_bytes();
+  fill_chunk();
+  EXPECT_EQ(memory.prepared_chunks_taken(), 2u);
+  // Three taken: a fourth would pass the bound, so none is prepared and the
+  // next one comes from the caller.
+  fill_chunk();
+  EXPECT_EQ(memory.prepared_chunks_taken(), 2u);
+  EXPECT_EQ(memory.reserved_bytes(), 4 * kChunk);
+  for (void* p : blocks) memory.deallocate(p, kBytes);
+}
+
+TEST(BlockMemoryTest, WithoutABoundNothingIsPrepared) {
+  BlockMemory memory;
+  std::vector<void*> blocks;
+  for (int i = 0; i < 2000; ++i) blocks.push_back(memory.allocate(4200));
+  EXPECT_EQ(memory.prepared_chunks_taken(), 0u);
+  EXPECT_EQ(memory.reserved_bytes() % BlockMemory::kChunkBytes, 0u);
+  for (void* p : blocks) memory.deallocate(p, 4200);
+}
+
+// A pool destroyed while its helper may be preparing a chunk frees it too
+// (AddressSanitizer's leak check would say otherwise).
+TEST(BlockMemoryTest, DestroyedWhileAChunkIsBeingPrepared) {
+  for (int i = 0; i < 20; ++i) {
+    BlockMemory memory(size_t{64} << 20);
+    memory.deallocate(memory.allocate(100), 100);
+  }
+}
+
 // Threads allocate, fill with their own pattern, check it and free, in random
 // sizes: two live allocations sharing memory show up as a broken pattern (and
-// under ThreadSanitizer as a race).
-TEST(BlockMemoryTest, ConcurrentAllocationsNeverOverlap) {
-  BlockMemory memory;
+// under ThreadSanitizer as a race). `prepare_up_to_bytes` > 0 has a helper
+// thread hand over chunks at the same time.
+void check_concurrent_allocations_never_overlap(size_t prepare_up_to_bytes) {
+  BlockMemory memory(prepare_up_to_bytes);
   constexpr int kThreads = 4;
   std::vector<std::thread> threads;
   std::atomic<int> broken{0};
@@ -124,6 +184,14 @@ TEST(BlockMemoryTest, ConcurrentAllocationsNeverOverlap) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(broken.load(), 0);
+}
+
+TEST(BlockMemoryTest, ConcurrentAllocationsNeverOverlap) {
+  check_concurrent_allocations_never_overlap(0);
+}
+
+TEST(BlockMemoryTest, ConcurrentAllocationsNeverOverlapWhileChunksArePrepared) {
+  check_concurrent_allocations_never_overlap(size_t{64} << 20);
 }
 
 std::string block_image(int entries) {
