@@ -59,9 +59,6 @@ BlockMemory::~BlockMemory() {
 char* BlockMemory::new_chunk() {
   void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
   if (chunk == nullptr) throw std::bad_alloc();
-  // Best effort: without transparent huge pages (or with them off) this is a
-  // no-op, and the chunk is ordinary memory.
-  madvise(chunk, kChunkBytes, MADV_HUGEPAGE);
   return static_cast<char*>(chunk);
 }
 
@@ -79,7 +76,7 @@ void BlockMemory::prepare_chunk() {
     populated = madvise(chunk, kChunkBytes, MADV_POPULATE_WRITE) == 0;
 #endif
     if (!populated) {
-      // A write per 4 KiB page faults each in (one fault for a huge page).
+      // A write per page faults each in.
       for (size_t i = 0; i < kChunkBytes; i += 4096) {
         static_cast<volatile char*>(static_cast<void*>(chunk))[i] = 0;
       }

@@ -3,16 +3,16 @@
 // A cache of uncompressed blocks turns over its whole capacity again and again:
 // every miss allocates a block of about block_bytes and every eviction frees
 // one. Through malloc that churn costs more than it should: each block is
-// zero-filled before it is decompressed into (std::string::resize), a thread's
-// malloc arena grows a page at a time while the cache fills (a system call and
-// a page fault per block; on a virtual machine a fault costs microseconds), and
-// a cache spread over tens of MiB of 4 KiB pages misses the TLB on most hits.
+// zero-filled before it is decompressed into (std::string::resize), and a
+// thread's malloc arena grows a page at a time while the cache fills (a
+// system call and a page fault per block; on a virtual machine a fault costs
+// microseconds).
 //
-// BlockMemory carves blocks out of 2 MiB chunks (asked for as transparent huge
-// pages) in size classes 1/32 apart (at most ~3% rounding, ~1.5% on average),
-// and keeps freed slots on a free list per class for the next block of that
-// size. Slots are 64-byte aligned. Requests above kMaxPooledBytes (a table
-// with huge values) go to the system allocator.
+// BlockMemory carves blocks out of 2 MiB chunks in size classes 1/32 apart (at
+// most ~3% rounding, ~1.5% on average), and keeps freed slots on a free list
+// per class for the next block of that size. Slots are 64-byte aligned.
+// Requests above kMaxPooledBytes (a table with huge values) go to the system
+// allocator.
 //
 // Memory is returned to the system when the BlockMemory dies: the block cache
 // owns it, and every block allocated from it holds a reference (see
@@ -20,16 +20,23 @@
 // chunks it holds are bounded by the most the cache ever held at once (its
 // capacity plus the blocks pinned by readers), per size class.
 //
-// Faulting ahead: a fresh chunk's first touch makes the kernel zero its pages
-// (2 MiB at once when it is a huge page), and on a virtual machine whose host
-// has not backed those pages yet that costs milliseconds, inside whatever
-// read first touched the chunk: a cache filling from empty (every read after
-// an open) spent up to a quarter of its time there. With a nonzero
-// `prepare_up_to_bytes` (the block cache passes its capacity) a helper thread
-// takes and faults in the next chunk while the current one is carved, so the
-// reads find it ready. Only while the chunks taken plus the one prepared stay
-// within that bound: the memory is what the cache would hold anyway, and a
-// cache that stops growing leaves no idle chunk behind.
+// Faulting ahead: a fresh chunk's pages fault on their first touch, inside
+// whatever read touched them, while a cache fills from empty (every read
+// after an open). With a nonzero `prepare_up_to_bytes` (the block cache
+// passes its capacity) a helper thread takes and faults in the next chunk
+// while the current one is carved, so the reads find it ready. Only while the
+// chunks taken plus the one prepared stay within that bound: the memory is
+// what the cache would hold anyway, and a cache that stops growing leaves no
+// idle chunk behind.
+//
+// Why not huge pages: on a virtual machine whose host takes the guest's free
+// memory back (free page reporting works on free 2 MiB blocks), a fresh huge
+// page is nearly always one the host must back again, 512 host faults inside
+// one guest fault: ~3 ms per chunk, slower than a filling cache uses chunks,
+// so the helper fell behind and reads paid it (up to a quarter of a short
+// read benchmark). 4 KiB pages come from memory the host still backs, and the
+// helper takes their faults; once the cache is warm the two measured the
+// same (docs/performance.md, *Block memory faulted ahead*).
 //
 // Under AddressSanitizer a free slot is poisoned, so a use after free is
 // still reported.
@@ -91,8 +98,7 @@ class BlockMemory {
 
   // A fresh slot from the current chunk (a new one when it is used up).
   char* carve(size_t slot);
-  // A new chunk from the system, asked for as huge pages. Throws
-  // std::bad_alloc.
+  // A new chunk from the system. Throws std::bad_alloc.
   static char* new_chunk();
   // On the helper thread: takes and faults in the next chunk.
   void prepare_chunk();
