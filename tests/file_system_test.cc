@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -219,6 +221,130 @@ TEST_F(PosixFileSystemTest, MappedWritesArePreparedAheadInTheBackground) {
   std::string got;
   FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
   ASSERT_EQ(got.size(), expected.size()) << "close() cuts the prepared tail";
+  EXPECT_TRUE(got == expected);
+}
+
+// Stands in for the kernel's MADV_POPULATE_WRITE: records every step and
+// fails the ones a test picks with EFAULT, as an I/O error would.
+struct PopulateFaults {
+  struct Step {
+    uint64_t from, to;
+    bool failed;
+  };
+  static inline std::mutex mu;
+  static inline std::vector<Step> steps;          // guarded by mu
+  static inline uint64_t fail_from = UINT64_MAX;  // steps starting here or later fail ...
+  static inline bool fail_once = false;           // ... only the first of them, if set ...
+  static inline bool helper_only = false;         // ... and only on the helper, if set
+  static inline std::thread::id appending_thread;
+  static int hook(const std::string&, uint64_t from, uint64_t to) {
+    std::lock_guard<std::mutex> guard(mu);
+    bool failed =
+        from >= fail_from && !(helper_only && std::this_thread::get_id() == appending_thread);
+    if (failed && fail_once) fail_from = UINT64_MAX;
+    steps.push_back({from, to, failed});
+    return failed ? EFAULT : 0;
+  }
+  PopulateFaults(uint64_t from, bool once, bool on_helper_only) {
+    std::lock_guard<std::mutex> guard(mu);
+    steps.clear();
+    fail_from = from;
+    fail_once = once;
+    helper_only = on_helper_only;
+    appending_thread = std::this_thread::get_id();
+    set_mmap_populate_hook_for_testing(&hook);
+  }
+  ~PopulateFaults() { set_mmap_populate_hook_for_testing(nullptr); }
+  std::vector<Step> taken() const {
+    std::lock_guard<std::mutex> guard(mu);
+    return steps;
+  }
+};
+
+// A step whose pages could not be faulted in (on the helper thread here) is
+// redone before an append may copy into them, never taken as done: an append
+// into such a page would be a SIGBUS instead of an error.
+TEST_F(PosixFileSystemTest, MappedWritesRedoAStepWhosePagesCouldNotBeFaultedIn) {
+  const PopulateFaults faults(/*from=*/512 << 10, /*once=*/true, /*on_helper_only=*/true);
+  const std::string path = dir_.file("redo");
+  WritableFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
+  if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
+  // The first append asks the helper for 1 MiB of room; its step from 512 KiB
+  // on fails. Waiting for that failure makes it the helper's, whatever the
+  // threads' speeds.
+  std::string expected(1000, 'f');
+  FSDB_ASSERT_OK(f->append(expected));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto helper_failed = [&] {
+    const std::vector<PopulateFaults::Step> steps = faults.taken();
+    return std::any_of(steps.begin(), steps.end(),
+                       [](const PopulateFaults::Step& s) { return s.failed; });
+  };
+  while (!helper_failed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(helper_failed()) << "the helper never reached the failing offset";
+  for (int i = 0; expected.size() < (6u << 20); ++i) {
+    std::string piece(1 + (i * 7919) % 20000, static_cast<char>('a' + i % 26));
+    FSDB_ASSERT_OK(f->append(piece)) << "at offset " << expected.size();
+    expected += piece;
+  }
+  FSDB_ASSERT_OK(f->close());
+  const std::vector<PopulateFaults::Step> steps = faults.taken();
+  const auto failed = std::find_if(steps.begin(), steps.end(),
+                                   [](const PopulateFaults::Step& s) { return s.failed; });
+  ASSERT_NE(failed, steps.end());
+  const uint64_t hole = failed->from;
+  EXPECT_TRUE(std::any_of(
+      failed + 1, steps.end(),
+      [&](const PopulateFaults::Step& s) { return !s.failed && s.from <= hole && hole < s.to; }))
+      << "the pages from offset " << hole << " were never faulted in again";
+  std::string got;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
+}
+
+// When the pages cannot be faulted in at all, the append that needs them fails
+// with an error naming the file and the bytes, and so does everything after
+// it; what was appended before stays, and close() cuts the file there.
+TEST_F(PosixFileSystemTest, MappedWritesFailCleanlyWhenPagesCannotBeFaultedIn) {
+  const PopulateFaults faults(/*from=*/2 << 20, /*once=*/false, /*on_helper_only=*/false);
+  const std::string path = dir_.file("efault");
+  WritableFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
+  if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
+  std::string expected;
+  Status failure;
+  for (int i = 0; expected.size() < (8u << 20); ++i) {
+    std::string piece(1 + (i * 7919) % 20000, static_cast<char>('a' + i % 26));
+    failure = f->append(piece);
+    if (!failure.ok()) break;
+    expected += piece;
+  }
+  ASSERT_FALSE(failure.ok()) << "every append succeeded";
+  EXPECT_TRUE(failure.is_io_error()) << failure.to_string();
+  EXPECT_NE(failure.to_string().find(path), std::string::npos) << failure.to_string();
+  EXPECT_NE(failure.to_string().find("writable"), std::string::npos) << failure.to_string();
+  // Appends stop where the last step that worked ends, within one piece.
+  uint64_t faulted_in = 0;
+  for (const PopulateFaults::Step& step : faults.taken()) {
+    if (!step.failed) faulted_in = std::max(faulted_in, step.to);
+  }
+  EXPECT_GE(faulted_in, 2u << 20);
+  EXPECT_LE(expected.size(), faulted_in) << "appended into pages never faulted in";
+  EXPECT_GT(expected.size() + 20000, faulted_in) << "failed before the room ran out";
+  EXPECT_FALSE(f->append("x").ok()) << "the file takes nothing more";
+  EXPECT_FALSE(f->sync().ok());
+  EXPECT_FALSE(f->close().ok());
+  std::string got;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
+  ASSERT_EQ(got.size(), expected.size()) << "close() cuts the file after the last append";
   EXPECT_TRUE(got == expected);
 }
 

@@ -19,6 +19,8 @@
 namespace fsdb {
 namespace {
 
+std::atomic<MmapPopulateHook> populate_hook{nullptr};
+
 // Appends by copying into a shared mapping of the file. Disk blocks are
 // reserved ahead with fallocate (KEEP_SIZE), kReserveBytes at a time, so that
 // a page fault on the mapping never needs space the disk may not have. A page
@@ -261,7 +263,6 @@ class PosixMmapWritableFile final : public WritableFile {
       base_ = static_cast<char*>(moved);
       window_ = window;
     }
-#ifdef MADV_POPULATE_WRITE
     // Take the write faults of the new pages now, in one call, rather than
     // one at a time inside later appends (a fault per 4 KiB page, each a trap
     // into the kernel, and on ext4 a page_mkwrite). Only a hint: a kernel
@@ -269,17 +270,28 @@ class PosixMmapWritableFile final : public WritableFile {
     // fault in for writing (EFAULT: an I/O error, a file system that shut
     // down) would make an append's store a SIGBUS: that is an error here,
     // before appends may use the pages.
-    if (::madvise(base_ + ready, new_size - ready, MADV_POPULATE_WRITE) != 0 &&
-        (errno == EFAULT || errno == EHWPOISON)) {
+    if (const int error = populate_for_writing(ready, new_size);
+        error == EFAULT || error == EHWPOISON) {
       return io_error(
           path_,
           "making bytes " + std::to_string(ready) + ".." + std::to_string(new_size) + " writable",
-          errno);
+          error);
     }
-#endif
     // Release: pairs with append()'s acquire load.
     ready_.store(new_size, std::memory_order_release);
     return Status::OK();
+  }
+
+  // Faults in the file's bytes [from, to) for writing; 0 or the errno.
+  int populate_for_writing(uint64_t from, uint64_t to) const {
+    // Relaxed: set by a test before the file is opened.
+    if (const MmapPopulateHook hook = populate_hook.load(std::memory_order_relaxed)) {
+      return hook(path_, from, to);
+    }
+#ifdef MADV_POPULATE_WRITE
+    if (::madvise(base_ + from, to - from, MADV_POPULATE_WRITE) != 0) return errno;
+#endif
+    return 0;
   }
 
   // On the appending thread, when the room ready runs short: asks the helper
@@ -358,6 +370,10 @@ class PosixMmapWritableFile final : public WritableFile {
 };
 
 }  // namespace
+
+void set_mmap_populate_hook_for_testing(MmapPopulateHook hook) {
+  populate_hook.store(hook, std::memory_order_relaxed);  // relaxed: see populate_for_writing()
+}
 
 std::unique_ptr<WritableFile> open_mmap_writable_file(const std::string& path, int fd) {
   return PosixMmapWritableFile::open(path, fd);

@@ -29,6 +29,14 @@ struct MmapWritableFileLimits {
   static constexpr uint64_t kMaxLeadBytes = kPrepareLeadBytes + kSizeStepBytes;
 };
 
+// Tests only: when set, called instead of faulting in the file's bytes
+// [from, to) for writing (MADV_POPULATE_WRITE). Returns 0, or the errno the
+// kernel would have set (EFAULT: the pages could not be faulted in, as with
+// an I/O error or a file system that shut down). The pages themselves stay
+// writable, so a test can tell a failed step redone from one skipped.
+using MmapPopulateHook = int (*)(const std::string& path, uint64_t from, uint64_t to);
+void set_mmap_populate_hook_for_testing(MmapPopulateHook hook);
+
 // Takes `fd` (open for reading and writing, empty). Null, with `fd` untouched,
 // if the file system cannot preallocate or map it, or is not known to honour
 // a reservation on a later write fault: the caller then writes with write(2).
