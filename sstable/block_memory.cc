@@ -7,6 +7,8 @@
 #include <mutex>
 #include <new>
 
+#include "util/background_thread.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 #define FSDB_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
@@ -44,12 +46,21 @@ size_t BlockMemory::slot_bytes(size_t bytes) {
   return round_up(bytes, rounding_step(bytes));
 }
 
-BlockMemory::BlockMemory(size_t prepare_up_to_bytes) : prepare_up_to_bytes_(prepare_up_to_bytes) {}
+BlockMemory::BlockMemory(size_t prepare_up_to_bytes) : prepare_up_to_bytes_(prepare_up_to_bytes) {
+  // Started here, when the cache is made (a DB's open), not on a read.
+  if (prepare_up_to_bytes_ >= kChunkBytes) {
+    try {
+      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1);
+    } catch (...) {
+      // No thread: reads fault their chunks in themselves.
+    }
+  }
+}
 
 BlockMemory::~BlockMemory() {
   // Joins the helper first: a preparation in flight finishes into prepared_.
   preparer_.reset();
-  if (prepared_ != nullptr) chunks_.push_back(prepared_);
+  std::free(prepared_);
   for (char* chunk : chunks_) {
     FSDB_UNPOISON(chunk, kChunkBytes);
     std::free(chunk);
@@ -59,6 +70,9 @@ BlockMemory::~BlockMemory() {
 char* BlockMemory::new_chunk() {
   void* chunk = std::aligned_alloc(kChunkBytes, kChunkBytes);
   if (chunk == nullptr) throw std::bad_alloc();
+  // Small pages, also where transparent huge pages are always on: see "Why
+  // not huge pages" in the header. Best effort.
+  madvise(chunk, kChunkBytes, MADV_NOHUGEPAGE);
   return static_cast<char*>(chunk);
 }
 
@@ -82,12 +96,21 @@ void BlockMemory::prepare_chunk() {
       }
     }
   }
-  std::lock_guard<SpinMutex> guard(chunk_mutex_);
-  prepared_ = chunk;
-  preparing_ = false;
+  {
+    std::lock_guard<SpinMutex> guard(chunk_mutex_);
+    preparing_ = false;
+    // Readers may have taken chunks of their own meanwhile: keep this one
+    // only if it still fits the bound.
+    if ((chunks_.size() + 1) * kChunkBytes <= prepare_up_to_bytes_) {
+      prepared_ = chunk;
+      chunk = nullptr;
+    }
+  }
+  std::free(chunk);
 }
 
 void BlockMemory::request_preparation() {
+  if (preparer_ == nullptr) return;
   {
     std::lock_guard<SpinMutex> guard(chunk_mutex_);
     if (preparing_ || prepared_ != nullptr ||
@@ -98,11 +121,9 @@ void BlockMemory::request_preparation() {
   }
   bool queued = false;
   try {
-    std::call_once(preparer_started_,
-                   [this] { preparer_ = std::make_unique<BackgroundThread>(1); });
     queued = preparer_->try_submit([this] { prepare_chunk(); });
   } catch (...) {
-    // No thread or no memory for the task: carve() takes chunks itself.
+    // No memory for the task: carve() takes chunks itself.
   }
   if (!queued) {
     std::lock_guard<SpinMutex> guard(chunk_mutex_);
@@ -116,6 +137,8 @@ char* BlockMemory::carve(size_t slot) {
   {
     std::lock_guard<SpinMutex> guard(chunk_mutex_);
     if (static_cast<size_t>(bump_end_ - bump_) < slot) {
+      // Room for the chunk's entry first: a throw leaves nothing half done.
+      chunks_.reserve(chunks_.size() + 1);
       // The tail of the old chunk (less than one slot) stays unused.
       char* chunk = prepared_;
       if (chunk != nullptr) {
@@ -132,7 +155,7 @@ char* BlockMemory::carve(size_t slot) {
     p = bump_;
     bump_ += slot;
   }
-  if (took_chunk && prepare_up_to_bytes_ > 0) request_preparation();
+  if (took_chunk) request_preparation();
   return p;
 }
 

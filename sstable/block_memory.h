@@ -23,38 +23,43 @@
 // Faulting ahead: a fresh chunk's pages fault on their first touch, inside
 // whatever read touched them, while a cache fills from empty (every read
 // after an open). With a nonzero `prepare_up_to_bytes` (the block cache
-// passes its capacity) a helper thread takes and faults in the next chunk
-// while the current one is carved, so the reads find it ready. Only while the
-// chunks taken plus the one prepared stay within that bound: the memory is
-// what the cache would hold anyway, and a cache that stops growing leaves no
-// idle chunk behind.
+// passes its capacity) a helper thread, started with the pool, takes and
+// faults in the next chunk while the current one is carved, so the reads
+// find it ready. It prepares one chunk at a time, and keeps it only if the
+// chunks taken plus that one are within the bound when it is done: the
+// memory is what a full cache would hold anyway. A cache that stops growing
+// below its capacity keeps that one chunk idle.
 //
 // Why not huge pages: on a virtual machine whose host takes the guest's free
 // memory back (free page reporting works on free 2 MiB blocks), a fresh huge
-// page is nearly always one the host must back again, 512 host faults inside
-// one guest fault: ~3 ms per chunk, slower than a filling cache uses chunks,
-// so the helper fell behind and reads paid it (up to a quarter of a short
-// read benchmark). 4 KiB pages come from memory the host still backs, and the
-// helper takes their faults; once the cache is warm the two measured the
-// same (docs/performance.md, *Block memory faulted ahead*).
+// page was nearly always one the host had to back again: ~3 ms per chunk,
+// slower than a filling cache uses chunks, so the helper fell behind and
+// reads paid the rest (up to a quarter of a short read benchmark). With small
+// pages (the chunks are advised MADV_NOHUGEPAGE, so also where transparent
+// huge pages are always on) and the helper faulting a whole chunk in with one
+// call, the same benchmark ran faster in 8 of 9 runs; warm, the two were
+// within noise, huge pages perhaps a few percent ahead on seeks
+// (docs/performance.md, *Block memory faulted ahead*).
 //
 // Under AddressSanitizer a free slot is poisoned, so a use after free is
 // still reported.
 //
 // Thread safety: allocate and deallocate may be called from any thread; each
-// size class has its own lock, held for a few instructions.
+// size class has its own lock, held for a few instructions, and the chunks
+// one more. The helper only ever takes that lock; the destructor joins it
+// (so it must not run on the helper: no task of the helper holds a block).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <vector>
 
-#include "util/background_thread.h"
 #include "util/thread_wait.h"
 
 namespace fsdb {
+
+class BackgroundThread;
 
 class BlockMemory {
  public:
@@ -76,8 +81,8 @@ class BlockMemory {
   // `bytes` as given to allocate().
   void deallocate(void* p, size_t bytes);
 
-  // Bytes taken from the system in chunks (not counting requests above
-  // kMaxPooledBytes).
+  // Bytes taken from the system in chunks, the prepared one included (not
+  // counting requests above kMaxPooledBytes).
   size_t reserved_bytes() const;
   // Chunks the helper prepared that a carve then took (a statistic).
   size_t prepared_chunks_taken() const;
@@ -116,10 +121,9 @@ class BlockMemory {
   char* prepared_ = nullptr;  // a faulted-in chunk ready for carve(), or null
   bool preparing_ = false;    // a preparation is queued or running
   size_t prepared_chunks_taken_ = 0;
-  // Started at the first preparation; declared last, so that it is joined
-  // (finishing a preparation in flight) before the members above go.
+  // The helper (null without a bound, or if it could not start). The
+  // destructor joins it first, finishing a preparation in flight.
   std::unique_ptr<BackgroundThread> preparer_;
-  std::once_flag preparer_started_;
 };
 
 }  // namespace fsdb

@@ -232,7 +232,8 @@ struct PopulateFaults {
     bool failed;
   };
   static inline std::mutex mu;
-  static inline std::vector<Step> steps;          // guarded by mu
+  // The rest is guarded by mu.
+  static inline std::vector<Step> steps;
   static inline uint64_t fail_from = UINT64_MAX;  // steps starting here or later fail ...
   static inline bool fail_once = false;           // ... only the first of them, if set ...
   static inline bool helper_only = false;         // ... and only on the helper, if set
@@ -272,9 +273,9 @@ TEST_F(PosixFileSystemTest, MappedWritesRedoAStepWhosePagesCouldNotBeFaultedIn) 
   std::unique_ptr<WritableFile> f;
   FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
   if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
-  // The first append asks the helper for 1 MiB of room; its step from 512 KiB
-  // on fails. Waiting for that failure makes it the helper's, whatever the
-  // threads' speeds.
+  // The first append asks the helper for 1 MiB of room; its first step that
+  // starts at 512 KiB or later fails. Waiting for that failure makes it the
+  // helper's, whatever the threads' speeds.
   std::string expected(1000, 'f');
   FSDB_ASSERT_OK(f->append(expected));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -284,7 +284,9 @@ class PosixMmapWritableFile final : public WritableFile {
 
   // Faults in the file's bytes [from, to) for writing; 0 or the errno.
   int populate_for_writing(uint64_t from, uint64_t to) const {
-    // Relaxed: set by a test before the file is opened.
+    // Relaxed: a test sets the hook before it opens its files and clears it
+    // after closing them (which joins the helper): thread creation and the
+    // join order those, and the hook guards its own state.
     if (const MmapPopulateHook hook = populate_hook.load(std::memory_order_relaxed)) {
       return hook(path_, from, to);
     }

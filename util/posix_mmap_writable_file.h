@@ -33,7 +33,8 @@ struct MmapWritableFileLimits {
 // [from, to) for writing (MADV_POPULATE_WRITE). Returns 0, or the errno the
 // kernel would have set (EFAULT: the pages could not be faulted in, as with
 // an I/O error or a file system that shut down). The pages themselves stay
-// writable, so a test can tell a failed step redone from one skipped.
+// writable, so a test can tell a failed step redone from one skipped. The
+// hook is process-wide: it sees every mapped file opened while it is set.
 using MmapPopulateHook = int (*)(const std::string& path, uint64_t from, uint64_t to);
 void set_mmap_populate_hook_for_testing(MmapPopulateHook hook);
 
