@@ -91,7 +91,9 @@ TEST(CrashtestJournalTest, RoundTripsAndIgnoresATornLastLine) {
       make_op(0, 1, OpKind::kPut, false, 1, 2, OpOutcome::kAcked, {{5, true}}),
       make_op(0, 2, OpKind::kBatch, true, 3, 6, OpOutcome::kFailed, {{1, true}, {7, false}}),
       make_op(0, 3, OpKind::kSyncWal, false, 8, 0, OpOutcome::kPending, {}),
+      make_op(0, 4, OpKind::kRemove, false, 9, 10, OpOutcome::kAcked, {{2, false}}),
   };
+  written.back().unlogged = true;
   {
     JournalWriter j;
     FSDB_ASSERT_OK(j.open(dir.path(), 0, /*sync=*/true));
@@ -107,7 +109,7 @@ TEST(CrashtestJournalTest, RoundTripsAndIgnoresATornLastLine) {
   }
   {
     std::ofstream torn(dir.file("journal-0"), std::ios::app);
-    torn << "B 0 4 0 0 9 1 3";  // no newline: the writer died inside write(2)
+    torn << "B 0 5 0 0 11 1 3";  // no newline: the writer died inside write(2)
   }
   std::vector<OpRecord> loaded;
   FSDB_ASSERT_OK(load_journals(dir.path(), &loaded));
@@ -324,6 +326,60 @@ TEST_F(CrashtestVerifierTest, LaterWritesOfAKeyMayWinButNotEarlierOnes) {
   EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
   ops_.pop_back();
   EXPECT_FALSE(verify(Durability::kSyncedOnly).violations.empty()) << "no removal to explain it";
+}
+
+TEST_F(CrashtestVerifierTest, UnloggedWritesSurviveOnlyThroughAFlush) {
+  // 0/1 unlogged, then 1/1 logged and acknowledged after it: after a kill the
+  // log gives back 1/1 but not 0/1, which only a flush would have kept.
+  ops_ = {make_op(0, 1, OpKind::kPut, false, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(1, 1, OpKind::kPut, false, 3, 4, OpOutcome::kAcked, {{2, true}})};
+  ops_[0].unlogged = true;
+  put(2, value(1, 1, 2));
+  VerifyResult r = verify(Durability::kEveryAcknowledged);
+  EXPECT_TRUE(r.violations.empty()) << all(r);
+  // Logged, the same write would have had to survive.
+  ops_[0].unlogged = false;
+  EXPECT_EQ(verify(Durability::kEveryAcknowledged).violations.size(), 1u);
+  ops_[0].unlogged = true;
+  // An acknowledged flush after it makes it durable, logged or not.
+  ops_.push_back(make_op(1, 2, OpKind::kFlush, false, 5, 6, OpOutcome::kAcked, {}));
+  r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(1)), std::string::npos) << all(r);
+  ops_.pop_back();
+  // A visible unlogged write was flushed, and with it every write before it:
+  // here 0/1, also unlogged.
+  ops_.push_back(make_op(1, 2, OpKind::kPut, false, 5, 0, OpOutcome::kPending, {{3, true}}));
+  ops_.back().unlogged = true;
+  put(3, value(1, 2, 3));
+  r = verify(Durability::kEveryAcknowledged);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(1)), std::string::npos) << all(r);
+  put(1, value(0, 1, 1));
+  EXPECT_TRUE(verify(Durability::kEveryAcknowledged).violations.empty());
+}
+
+TEST_F(CrashtestVerifierTest, AnAbsentKeyProvesNothingAboutAnUnloggedRemovalALoggedOneFollows) {
+  // Key 1 had to hold 0/1 (synced). Two removals follow: 0/2, an unlogged
+  // batch that also puts key 2, and 0/3, logged. Key 1 is absent: 0/3 alone
+  // may have survived (the log kept it, the memtable with 0/2 was never
+  // flushed), so 0/2 need not have, nor its put of key 2.
+  ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(0, 2, OpKind::kBatch, false, 3, 4, OpOutcome::kAcked, {{1, false}, {2, true}}),
+          make_op(0, 3, OpKind::kRemove, false, 5, 6, OpOutcome::kAcked, {{1, false}})};
+  ops_[1].unlogged = true;
+  VerifyResult r = verify(Durability::kSyncedOnly);
+  EXPECT_TRUE(r.violations.empty()) << all(r);
+  // Without the logged removal, the unlogged one alone explains the absent
+  // key: it survived, whole.
+  ops_.pop_back();
+  r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(2)), std::string::npos) << all(r);
+  // Logged, the first removal is known to have survived either way.
+  ops_[1].unlogged = false;
+  ops_.push_back(make_op(0, 3, OpKind::kRemove, false, 5, 6, OpOutcome::kAcked, {{1, false}}));
+  EXPECT_EQ(verify(Durability::kSyncedOnly).violations.size(), 1u);
 }
 
 // A file system that acknowledges sync() without doing it: the harness must

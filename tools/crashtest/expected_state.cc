@@ -74,10 +74,11 @@ std::string describe(const OpRecord& op) {
                         : op.outcome == OpOutcome::kFailed ? "failed"
                                                            : "pending";
   char buf[160];
-  std::snprintf(buf, sizeof(buf),
-                "thread %u write %" PRIu64 " (%s%s, %s, ticks %" PRIu64 "..%" PRIu64 ", %zu keys)",
-                op.thread, op.counter, op_kind_name(op.kind), op.sync ? " sync" : "", outcome,
-                op.start_tick, op.end_tick, op.writes.size());
+  std::snprintf(
+      buf, sizeof(buf),
+      "thread %u write %" PRIu64 " (%s%s%s, %s, ticks %" PRIu64 "..%" PRIu64 ", %zu keys)",
+      op.thread, op.counter, op_kind_name(op.kind), op.sync ? " sync" : "",
+      op.unlogged ? " unlogged" : "", outcome, op.start_tick, op.end_tick, op.writes.size());
   return buf;
 }
 
@@ -97,9 +98,11 @@ Status JournalWriter::open(const std::string& dir, uint32_t thread, bool sync) {
 
 Status JournalWriter::begin(const OpRecord& op) {
   char buf[96];
-  const int n = std::snprintf(buf, sizeof(buf), "B %u %" PRIu64 " %d %d %" PRIu64 " %zu", op.thread,
-                              op.counter, static_cast<int>(op.kind), op.sync ? 1 : 0, op.start_tick,
-                              op.writes.size());
+  // The fourth field holds flags: 1 sync, 2 unlogged.
+  const int flags = (op.sync ? 1 : 0) | (op.unlogged ? 2 : 0);
+  const int n =
+      std::snprintf(buf, sizeof(buf), "B %u %" PRIu64 " %d %d %" PRIu64 " %zu", op.thread,
+                    op.counter, static_cast<int>(op.kind), flags, op.start_tick, op.writes.size());
   buffer_.append(buf, static_cast<size_t>(n));
   for (const KeyWrite& w : op.writes) {
     buffer_ += ' ';
@@ -152,14 +155,15 @@ Status load_journals(const std::string& dir, std::vector<OpRecord>* ops) {
       };
       if (tag == 'B') {
         OpRecord op;
-        int kind = 0, sync = 0;
+        int kind = 0, flags = 0;
         size_t n = 0;
-        if (!(fields >> op.thread >> op.counter >> kind >> sync >> op.start_tick >> n) ||
-            kind < 0 || kind > static_cast<int>(OpKind::kFlush)) {
+        if (!(fields >> op.thread >> op.counter >> kind >> flags >> op.start_tick >> n) ||
+            kind < 0 || kind > static_cast<int>(OpKind::kFlush) || flags < 0 || flags > 3) {
           return bad();
         }
         op.kind = static_cast<OpKind>(kind);
-        op.sync = sync != 0;
+        op.sync = (flags & 1) != 0;
+        op.unlogged = (flags & 2) != 0;
         for (size_t i = 0; i < n; ++i) {
           std::string w;
           if (!(fields >> w) || w.size() < 2 || (w.back() != 'p' && w.back() != 'd')) return bad();

@@ -44,17 +44,22 @@ struct OpRecord {
   uint32_t thread = 0;
   uint64_t counter = 0;  // per thread, from 1, one per write (reads take none)
   OpKind kind = OpKind::kPut;
-  bool sync = false;  // WriteOptions::sync
+  bool sync = false;      // WriteOptions::sync
+  bool unlogged = false;  // WriteOptions::disable_wal: never sync
   uint64_t start_tick = 0;
   uint64_t end_tick = 0;  // 0 while pending
   OpOutcome outcome = OpOutcome::kPending;
   std::vector<KeyWrite> writes;  // distinct keys; empty for sync_wal and flush
 
-  // Whether an acknowledgement of this op makes every write acknowledged
-  // before it started durable (and the op itself, for a sync write).
+  // Whether an acknowledgement of this op makes every logged write
+  // acknowledged before it started durable (and the op itself, for a sync
+  // write).
   bool is_durability_point() const {
-    return sync || kind == OpKind::kSyncWal || kind == OpKind::kFlush;
+    return (sync && !unlogged) || kind == OpKind::kSyncWal || kind == OpKind::kFlush;
   }
+  // Whether it makes the unlogged writes acknowledged before it started
+  // durable too: only a flush writes the memtables out.
+  bool is_durability_point_for_unlogged() const { return kind == OpKind::kFlush; }
   friend bool operator==(const OpRecord&, const OpRecord&) = default;
 };
 

@@ -3,7 +3,8 @@
 //
 //   fsdb_stress --db=DIR --state=DIR --epoch=N [--seed=S] [--threads=1..4]
 //               [--keys=N] [--profile=P] [--duration=10s] [--kill_point=SPEC]
-//               [--sync_fraction=0.05] [--journal_sync] [--open_only]
+//               [--sync_fraction=0.05] [--unlogged_fraction=0] [--journal_sync]
+//               [--open_only]
 //               [--hang_after=DURATION] [--stall_one_thread_after=DURATION]
 //
 // --open_only opens the DB (recovering it, where a kill point may end the
@@ -36,10 +37,11 @@ using namespace fsdb::crashtest;
 
 int main(int argc, char** argv) {
   Flags flags;
-  Status s = flags.parse(argc, argv,
-                         {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration",
-                          "kill_point", "sync_fraction", "journal_sync", "max_value_padding", "ops",
-                          "open_only", "hang_after", "stall_one_thread_after"});
+  Status s = flags.parse(
+      argc, argv,
+      {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration", "kill_point",
+       "sync_fraction", "unlogged_fraction", "journal_sync", "max_value_padding", "ops",
+       "open_only", "hang_after", "stall_one_thread_after"});
   const std::string db_path = flags.get("db", "");
   const std::string state_dir = flags.get("state", "");
   WorkloadOptions w;
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
   w.threads = static_cast<uint32_t>(flags.get_uint("threads", 2));
   w.keys = static_cast<uint32_t>(flags.get_uint("keys", 1000));
   w.sync_fraction = flags.get_double("sync_fraction", 0.05);
+  w.unlogged_fraction = flags.get_double("unlogged_fraction", 0);
   w.journal_sync = flags.has("journal_sync");
   w.max_value_padding = static_cast<uint32_t>(flags.get_uint("max_value_padding", 100));
   w.max_ops_per_thread = flags.get_uint("ops", 0);

@@ -198,22 +198,38 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
   // 4. The survivors: durable-by-mode acknowledged writes, writes known to
   // have survived (a visible value, or a removal that alone explains an
   // absent key), and every write acknowledged before one of those started.
+  //
+  // Unlogged writes (disable_wal) survive only in a table: a flush wrote out
+  // their memtable, and with it every write before them. So a visible
+  // unlogged write, or an acknowledged flush, is evidence for every write
+  // acknowledged before it began; a logged write (visible, or durable by the
+  // mode) only for the logged ones, which the log replays, while unlogged
+  // writes before it may be gone.
   std::vector<bool> required(ops.size(), false);
+  auto durable_by_mode = [&](const OpRecord& op) {
+    return op.outcome == OpOutcome::kAcked && !op.unlogged &&
+           (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
+  };
   auto find_required = [&] {
-    uint64_t horizon = 0;  // the latest start tick among writes known to have survived
+    // The latest start tick among ops known to have survived, or to have
+    // made what came before them durable: for every write, and for logged
+    // writes.
+    uint64_t horizon_all = 0, horizon_logged = 0;
     for (size_t i = 0; i < ops.size(); ++i) {
       const OpRecord& op = ops[i];
       const bool acked = op.outcome == OpOutcome::kAcked;
-      const bool durable =
-          acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
-      if (durable || visible[i]) horizon = std::max(horizon, op.start_tick);
+      if ((visible[i] && op.unlogged) || (acked && op.is_durability_point_for_unlogged())) {
+        horizon_all = std::max(horizon_all, op.start_tick);
+      }
+      if (visible[i] || durable_by_mode(op))
+        horizon_logged = std::max(horizon_logged, op.start_tick);
     }
+    horizon_logged = std::max(horizon_logged, horizon_all);
     for (size_t i = 0; i < ops.size(); ++i) {
       const OpRecord& op = ops[i];
       const bool acked = op.outcome == OpOutcome::kAcked;
-      required[i] =
-          visible[i] || (acked && op.end_tick < horizon) ||
-          (acked && (in.durability == Durability::kEveryAcknowledged || op.is_durability_point()));
+      required[i] = visible[i] || durable_by_mode(op) || (acked && op.end_tick < horizon_all) ||
+                    (acked && !op.unlogged && op.end_tick < horizon_logged);
     }
   };
   // The position of the last write of key k that had to survive (0: none).
@@ -240,7 +256,16 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
       if (!value_required) continue;
       for (size_t i = must; i < h.size(); ++i) {
         if (h[i].is_put) continue;
-        if (!visible[h[i].op]) visible[h[i].op] = learned = true;
+        // The surviving removal may be a later one. If it is unlogged, every
+        // write before it survived, this one included; if it is logged, only
+        // the logged ones did. So this one is known only if it is logged
+        // itself, or no later removal is.
+        const bool later_logged_removal =
+            std::any_of(h.begin() + static_cast<ptrdiff_t>(i) + 1, h.end(),
+                        [&](const KeyEvent& e) { return !e.is_put && !ops[e.op].unlogged; });
+        if ((!ops[h[i].op].unlogged || !later_logged_removal) && !visible[h[i].op]) {
+          visible[h[i].op] = learned = true;
+        }
         break;
       }
     }
@@ -278,10 +303,8 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
     const std::string why =
         visible[h[must - 1].op] ? "it is known to have survived: a value it wrote is visible, or "
                                   "a removal of it alone explains an absent key"
-        : lost.outcome == OpOutcome::kAcked &&
-                (in.durability == Durability::kEveryAcknowledged || lost.is_durability_point())
-            ? "it was acknowledged and durable"
-            : "a write acknowledged after it began is visible or durable";
+        : durable_by_mode(lost) ? "it was acknowledged and durable"
+                                : "a write acknowledged after it began is visible or durable";
     violation(names[k] + " holds " + show(scanned[k]) + " but " + describe(lost) +
               " must have survived (" + why + "); the key's writes after the baseline: " +
               std::to_string(h.size()) + ", shown position " +

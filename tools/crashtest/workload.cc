@@ -156,6 +156,8 @@ void Workload::do_write(ThreadState& ts, OpKind kind) {
   const bool keyed = kind == OpKind::kPut || kind == OpKind::kRemove || kind == OpKind::kBatch;
   if (keyed) {
     op.sync = std::uniform_real_distribution<double>(0, 1)(ts.rng) < options_.sync_fraction;
+    op.unlogged = !op.sync && options_.unlogged_fraction > 0 &&
+                  std::uniform_real_distribution<double>(0, 1)(ts.rng) < options_.unlogged_fraction;
     const uint32_t n = kind == OpKind::kBatch
                            ? 2 + static_cast<uint32_t>(
                                      ts.rng() % std::max<uint32_t>(1, options_.max_batch_keys - 1))
@@ -187,6 +189,7 @@ void Workload::do_write(ThreadState& ts, OpKind kind) {
 
   WriteOptions wo;
   wo.sync = op.sync;
+  wo.disable_wal = op.unlogged;
   Status s;
   switch (kind) {
     case OpKind::kPut:

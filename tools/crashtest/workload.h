@@ -37,6 +37,9 @@ struct WorkloadOptions {
   uint32_t max_value_padding = 100;
   uint32_t max_batch_keys = 8;
   double sync_fraction = 0.05;  // share of writes made with WriteOptions::sync
+  // Share of the other writes made with WriteOptions::disable_wal: lost in a
+  // crash unless a flush wrote them out.
+  double unlogged_fraction = 0;
   // Op weights (relative).
   uint32_t put_weight = 40;
   uint32_t remove_weight = 8;
