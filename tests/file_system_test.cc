@@ -24,6 +24,17 @@ namespace {
 
 class PosixFileSystemTest : public ::testing::Test {
  protected:
+  // Opens `name` for appends through a mapping; false if this file system
+  // has it written with write(2) instead.
+  bool open_mapped(const std::string& name, std::string* path, std::unique_ptr<WritableFile>* f) {
+    *path = dir_.file(name);
+    WritableFileOptions options;
+    options.use_mmap = true;
+    const Status s = fs_->new_writable_file(*path, options, f);
+    EXPECT_TRUE(s.ok()) << s.to_string();
+    return s.ok() && (*f)->appends_are_memory_copies();
+  }
+
   std::shared_ptr<FileSystem> fs_ = posix_file_system();
   test::ScratchDir dir_;
 };
@@ -179,12 +190,9 @@ TEST_F(PosixFileSystemTest, MappedWritesReserveAheadGrowAndTruncateAtClose) {
 // and what it prepared but the data never reached goes at close().
 TEST_F(PosixFileSystemTest, MappedWritesArePreparedAheadInTheBackground) {
   using Limits = MmapWritableFileLimits;
-  const std::string path = dir_.file("ahead");
-  WritableFileOptions options;
-  options.use_mmap = true;
+  std::string path;
   std::unique_ptr<WritableFile> f;
-  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
-  if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
+  if (!open_mapped("ahead", &path, &f)) GTEST_SKIP() << "no mapped writes on this file system";
   std::string expected;
   const std::string piece(1000, 'r');
   auto on_disk = [&] {
@@ -267,12 +275,9 @@ struct PopulateFaults {
 // into such a page would be a SIGBUS instead of an error.
 TEST_F(PosixFileSystemTest, MappedWritesRedoAStepWhosePagesCouldNotBeFaultedIn) {
   const PopulateFaults faults(/*from=*/512 << 10, /*once=*/true, /*on_helper_only=*/true);
-  const std::string path = dir_.file("redo");
-  WritableFileOptions options;
-  options.use_mmap = true;
+  std::string path;
   std::unique_ptr<WritableFile> f;
-  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
-  if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
+  if (!open_mapped("redo", &path, &f)) GTEST_SKIP() << "no mapped writes on this file system";
   // The first append asks the helper for 1 MiB of room; its first step that
   // starts at 512 KiB or later fails. Waiting for that failure makes it the
   // helper's, whatever the threads' speeds.
@@ -314,12 +319,9 @@ TEST_F(PosixFileSystemTest, MappedWritesRedoAStepWhosePagesCouldNotBeFaultedIn) 
 // it; what was appended before stays, and close() cuts the file there.
 TEST_F(PosixFileSystemTest, MappedWritesFailCleanlyWhenPagesCannotBeFaultedIn) {
   const PopulateFaults faults(/*from=*/2 << 20, /*once=*/false, /*on_helper_only=*/false);
-  const std::string path = dir_.file("efault");
-  WritableFileOptions options;
-  options.use_mmap = true;
+  std::string path;
   std::unique_ptr<WritableFile> f;
-  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
-  if (!f->appends_are_memory_copies()) GTEST_SKIP() << "no mapped writes on this file system";
+  if (!open_mapped("efault", &path, &f)) GTEST_SKIP() << "no mapped writes on this file system";
   std::string expected;
   Status failure;
   for (int i = 0; expected.size() < (8u << 20); ++i) {
