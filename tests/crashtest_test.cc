@@ -341,11 +341,19 @@ TEST_F(CrashtestVerifierTest, UnloggedWritesSurviveOnlyThroughAFlush) {
   ops_[0].unlogged = false;
   EXPECT_EQ(verify(Durability::kEveryAcknowledged).violations.size(), 1u);
   ops_[0].unlogged = true;
-  // An acknowledged flush after it makes it durable, logged or not.
+  // Also after a power cut, where 1/1 survived unsynced.
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
+  // An acknowledged flush after it makes it durable, logged or not; one that
+  // failed or was cut short proves nothing.
   ops_.push_back(make_op(1, 2, OpKind::kFlush, false, 5, 6, OpOutcome::kAcked, {}));
   r = verify(Durability::kSyncedOnly);
   ASSERT_EQ(r.violations.size(), 1u) << all(r);
   EXPECT_NE(r.violations[0].find(key_name(1)), std::string::npos) << all(r);
+  ops_.back().outcome = OpOutcome::kFailed;
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
+  ops_.back().outcome = OpOutcome::kPending;
+  ops_.back().end_tick = 0;
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
   ops_.pop_back();
   // A visible unlogged write was flushed, and with it every write before it:
   // here 0/1, also unlogged.
@@ -376,7 +384,22 @@ TEST_F(CrashtestVerifierTest, AnAbsentKeyProvesNothingAboutAnUnloggedRemovalALog
   r = verify(Durability::kSyncedOnly);
   ASSERT_EQ(r.violations.size(), 1u) << all(r);
   EXPECT_NE(r.violations[0].find(key_name(2)), std::string::npos) << all(r);
+  // Whichever removal of key 1 survived, the logged writes acknowledged
+  // before the first began did: here 1/1, a logged put of key 3 (unsynced).
+  ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(1, 1, OpKind::kPut, false, 3, 4, OpOutcome::kAcked, {{3, true}}),
+          make_op(0, 2, OpKind::kRemove, false, 5, 6, OpOutcome::kAcked, {{1, false}}),
+          make_op(0, 3, OpKind::kRemove, false, 7, 8, OpOutcome::kAcked, {{1, false}})};
+  ops_[2].unlogged = true;
+  r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(3)), std::string::npos) << all(r);
+  put(3, value(1, 1, 3));
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
+  remove(3);
   // Logged, the first removal is known to have survived either way.
+  ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(0, 2, OpKind::kBatch, false, 3, 4, OpOutcome::kAcked, {{1, false}, {2, true}})};
   ops_[1].unlogged = false;
   ops_.push_back(make_op(0, 3, OpKind::kRemove, false, 5, 6, OpOutcome::kAcked, {{1, false}}));
   EXPECT_EQ(verify(Durability::kSyncedOnly).violations.size(), 1u);

@@ -4,7 +4,9 @@
 // unsigned bytes. A write acknowledged with WriteOptions::sync survives a power
 // cut; one acknowledged without it survives a process crash (it is in the OS
 // once put() returns) and a power cut once a later sync write, sync_wal() or
-// flush() returns. Nothing acknowledged is ever lost to a crash at any moment.
+// flush() returns. Nothing acknowledged is ever lost to a crash at any moment,
+// except writes made with WriteOptions::disable_wal: they skip the log, so a
+// crash loses them unless a flush() (or close()) wrote them out first.
 //
 // Consistency: a read (get, multi_get, a new iterator, a new snapshot) sees
 // every write acknowledged before it started, in any thread, and never part
@@ -16,7 +18,8 @@
 //
 // Errors: every call returns a Status. A background error (a failed flush: a
 // full disk, an I/O error) makes every later write return it; reopening after
-// the cause is gone recovers everything acknowledged. A write that runs out of
+// the cause is gone recovers everything acknowledged (writes with disable_wal
+// only if a flush wrote them out). A write that runs out of
 // memory (std::bad_alloc, which reaches its caller) is treated the same way:
 // its outcome is unknown (until reopening, reads may see part of its batch),
 // later writes fail, reads go on.
@@ -89,8 +92,9 @@ class DB {
   // led through the write queue, in groups: synced writes, and any write while
   // the memtable is being switched; others write directly). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
-  // Waits for background work (and for a compact_range() running on another
-  // thread), syncs the WAL and releases the directory. Optional before the
+  // Flushes the memtables that hold writes made with disable_wal, waits for
+  // background work (and for a compact_range() running on another thread),
+  // syncs the WAL and releases the directory. Optional before the
   // destructor; reports errors the destructor cannot.
   virtual Status close() = 0;
 

@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
   workload.request_stop();
   workload.join();
   s = db->close();
+  if (s.ok()) workload.record_clean_close();
   const auto& c = workload.counters();
   std::printf("fsdb_stress: %llu ops (%llu writes, %llu sync, %llu reads, %llu failed)\n",
               static_cast<unsigned long long>(c.ops.load()),

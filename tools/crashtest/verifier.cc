@@ -206,6 +206,9 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
   // mode) only for the logged ones, which the log replays, while unlogged
   // writes before it may be gone.
   std::vector<bool> required(ops.size(), false);
+  // Removals known to prove that the logged writes before them survived,
+  // though not that they did themselves (see the removals below).
+  std::vector<bool> logged_evidence(ops.size(), false);
   auto durable_by_mode = [&](const OpRecord& op) {
     return op.outcome == OpOutcome::kAcked && !op.unlogged &&
            (in.durability == Durability::kEveryAcknowledged || op.is_durability_point());
@@ -221,10 +224,10 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
       if ((visible[i] && op.unlogged) || (acked && op.is_durability_point_for_unlogged())) {
         horizon_all = std::max(horizon_all, op.start_tick);
       }
-      if (visible[i] || durable_by_mode(op))
+      if (visible[i] || durable_by_mode(op) || logged_evidence[i]) {
         horizon_logged = std::max(horizon_logged, op.start_tick);
+      }
     }
-    horizon_logged = std::max(horizon_logged, horizon_all);
     for (size_t i = 0; i < ops.size(); ++i) {
       const OpRecord& op = ops[i];
       const bool acked = op.outcome == OpOutcome::kAcked;
@@ -259,12 +262,15 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
         // The surviving removal may be a later one. If it is unlogged, every
         // write before it survived, this one included; if it is logged, only
         // the logged ones did. So this one is known only if it is logged
-        // itself, or no later removal is.
+        // itself, or no later removal is; either way the logged writes
+        // acknowledged before it began survived.
         const bool later_logged_removal =
             std::any_of(h.begin() + static_cast<ptrdiff_t>(i) + 1, h.end(),
                         [&](const KeyEvent& e) { return !e.is_put && !ops[e.op].unlogged; });
-        if ((!ops[h[i].op].unlogged || !later_logged_removal) && !visible[h[i].op]) {
-          visible[h[i].op] = learned = true;
+        if (!ops[h[i].op].unlogged || !later_logged_removal) {
+          if (!visible[h[i].op]) visible[h[i].op] = learned = true;
+        } else if (!logged_evidence[h[i].op]) {
+          logged_evidence[h[i].op] = learned = true;
         }
         break;
       }
@@ -304,7 +310,10 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
         visible[h[must - 1].op] ? "it is known to have survived: a value it wrote is visible, or "
                                   "a removal of it alone explains an absent key"
         : durable_by_mode(lost) ? "it was acknowledged and durable"
-                                : "a write acknowledged after it began is visible or durable";
+        : lost.unlogged
+            ? "it was acknowledged before an acknowledged flush, or a visible unlogged write, "
+              "began"
+            : "it was acknowledged before a write that is visible or durable began";
     violation(names[k] + " holds " + show(scanned[k]) + " but " + describe(lost) +
               " must have survived (" + why + "); the key's writes after the baseline: " +
               std::to_string(h.size()) + ", shown position " +

@@ -13,10 +13,11 @@
 //    acknowledged before any of those began (prefix: no hole in any thread or
 //    across threads). Each key must hold the value of its last surviving write
 //    or of a later one. Unlogged writes (disable_wal) are the exception: the
-//    log does not hold them, so only a flush acknowledged after them, or a
-//    visible unlogged write after them (its memtable was flushed, and every
-//    one before it), makes them survivors; a logged write after them proves
-//    nothing about them;
+//    log does not hold them, so only an acknowledged flush that began after
+//    they were acknowledged, or a visible unlogged write that did (its
+//    memtable was flushed, and every one before it), makes them survivors;
+//    a logged write after them proves nothing about them, and an unlogged
+//    removal explains an absent key only if no logged removal of it follows;
 //  - batches are all-or-nothing: a visible batch is a survivor, so every one
 //    of its keys holds its value or a later one;
 //  - a full scan with verify_checksums returns no error, only harness keys, in

@@ -82,6 +82,27 @@ std::vector<OpRecord> Workload::ops() const {
   return all;
 }
 
+void Workload::record_clean_close() {
+  if (states_.empty()) return;
+  ThreadState& ts = *states_[0];
+  OpRecord op;
+  op.thread = ts.thread;
+  op.kind = OpKind::kFlush;
+  op.counter = ++ts.counter;
+  op.start_tick = tick_.fetch_add(1) + 1;
+  op.end_tick = tick_.fetch_add(1) + 1;
+  op.outcome = OpOutcome::kAcked;
+  if (ts.journal_ok && !options_.journal_dir.empty()) {
+    OpRecord begun = op;
+    begun.outcome = OpOutcome::kPending;
+    begun.end_tick = 0;
+    Status js = ts.journal.begin(begun);
+    if (js.ok()) js = ts.journal.finish(op);
+    if (!js.ok()) report("harness: journal write failed: " + js.to_string());
+  }
+  ts.ops.push_back(std::move(op));
+}
+
 std::vector<std::string> Workload::violations() const {
   std::lock_guard<std::mutex> guard(violations_mu_);
   return violations_;
