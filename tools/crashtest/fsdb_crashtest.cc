@@ -18,9 +18,9 @@
 // errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
 //           read must still be right or an error; after clearing the faults a
 //           reopen must hold every acknowledged write.
-// In kill and powercut, a quarter of the cycles make a fifth of their writes
-// with disable_wal: lost unless a flush wrote them out, never a hole in what
-// the log gives back.
+// In every mode a quarter of the cycles make a fifth of their writes with
+// disable_wal: lost unless a flush wrote them out, never a hole in what the
+// log gives back.
 // In powercut and errors, half the cycles have the fault file system's files
 // claim to be mapped, so unsynced writers append their records themselves as
 // they do to a mapped log (kill mode runs on real, mapped logs).
@@ -601,6 +601,7 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
 
 bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   WorkloadOptions w;
+  w.unlogged_fraction = choose_unlogged_fraction(rng);
   w.threads = config_.threads;
   w.keys = config_.keys;
   w.epoch = cycle + 1;
