@@ -225,7 +225,7 @@ std::vector<uint64_t> permutation(uint64_t n, uint64_t seed) {
   std::vector<uint64_t> order(n);
   for (uint64_t i = 0; i < n; ++i) order[i] = i;
   Random64 rnd(seed);
-  for (uint64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rnd.uniform(i + 1)]);
+  for (uint64_t i = n; i > 1; --i) std::swap(order[i - 1], order[rnd.uniform(i)]);
   return order;
 }
 

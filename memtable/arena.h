@@ -168,10 +168,12 @@ class ShardedArena {
     // Relaxed: the base was stored before any node of the block was built,
     // and so before the release CAS that published the link `ref` came from,
     // which the caller's acquire load synchronized with. Entry 0 is null, so
-    // ref 0 decodes to null without a branch.
+    // ref 0 decodes to null without a branch. (Address arithmetic, not
+    // pointer arithmetic: the offset is added to a base that may be null.)
     const uintptr_t base =
         reinterpret_cast<uintptr_t>(bases_[ref >> kOffsetBits].load(std::memory_order_relaxed));
-    return reinterpret_cast<Node*>(base + (static_cast<uintptr_t>(ref & kOffsetMask) << 2));
+    return reinterpret_cast<Node*>(  // NOLINT(performance-no-int-to-ptr): see above
+        base + (static_cast<uintptr_t>(ref & kOffsetMask) << 2));
   }
 
   // Where `shard`'s next allocation of `bytes` from `region` will start: a

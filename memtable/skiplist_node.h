@@ -196,7 +196,8 @@ struct Node {
 
   std::atomic<NodeRef> next0_;  // link(0); declared so the struct has its real alignment
 };
-static_assert(sizeof(Node) == 4 && alignof(Node) == 4);
+static_assert(sizeof(Node) == 4);
+static_assert(alignof(Node) == 4);
 
 // Internal order of a node against (user key, packed): <0, 0, >0, the order of
 // util/internal_key.h (user key ascending, then packed descending).

@@ -37,8 +37,8 @@ struct Entry {
 };
 
 // Which entries (given in internal order) a collector keeps.
-std::vector<SequenceNumber> kept(std::vector<SequenceNumber> snapshots, std::vector<Entry> entries,
-                                 bool base_level = true) {
+std::vector<SequenceNumber> kept(std::vector<SequenceNumber> snapshots,
+                                 const std::vector<Entry>& entries, bool base_level = true) {
   VersionGarbageCollector gc(std::move(snapshots));
   std::vector<SequenceNumber> out;
   for (const Entry& e : entries) {

@@ -433,7 +433,8 @@ class LyingFileSystem final : public FileSystemWrapper {
 };
 
 // One power-cut cycle the way fsdb_crashtest runs it; returns the verifier's verdict.
-VerifyResult power_cut_cycle(const std::string& path, std::shared_ptr<FaultInjectionFileSystem> fi,
+VerifyResult power_cut_cycle(const std::string& path,
+                             const std::shared_ptr<FaultInjectionFileSystem>& fi,
                              std::shared_ptr<FileSystem> db_fs) {
   Options options;
   options.file_system = std::move(db_fs);

@@ -29,11 +29,11 @@ std::string key_of(int i) {
 
 class DBTest : public ::testing::Test {
  protected:
-  void open(Options options = {}) {
+  void open(const Options& options = {}) {
     db_.reset();
     FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
   }
-  void reopen(Options options = {}) {
+  void reopen(const Options& options = {}) {
     if (db_) {
       FSDB_ASSERT_OK(db_->close());
     }

@@ -32,7 +32,7 @@ class FsdbToolTest : public ::testing::Test {
     return r;
   }
   Json fsdb_json(std::vector<std::string> args, int expected_exit = 0) {
-    args.push_back("--json");
+    args.emplace_back("--json");
     return parse_json(fsdb(std::move(args), expected_exit).out);
   }
   // The keys of a scan's JSON output, in order.

@@ -707,7 +707,10 @@ TEST(SkipListTest, WalksFromEverySeekSeeExactlyTheEntriesAfterIt) {
   });
   auto it = versions.new_version_iterator();
   for (int i = 0; i < 80; ++i) {
-    const auto& [key, at] = expected[rng() % expected.size()];
+    // Named, not bound: a lambda below captures `key`.
+    const auto& picked = expected[rng() % expected.size()];
+    const std::string& key = picked.first;
+    const SequenceNumber at = picked.second;
     const SequenceNumber probe = at + rng() % 3;  // at, or between versions of the key
     it->seek(key, probe);
     const auto first = std::find_if(expected.begin(), expected.end(), [&](const auto& e) {

@@ -1,9 +1,9 @@
 // sstable/: BlockMemory (the block cache's memory) and PooledBlockWriter.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <map>
 #include <random>
 #include <string>
@@ -220,8 +220,7 @@ TEST(PooledBlockWriterTest, ABlockOutlivesItsPoolsOwnerAndIsChargedForItsSlot) {
   std::shared_ptr<const Block> block;
   {
     PooledBlockWriter writer(memory);
-    char* out = writer.reserve(image.size());
-    std::memcpy(out, image.data(), image.size());
+    std::copy(image.begin(), image.end(), writer.reserve(image.size()));
     ASSERT_TRUE(writer.finish(&block).ok());
   }
   EXPECT_EQ(block->size(), image.size());

@@ -328,7 +328,7 @@ TEST(IndexArrayTest, LowerBoundMatchesBruteForce) {
     user_keys.erase(std::unique(user_keys.begin(), user_keys.end()), user_keys.end());
     // A table's last separator is a short successor of its last key, which
     // may share less of the prefix than every other separator.
-    if (round % 4 == 0) user_keys.push_back(round % 8 == 0 ? "q" : "prefix0");
+    if (round % 4 == 0) user_keys.emplace_back(round % 8 == 0 ? "q" : "prefix0");
     std::vector<std::string> separators;
     BlockBuilder builder(16);
     for (size_t i = 0; i < user_keys.size(); ++i) {

@@ -61,8 +61,8 @@ Status HelpCommand::run(Invocation& inv) {
       inv.result.rows.push_back({info.name, info.summary});
     }
     if (!inv.json) {
-      inv.result.lines.push_back("");
-      inv.result.lines.push_back("`help CMD` or `CMD --help` explains one command.");
+      inv.result.lines.emplace_back("");
+      inv.result.lines.emplace_back("`help CMD` or `CMD --help` explains one command.");
     }
     return Status::OK();
   }

@@ -311,7 +311,7 @@ class BatchCommand : public Command {
     if (inv.json) {
       inv.result.field("batch", true);
     } else {
-      inv.result.lines.push_back("batch started: put/del are queued until commit (or abort)");
+      inv.result.lines.emplace_back("batch started: put/del are queued until commit (or abort)");
     }
     return Status::OK();
   }
@@ -378,8 +378,8 @@ class SnapshotCommand : public Command {
       if (inv.json) {
         inv.result.field("released", had);
       } else {
-        inv.result.lines.push_back(had ? "snapshot released: reads see the latest state"
-                                       : "no snapshot was set");
+        inv.result.lines.emplace_back(had ? "snapshot released: reads see the latest state"
+                                          : "no snapshot was set");
       }
       return Status::OK();
     }

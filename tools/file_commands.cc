@@ -332,10 +332,10 @@ class CheckCommand : public Command {
                                 dir);
     }
     if (!inv.json) {
-      r.lines.push_back(live.dropped_tail.empty()
-                            ? "OK: every checksum verified"
-                            : "OK: every checksum verified but the MANIFEST's damaged end (see "
-                              "the note)");
+      r.lines.emplace_back(live.dropped_tail.empty()
+                               ? "OK: every checksum verified"
+                               : "OK: every checksum verified but the MANIFEST's damaged end (see "
+                                 "the note)");
     }
     return Status::OK();
   }
@@ -409,7 +409,7 @@ class SstCommand : public Command {
     for (const auto& [file, problem] : problems) inv.result.rows.push_back({file, problem});
     // Each problem names the file and the offset already.
     if (!problems.empty()) return Status::Corruption(problems.front().second);
-    if (!inv.json) inv.result.lines.push_back("OK: every checksum verified");
+    if (!inv.json) inv.result.lines.emplace_back("OK: every checksum verified");
     return Status::OK();
   }
 

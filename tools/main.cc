@@ -13,10 +13,11 @@
 #include "tools/session.h"
 #include "tools/shell.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv, fsdb::tool::GlobalOptions& options) {
   using namespace fsdb::tool;
   g_program_name = argc > 0 ? argv[0] : "fsdb";
-  GlobalOptions options;
   CLI::App app("fsdb: the shell and command-line tool of an fsdb database", "fsdb");
   app.add_option("--db", options.db_path, "The DB directory");
   app.add_flag("--create", options.create, "Create the DB if the directory holds none");
@@ -49,4 +50,21 @@ int main(int argc, char** argv) {
     if (code == kExitOk) code = kExitError;
   }
   return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fsdb::tool;
+  GlobalOptions options;
+  // Out of memory (a huge value, a huge file to load) ends the run with an
+  // error like any other, not an abort; the open DB was closed on the way.
+  try {
+    return run(argc, argv, options);
+  } catch (const std::exception& e) {
+    report_error(fsdb::Status::IOError(e.what()), options.json);
+  } catch (...) {
+    report_error(fsdb::Status::IOError("an unexpected exception"), options.json);
+  }
+  return kExitError;
 }

@@ -12,11 +12,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/io_error.h"
+
 namespace fsdb::crashtest {
 namespace {
 
 Status errno_status(const std::string& path, const char* what) {
-  return Status::IOError(path + ": " + what + ": " + std::strerror(errno));
+  return io_error(path, what, errno);
 }
 
 Status write_all(int fd, const std::string& path, std::string_view data) {
