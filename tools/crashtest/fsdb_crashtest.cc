@@ -77,6 +77,8 @@ struct HangWatch {
   Clock::time_point last_progress;
   uint64_t stalled_ms = 0;  // at the end: how long the heartbeat had not changed
   bool hung = false;
+  // Set by the caller: the kill waits for progress even from a busy child.
+  bool wait_for_progress = false;
 
   // Reads the newest complete heartbeat line in the child's output. Progress
   // is a change of what follows the total: the next phase, or every thread
@@ -97,6 +99,7 @@ struct HangWatch {
     last_progress_key = std::move(key);
   }
   bool running() const { return last_progress_key.starts_with("every_thread="); }
+  bool progressed_since(Clock::time_point t) const { return seen && last_progress > t; }
   uint64_t stalled_now() const {
     if (!seen) return 0;
     return static_cast<uint64_t>(
@@ -108,9 +111,14 @@ struct HangWatch {
 std::string read_log(const std::string& path);
 
 // Runs the child until it exits or `wait_ms` pass, then SIGKILLs it. With a
-// watch: a child that has made no progress for a second when its time is up
-// is watched until every thread goes on again (then killed), it exits, or
-// 20 s more have passed; one whose heartbeat stays the same for 8 s is hung.
+// watch, a child that has made no progress for a second when its time is up
+// is watched until every thread has gone on since (then killed), it exits,
+// or 20 s more have passed; one whose heartbeat stays the same for 8 s is
+// hung. A busy child is killed as planned, unless watch->wait_for_progress:
+// then a running one is watched too, so that a hang is seen however shortly
+// before the kill it began (a running child makes progress every 200 ms).
+// A child busy opening the DB (recovering it) or closing it is killed as
+// planned either way.
 std::optional<int> run_child(std::vector<std::string> args, const std::string& log_path,
                              uint64_t wait_ms, bool* killed, HangWatch* watch = nullptr) {
   *killed = false;
@@ -131,7 +139,8 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
   auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
   const auto latest = until + std::chrono::seconds(20);
   auto next_poll = Clock::now();
-  bool watching = false;  // stalled when its time was up: watched until it goes on
+  bool watching = false;  // its time is up: watched until it goes on
+  Clock::time_point planned;
   int status = 0;
   for (;;) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return status;
@@ -143,11 +152,14 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
     if (now >= until) {
       if (watch == nullptr) break;
       const uint64_t stalled = watch->stalled_now();
-      if (!watching && stalled < 1000) break;  // busy: killed as planned
-      watching = true;
+      if (!watching) {
+        if (stalled < 1000 && (!watch->wait_for_progress || !watch->running())) break;
+        watching = true;
+        planned = now;
+      }
       // Every thread going on again ends the watch; a new phase does not
       // (a thread stuck for good shows again in the close that waits for it).
-      if (stalled < 1000 && watch->running()) break;
+      if (watch->running() && watch->progressed_since(planned)) break;
       if (stalled >= 8000) {
         watch->hung = true;
         break;
@@ -272,7 +284,7 @@ void CrashTest::fail(uint64_t cycle, const std::vector<std::string>& violations,
                "--keep\n(the cycle plans are a function of the seed; thread interleavings are "
                "not, so a replay may need several runs)\nDB and oracle kept in %s\n",
                command_line_.c_str(), mode_.c_str(), static_cast<unsigned long long>(config_.seed),
-               static_cast<unsigned long long>(cycle + 1), config_.threads, config_.keys,
+               static_cast<unsigned long long>(cycle) + 1, config_.threads, config_.keys,
                config_.dir.c_str());
 }
 
@@ -353,6 +365,11 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // child to reach it), then SIGKILL whatever still runs.
   bool parent_killed = false;
   HangWatch watch;
+  // Half of the cycles: a hang that began less than a second before the kill
+  // is seen too. The other half keep the kills that land while every thread
+  // waits (a write stall, a slow sync). Not drawn from `rng`, so that the
+  // plans of a seed stay what they were.
+  watch.wait_for_progress = config_.kill_after_ms != 0 || ((cycle_seed >> 32) & 1) != 0;
   const std::optional<int> waited =
       run_child(args, log_path, kill_point.empty() ? delay_ms : 4000, &parent_killed, &watch);
   if (!waited) {

@@ -9,9 +9,10 @@
 //
 // --open_only opens the DB (recovering it, where a kill point may end the
 // process) and closes it again, without a workload or journals.
-// --hang_after stops the workload after that long and never exits: a hung
-// process; --stall_one_thread_after stops one thread only. Both are for
-// testing that fsdb_crashtest notices them.
+// --hang_after stops the workload that long after the process started (not
+// before the DB is open) and never exits: a hung process;
+// --stall_one_thread_after stops one thread only. Both are for testing that
+// fsdb_crashtest notices them.
 // --state holds the baseline (what the DB held when this run began; written by
 // fsdb_crashtest after verifying) and receives the journals. Every violation a
 // read finds is printed to stderr at once as a "VIOLATION:" line; a
@@ -36,6 +37,9 @@ using namespace fsdb;
 using namespace fsdb::crashtest;
 
 int main(int argc, char** argv) {
+  // --hang_after counts from here: the parent's clock for its kill starts at
+  // the fork, so a hang can be placed just before the kill.
+  const auto process_started = std::chrono::steady_clock::now();
   Flags flags;
   Status s = flags.parse(
       argc, argv,
@@ -115,7 +119,8 @@ int main(int argc, char** argv) {
   bool hanging = false;
   while (hanging || (std::chrono::steady_clock::now() < deadline && !workload.finished())) {
     if (hang_after_ms != 0 && !hanging &&
-        std::chrono::steady_clock::now() >= started + std::chrono::milliseconds(hang_after_ms)) {
+        std::chrono::steady_clock::now() >=
+            process_started + std::chrono::milliseconds(hang_after_ms)) {
       workload.request_stop();
       workload.join();
       hanging = true;
