@@ -1,6 +1,7 @@
 #include "tools/commands.h"
 
 #include <algorithm>
+#include <exception>
 #include <iostream>
 
 #include "tools/text.h"
@@ -176,7 +177,14 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   }
   if (globals.create) session.set_create(true);
   Invocation inv{session, json || global_json, globals.hex || session.options().hex, {}};
-  Status s = command->run(inv);
+  Status s;
+  try {
+    s = command->run(inv);
+  } catch (const std::exception& e) {
+    // Out of memory (a huge value or file): this command fails as after any
+    // other error, and the session (a shell, a script) decides what follows.
+    s = Status::IOError(info->name + ": " + e.what());
+  }
   if (!inv.result.empty()) {
     // With --json a failed command that still has output (check's problems)
     // carries its error inside the one object it prints.
