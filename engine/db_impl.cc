@@ -1324,6 +1324,36 @@ Status DBImpl::flush_oldest_sealed() {
   return Status::OK();
 }
 
+Status DBImpl::flush_unlogged_at_close() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto unlogged_sealed = [this] {
+    return std::any_of(sealed_.begin(), sealed_.end(),
+                       [](const Memtable& m) { return m.unlogged; });
+  };
+  if (!mem_.unlogged && !unlogged_sealed()) return Status::OK();
+  // The writes are lost (the caller learns it): after a background error the
+  // DB writes no more tables.
+  if (!bg_error_.ok()) return bg_error_;
+  try {
+    // The background threads are stopped: this thread flushes, as the flush
+    // thread would, and only as far as the newest memtable that needs it (the
+    // others' writes are in the WAL, kept for the next open).
+    Status s = mem_.unlogged ? rotate_memtable(lock) : Status::OK();
+    while (s.ok() && unlogged_sealed()) {
+      lock.unlock();
+      s = flush_oldest_sealed();
+      lock.lock();
+      if (!s.ok()) record_background_error(s);
+    }
+    return s;
+  } catch (const std::bad_alloc&) {
+    if (!lock.owns_lock()) lock.lock();
+    record_background_error(
+        Status::IOError(dbname_ + ": out of memory while writing out the memtables at close"));
+    return bg_error_;
+  }
+}
+
 void DBImpl::delete_obsolete_files(bool at_open) {
   // The order matters. A table is registered in pending_outputs_ before its
   // file is created and leaves it only once a Version names it, so: list the
@@ -1638,7 +1668,11 @@ Status DBImpl::flush() {
   Status s = submit_control(/*rotate=*/true, /*sync=*/false);
   if (!s.ok()) return s;
   std::unique_lock<std::mutex> lock(mu_);
-  bg_cv_.wait(lock, [this] { return sealed_.empty() || !bg_error_.ok() || shutting_down_; });
+  // Also until the flush thread's pass over obsolete files is done, so that
+  // the logs the flushed memtables needed are gone when this returns.
+  bg_cv_.wait(lock, [this] {
+    return (sealed_.empty() && !flush_running_) || !bg_error_.ok() || shutting_down_;
+  });
   if (!bg_error_.ok()) return bg_error_;
   // close() stops the flush thread: the memtable may still be waiting (its
   // writes stay safe in the log, replayed at the next open).
@@ -1852,16 +1886,6 @@ Status DBImpl::close() {
     closed_ = true;
   }
   Status result;
-  // Writes made without the WAL exist only in memory: flush them so close()
-  // keeps them.
-  bool unlogged = false;
-  {
-    std::lock_guard<std::mutex> guard(mu_);
-    unlogged = mem_.unlogged;
-    for (const Memtable& m : sealed_) unlogged = unlogged || m.unlogged;
-    unlogged = unlogged && bg_thread_.joinable();
-  }
-  if (unlogged) result = flush();
   {
     std::unique_lock<std::mutex> lock(mu_);
     shutting_down_ = true;
@@ -1889,6 +1913,10 @@ Status DBImpl::close() {
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();
+  // Writes made without the WAL exist only in memory. Written out only now,
+  // when no write can land any more: a flush before the barriers above would
+  // miss a disable_wal write acknowledged while it ran.
+  if (opened) result = flush_unlogged_at_close();
   if (log_ != nullptr) {
     Status s = log_->sync();
     if (result.ok()) result = s;

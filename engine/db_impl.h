@@ -219,6 +219,9 @@ class DBImpl final : public DB {
   // does not suit the level it would land in).
   bool rewrite_instead_of_move(const Compaction& c, const Version& base) const;
   Status flush_oldest_sealed();
+  // close(), once no write can land any more: writes the memtables that hold
+  // writes made without the WAL out to tables, oldest first.
+  Status flush_unlogged_at_close();
   // Removes files no live Version, pending output or WAL still needs; temporary
   // files too when `at_open` (nothing else can be writing one then).
   void delete_obsolete_files(bool at_open = false);
