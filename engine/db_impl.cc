@@ -257,6 +257,11 @@ Status DBImpl::recover() {
       /*require_first_log=*/options_.wal_recovery_mode !=
       WalRecoveryMode::kSkipAnyCorruptedRecords);
   if (!s.ok()) return s;
+  // Tables no MANIFEST names are debris: of a flush or compaction a crash
+  // interrupted, or of an earlier open that failed after its replay wrote
+  // tables (on a full disk, say). They go before the replay writes new ones,
+  // so that retrying an open does not need more room each time.
+  delete_obsolete_files(/*at_open=*/true, /*tables_only=*/true);
 
   // Replay every WAL the MANIFEST does not cover, oldest first.
   std::vector<std::string> names;
@@ -1354,7 +1359,7 @@ Status DBImpl::flush_unlogged_at_close() {
   }
 }
 
-void DBImpl::delete_obsolete_files(bool at_open) {
+void DBImpl::delete_obsolete_files(bool at_open, bool tables_only) {
   // The order matters. A table is registered in pending_outputs_ before its
   // file is created and leaves it only once a Version names it, so: list the
   // directory first (a file created later is not a candidate), then read the
@@ -1376,6 +1381,7 @@ void DBImpl::delete_obsolete_files(bool at_open) {
     uint64_t number = 0;
     if (!parse_file_name(name, &type, &number)) continue;
     bool obsolete = false;
+    if (tables_only && type != FileType::kTable) continue;
     switch (type) {
       case FileType::kLog:
         obsolete = number < min_log;

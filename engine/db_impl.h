@@ -223,8 +223,9 @@ class DBImpl final : public DB {
   // writes made without the WAL out to tables, oldest first.
   Status flush_unlogged_at_close();
   // Removes files no live Version, pending output or WAL still needs; temporary
-  // files too when `at_open` (nothing else can be writing one then).
-  void delete_obsolete_files(bool at_open = false);
+  // files too when `at_open` (nothing else can be writing one then); with
+  // `tables_only`, only tables (at open, before recovery writes anything).
+  void delete_obsolete_files(bool at_open = false, bool tables_only = false);
   // REQUIRES: mu_ held.
   void record_background_error(const Status& s);
 

@@ -6,11 +6,13 @@
 // the MANIFEST, so the reopened DB named tables that no longer existed
 // (Corruption: a live table file is missing). Found by tools/crashtest's errors
 // mode (seed 301).
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "fsdb/db.h"
 #include "tests/support/test_util.h"
@@ -53,6 +55,36 @@ class FailingManifestSyncFileSystem final : public FileSystemWrapper {
   }
   Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
     Status s = FileSystemWrapper::new_appendable_file(p, f);
+    if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
+    return s;
+  }
+};
+
+// Forwards to posix; once armed, fails every append to a MANIFEST that already
+// holds something, as a full disk would: at open, the fresh MANIFEST's
+// snapshot is written, and the edit naming the tables the replay wrote is not.
+class FailingManifestEditFileSystem final : public FileSystemWrapper {
+ public:
+  std::atomic<bool> armed{false};
+
+  class File final : public WritableFileWrapper {
+   public:
+    File(std::unique_ptr<WritableFile> base, FailingManifestEditFileSystem* fs)
+        : WritableFileWrapper(std::move(base)), fs_(fs) {}
+    Status append(std::string_view data) override {
+      if (fs_->armed.load() && size() > 0 && path().find("MANIFEST") != std::string::npos) {
+        return Status::IOError(path() + ": injected write failure: no space left on device");
+      }
+      return WritableFileWrapper::append(data);
+    }
+
+   private:
+    FailingManifestEditFileSystem* fs_;
+  };
+
+  FailingManifestEditFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    Status s = FileSystemWrapper::new_writable_file(p, f);
     if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
     return s;
   }
@@ -177,6 +209,50 @@ TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
     Status s = db->get(key_of(i), &value);
     ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
     EXPECT_EQ(value, "last");
+  }
+}
+
+// An open whose replay wrote tables and then failed (at its MANIFEST write, as
+// on a full disk) leaves those tables behind. The next open removes them
+// before its replay writes new ones: retrying an open does not take more room
+// each time.
+TEST(DBManifestSyncErrorTest, FailedOpensDoNotPileUpReplayedTables) {
+  test::ScratchDir dir;
+  auto fs = std::make_shared<FailingManifestEditFileSystem>();
+  Options options;
+  options.file_system = fs;
+  constexpr int kKeys = 3000;
+  {
+    std::unique_ptr<DB> db;
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+    for (int i = 0; i < kKeys; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'v')));
+    FSDB_ASSERT_OK(db->close());  // the writes stay in the log: nothing was flushed
+  }
+  const auto tables = [&] {
+    std::vector<std::string> names;
+    EXPECT_TRUE(posix_file_system()->get_children(dir.path(), &names).ok());
+    return std::count_if(names.begin(), names.end(),
+                         [](const std::string& n) { return n.ends_with(".sst"); });
+  };
+  ASSERT_EQ(tables(), 0);
+  Options small = options;
+  small.memtable_bytes = 64 << 10;  // the replay writes several tables
+  fs->armed = true;
+  std::unique_ptr<DB> db;
+  EXPECT_FALSE(DB::open(small, dir.path(), &db).ok());
+  const auto after_one = tables();
+  ASSERT_GT(after_one, 1) << "the replay wrote tables before the open failed";
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    EXPECT_FALSE(DB::open(small, dir.path(), &db).ok());
+    EXPECT_EQ(tables(), after_one) << "after failed open " << attempt + 2;
+  }
+  fs->armed = false;
+  FSDB_ASSERT_OK(DB::open(small, dir.path(), &db));
+  std::string value;
+  for (int i = 0; i < kKeys; ++i) {
+    Status s = db->get(key_of(i), &value);
+    ASSERT_TRUE(s.ok()) << key_of(i) << ": " << s.to_string();
+    EXPECT_EQ(value, std::string(100, 'v'));
   }
 }
 
