@@ -15,24 +15,28 @@ class DBIterator final : public Iterator {
 
   void seek_to_first() override {
     direction_ = Direction::kForward;
+    status_ = Status::OK();  // an error ends at the next seek, as a position does
     iter_->seek_to_first();
     find_next_user_entry(/*skipping=*/false);
   }
 
   void seek(std::string_view target) override {
     direction_ = Direction::kForward;
+    status_ = Status::OK();  // an error ends at the next seek, as a position does
     iter_->seek(target, sequence_);
     find_next_user_entry(/*skipping=*/false);
   }
 
   void seek_to_last() override {
     direction_ = Direction::kBackward;
+    status_ = Status::OK();  // an error ends at the next seek, as a position does
     iter_->seek_to_last();
     find_prev_user_entry();
   }
 
   void seek_for_prev(std::string_view target) override {
     direction_ = Direction::kBackward;
+    status_ = Status::OK();  // an error ends at the next seek, as a position does
     // Sequence 0 sorts after every version of target: all of them are included.
     iter_->seek_for_prev(target, 0);
     find_prev_user_entry();

@@ -17,14 +17,17 @@ class LevelIterator final : public InternalIterator {
   bool valid() const override { return iter_ != nullptr && iter_->valid(); }
 
   void seek_to_first() override {
+    status_ = Status::OK();  // a file that failed to open may open now
     if (open(0)) iter_->seek_to_first();
     skip_forward();
   }
   void seek_to_last() override {
+    status_ = Status::OK();  // a file that failed to open may open now
     if (open(files_.size() - 1)) iter_->seek_to_last();
     skip_backward();
   }
   void seek(std::string_view user_key, SequenceNumber seq) override {
+    status_ = Status::OK();  // a file that failed to open may open now
     target_.clear();
     append_internal_key(&target_, user_key, seq, kValueKindForSeek);
     // The first file whose largest key is at or after the target.
@@ -35,6 +38,7 @@ class LevelIterator final : public InternalIterator {
     skip_forward();
   }
   void seek_for_prev(std::string_view user_key, SequenceNumber seq) override {
+    status_ = Status::OK();  // a file that failed to open may open now
     target_.clear();
     append_internal_key(&target_, user_key, seq, ValueKind::kTombstone);
     // The last file whose smallest key is at or before the target.
