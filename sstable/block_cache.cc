@@ -135,7 +135,13 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
   Shard& shard = shards_[hash >> 60];
   // Released after the lock is dropped: freeing a block's memory is not work
   // to do while other threads wait on the shard.
+  // (If recording one runs out of memory, the block is freed right there; a
+  // block out of the shard must never keep its own reference.)
   std::vector<std::shared_ptr<const Block>> evicted;
+  const auto evict = [&evicted](Hook* gone) {
+    std::shared_ptr<const Block> out = std::move(gone->self);
+    evicted.push_back(std::move(out));
+  };
   {
     std::lock_guard<std::mutex> lock(shard.mutex);
     Hook* const h = &block->cache_hook_;
@@ -145,14 +151,15 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
       Hook* old = shard.slots[existing].hook;
       shard.erase_at(existing);
       shard.usage -= old->charge;
-      evicted.push_back(std::move(old->self));
+      evict(old);
     }
     h->cache_id = cache_id;
     h->offset = offset;
     h->hash = hash;
     h->charge = charge;
-    h->self = std::move(block);
+    // In the shard before it holds itself: add() may grow the shard and throw.
     shard.add(h);
+    h->self = std::move(block);
     shard.usage += charge;
     while (shard.usage > shard_capacity_) {
       const size_t victim_slot = shard.pick_victim();
@@ -166,7 +173,7 @@ void BlockCache::insert(uint64_t cache_id, uint64_t offset, std::shared_ptr<cons
       }
       shard.erase_at(victim_slot);
       shard.usage -= victim->charge;
-      evicted.push_back(std::move(victim->self));
+      evict(victim);
     }
   }
 }

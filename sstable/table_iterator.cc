@@ -1,5 +1,7 @@
 #include "sstable/table_iterator.h"
 
+#include <new>
+
 #include "sstable/table_reader.h"
 #include "util/background_thread.h"
 #include "util/thread_wait.h"
@@ -37,6 +39,19 @@ struct TableIterator::AheadBlock {
     // The acquire inside wait_while makes status and block visible.
     done.wait_while(0, WaitBudget{}, [] { return false; });
   }
+  // Reads the block and publishes the result, whatever happens: running out
+  // of memory is an error like any other here (the iterator reads the block
+  // again and so reports it as its own), never an exception that would end
+  // the background thread or leave the iterator waiting for kDone.
+  void read(const TableReader& table, const TableReadOptions& options) {
+    try {
+      status = table.read_data_block(options, handle, &block);
+    } catch (const std::bad_alloc&) {
+      block.reset();
+      status = Status::IOError("out of memory reading a block ahead");
+    }
+    done.set(kDone);  // release: status and block
+  }
 };
 
 TableIterator::TableIterator(const TableReader* table, const TableReadOptions& read_options)
@@ -68,8 +83,7 @@ Status TableIterator::read_block(size_t index, std::shared_ptr<const Block>* blo
         // not one, whenever the scan outruns the thread.
         for (const auto& later : ahead_) {
           if (!later->withdraw()) continue;
-          later->status = table_->read_data_block(read_options_, later->handle, &later->block);
-          later->done.set(AheadBlock::kDone);  // read here: taken like the thread's
+          later->read(*table_, read_options_);  // read here: taken like the thread's
           break;
         }
       }
@@ -92,6 +106,9 @@ void TableIterator::read_ahead() {
   // The next index to request: past the last one requested, or the block
   // after the current one.
   size_t next = ahead_.empty() ? index_pos_ : ahead_.back()->index;
+  // Room first: a task is submitted only if the iterator can keep track of
+  // it (an untracked one could outlive the reader it borrows).
+  ahead_.reserve(kReadaheadBlocks);
   while (ahead_.size() < kReadaheadBlocks) {
     if (forward ? next + 1 >= blocks : next == 0) return;
     next = forward ? next + 1 : next - 1;
@@ -111,8 +128,7 @@ void TableIterator::read_ahead() {
                                             std::memory_order_acq_rel)) {
         return;
       }
-      a->status = table->read_data_block(options, a->handle, &a->block);
-      a->done.set(AheadBlock::kDone);  // release: status and block
+      a->read(*table, options);
     };
     if (!thread->try_submit(std::move(task))) return;  // busy: read them when there
     ahead_.push_back(std::move(a));

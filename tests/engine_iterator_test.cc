@@ -1,5 +1,6 @@
 // engine/: the merging iterator and the DB iterator, against a model.
 #include <map>
+#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -284,6 +285,70 @@ TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds)
     slow_file->slow = true;  // the blocks read ahead from now on take 5 ms each
     for (int i = 0; i < 60 && it->valid(); ++i) it->next();
     it.reset();  // must wait for the read in flight before the table goes
+  }
+}
+
+// A read that runs out of memory (std::bad_alloc) while a scan reads ahead:
+// on the readahead thread it becomes the block's error (which the iterator
+// meets by reading the block again itself, and so throws to its caller), and
+// the iterator can still be destroyed. It used to end the process
+// (std::terminate on the readahead thread), or leave the iterator's destructor
+// waiting forever for a block it had started reading itself.
+class ThrowingFile final : public RandomAccessFile {
+ public:
+  explicit ThrowingFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
+  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+    if (throwing.load()) throw std::bad_alloc();
+    return base_->read(offset, n, result, scratch);
+  }
+  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
+  const std::string& path() const override { return base_->path(); }
+  mutable std::atomic<bool> throwing{false};
+
+ private:
+  std::unique_ptr<RandomAccessFile> base_;
+};
+
+TEST(TableIteratorTest, ReadAheadThatRunsOutOfMemoryNeitherEndsTheProcessNorHangs) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000007.sst");
+  TableOptions options;
+  options.block_bytes = 256;
+  {
+    std::unique_ptr<TableBuilder> builder;
+    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, options, &builder));
+    for (int i = 0; i < 4000; ++i) {
+      FSDB_ASSERT_OK(builder->add(key_of(i), 1, ValueKind::kValue, std::string(50, 'v')));
+    }
+    FSDB_ASSERT_OK(builder->finish());
+  }
+  BackgroundThread readahead(16);
+  for (int round = 0; round < 20; ++round) {
+    std::unique_ptr<RandomAccessFile> file;
+    FSDB_ASSERT_OK(fs->new_random_access_file(path, &file));
+    auto throwing = std::make_unique<ThrowingFile>(std::move(file));
+    ThrowingFile* throwing_file = throwing.get();
+    uint64_t size = 0;
+    FSDB_ASSERT_OK(throwing_file->size(&size));
+    std::unique_ptr<TableReader> reader;
+    FSDB_ASSERT_OK(TableReader::open(options, std::move(throwing), size, path, 7, &reader));
+    TableReadOptions ro;
+    ro.readahead = &readahead;
+    ro.fill_cache = false;
+    std::unique_ptr<InternalIterator> it = reader->new_iterator(ro);
+    int n = 0;
+    for (it->seek_to_first(); it->valid() && n < 100 + 40 * round; it->next()) ++n;
+    FSDB_ASSERT_OK(it->status());
+    throwing_file->throwing = true;  // blocks being read ahead now fail
+    bool thrown = false;
+    try {
+      while (it->valid()) it->next();
+    } catch (const std::bad_alloc&) {
+      thrown = true;
+    }
+    EXPECT_TRUE(thrown || !it->status().ok()) << "round " << round;
+    it.reset();  // waits for the reads in flight
   }
 }
 
