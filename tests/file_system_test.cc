@@ -482,6 +482,44 @@ TEST_F(PosixFileSystemTest, MappedFileStopsAtTheFileSizeLimitWithoutASignal) {
   EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "see the exit codes in the child";
 }
 
+// The same for a file written with write(2) (tables, the MANIFEST, a log
+// where mappings are not used): a write past the limit would raise SIGXFSZ,
+// so it fails with an error naming the file and the limit, and the bytes
+// before it are in the file.
+TEST_F(PosixFileSystemTest, WrittenFileStopsAtTheFileSizeLimitWithoutASignal) {
+  const std::string path = dir_.file("rlimit-write");
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct rlimit limit {};
+    limit.rlim_cur = limit.rlim_max = 1 << 20;
+    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(10);
+    std::unique_ptr<WritableFile> f;
+    if (!fs_->new_writable_file(path, &f).ok()) ::_exit(11);
+    if (f->appends_are_memory_copies()) ::_exit(17);  // not the write(2) file
+    const std::string piece(1000, 'p');
+    Status s;
+    uint64_t accepted = 0;
+    for (int i = 0; i < 2000 && s.ok(); ++i) {
+      s = f->append(piece);
+      if (s.ok()) s = f->flush();  // each piece reaches write(2) now
+      if (s.ok()) accepted += piece.size();
+    }
+    if (s.ok()) ::_exit(12);                                         // never refused
+    if (s.to_string().find(path) == std::string::npos) ::_exit(13);  // the file is not named
+    if (s.to_string().find("RLIMIT_FSIZE") == std::string::npos) ::_exit(14);
+    if (accepted != (1u << 20) / piece.size() * piece.size()) ::_exit(15);
+    uint64_t on_disk = 0;
+    if (!fs_->get_file_size(path, &on_disk).ok() || on_disk != accepted) ::_exit(16);
+    ::_exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus) << " (SIGXFSZ is "
+                                  << SIGXFSZ << ")";
+  EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "see the exit codes in the child";
+}
+
 TEST_F(PosixFileSystemTest, MappedWriteToAFullDiskIsAnErrorNotACrash) {
   // /dev/full cannot be mapped or preallocated: an ordinary file is returned,
   // and its full-disk error names the file.

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "fsdb/env.h"
+#include "util/file_size_limit.h"
 #include "util/io_error.h"
 #include "util/posix_mmap_writable_file.h"
 
@@ -186,6 +187,12 @@ class PosixWritableFile final : public WritableFile {
   }
 
   Status write_all(std::string_view data) {
+    if (data.size() > size_limit_ - std::min(written_, size_limit_)) {
+      return Status::IOError(path_ + ": a write of " + std::to_string(data.size()) +
+                             " bytes at offset " + std::to_string(written_) +
+                             " would pass the process's file size limit (RLIMIT_FSIZE) of " +
+                             std::to_string(size_limit_) + " bytes");
+    }
     while (!data.empty()) {
       ssize_t w = ::write(fd_, data.data(), data.size());
       if (w < 0) {
@@ -203,6 +210,7 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size_;     // what was appended, the buffer included
   uint64_t written_;  // what reached the file: where the next write(2) lands
   std::string buffer_;
+  const uint64_t size_limit_ = file_size_limit_bytes();  // read at open
 };
 
 // fcntl locks belong to the process, so a second lock of the same file from the

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -14,6 +13,7 @@
 #include <mutex>
 
 #include "util/background_thread.h"
+#include "util/file_size_limit.h"
 #include "util/io_error.h"
 
 namespace fsdb {
@@ -74,11 +74,8 @@ class PosixMmapWritableFile final : public WritableFile {
 
   // Bytes the file may grow to (RLIMIT_FSIZE), rounded down to a size step.
   static uint64_t file_size_limit() {
-    struct rlimit limit {};
-    if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
-      return UINT64_MAX;
-    }
-    return static_cast<uint64_t>(limit.rlim_cur) / Limits::kSizeStepBytes * Limits::kSizeStepBytes;
+    const uint64_t limit = file_size_limit_bytes();
+    return limit == UINT64_MAX ? limit : limit / Limits::kSizeStepBytes * Limits::kSizeStepBytes;
   }
 
   // A store through the mapping into a page with no room behind it gets

@@ -147,7 +147,10 @@ struct Options {
   // honour such a reservation when a mapped page is first written (ext4, XFS,
   // tmpfs); elsewhere (btrfs, ZFS, network file systems) logs use write(2).
   // After a crash the log may end in zeros (up to 64 KiB, or the size of the
-  // last write group if larger), which recovery reads as its end.
+  // last write group if larger), which recovery reads as its end. The catch: on
+  // a file system that shut itself down after an I/O error, the next write
+  // kills the process with SIGBUS where write(2) would return an IOError
+  // (docs/wal.md); false if the process must survive that.
   bool use_mmap_writes = true;
   // An iterator walking a table block after block (a scan) has a background
   // thread read and decompress its next few blocks while it walks the current
