@@ -880,7 +880,10 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
   Status s;
   while (true) {
     if (!bg_error_.ok()) {
-      s = bg_error_;
+      // Said with every refused write, so that one seen alone explains itself.
+      s = bg_error_.with_context(dbname_ +
+                                 ": the DB takes no more writes since a background error (reopen "
+                                 "it once the cause is gone)");
       break;
     }
     if (shutting_down_) {
@@ -1003,8 +1006,15 @@ void DBImpl::install_read_view() {
   view->version = versions_->current();
   // Relaxed: a hint for write leaders (see lead_write_group()).
   level0_files_.store(view->version->file_count(0), std::memory_order_relaxed);
-  std::lock_guard<std::mutex> guard(view_mu_);
-  view_ = std::move(view);
+  // The old view is released after view_mu_: it may be the last owner of a
+  // flushed memtable's memory or of compacted tables (unmapped, closed), and
+  // every get() and new iterator waits for view_mu_.
+  std::shared_ptr<const ReadView> old;
+  {
+    std::lock_guard<std::mutex> guard(view_mu_);
+    old = std::move(view_);
+    view_ = std::move(view);
+  }
 }
 
 SequenceNumber DBImpl::read_sequence(const ReadOptions& options) {

@@ -40,6 +40,10 @@ struct SlotAllocator {
 
   T* allocate(size_t n) {
     static_assert(alignof(T) <= BlockMemory::kAlignment);
+    // Only the count block is allocated: a standard library whose count block
+    // does not fit the room kept for it fails to compile, not every read.
+    static_assert(sizeof(T) <= PooledBlockWriter::kHeaderBytes,
+                  "PooledBlockWriter::kHeaderBytes is too small for this standard library");
     char* header = header_to_hand_out;
     header_to_hand_out = nullptr;
     if (n * sizeof(T) > PooledBlockWriter::kHeaderBytes || header == nullptr) {

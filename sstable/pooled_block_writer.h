@@ -42,8 +42,8 @@ class PooledBlockWriter final : public BlockDestination {
 
   // Room for the reference count block: the Block, the count block's own
   // header (a vtable pointer and two counts) and the allocator it keeps (a
-  // shared_ptr). A standard library whose count block is larger makes every
-  // finish() fail with std::bad_alloc, which the tests would show at once.
+  // shared_ptr). A standard library whose count block is larger fails to
+  // compile (a static_assert where the count block is allocated).
   static constexpr size_t kHeaderBytes = sizeof(Block) + 16 + 16;
 
  private:
