@@ -20,21 +20,33 @@
 namespace fsdb {
 namespace {
 
-// Forwards to posix; once armed, fails sync() of MANIFEST files after the
-// bytes were written (the record is in the file, its durability unknown).
-class FailingManifestSyncFileSystem final : public FileSystemWrapper {
+// Forwards to posix; once armed, fails MANIFEST writes. By default each sync()
+// fails after the bytes were written (the record is in the file, its
+// durability unknown); with `fail_edits`, instead, every append to a MANIFEST
+// that already holds something fails, as a full disk would: at open, the fresh
+// MANIFEST's snapshot is written, and the edit naming the tables the replay
+// wrote is not.
+class FailingManifestFileSystem final : public FileSystemWrapper {
  public:
   std::atomic<bool> armed{false};
+  std::atomic<bool> fail_edits{false};
   std::atomic<int> failures{0};
   // Runs in the failing sync() before it returns (set before arming).
   std::function<void()> before_failing;
 
   class File final : public WritableFileWrapper {
    public:
-    File(std::unique_ptr<WritableFile> base, FailingManifestSyncFileSystem* fs)
+    File(std::unique_ptr<WritableFile> base, FailingManifestFileSystem* fs)
         : WritableFileWrapper(std::move(base)), fs_(fs) {}
+    Status append(std::string_view data) override {
+      if (failing() && fs_->fail_edits.load() && size() > 0) {
+        fs_->failures.fetch_add(1);
+        return Status::IOError(path() + ": injected write failure: no space left on device");
+      }
+      return WritableFileWrapper::append(data);
+    }
     Status sync() override {
-      if (fs_->armed.load() && path().find("MANIFEST") != std::string::npos) {
+      if (failing() && !fs_->fail_edits.load()) {
         (void)flush();
         if (fs_->before_failing) fs_->before_failing();
         fs_->failures.fetch_add(1);
@@ -44,10 +56,13 @@ class FailingManifestSyncFileSystem final : public FileSystemWrapper {
     }
 
    private:
-    FailingManifestSyncFileSystem* fs_;
+    bool failing() const {
+      return fs_->armed.load() && path().find("MANIFEST") != std::string::npos;
+    }
+    FailingManifestFileSystem* fs_;
   };
 
-  FailingManifestSyncFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  FailingManifestFileSystem() : FileSystemWrapper(posix_file_system()) {}
   Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
     Status s = FileSystemWrapper::new_writable_file(p, f);
     if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
@@ -55,36 +70,6 @@ class FailingManifestSyncFileSystem final : public FileSystemWrapper {
   }
   Status new_appendable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
     Status s = FileSystemWrapper::new_appendable_file(p, f);
-    if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
-    return s;
-  }
-};
-
-// Forwards to posix; once armed, fails every append to a MANIFEST that already
-// holds something, as a full disk would: at open, the fresh MANIFEST's
-// snapshot is written, and the edit naming the tables the replay wrote is not.
-class FailingManifestEditFileSystem final : public FileSystemWrapper {
- public:
-  std::atomic<bool> armed{false};
-
-  class File final : public WritableFileWrapper {
-   public:
-    File(std::unique_ptr<WritableFile> base, FailingManifestEditFileSystem* fs)
-        : WritableFileWrapper(std::move(base)), fs_(fs) {}
-    Status append(std::string_view data) override {
-      if (fs_->armed.load() && size() > 0 && path().find("MANIFEST") != std::string::npos) {
-        return Status::IOError(path() + ": injected write failure: no space left on device");
-      }
-      return WritableFileWrapper::append(data);
-    }
-
-   private:
-    FailingManifestEditFileSystem* fs_;
-  };
-
-  FailingManifestEditFileSystem() : FileSystemWrapper(posix_file_system()) {}
-  Status new_writable_file(const std::string& p, std::unique_ptr<WritableFile>* f) override {
-    Status s = FileSystemWrapper::new_writable_file(p, f);
     if (s.ok()) *f = std::make_unique<File>(std::move(*f), this);
     return s;
   }
@@ -123,7 +108,7 @@ void expect_every_table_key(DB& db, int tables, int keys_per_table) {
 
 TEST(DBManifestSyncErrorTest, FailedCompactionKeepsOutputsTheManifestMayName) {
   test::ScratchDir dir;
-  auto fs = std::make_shared<FailingManifestSyncFileSystem>();
+  auto fs = std::make_shared<FailingManifestFileSystem>();
   const Options options = manual_compaction_options(fs);
   constexpr int kTables = 4, kKeys = 200;
   {
@@ -152,7 +137,7 @@ TEST(DBManifestSyncErrorTest, FailedCompactionKeepsOutputsTheManifestMayName) {
 // deletes no file, leaving the next open to decide).
 TEST(DBManifestSyncErrorTest, CompactionThatFailsDuringCloseIsReportedByClose) {
   test::ScratchDir dir;
-  auto fs = std::make_shared<FailingManifestSyncFileSystem>();
+  auto fs = std::make_shared<FailingManifestFileSystem>();
   std::atomic<bool> sync_reached{false};
   std::atomic<bool> closing{false};
   fs->before_failing = [&] {
@@ -186,7 +171,7 @@ TEST(DBManifestSyncErrorTest, CompactionThatFailsDuringCloseIsReportedByClose) {
 
 TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
   test::ScratchDir dir;
-  auto fs = std::make_shared<FailingManifestSyncFileSystem>();
+  auto fs = std::make_shared<FailingManifestFileSystem>();
   Options options;
   options.file_system = fs;
   options.l0_compaction_trigger = 2;  // compactions (and their cleanups) may run around the flush
@@ -218,7 +203,8 @@ TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
 // each time.
 TEST(DBManifestSyncErrorTest, FailedOpensDoNotPileUpReplayedTables) {
   test::ScratchDir dir;
-  auto fs = std::make_shared<FailingManifestEditFileSystem>();
+  auto fs = std::make_shared<FailingManifestFileSystem>();
+  fs->fail_edits = true;
   Options options;
   options.file_system = fs;
   constexpr int kKeys = 3000;

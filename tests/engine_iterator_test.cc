@@ -1,4 +1,5 @@
 // engine/: the merging iterator and the DB iterator, against a model.
+#include <functional>
 #include <map>
 #include <new>
 #include <optional>
@@ -226,6 +227,61 @@ TEST(DBIteratorTest, EmptyAndAllDeleted) {
   EXPECT_FALSE(old->valid()) << "a was deleted at 2";
 }
 
+// A table file of `entries` keys in 256-byte blocks, opened through a file
+// whose reads run `before_read` first once `armed` is set: a delay or an
+// exception for the readahead tests below.
+class HookedFile final : public RandomAccessFile {
+ public:
+  explicit HookedFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
+  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+    if (armed.load()) before_read();
+    return base_->read(offset, n, result, scratch);
+  }
+  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
+  const std::string& path() const override { return base_->path(); }
+  std::function<void()> before_read;  // set before arming
+  mutable std::atomic<bool> armed{false};
+
+ private:
+  std::unique_ptr<RandomAccessFile> base_;
+};
+
+struct HookedTable {
+  std::unique_ptr<TableReader> reader;
+  HookedFile* file = nullptr;  // owned by the reader
+};
+
+TableOptions small_block_options() {
+  TableOptions options;
+  options.block_bytes = 256;
+  return options;
+}
+
+void build_table(const std::string& path, int entries) {
+  std::unique_ptr<TableBuilder> builder;
+  FSDB_ASSERT_OK(TableBuilder::open(*posix_file_system(), path, small_block_options(), &builder));
+  for (int i = 0; i < entries; ++i) {
+    FSDB_ASSERT_OK(builder->add(key_of(i), 1, ValueKind::kValue, std::string(50, 'v')));
+  }
+  FSDB_ASSERT_OK(builder->finish());
+}
+
+HookedTable open_hooked(const std::string& path, uint64_t number,
+                        std::function<void()> before_read) {
+  HookedTable t;
+  std::unique_ptr<RandomAccessFile> file;
+  EXPECT_TRUE(posix_file_system()->new_random_access_file(path, &file).ok());
+  auto hooked = std::make_unique<HookedFile>(std::move(file));
+  hooked->before_read = std::move(before_read);
+  t.file = hooked.get();
+  uint64_t size = 0;
+  EXPECT_TRUE(t.file->size(&size).ok());
+  EXPECT_TRUE(
+      TableReader::open(small_block_options(), std::move(hooked), size, path, number, &t.reader)
+          .ok());
+  return t;
+}
+
 // Regression: the DB iterator released its pins before its internal
 // iterator, whose table iterators wait in their destructors for blocks being
 // read ahead from their tables — so a table whose only owner was the pin was
@@ -234,46 +290,17 @@ TEST(DBIteratorTest, EmptyAndAllDeleted) {
 // reference in that window). Here the pin is the table's only owner and its
 // reads are slow, so a block is being read ahead when the iterator goes: with
 // the old order ASan reports a use after free and TSan a race, every run.
-class SlowFile final : public RandomAccessFile {
- public:
-  explicit SlowFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
-  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
-    if (slow.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return base_->read(offset, n, result, scratch);
-  }
-  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
-  const std::string& path() const override { return base_->path(); }
-  mutable std::atomic<bool> slow{false};
-
- private:
-  std::unique_ptr<RandomAccessFile> base_;
-};
-
 TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds) {
   test::ScratchDir dir;
-  auto fs = posix_file_system();
   const std::string path = dir.file("000005.sst");
-  TableOptions options;
-  options.block_bytes = 256;
-  {
-    std::unique_ptr<TableBuilder> builder;
-    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, options, &builder));
-    for (int i = 0; i < 2000; ++i) {
-      FSDB_ASSERT_OK(builder->add(key_of(i), 1, ValueKind::kValue, std::string(50, 'v')));
-    }
-    FSDB_ASSERT_OK(builder->finish());
-  }
+  build_table(path, 2000);
   BackgroundThread readahead(16);
   for (int round = 0; round < 3; ++round) {
-    std::unique_ptr<RandomAccessFile> file;
-    FSDB_ASSERT_OK(fs->new_random_access_file(path, &file));
-    auto slow = std::make_unique<SlowFile>(std::move(file));
-    SlowFile* slow_file = slow.get();
-    uint64_t size = 0;
-    FSDB_ASSERT_OK(slow_file->size(&size));
-    std::unique_ptr<TableReader> opened;
-    FSDB_ASSERT_OK(TableReader::open(options, std::move(slow), size, path, 5, &opened));
-    std::shared_ptr<const TableReader> reader(std::move(opened));
+    HookedTable table =
+        open_hooked(path, 5, [] { std::this_thread::sleep_for(std::chrono::milliseconds(5)); });
+    ASSERT_NE(table.reader, nullptr);
+    HookedFile* const slow_file = table.file;
+    std::shared_ptr<const TableReader> reader(std::move(table.reader));
     TableReadOptions ro;
     ro.readahead = &readahead;
     auto it = new_db_iterator(reader->new_iterator(ro), 1, reader);
@@ -282,7 +309,7 @@ TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds)
     for (it->seek_to_first(); it->valid() && n < 300; it->next()) ++n;
     FSDB_ASSERT_OK(it->status());
     EXPECT_EQ(n, 300);
-    slow_file->slow = true;  // the blocks read ahead from now on take 5 ms each
+    slow_file->armed = true;  // the blocks read ahead from now on take 5 ms each
     for (int i = 0; i < 60 && it->valid(); ++i) it->next();
     it.reset();  // must wait for the read in flight before the table goes
   }
@@ -294,53 +321,22 @@ TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds)
 // the iterator can still be destroyed. It used to end the process
 // (std::terminate on the readahead thread), or leave the iterator's destructor
 // waiting forever for a block it had started reading itself.
-class ThrowingFile final : public RandomAccessFile {
- public:
-  explicit ThrowingFile(std::unique_ptr<RandomAccessFile> base) : base_(std::move(base)) {}
-  Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
-    if (throwing.load()) throw std::bad_alloc();
-    return base_->read(offset, n, result, scratch);
-  }
-  Status size(uint64_t* bytes) const override { return base_->size(bytes); }
-  const std::string& path() const override { return base_->path(); }
-  mutable std::atomic<bool> throwing{false};
-
- private:
-  std::unique_ptr<RandomAccessFile> base_;
-};
-
 TEST(TableIteratorTest, ReadAheadThatRunsOutOfMemoryNeitherEndsTheProcessNorHangs) {
   test::ScratchDir dir;
-  auto fs = posix_file_system();
   const std::string path = dir.file("000007.sst");
-  TableOptions options;
-  options.block_bytes = 256;
-  {
-    std::unique_ptr<TableBuilder> builder;
-    FSDB_ASSERT_OK(TableBuilder::open(*fs, path, options, &builder));
-    for (int i = 0; i < 4000; ++i) {
-      FSDB_ASSERT_OK(builder->add(key_of(i), 1, ValueKind::kValue, std::string(50, 'v')));
-    }
-    FSDB_ASSERT_OK(builder->finish());
-  }
+  build_table(path, 4000);
   BackgroundThread readahead(16);
   for (int round = 0; round < 20; ++round) {
-    std::unique_ptr<RandomAccessFile> file;
-    FSDB_ASSERT_OK(fs->new_random_access_file(path, &file));
-    auto throwing = std::make_unique<ThrowingFile>(std::move(file));
-    ThrowingFile* throwing_file = throwing.get();
-    uint64_t size = 0;
-    FSDB_ASSERT_OK(throwing_file->size(&size));
-    std::unique_ptr<TableReader> reader;
-    FSDB_ASSERT_OK(TableReader::open(options, std::move(throwing), size, path, 7, &reader));
+    HookedTable table = open_hooked(path, 7, [] { throw std::bad_alloc(); });
+    ASSERT_NE(table.reader, nullptr);
     TableReadOptions ro;
     ro.readahead = &readahead;
     ro.fill_cache = false;
-    std::unique_ptr<InternalIterator> it = reader->new_iterator(ro);
+    std::unique_ptr<InternalIterator> it = table.reader->new_iterator(ro);
     int n = 0;
     for (it->seek_to_first(); it->valid() && n < 100 + 40 * round; it->next()) ++n;
     FSDB_ASSERT_OK(it->status());
-    throwing_file->throwing = true;  // blocks being read ahead now fail
+    table.file->armed = true;  // blocks being read ahead now fail
     bool thrown = false;
     try {
       while (it->valid()) it->next();
