@@ -177,6 +177,8 @@ class JsonParser {
         if (!string(&name)) return false;
         space();
         if (!literal(":")) return false;
+        // A name twice is refused: a JSON reader would keep only one of them.
+        if (out->object.count(name) != 0) return false;
         if (!value(&out->object[name])) return false;
         space();
         if (literal(",")) continue;

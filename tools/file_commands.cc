@@ -414,6 +414,11 @@ class SstCommand : public Command {
   }
 
   Status dump(Invocation& inv) {
+    if (blocks_ && entries_) {
+      // Each prints a table, and a result holds one.
+      return Status::InvalidArgument(
+          "sst dump: --blocks and --entries each list a table: give one");
+    }
     const bool all = !blocks_ && !entries_ && !properties_;
     std::unique_ptr<TableReader> reader;
     Status s =

@@ -96,11 +96,15 @@ void render_json(const Result& result, std::ostream& out) {
     if (!first) json += ", ";
     first = false;
   };
+  const bool has_table = !result.columns.empty();
   for (const auto& [name, value] : result.fields) {
     comma();
-    json += json_quote(name) + ": " + cell_json(value);
+    // A count named like the table it counts ("entries: 12" over the entries)
+    // reads well as text; a JSON object cannot hold the name twice.
+    const bool clashes = has_table && name == result.table_name;
+    json += json_quote(clashes ? name + " count" : name) + ": " + cell_json(value);
   }
-  if (!result.columns.empty()) {
+  if (has_table) {
     comma();
     json += json_quote(result.table_name) + ": [";
     for (size_t r = 0; r < result.rows.size(); ++r) {

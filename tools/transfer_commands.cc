@@ -7,6 +7,7 @@
 //   jsonl  {"key": "...", "value": "..."} one object a line
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "tools/commands.h"
 #include "tools/live_files.h"
@@ -77,11 +78,25 @@ void append_utf8(uint32_t code, std::string* out) {
   } else if (code < 0x800) {
     *out += static_cast<char>(0xc0 | (code >> 6));
     *out += static_cast<char>(0x80 | (code & 0x3f));
-  } else {
+  } else if (code < 0x10000) {
     *out += static_cast<char>(0xe0 | (code >> 12));
     *out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
     *out += static_cast<char>(0x80 | (code & 0x3f));
+  } else {
+    *out += static_cast<char>(0xf0 | (code >> 18));
+    *out += static_cast<char>(0x80 | ((code >> 12) & 0x3f));
+    *out += static_cast<char>(0x80 | ((code >> 6) & 0x3f));
+    *out += static_cast<char>(0x80 | (code & 0x3f));
   }
+}
+
+// The four hex digits of a \u escape at `at`, or nullopt.
+std::optional<uint32_t> parse_u_escape(std::string_view line, size_t at) {
+  if (at + 4 > line.size()) return std::nullopt;
+  std::string bytes;
+  if (!from_hex(line.substr(at, 4), &bytes).ok()) return std::nullopt;
+  return (static_cast<uint32_t>(static_cast<uint8_t>(bytes[0])) << 8) |
+         static_cast<uint8_t>(bytes[1]);
 }
 
 // Parses {"key": "...", "value": "..."} (other string members are ignored).
@@ -128,11 +143,19 @@ bool parse_json_line(std::string_view line, std::string* key, std::string* value
           *out += '\f';
           break;
         case 'u': {
-          if (i + 4 > line.size()) return false;
-          std::string bytes;
-          if (!from_hex(line.substr(i, 4), &bytes).ok()) return false;
-          append_utf8((static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]), out);
+          std::optional<uint32_t> code = parse_u_escape(line, i);
+          if (!code) return false;
           i += 4;
+          if (*code >= 0xdc00 && *code <= 0xdfff) return false;  // a low surrogate alone
+          if (*code >= 0xd800 && *code <= 0xdbff) {
+            // A character past U+FFFF: a high surrogate, then a low one.
+            if (i + 2 > line.size() || line[i] != '\\' || line[i + 1] != 'u') return false;
+            const std::optional<uint32_t> low = parse_u_escape(line, i + 2);
+            if (!low || *low < 0xdc00 || *low > 0xdfff) return false;
+            i += 6;
+            code = 0x10000 + ((*code - 0xd800) << 10) + (*low - 0xdc00);
+          }
+          append_utf8(*code, out);
           break;
         }
         default:
@@ -205,6 +228,7 @@ class LoadCommand : public Command {
     uint64_t offset = 0;
     std::string line, key_text, value_text, key, value;
     std::vector<std::string> fields;
+    bool first_line = true;  // the first non-empty one: it may be a header
     const auto where = [&] { return file_ + ":" + std::to_string(line_number) + ": "; };
     // A malformed line stops the load; the records before it are written
     // first, as the manual says, and counted in the message.
@@ -218,12 +242,18 @@ class LoadCommand : public Command {
       ++line_number;
       offset += line.size() + (in.eof() ? 0 : 1);  // the last line may lack its newline
       if (!line.empty() && line.back() == '\r') line.pop_back();
+      // A byte order mark (as some editors save CSV) is not part of the data.
+      if (line_number == 1 && line.starts_with("\xef\xbb\xbf")) line.erase(0, 3);
       if (line.empty()) continue;
       if (format.empty()) {
-        format =
-            line.front() == '{' ? "jsonl" : (line.find('\t') != std::string::npos ? "tsv" : "csv");
+        const size_t start = line.find_first_not_of(" \t");
+        format = start != std::string::npos && line[start] == '{'
+                     ? "jsonl"
+                     : (line.find('\t') != std::string::npos ? "tsv" : "csv");
       }
-      if (line_number == 1 && (line == "key,value" || line == "key\tvalue")) continue;
+      const bool header = first_line && (line == "key,value" || line == "key\tvalue");
+      first_line = false;
+      if (header) continue;
       if (format == "jsonl") {
         if (!parse_json_line(line, &key_text, &value_text)) {
           return stop_at_line("not a {\"key\": ..., \"value\": ...} object");
