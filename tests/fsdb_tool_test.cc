@@ -435,6 +435,25 @@ TEST_F(FsdbToolTest, LoadReadsWhatOtherProgramsWrite) {
             (std::vector<std::string>{"emoji", "indented", "k1", "k2", "x"}));
 }
 
+// export never writes into the DB's own directory (export DB/CURRENT used to
+// replace CURRENT, and the DB no longer opened); load refuses to run inside
+// an open batch (it wrote past it, and abort discarded nothing); a file that
+// cannot be opened says why.
+TEST_F(FsdbToolTest, ExportAndLoadRefuseWhatWouldHarmTheDB) {
+  fsdb({"--create", "put", "a", "1"});
+  RunResult r = fsdb({"export", db_ + "/CURRENT"}, 2);
+  EXPECT_NE(r.err.find("inside the DB's directory"), std::string::npos) << r.err;
+  fsdb({"export", db_ + "/../" + std::filesystem::path(db_).filename().string() + "/x.csv"}, 2);
+  EXPECT_EQ(fsdb({"get", "a"}).out, "1\n");  // the DB still opens
+  const std::string file = scratch_.file("pairs.csv");
+  std::ofstream(file) << "b,2\n";
+  r = fsdb({}, 2, "batch\nload " + file + "\nabort\n");
+  EXPECT_NE(r.err.find("commit or abort it first"), std::string::npos) << r.err;
+  fsdb({"get", "b"}, 1);  // nothing was loaded
+  r = fsdb({"load", scratch_.file("missing.csv")}, 1);
+  EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
+}
+
 // A DB that lost its CURRENT is not "not an fsdb DB": the tool passes on the
 // engine's message, which names the MANIFEST to write back, with or without
 // --create.

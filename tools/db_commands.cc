@@ -619,7 +619,7 @@ void add_db_commands(std::vector<CommandInfo>* commands) {
       "snapshot", "Take a snapshot that later reads use: snapshot [release|show]"));
   commands->push_back(info<FlushCommand>("flush", "Write the memtable out as an SSTable"));
   commands->push_back(info<CompactCommand>(
-      "compact", "Compact a key range (default: everything): compact [FROM TO]"));
+      "compact", "Compact a key range (default: everything): compact [FROM [TO]]"));
   commands->push_back(info<StatsCommand>("stats", "Counters of the open DB"));
   commands->push_back(info<LevelsCommand>("levels", "The LSM levels: files, sizes, key ranges"));
   commands->push_back(info<PropertyCommand>("property", "A DB property: property NAME"));

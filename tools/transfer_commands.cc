@@ -5,9 +5,11 @@
 //   csv    key,value           a header line "key,value"; RFC 4180 quoting
 //   tsv    key<TAB>value       a header line "key<TAB>value"
 //   jsonl  {"key": "...", "value": "..."} one object a line
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <system_error>
 
 #include "tools/commands.h"
 #include "tools/live_files.h"
@@ -98,6 +100,9 @@ std::optional<uint32_t> parse_u_escape(std::string_view line, size_t at) {
   return (static_cast<uint32_t>(static_cast<uint8_t>(bytes[0])) << 8) |
          static_cast<uint8_t>(bytes[1]);
 }
+
+// What the last failed call left in errno, for a stream that failed to open.
+std::string errno_text() { return std::error_code(errno, std::generic_category()).message(); }
 
 // Parses {"key": "...", "value": "..."} (other string members are ignored).
 bool parse_json_line(std::string_view line, std::string* key, std::string* value) {
@@ -207,12 +212,16 @@ class LoadCommand : public Command {
         ->check(CLI::IsMember({"csv", "tsv", "jsonl"}));
   }
   Status run(Invocation& inv) override {
+    if (inv.session.in_batch()) {
+      return Status::InvalidArgument(
+          "load writes straight to the DB, not into the open batch: commit or abort it first");
+    }
     std::error_code ec;
     if (std::filesystem::is_directory(file_, ec)) {
       return Status::InvalidArgument(file_ + ": is a directory, not a file to load");
     }
     std::ifstream in(file_, std::ios::binary);
-    if (!in) return Status::IOError(file_ + ": cannot open");
+    if (!in) return Status::IOError(file_ + ": cannot open: " + errno_text());
     // A pipe (load /dev/stdin) has no size: it is read through all the same,
     // and the progress bar just counts.
     const uint64_t file_size = std::filesystem::file_size(file_, ec);
@@ -321,8 +330,16 @@ class ExportCommand : public Command {
     s = inv.input(prefix_text_, &prefix);
     if (!s.ok()) return s;
     const std::string format = format_.empty() ? format_from_name(file_) : format_;
+    std::error_code file_ec, db_ec;
+    const auto target = std::filesystem::weakly_canonical(file_, file_ec);
+    const auto db_dir = std::filesystem::weakly_canonical(inv.session.db_path(), db_ec);
+    if (!file_ec && !db_ec && target.parent_path() == db_dir) {
+      return Status::InvalidArgument(file_ +
+                                     ": inside the DB's directory, where it could replace one of "
+                                     "the DB's own files: export elsewhere");
+    }
     std::ofstream out(file_, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError(file_ + ": cannot create");
+    if (!out) return Status::IOError(file_ + ": cannot create: " + errno_text());
     // The live tables' entry counts estimate the total for the progress bar.
     uint64_t estimate = 0;
     LiveFiles live;
