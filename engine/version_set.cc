@@ -105,6 +105,25 @@ Status VersionSet::create_new() {
   return s;
 }
 
+namespace {
+
+// A MANIFEST whose first record belongs to another MANIFEST number was renamed
+// or copied: its fragments carry the number they were written for, so that a
+// reused file's old bytes never pass for new ones. Said plainly here, since
+// "no records" or "no next file number entry" would hide the cause.
+Status check_not_renamed(const std::string& path, const wal::LogReader& reader) {
+  const wal::LogReadReport& report = reader.report();
+  if (report.records == 0 && report.tail_kind == wal::LogTailKind::kStale &&
+      report.tail.offset == 0) {
+    return Status::Corruption(path + ": offset 0: " + report.tail.reason +
+                              ": the file was renamed or copied from another MANIFEST number, "
+                              "and is read only under the number it was written for");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out) {
   std::string current;
   Status s = read_file_to_string(fs, current_file_name(dbname), &current);
@@ -161,6 +180,8 @@ Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, Mani
     }
   }
   if (!reader->status().ok()) return reader->status();
+  s = check_not_renamed(out->path, *reader);
+  if (!s.ok()) return s;
   if (!have_next || !have_log || !have_last) {
     return Status::Corruption(out->path + ": no " +
                               std::string(!have_next  ? "next file number"
@@ -317,7 +338,8 @@ Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,
     lines->push_back("@" + std::to_string(reader->last_record_offset()) + " " +
                      edit.debug_string());
   }
-  return reader->status();
+  if (!reader->status().ok()) return reader->status();
+  return check_not_renamed(path, *reader);
 }
 
 }  // namespace fsdb

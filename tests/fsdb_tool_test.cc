@@ -80,6 +80,11 @@ TEST_F(FsdbToolTest, BinaryKeysAndValuesAreEscapedHexOrQuoted) {
   // Quoted words in a script keep their spaces; escapes work inside quotes.
   fsdb({}, 0, "put \"two words\" 'x\\x41y'\nget \"two words\"\n");
   EXPECT_EQ(fsdb({"get", "two words"}).out, "xAy\n");
+  // An escaped quote does not end a quoted word, in either kind of quotes.
+  fsdb({}, 0, "put 'it\\'s' \"say \\\"hi\\\"\"\n");
+  EXPECT_EQ(fsdb({"get", "it's"}).out, "say \"hi\"\n");
+  RunResult open_quote = fsdb({}, 2, "put 'a\\' b\n");
+  EXPECT_NE(open_quote.err.find("unterminated ' quote"), std::string::npos) << open_quote.err;
   RunResult bad = fsdb({"get", "\\xZZ"}, 2);
   EXPECT_NE(bad.err.find("hex digits"), std::string::npos) << bad.err;
 }
@@ -109,6 +114,11 @@ TEST_F(FsdbToolTest, ScanAndCountOptions) {
   EXPECT_EQ(fsdb_json({"count"})["count"].number, 6);
   EXPECT_EQ(fsdb_json({"count", "--prefix", "a"})["count"].number, 3);
   EXPECT_EQ(fsdb({"count", "--from", "b"}).out, "3\n");
+  // An empty --to is a bound below every key, not a missing one.
+  EXPECT_TRUE(keys_of(fsdb_json({"scan", "--to", ""})).empty());
+  EXPECT_TRUE(keys_of(fsdb_json({"scan", "--to", "", "--reverse"})).empty());
+  EXPECT_EQ(fsdb_json({"count", "--to", ""})["count"].number, 0);
+  EXPECT_EQ(fsdb_json({"count", "--from", ""})["count"].number, 6);
   // The human table is aligned: every value starts in the same column.
   const std::string table = fsdb({"scan", "--prefix", "a"}).out;
   EXPECT_NE(table.find("key  value\na1   va1\na2   va2\na3   va3\n(3 entries)\n"),
@@ -348,6 +358,45 @@ TEST_F(FsdbToolTest, CheckAndWalDumpReportDamageInsideALog) {
   EXPECT_NE(r.err.find(log + ": offset"), std::string::npos) << r.err;
 }
 
+// Files under the wrong name or with no log in them: a MANIFEST copied to
+// another number (its records carry the number they were written for), and a
+// ".log" that holds no valid record. Each is an error naming the file and the
+// cause, not an empty success.
+TEST_F(FsdbToolTest, RenamedManifestsAndFilesThatAreNotLogsAreErrors) {
+  fsdb({"--create", "put", "a", "1"});
+  const std::string current = read_all(db_ + "/CURRENT");
+  ASSERT_FALSE(current.empty());
+  const std::string manifest = db_ + "/" + current.substr(0, current.size() - 1);
+  const std::string copy = scratch_.file("MANIFEST-000777");
+  std::filesystem::copy_file(manifest, copy);
+  RunResult r = fsdb({"manifest", "dump", copy}, 1);
+  EXPECT_NE(r.err.find(copy + ": offset 0: stale fragment of log"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("renamed or copied"), std::string::npos) << r.err;
+  // The DB, with CURRENT naming the renamed file, says the same on open.
+  std::filesystem::rename(manifest, db_ + "/MANIFEST-000777");
+  std::ofstream(db_ + "/CURRENT", std::ios::trunc) << "MANIFEST-000777\n";
+  r = fsdb({"get", "a"}, 1);
+  EXPECT_NE(r.err.find("MANIFEST-000777: offset 0: stale fragment of log"), std::string::npos)
+      << r.err;
+  std::filesystem::rename(db_ + "/MANIFEST-000777", manifest);
+  std::ofstream(db_ + "/CURRENT", std::ios::trunc) << current;
+  EXPECT_EQ(fsdb({"get", "a"}).out, "1\n");
+
+  // Bytes that are not a log (a copied table), and a log of zeros only (a
+  // preallocated one nothing was written to yet, which is fine).
+  const std::string not_a_log = scratch_.file("000042.log");
+  std::ofstream(not_a_log, std::ios::binary) << std::string(3000, 'Q');
+  r = fsdb({"wal", "dump", not_a_log}, 1);
+  EXPECT_NE(r.err.find(not_a_log + ": offset 0: no valid record in its 3000 bytes"),
+            std::string::npos)
+      << r.err;
+  const std::string zeros = scratch_.file("000043.log");
+  std::ofstream(zeros, std::ios::binary) << std::string(4096, '\0');
+  Json empty = fsdb_json({"wal", "dump", zeros});
+  EXPECT_EQ(empty["records"].number, 0);
+  EXPECT_EQ(empty["tail"].string, "zero-filled");
+}
+
 // A log end that recovery drops (here a torn last record, as a crash leaves
 // it) is said on stderr when the tool opens the DB: no loss goes unreported.
 TEST_F(FsdbToolTest, OpeningADBWhoseLogEndWasDroppedSaysSo) {
@@ -493,6 +542,17 @@ TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   EXPECT_EQ(fsdb_json({"compact", "z", "a"}, 2)["code"].string, "InvalidArgument");
   r = run_tool({"--no-such-flag"});
   EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown option '--no-such-flag'"), std::string::npos) << r.err;
+  r = run_tool({"--jsn", "get", "k"});
+  EXPECT_NE(r.err.find("did you mean '--json'"), std::string::npos) << r.err;
+  // Words no argument takes are named in the order they were given; the `--`
+  // that ends the options is not one of them.
+  r = fsdb({"get", "k", "second", "third"}, 2);
+  EXPECT_NE(r.err.find("get: unexpected arguments 'second', 'third'"), std::string::npos) << r.err;
+  r = fsdb({"sst", "dump", "file", "extra"}, 2);
+  EXPECT_NE(r.err.find("unexpected argument 'extra'"), std::string::npos) << r.err;
+  fsdb({"put", "--", "-dash", "minus"});
+  EXPECT_EQ(fsdb({"get", "--", "-dash"}).out, "minus\n");
   // The DB held open by another process (this one).
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(Options(), db_, &db));
@@ -565,6 +625,11 @@ TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {
   Json json = fsdb_json({"demo", "--count", "500"});
   EXPECT_EQ(json["records"].number, 500);
   EXPECT_EQ(json["verified"].number, 500);
+  // In a session with an open batch the demo would drop it when it reopens the DB.
+  r = fsdb({}, 2, "batch\nput queued 1\ndemo --count 10\n");
+  EXPECT_NE(r.err.find("commit or abort it first"), std::string::npos) << r.err;
+  r = fsdb({}, 0, "batch\nput queued 1\ncommit\n");
+  EXPECT_EQ(fsdb({"get", "queued"}).out, "1\n");
 }
 
 }  // namespace

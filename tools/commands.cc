@@ -37,6 +37,9 @@ std::unique_ptr<CLI::App> make_app(const CommandInfo& info, Command& command,
   app->add_option("--db", globals->db, "The DB directory (as before the command)");
   app->add_flag("--create", globals->create, "Create the DB if the directory holds none");
   app->get_formatter()->column_width(28);
+  // Words no option or argument takes are reported by run_command, in the
+  // order they were given (CLI11 lists them reversed); subcommands inherit it.
+  app->allow_extras();
   command.configure(*app);
   // Options such as --json may come after a subcommand ("sst list --json").
   for (CLI::App* sub : app->get_subcommands({})) sub->fallthrough();
@@ -135,6 +138,23 @@ void report_error(const Status& status, bool json) {
 int run_command(Session& session, const std::vector<std::string>& words) {
   const bool global_json = session.options().json;
   if (words.empty()) return kExitOk;
+  if (words[0].size() > 1 && words[0][0] == '-') {
+    // An option the tool does not know, before any command; a command's own
+    // options come after its name.
+    std::string message = "unknown option '" + words[0] + "'";
+    static const std::vector<std::string> kGlobalOptions = {
+        "--db", "--create", "--json", "--hex", "--keep-going", "--version", "--help"};
+    const std::string name = words[0].substr(0, words[0].find('='));
+    for (const std::string& option : kGlobalOptions) {
+      if (edit_distance(name, option) <= 2) {
+        message += "; did you mean '" + option + "'?";
+        break;
+      }
+    }
+    message += " (`fsdb --help` lists the options; a command's own follow its name)";
+    report_error(Status::InvalidArgument(message), global_json);
+    return kExitUsage;
+  }
   const CommandInfo* info = find_command(words[0]);
   if (info == nullptr) {
     std::string message = "unknown command '" + words[0] + "'";
@@ -160,6 +180,21 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   } catch (const CLI::ParseError& e) {
     report_error(Status::InvalidArgument(info->name + ": " + e.what() + " (`help " + info->name +
                                          "` shows its usage)"),
+                 json || global_json);
+    return kExitUsage;
+  }
+  if (app->remaining_size(true) > 0) {
+    // remaining() also lists the `--` that ends the options, which
+    // remaining_size() does not count; such a mark is the first `--` listed.
+    std::vector<std::string> extras = app->remaining(true);
+    for (size_t marks = extras.size() - app->remaining_size(true); marks > 0; --marks) {
+      extras.erase(std::find(extras.begin(), extras.end(), "--"));
+    }
+    std::string list;
+    for (const std::string& word : extras) list += (list.empty() ? "'" : ", '") + word + "'";
+    report_error(Status::InvalidArgument(info->name + ": unexpected argument" +
+                                         (extras.size() > 1 ? "s " : " ") + list + " (`help " +
+                                         info->name + "` shows its usage)"),
                  json || global_json);
     return kExitUsage;
   }

@@ -111,10 +111,13 @@ std::string prefix_successor(std::string prefix) {
 // [from, to) and a prefix, as options shared by scan and count.
 struct KeyRange {
   std::string from_text, to_text, prefix_text;
+  // Whether --to was given: `--to ''` is a bound (nothing sorts before the
+  // empty key), not the absence of one.
+  CLI::Option* to_option = nullptr;
 
   void configure(CLI::App& app) {
     app.add_option("--from", from_text, "First key (inclusive)");
-    app.add_option("--to", to_text, "Last key (exclusive)");
+    to_option = app.add_option("--to", to_text, "Last key (exclusive)");
     app.add_option("--prefix", prefix_text, "Only keys starting with this");
   }
   // Resolves to an inclusive lower bound and an exclusive upper bound.
@@ -126,7 +129,7 @@ struct KeyRange {
       if (!s.ok()) return s;
       *lower = bytes;
     }
-    if (!to_text.empty()) {
+    if (to_option != nullptr && to_option->count() > 0) {
       Status s = inv.input(to_text, &bytes);
       if (!s.ok()) return s;
       *upper = bytes;

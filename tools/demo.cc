@@ -205,9 +205,18 @@ class DemoCommand : public Command {
 Status DemoCommand::run(Invocation& inv) {
   json_ = inv.json;
   const std::string dir = inv.session.db_path().empty() ? "./fsdb-data" : inv.session.db_path();
+  if (inv.session.in_batch()) {
+    // The demo reopens the DB with its own settings, which would drop the
+    // batch without a word.
+    return Status::InvalidArgument(
+        "the demo closes and reopens the DB, which would drop the open batch: commit or abort "
+        "it first");
+  }
   if (inv.session.db_is_open()) {
+    const bool had_snapshot = inv.session.snapshot() != nullptr;
     Status s = inv.session.close();
     if (!s.ok()) return s;
+    if (had_snapshot) say("The session's snapshot is released: the demo closes the DB.");
   }
   std::error_code ec;
   const bool exists = std::filesystem::exists(dir, ec);

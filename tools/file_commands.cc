@@ -549,6 +549,15 @@ class WalCommand : public Command {
       r.field("tail bytes", report.tail.bytes);
       r.field("tail reason", report.tail.reason);
     }
+    // Nothing valid anywhere in a file of bytes that are not zeros: not a log
+    // (a table, a renamed file), or a crash tore the only record it had.
+    // Either way there is nothing in it, and saying "ok" would hide that.
+    if (records == 0 && report.tail_kind == wal::LogTailKind::kTorn && report.tail.offset == 0) {
+      return Status::Corruption(file_ + ": offset 0: no valid record in its " +
+                                std::to_string(report.tail.bytes) + " bytes (" +
+                                report.tail.reason +
+                                "): not a write-ahead log, or a crash tore its only record");
+    }
     return Status::OK();
   }
 

@@ -47,7 +47,8 @@ class Session {
   // directory (without --create), a directory that is not a DB, or a DB in use.
   Status db(DB** out);
   bool db_is_open() const { return db_ != nullptr; }
-  // Releases the snapshot, drops an open batch (reporting it) and closes the DB.
+  // Releases the snapshot, drops an open batch (commands that would lose one
+  // refuse to run, and the shell reports one left at its end) and closes the DB.
   Status close();
 
   // Reads at the session's snapshot (if one is set).

@@ -224,15 +224,11 @@ Status split_words(std::string_view line, std::vector<std::string>* words) {
     while (in_word && i < line.size()) {
       const char c = line[i];
       if (c == '\'' || c == '"') {
-        const size_t close = line.find(c, i + 1);
-        // A backslash-escaped quote does not close a double-quoted word.
-        size_t end = close;
-        if (c == '"') {
-          end = i + 1;
-          while (end < line.size() && line[end] != '"') end += line[end] == '\\' ? 2 : 1;
-          if (end >= line.size()) end = std::string_view::npos;
-        }
-        if (end == std::string_view::npos) {
+        // Escapes keep working inside either kind of quote, so a
+        // backslash-escaped quote does not close the word.
+        size_t end = i + 1;
+        while (end < line.size() && line[end] != c) end += line[end] == '\\' ? 2 : 1;
+        if (end >= line.size()) {
           return Status::InvalidArgument("unterminated " + std::string(1, c) + " quote");
         }
         word.append(line.substr(i + 1, end - i - 1));
