@@ -42,7 +42,11 @@ class DBIterator final : public Iterator {
     find_prev_user_entry();
   }
 
+  // Moving or reading an iterator that is not valid() is a caller's mistake
+  // (RocksDB asserts), answered here without undefined behaviour: a move does
+  // nothing, key() and value() are empty.
   void next() override {
+    if (!valid_) return;
     if (direction_ == Direction::kBackward) {
       // The internal iterator is just before key()'s versions: step onto them.
       direction_ = Direction::kForward;
@@ -60,6 +64,7 @@ class DBIterator final : public Iterator {
   }
 
   void prev() override {
+    if (!valid_) return;
     if (direction_ == Direction::kForward) {
       // Move before every version of key(), then look backward from there.
       saved_key_.assign(iter_->user_key());
@@ -76,9 +81,11 @@ class DBIterator final : public Iterator {
   }
 
   std::string_view key() const override {
+    if (!valid_) return {};
     return direction_ == Direction::kForward ? iter_->user_key() : std::string_view(saved_key_);
   }
   std::string_view value() const override {
+    if (!valid_) return {};
     return direction_ == Direction::kForward ? iter_->value() : std::string_view(saved_value_);
   }
   Status status() const override { return status_.ok() ? iter_->status() : status_; }

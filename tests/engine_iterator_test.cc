@@ -204,6 +204,41 @@ TEST(DBIteratorTest, RandomSeeksAndDirectionChangesMatchTheModel) {
   FSDB_EXPECT_OK(it->status());
 }
 
+// A caller's mistake, answered without undefined behaviour (AddressSanitizer
+// watches): moving an iterator off either end, or never positioned, does
+// nothing and reads empty.
+TEST(DBIteratorTest, MovingAnIteratorThatIsNotValidDoesNothing) {
+  std::mt19937_64 rng(test::test_seed(5));
+  std::vector<Version> all;
+  auto sources = random_sources(rng, 3, 40, 300, &all);
+  auto it = new_db_iterator(merge(sources), kMaxSequenceNumber);
+  const auto expect_not_valid = [&](const char* where) {
+    SCOPED_TRACE(where);
+    EXPECT_FALSE(it->valid());
+    EXPECT_TRUE(it->key().empty());
+    EXPECT_TRUE(it->value().empty());
+    FSDB_EXPECT_OK(it->status());
+  };
+  it->next();
+  it->prev();
+  expect_not_valid("never positioned");
+  it->seek_to_last();
+  ASSERT_TRUE(it->valid());
+  it->next();
+  expect_not_valid("past the last key");
+  it->next();
+  it->prev();
+  expect_not_valid("moved past the last key");
+  it->seek_to_first();
+  ASSERT_TRUE(it->valid());
+  it->prev();
+  it->prev();
+  it->next();
+  expect_not_valid("moved before the first key");
+  it->seek_to_first();
+  ASSERT_TRUE(it->valid()) << "a seek positions it again";
+}
+
 TEST(DBIteratorTest, EmptyAndAllDeleted) {
   auto empty = new_db_iterator(std::make_unique<VectorIterator>(std::vector<Version>{}), 10);
   empty->seek_to_first();

@@ -30,7 +30,9 @@ class Iterator {
   virtual void seek_to_last() = 0;
   virtual void seek(std::string_view target) = 0;           // first key >= target
   virtual void seek_for_prev(std::string_view target) = 0;  // last key <= target
-  // REQUIRES: valid().
+  // REQUIRES: valid(). (The DB's iterators answer a call on an iterator that
+  // is not valid without undefined behaviour: next() and prev() do nothing,
+  // key() and value() are empty.)
   virtual void next() = 0;
   virtual void prev() = 0;
   // REQUIRES: valid().
