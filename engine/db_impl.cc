@@ -629,7 +629,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     publisher_.finish(w.ticket, /*acknowledged=*/false);
     w.range_open = false;
     std::lock_guard<std::mutex> guard(mu_);
-    record_background_error(*status);
+    record_background_error(*status, ErrorSource::kLog);
     return DirectWrite::kFailed;
   }
   if (w.disable_wal) {
@@ -739,13 +739,17 @@ Status DBImpl::lead(wal::GroupCommit::Group group) {
 
 Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
   bool rotate = false;
-  for (wal::GroupCommit::Request* r : group) rotate |= static_cast<Writer*>(r->context)->rotate;
+  bool resume = false;
+  for (wal::GroupCommit::Request* r : group) {
+    rotate |= static_cast<Writer*>(r->context)->rotate;
+    resume |= static_cast<Writer*>(r->context)->resume;
+  }
   // The common group needs nothing from mu_: no error, room in the memtable,
   // level 0 below the slowdown trigger. Only a leader switches memtables, so
   // reading mem_.list here without mu_ races with nothing.
   // Relaxed loads: hints, re-checked under mu_ whenever they say "look".
   ConcurrentSkipList* memtable = mem_.list.get();
-  const bool fast = !rotate && !writes_need_attention_.load(std::memory_order_relaxed) &&
+  const bool fast = !rotate && !resume && !writes_need_attention_.load(std::memory_order_relaxed) &&
                     level0_files_.load(std::memory_order_relaxed) <
                         static_cast<size_t>(options_.l0_slowdown_writes_trigger) &&
                     !memtable_full(*memtable);
@@ -770,7 +774,8 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
         }
       } unblock{this};
       std::unique_lock<std::mutex> lock(mu_);
-      s = make_room_for_write(lock, rotate);
+      if (resume) s = resume_locked(lock);
+      if (s.ok()) s = make_room_for_write(lock, rotate);
       sealed_event.swap(sealed_event_);
       memtable = mem_.list.get();
     }
@@ -837,7 +842,7 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       // The log may end in a partial record: no later write may follow it.
       {
         std::lock_guard<std::mutex> guard(mu_);
-        record_background_error(s);
+        record_background_error(s, ErrorSource::kLog);
       }
       // The members see the error and insert nothing: their ranges end here,
       // empty (readers never see a sequence that nothing was written at).
@@ -942,9 +947,13 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   if (s.ok()) s = new_log_file(&new_log_number, &new_log);
   lock.lock();
   if (!s.ok()) {
-    record_background_error(s);
+    record_background_error(s, ErrorSource::kLog);
     return s;
   }
+  return switch_memtable(std::move(new_log), new_log_number);
+}
+
+Status DBImpl::switch_memtable(std::unique_ptr<wal::LogWriter> new_log, uint64_t new_log_number) {
   log_ = std::move(new_log);
 
   // The allocations that may throw (std::bad_alloc) come before the memtable
@@ -974,7 +983,7 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   old.log_number = mem_.log_number;
   old.unlogged = mem_.unlogged;
   mem_ = Memtable();
-  // No write range is in flight (drained above) and direct writers are held
+  // No write range is in flight (the caller drained them) and direct writers are held
   // off: nobody can be writing into the old memtable on the strength of it.
   active_memtable_unlogged_.store(false, std::memory_order_relaxed);
   mem_.list = std::move(fresh);
@@ -985,11 +994,96 @@ Status DBImpl::rotate_memtable(std::unique_lock<std::mutex>& lock) {
   return Status::OK();
 }
 
-void DBImpl::record_background_error(const Status& s) {
-  if (bg_error_.ok()) bg_error_ = s;
+void DBImpl::release_settled_outputs() {
+  // A failed edit went, if anywhere, into the MANIFEST in use when it failed
+  // or into one written in its place that CURRENT may name; every edit after
+  // a failure starts a new MANIFEST from the whole current Version (see
+  // VersionSet::log_and_apply). Once such a MANIFEST is in use, recovery
+  // reads it and no other: tables only the failed edit named are garbage.
+  const uint64_t manifest = versions_->manifest_file_number();
+  for (auto it = uncertain_outputs_.begin(); it != uncertain_outputs_.end();) {
+    if (manifest > it->second) {
+      pending_outputs_.erase(it->first);
+      it = uncertain_outputs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void DBImpl::record_background_error(const Status& s, ErrorSource source) {
+  if (s.ok()) return;
+  if (bg_error_.ok()) {
+    bg_error_ = s;
+    bg_error_resumable_ = true;
+  }
+  // Corruption does not go away by trying again: its data is damaged.
+  if (source == ErrorSource::kUnrecoverable || s.is_corruption()) bg_error_resumable_ = false;
+  if (source == ErrorSource::kLog) bg_error_in_log_ = true;
   // Relaxed: leaders that read it then take mu_, which orders the rest.
   if (!bg_error_.ok()) writes_need_attention_.store(true, std::memory_order_relaxed);
   bg_cv_.notify_all();
+}
+
+Status DBImpl::resume() {
+  // Led like a write: while the leader works, no other write reaches the log
+  // or the memtable (writers queue behind it; direct writers are sent to the
+  // queue).
+  Writer w;
+  w.resume = true;
+  wal::GroupCommit::Request request;
+  request.context = &w;
+  Status s =
+      group_commit_.submit(&request, [this](wal::GroupCommit::Group group) { return lead(group); });
+  report_sealed_event(w);
+  return s;
+}
+
+Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
+  if (bg_error_.ok()) return Status::OK();
+  if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+  if (!bg_error_resumable_) {
+    return bg_error_.with_context(dbname_ +
+                                  ": resume() cannot clear this background error (reopen the "
+                                  "DB once the cause is gone)");
+  }
+  if (bg_error_in_log_) {
+    // The WAL may end inside a record, so nothing more is appended to it: its
+    // memtable is sealed with it and flushed below, and a new WAL takes the
+    // writes after resume(). Direct writes begun before the error are over
+    // first (the rotation's rule). The old WAL is closed without a sync (the
+    // error may be the sync's): once the flushes below are in the MANIFEST,
+    // nothing needs it; until then a crash replays it, damaged end included,
+    // as the last log that holds records, since the new one stays empty.
+    lock.unlock();
+    publisher_.wait_until_drained();
+    (void)log_->close();
+    std::unique_ptr<wal::LogWriter> new_log;
+    uint64_t new_log_number = 0;
+    Status s = new_log_file(&new_log_number, &new_log);
+    lock.lock();
+    if (!s.ok()) return s;  // still stopped, still resumable
+    if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+    s = switch_memtable(std::move(new_log), new_log_number);
+    if (!s.ok()) return s;
+    bg_error_in_log_ = false;
+  }
+  bg_error_ = Status::OK();
+  bg_error_resumable_ = false;
+  bg_cv_.notify_all();  // the flush and compaction threads go on
+  // Writes stay held (this thread leads the write queue) until every memtable
+  // that waited is a table: after a WAL error, a write in the new WAL must
+  // never be durable while an older one, in the damaged WAL, is not.
+  bg_cv_.wait(lock, [this] {
+    return (sealed_.empty() && !flush_running_) || !bg_error_.ok() || shutting_down_;
+  });
+  if (!bg_error_.ok()) return bg_error_;
+  if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+  // Relaxed: a hint (see writes_need_attention_); only an error or close()
+  // sets it, and neither is in force here, under mu_.
+  writes_need_attention_.store(false, std::memory_order_relaxed);
+  stats_.resumes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------- reads
@@ -1223,7 +1317,7 @@ void DBImpl::background_loop() {
     if (s.ok()) delete_obsolete_files();
     lock.lock();
     flush_running_ = false;
-    if (!s.ok()) record_background_error(s);
+    if (!s.ok()) record_background_error(s, ErrorSource::kBackgroundWork);
     bg_cv_.notify_all();
   }
 }
@@ -1326,8 +1420,12 @@ Status DBImpl::flush_oldest_sealed() {
     std::lock_guard<std::mutex> guard(mu_);
     // On failure the edit may still be in the MANIFEST (see run_compaction):
     // the table stays pending so that this process never deletes it.
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      if (meta.number != 0) uncertain_outputs_[meta.number] = versions_->manifest_file_number();
+      return s;
+    }
     pending_outputs_.erase(meta.number);
+    release_settled_outputs();
     sealed_.pop_front();
     install_read_view();
   }
@@ -1449,7 +1547,7 @@ void DBImpl::compaction_loop() {
     --compactions_running_;
     // A real failure counts even while close() waits: close() then reports
     // it and leaves the files as they are for the next open.
-    if (!s.ok() && !abandoned) record_background_error(s);
+    if (!s.ok() && !abandoned) record_background_error(s, ErrorSource::kBackgroundWork);
     bg_cv_.notify_all();
   }
 }
@@ -1642,8 +1740,12 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
     // process removes them; the next open keeps them if the MANIFEST names them.
     if (!manifest_uncertain) {
       for (const auto& [level, f] : edit.new_files()) pending_outputs_.erase(f.number);
+    } else if (!move) {
+      const uint64_t manifest = versions_->manifest_file_number();
+      for (const auto& [level, f] : edit.new_files()) uncertain_outputs_[f.number] = manifest;
     }
     if (s.ok()) {
+      release_settled_outputs();
       install_read_view();
       // Writers stalled on a full level 0 may go on now: a manual
       // compaction's steps are not followed by the background's notify.
@@ -1776,7 +1878,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   }
   std::lock_guard<std::mutex> guard(mu_);
   manual_compaction_ = false;
-  if (!s.ok() && !abandoned) record_background_error(s);
+  if (!s.ok() && !abandoned) record_background_error(s, ErrorSource::kBackgroundWork);
   bg_cv_.notify_all();
   return s;
 }
@@ -1790,6 +1892,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.sequence") return std::to_string(publisher_.readable());
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
+  if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
   if (name == "fsdb.num-stalls") return std::to_string(stats_.stalls.load());

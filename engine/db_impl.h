@@ -31,6 +31,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -78,8 +79,21 @@ class DBImpl final : public DB {
   Status sync_wal() override;
   std::optional<std::string> property(std::string_view name) override;
   Status close() override;
+  Status resume() override;
 
  private:
+  // Where a background error came from, which decides whether resume() can
+  // clear it and what it must redo first.
+  enum class ErrorSource {
+    // The memtable may no longer follow the log (part of a batch applied), or
+    // the DB's state is otherwise unknown: only reopening recovers.
+    kUnrecoverable,
+    // A WAL append, sync or switch: the log may end inside a record.
+    kLog,
+    // A flush or a compaction (its table, the directory, the MANIFEST edit):
+    // nothing in memory is affected, and the work can be done again.
+    kBackgroundWork,
+  };
   // A memtable and the WAL that holds its writes.
   struct Memtable {
     std::shared_ptr<ConcurrentSkipList> list;      // active
@@ -101,6 +115,8 @@ class DBImpl final : public DB {
     WriteBatch* batch = nullptr;
     bool disable_wal = false;
     bool rotate = false;
+    // resume(): the leader clears a resumable background error (see resume_locked).
+    bool resume = false;
     // Set on the leader's own writer when its group rotated the memtable.
     std::optional<MemtableSealedInfo> sealed_event;
     SequenceNumber first_sequence = 0;
@@ -121,6 +137,7 @@ class DBImpl final : public DB {
     StripedCounters<kNumWriteCounters> writes;
     std::atomic<uint64_t> wal_syncs{0};
     std::atomic<uint64_t> rotations{0};
+    std::atomic<uint64_t> resumes{0};
     std::atomic<uint64_t> stalls{0};
     std::atomic<uint64_t> stall_micros{0};
     std::atomic<uint64_t> flushes{0};
@@ -182,6 +199,14 @@ class DBImpl final : public DB {
   Status submit_control(bool rotate, bool sync);
   // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
   Status rotate_memtable(std::unique_lock<std::mutex>& lock);
+  // REQUIRES: mu_ held, no write range in flight, direct writes blocked. Makes
+  // `log` (just created, numbered `log_number`) the WAL and seals the active
+  // memtable, whose writes are in the WAL before it.
+  Status switch_memtable(std::unique_ptr<wal::LogWriter> log, uint64_t log_number);
+  // REQUIRES: mu_ held (through `lock`), by a write group's leader with direct
+  // writes blocked. resume()'s work: a new WAL if the error came from the log,
+  // the waiting memtables flushed, then writes allowed again.
+  Status resume_locked(std::unique_lock<std::mutex>& lock);
   Status apply_to_memtable(const Writer& w);
   // Whether `mem` reached memtable_bytes or memtable_max_entries.
   bool memtable_full(const ConcurrentSkipList& mem) const;
@@ -226,8 +251,12 @@ class DBImpl final : public DB {
   // files too when `at_open` (nothing else can be writing one then); with
   // `tables_only`, only tables (at open, before recovery writes anything).
   void delete_obsolete_files(bool at_open = false, bool tables_only = false);
-  // REQUIRES: mu_ held.
-  void record_background_error(const Status& s);
+  // REQUIRES: mu_ held. After an edit went into the MANIFEST: the uncertain
+  // outputs no MANIFEST that recovery could read names any more may go.
+  void release_settled_outputs();
+  // REQUIRES: mu_ held. The first error is the one reported; every one
+  // counts for whether resume() may clear it.
+  void record_background_error(const Status& s, ErrorSource source = ErrorSource::kUnrecoverable);
 
   const Options options_;
   const std::string dbname_;
@@ -275,12 +304,19 @@ class DBImpl final : public DB {
   Memtable mem_;                        // guarded by mu_
   std::deque<Memtable> sealed_;         // guarded by mu_; oldest at the front
   Status bg_error_;                     // guarded by mu_
+  bool bg_error_resumable_ = false;     // guarded by mu_: resume() may clear bg_error_
+  bool bg_error_in_log_ = false;        // guarded by mu_: resume() must start a new WAL
   bool shutting_down_ = false;          // guarded by mu_
   bool flush_running_ = false;          // guarded by mu_
   std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written
-  std::set<uint64_t> compacting_;       // guarded by mu_: inputs of running compactions
-  int compactions_running_ = 0;         // guarded by mu_
-  bool manual_compaction_ = false;      // guarded by mu_: compact_range() owns compaction
+  // Guarded by mu_: tables whose MANIFEST edit failed, which the MANIFEST may
+  // name all the same, with the number of the MANIFEST in use then. They stay
+  // in pending_outputs_ until a later MANIFEST, written whole from a Version
+  // that lacks them, has replaced that one (release_settled_outputs()).
+  std::map<uint64_t, uint64_t> uncertain_outputs_;
+  std::set<uint64_t> compacting_;   // guarded by mu_: inputs of running compactions
+  int compactions_running_ = 0;     // guarded by mu_
+  bool manual_compaction_ = false;  // guarded by mu_: compact_range() owns compaction
   // Read by compactions between entries: a closing DB abandons them.
   std::atomic<bool> stop_compactions_{false};
   std::multiset<SequenceNumber> snapshots_;  // guarded by mu_

@@ -216,6 +216,10 @@ TEST_F(FsdbToolTest, FlushCompactLevelsStatsProperty) {
   Json prop = fsdb_json({"property", "fsdb.num-files-at-level0"});
   EXPECT_EQ(prop["value"].string, "0");
   fsdb({"property", "fsdb.nonsense"}, 1);
+  // Without a background error there is nothing to resume.
+  EXPECT_FALSE(fsdb_json({"resume"})["resumed"].boolean);
+  EXPECT_EQ(fsdb({"resume"}).out, "no background error: nothing to resume\n");
+  EXPECT_EQ(fsdb({"property", "fsdb.num-resumes"}).out, "0\n");
   const std::string human = fsdb({"levels"}).out;
   EXPECT_NE(human.find("level  files"), std::string::npos) << human;
   EXPECT_NE(human.find(" KiB"), std::string::npos) << human;  // sizes are human-readable
@@ -569,9 +573,9 @@ TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
   std::vector<std::string> names;
   for (const Json& c : help["commands"].array) names.push_back(c["command"].string);
   for (const char* expected :
-       {"put",      "get",   "del",     "scan",     "count",  "batch",    "commit", "abort",
-        "snapshot", "flush", "compact", "stats",    "levels", "property", "check",  "load",
-        "export",   "sst",   "wal",     "manifest", "demo",   "help"}) {
+       {"put",      "get",    "del",    "scan",    "count",    "batch",  "commit",   "abort",
+        "snapshot", "flush",  "resume", "compact", "stats",    "levels", "property", "check",
+        "load",     "export", "sst",    "wal",     "manifest", "demo",   "help"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   const std::string scan_help = fsdb({"help", "scan"}).out;

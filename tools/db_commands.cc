@@ -433,6 +433,28 @@ class FlushCommand : public Command {
   }
 };
 
+// After a background error (a full disk, say), once its cause is gone.
+class ResumeCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    const uint64_t before =
+        s.ok() ? std::stoull(db->property("fsdb.num-resumes").value_or("0")) : 0;
+    if (s.ok()) s = db->resume();
+    if (!s.ok()) return s;
+    const bool resumed = std::stoull(db->property("fsdb.num-resumes").value_or("0")) > before;
+    if (inv.json) {
+      inv.result.field("resumed", resumed);
+    } else {
+      inv.result.lines.emplace_back(resumed ? "resumed: the DB takes writes again"
+                                            : "no background error: nothing to resume");
+    }
+    return Status::OK();
+  }
+};
+
 class CompactCommand : public Command {
  public:
   void configure(CLI::App& app) override {
@@ -621,6 +643,8 @@ void add_db_commands(std::vector<CommandInfo>* commands) {
   commands->push_back(info<SnapshotCommand>(
       "snapshot", "Take a snapshot that later reads use: snapshot [release|show]"));
   commands->push_back(info<FlushCommand>("flush", "Write the memtable out as an SSTable"));
+  commands->push_back(info<ResumeCommand>(
+      "resume", "Take writes again after a background error whose cause is gone"));
   commands->push_back(info<CompactCommand>(
       "compact", "Compact a key range (default: everything): compact [FROM [TO]]"));
   commands->push_back(info<StatsCommand>("stats", "Counters of the open DB"));

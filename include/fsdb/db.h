@@ -17,9 +17,10 @@
 // open at a time (a LOCK file enforces it; a second open gets Busy).
 //
 // Errors: every call returns a Status. A background error (a failed flush: a
-// full disk, an I/O error) makes every later write return it; reopening after
-// the cause is gone recovers everything acknowledged (writes with disable_wal
-// only if a flush wrote them out). A write that runs out of
+// full disk, an I/O error) makes every later write return it; resume() once
+// the cause is gone (space freed) takes writes again without closing, and
+// reopening recovers everything acknowledged (writes with disable_wal only if
+// a flush wrote them out, which resume() also does). A write that runs out of
 // memory (std::bad_alloc, which reaches its caller) is treated the same way:
 // its outcome is unknown (until reopening, reads may see part of its batch),
 // later writes fail, reads go on.
@@ -90,13 +91,27 @@ class DB {
   // when some level needs compaction), "fsdb.num-running-compactions",
   // "fsdb.num-sealed-memtables" (waiting for flush); "fsdb.num-write-groups" (writes
   // led through the write queue, in groups: synced writes, and any write while
-  // the memtable is being switched; others write directly). nullopt for an unknown name.
+  // the memtable is being switched; others write directly); "fsdb.num-resumes"
+  // (resume() calls that took writes again after an error). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // Flushes the memtables that hold writes made with disable_wal, waits for
   // background work (and for a compact_range() running on another thread),
   // syncs the WAL and releases the directory. Optional before the
   // destructor; reports errors the destructor cannot.
   virtual Status close() = 0;
+  // After a background error, once its cause is gone: clears the error and
+  // takes writes again, without closing the DB (RocksDB's Resume). It first
+  // does again what failed: a failed WAL write or sync gets a new WAL, and
+  // every memtable waiting for a flush (the one on the failed WAL among them)
+  // is written out before any new write goes to the new WAL; a failed flush or
+  // compaction is retried. Returns OK when the memtables that waited are
+  // tables and writes are open again, or the error that stops them still (the
+  // DB stays stopped, and resume() may be called again). OK at once when there
+  // is no error. An error resume() cannot clear (corruption, or a write that
+  // failed inside the memtable or ran out of memory, after which the memtable
+  // may not follow the log) is returned with "reopen" in its message: only
+  // reopening recovers from those. Writes wait while resume() runs; reads go on.
+  virtual Status resume() = 0;
 
   // Conveniences with default options.
   Status put(std::string_view key, std::string_view value) {
