@@ -5,6 +5,9 @@
 namespace fsdb {
 namespace {
 
+// Versions stepped over in a row before the iterator seeks past them instead.
+constexpr int kMaxSequentialSkips = 8;
+
 class DBIterator final : public Iterator {
  public:
   DBIterator(std::unique_ptr<InternalIterator> internal, SequenceNumber sequence,
@@ -95,17 +98,45 @@ class DBIterator final : public Iterator {
 
   // Forward from the internal position to the first visible live key; when
   // `skipping`, versions of saved_key_ are passed over.
+  //
+  // A key overwritten many times since the read's sequence (an old snapshot,
+  // a long-lived iterator), or deleted with many versions under its
+  // tombstone, would cost one step per version. After kMaxSequentialSkips
+  // steps in a row the iterator seeks instead (as RocksDB does after
+  // max_sequential_skip_in_iterations): to the newest visible version of the
+  // key, or past all versions of the key being skipped.
   void find_next_user_entry(bool skipping) {
-    for (; iter_->valid(); iter_->next()) {
-      if (iter_->sequence() > sequence_) continue;
-      if (skipping && user_keys_equal(iter_->user_key(), saved_key_)) continue;
-      if (iter_->kind() == ValueKind::kTombstone) {
+    int shadowed = 0;  // versions of saved_key_ passed in a row
+    int hidden = 0;    // versions of seek_buffer_ above sequence_ passed in a row
+    while (iter_->valid()) {
+      if (skipping && user_keys_equal(iter_->user_key(), saved_key_)) {
+        if (++shadowed > kMaxSequentialSkips) {
+          shadowed = 0;
+          // (key, 0) is at or after every version of the key; a version at
+          // sequence 0 (compaction writes those) is stepped past.
+          iter_->seek(saved_key_, 0);
+          if (iter_->valid() && user_keys_equal(iter_->user_key(), saved_key_)) iter_->next();
+          continue;
+        }
+      } else if (iter_->sequence() > sequence_) {
+        if (hidden == 0 || !user_keys_equal(iter_->user_key(), seek_buffer_)) {
+          seek_buffer_.assign(iter_->user_key());
+          hidden = 0;
+        }
+        if (++hidden > kMaxSequentialSkips) {
+          hidden = 0;
+          iter_->seek(seek_buffer_, sequence_);  // the newest version it may read
+          continue;
+        }
+      } else if (iter_->kind() == ValueKind::kTombstone) {
         saved_key_.assign(iter_->user_key());
         skipping = true;
-        continue;
+        shadowed = 0;
+      } else {
+        valid_ = true;
+        return;
       }
-      valid_ = true;
-      return;
+      iter_->next();
     }
     valid_ = false;
     if (!iter_->status().ok()) stop_on_error();
@@ -156,6 +187,7 @@ class DBIterator final : public Iterator {
   bool valid_ = false;
   std::string saved_key_;
   std::string saved_value_;
+  std::string seek_buffer_;  // a key to seek to, copied before the iterator moves
   Status status_;
 };
 

@@ -163,12 +163,17 @@ TEST(DBIteratorTest, ShowsTheNewestVisibleValueOfEachLiveKey) {
   }
 }
 
-TEST(DBIteratorTest, RandomSeeksAndDirectionChangesMatchTheModel) {
+// With 6 keys each has ~65 versions, ~16 of them above the read's sequence:
+// the iterator seeks past runs of them instead of stepping (kMaxSequentialSkips).
+class DBIteratorRandomTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(DBIteratorRandomTest, RandomSeeksAndDirectionChangesMatchTheModel) {
+  const int keys = GetParam();
   const uint64_t seed = test::test_seed(4);
-  SCOPED_TRACE("seed " + std::to_string(seed));
+  SCOPED_TRACE("seed " + std::to_string(seed) + ", keys " + std::to_string(keys));
   std::mt19937_64 rng(seed);
   std::vector<Version> all;
-  auto sources = random_sources(rng, 4, 40, 400, &all);
+  auto sources = random_sources(rng, 4, keys, 400, &all);
   const SequenceNumber seq = 300;
   const auto model = visible(all, seq);
   std::vector<std::pair<std::string, std::string>> flat(model.begin(), model.end());
@@ -177,7 +182,7 @@ TEST(DBIteratorTest, RandomSeeksAndDirectionChangesMatchTheModel) {
   for (int step = 0; step < 5000; ++step) {
     const int op = static_cast<int>(rng() % 10);
     const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
-    const std::string target = key_of(static_cast<int>(rng() % 42));
+    const std::string target = key_of(static_cast<int>(rng() % (keys + 2)));
     if (op < 4 && model_valid) {
       it->next();
       ++pos;
@@ -203,6 +208,93 @@ TEST(DBIteratorTest, RandomSeeksAndDirectionChangesMatchTheModel) {
   }
   FSDB_EXPECT_OK(it->status());
 }
+
+// Counts the steps and seeks the DB iterator asks of the versions below it.
+class CountingIterator final : public InternalIterator {
+ public:
+  explicit CountingIterator(std::vector<Version> versions) : base_(std::move(versions)) {}
+  bool valid() const override { return base_.valid(); }
+  void seek_to_first() override { base_.seek_to_first(); }
+  void seek_to_last() override { base_.seek_to_last(); }
+  void seek(std::string_view key, SequenceNumber seq) override {
+    ++seeks;
+    base_.seek(key, seq);
+  }
+  void seek_for_prev(std::string_view key, SequenceNumber seq) override {
+    base_.seek_for_prev(key, seq);
+  }
+  void next() override {
+    ++steps;
+    base_.next();
+  }
+  void prev() override { base_.prev(); }
+  std::string_view user_key() const override { return base_.user_key(); }
+  SequenceNumber sequence() const override { return base_.sequence(); }
+  ValueKind kind() const override { return base_.kind(); }
+  std::string_view value() const override { return base_.value(); }
+  Status status() const override { return base_.status(); }
+
+  int steps = 0;
+  int seeks = 0;
+
+ private:
+  VectorIterator base_;
+};
+
+// A key with thousands of versions the read cannot see (written after its
+// sequence) or must pass over (under a tombstone) costs a few steps and one
+// seek, not a step per version; versions at sequence 0 (a compaction's) too.
+TEST(DBIteratorTest, ManyVersionsOfOneKeyArePassedWithASeek) {
+  std::vector<Version> versions;
+  versions.push_back({"a", 1, ValueKind::kValue, "old a"});
+  for (SequenceNumber seq = 2; seq <= 5000; ++seq) {
+    versions.push_back({"a", seq, ValueKind::kValue, "a" + std::to_string(seq)});
+  }
+  versions.push_back({"b", 0, ValueKind::kValue, "b at 0"});
+  for (SequenceNumber seq = 5001; seq <= 9000; ++seq) {
+    versions.push_back({"b", seq, ValueKind::kValue, "b" + std::to_string(seq)});
+  }
+  versions.push_back({"b", 9001, ValueKind::kTombstone, ""});
+  versions.push_back({"c", 9002, ValueKind::kValue, "c"});
+
+  {
+    SCOPED_TRACE("a snapshot at sequence 1: 4999 newer versions of a above it");
+    auto counting = std::make_unique<CountingIterator>(versions);
+    CountingIterator* count = counting.get();
+    auto it = new_db_iterator(std::move(counting), 1);
+    it->seek_to_first();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "a");
+    EXPECT_EQ(it->value(), "old a");
+    EXPECT_LE(count->steps, 20);
+    EXPECT_EQ(count->seeks, 1);
+    it->next();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "b");
+    EXPECT_EQ(it->value(), "b at 0");
+    it->next();
+    EXPECT_FALSE(it->valid());
+  }
+  {
+    SCOPED_TRACE("the latest state: a's older versions, then b under its tombstone");
+    auto counting = std::make_unique<CountingIterator>(versions);
+    CountingIterator* count = counting.get();
+    auto it = new_db_iterator(std::move(counting), kMaxSequenceNumber);
+    it->seek_to_first();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->value(), "a5000");
+    it->next();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "c");
+    EXPECT_LE(count->steps, 40);
+    EXPECT_EQ(count->seeks, 2);  // past a's versions, past b's (the one at 0 included)
+    it->next();
+    EXPECT_FALSE(it->valid());
+    FSDB_EXPECT_OK(it->status());
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FewAndManyVersionsPerKey, DBIteratorRandomTest, ::testing::Values(40, 6));
 
 // A caller's mistake, answered without undefined behaviour (AddressSanitizer
 // watches): moving an iterator off either end, or never positioned, does
