@@ -1036,17 +1036,24 @@ Status DBImpl::resume() {
   Status s =
       group_commit_.submit(&request, [this](wal::GroupCommit::Group group) { return lead(group); });
   report_sealed_event(w);
-  return s;
+  if (!s.ok()) return s;
+  // The flush thread's pass over obsolete files (the old WAL, tables a failed
+  // edit left) is waited for out here, as flush() does: the leader could not
+  // wait for it, since a flush listener that writes runs before it.
+  std::unique_lock<std::mutex> lock(mu_);
+  bg_cv_.wait(lock, [this] { return !flush_running_ || !bg_error_.ok() || shutting_down_; });
+  return Status::OK();
 }
 
 Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
   if (bg_error_.ok()) return Status::OK();
   if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
-  if (!bg_error_resumable_) {
+  const auto refuse = [this] {
     return bg_error_.with_context(dbname_ +
                                   ": resume() cannot clear this background error (reopen the "
                                   "DB once the cause is gone)");
-  }
+  };
+  if (!bg_error_resumable_) return refuse();
   if (bg_error_in_log_) {
     // The WAL may end inside a record, so nothing more is appended to it: its
     // memtable is sealed with it and flushed below, and a new WAL takes the
@@ -1064,6 +1071,10 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
     lock.lock();
     if (!s.ok()) return s;  // still stopped, still resumable
     if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+    // An error recorded while mu_ was free counts too: a write in flight
+    // that failed inside the memtable (part of its batch there, all of it in
+    // the old WAL) must never reach a table through the flush below.
+    if (!bg_error_resumable_) return refuse();
     s = switch_memtable(std::move(new_log), new_log_number);
     if (!s.ok()) return s;
     bg_error_in_log_ = false;
@@ -1073,10 +1084,9 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
   bg_cv_.notify_all();  // the flush and compaction threads go on
   // Writes stay held (this thread leads the write queue) until every memtable
   // that waited is a table: after a WAL error, a write in the new WAL must
-  // never be durable while an older one, in the damaged WAL, is not.
-  bg_cv_.wait(lock, [this] {
-    return (sealed_.empty() && !flush_running_) || !bg_error_.ok() || shutting_down_;
-  });
+  // never be durable while an older one, in the damaged WAL, is not. A
+  // memtable leaves sealed_ once its edit is in the MANIFEST.
+  bg_cv_.wait(lock, [this] { return sealed_.empty() || !bg_error_.ok() || shutting_down_; });
   if (!bg_error_.ok()) return bg_error_;
   if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
   // Relaxed: a hint (see writes_need_attention_); only an error or close()
@@ -1428,6 +1438,9 @@ Status DBImpl::flush_oldest_sealed() {
     release_settled_outputs();
     sealed_.pop_front();
     install_read_view();
+    // resume() waits for sealed_ to empty, before the listener below runs (a
+    // listener may write, and resume() holds the write queue until then).
+    bg_cv_.notify_all();
   }
   if (options_.listener) {
     options_.listener->on_flush_completed(

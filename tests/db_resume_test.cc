@@ -4,6 +4,8 @@
 // writes made without the WAL included. Errors after which the memtable may
 // not follow the log, and corruption, are refused with "reopen".
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -159,6 +161,59 @@ TEST(DBResumeTest, ResumeAfterAFailedWalWriteStartsANewLog) {
       ASSERT_EQ(v, i < 50 ? "before" : "after") << key_of(i);
     }
   }
+}
+
+// A flush listener may write to the DB. resume() leads the write queue until
+// the memtables that waited are tables, but not through their listeners: a
+// write from on_flush_completed() waits for resume() to finish, not the
+// other way round.
+TEST(DBResumeTest, AFlushListenerThatWritesDoesNotBlockResume) {
+  class WritingListener final : public EventListener {
+   public:
+    void on_flush_completed(const FlushInfo&) override {
+      if (DB* target = db.load(); target != nullptr) {
+        if (target->put("written by the listener", std::to_string(++flushes)).ok()) ++writes;
+      }
+    }
+    std::atomic<DB*> db{nullptr};
+    std::atomic<int> flushes{0};
+    std::atomic<int> writes{0};
+  };
+  test::ScratchDir dir;
+  auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
+  auto listener = std::make_shared<WritingListener>();
+  Options options;
+  options.file_system = fault;
+  options.listener = listener;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+  listener->db = db.get();
+  for (int i = 0; i < 50; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "before"));
+  fault->fail_after(0, no_space());
+  ASSERT_FALSE(db->put(key_of(50), "failed").ok());  // a WAL error: resume() flushes
+  fault->clear_faults();
+  std::atomic<bool> done{false};
+  Status resumed;
+  std::thread resumer([&] {
+    resumed = db->resume();
+    done = true;
+  });
+  for (int waited = 0; !done && waited < 30000; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (!done) {
+    // A deadlock: nothing can end the two threads; end the test binary loudly.
+    std::fprintf(stderr, "resume() is still waiting after 30 s: deadlocked with the listener\n");
+    std::abort();
+  }
+  resumer.join();
+  FSDB_ASSERT_OK(resumed);
+  listener->db = nullptr;
+  EXPECT_GE(listener->flushes.load(), 1);
+  EXPECT_GE(listener->writes.load(), 1) << "the listener's write went through after resume()";
+  std::string v;
+  FSDB_ASSERT_OK(db->get("written by the listener", &v));
+  FSDB_ASSERT_OK(db->close());
 }
 
 // Corruption found by a compaction does not go away by trying again:

@@ -314,11 +314,27 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
             ? "it was acknowledged before an acknowledged flush, or a visible unlogged write, "
               "began"
             : "it was acknowledged before a write that is visible or durable began";
+    // For a write of several keys, what each of them shows: a batch is all
+    // or nothing, so this tells a torn batch from a lost write.
+    std::string keys_of_lost;
+    if (lost.writes.size() > 1) {
+      keys_of_lost = "; its keys:";
+      for (const KeyWrite& w : lost.writes) {
+        if (w.key >= in.keys) continue;
+        keys_of_lost +=
+            " " + names[w.key] + (w.is_put ? " (put) " : " (removal) ") +
+            (scanned[w.key] ? "shows position " +
+                                  (shown_position[w.key] ? std::to_string(*shown_position[w.key])
+                                                         : std::string("?")) +
+                                  " of " + std::to_string(history[w.key].size())
+                            : std::string("absent"));
+      }
+    }
     violation(names[k] + " holds " + show(scanned[k]) + " but " + describe(lost) +
               " must have survived (" + why + "); the key's writes after the baseline: " +
               std::to_string(h.size()) + ", shown position " +
               (shown_position[k] ? std::to_string(*shown_position[k]) : "absent") + ", required " +
-              std::to_string(must));
+              std::to_string(must) + keys_of_lost);
   }
 
   r.observed.epoch = in.epoch;
