@@ -1,6 +1,7 @@
 #include "engine/db_impl.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
@@ -1238,6 +1239,9 @@ struct IteratorPins {
   std::shared_ptr<const void> view;
   std::vector<std::shared_ptr<const TableReader>> readers;
   std::shared_ptr<BackgroundThread> readahead;  // its table iterators read ahead there
+  // With iterate bounds: the files of each deeper level the bounds meet (the
+  // level iterators read these lists, which live as long as they do).
+  std::array<std::vector<FileRef>, kNumLevels> level_files;
 };
 
 // An iterator that only reports an error.
@@ -1272,8 +1276,17 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   const TableReadOptions read_options{options.verify_checksums, options.fill_cache,
                                       readahead_.get()};
   // Level-0 files overlap: one child each. Deeper levels: one child per level,
-  // opening its files one at a time.
+  // opening its files one at a time. With bounds, only the files whose keys
+  // meet [lower, upper).
+  const bool bounded = options.iterate_lower_bound || options.iterate_upper_bound;
+  const auto meets_bounds = [&](const FileMetaData& f) {
+    return (!options.iterate_upper_bound ||
+            compare_user_keys(extract_user_key(f.smallest), *options.iterate_upper_bound) < 0) &&
+           (!options.iterate_lower_bound ||
+            compare_user_keys(extract_user_key(f.largest), *options.iterate_lower_bound) >= 0);
+  };
   for (const FileRef& f : view->version->files(0)) {
+    if (bounded && !meets_bounds(*f)) continue;
     std::shared_ptr<const TableReader> reader;
     Status s = table_cache_->get_reader(f->number, &reader);
     if (!s.ok()) return std::make_unique<ErrorIterator>(s);
@@ -1281,12 +1294,19 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
     pins->readers.push_back(std::move(reader));
   }
   for (int level = 1; level < kNumLevels; ++level) {
-    const std::vector<FileRef>& files = view->version->files(level);
-    if (!files.empty()) {
-      children.push_back(new_level_iterator(table_cache_.get(), files, read_options));
+    const std::vector<FileRef>* files = &view->version->files(level);
+    if (bounded) {
+      for (const FileRef& f : *files) {
+        if (meets_bounds(*f)) pins->level_files[level].push_back(f);
+      }
+      files = &pins->level_files[level];
+    }
+    if (!files->empty()) {
+      children.push_back(new_level_iterator(table_cache_.get(), *files, read_options));
     }
   }
-  return new_db_iterator(new_merging_iterator(std::move(children)), seq, std::move(pins));
+  return new_db_iterator(new_merging_iterator(std::move(children)), seq, std::move(pins),
+                         IterateBounds{options.iterate_lower_bound, options.iterate_upper_bound});
 }
 
 const Snapshot* DBImpl::get_snapshot() {

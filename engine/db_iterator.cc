@@ -11,21 +11,30 @@ constexpr int kMaxSequentialSkips = 8;
 class DBIterator final : public Iterator {
  public:
   DBIterator(std::unique_ptr<InternalIterator> internal, SequenceNumber sequence,
-             std::shared_ptr<const void> pin)
-      : pin_(std::move(pin)), iter_(std::move(internal)), sequence_(sequence) {}
+             std::shared_ptr<const void> pin, IterateBounds bounds)
+      : pin_(std::move(pin)),
+        iter_(std::move(internal)),
+        sequence_(sequence),
+        lower_(std::move(bounds.lower)),
+        upper_(std::move(bounds.upper)) {}
 
   bool valid() const override { return valid_; }
 
   void seek_to_first() override {
     direction_ = Direction::kForward;
     status_ = Status::OK();  // an error ends at the next seek, as a position does
-    iter_->seek_to_first();
+    if (lower_) {
+      iter_->seek(*lower_, sequence_);
+    } else {
+      iter_->seek_to_first();
+    }
     find_next_user_entry(/*skipping=*/false);
   }
 
   void seek(std::string_view target) override {
     direction_ = Direction::kForward;
     status_ = Status::OK();  // an error ends at the next seek, as a position does
+    if (lower_ && compare_user_keys(target, *lower_) < 0) target = *lower_;
     iter_->seek(target, sequence_);
     find_next_user_entry(/*skipping=*/false);
   }
@@ -33,15 +42,23 @@ class DBIterator final : public Iterator {
   void seek_to_last() override {
     direction_ = Direction::kBackward;
     status_ = Status::OK();  // an error ends at the next seek, as a position does
-    iter_->seek_to_last();
+    if (upper_) {
+      seek_before_upper();
+    } else {
+      iter_->seek_to_last();
+    }
     find_prev_user_entry();
   }
 
   void seek_for_prev(std::string_view target) override {
     direction_ = Direction::kBackward;
     status_ = Status::OK();  // an error ends at the next seek, as a position does
-    // Sequence 0 sorts after every version of target: all of them are included.
-    iter_->seek_for_prev(target, 0);
+    if (upper_ && compare_user_keys(target, *upper_) >= 0) {
+      seek_before_upper();
+    } else {
+      // Sequence 0 sorts after every version of target: all of them are included.
+      iter_->seek_for_prev(target, 0);
+    }
     find_prev_user_entry();
   }
 
@@ -109,6 +126,7 @@ class DBIterator final : public Iterator {
     int shadowed = 0;  // versions of saved_key_ passed in a row
     int hidden = 0;    // versions of seek_buffer_ above sequence_ passed in a row
     while (iter_->valid()) {
+      if (upper_ && compare_user_keys(iter_->user_key(), *upper_) >= 0) break;
       if (skipping && user_keys_equal(iter_->user_key(), saved_key_)) {
         if (++shadowed > kMaxSequentialSkips) {
           shadowed = 0;
@@ -147,6 +165,12 @@ class DBIterator final : public Iterator {
   void find_prev_user_entry() {
     bool have_value = false;
     while (iter_->valid()) {
+      // The versions of the key collected so far are all passed: it stands.
+      if (lower_ && compare_user_keys(iter_->user_key(), *lower_) < 0) break;
+      if (upper_ && compare_user_keys(iter_->user_key(), *upper_) >= 0) {
+        iter_->prev();  // only a version of the bound at kMaxSequenceNumber lands here
+        continue;
+      }
       if (iter_->sequence() <= sequence_) {
         if (have_value && compare_user_keys(iter_->user_key(), saved_key_) < 0) break;
         if (iter_->kind() == ValueKind::kTombstone) {
@@ -172,6 +196,11 @@ class DBIterator final : public Iterator {
     }
   }
 
+  // Just before every version of the upper bound: at the oldest version of
+  // the largest key below it. kMaxSequenceNumber sorts before every version of
+  // a key, so no version of the bound itself is at or before it.
+  void seek_before_upper() { iter_->seek_for_prev(*upper_, kMaxSequenceNumber); }
+
   void stop_on_error() {
     valid_ = false;
     status_ = iter_->status();
@@ -183,6 +212,8 @@ class DBIterator final : public Iterator {
   std::shared_ptr<const void> pin_;
   std::unique_ptr<InternalIterator> iter_;
   const SequenceNumber sequence_;
+  const std::optional<std::string> lower_;  // inclusive
+  const std::optional<std::string> upper_;  // exclusive
   Direction direction_ = Direction::kForward;
   bool valid_ = false;
   std::string saved_key_;
@@ -194,9 +225,10 @@ class DBIterator final : public Iterator {
 }  // namespace
 
 std::unique_ptr<Iterator> new_db_iterator(std::unique_ptr<InternalIterator> internal,
-                                          SequenceNumber sequence,
-                                          std::shared_ptr<const void> pin) {
-  return std::make_unique<DBIterator>(std::move(internal), sequence, std::move(pin));
+                                          SequenceNumber sequence, std::shared_ptr<const void> pin,
+                                          IterateBounds bounds) {
+  return std::make_unique<DBIterator>(std::move(internal), sequence, std::move(pin),
+                                      std::move(bounds));
 }
 
 }  // namespace fsdb

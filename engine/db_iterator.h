@@ -13,16 +13,25 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "fsdb/iterator.h"
 #include "util/internal_iterator.h"
 
 namespace fsdb {
 
+// The keys an iterator may return: [lower, upper), nullopt = unbounded.
+struct IterateBounds {
+  std::optional<std::string> lower;
+  std::optional<std::string> upper;
+};
+
 // `pin` keeps alive whatever the internal iterator reads (memtables, table
 // readers, a version) for as long as the returned iterator lives.
 std::unique_ptr<Iterator> new_db_iterator(std::unique_ptr<InternalIterator> internal,
                                           SequenceNumber sequence,
-                                          std::shared_ptr<const void> pin = nullptr);
+                                          std::shared_ptr<const void> pin = nullptr,
+                                          IterateBounds bounds = {});
 
 }  // namespace fsdb

@@ -296,6 +296,72 @@ TEST(DBIteratorTest, ManyVersionsOfOneKeyArePassedWithASeek) {
 
 INSTANTIATE_TEST_SUITE_P(FewAndManyVersionsPerKey, DBIteratorRandomTest, ::testing::Values(40, 6));
 
+// Iterate bounds: every move and seek, in both directions, sees exactly the
+// model's keys in [lower, upper), whatever the bounds (absent, empty, inverted,
+// between keys or on them).
+TEST(DBIteratorTest, BoundsKeepEveryMoveInsideThem) {
+  const uint64_t seed = test::test_seed(6);
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 60; ++round) {
+    const int keys = round % 2 == 0 ? 30 : 6;
+    std::vector<Version> all;
+    auto sources = random_sources(rng, 3, keys, 300, &all);
+    const SequenceNumber seq = 100 + rng() % 250;
+    const auto random_bound = [&]() -> std::optional<std::string> {
+      if (rng() % 4 == 0) return std::nullopt;
+      std::string b = key_of(static_cast<int>(rng() % (keys + 2)));
+      if (rng() % 3 == 0) b += '\0';  // between two keys
+      return b;
+    };
+    IterateBounds bounds{random_bound(), random_bound()};
+    SCOPED_TRACE("round " + std::to_string(round) + " lower " + bounds.lower.value_or("-") +
+                 " upper " + bounds.upper.value_or("-"));
+    std::vector<std::pair<std::string, std::string>> flat;
+    for (const auto& [k, v] : visible(all, seq)) {
+      if (bounds.lower && k < *bounds.lower) continue;
+      if (bounds.upper && k >= *bounds.upper) continue;
+      flat.emplace_back(k, v);
+    }
+    auto it = new_db_iterator(merge(sources), seq, nullptr, bounds);
+    long pos = -1;
+    for (int step = 0; step < 300; ++step) {
+      const int op = static_cast<int>(rng() % 12);
+      const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+      const std::string target = key_of(static_cast<int>(rng() % (keys + 2)));
+      if (op < 4 && model_valid) {
+        it->next();
+        ++pos;
+      } else if (op < 8 && model_valid) {
+        it->prev();
+        --pos;
+      } else if (op == 8) {
+        it->seek(target);
+        pos = std::lower_bound(flat.begin(), flat.end(), std::make_pair(target, std::string())) -
+              flat.begin();
+      } else if (op == 9) {
+        it->seek_for_prev(target);
+        pos = std::upper_bound(flat.begin(), flat.end(), target,
+                               [](const std::string& t, const auto& e) { return t < e.first; }) -
+              flat.begin() - 1;
+      } else if (op == 10) {
+        it->seek_to_first();
+        pos = 0;
+      } else {
+        it->seek_to_last();
+        pos = static_cast<long>(flat.size()) - 1;
+      }
+      const bool expect_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+      ASSERT_EQ(it->valid(), expect_valid) << "step " << step << " op " << op;
+      if (expect_valid) {
+        ASSERT_EQ(it->key(), flat[pos].first) << "step " << step << " op " << op;
+        ASSERT_EQ(it->value(), flat[pos].second) << "step " << step;
+      }
+    }
+    FSDB_EXPECT_OK(it->status());
+  }
+}
+
 // A caller's mistake, answered without undefined behaviour (AddressSanitizer
 // watches): moving an iterator off either end, or never positioned, does
 // nothing and reads empty.

@@ -146,26 +146,20 @@ struct KeyRange {
 };
 
 // Walks [lower, upper) forward or backward, calling visit(key, value) until it
-// returns false.
+// returns false. The range is the iterator's bounds: tables outside it are
+// not opened, and deleted keys past it are not stepped over.
 template <typename Visit>
-Status walk(DB* db, const ReadOptions& options, const std::optional<std::string>& lower,
+Status walk(DB* db, ReadOptions options, const std::optional<std::string>& lower,
             const std::optional<std::string>& upper, bool reverse, Visit visit) {
+  options.iterate_lower_bound = lower;
+  options.iterate_upper_bound = upper;
   auto it = db->new_iterator(options);
   if (!reverse) {
-    lower ? it->seek(*lower) : it->seek_to_first();
-    for (; it->valid(); it->next()) {
-      if (upper && it->key() >= *upper) break;
+    for (it->seek_to_first(); it->valid(); it->next()) {
       if (!visit(it->key(), it->value())) break;
     }
   } else {
-    if (upper) {
-      it->seek(*upper);
-      it->valid() ? it->prev() : it->seek_to_last();
-    } else {
-      it->seek_to_last();
-    }
-    for (; it->valid(); it->prev()) {
-      if (lower && it->key() < *lower) break;
+    for (it->seek_to_last(); it->valid(); it->prev()) {
       if (!visit(it->key(), it->value())) break;
     }
   }

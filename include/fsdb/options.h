@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "fsdb/env.h"
@@ -178,6 +179,15 @@ struct ReadOptions {
   const Snapshot* snapshot = nullptr;  // null = the latest state
   bool verify_checksums = true;
   bool fill_cache = true;
+  // Iterators only (get and multi_get ignore them): the iterator returns only
+  // keys in [iterate_lower_bound, iterate_upper_bound); nullopt is unbounded.
+  // A seek outside the range lands at its nearest end, and at a bound the
+  // iterator stops (not valid) instead of reading on: tables whose keys lie
+  // outside the range are not opened, and deleted or hidden versions past a
+  // bound are never stepped over (RocksDB's iterate_lower/upper_bound, held
+  // here by value).
+  std::optional<std::string> iterate_lower_bound;
+  std::optional<std::string> iterate_upper_bound;
 };
 
 }  // namespace fsdb
