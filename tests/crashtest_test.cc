@@ -405,6 +405,36 @@ TEST_F(CrashtestVerifierTest, AnAbsentKeyProvesNothingAboutAnUnloggedRemovalALog
   EXPECT_EQ(verify(Durability::kSyncedOnly).violations.size(), 1u);
 }
 
+TEST_F(CrashtestVerifierTest, AFailedRemovalIsNotKnownToHaveSurvivedWhenALaterOneFollows) {
+  // Key 1 had to hold 0/1 (synced). 0/2, a batch that removes key 1 and puts
+  // key 2, failed; the DB went on (resume()), and 0/3, unlogged, removed key 1
+  // again (a flush kept it, or not). Key 1 is absent: 0/3 explains it, and 0/2
+  // may never have been applied, so key 2 need not hold its value.
+  ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(0, 2, OpKind::kBatch, false, 3, 4, OpOutcome::kFailed, {{1, false}, {2, true}}),
+          make_op(0, 3, OpKind::kRemove, false, 5, 6, OpOutcome::kAcked, {{1, false}})};
+  ops_[2].unlogged = true;
+  VerifyResult r = verify(Durability::kEveryAcknowledged);
+  EXPECT_TRUE(r.violations.empty()) << all(r);
+  // Alone, the failed removal explains the absent key: it survived, whole.
+  ops_.pop_back();
+  r = verify(Durability::kEveryAcknowledged);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(2)), std::string::npos) << all(r);
+  // Whichever removal survived began no earlier than the failed one: a
+  // logged write acknowledged before that (1/1, unsynced) survived.
+  ops_ = {make_op(0, 1, OpKind::kPut, true, 1, 2, OpOutcome::kAcked, {{1, true}}),
+          make_op(1, 1, OpKind::kPut, false, 3, 4, OpOutcome::kAcked, {{3, true}}),
+          make_op(0, 2, OpKind::kRemove, false, 5, 6, OpOutcome::kFailed, {{1, false}}),
+          make_op(0, 3, OpKind::kRemove, false, 7, 8, OpOutcome::kAcked, {{1, false}})};
+  ops_[3].unlogged = true;
+  r = verify(Durability::kSyncedOnly);
+  ASSERT_EQ(r.violations.size(), 1u) << all(r);
+  EXPECT_NE(r.violations[0].find(key_name(3)), std::string::npos) << all(r);
+  put(3, value(1, 1, 3));
+  EXPECT_TRUE(verify(Durability::kSyncedOnly).violations.empty());
+}
+
 // A file system that acknowledges sync() without doing it: the harness must
 // notice the writes a power cut then takes away.
 class LyingFileSystem final : public FileSystemWrapper {

@@ -267,7 +267,16 @@ VerifyResult verify_db(DB& db, const VerifyInput& in) {
         const bool later_logged_removal =
             std::any_of(h.begin() + static_cast<ptrdiff_t>(i) + 1, h.end(),
                         [&](const KeyEvent& e) { return !e.is_put && !ops[e.op].unlogged; });
-        if (!ops[h[i].op].unlogged || !later_logged_removal) {
+        const bool later_removal = std::any_of(h.begin() + static_cast<ptrdiff_t>(i) + 1, h.end(),
+                                               [&](const KeyEvent& e) { return !e.is_put; });
+        // A removal whose call failed may never have been applied at all: a
+        // DB that resume()d takes writes after it, so a later removal may be
+        // the one that survived. It is still the earliest that could have,
+        // so the logged writes acknowledged before it began survived.
+        const bool failed = ops[h[i].op].outcome != OpOutcome::kAcked;
+        if (failed && later_removal) {
+          if (!logged_evidence[h[i].op]) logged_evidence[h[i].op] = learned = true;
+        } else if (!ops[h[i].op].unlogged || !later_logged_removal) {
           if (!visible[h[i].op]) visible[h[i].op] = learned = true;
         } else if (!logged_evidence[h[i].op]) {
           logged_evidence[h[i].op] = learned = true;
