@@ -626,11 +626,17 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
     }
   }
   if (!status->ok()) {
+    // Recorded before the range ends: resume() waits for ranges in flight to
+    // end, and must then find every error they met. (mu_ is taken with the
+    // range open, as note_unlogged_write() does: nothing waits for the
+    // publisher under mu_.)
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      record_background_error(*status, ErrorSource::kLog);
+    }
     // Nothing is inserted: the range ends here, empty, as a failed group's do.
     publisher_.finish(w.ticket, /*acknowledged=*/false);
     w.range_open = false;
-    std::lock_guard<std::mutex> guard(mu_);
-    record_background_error(*status, ErrorSource::kLog);
     return DirectWrite::kFailed;
   }
   if (w.disable_wal) {
@@ -1055,16 +1061,29 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
                                   "DB once the cause is gone)");
   };
   if (!bg_error_resumable_) return refuse();
+  // Direct writes begun before the error finish first (the rotation's rule),
+  // and one whose append failed records its error before its range ends: once
+  // the publisher is drained, every error a write in flight met is known,
+  // which decides both whether resume() may go on and whether the WAL is
+  // among the damage.
+  lock.unlock();
+  publisher_.wait_until_drained();
+  lock.lock();
+  if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
+  // A write in flight that failed inside the memtable (part of its batch
+  // there, all of it in the WAL) must never reach a table through the
+  // flushes below.
+  if (!bg_error_resumable_) return refuse();
   if (bg_error_in_log_) {
     // The WAL may end inside a record, so nothing more is appended to it: its
     // memtable is sealed with it and flushed below, and a new WAL takes the
-    // writes after resume(). Direct writes begun before the error are over
-    // first (the rotation's rule). The old WAL is closed without a sync (the
-    // error may be the sync's): once the flushes below are in the MANIFEST,
-    // nothing needs it; until then a crash replays it, damaged end included,
-    // as the last log that holds records, since the new one stays empty.
+    // writes after resume(). The old WAL is closed without a sync (the error
+    // may be the sync's): once the flushes below are in the MANIFEST, nothing
+    // needs it; until then a crash replays it, damaged end included, as the
+    // last log that holds records, since the new one stays empty. No write
+    // can begin meanwhile: this thread leads the write queue and direct
+    // writes are blocked.
     lock.unlock();
-    publisher_.wait_until_drained();
     (void)log_->close();
     std::unique_ptr<wal::LogWriter> new_log;
     uint64_t new_log_number = 0;
@@ -1072,10 +1091,7 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
     lock.lock();
     if (!s.ok()) return s;  // still stopped, still resumable
     if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
-    // An error recorded while mu_ was free counts too: a write in flight
-    // that failed inside the memtable (part of its batch there, all of it in
-    // the old WAL) must never reach a table through the flush below.
-    if (!bg_error_resumable_) return refuse();
+    if (!bg_error_resumable_) return refuse();  // a compaction's, meanwhile
     s = switch_memtable(std::move(new_log), new_log_number);
     if (!s.ok()) return s;
     bg_error_in_log_ = false;
