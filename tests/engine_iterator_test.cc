@@ -163,6 +163,49 @@ TEST(DBIteratorTest, ShowsTheNewestVisibleValueOfEachLiveKey) {
   }
 }
 
+using FlatModel = std::vector<std::pair<std::string, std::string>>;
+
+// `steps` random moves and seeks of `it` (seek_to_first/last too when
+// `end_seeks`), each checked against `flat`, the keys it must show in order.
+void walk_against_model(Iterator* it, const FlatModel& flat, std::mt19937_64& rng, int keys,
+                        int steps, bool end_seeks) {
+  long pos = -1;
+  for (int step = 0; step < steps; ++step) {
+    const int op = static_cast<int>(rng() % (end_seeks ? 12 : 10));
+    const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+    const std::string target = key_of(static_cast<int>(rng() % (keys + 2)));
+    if (op < 4 && model_valid) {
+      it->next();
+      ++pos;
+    } else if (op < 8 && model_valid) {
+      it->prev();
+      --pos;
+    } else if (op == 8) {
+      it->seek(target);
+      pos = std::lower_bound(flat.begin(), flat.end(), std::make_pair(target, std::string())) -
+            flat.begin();
+    } else if (op == 9) {
+      it->seek_for_prev(target);
+      pos = std::upper_bound(flat.begin(), flat.end(), target,
+                             [](const std::string& t, const auto& e) { return t < e.first; }) -
+            flat.begin() - 1;
+    } else if (op == 10) {
+      it->seek_to_first();
+      pos = 0;
+    } else {
+      it->seek_to_last();
+      pos = static_cast<long>(flat.size()) - 1;
+    }
+    const bool expect_valid = pos >= 0 && pos < static_cast<long>(flat.size());
+    ASSERT_EQ(it->valid(), expect_valid) << "step " << step << " op " << op;
+    if (expect_valid) {
+      ASSERT_EQ(it->key(), flat[pos].first) << "step " << step << " op " << op;
+      ASSERT_EQ(it->value(), flat[pos].second) << "step " << step;
+    }
+  }
+  FSDB_EXPECT_OK(it->status());
+}
+
 // With 6 keys each has ~65 versions, ~16 of them above the read's sequence:
 // the iterator seeks past runs of them instead of stepping (kMaxSequentialSkips).
 class DBIteratorRandomTest : public ::testing::TestWithParam<int> {};
@@ -176,37 +219,9 @@ TEST_P(DBIteratorRandomTest, RandomSeeksAndDirectionChangesMatchTheModel) {
   auto sources = random_sources(rng, 4, keys, 400, &all);
   const SequenceNumber seq = 300;
   const auto model = visible(all, seq);
-  std::vector<std::pair<std::string, std::string>> flat(model.begin(), model.end());
+  const FlatModel flat(model.begin(), model.end());
   auto it = new_db_iterator(merge(sources), seq);
-  long pos = -1;
-  for (int step = 0; step < 5000; ++step) {
-    const int op = static_cast<int>(rng() % 10);
-    const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
-    const std::string target = key_of(static_cast<int>(rng() % (keys + 2)));
-    if (op < 4 && model_valid) {
-      it->next();
-      ++pos;
-    } else if (op < 8 && model_valid) {
-      it->prev();
-      --pos;
-    } else if (op == 8) {
-      it->seek(target);
-      pos = std::lower_bound(flat.begin(), flat.end(), std::make_pair(target, std::string())) -
-            flat.begin();
-    } else {
-      it->seek_for_prev(target);
-      pos = std::upper_bound(flat.begin(), flat.end(), target,
-                             [](const std::string& t, const auto& e) { return t < e.first; }) -
-            flat.begin() - 1;
-    }
-    const bool expect_valid = pos >= 0 && pos < static_cast<long>(flat.size());
-    ASSERT_EQ(it->valid(), expect_valid) << "step " << step << " op " << op;
-    if (expect_valid) {
-      ASSERT_EQ(it->key(), flat[pos].first) << "step " << step << " op " << op;
-      ASSERT_EQ(it->value(), flat[pos].second) << "step " << step;
-    }
-  }
-  FSDB_EXPECT_OK(it->status());
+  ASSERT_NO_FATAL_FAILURE(walk_against_model(it.get(), flat, rng, keys, 5000, /*end_seeks=*/false));
 }
 
 // Counts the steps and seeks the DB iterator asks of the versions below it.
@@ -317,48 +332,14 @@ TEST(DBIteratorTest, BoundsKeepEveryMoveInsideThem) {
     IterateBounds bounds{random_bound(), random_bound()};
     SCOPED_TRACE("round " + std::to_string(round) + " lower " + bounds.lower.value_or("-") +
                  " upper " + bounds.upper.value_or("-"));
-    std::vector<std::pair<std::string, std::string>> flat;
+    FlatModel flat;
     for (const auto& [k, v] : visible(all, seq)) {
       if (bounds.lower && k < *bounds.lower) continue;
       if (bounds.upper && k >= *bounds.upper) continue;
       flat.emplace_back(k, v);
     }
     auto it = new_db_iterator(merge(sources), seq, nullptr, bounds);
-    long pos = -1;
-    for (int step = 0; step < 300; ++step) {
-      const int op = static_cast<int>(rng() % 12);
-      const bool model_valid = pos >= 0 && pos < static_cast<long>(flat.size());
-      const std::string target = key_of(static_cast<int>(rng() % (keys + 2)));
-      if (op < 4 && model_valid) {
-        it->next();
-        ++pos;
-      } else if (op < 8 && model_valid) {
-        it->prev();
-        --pos;
-      } else if (op == 8) {
-        it->seek(target);
-        pos = std::lower_bound(flat.begin(), flat.end(), std::make_pair(target, std::string())) -
-              flat.begin();
-      } else if (op == 9) {
-        it->seek_for_prev(target);
-        pos = std::upper_bound(flat.begin(), flat.end(), target,
-                               [](const std::string& t, const auto& e) { return t < e.first; }) -
-              flat.begin() - 1;
-      } else if (op == 10) {
-        it->seek_to_first();
-        pos = 0;
-      } else {
-        it->seek_to_last();
-        pos = static_cast<long>(flat.size()) - 1;
-      }
-      const bool expect_valid = pos >= 0 && pos < static_cast<long>(flat.size());
-      ASSERT_EQ(it->valid(), expect_valid) << "step " << step << " op " << op;
-      if (expect_valid) {
-        ASSERT_EQ(it->key(), flat[pos].first) << "step " << step << " op " << op;
-        ASSERT_EQ(it->value(), flat[pos].second) << "step " << step;
-      }
-    }
-    FSDB_EXPECT_OK(it->status());
+    ASSERT_NO_FATAL_FAILURE(walk_against_model(it.get(), flat, rng, keys, 300, /*end_seeks=*/true));
   }
 }
 
