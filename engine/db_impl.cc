@@ -893,9 +893,9 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
   while (true) {
     if (!bg_error_.ok()) {
       // Said with every refused write, so that one seen alone explains itself.
-      s = bg_error_.with_context(dbname_ +
-                                 ": the DB takes no more writes since a background error (reopen "
-                                 "it once the cause is gone)");
+      s = bg_error_.with_context(
+          dbname_ + ": the DB takes no more writes since a background error (" +
+          (bg_error_resumable_ ? "resume() or reopen" : "reopen") + " it once the cause is gone)");
       break;
     }
     if (shutting_down_) {

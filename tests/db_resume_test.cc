@@ -85,7 +85,10 @@ TEST(DBResumeTest, ResumeAfterEachFailingFlushStepLosesNothing) {
       continue;
     }
     ++failed_flushes;
-    EXPECT_FALSE(db->put("refused", "x").ok()) << "writes stop at a background error";
+    Status refused = db->put("refused", "x");
+    EXPECT_FALSE(refused.ok()) << "writes stop at a background error";
+    EXPECT_NE(refused.to_string().find("resume() or reopen"), std::string::npos)
+        << refused.to_string();
     Status still = db->resume();
     EXPECT_FALSE(still.ok()) << "the disk is still full";
     EXPECT_NE(still.to_string().find("No space left on device"), std::string::npos)
@@ -255,7 +258,10 @@ TEST(DBResumeTest, ResumeRefusesCorruption) {
   Status r = db->resume();
   EXPECT_TRUE(r.is_corruption()) << r.to_string();
   EXPECT_NE(r.to_string().find("reopen"), std::string::npos) << r.to_string();
-  EXPECT_FALSE(db->put("k", "v").ok());
+  Status refused = db->put("k", "v");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_EQ(refused.to_string().find("resume()"), std::string::npos)
+      << "resume() cannot clear corruption: " << refused.to_string();
   EXPECT_EQ(resumes(*db), 0u);
 }
 
