@@ -126,6 +126,9 @@ Status DBImpl::validate_options() const {
                std::to_string(options_.max_background_compactions));
   }
   if (options_.level1_bytes < 4096) return bad("level1_bytes must be at least 4096");
+  if (options_.background_error_resume_interval_ms < 1) {
+    return bad("background_error_resume_interval_ms must be at least 1");
+  }
   if (dbname_.empty()) return bad("path is empty");
   return Status::OK();
 }
@@ -192,6 +195,7 @@ Status DBImpl::open() {
   for (int i = 0; i < options_.max_background_compactions; ++i) {
     compaction_threads_.emplace_back([this] { compaction_loop(); });
   }
+  recovery_thread_ = std::thread([this] { error_recovery_loop(); });
   return Status::OK();
 }
 
@@ -893,9 +897,16 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
   while (true) {
     if (!bg_error_.ok()) {
       // Said with every refused write, so that one seen alone explains itself.
+      std::string advice = "reopen it once the cause is gone";
+      if (bg_error_resumable_) {
+        advice = options_.max_background_error_resumes > 0 && !bg_error_retries_over_
+                     ? "it retries resume() every " +
+                           std::to_string(options_.background_error_resume_interval_ms) +
+                           " ms; or resume() or reopen it once the cause is gone"
+                     : "resume() or reopen it once the cause is gone";
+      }
       s = bg_error_.with_context(
-          dbname_ + ": the DB takes no more writes since a background error (" +
-          (bg_error_resumable_ ? "resume() or reopen" : "reopen") + " it once the cause is gone)");
+          dbname_ + ": the DB takes no more writes since a background error (" + advice + ")");
       break;
     }
     if (shutting_down_) {
@@ -1023,6 +1034,8 @@ void DBImpl::record_background_error(const Status& s, ErrorSource source) {
   if (bg_error_.ok()) {
     bg_error_ = s;
     bg_error_resumable_ = true;
+    bg_error_retries_over_ = false;
+    ++bg_error_count_;
   }
   // Corruption does not go away by trying again: its data is damaged.
   if (source == ErrorSource::kUnrecoverable || s.is_corruption()) bg_error_resumable_ = false;
@@ -1111,6 +1124,76 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
   writes_need_attention_.store(false, std::memory_order_relaxed);
   stats_.resumes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter
   return Status::OK();
+}
+
+void DBImpl::error_recovery_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint32_t max_attempts = options_.max_background_error_resumes;
+  const auto interval = std::chrono::milliseconds(options_.background_error_resume_interval_ms);
+  uint64_t reported = 0;  // bg_error_count_ when an error was last reported
+  bool reported_resumable = false;
+  // Reports the error that stopped writes if it was not reported yet. The
+  // listener runs without mu_, so the state may change meanwhile: callers
+  // look again afterwards.
+  const auto report_new_error = [&] {
+    if (bg_error_count_ == reported) return;
+    reported = bg_error_count_;
+    if (bg_error_.ok()) return;  // a resume() cleared it before this thread woke
+    reported_resumable = bg_error_resumable_;
+    if (options_.listener == nullptr) return;
+    const BackgroundErrorInfo info{bg_error_, bg_error_resumable_,
+                                   bg_error_resumable_ && max_attempts > 0};
+    lock.unlock();
+    options_.listener->on_background_error(info);
+    lock.lock();
+  };
+  while (true) {
+    bg_cv_.wait(lock, [&] { return shutting_down_ || bg_error_count_ != reported; });
+    if (shutting_down_) return;
+    reported_resumable = false;
+    const Status error = bg_error_;
+    report_new_error();
+    if (shutting_down_) return;
+    if (!reported_resumable) continue;
+    ErrorRecoveryInfo end{error, error, 0};
+    const auto over = [&] { return shutting_down_ || bg_error_.ok() || !bg_error_resumable_; };
+    while (true) {
+      // Woken early by close(), by a resume() that cleared the error, or by
+      // a later error that needs a reopen (bg_cv_ is notified for each).
+      if (max_attempts == 0) {
+        bg_cv_.wait(lock, over);
+      } else {
+        bg_cv_.wait_for(lock, interval, over);
+      }
+      if (shutting_down_) return;
+      // An error met after a resume() cleared the first (the flush it let
+      // run failed again) is reported too, and retried with it.
+      report_new_error();
+      if (shutting_down_) return;
+      if (bg_error_.ok()) {
+        end.result = Status::OK();
+        break;
+      }
+      if (!bg_error_resumable_) {
+        end.result = bg_error_;
+        break;
+      }
+      if (max_attempts == 0) continue;  // the state changed while reporting
+      if (end.attempts == max_attempts) {
+        bg_error_retries_over_ = true;
+        break;
+      }
+      ++end.attempts;
+      lock.unlock();
+      end.result = resume();
+      lock.lock();
+    }
+    if (options_.listener != nullptr) {
+      lock.unlock();
+      options_.listener->on_error_recovery_end(end);
+      lock.lock();
+    }
+  }
 }
 
 // ---------------------------------------------------------------- reads
@@ -1942,6 +2025,10 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
+  if (name == "fsdb.background-error") {
+    std::lock_guard<std::mutex> guard(mu_);
+    return bg_error_.ok() ? "none" : bg_error_.to_string();
+  }
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
   if (name == "fsdb.num-stalls") return std::to_string(stats_.stalls.load());
@@ -2076,8 +2163,11 @@ Status DBImpl::close() {
   // read the flag before it was raised has appended once the lock is free,
   // and every later one sees the flag and goes to a leader, which refuses.
   { std::lock_guard<SpinMutex> guard(sequence_mu_); }
-  // Whether open() succeeded (it starts the background thread last).
+  // Whether open() succeeded (it starts the background threads last).
   const bool opened = bg_thread_.joinable();
+  // First: its resume() may wait for the flush thread (which returns
+  // once it sees shutting_down_, as resume() does).
+  if (recovery_thread_.joinable()) recovery_thread_.join();
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();

@@ -224,6 +224,11 @@ class DBImpl final : public DB {
 
   void background_loop();
   void compaction_loop();
+  // The recovery thread: reports each error that stops writes to the
+  // listener and, when resume() can clear it, calls resume() every
+  // background_error_resume_interval_ms, at most max_background_error_resumes
+  // times per error.
+  void error_recovery_loop();
   // REQUIRES: mu_ held. The compaction the background thread should run next.
   std::optional<Compaction> pick_background_compaction();
   // Runs one compaction (merging its inputs, or moving a file down) and
@@ -300,12 +305,19 @@ class DBImpl final : public DB {
   std::atomic<size_t> level0_files_{0};
 
   mutable std::mutex mu_;
-  std::condition_variable bg_cv_;       // background work, or its completion
-  Memtable mem_;                        // guarded by mu_
-  std::deque<Memtable> sealed_;         // guarded by mu_; oldest at the front
-  Status bg_error_;                     // guarded by mu_
-  bool bg_error_resumable_ = false;     // guarded by mu_: resume() may clear bg_error_
-  bool bg_error_in_log_ = false;        // guarded by mu_: resume() must start a new WAL
+  std::condition_variable bg_cv_;    // background work, or its completion
+  Memtable mem_;                     // guarded by mu_
+  std::deque<Memtable> sealed_;      // guarded by mu_; oldest at the front
+  Status bg_error_;                  // guarded by mu_
+  bool bg_error_resumable_ = false;  // guarded by mu_: resume() may clear bg_error_
+  bool bg_error_in_log_ = false;     // guarded by mu_: resume() must start a new WAL
+  // Guarded by mu_: errors that stopped writes (bg_error_ set while it was
+  // OK), so that the recovery thread sees each one, however soon it follows
+  // a resume().
+  uint64_t bg_error_count_ = 0;
+  // Guarded by mu_: the recovery thread tried resume() as often as it may
+  // for the current error.
+  bool bg_error_retries_over_ = false;
   bool shutting_down_ = false;          // guarded by mu_
   bool flush_running_ = false;          // guarded by mu_
   std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written
@@ -333,6 +345,7 @@ class DBImpl final : public DB {
   std::shared_ptr<BackgroundThread> readahead_;
   std::thread bg_thread_;
   std::vector<std::thread> compaction_threads_;
+  std::thread recovery_thread_;
 };
 
 }  // namespace fsdb

@@ -92,7 +92,9 @@ class DB {
   // "fsdb.num-sealed-memtables" (waiting for flush); "fsdb.num-write-groups" (writes
   // led through the write queue, in groups: synced writes, and any write while
   // the memtable is being switched; others write directly); "fsdb.num-resumes"
-  // (resume() calls that took writes again after an error). nullopt for an unknown name.
+  // (resume() calls, the application's or the DB's own, that took writes again
+  // after an error); "fsdb.background-error" (the error that stops writes, or
+  // "none"). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // Flushes the memtables that hold writes made with disable_wal, waits for
   // background work (and for a compact_range() running on another thread),
@@ -111,6 +113,9 @@ class DB {
   // failed inside the memtable or ran out of memory, after which the memtable
   // may not follow the log) is returned with "reopen" in its message: only
   // reopening recovers from those. Writes wait while resume() runs; reads go on.
+  // The DB also calls it itself, from a thread of its own, after an error it
+  // can clear (Options::max_background_error_resumes); the listener hears of
+  // each error and of the end of the retries (EventListener).
   virtual Status resume() = 0;
 
   // Conveniences with default options.

@@ -81,6 +81,26 @@ struct RecoveryInfo {
   bool stopped_at_damage = false;
 };
 
+// A background error stopped writes (every write returns it until the error
+// is cleared; reads go on).
+struct BackgroundErrorInfo {
+  Status status;
+  // resume() can clear it once its cause is gone (an I/O error or a full disk
+  // in a flush, a compaction or the WAL). Not corruption, nor a write that
+  // failed inside the memtable: those need a reopen.
+  bool resumable = false;
+  // The DB retries resume() itself (Options::max_background_error_resumes).
+  bool retried_automatically = false;
+};
+// The DB's own retries of resume() after a BackgroundErrorInfo ended.
+struct ErrorRecoveryInfo {
+  Status error;   // the error that stopped writes
+  Status result;  // OK: writes are taken again; else the error the last try met
+  // The DB's own resume() calls for this error (0 when the application's
+  // resume() cleared it first).
+  uint64_t attempts = 0;
+};
+
 // Receives the DB's events. Callbacks run on the DB's own threads (the
 // writer's, or a background thread), never under a DB lock: they may read and
 // write the DB, but must not wait for background work (flush(),
@@ -93,6 +113,14 @@ class EventListener {
   virtual void on_memtable_sealed(const MemtableSealedInfo& /*info*/) {}
   virtual void on_flush_completed(const FlushInfo& /*info*/) {}
   virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
+  // After the first error that stopped writes, and after each new one that
+  // follows a resume(); from the DB's recovery thread.
+  virtual void on_background_error(const BackgroundErrorInfo& /*info*/) {}
+  // When writes are taken again after an error reported above that was
+  // resumable (by the DB's retries or the application's resume()), or when
+  // the DB stops retrying it (the attempts ran out, or a later error needs a
+  // reopen). Not at close().
+  virtual void on_error_recovery_end(const ErrorRecoveryInfo& /*info*/) {}
 };
 
 struct Options {
@@ -159,13 +187,23 @@ struct Options {
   // unaffected. One thread per DB.
   bool scan_readahead = true;
   int l0_compaction_trigger = 4;
-  int l0_slowdown_writes_trigger = 8;       // each write waits 1 ms from here on
-  int l0_stop_writes_trigger = 12;          // writes wait for compaction from here on
-  size_t level1_bytes = 256 << 20;          // level n+1 targets 10x level n
-  size_t target_file_bytes = 8 << 20;       // compaction outputs: 0.5x-2x (docs/architecture.md)
-  int max_background_compactions = 1;       // compaction threads (flushes have their own)
-  std::shared_ptr<FileSystem> file_system;  // null = posix
-  std::shared_ptr<EventListener> listener;  // null = none
+  int l0_slowdown_writes_trigger = 8;  // each write waits 1 ms from here on
+  int l0_stop_writes_trigger = 12;     // writes wait for compaction from here on
+  size_t level1_bytes = 256 << 20;     // level n+1 targets 10x level n
+  size_t target_file_bytes = 8 << 20;  // compaction outputs: 0.5x-2x (docs/architecture.md)
+  int max_background_compactions = 1;  // compaction threads (flushes have their own)
+  // A background error that resume() can clear (see BackgroundErrorInfo) is
+  // retried by the DB itself: a thread of its own calls resume() every
+  // background_error_resume_interval_ms until writes are taken again, at most
+  // this many times per error (RocksDB's max_bgerror_resume_count and
+  // bgerror_resume_retry_interval). Writes fail meanwhile, as before; a full
+  // disk that gets space again, or a device that comes back, needs no action
+  // from the application. 0 = only the application's resume(), or a reopen,
+  // clears the error.
+  uint32_t max_background_error_resumes = UINT32_MAX;
+  uint32_t background_error_resume_interval_ms = 1000;  // at least 1
+  std::shared_ptr<FileSystem> file_system;              // null = posix
+  std::shared_ptr<EventListener> listener;              // null = none
   // What recovery does about a damaged WAL (see WalRecoveryMode).
   WalRecoveryMode wal_recovery_mode = WalRecoveryMode::kTolerateCorruptedTail;
 };

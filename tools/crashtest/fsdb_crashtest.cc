@@ -20,7 +20,10 @@
 //           reopen must hold every acknowledged write. Half the cycles clear
 //           the faults while the workload runs and call DB::resume(), which
 //           must bring writes back (the workload goes on writing), and the
-//           reopen must hold what was acknowledged before and after it.
+//           reopen must hold what was acknowledged before and after it. A
+//           quarter run with the DB's own retries of resume() (every 1-20
+//           ms, under the faults too) and must see writes come back by
+//           themselves once the faults are cleared.
 // In every mode a quarter of the cycles make a fifth of their writes with
 // disable_wal: lost unless a flush wrote them out, never a hole in what the
 // log gives back.
@@ -226,6 +229,8 @@ struct Totals {
   uint64_t injected_errors = 0;
   uint64_t failed_calls = 0;
   uint64_t resumes = 0;  // errors mode: DB::resume() brought writes back mid-cycle
+  // errors mode: resume() calls of the DB's own retries that took writes again
+  uint64_t automatic_resumes = 0;
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -635,6 +640,21 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   const Status error = rng() % 2 == 0 ? Status::IOError("injected EIO: Input/output error")
                                       : Status::IOError("injected ENOSPC: No space left on device");
   const bool include_reads = rng() % 2 == 0;
+  // From the cycle's seed, not rng: the other draws stay what they were.
+  const bool manual_resume = (w.seed >> 17) & 1;
+  const bool automatic_resume = !manual_resume && ((w.seed >> 18) & 1);
+  if (automatic_resume) {
+    // The DB the last cycle verified, reopened with its own retries on.
+    Options retrying = options_;
+    retrying.max_background_error_resumes = UINT32_MAX;
+    retrying.background_error_resume_interval_ms = 1 + static_cast<uint32_t>((w.seed >> 21) % 20);
+    db_.reset();
+    Status s = DB::open(retrying, db_dir_, &db_);
+    if (!s.ok()) {
+      fail(cycle, {"the DB does not reopen with automatic resumes: " + s.to_string()});
+      return false;
+    }
+  }
   const uint64_t before = fault_fs_->injected_faults();
   w.faults_injected = [this, before] { return fault_fs_->injected_faults() > before; };
   Workload workload(db_.get(), w, baseline_);
@@ -642,8 +662,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   sleep_ms(rng() % 200);
   fault_fs_->set_random_failures(p, error, include_reads, rng());
   sleep_ms(100 + rng() % 500);
-  // From the cycle's seed, not rng: the other draws stay what they were.
-  if ((w.seed >> 17) & 1) {
+  if (manual_resume) {
     fault_fs_->clear_faults();
     // Injected faults are all I/O errors, which resume() clears once they
     // stop. A flush or compaction that met a fault before the clear may
@@ -664,6 +683,25 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
     }
     ++totals_.resumes;
     sleep_ms(50 + (w.seed >> 20) % 150);  // writes after the resume
+  } else if (automatic_resume) {
+    fault_fs_->clear_faults();
+    // The DB's retries take writes again by themselves. An error met before
+    // the clear may still be reported after it, and is retried in turn; one
+    // that stays (or needs a reopen) after this long is a bug.
+    std::string still = *db_->property("fsdb.background-error");
+    for (int waited = 0; still != "none" && waited < 2000; ++waited) {
+      sleep_ms(5);
+      still = *db_->property("fsdb.background-error");
+    }
+    if (still != "none") {
+      workload.request_stop();
+      workload.join();
+      fail(cycle,
+           {"writes did not come back by themselves once the faults were cleared: " + still});
+      return false;
+    }
+    sleep_ms(50 + (w.seed >> 20) % 150);  // writes after the resumes
+    totals_.automatic_resumes += std::stoull(*db_->property("fsdb.num-resumes"));
   }
   workload.request_stop();
   workload.join();
@@ -710,6 +748,9 @@ bool CrashTest::run_mode(const std::string& mode) {
   baseline_.values.assign(config_.keys, std::nullopt);
   std::mt19937_64 rng(mix(config_.seed, std::hash<std::string>()(mode)));
   options_ = stress_db_options(config_.seed % 1000);
+  // The errors mode decides per cycle who resumes (errors_cycle()); the DB
+  // retries only in the cycles that reopen it for that.
+  if (mode == "errors") options_.max_background_error_resumes = 0;
 
   if (mode == "powercut" || mode == "errors") {
     fault_fs_ = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
@@ -793,6 +834,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"injected_errors", t.injected_errors},
                                                      {"failed_calls", t.failed_calls},
                                                      {"resumes", t.resumes},
+                                                     {"automatic_resumes", t.automatic_resumes},
                                                      {"keys_verified", t.keys_verified},
                                                      {"required_writes", t.required_writes},
                                                      {"violations", t.violations}};
