@@ -86,9 +86,16 @@ class DBIterator final : public Iterator {
   void prev() override {
     if (!valid_) return;
     if (direction_ == Direction::kForward) {
-      // Move before every version of key(), then look backward from there.
+      // Move before every version of key(), then look backward from there:
+      // past the newer versions the read cannot see, with a seek once they
+      // are many.
       saved_key_.assign(iter_->user_key());
+      int passed = 0;
       do {
+        if (++passed > kMaxSequentialSkips) {
+          iter_->seek_for_prev(saved_key_, kMaxSequenceNumber);
+          break;
+        }
         iter_->prev();
       } while (iter_->valid() && compare_user_keys(iter_->user_key(), saved_key_) >= 0);
       direction_ = Direction::kBackward;
@@ -162,8 +169,11 @@ class DBIterator final : public Iterator {
 
   // Backward from the internal position: the versions of one key arrive oldest
   // first, so the last visible one seen before the key changes is its newest.
+  // As forward, a long run of one key's versions is cut short with seeks
+  // (settle_key_with_seek()).
   void find_prev_user_entry() {
     bool have_value = false;
+    int run = 0;  // versions of seek_buffer_ passed in a row
     while (iter_->valid()) {
       // The versions of the key collected so far are all passed: it stands.
       if (lower_ && compare_user_keys(iter_->user_key(), *lower_) < 0) break;
@@ -171,8 +181,20 @@ class DBIterator final : public Iterator {
         iter_->prev();  // only a version of the bound at kMaxSequenceNumber lands here
         continue;
       }
+      if (iter_->sequence() <= sequence_ && have_value &&
+          compare_user_keys(iter_->user_key(), saved_key_) < 0) {
+        break;
+      }
+      if (run == 0 || !user_keys_equal(iter_->user_key(), seek_buffer_)) {
+        seek_buffer_.assign(iter_->user_key());
+        run = 0;
+      }
+      if (++run > kMaxSequentialSkips) {
+        run = 0;
+        settle_key_with_seek(&have_value);
+        continue;
+      }
       if (iter_->sequence() <= sequence_) {
-        if (have_value && compare_user_keys(iter_->user_key(), saved_key_) < 0) break;
         if (iter_->kind() == ValueKind::kTombstone) {
           have_value = false;
           saved_key_.clear();
@@ -194,6 +216,30 @@ class DBIterator final : public Iterator {
       saved_key_.clear();
       saved_value_.clear();
     }
+  }
+
+  // find_prev_user_entry() in a long run of the versions of seek_buffer_:
+  // reads the key's newest visible version with one seek, then moves before
+  // all its versions with another. With no visible version the collected
+  // state stays as it is: it may be a greater key's (the run was of versions
+  // the read cannot see; a visible one, being older, would have come first
+  // and ended the search).
+  void settle_key_with_seek(bool* have_value) {
+    iter_->seek(seek_buffer_, sequence_);
+    if (!iter_->valid()) {
+      if (!iter_->status().ok()) return;  // the caller stops on the error
+    } else if (user_keys_equal(iter_->user_key(), seek_buffer_)) {
+      *have_value = iter_->kind() == ValueKind::kValue;
+      if (*have_value) {
+        saved_key_.assign(seek_buffer_);
+        saved_value_.assign(iter_->value());
+      } else {
+        saved_key_.clear();
+        saved_value_.clear();
+      }
+    }
+    // (key, kMaxSequenceNumber) sorts before every version of the key.
+    iter_->seek_for_prev(seek_buffer_, kMaxSequenceNumber);
   }
 
   // Just before every version of the upper bound: at the oldest version of

@@ -236,13 +236,17 @@ class CountingIterator final : public InternalIterator {
     base_.seek(key, seq);
   }
   void seek_for_prev(std::string_view key, SequenceNumber seq) override {
+    ++seeks;
     base_.seek_for_prev(key, seq);
   }
   void next() override {
     ++steps;
     base_.next();
   }
-  void prev() override { base_.prev(); }
+  void prev() override {
+    ++steps;
+    base_.prev();
+  }
   std::string_view user_key() const override { return base_.user_key(); }
   SequenceNumber sequence() const override { return base_.sequence(); }
   ValueKind kind() const override { return base_.kind(); }
@@ -306,6 +310,61 @@ TEST(DBIteratorTest, ManyVersionsOfOneKeyArePassedWithASeek) {
     it->next();
     EXPECT_FALSE(it->valid());
     FSDB_EXPECT_OK(it->status());
+  }
+  // Backward, the versions of a key arrive oldest first: the newest visible
+  // one is read with a seek, and the run passed with another.
+  {
+    SCOPED_TRACE("backward, a snapshot at sequence 1");
+    auto counting = std::make_unique<CountingIterator>(versions);
+    CountingIterator* count = counting.get();
+    auto it = new_db_iterator(std::move(counting), 1);
+    it->seek_to_last();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "b");
+    EXPECT_EQ(it->value(), "b at 0");
+    it->prev();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "a");
+    EXPECT_EQ(it->value(), "old a");
+    it->prev();
+    EXPECT_FALSE(it->valid());
+    EXPECT_LE(count->steps, 60);
+    EXPECT_LE(count->seeks, 6);
+  }
+  {
+    SCOPED_TRACE("backward, the latest state");
+    auto counting = std::make_unique<CountingIterator>(versions);
+    CountingIterator* count = counting.get();
+    auto it = new_db_iterator(std::move(counting), kMaxSequenceNumber);
+    it->seek_to_last();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "c");
+    it->prev();  // b is deleted: a's newest version
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->key(), "a");
+    EXPECT_EQ(it->value(), "a5000");
+    it->prev();
+    EXPECT_FALSE(it->valid());
+    FSDB_EXPECT_OK(it->status());
+    EXPECT_LE(count->steps, 60);
+    EXPECT_LE(count->seeks, 6);
+  }
+  {
+    SCOPED_TRACE("a turn from forward to backward over a's 4999 hidden versions");
+    auto counting = std::make_unique<CountingIterator>(versions);
+    CountingIterator* count = counting.get();
+    auto it = new_db_iterator(std::move(counting), 1);
+    it->seek("b");
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->value(), "b at 0");
+    const int steps_before = count->steps;
+    it->prev();
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->value(), "old a");
+    it->next();  // and forward again, past a's hidden versions
+    ASSERT_TRUE(it->valid());
+    EXPECT_EQ(it->value(), "b at 0");
+    EXPECT_LE(count->steps - steps_before, 60);
   }
 }
 
