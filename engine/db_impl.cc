@@ -203,11 +203,17 @@ Status DBImpl::new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* w
   *number = versions_->new_file_number();
   wal::LogWriterOptions log_options;
   log_options.use_mmap = options_.use_mmap_writes;
-  Status s =
-      wal::LogWriter::create(*fs_, log_file_name(dbname_, *number), *number, log_options, writer);
+  const std::string name = log_file_name(dbname_, *number);
+  Status s = wal::LogWriter::create(*fs_, name, *number, log_options, writer);
   // The log's directory entry must be durable before any write in it is
   // acknowledged as synced.
   if (s.ok()) s = fs_->sync_dir(dbname_);
+  if (!s.ok()) {
+    // Nothing was written to it: removed, so that the retries of a rotation
+    // or a resume() on a failing disk do not each leave a log behind.
+    writer->reset();
+    (void)fs_->remove_file(name);
+  }
   return s;
 }
 
@@ -1109,6 +1115,7 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
     if (!s.ok()) return s;
     bg_error_in_log_ = false;
   }
+  resuming_from_ = bg_error_;
   bg_error_ = Status::OK();
   bg_error_resumable_ = false;
   bg_cv_.notify_all();  // the flush and compaction threads go on
@@ -1117,12 +1124,15 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
   // never be durable while an older one, in the damaged WAL, is not. A
   // memtable leaves sealed_ once its edit is in the MANIFEST.
   bg_cv_.wait(lock, [this] { return sealed_.empty() || !bg_error_.ok() || shutting_down_; });
+  resuming_from_ = Status::OK();
   if (!bg_error_.ok()) return bg_error_;
   if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
   // Relaxed: a hint (see writes_need_attention_); only an error or close()
   // sets it, and neither is in force here, under mu_.
   writes_need_attention_.store(false, std::memory_order_relaxed);
-  stats_.resumes.fetch_add(1, std::memory_order_relaxed);  // relaxed: a counter
+  // Relaxed: the recovery thread reads it under mu_, which orders it.
+  stats_.resumes.fetch_add(1, std::memory_order_relaxed);
+  bg_cv_.notify_all();  // the recovery thread: writes are taken again
   return Status::OK();
 }
 
@@ -1130,69 +1140,97 @@ void DBImpl::error_recovery_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   const uint32_t max_attempts = options_.max_background_error_resumes;
   const auto interval = std::chrono::milliseconds(options_.background_error_resume_interval_ms);
-  uint64_t reported = 0;  // bg_error_count_ when an error was last reported
-  bool reported_resumable = false;
-  // Reports the error that stopped writes if it was not reported yet. The
-  // listener runs without mu_, so the state may change meanwhile: callers
-  // look again afterwards.
-  const auto report_new_error = [&] {
-    if (bg_error_count_ == reported) return;
-    reported = bg_error_count_;
-    if (bg_error_.ok()) return;  // a resume() cleared it before this thread woke
-    reported_resumable = bg_error_resumable_;
+  // The listener runs without mu_: the state may change meanwhile, which the
+  // loop below looks at again before it sleeps.
+  const auto call_listener = [&](const auto& call) {
     if (options_.listener == nullptr) return;
-    const BackgroundErrorInfo info{bg_error_, bg_error_resumable_,
-                                   bg_error_resumable_ && max_attempts > 0};
     lock.unlock();
-    options_.listener->on_background_error(info);
+    call(*options_.listener);
     lock.lock();
   };
+  uint64_t reported = 0;  // bg_error_count_ when an error was last looked at
+  // A recovery runs from an error resume() can clear until a resume() takes
+  // writes again (stats_.resumes passes resumes_before), the retries run
+  // out, or a later error needs a reopen. Errors that its resume() calls
+  // meet on the way (the flush a resume() let run fails again) belong to it,
+  // and count against the same attempts.
+  bool recovering = false;
+  uint64_t resumes_before = 0;
+  ErrorRecoveryInfo recovery;
+  Status last_attempt;  // what this thread's last resume() returned
+  // Relaxed: stats_.resumes is written under mu_, which this thread holds
+  // whenever it reads it.
+  const auto resumed = [&] {
+    return stats_.resumes.load(std::memory_order_relaxed) != resumes_before;
+  };
+  const auto attempts_left = [&] {
+    return max_attempts == UINT32_MAX || recovery.attempts < max_attempts;
+  };
+  const auto end_recovery = [&](Status result) {
+    recovering = false;
+    recovery.result = std::move(result);
+    const ErrorRecoveryInfo info = recovery;
+    call_listener([&](EventListener& l) { l.on_error_recovery_end(info); });
+  };
+  // What wakes the thread early: close(), a new error, a resume() that took
+  // writes again, an error that needs a reopen (bg_cv_ is notified for each).
+  const auto event = [&] {
+    return shutting_down_ || bg_error_count_ != reported ||
+           (recovering && (resumed() || (!bg_error_.ok() && !bg_error_resumable_)));
+  };
   while (true) {
-    bg_cv_.wait(lock, [&] { return shutting_down_ || bg_error_count_ != reported; });
     if (shutting_down_) return;
-    reported_resumable = false;
-    const Status error = bg_error_;
-    report_new_error();
-    if (shutting_down_) return;
-    if (!reported_resumable) continue;
-    ErrorRecoveryInfo end{error, error, 0};
-    const auto over = [&] { return shutting_down_ || bg_error_.ok() || !bg_error_resumable_; };
-    while (true) {
-      // Woken early by close(), by a resume() that cleared the error, or by
-      // a later error that needs a reopen (bg_cv_ is notified for each).
-      if (max_attempts == 0) {
-        bg_cv_.wait(lock, over);
-      } else {
-        bg_cv_.wait_for(lock, interval, over);
+    if (recovering && resumed()) {
+      end_recovery(Status::OK());
+      continue;
+    }
+    if (bg_error_count_ != reported) {
+      reported = bg_error_count_;
+      // Gone already when a resume() cleared it before this thread woke.
+      if (!bg_error_.ok()) {
+        if (!recovering && bg_error_resumable_) {
+          recovering = true;
+          resumes_before = stats_.resumes.load(std::memory_order_relaxed);  // relaxed: see above
+          recovery = ErrorRecoveryInfo{bg_error_, Status::OK(), 0};
+          last_attempt = Status::OK();
+        }
+        const BackgroundErrorInfo info{
+            bg_error_, bg_error_resumable_,
+            bg_error_resumable_ && recovering && max_attempts > 0 && attempts_left()};
+        call_listener([&](EventListener& l) { l.on_background_error(info); });
       }
-      if (shutting_down_) return;
-      // An error met after a resume() cleared the first (the flush it let
-      // run failed again) is reported too, and retried with it.
-      report_new_error();
-      if (shutting_down_) return;
-      if (bg_error_.ok()) {
-        end.result = Status::OK();
-        break;
-      }
+      continue;
+    }
+    if (recovering && !bg_error_.ok()) {
       if (!bg_error_resumable_) {
-        end.result = bg_error_;
-        break;
+        end_recovery(bg_error_);
+        continue;
       }
-      if (max_attempts == 0) continue;  // the state changed while reporting
-      if (end.attempts == max_attempts) {
+      if (max_attempts > 0 && !attempts_left()) {
         bg_error_retries_over_ = true;
-        break;
+        end_recovery(last_attempt.ok() ? bg_error_ : last_attempt);
+        continue;
       }
-      ++end.attempts;
-      lock.unlock();
-      end.result = resume();
-      lock.lock();
     }
-    if (options_.listener != nullptr) {
-      lock.unlock();
-      options_.listener->on_error_recovery_end(end);
-      lock.lock();
+    // Nothing new: sleep until something is, or until the next retry is due
+    // (an application's resume() under way has cleared the error: its end
+    // is an event).
+    if (!recovering || max_attempts == 0 || bg_error_.ok()) {
+      bg_cv_.wait(lock, event);
+      continue;
     }
+    if (bg_cv_.wait_for(lock, interval, event)) continue;
+    ++recovery.attempts;
+    lock.unlock();
+    // What follows is seen above: a resume counted, or an error still there.
+    try {
+      last_attempt = resume();
+    } catch (...) {
+      // resume() leads the write queue: what it threw is recorded as an error
+      // only a reopen clears, which ends the recovery.
+      last_attempt = Status::IOError(dbname_ + ": resume() threw an exception");
+    }
+    lock.lock();
   }
 }
 
@@ -2027,7 +2065,10 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
   if (name == "fsdb.background-error") {
     std::lock_guard<std::mutex> guard(mu_);
-    return bg_error_.ok() ? "none" : bg_error_.to_string();
+    if (!bg_error_.ok()) return bg_error_.to_string();
+    // Cleared, but writes still held until the memtables that waited are tables.
+    if (!resuming_from_.ok()) return "resume() under way after: " + resuming_from_.to_string();
+    return "none";
   }
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());

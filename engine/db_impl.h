@@ -318,6 +318,9 @@ class DBImpl final : public DB {
   // Guarded by mu_: the recovery thread tried resume() as often as it may
   // for the current error.
   bool bg_error_retries_over_ = false;
+  // Guarded by mu_: the error a resume() cleared while it still holds writes
+  // (flushing the memtables that waited); OK otherwise.
+  Status resuming_from_;
   bool shutting_down_ = false;          // guarded by mu_
   bool flush_running_ = false;          // guarded by mu_
   std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written

@@ -1098,7 +1098,6 @@ TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   };
   Options options;
   options.file_system = fs;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
   options.listener = listener;
   options.memtable_bytes = 64 << 10;
   options.max_sealed_memtables = 1;

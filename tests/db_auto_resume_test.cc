@@ -36,10 +36,18 @@ class RecordingListener final : public EventListener {
     cv_.notify_all();
   }
   void on_error_recovery_end(const ErrorRecoveryInfo& info) override {
+    // An end that says writes are taken again comes after the resume() that
+    // took them, never while it still flushes (and might yet fail).
+    if (DB* target = db.load(); target != nullptr && info.result.ok()) {
+      const uint64_t resumed = std::stoull(*target->property("fsdb.num-resumes"));
+      EXPECT_GT(resumed, resumes_at_last_end_) << "an end reported before its resume() took writes";
+      resumes_at_last_end_ = resumed;
+    }
     std::lock_guard<std::mutex> guard(mu_);
     ends_.push_back(info);
     cv_.notify_all();
   }
+  std::atomic<DB*> db{nullptr};  // when set, checked at each end
   // Waits (30 s at most: a hang check, not a timing) until at least `n`
   // errors were reported.
   std::vector<BackgroundErrorInfo> wait_for_errors(size_t n) {
@@ -66,7 +74,18 @@ class RecordingListener final : public EventListener {
   std::condition_variable cv_;
   std::vector<BackgroundErrorInfo> errors_;
   std::vector<ErrorRecoveryInfo> ends_;
+  uint64_t resumes_at_last_end_ = 0;  // only the recovery thread calls the listener
 };
+
+// Waits (30 s at most) until no background error stops writes and no
+// resume() is under way.
+bool wait_until_writes_are_taken(DB& db) {
+  for (int waited = 0; waited < 30000; ++waited) {
+    if (*db.property("fsdb.background-error") == "none") return true;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return false;
+}
 
 struct Fixture {
   explicit Fixture(uint32_t max_resumes, uint32_t interval_ms) {
@@ -99,6 +118,7 @@ TEST(DBAutoResumeTest, WritesComeBackByThemselvesOnceTheDiskHasSpace) {
   Fixture f(/*max_resumes=*/UINT32_MAX, /*interval_ms=*/10);
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+  f.listener->db = db.get();
   for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "logged"));
   WriteOptions unlogged;
   unlogged.disable_wal = true;
@@ -112,7 +132,14 @@ TEST(DBAutoResumeTest, WritesComeBackByThemselvesOnceTheDiskHasSpace) {
   EXPECT_TRUE(errors[0].retried_automatically);
   EXPECT_NE(errors[0].status.to_string().find("No space left on device"), std::string::npos)
       << errors[0].status.to_string();
-  std::this_thread::sleep_for(milliseconds(50));  // retries meet the full disk
+  // The retries meet the full disk: each fails to create a new log (and to
+  // remove it), one or two faults the file system injects.
+  const uint64_t faults = f.fault->injected_faults();
+  for (int waited = 0; waited < 30000 && f.fault->injected_faults() < faults + 4; ++waited) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_GE(f.fault->injected_faults(), faults + 4) << "the DB retries";
+  EXPECT_NE(*db->property("fsdb.background-error"), "none");
   Status refused = db->put("refused", "x");
   EXPECT_FALSE(refused.ok());
   EXPECT_NE(refused.to_string().find("retries resume() every 10 ms"), std::string::npos)
@@ -123,7 +150,7 @@ TEST(DBAutoResumeTest, WritesComeBackByThemselvesOnceTheDiskHasSpace) {
   const auto ends = f.listener->wait_for_ends(1);
   ASSERT_EQ(ends.size(), 1u);
   FSDB_EXPECT_OK(ends[0].result);
-  EXPECT_GE(ends[0].attempts, 1u);
+  EXPECT_GE(ends[0].attempts, 3u) << "two that failed, one that worked";
   EXPECT_EQ(ends[0].error.to_string(), errors[0].status.to_string());
   EXPECT_GE(resumes(*db), 1u);
   EXPECT_EQ(*db->property("fsdb.num-sealed-memtables"), "0") << "resume() flushed them";
@@ -131,6 +158,7 @@ TEST(DBAutoResumeTest, WritesComeBackByThemselvesOnceTheDiskHasSpace) {
   sync.sync = true;
   FSDB_ASSERT_OK(db->put(sync, "after", "synced"));
 
+  f.listener->db = nullptr;
   power_cut(*f.fault, &db);
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
   std::string v;
@@ -151,6 +179,7 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
   f.options.memtable_bytes = 64 << 10;  // rotations and flushes all along
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+  f.listener->db = db.get();
 
   std::mutex acknowledged_mu;
   std::map<std::string, std::string> acknowledged;
@@ -178,26 +207,33 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
     });
   }
   for (int round = 0; round < 6; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
     std::this_thread::sleep_for(milliseconds(20));
+    const uint64_t resumes_before = resumes(*db);
     f.fault->fail_after(round * 7 % 11, no_space());
-    const uint64_t refused_before = refused.load();
-    for (int wait = 0; wait < 5000 && refused.load() == refused_before; ++wait) {
+    // Until the error is in place (the writers' calls, a flush's, or a
+    // compaction's met the fault).
+    for (int wait = 0; wait < 30000 && *db->property("fsdb.background-error") == "none"; ++wait) {
       std::this_thread::sleep_for(milliseconds(1));
     }
-    EXPECT_GT(refused.load(), refused_before) << "round " << round << ": the error is in place";
+    ASSERT_NE(*db->property("fsdb.background-error"), "none");
     std::this_thread::sleep_for(milliseconds(10));  // retries on the full disk
     f.fault->clear_faults();
     // Writes come back with no resume() from here.
-    const uint64_t taken_before = taken.load();
-    for (int wait = 0; wait < 30000 && taken.load() == taken_before; ++wait) {
-      std::this_thread::sleep_for(milliseconds(1));
-    }
-    ASSERT_GT(taken.load(), taken_before) << "round " << round << ": writes are taken again";
+    ASSERT_TRUE(wait_until_writes_are_taken(*db)) << *db->property("fsdb.background-error");
+    EXPECT_GT(resumes(*db), resumes_before);
   }
+  const uint64_t taken_before = taken.load();
+  for (int wait = 0; wait < 30000 && taken.load() < taken_before + 100; ++wait) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  EXPECT_GE(taken.load(), taken_before + 100) << "writes are taken again";
   stop.store(true);
   for (std::thread& w : writers) w.join();
-  EXPECT_GE(resumes(*db), 6u);
+  EXPECT_GT(refused.load(), 0u);
   EXPECT_GE(f.listener->ends().size(), 1u);
+  ASSERT_TRUE(wait_until_writes_are_taken(*db));
+  f.listener->db = nullptr;
   FSDB_ASSERT_OK(db->close());
   db.reset();
 
@@ -252,6 +288,7 @@ TEST(DBAutoResumeTest, NoRetriesWhenTurnedOff) {
   Fixture f(/*max_resumes=*/0, /*interval_ms=*/1);
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+  f.listener->db = db.get();
   for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "v"));
   f.fault->fail_after(0, no_space());
   ASSERT_FALSE(db->flush().ok());
@@ -271,6 +308,32 @@ TEST(DBAutoResumeTest, NoRetriesWhenTurnedOff) {
   FSDB_EXPECT_OK(ends[0].result);
   EXPECT_EQ(ends[0].attempts, 0u);
   FSDB_ASSERT_OK(db->put("after", "x"));
+  f.listener->db = nullptr;
+}
+
+// The application's resume() while the DB retries: both may run; the
+// recovery ends once, when writes are taken again.
+TEST(DBAutoResumeTest, AnApplicationResumeDuringTheRetriesEndsThemOnce) {
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    Fixture f(/*max_resumes=*/UINT32_MAX, /*interval_ms=*/1);
+    std::unique_ptr<DB> db;
+    FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+    f.listener->db = db.get();
+    for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "v"));
+    f.fault->fail_after(round, no_space());
+    ASSERT_FALSE(db->flush().ok());
+    f.listener->wait_for_errors(1);
+    f.fault->clear_faults();
+    FSDB_ASSERT_OK(db->resume());
+    const auto ends = f.listener->wait_for_ends(1);
+    ASSERT_EQ(ends.size(), 1u);
+    FSDB_EXPECT_OK(ends[0].result);
+    FSDB_ASSERT_OK(db->put("after", "x"));
+    std::this_thread::sleep_for(milliseconds(20));
+    EXPECT_EQ(f.listener->ends().size(), 1u);
+    f.listener->db = nullptr;
+  }
 }
 
 // Corruption is reported as not resumable and never retried.

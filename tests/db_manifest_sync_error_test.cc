@@ -90,7 +90,7 @@ void write_tables(DB& db, int tables, int keys_per_table) {
 Options manual_compaction_options(std::shared_ptr<FileSystem> fs) {
   Options options;
   options.file_system = std::move(fs);
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   options.l0_compaction_trigger = 50;
   options.l0_slowdown_writes_trigger = 50;
   options.l0_stop_writes_trigger = 50;
@@ -175,7 +175,7 @@ TEST(DBManifestSyncErrorTest, FailedFlushKeepsItsTable) {
   auto fs = std::make_shared<FailingManifestFileSystem>();
   Options options;
   options.file_system = fs;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   options.l0_compaction_trigger = 2;  // compactions (and their cleanups) may run around the flush
   {
     std::unique_ptr<DB> db;
@@ -209,7 +209,7 @@ TEST(DBManifestSyncErrorTest, FailedOpensDoNotPileUpReplayedTables) {
   fs->fail_edits = true;
   Options options;
   options.file_system = fs;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   constexpr int kKeys = 3000;
   {
     std::unique_ptr<DB> db;

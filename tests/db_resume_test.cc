@@ -72,7 +72,7 @@ TEST(DBResumeTest, ResumeAfterEachFailingFlushStepLosesNothing) {
     auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
     Options options;
     options.file_system = fault;
-    options.max_background_error_resumes = 0;  // the test resumes or reopens
+    options.max_background_error_resumes = 0;  // the error stays until the test ends it
     std::unique_ptr<DB> db;
     FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
     for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "logged"));
@@ -136,7 +136,7 @@ TEST(DBResumeTest, ResumeAfterAFailedWalWriteStartsANewLog) {
     fault->set_appends_claim_memory_copies(direct);
     Options options;
     options.file_system = fault;
-    options.max_background_error_resumes = 0;  // the test resumes or reopens
+    options.max_background_error_resumes = 0;  // the error stays until the test ends it
     std::unique_ptr<DB> db;
     FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
     for (int i = 0; i < 50; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "before"));
@@ -189,7 +189,7 @@ TEST(DBResumeTest, AFlushListenerThatWritesDoesNotBlockResume) {
   auto listener = std::make_shared<WritingListener>();
   Options options;
   options.file_system = fault;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   options.listener = listener;
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
@@ -276,7 +276,7 @@ TEST(DBResumeTest, WritersRacingFailuresAndResumesLoseNothingAcknowledged) {
   fault->set_appends_claim_memory_copies(true);
   Options options;
   options.file_system = fault;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   options.memtable_bytes = 64 << 10;         // rotations and flushes all along
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));

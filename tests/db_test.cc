@@ -694,7 +694,7 @@ TEST_F(DBTest, FailedDirectAppendStopsWritesAndLosesNothing) {
   auto fs = std::make_shared<FailingLogs>(&budget);
   Options options;
   options.file_system = fs;
-  options.max_background_error_resumes = 0;  // the test resumes or reopens
+  options.max_background_error_resumes = 0;  // the error stays until the test ends it
   open(options);
   ASSERT_TRUE(fs->mapped_) << "the test needs a file system that maps the WAL (ext4, XFS, tmpfs)";
   int acknowledged = 0;
@@ -924,7 +924,7 @@ TEST_F(DBTest, FlushErrorStopsWritesLosesNothingAndReopenRecovers) {
     auto fault = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
     Options options;
     options.file_system = fault;
-    options.max_background_error_resumes = 0;  // the test resumes or reopens
+    options.max_background_error_resumes = 0;  // the error stays until the test ends it
     std::unique_ptr<DB> db;
     FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
     for (int i = 0; i < 100; ++i) FSDB_ASSERT_OK(db->put(key_of(i), "v"));

@@ -92,12 +92,16 @@ struct BackgroundErrorInfo {
   // The DB retries resume() itself (Options::max_background_error_resumes).
   bool retried_automatically = false;
 };
-// The DB's own retries of resume() after a BackgroundErrorInfo ended.
+// The end of a recovery: from a resumable error until a resume() took writes
+// again, or the DB stopped retrying.
 struct ErrorRecoveryInfo {
-  Status error;   // the error that stopped writes
-  Status result;  // OK: writes are taken again; else the error the last try met
-  // The DB's own resume() calls for this error (0 when the application's
-  // resume() cleared it first).
+  Status error;  // the error that stopped writes
+  // OK: writes are taken again. Otherwise why the retries stopped: what the
+  // last one returned when the attempts ran out, or an error that needs a
+  // reopen.
+  Status result;
+  // The DB's own resume() calls in this recovery (0 when the application's
+  // resume() took writes first, or the retries are off).
   uint64_t attempts = 0;
 };
 
@@ -113,13 +117,16 @@ class EventListener {
   virtual void on_memtable_sealed(const MemtableSealedInfo& /*info*/) {}
   virtual void on_flush_completed(const FlushInfo& /*info*/) {}
   virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
-  // After the first error that stopped writes, and after each new one that
-  // follows a resume(); from the DB's recovery thread.
+  // When an error stops writes, from the DB's recovery thread: the first
+  // one, and each one met after a resume() cleared the one before (the
+  // flush it let run failed again, say). An error a resume() cleared before
+  // the thread got to it is not reported.
   virtual void on_background_error(const BackgroundErrorInfo& /*info*/) {}
-  // When writes are taken again after an error reported above that was
-  // resumable (by the DB's retries or the application's resume()), or when
-  // the DB stops retrying it (the attempts ran out, or a later error needs a
-  // reopen). Not at close().
+  // When a recovery begun by a resumable error reported above ends: a
+  // resume() (the DB's own or the application's) took writes again, or the
+  // DB stops retrying (the attempts ran out, or a later error needs a
+  // reopen). Errors met by the resume() calls on the way belong to the same
+  // recovery. Not at close().
   virtual void on_error_recovery_end(const ErrorRecoveryInfo& /*info*/) {}
 };
 
@@ -195,11 +202,13 @@ struct Options {
   // A background error that resume() can clear (see BackgroundErrorInfo) is
   // retried by the DB itself: a thread of its own calls resume() every
   // background_error_resume_interval_ms until writes are taken again, at most
-  // this many times per error (RocksDB's max_bgerror_resume_count and
-  // bgerror_resume_retry_interval). Writes fail meanwhile, as before; a full
-  // disk that gets space again, or a device that comes back, needs no action
-  // from the application. 0 = only the application's resume(), or a reopen,
-  // clears the error.
+  // this many times per recovery (EventListener::on_error_recovery_end;
+  // RocksDB's max_bgerror_resume_count and bgerror_resume_retry_interval).
+  // Writes fail meanwhile, as before; a full disk that gets space again, or a
+  // device that comes back, needs no action from the application. UINT32_MAX
+  // = no limit; 0 = only the application's resume(), or a reopen, clears the
+  // error. A retry on a disk that still fails may leave a table behind until
+  // a later MANIFEST no longer may name it (architecture.md).
   uint32_t max_background_error_resumes = UINT32_MAX;
   uint32_t background_error_resume_interval_ms = 1000;  // at least 1
   std::shared_ptr<FileSystem> file_system;              // null = posix

@@ -647,7 +647,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
     // The DB the last cycle verified, reopened with its own retries on.
     Options retrying = options_;
     retrying.max_background_error_resumes = UINT32_MAX;
-    retrying.background_error_resume_interval_ms = 1 + static_cast<uint32_t>((w.seed >> 21) % 20);
+    retrying.background_error_resume_interval_ms = 1 + static_cast<uint32_t>((w.seed >> 40) % 20);
     db_.reset();
     Status s = DB::open(retrying, db_dir_, &db_);
     if (!s.ok()) {
