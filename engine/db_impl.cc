@@ -1037,14 +1037,18 @@ void DBImpl::release_settled_outputs() {
 
 void DBImpl::record_background_error(const Status& s, ErrorSource source) {
   if (s.ok()) return;
-  if (bg_error_.ok()) {
+  // Corruption does not go away by trying again: its data is damaged.
+  const bool resumable = source != ErrorSource::kUnrecoverable && !s.is_corruption();
+  // The first error is the one reported, unless a later one turns an error
+  // resume() could clear into one it cannot: that one says why a reopen is
+  // needed, and is reported in turn.
+  if (bg_error_.ok() || (bg_error_resumable_ && !resumable)) {
     bg_error_ = s;
     bg_error_resumable_ = true;
     bg_error_retries_over_ = false;
     ++bg_error_count_;
   }
-  // Corruption does not go away by trying again: its data is damaged.
-  if (source == ErrorSource::kUnrecoverable || s.is_corruption()) bg_error_resumable_ = false;
+  if (!resumable) bg_error_resumable_ = false;
   if (source == ErrorSource::kLog) bg_error_in_log_ = true;
   // Relaxed: leaders that read it then take mu_, which orders the rest.
   if (!bg_error_.ok()) writes_need_attention_.store(true, std::memory_order_relaxed);
@@ -1108,9 +1112,13 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
     uint64_t new_log_number = 0;
     Status s = new_log_file(&new_log_number, &new_log);
     lock.lock();
-    if (!s.ok()) return s;  // still stopped, still resumable
-    if (shutting_down_) return Status::IOError(dbname_ + ": the DB is closing");
-    if (!bg_error_resumable_) return refuse();  // a compaction's, meanwhile
+    if (!s.ok()) return s;                         // still stopped, still resumable
+    if (shutting_down_ || !bg_error_resumable_) {  // the latter: a compaction's, meanwhile
+      // Never used: removed, as new_log_file() removes one it could not make.
+      new_log.reset();
+      (void)fs_->remove_file(log_file_name(dbname_, new_log_number));
+      return shutting_down_ ? Status::IOError(dbname_ + ": the DB is closing") : refuse();
+    }
     s = switch_memtable(std::move(new_log), new_log_number);
     if (!s.ok()) return s;
     bg_error_in_log_ = false;
@@ -1194,6 +1202,9 @@ void DBImpl::error_recovery_loop() {
           recovery = ErrorRecoveryInfo{bg_error_, Status::OK(), 0};
           last_attempt = Status::OK();
         }
+        // Refused writes stop saying that the DB retries before the listener
+        // hears that it does not.
+        if (recovering && max_attempts > 0 && !attempts_left()) bg_error_retries_over_ = true;
         const BackgroundErrorInfo info{
             bg_error_, bg_error_resumable_,
             bg_error_resumable_ && recovering && max_attempts > 0 && attempts_left()};
@@ -1220,6 +1231,8 @@ void DBImpl::error_recovery_loop() {
       continue;
     }
     if (bg_cv_.wait_for(lock, interval, event)) continue;
+    // An application's resume() may have cleared it while this thread slept.
+    if (bg_error_.ok()) continue;
     ++recovery.attempts;
     lock.unlock();
     // What follows is seen above: a resume counted, or an error still there.
@@ -1232,6 +1245,13 @@ void DBImpl::error_recovery_loop() {
     }
     lock.lock();
   }
+}
+
+std::string DBImpl::describe_background_error() const {
+  if (!bg_error_.ok()) return bg_error_.to_string();
+  // Cleared, but writes still held until the memtables that waited are tables.
+  if (!resuming_from_.ok()) return "resume() under way after: " + resuming_from_.to_string();
+  return "none";
 }
 
 // ---------------------------------------------------------------- reads
@@ -2065,10 +2085,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
   if (name == "fsdb.background-error") {
     std::lock_guard<std::mutex> guard(mu_);
-    if (!bg_error_.ok()) return bg_error_.to_string();
-    // Cleared, but writes still held until the memtables that waited are tables.
-    if (!resuming_from_.ok()) return "resume() under way after: " + resuming_from_.to_string();
-    return "none";
+    return describe_background_error();
   }
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
@@ -2110,11 +2127,11 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return std::to_string(compactions_running_ + (manual_compaction_ ? 1 : 0));
   }
   if (name == "fsdb.stats") {
-    Status bg;
+    std::string bg;
     size_t sealed = 0;
     {
       std::lock_guard<std::mutex> guard(mu_);
-      bg = bg_error_;
+      bg = describe_background_error();
       sealed = sealed_.size();
     }
     const auto load = [](const std::atomic<uint64_t>& a) {
@@ -2169,7 +2186,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         human_bytes(cache ? cache->memory()->reserved_bytes() : 0).c_str(),
         load(table_stats.bloom_checks), load(table_stats.bloom_useful), v.total_files(),
         human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
-        bg.ok() ? "none" : bg.to_string().c_str());
+        bg.c_str());
     return std::string(buf);
   }
   return std::nullopt;

@@ -259,9 +259,13 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. After an edit went into the MANIFEST: the uncertain
   // outputs no MANIFEST that recovery could read names any more may go.
   void release_settled_outputs();
-  // REQUIRES: mu_ held. The first error is the one reported; every one
-  // counts for whether resume() may clear it.
+  // REQUIRES: mu_ held. The first error is the one reported (one that
+  // resume() cannot clear replaces one it could); every one counts for
+  // whether resume() may clear it.
   void record_background_error(const Status& s, ErrorSource source = ErrorSource::kUnrecoverable);
+  // REQUIRES: mu_ held. The error that stops writes, a resume() under way, or
+  // "none" (the property fsdb.background-error).
+  std::string describe_background_error() const;
 
   const Options options_;
   const std::string dbname_;

@@ -150,7 +150,7 @@ TEST(DBAutoResumeTest, WritesComeBackByThemselvesOnceTheDiskHasSpace) {
   const auto ends = f.listener->wait_for_ends(1);
   ASSERT_EQ(ends.size(), 1u);
   FSDB_EXPECT_OK(ends[0].result);
-  EXPECT_GE(ends[0].attempts, 3u) << "two that failed, one that worked";
+  EXPECT_GE(ends[0].attempts, 2u) << "at least one that failed, one that worked";
   EXPECT_EQ(ends[0].error.to_string(), errors[0].status.to_string());
   EXPECT_GE(resumes(*db), 1u);
   EXPECT_EQ(*db->property("fsdb.num-sealed-memtables"), "0") << "resume() flushed them";
@@ -187,6 +187,17 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
   std::atomic<uint64_t> refused{0};
   std::atomic<uint64_t> taken{0};
   std::vector<std::thread> writers;
+  // A failed assertion returns early: the writers stop and are joined first.
+  struct StopAndJoin {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~StopAndJoin() {
+      stop.store(true);
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } stop_and_join{stop, writers};
   for (int t = 0; t < 3; ++t) {
     writers.emplace_back([&, t] {
       WriteOptions write_options;

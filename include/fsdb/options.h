@@ -109,7 +109,7 @@ struct ErrorRecoveryInfo {
 // writer's, or a background thread), never under a DB lock: they may read and
 // write the DB, but must not wait for background work (flush(),
 // compact_range(), close()) — the thread that would do it may be the caller.
-// They should return quickly, and must be thread-safe.
+// They should return quickly, must be thread-safe, and must not throw.
 class EventListener {
  public:
   virtual ~EventListener() = default;
