@@ -6,6 +6,7 @@
 // ends the retries without waiting for the next one.
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -389,6 +390,121 @@ TEST(DBAutoResumeTest, CorruptionIsReportedAndNotRetried) {
   Status refused = db->put("k", "v");
   EXPECT_FALSE(refused.ok());
   EXPECT_EQ(refused.to_string().find("resume()"), std::string::npos) << refused.to_string();
+}
+
+// Table reads that, once armed, wait at the first data block read until
+// released and then return it with one byte flipped: a compaction in flight
+// that finds corruption at a chosen moment.
+class GatedCorruptReadsFileSystem final : public FileSystemWrapper {
+ public:
+  using FileSystemWrapper::FileSystemWrapper;
+  using FileSystemWrapper::new_random_access_file;
+
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    Status s = FileSystemWrapper::new_random_access_file(path, file);
+    if (s.ok() && path.ends_with(".sst")) *file = std::make_unique<File>(this, std::move(*file));
+    return s;
+  }
+  void arm() { armed_.store(true); }
+  // Waits until a read is held (30 s at most).
+  bool wait_until_held() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return holding_; });
+  }
+  // Lets the held read go, corrupted.
+  void release() {
+    std::lock_guard<std::mutex> guard(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  class File final : public RandomAccessFile {
+   public:
+    File(GatedCorruptReadsFileSystem* fs, std::unique_ptr<RandomAccessFile> base)
+        : fs_(fs), base_(std::move(base)) {}
+    Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+      Status s = base_->read(offset, n, result, scratch);
+      if (!s.ok() || result->empty() || !fs_->armed_.exchange(false)) return s;
+      std::unique_lock<std::mutex> lock(fs_->mu_);
+      fs_->holding_ = true;
+      fs_->cv_.notify_all();
+      fs_->cv_.wait(lock, [this] { return fs_->released_; });
+      if (result->data() != scratch) {
+        std::memcpy(scratch, result->data(), result->size());
+        *result = std::string_view(scratch, result->size());
+      }
+      scratch[result->size() / 2] ^= 0x5a;
+      return s;
+    }
+    Status size(uint64_t* bytes) const override { return base_->size(bytes); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    GatedCorruptReadsFileSystem* fs_;
+    std::unique_ptr<RandomAccessFile> base_;
+  };
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool holding_ = false;
+  bool released_ = false;
+};
+
+// A compaction that was running when a WAL error stopped writes finds
+// corruption: that error, which resume() cannot clear, replaces the first,
+// is reported, and ends the recovery; refused writes say to reopen.
+TEST(DBAutoResumeTest, CorruptionDuringARecoveryEndsItAndIsReported) {
+  Fixture f(/*max_resumes=*/UINT32_MAX, /*interval_ms=*/3600 * 1000);  // no retry runs
+  auto gate = std::make_shared<GatedCorruptReadsFileSystem>(f.fault);
+  f.options.file_system = gate;
+  f.options.l0_compaction_trigger = 50;  // compaction only when asked
+  f.options.l0_slowdown_writes_trigger = 50;
+  f.options.l0_stop_writes_trigger = 50;
+  f.options.block_cache_bytes = 0;  // every block read reaches the file
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+  for (int t = 0; t < 2; ++t) {
+    for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db->put(key_of(i * 2 + t), std::string(80, 'v')));
+    FSDB_ASSERT_OK(db->flush());
+  }
+  std::string v;
+  FSDB_ASSERT_OK(db->get(key_of(0), &v));  // the tables are open: what follows reads blocks
+  FSDB_ASSERT_OK(db->get(key_of(1), &v));
+  gate->arm();
+  Status compacted;
+  std::thread compaction([&] { compacted = db->compact_range(std::nullopt, std::nullopt); });
+  const bool held = gate->wait_until_held();
+  if (!held) {
+    gate->release();
+    compaction.join();
+  }
+  ASSERT_TRUE(held) << "the compaction reads a block";
+  f.fault->fail_after(0, no_space());
+  EXPECT_FALSE(db->put("refused", "x").ok());  // the WAL append fails
+  f.fault->clear_faults();
+  auto errors = f.listener->wait_for_errors(1);
+  ASSERT_GE(errors.size(), 1u);
+  EXPECT_TRUE(errors[0].resumable) << errors[0].status.to_string();
+  gate->release();
+  compaction.join();
+  EXPECT_TRUE(compacted.is_corruption()) << compacted.to_string();
+
+  errors = f.listener->wait_for_errors(2);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_TRUE(errors[1].status.is_corruption()) << errors[1].status.to_string();
+  EXPECT_FALSE(errors[1].resumable);
+  const auto ends = f.listener->wait_for_ends(1);
+  ASSERT_EQ(ends.size(), 1u);
+  EXPECT_TRUE(ends[0].result.is_corruption()) << ends[0].result.to_string();
+  EXPECT_EQ(ends[0].attempts, 0u);
+  Status refused = db->put("k", "v");
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.is_corruption()) << refused.to_string();
+  EXPECT_EQ(refused.to_string().find("resume()"), std::string::npos) << refused.to_string();
+  Status resumed = db->resume();
+  EXPECT_TRUE(resumed.is_corruption()) << resumed.to_string();
 }
 
 // close() ends the retries: it neither waits for the next one (an hour away
