@@ -195,7 +195,7 @@ Status DBImpl::open() {
   for (int i = 0; i < options_.max_background_compactions; ++i) {
     compaction_threads_.emplace_back([this] { compaction_loop(); });
   }
-  recovery_thread_ = std::thread([this] { error_recovery_loop(); });
+  event_thread_ = std::thread([this] { event_loop(); });
   return Status::OK();
 }
 
@@ -1138,13 +1138,13 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
   // Relaxed: a hint (see writes_need_attention_); only an error or close()
   // sets it, and neither is in force here, under mu_.
   writes_need_attention_.store(false, std::memory_order_relaxed);
-  // Relaxed: the recovery thread reads it under mu_, which orders it.
+  // Relaxed: the event thread reads it under mu_, which orders it.
   stats_.resumes.fetch_add(1, std::memory_order_relaxed);
-  bg_cv_.notify_all();  // the recovery thread: writes are taken again
+  bg_cv_.notify_all();  // the event thread: writes are taken again
   return Status::OK();
 }
 
-void DBImpl::error_recovery_loop() {
+void DBImpl::event_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   const uint32_t max_attempts = options_.max_background_error_resumes;
   const auto interval = std::chrono::milliseconds(options_.background_error_resume_interval_ms);
@@ -1182,12 +1182,20 @@ void DBImpl::error_recovery_loop() {
   };
   // What wakes the thread early: close(), a new error, a resume() that took
   // writes again, an error that needs a reopen (bg_cv_ is notified for each).
+  WriteStallCondition stall = WriteStallCondition::kNormal;  // as last reported
   const auto event = [&] {
     return shutting_down_ || bg_error_count_ != reported ||
-           (recovering && (resumed() || (!bg_error_.ok() && !bg_error_resumable_)));
+           (recovering && (resumed() || (!bg_error_.ok() && !bg_error_resumable_))) ||
+           write_stall_condition() != stall;
   };
   while (true) {
     if (shutting_down_) return;
+    if (const WriteStallCondition now = write_stall_condition(); now != stall) {
+      const WriteStallInfo info{now, stall, versions_->current()->file_count(0), sealed_.size()};
+      stall = now;
+      call_listener([&](EventListener& l) { l.on_write_stall_changed(info); });
+      continue;
+    }
     if (recovering && resumed()) {
       end_recovery(Status::OK());
       continue;
@@ -1245,6 +1253,18 @@ void DBImpl::error_recovery_loop() {
     }
     lock.lock();
   }
+}
+
+WriteStallCondition DBImpl::write_stall_condition() const {
+  const size_t l0_files = versions_->current()->file_count(0);
+  if (sealed_.size() >= options_.max_sealed_memtables ||
+      l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger)) {
+    return WriteStallCondition::kStopped;
+  }
+  if (l0_files >= static_cast<size_t>(options_.l0_slowdown_writes_trigger)) {
+    return WriteStallCondition::kDelayed;
+  }
+  return WriteStallCondition::kNormal;
 }
 
 std::string DBImpl::describe_background_error() const {
@@ -2083,6 +2103,17 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
+  if (name == "fsdb.write-stall") {
+    std::lock_guard<std::mutex> guard(mu_);
+    switch (write_stall_condition()) {
+      case WriteStallCondition::kNormal:
+        return "normal";
+      case WriteStallCondition::kDelayed:
+        return "delayed";
+      case WriteStallCondition::kStopped:
+        return "stopped";
+    }
+  }
   if (name == "fsdb.background-error") {
     std::lock_guard<std::mutex> guard(mu_);
     return describe_background_error();
@@ -2225,7 +2256,7 @@ Status DBImpl::close() {
   const bool opened = bg_thread_.joinable();
   // First: its resume() may wait for the flush thread (which returns
   // once it sees shutting_down_, as resume() does).
-  if (recovery_thread_.joinable()) recovery_thread_.join();
+  if (event_thread_.joinable()) event_thread_.join();
   if (bg_thread_.joinable()) bg_thread_.join();
   for (std::thread& t : compaction_threads_) t.join();
   compaction_threads_.clear();

@@ -224,11 +224,14 @@ class DBImpl final : public DB {
 
   void background_loop();
   void compaction_loop();
-  // The recovery thread: reports each error that stops writes to the
+  // The event thread: reports each error that stops writes to the
   // listener and, when resume() can clear it, calls resume() every
   // background_error_resume_interval_ms, at most max_background_error_resumes
-  // times per error.
-  void error_recovery_loop();
+  // times per recovery; reports changes of the write stall condition.
+  void event_loop();
+  // REQUIRES: mu_ held. What make_room_for_write() would do about a write
+  // that needs room now.
+  WriteStallCondition write_stall_condition() const;
   // REQUIRES: mu_ held. The compaction the background thread should run next.
   std::optional<Compaction> pick_background_compaction();
   // Runs one compaction (merging its inputs, or moving a file down) and
@@ -316,10 +319,10 @@ class DBImpl final : public DB {
   bool bg_error_resumable_ = false;  // guarded by mu_: resume() may clear bg_error_
   bool bg_error_in_log_ = false;     // guarded by mu_: resume() must start a new WAL
   // Guarded by mu_: errors that stopped writes (bg_error_ set while it was
-  // OK), so that the recovery thread sees each one, however soon it follows
+  // OK), so that the event thread sees each one, however soon it follows
   // a resume().
   uint64_t bg_error_count_ = 0;
-  // Guarded by mu_: the recovery thread tried resume() as often as it may
+  // Guarded by mu_: the event thread tried resume() as often as it may
   // for the current error.
   bool bg_error_retries_over_ = false;
   // Guarded by mu_: the error a resume() cleared while it still holds writes
@@ -352,7 +355,7 @@ class DBImpl final : public DB {
   std::shared_ptr<BackgroundThread> readahead_;
   std::thread bg_thread_;
   std::vector<std::thread> compaction_threads_;
-  std::thread recovery_thread_;
+  std::thread event_thread_;
 };
 
 }  // namespace fsdb

@@ -1056,6 +1056,74 @@ TEST_F(CompactionDBTest, WritesStopWhileFlushesLagButNeverFail) {
   for (int i = 0; i < 1500; i += 37) ASSERT_EQ(get(key_of(i)), std::string(100, 's'));
 }
 
+// The listener hears the write stall condition change as memtables wait for
+// slow flushes (stopped: max_sealed_memtables wait) and level 0 fills
+// (delayed), and go back to normal once the background work is done; each
+// report names the condition before it. The property says the same.
+TEST_F(CompactionDBTest, TheListenerHearsWriteStallsBeginAndEnd) {
+  class StallListener final : public EventListener {
+   public:
+    void on_write_stall_changed(const WriteStallInfo& info) override {
+      std::lock_guard<std::mutex> guard(mu_);
+      changes_.push_back(info);
+    }
+    std::vector<WriteStallInfo> changes() {
+      std::lock_guard<std::mutex> guard(mu_);
+      return changes_;
+    }
+
+   private:
+    std::mutex mu_;
+    std::vector<WriteStallInfo> changes_;
+  };
+  auto listener = std::make_shared<StallListener>();
+  Options options = small_options();
+  options.file_system = std::make_shared<SlowTableSyncFileSystem>();
+  options.listener = listener;
+  options.memtable_bytes = 8 << 10;
+  options.max_sealed_memtables = 1;
+  options.l0_compaction_trigger = 2;
+  options.l0_slowdown_writes_trigger = 2;
+  options.l0_stop_writes_trigger = 100;
+  FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db_));
+  EXPECT_EQ(*db_->property("fsdb.write-stall"), "normal");
+  for (int i = 0; i < 1500; ++i) {
+    FSDB_ASSERT_OK(db_->put(key_of(i), std::string(100, 's'))) << i;
+  }
+  FSDB_ASSERT_OK(db_->flush());
+  // Until compaction has brought level 0 under the slowdown trigger.
+  for (int waited = 0; waited < 60000 && *db_->property("fsdb.write-stall") != "normal"; ++waited) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(*db_->property("fsdb.write-stall"), "normal") << *db_->property("fsdb.levels");
+  std::vector<WriteStallInfo> changes;
+  for (int waited = 0; waited < 30000; ++waited) {
+    changes = listener->changes();
+    if (!changes.empty() && changes.back().condition == WriteStallCondition::kNormal) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes.back().condition, WriteStallCondition::kNormal) << "back to normal";
+  bool stopped = false;
+  bool delayed = false;
+  WriteStallCondition before = WriteStallCondition::kNormal;
+  for (const WriteStallInfo& change : changes) {
+    EXPECT_EQ(change.previous, before);
+    EXPECT_NE(change.condition, change.previous);
+    if (change.condition == WriteStallCondition::kStopped) {
+      stopped = true;
+      EXPECT_GE(change.sealed_memtables, 1u);
+    }
+    if (change.condition == WriteStallCondition::kDelayed) {
+      delayed = true;
+      EXPECT_GE(change.level0_files, 2u);
+    }
+    before = change.condition;
+  }
+  EXPECT_TRUE(stopped) << "a memtable waited for its flush";
+  EXPECT_TRUE(delayed) << "level 0 held two files while compaction ran";
+}
+
 // Holds the table creations of one thread: a manual compaction (on the
 // thread that called compact_range) stops before its first output while the
 // flush thread goes on.

@@ -75,7 +75,7 @@ class RecordingListener final : public EventListener {
   std::condition_variable cv_;
   std::vector<BackgroundErrorInfo> errors_;
   std::vector<ErrorRecoveryInfo> ends_;
-  uint64_t resumes_at_last_end_ = 0;  // only the recovery thread calls the listener
+  uint64_t resumes_at_last_end_ = 0;  // only the event thread calls the listener
 };
 
 // Waits (30 s at most) until no background error stops writes and no

@@ -93,7 +93,8 @@ class DB {
   // led through the write queue, in groups: synced writes, and any write while
   // the memtable is being switched; others write directly); "fsdb.num-resumes"
   // (resume() calls, the application's or the DB's own, that took writes again
-  // after an error); "fsdb.background-error" (the error that stops writes; while a
+  // after an error); "fsdb.write-stall" ("normal", "delayed" or "stopped": see
+  // WriteStallCondition); "fsdb.background-error" (the error that stops writes; while a
   // resume() that cleared it still holds writes, "resume() under way after: "
   // and the error; else "none"). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;

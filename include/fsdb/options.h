@@ -105,6 +105,24 @@ struct ErrorRecoveryInfo {
   uint64_t attempts = 0;
 };
 
+// Whether writes are held back (the RocksDB conditions).
+enum class WriteStallCondition : uint8_t {
+  kNormal,
+  // Level 0 holds l0_slowdown_writes_trigger files or more: each write group
+  // waits 1 ms, so that compaction keeps up.
+  kDelayed,
+  // max_sealed_memtables memtables wait for flush, or level 0 holds
+  // l0_stop_writes_trigger files: a write that fills the active memtable
+  // waits until a flush or a compaction makes room (it never fails for it).
+  kStopped,
+};
+struct WriteStallInfo {
+  WriteStallCondition condition = WriteStallCondition::kNormal;
+  WriteStallCondition previous = WriteStallCondition::kNormal;
+  size_t level0_files = 0;
+  size_t sealed_memtables = 0;  // waiting for flush
+};
+
 // Receives the DB's events. Callbacks run on the DB's own threads (the
 // writer's, or a background thread), never under a DB lock: they may read and
 // write the DB, but must not wait for background work (flush(),
@@ -117,7 +135,7 @@ class EventListener {
   virtual void on_memtable_sealed(const MemtableSealedInfo& /*info*/) {}
   virtual void on_flush_completed(const FlushInfo& /*info*/) {}
   virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
-  // When an error stops writes, from the DB's recovery thread: the first
+  // When an error stops writes, from the DB's event thread: the first
   // one, and each one met after a resume() cleared the one before (the
   // flush it let run failed again, say). An error a resume() cleared before
   // the thread got to it is not reported.
@@ -128,6 +146,10 @@ class EventListener {
   // reopen). Errors met by the resume() calls on the way belong to the same
   // recovery. Not at close().
   virtual void on_error_recovery_end(const ErrorRecoveryInfo& /*info*/) {}
+  // When the write stall condition changes, from the DB's event thread. A
+  // change that lasts less than the thread takes to look may go unreported
+  // (the next report then says where it went).
+  virtual void on_write_stall_changed(const WriteStallInfo& /*info*/) {}
 };
 
 struct Options {
@@ -200,7 +222,7 @@ struct Options {
   size_t target_file_bytes = 8 << 20;  // compaction outputs: 0.5x-2x (docs/architecture.md)
   int max_background_compactions = 1;  // compaction threads (flushes have their own)
   // A background error that resume() can clear (see BackgroundErrorInfo) is
-  // retried by the DB itself: a thread of its own calls resume() every
+  // retried by the DB itself: its event thread calls resume() every
   // background_error_resume_interval_ms until writes are taken again, at most
   // this many times per recovery (EventListener::on_error_recovery_end;
   // RocksDB's max_bgerror_resume_count and bgerror_resume_retry_interval).
