@@ -7,15 +7,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fsdb/db.h"
+#include "tests/support/racing_writers.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -182,42 +180,7 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
   f.listener->db = db.get();
 
-  std::mutex acknowledged_mu;
-  std::map<std::string, std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> refused{0};
-  std::atomic<uint64_t> taken{0};
-  std::vector<std::thread> writers;
-  // A failed assertion returns early: the writers stop and are joined first.
-  struct StopAndJoin {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~StopAndJoin() {
-      stop.store(true);
-      for (std::thread& t : threads) {
-        if (t.joinable()) t.join();
-      }
-    }
-  } stop_and_join{stop, writers};
-  for (int t = 0; t < 3; ++t) {
-    writers.emplace_back([&, t] {
-      WriteOptions write_options;
-      for (int i = 0; !stop.load(); ++i) {
-        write_options.disable_wal = i % 5 == 0;
-        write_options.sync = i % 97 == 0;
-        const std::string key = key_of(t * 1000000 + i);
-        const std::string value = "t" + std::to_string(t) + std::string(100, 'x');
-        if (db->put(write_options, key, value).ok()) {
-          std::lock_guard<std::mutex> guard(acknowledged_mu);
-          acknowledged[key] = value;
-          taken.fetch_add(1);
-        } else {
-          refused.fetch_add(1);
-          std::this_thread::sleep_for(std::chrono::microseconds(100));
-        }
-      }
-    });
-  }
+  test::RacingWriters writers(db.get(), 3);
   for (int round = 0; round < 6; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     std::this_thread::sleep_for(milliseconds(20));
@@ -235,14 +198,13 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
     ASSERT_TRUE(wait_until_writes_are_taken(*db)) << *db->property("fsdb.background-error");
     EXPECT_GT(resumes(*db), resumes_before);
   }
-  const uint64_t taken_before = taken.load();
-  for (int wait = 0; wait < 30000 && taken.load() < taken_before + 100; ++wait) {
+  const uint64_t taken_before = writers.taken();
+  for (int wait = 0; wait < 30000 && writers.taken() < taken_before + 100; ++wait) {
     std::this_thread::sleep_for(milliseconds(1));
   }
-  EXPECT_GE(taken.load(), taken_before + 100) << "writes are taken again";
-  stop.store(true);
-  for (std::thread& w : writers) w.join();
-  EXPECT_GT(refused.load(), 0u);
+  EXPECT_GE(writers.taken(), taken_before + 100) << "writes are taken again";
+  writers.stop();
+  EXPECT_GT(writers.refused(), 0u);
   EXPECT_GE(f.listener->ends().size(), 1u);
   ASSERT_TRUE(wait_until_writes_are_taken(*db));
   f.listener->db = nullptr;
@@ -250,11 +212,7 @@ TEST(DBAutoResumeTest, WritersRacingAWalErrorLoseNothingAcknowledged) {
   db.reset();
 
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
-  std::string v;
-  for (const auto& [key, value] : acknowledged) {
-    ASSERT_TRUE(db->get(key, &v).ok()) << key;
-    ASSERT_EQ(v, value) << key;
-  }
+  writers.expect_all_present(*db);
 }
 
 // The retries stop after max_background_error_resumes attempts, reported
@@ -363,20 +321,7 @@ TEST(DBAutoResumeTest, CorruptionIsReportedAndNotRetried) {
   }
   FSDB_ASSERT_OK(db->close());
   db.reset();
-  std::string table;
-  for (const auto& entry : std::filesystem::directory_iterator(f.dir.path())) {
-    if (entry.path().extension() == ".sst") table = entry.path().string();
-  }
-  ASSERT_FALSE(table.empty());
-  {
-    std::fstream file(table, std::ios::in | std::ios::out | std::ios::binary);
-    file.seekp(100);  // inside the first data block
-    char c = 0;
-    file.read(&c, 1);
-    file.seekp(100);
-    c = static_cast<char>(c ^ 0x5a);
-    file.write(&c, 1);
-  }
+  ASSERT_FALSE(test::corrupt_a_table(f.dir.path()).empty());
   FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
   ASSERT_TRUE(db->compact_range(std::nullopt, std::nullopt).is_corruption());
   const auto errors = f.listener->wait_for_errors(1);

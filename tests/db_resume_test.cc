@@ -7,14 +7,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "fsdb/db.h"
+#include "tests/support/racing_writers.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -241,20 +239,7 @@ TEST(DBResumeTest, ResumeRefusesCorruption) {
   }
   FSDB_ASSERT_OK(db->close());
   db.reset();
-  std::string table;
-  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.path().extension() == ".sst") table = entry.path().string();
-  }
-  ASSERT_FALSE(table.empty());
-  {
-    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);  // inside the first data block
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(100);
-    c = static_cast<char>(c ^ 0x5a);
-    f.write(&c, 1);
-  }
+  ASSERT_FALSE(test::corrupt_a_table(dir.path()).empty());
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
   Status s = db->compact_range(std::nullopt, std::nullopt);
   ASSERT_TRUE(s.is_corruption()) << s.to_string();
@@ -281,36 +266,14 @@ TEST(DBResumeTest, WritersRacingFailuresAndResumesLoseNothingAcknowledged) {
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
 
-  std::mutex acknowledged_mu;
-  std::map<std::string, std::string> acknowledged;
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> refused{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < 3; ++t) {
-    writers.emplace_back([&, t] {
-      WriteOptions write_options;
-      for (int i = 0; !stop.load(); ++i) {
-        write_options.disable_wal = i % 5 == 0;
-        write_options.sync = i % 97 == 0;
-        const std::string key = key_of(t * 1000000 + i);
-        const std::string value = "t" + std::to_string(t) + std::string(100, 'x');
-        if (db->put(write_options, key, value).ok()) {
-          std::lock_guard<std::mutex> guard(acknowledged_mu);
-          acknowledged[key] = value;
-        } else {
-          refused.fetch_add(1);
-          std::this_thread::yield();
-        }
-      }
-    });
-  }
+  test::RacingWriters writers(db.get(), 3);
   int resumed = 0;
   for (int round = 0; round < 8; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     fault->fail_after(round * 7 % 11, no_space());
-    const uint64_t refused_before = refused.load();
+    const uint64_t refused_before = writers.refused();
     // Until a write is refused: the error is in place.
-    for (int wait = 0; wait < 2000 && refused.load() == refused_before; ++wait) {
+    for (int wait = 0; wait < 2000 && writers.refused() == refused_before; ++wait) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     fault->clear_faults();
@@ -320,9 +283,8 @@ TEST(DBResumeTest, WritersRacingFailuresAndResumesLoseNothingAcknowledged) {
     ++resumed;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  stop.store(true);
-  for (std::thread& w : writers) w.join();
-  EXPECT_GT(refused.load(), 0u);
+  writers.stop();
+  EXPECT_GT(writers.refused(), 0u);
   EXPECT_GE(resumes(*db), 1u);
   EXPECT_EQ(resumed, 8);
   FSDB_ASSERT_OK(db->put("last", "written"));  // writes are taken again
@@ -330,11 +292,8 @@ TEST(DBResumeTest, WritersRacingFailuresAndResumesLoseNothingAcknowledged) {
   db.reset();
 
   FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+  writers.expect_all_present(*db);
   std::string v;
-  for (const auto& [key, value] : acknowledged) {
-    ASSERT_TRUE(db->get(key, &v).ok()) << key;
-    ASSERT_EQ(v, value) << key;
-  }
   FSDB_ASSERT_OK(db->get("last", &v));
 }
 

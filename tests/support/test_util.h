@@ -30,6 +30,10 @@ class ScratchDir {
 // print it (SCOPED_TRACE) so a failure can be replayed.
 uint64_t test_seed(uint64_t fallback);
 
+// Flips one byte inside the first data block of one table file (.sst) of
+// the DB in `dir`, closed; returns the table's path, or "" when there is none.
+std::string corrupt_a_table(const std::string& dir);
+
 inline ::testing::AssertionResult is_ok(const Status& s) {
   if (s.ok()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << s.to_string();
