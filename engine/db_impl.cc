@@ -1255,6 +1255,20 @@ void DBImpl::event_loop() {
   }
 }
 
+namespace {
+const char* write_stall_name(WriteStallCondition condition) {
+  switch (condition) {
+    case WriteStallCondition::kNormal:
+      return "normal";
+    case WriteStallCondition::kDelayed:
+      return "delayed";
+    case WriteStallCondition::kStopped:
+      return "stopped";
+  }
+  return "unknown";
+}
+}  // namespace
+
 WriteStallCondition DBImpl::write_stall_condition() const {
   const size_t l0_files = versions_->current()->file_count(0);
   if (sealed_.size() >= options_.max_sealed_memtables ||
@@ -2105,14 +2119,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
   if (name == "fsdb.write-stall") {
     std::lock_guard<std::mutex> guard(mu_);
-    switch (write_stall_condition()) {
-      case WriteStallCondition::kNormal:
-        return "normal";
-      case WriteStallCondition::kDelayed:
-        return "delayed";
-      case WriteStallCondition::kStopped:
-        return "stopped";
-    }
+    return std::string(write_stall_name(write_stall_condition()));
   }
   if (name == "fsdb.background-error") {
     std::lock_guard<std::mutex> guard(mu_);
@@ -2160,10 +2167,12 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.stats") {
     std::string bg;
     size_t sealed = 0;
+    const char* stall = nullptr;
     {
       std::lock_guard<std::mutex> guard(mu_);
       bg = describe_background_error();
       sealed = sealed_.size();
+      stall = write_stall_name(write_stall_condition());
     }
     const auto load = [](const std::atomic<uint64_t>& a) {
       return a.load(std::memory_order_relaxed);
@@ -2185,7 +2194,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         " versions dropped)\n"
         "write amplification: %.2f\n"
         "delays: %" PRIu64 " (%.3f s), stalls: %" PRIu64
-        " (%.3f s)\n"
+        " (%.3f s), now %s\n"
         "block cache: %s of %s, hit rate %.1f%%, %s of memory held\n"
         "bloom filters: %" PRIu64 " checked, %" PRIu64
         " useful\n"
@@ -2207,7 +2216,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
                                   load(stats_.compaction_bytes_written)) /
                   static_cast<double>(stats_.writes.load(kUserBytes)),
         load(stats_.delays), static_cast<double>(load(stats_.delay_micros)) / 1e6,
-        load(stats_.stalls), static_cast<double>(load(stats_.stall_micros)) / 1e6,
+        load(stats_.stalls), static_cast<double>(load(stats_.stall_micros)) / 1e6, stall,
         human_bytes(cache ? cache->usage() : 0).c_str(),
         human_bytes(cache ? cache->capacity() : 0).c_str(),
         cache && cache->hits() + cache->misses() > 0
