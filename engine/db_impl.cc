@@ -943,6 +943,8 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
         stalled = true;
         stall_start = now_micros();
         stats_.stalls.fetch_add(1, std::memory_order_relaxed);
+        write_waiting_for_room_ = true;
+        bg_cv_.notify_all();  // the event thread: the write stall condition changed
       }
       bg_cv_.wait(lock);
       continue;
@@ -950,7 +952,11 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
     s = rotate_memtable(lock);
     break;
   }
-  if (stalled) stats_.stall_micros.fetch_add(now_micros() - stall_start, std::memory_order_relaxed);
+  if (stalled) {
+    stats_.stall_micros.fetch_add(now_micros() - stall_start, std::memory_order_relaxed);
+    write_waiting_for_room_ = false;
+    bg_cv_.notify_all();
+  }
   return s;
 }
 
@@ -1166,6 +1172,8 @@ void DBImpl::event_loop() {
   uint64_t resumes_before = 0;
   ErrorRecoveryInfo recovery;
   Status last_attempt;  // what this thread's last resume() returned
+  // Kept across wake-ups for other events, so that they do not put it off.
+  std::chrono::steady_clock::time_point next_retry;
   // Relaxed: stats_.resumes is written under mu_, which this thread holds
   // whenever it reads it.
   const auto resumed = [&] {
@@ -1191,7 +1199,9 @@ void DBImpl::event_loop() {
   while (true) {
     if (shutting_down_) return;
     if (const WriteStallCondition now = write_stall_condition(); now != stall) {
-      const WriteStallInfo info{now, stall, versions_->current()->file_count(0), sealed_.size()};
+      // Relaxed: see write_stall_condition(); the same value under mu_.
+      const WriteStallInfo info{now, stall, level0_files_.load(std::memory_order_relaxed),
+                                sealed_.size()};
       stall = now;
       call_listener([&](EventListener& l) { l.on_write_stall_changed(info); });
       continue;
@@ -1209,6 +1219,7 @@ void DBImpl::event_loop() {
           resumes_before = stats_.resumes.load(std::memory_order_relaxed);  // relaxed: see above
           recovery = ErrorRecoveryInfo{bg_error_, Status::OK(), 0};
           last_attempt = Status::OK();
+          next_retry = std::chrono::steady_clock::now() + interval;
         }
         // Refused writes stop saying that the DB retries before the listener
         // hears that it does not.
@@ -1238,7 +1249,7 @@ void DBImpl::event_loop() {
       bg_cv_.wait(lock, event);
       continue;
     }
-    if (bg_cv_.wait_for(lock, interval, event)) continue;
+    if (bg_cv_.wait_until(lock, next_retry, event)) continue;
     // An application's resume() may have cleared it while this thread slept.
     if (bg_error_.ok()) continue;
     ++recovery.attempts;
@@ -1252,6 +1263,7 @@ void DBImpl::event_loop() {
       last_attempt = Status::IOError(dbname_ + ": resume() threw an exception");
     }
     lock.lock();
+    next_retry = std::chrono::steady_clock::now() + interval;
   }
 }
 
@@ -1270,11 +1282,9 @@ const char* write_stall_name(WriteStallCondition condition) {
 }  // namespace
 
 WriteStallCondition DBImpl::write_stall_condition() const {
-  const size_t l0_files = versions_->current()->file_count(0);
-  if (sealed_.size() >= options_.max_sealed_memtables ||
-      l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger)) {
-    return WriteStallCondition::kStopped;
-  }
+  if (write_waiting_for_room_) return WriteStallCondition::kStopped;
+  // Relaxed: set under mu_ (install_read_view()), which the caller holds.
+  const size_t l0_files = level0_files_.load(std::memory_order_relaxed);
   if (l0_files >= static_cast<size_t>(options_.l0_slowdown_writes_trigger)) {
     return WriteStallCondition::kDelayed;
   }

@@ -229,8 +229,8 @@ class DBImpl final : public DB {
   // background_error_resume_interval_ms, at most max_background_error_resumes
   // times per recovery; reports changes of the write stall condition.
   void event_loop();
-  // REQUIRES: mu_ held. What make_room_for_write() would do about a write
-  // that needs room now.
+  // REQUIRES: mu_ held. Whether a write waits for room, or level 0 is at the
+  // slowdown trigger (see WriteStallCondition).
   WriteStallCondition write_stall_condition() const;
   // REQUIRES: mu_ held. The compaction the background thread should run next.
   std::optional<Compaction> pick_background_compaction();
@@ -328,7 +328,10 @@ class DBImpl final : public DB {
   // Guarded by mu_: the error a resume() cleared while it still holds writes
   // (flushing the memtables that waited); OK otherwise.
   Status resuming_from_;
-  bool shutting_down_ = false;          // guarded by mu_
+  bool shutting_down_ = false;  // guarded by mu_
+  // Guarded by mu_: a write group's leader waits in make_room_for_write()
+  // for a flush or a compaction (the write stall condition kStopped).
+  bool write_waiting_for_room_ = false;
   bool flush_running_ = false;          // guarded by mu_
   std::set<uint64_t> pending_outputs_;  // guarded by mu_: tables being written
   // Guarded by mu_: tables whose MANIFEST edit failed, which the MANIFEST may

@@ -105,15 +105,19 @@ struct ErrorRecoveryInfo {
   uint64_t attempts = 0;
 };
 
-// Whether writes are held back (the RocksDB conditions).
+// Whether writes are held back (RocksDB's write stall conditions).
 enum class WriteStallCondition : uint8_t {
   kNormal,
-  // Level 0 holds l0_slowdown_writes_trigger files or more: each write group
-  // waits 1 ms, so that compaction keeps up.
+  // Level 0 holds l0_slowdown_writes_trigger files or more: below
+  // l0_stop_writes_trigger each write group waits 1 ms, so that compaction
+  // keeps up; from it on, a write that needs a new memtable waits (kStopped
+  // while it does).
   kDelayed,
+  // A write waits for room: the active memtable is full and
   // max_sealed_memtables memtables wait for flush, or level 0 holds
-  // l0_stop_writes_trigger files: a write that fills the active memtable
-  // waits until a flush or a compaction makes room (it never fails for it).
+  // l0_stop_writes_trigger files. It goes on once a flush or a compaction
+  // makes room; it never fails for it. (A background error, which refuses
+  // writes, is reported by on_background_error instead.)
   kStopped,
 };
 struct WriteStallInfo {
@@ -148,7 +152,8 @@ class EventListener {
   virtual void on_error_recovery_end(const ErrorRecoveryInfo& /*info*/) {}
   // When the write stall condition changes, from the DB's event thread. A
   // change that lasts less than the thread takes to look may go unreported
-  // (the next report then says where it went).
+  // (the next report then says where it went), and so may the last changes
+  // of a closing DB.
   virtual void on_write_stall_changed(const WriteStallInfo& /*info*/) {}
 };
 
@@ -158,7 +163,7 @@ struct Options {
   size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable (<= 2 GiB)
   size_t memtable_max_entries = 0;   // 0 = no count threshold
   size_t memtable_shards = 0;        // 0 = hardware threads
-  size_t max_sealed_memtables = 2;   // more than this waiting for flush: writers wait
+  size_t max_sealed_memtables = 2;   // this many waiting for flush: a full memtable waits
   Compression compression = Compression::kZstd;
   int zstd_level = 3;
   // Each table shares one zstd dictionary of at most this many bytes among its
