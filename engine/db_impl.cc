@@ -1188,9 +1188,10 @@ void DBImpl::event_loop() {
     const ErrorRecoveryInfo info = recovery;
     call_listener([&](EventListener& l) { l.on_error_recovery_end(info); });
   };
-  // What wakes the thread early: close(), a new error, a resume() that took
-  // writes again, an error that needs a reopen (bg_cv_ is notified for each).
   WriteStallCondition stall = WriteStallCondition::kNormal;  // as last reported
+  // What wakes the thread early: close(), a new error, a resume() that took
+  // writes again, an error that needs a reopen, a change of the write stall
+  // condition (bg_cv_ is notified for each).
   const auto event = [&] {
     return shutting_down_ || bg_error_count_ != reported ||
            (recovering && (resumed() || (!bg_error_.ok() && !bg_error_resumable_))) ||

@@ -19,7 +19,9 @@
 // is no longer needed; then it deletes that WAL and drops the memtable. A
 // second thread runs leveled compactions (engine/compaction.h). Writers slow
 // down (1 ms per write group) once level 0 holds l0_slowdown_writes_trigger
-// files and wait once it holds l0_stop_writes_trigger.
+// files and wait once it holds l0_stop_writes_trigger. A third, the event
+// thread, reports background errors and write stalls to the listener and
+// retries resume() after an error it can clear.
 //
 // Locking: mu_ guards the memtable switch, the sealed queue, background state
 // and snapshots; it is never held across a WAL append or a table build. Lock
