@@ -321,8 +321,8 @@ class DBImpl final : public DB {
   bool bg_error_resumable_ = false;  // guarded by mu_: resume() may clear bg_error_
   bool bg_error_in_log_ = false;     // guarded by mu_: resume() must start a new WAL
   // Guarded by mu_: errors that stopped writes (bg_error_ set while it was
-  // OK), so that the event thread sees each one, however soon it follows
-  // a resume().
+  // OK, or a resumable one replaced by one only a reopen clears), so that
+  // the event thread sees each one, however soon it follows a resume().
   uint64_t bg_error_count_ = 0;
   // Guarded by mu_: the event thread tried resume() as often as it may
   // for the current error.

@@ -117,7 +117,8 @@ class DB {
   // reopening recovers from those. Writes wait while resume() runs; reads go on.
   // The DB also calls it itself, from a thread of its own, after an error it
   // can clear (Options::max_background_error_resumes); the listener hears of
-  // each error and of the end of the retries (EventListener).
+  // the errors that stop writes and of the end of each recovery
+  // (EventListener).
   virtual Status resume() = 0;
 
   // Conveniences with default options.

@@ -87,7 +87,8 @@ struct BackgroundErrorInfo {
   Status status;
   // resume() can clear it once its cause is gone (an I/O error or a full disk
   // in a flush, a compaction or the WAL). Not corruption, nor a write that
-  // failed inside the memtable: those need a reopen.
+  // failed inside the memtable, was abandoned by an exception or ran out of
+  // memory: those need a reopen.
   bool resumable = false;
   // The DB retries resume() itself (Options::max_background_error_resumes).
   bool retried_automatically = false;
@@ -113,11 +114,11 @@ enum class WriteStallCondition : uint8_t {
   // keeps up; from it on, a write that needs a new memtable waits (kStopped
   // while it does).
   kDelayed,
-  // A write waits for room: the active memtable is full and
-  // max_sealed_memtables memtables wait for flush, or level 0 holds
-  // l0_stop_writes_trigger files. It goes on once a flush or a compaction
-  // makes room; it never fails for it. (A background error, which refuses
-  // writes, is reported by on_background_error instead.)
+  // A write waits for room: it needs a new memtable (the active one is
+  // full, or flush() asks for a switch) while max_sealed_memtables memtables
+  // wait for flush or level 0 holds l0_stop_writes_trigger files. It goes on
+  // once a flush or a compaction makes room; it never fails for it. (A background error, which
+  // refuses writes, is reported by on_background_error instead.)
   kStopped,
 };
 struct WriteStallInfo {
@@ -140,9 +141,10 @@ class EventListener {
   virtual void on_flush_completed(const FlushInfo& /*info*/) {}
   virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
   // When an error stops writes, from the DB's event thread: the first
-  // one, and each one met after a resume() cleared the one before (the
-  // flush it let run failed again, say). An error a resume() cleared before
-  // the thread got to it is not reported.
+  // one, each one met after a resume() cleared the one before (the flush it
+  // let run failed again, say), and one that needs a reopen met while a
+  // resumable one stands (it replaces it and ends the recovery). An error a
+  // resume() cleared before the thread got to it is not reported.
   virtual void on_background_error(const BackgroundErrorInfo& /*info*/) {}
   // When a recovery begun by a resumable error reported above ends: a
   // resume() (the DB's own or the application's) took writes again, or the
@@ -221,8 +223,10 @@ struct Options {
   // unaffected. One thread per DB.
   bool scan_readahead = true;
   int l0_compaction_trigger = 4;
-  int l0_slowdown_writes_trigger = 8;  // each write waits 1 ms from here on
-  int l0_stop_writes_trigger = 12;     // writes wait for compaction from here on
+  // Each write group waits 1 ms from here up to the stop trigger.
+  int l0_slowdown_writes_trigger = 8;
+  // From here a write that needs a new memtable waits for compaction.
+  int l0_stop_writes_trigger = 12;
   size_t level1_bytes = 256 << 20;     // level n+1 targets 10x level n
   size_t target_file_bytes = 8 << 20;  // compaction outputs: 0.5x-2x (docs/architecture.md)
   int max_background_compactions = 1;  // compaction threads (flushes have their own)
