@@ -1283,9 +1283,16 @@ const char* write_stall_name(WriteStallCondition condition) {
 }  // namespace
 
 WriteStallCondition DBImpl::write_stall_condition() const {
-  if (write_waiting_for_room_) return WriteStallCondition::kStopped;
   // Relaxed: set under mu_ (install_read_view()), which the caller holds.
   const size_t l0_files = level0_files_.load(std::memory_order_relaxed);
+  // Only while the cause still holds: once a flush or compaction has made
+  // room, the waiting writer goes on as soon as it has the mutex back, and a
+  // report taken in between would name a stop with nothing behind it.
+  if (write_waiting_for_room_ &&
+      (sealed_.size() >= options_.max_sealed_memtables ||
+       l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger))) {
+    return WriteStallCondition::kStopped;
+  }
   if (l0_files >= static_cast<size_t>(options_.l0_slowdown_writes_trigger)) {
     return WriteStallCondition::kDelayed;
   }

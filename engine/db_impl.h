@@ -231,8 +231,8 @@ class DBImpl final : public DB {
   // background_error_resume_interval_ms, at most max_background_error_resumes
   // times per recovery; reports changes of the write stall condition.
   void event_loop();
-  // REQUIRES: mu_ held. Whether a write waits for room, or level 0 is at the
-  // slowdown trigger (see WriteStallCondition).
+  // REQUIRES: mu_ held. Whether a write waits for room that is still
+  // missing, or level 0 is at the slowdown trigger (see WriteStallCondition).
   WriteStallCondition write_stall_condition() const;
   // REQUIRES: mu_ held. The compaction the background thread should run next.
   std::optional<Compaction> pick_background_compaction();
