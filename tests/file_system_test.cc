@@ -1,7 +1,9 @@
 // util/posix_file_system.cc: the posix FileSystem, through the public seam.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -440,27 +442,28 @@ TEST_F(PosixFileSystemTest, MappedFileThatCannotGrowReturnsAnError) {
   EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "see the exit codes in the child";
 }
 
-// Raising a file's size past RLIMIT_FSIZE raises SIGXFSZ, which ends the
-// process. The helper that grows the file ahead of the data must stop short
-// of the limit, and an append that would pass it must fail with an error,
-// with the signal left at its default action.
-TEST_F(PosixFileSystemTest, MappedFileStopsAtTheFileSizeLimitWithoutASignal) {
-  const std::string path = dir_.file("rlimit");
+// In a child process whose file size limit (RLIMIT_FSIZE) is `limit`, with
+// SIGXFSZ at its default action (which ends the process): appends to a
+// mapped file at `path` until one is refused. The helper that grows the file
+// ahead of the data must stop short of the limit, and so must every block
+// reservation; the append that would pass it fails with an error.
+void expect_mapped_file_stops_at_the_limit(FileSystem& fs, const std::string& path,
+                                           uint64_t limit) {
   pid_t child = ::fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    struct rlimit limit {};
-    limit.rlim_cur = limit.rlim_max = 3 << 20;
-    if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(10);
+    struct rlimit rlimit {};
+    rlimit.rlim_cur = rlimit.rlim_max = limit;
+    if (::setrlimit(RLIMIT_FSIZE, &rlimit) != 0) ::_exit(10);
     WritableFileOptions options;
     options.use_mmap = true;
     std::unique_ptr<WritableFile> f;
-    if (!fs_->new_writable_file(path, options, &f).ok()) ::_exit(11);
+    if (!fs.new_writable_file(path, options, &f).ok()) ::_exit(11);
     if (!f->appends_are_memory_copies()) ::_exit(0);  // write(2): not this test's subject
     const std::string piece(1000, 'p');
     Status s;
     uint64_t appended = 0;
-    for (int i = 0; i < 4000 && s.ok(); ++i) {
+    for (uint64_t i = 0; i < limit / piece.size() + 100 && s.ok(); ++i) {
       s = f->append(piece);
       if (s.ok()) appended += piece.size();
       // Give the helper time to run ahead (and past the limit, if it would).
@@ -469,10 +472,10 @@ TEST_F(PosixFileSystemTest, MappedFileStopsAtTheFileSizeLimitWithoutASignal) {
     if (s.ok()) ::_exit(12);                                         // never refused
     if (s.to_string().find(path) == std::string::npos) ::_exit(13);  // the file is not named
     if (s.to_string().find("RLIMIT_FSIZE") == std::string::npos) ::_exit(14);
-    if (appended + (64 << 10) < (3u << 20)) ::_exit(15);  // refused far before the limit
+    if (appended + (64 << 10) < limit) ::_exit(15);  // refused far before the limit
     (void)f->close();  // returns the same error: the file took no more data
     uint64_t on_disk = 0;
-    if (!fs_->get_file_size(path, &on_disk).ok() || on_disk != appended) ::_exit(16);
+    if (!fs.get_file_size(path, &on_disk).ok() || on_disk != appended) ::_exit(16);
     ::_exit(0);
   }
   int wstatus = 0;
@@ -480,6 +483,31 @@ TEST_F(PosixFileSystemTest, MappedFileStopsAtTheFileSizeLimitWithoutASignal) {
   ASSERT_TRUE(WIFEXITED(wstatus)) << "killed by signal " << WTERMSIG(wstatus) << " (SIGXFSZ is "
                                   << SIGXFSZ << ")";
   EXPECT_EQ(WEXITSTATUS(wstatus), 0) << "see the exit codes in the child";
+}
+
+// Raising a file's size past RLIMIT_FSIZE raises SIGXFSZ.
+TEST_F(PosixFileSystemTest, MappedFileStopsAtTheFileSizeLimitWithoutASignal) {
+  expect_mapped_file_stops_at_the_limit(*fs_, dir_.file("rlimit"), 3 << 20);
+}
+
+// tmpfs checks the limit even for a reservation that keeps the file's size
+// (fallocate with FALLOC_FL_KEEP_SIZE), and raises SIGXFSZ past it: the
+// reservations made at open and ahead of the data must stop at the limit
+// too, whether or not it is a whole number of reservation steps.
+TEST_F(PosixFileSystemTest, MappedFileOnTmpfsReservesNothingPastTheFileSizeLimit) {
+  struct statfs info {};
+  if (::statfs("/dev/shm", &info) != 0 || info.f_type != TMPFS_MAGIC) {
+    GTEST_SKIP() << "no tmpfs at /dev/shm";
+  }
+  char dir[] = "/dev/shm/fsdb-rlimit-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  for (const uint64_t limit : {uint64_t{512} << 10, (uint64_t{3} << 20) + (512 << 10)}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    const std::string path = std::string(dir) + "/log";
+    expect_mapped_file_stops_at_the_limit(*fs_, path, limit);
+    ::unlink(path.c_str());
+  }
+  ::rmdir(dir);
 }
 
 // The same for a file written with write(2) (tables, the MANIFEST, a log

@@ -58,7 +58,12 @@ class PosixMmapWritableFile final : public WritableFile {
  public:
   static std::unique_ptr<WritableFile> open(const std::string& path, int fd) {
     if (!reservation_covers_write_faults(fd)) return nullptr;
-    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(Limits::kReserveBytes)) != 0) {
+    // tmpfs checks RLIMIT_FSIZE even for a reservation that keeps the size,
+    // and raises SIGXFSZ past it: no reservation goes past the limit.
+    const uint64_t size_limit = file_size_limit();
+    const uint64_t reserve = std::min(Limits::kReserveBytes, size_limit);
+    if (reserve == 0) return nullptr;  // under one size step: write(2) refuses what passes it
+    if (::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(reserve)) != 0) {
       return nullptr;
     }
     void* base = ::mmap(nullptr, Limits::kWindowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -67,7 +72,7 @@ class PosixMmapWritableFile final : public WritableFile {
       return nullptr;
     }
     std::unique_ptr<PosixMmapWritableFile> file(
-        new PosixMmapWritableFile(path, fd, static_cast<char*>(base), file_size_limit()));
+        new PosixMmapWritableFile(path, fd, static_cast<char*>(base), size_limit, reserve));
     file->start_helper();
     return file;
   }
@@ -160,13 +165,14 @@ class PosixMmapWritableFile final : public WritableFile {
   const std::string& path() const override { return path_; }
 
  private:
-  PosixMmapWritableFile(std::string path, int fd, char* base, uint64_t size_limit)
+  PosixMmapWritableFile(std::string path, int fd, char* base, uint64_t size_limit,
+                        uint64_t reserved)
       : path_(std::move(path)),
         fd_(fd),
         size_limit_(size_limit),
         base_(base),
         window_(Limits::kWindowBytes),
-        reserved_(Limits::kReserveBytes) {}
+        reserved_(reserved) {}
 
   // At open rather than at the first append, which runs under the engine's
   // sequence lock: creating a thread is a few tens of microseconds.
@@ -236,7 +242,8 @@ class PosixMmapWritableFile final : public WritableFile {
                              std::to_string(size_limit_) + " bytes");
     }
     if (bytes > reserved_) {
-      const uint64_t want = round_up(bytes, Limits::kReserveBytes);
+      // Not past the limit (see open()); still at least `bytes`, checked above.
+      const uint64_t want = std::min(round_up(bytes, Limits::kReserveBytes), size_limit_);
       if (::fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(reserved_),
                       static_cast<off_t>(want - reserved_)) != 0) {
         return io_error(path_, "fallocate at offset " + std::to_string(reserved_), errno);
