@@ -519,7 +519,24 @@ class ThreadBatchUse {
   ThreadBatchUse& operator=(const ThreadBatchUse&) = delete;
 };
 
+namespace {
+Status entry_too_large(const char* operation, size_t key_bytes, size_t value_bytes) {
+  return Status::InvalidArgument(
+      std::string(operation) + ": a key of " + std::to_string(key_bytes) +
+      " bytes and a value of " + std::to_string(value_bytes) + " bytes pass the " +
+      std::to_string(WriteBatch::kMaxEntryBytes) + " bytes one write may hold");
+}
+
+bool entry_fits(size_t key_bytes, size_t value_bytes) {
+  return key_bytes <= WriteBatch::kMaxEntryBytes &&
+         value_bytes <= WriteBatch::kMaxEntryBytes - key_bytes;
+}
+}  // namespace
+
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  // Before the batch copies them.
+  if (!entry_fits(key.size(), value.size()))
+    return entry_too_large("put", key.size(), value.size());
   if (thread_batch.in_use) {
     WriteBatch batch;
     batch.put(key, value);
@@ -532,6 +549,7 @@ Status DBImpl::put(const WriteOptions& options, std::string_view key, std::strin
 }
 
 Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
+  if (!entry_fits(key.size(), 0)) return entry_too_large("remove", key.size(), 0);
   if (thread_batch.in_use) {
     WriteBatch batch;
     batch.remove(key);
@@ -546,6 +564,19 @@ Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
 Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
   if (batch == nullptr) return Status::InvalidArgument("write: batch is null");
   if (batch->count() == 0) return Status::OK();
+  // No entry can pass the limit unless the whole batch does.
+  if (batch->approximate_size() > WriteBatch::kMaxEntryBytes) {
+    Status too_large;
+    SequenceNumber base = 0;
+    Status s = wal::for_each_write_batch_entry(
+        batch->rep().encoded(), &base, [&](const wal::WriteBatchEntry& e) {
+          if (too_large.ok() && !entry_fits(e.key.size(), e.value.size())) {
+            too_large = entry_too_large("write", e.key.size(), e.value.size());
+          }
+        });
+    if (!s.ok()) return s;
+    if (!too_large.ok()) return too_large;
+  }
   Writer w;
   w.batch = batch;
   w.disable_wal = options.disable_wal;

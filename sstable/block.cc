@@ -184,7 +184,8 @@ void BlockIterator::seek_from_restart(uint32_t index, std::string_view target) {
   const char* base = block_->contents_.data();
   const uint32_t end =
       index + 1 < block_->num_restarts_ ? block_->restart_point(index + 1) : block_->data_end_;
-  for (uint32_t at = next_offset_; at < end; at += 64) __builtin_prefetch(base + at);
+  // size_t: a block may end within 64 bytes of 2^32.
+  for (size_t at = next_offset_; at < end; at += 64) __builtin_prefetch(base + at);
   while (parse_next_entry()) {
     if (key_size_ < kInternalKeyTrailerBytes) return corrupt("key shorter than its trailer");
     if (compare_encoded_internal_keys(key(), target) >= 0) return;

@@ -146,9 +146,16 @@ Status TableBuilder::add(std::string_view user_key, SequenceNumber sequence, Val
   if (!status_.ok()) return status_;
   if (done_) return Status::InvalidArgument(path_ + ": add after the build ended");
   if (sequence > kMaxSequenceNumber) return Status::InvalidArgument("sequence out of range");
-  // Entry headers hold 32-bit lengths.
-  if (user_key.size() > UINT32_MAX - kInternalKeyTrailerBytes || value.size() > UINT32_MAX) {
-    return Status::InvalidArgument(path_ + ": key or value too large for a table entry");
+  // Entry headers hold 32-bit lengths, and so does a block's size: the open
+  // block with this entry (a header of at most 15 bytes) and a restart array
+  // of at most one more point must stay readable (Block::init).
+  if (user_key.size() > UINT32_MAX - kInternalKeyTrailerBytes || value.size() > UINT32_MAX ||
+      uint64_t{data_block_.size_estimate()} + user_key.size() + kInternalKeyTrailerBytes +
+              value.size() + 64 >
+          UINT32_MAX) {
+    return Status::InvalidArgument(path_ + ": a key of " + std::to_string(user_key.size()) +
+                                   " bytes and a value of " + std::to_string(value.size()) +
+                                   " bytes are too large for a table block");
   }
   key_.clear();
   append_internal_key(&key_, user_key, sequence, kind);

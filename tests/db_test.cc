@@ -15,6 +15,7 @@
 #include "sstable/table_reader.h"
 #include "tests/support/log_bytes.h"
 #include "tests/support/test_util.h"
+#include "tests/support/unbacked_bytes.h"
 #include "wal/log_reader.h"
 #include "wal/write_batch_encoding.h"
 
@@ -96,6 +97,37 @@ class DBTest : public ::testing::Test {
   test::ScratchDir dir_;
   std::unique_ptr<DB> db_;
 };
+
+// A key and value that together pass WriteBatch::kMaxEntryBytes would make a
+// table block too large to read back: the write is refused before it is
+// logged (so a reopen has nothing to replay), and the DB takes writes after.
+TEST_F(DBTest, AWriteTooLargeForATableIsRefusedBeforeItIsLogged) {
+  open();
+  const test::UnbackedBytes huge(WriteBatch::kMaxEntryBytes + 1);
+  ASSERT_TRUE(huge.ok());
+  const std::string_view just_over = huge.view().substr(0, WriteBatch::kMaxEntryBytes);
+  Status s = db_->put("k", just_over);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("put: a key of 1 bytes and a value of " +
+                               std::to_string(WriteBatch::kMaxEntryBytes) + " bytes pass the"),
+            std::string::npos)
+      << s.to_string();
+  s = db_->put(huge.view(), "");
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  s = db_->remove(huge.view());
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("remove:"), std::string::npos) << s.to_string();
+  FSDB_ASSERT_OK(db_->put("a", "1"));
+  reopen();
+  auto it = db_->new_iterator(ReadOptions());
+  int entries = 0;
+  for (it->seek_to_first(); it->valid(); it->next()) ++entries;
+  FSDB_ASSERT_OK(it->status());
+  EXPECT_EQ(entries, 1);
+  std::string value;
+  FSDB_ASSERT_OK(db_->get("a", &value));
+  EXPECT_EQ(value, "1");
+}
 
 TEST_F(DBTest, PutGetRemoveOverwrite) {
   open();

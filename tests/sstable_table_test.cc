@@ -15,6 +15,7 @@
 #include "sstable/table_builder.h"
 #include "sstable/table_reader.h"
 #include "tests/support/test_util.h"
+#include "tests/support/unbacked_bytes.h"
 #include "tests/support/zstd_frames.h"
 #include "util/background_thread.h"
 #include "util/internal_key.h"
@@ -455,6 +456,35 @@ TEST(TableBuilderTest, RejectsOutOfOrderEntriesAndRemovesAbandonedFiles) {
   builder->abandon();
   EXPECT_FALSE(fs->file_exists(path));
   EXPECT_FALSE(builder->finish().ok());
+}
+
+// A block's size is stored in 32 bits: an entry that would make its block
+// too large for that is refused, naming the file, rather than written into a
+// table that no read could open. Nothing of it is copied first.
+TEST(TableBuilderTest, RefusesAnEntryItsBlockCouldNotHold) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  const std::string path = dir.file("000003.sst");
+  std::unique_ptr<TableBuilder> builder;
+  FSDB_ASSERT_OK(TableBuilder::open(*fs, path, TableOptions(), &builder));
+  FSDB_ASSERT_OK(builder->add("a", 1, ValueKind::kValue, "1"));
+  // Each length fits in 32 bits; the block with both would not.
+  const test::UnbackedBytes value(UINT32_MAX - 40);
+  ASSERT_TRUE(value.ok());
+  const Status s = builder->add("b", 1, ValueKind::kValue, value.view());
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find(path), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("too large for a table block"), std::string::npos) << s.to_string();
+  // The builder goes on.
+  FSDB_ASSERT_OK(builder->add("c", 1, ValueKind::kValue, "3"));
+  FSDB_ASSERT_OK(builder->finish());
+  std::unique_ptr<TableReader> reader;
+  FSDB_ASSERT_OK(TableReader::open(*fs, path, 3, TableOptions(), &reader));
+  for (const auto& [key, expected] : {std::pair{"a", true}, {"b", false}, {"c", true}}) {
+    TableGetResult result;
+    FSDB_ASSERT_OK(reader->get(key, 1, &result));
+    EXPECT_EQ(result.found, expected) << key;
+  }
 }
 
 // Forwards to the posix file system and records what happens to writable files.

@@ -59,6 +59,9 @@ class DB {
   DB& operator=(const DB&) = delete;
   virtual ~DB() = default;  // flushes nothing, loses nothing that was acknowledged
 
+  // A key and value larger than WriteBatch::kMaxEntryBytes together are
+  // refused with InvalidArgument (in a batch: the whole batch), before
+  // anything is logged.
   virtual Status put(const WriteOptions& options, std::string_view key, std::string_view value) = 0;
   virtual Status remove(const WriteOptions& options, std::string_view key) = 0;
   virtual Status write(const WriteOptions& options, WriteBatch* batch) = 0;

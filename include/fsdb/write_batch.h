@@ -20,6 +20,12 @@ class WriteBatchBuilder;
 
 class WriteBatch {
  public:
+  // The most bytes one write's key and value may take together: a table
+  // stores each block's size in 32 bits, and a block must hold the entry.
+  // DB::put, DB::remove and DB::write refuse a larger one with
+  // InvalidArgument, before anything is logged.
+  static constexpr size_t kMaxEntryBytes = size_t{3} << 30;
+
   WriteBatch();
   ~WriteBatch();
   WriteBatch(const WriteBatch& other);
