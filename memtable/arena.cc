@@ -96,11 +96,14 @@ ArenaShard& ShardedArena::lookup_or_claim() {
   return shared_;
 }
 
-uint32_t ShardedArena::register_block(char* block) {
-  const uint32_t number = next_block_.fetch_add(1, std::memory_order_relaxed);
-  if (number > max_block_number_) throw std::bad_alloc();
-  // Relaxed: published by the links to the nodes built in the block (node_at()).
-  bases_[number].store(block, std::memory_order_relaxed);
+uint32_t ShardedArena::take_block_number() {
+  // Relaxed: the numbers only have to be distinct; a CAS rather than a
+  // fetch_add so that refusals past the cap leave the counter alone (it
+  // cannot wrap around to entry 0, however many writes are refused).
+  uint32_t number = next_block_.load(std::memory_order_relaxed);
+  do {
+    if (number > max_block_number_) throw std::bad_alloc();
+  } while (!next_block_.compare_exchange_weak(number, number + 1, std::memory_order_relaxed));
   return number;
 }
 
@@ -113,13 +116,19 @@ ShardedArena::Allocation ShardedArena::allocate_slow(ArenaShard& shard, size_t b
     // that the tail of the current block is not thrown away for it.
     const bool dedicated = bytes > shard.next_block_bytes_ / 4;
     const size_t block_bytes = dedicated ? bytes : shard.next_block_bytes_;
-    char* block = allocate_block(block_bytes);
-    shard.blocks_.emplace_back(block, ArenaShard::FreeBlock{block_bytes});
+    // The number first: once they have run out, a refused allocation takes
+    // no memory at all. (A number taken for a block the system then refuses
+    // is lost; the system running out is the rarer end.)
+    const uint32_t number = take_block_number();
+    std::unique_ptr<char, ArenaShard::FreeBlock> owned(allocate_block(block_bytes),
+                                                       ArenaShard::FreeBlock{block_bytes});
+    char* block = owned.get();
+    shard.blocks_.push_back(std::move(owned));
     // Relaxed: statistics only.
     shard.reserved_.store(shard.reserved_.load(std::memory_order_relaxed) + block_bytes,
                           std::memory_order_relaxed);
-    const uint32_t number =
-        register_block(block);  // the block is freed with the shard if this throws
+    // Relaxed: published by the links to the nodes built in the block (node_at()).
+    bases_[number].store(block, std::memory_order_relaxed);
     // Either way the blocks to come grow: block numbers are a bounded resource
     // (kMaxBlockNumber), so many big nodes must not each take one while the
     // block size stays small.

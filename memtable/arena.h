@@ -157,7 +157,10 @@ class ShardedArena {
   // The reference of `p`, which lies in the first kMaxBlockBytes of the block
   // of `a` (a node's start always does, even in a larger dedicated block).
   NodeRef ref_of(const Allocation& a, const char* p) const {
-    // Relaxed: the allocating thread stored the base itself.
+    // Relaxed: the base was stored under the shard's ownership before the
+    // block's first allocation: by this thread (its own shard) or by an
+    // earlier holder of the shared shard's mutex, whose lock this thread's
+    // allocation from the block acquired.
     const char* base = bases_[a.block].load(std::memory_order_relaxed);
     return (a.block << kOffsetBits) | static_cast<NodeRef>(static_cast<size_t>(p - base) >> 2);
   }
@@ -223,8 +226,8 @@ class ShardedArena {
     }
   }
   ArenaShard& lookup_or_claim();
-  // Numbers a new block; throws std::bad_alloc past kMaxBlockNumber.
-  uint32_t register_block(char* block);
+  // A number for a new block; throws std::bad_alloc past max_block_number_.
+  uint32_t take_block_number();
 
   const uint64_t id_;  // unique over the process lifetime: keys the per-thread shard cache
   const size_t first_block_bytes_;
@@ -235,7 +238,7 @@ class ShardedArena {
   // before any node in the block exists.
   std::unique_ptr<std::atomic<char*>[]> bases_;
   const uint32_t max_block_number_;
-  // Relaxed: a fetch_add only has to hand out distinct numbers.
+  // Relaxed: only has to hand out distinct numbers (take_block_number()).
   std::atomic<uint32_t> next_block_{1};
 };
 

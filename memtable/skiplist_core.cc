@@ -104,10 +104,10 @@ struct SkipListCore::Splice {
   NodeRef next_ref[kMaxHeight + 1];
 };
 
-SkipListCore::SkipListCore(const SkipListOptions& options)
+SkipListCore::SkipListCore(const SkipListOptions& options, uint32_t max_arena_blocks)
     : max_memory_bytes_(options.max_memory_bytes),
       max_entries_(options.max_entries),
-      arena_(options.arena_block_bytes, options.shards) {
+      arena_(options.arena_block_bytes, options.shards, max_arena_blocks) {
   // The head is not an entry: it lives outside the arena so that an empty list
   // uses no arena memory. It has the full tower and an empty key it never
   // compares with.
@@ -220,6 +220,12 @@ void SkipListCore::release_admission(size_t /*node_bytes*/) {
   if (max_entries_ != 0) admitted_entries_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void SkipListCore::cancel_admission(size_t bytes) {
+  // Relaxed: see admit().
+  if (max_entries_ != 0) admitted_entries_.fetch_sub(1, std::memory_order_relaxed);
+  if (max_memory_bytes_ != 0) admitted_bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
 WriteOutcome SkipListCore::write(WriteMode mode, std::string_view key, std::string_view value,
                                  ValueKind kind, SequenceNumber seq) {
   ArenaShard& shard = arena_.shard_for_this_thread();
@@ -316,7 +322,8 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
 
   const size_t entry_bytes = node_bytes + (value_elsewhere ? rounded(value.size()) : 0);
   bool reached_limit = false;
-  if ((max_entries_ != 0 || max_memory_bytes_ != 0) && !admit(entry_bytes, &reached_limit)) {
+  const bool limited = max_entries_ != 0 || max_memory_bytes_ != 0;
+  if (limited && !admit(entry_bytes, &reached_limit)) {
     // Release: a thread that sees the flag through is_sealed() (acquire) also
     // sees the counters that made us set it.
     sealed_.store(true, std::memory_order_release);
@@ -324,11 +331,20 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
   }
 
   char* value_bytes = nullptr;
-  if (value_elsewhere) {
-    value_bytes = arena_.allocate(shard, value.size(), ShardedArena::kShortRegion).memory;
-    std::memcpy(value_bytes, value.data(), value.size());
+  ShardedArena::Allocation allocation{};
+  try {
+    if (value_elsewhere) {
+      value_bytes = arena_.allocate(shard, value.size(), ShardedArena::kShortRegion).memory;
+      std::memcpy(value_bytes, value.data(), value.size());
+    }
+    allocation = arena_.allocate(shard, node_bytes, node_region);
+  } catch (const std::bad_alloc&) {
+    // Refused without sealing (the caller answers kOutOfMemory): the limits
+    // must not keep room for an entry that is not there. A value already
+    // copied stays counted, as the arena keeps its bytes.
+    if (limited) cancel_admission(value_bytes == nullptr ? entry_bytes : node_bytes);
+    throw;
   }
-  const ShardedArena::Allocation allocation = arena_.allocate(shard, node_bytes, node_region);
   Node* node = Node::construct(allocation.memory, height, key, value, search_packed, value_bytes);
   const NodeRef node_ref = arena_.ref_of(allocation, reinterpret_cast<const char*>(node));
 
@@ -341,12 +357,17 @@ WriteOutcome SkipListCore::write_inside(ArenaShard& shard, WriteMode mode, std::
       // guarantees by coherence; seq_cst also orders it after the shard's
       // announcement and with the snapshots' loads (stable_sequence()).
       const uint64_t s = last_seed_sequence_.fetch_add(1, std::memory_order_seq_cst) + 1;
-      // Relaxed: a snapshot that reads this value only compares it with its
-      // own sequence; one that must wait for the commit waits for the release
-      // store of settle_seed_sequence(). On a retry the shard shows the
-      // abandoned, older sequence until this store: a snapshot that sees that
-      // one waits, as it would have to for this one.
-      if (shard.exclusive()) shard.seed_sequence.store(s, std::memory_order_relaxed);
+      // Release: a snapshot that reads a value above its own sequence here
+      // stops waiting for this shard, so it must also see every commit this
+      // shard made before (with sequences at or below its own): the release
+      // orders those commits, and the settle that followed each, before this
+      // store. (The seq_cst fetch_add above already acts as a full barrier on
+      // the machines this runs on; release says so in the memory model.) One
+      // that must wait for this commit waits for the release store of
+      // settle_seed_sequence(). On a retry the shard shows the abandoned,
+      // older sequence until this store: a snapshot that sees that one waits,
+      // as it would have to for this one.
+      if (shard.exclusive()) shard.seed_sequence.store(s, std::memory_order_release);
       node->set_packed(pack_sequence_and_kind(s, kind));
     }
     // Relaxed: the node is still private; the CAS below publishes this link.

@@ -57,7 +57,10 @@ inline constexpr uint64_t kFrontOfKeyPacked = ~uint64_t{0};
 
 class SkipListCore {
  public:
-  explicit SkipListCore(const SkipListOptions& options);
+  // max_arena_blocks (at most ShardedArena::kMaxBlockNumber) is lowered only
+  // by tests of running out.
+  explicit SkipListCore(const SkipListOptions& options,
+                        uint32_t max_arena_blocks = ShardedArena::kMaxBlockNumber);
   SkipListCore(const SkipListCore&) = delete;
   SkipListCore& operator=(const SkipListCore&) = delete;
 
@@ -188,6 +191,9 @@ class SkipListCore {
   // list auto-sealed) when a limit is already reached.
   bool admit(size_t node_bytes, bool* reached_limit);
   void release_admission(size_t node_bytes);
+  // An admitted write whose memory the arena could not provide: its entry
+  // slot and `bytes`, the part of it the arena did not hand out, go back.
+  void cancel_admission(size_t bytes);
   void raise_max_height(int height);
 
   const size_t max_memory_bytes_;

@@ -137,6 +137,11 @@ TEST(ShardedArenaTest, RunningOutOfBlockNumbersIsABadAlloc) {
     ASSERT_EQ(reinterpret_cast<char*>(arena.node_at(ref)), p);
   }
   EXPECT_THROW(arena.allocate(shard, 1 << 20), std::bad_alloc) << "and it stays refused";
+  // A refusal takes no memory: the list must not grow by a block per
+  // refused write for as long as it lives.
+  const size_t reserved = arena.memory_reserved();
+  for (int i = 0; i < 100; ++i) EXPECT_THROW(arena.allocate(shard, 1 << 20), std::bad_alloc);
+  EXPECT_EQ(arena.memory_reserved(), reserved);
 }
 
 TEST(ShardedArenaTest, FullSizeBlocksOfADeadArenaAreReusedUpToTheLimit) {

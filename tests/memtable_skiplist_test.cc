@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "fsdb/skiplist.h"
+#include "memtable/skiplist_core.h"
 #include "tests/support/test_util.h"
 #include "util/internal_iterator.h"
 #include "util/internal_key.h"
@@ -162,6 +163,53 @@ TEST(SkipListTest, InsertBatchRespectsLimits) {
   EXPECT_EQ(r.failed, 2u);
   EXPECT_EQ(list.entry_count(), 3u);
   EXPECT_TRUE(list.is_sealed());
+}
+
+// A write the arena has no memory for is refused with kOutOfMemory without
+// sealing, and gives back the room it was admitted into: the limits count
+// only entries that are there. (A cap of one arena block stands in for
+// memory running out: a large entry needs a block of its own, and so does
+// the first tall node, whose region has no block yet.)
+TEST(SkipListTest, AWriteRefusedForMemoryLeavesTheLimitsAsTheyWere) {
+  using memtable_detail::SkipListCore;
+  using memtable_detail::WriteMode;
+  using memtable_detail::WriteStatus;
+  for (const bool memory_limit : {false, true}) {
+    SCOPED_TRACE(memory_limit ? "max_memory_bytes" : "max_entries");
+    SkipListOptions options;
+    options.arena_block_bytes = 4096;
+    options.shards = 1;
+    if (memory_limit) {
+      options.max_memory_bytes = 600;  // a few small entries
+    } else {
+      options.max_entries = 3;
+    }
+    SkipListCore core(options, /*max_arena_blocks=*/1);
+    const auto insert = [&](std::string_view key, std::string_view value) {
+      return core.write(WriteMode::kInsertIfAbsent, key, value, ValueKind::kValue, 0).status;
+    };
+    // Small entries until one is in (a tall one is refused: see above).
+    int next = 0;
+    const auto commit_one = [&] {
+      while (next < 1000) {
+        const WriteStatus status = insert("k" + std::to_string(next++), "v");
+        if (status == WriteStatus::kCommitted) return true;
+        EXPECT_EQ(status, WriteStatus::kOutOfMemory);
+        EXPECT_FALSE(core.is_sealed());
+      }
+      return false;
+    };
+    ASSERT_TRUE(commit_one());
+    const std::string large(5000, 'x');  // more than the first block holds: a block of its own
+    EXPECT_EQ(insert("b", large), WriteStatus::kOutOfMemory);
+    EXPECT_FALSE(core.is_sealed());
+    ASSERT_TRUE(commit_one()) << "the refused writes still hold their room";
+    EXPECT_FALSE(core.is_sealed());
+    if (!memory_limit) {
+      ASSERT_TRUE(commit_one());
+      EXPECT_TRUE(core.is_sealed()) << "the third entry reaches max_entries";
+    }
+  }
 }
 
 TEST(SkipListTest, UnsignedLexicographicOrder) {
