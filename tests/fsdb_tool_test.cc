@@ -568,6 +568,66 @@ TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   EXPECT_EQ(fsdb({"get", "k"}).out, "v\n");
 }
 
+// What scripts and their authors run into: a comment with an apostrophe,
+// data with trailing spaces, counts with leading zeros, a tool option on a
+// script line, a key that looks like an option, quotes escaped in a file
+// name, one directory spelled two ways, a batch on the command line, bytes
+// that are not UTF-8 in a JSON error, and a --db that is a file.
+TEST_F(FsdbToolTest, ScriptsAndArgumentsAtTheirEdges) {
+  std::string script = "# don't stop at this comment\n  # nor this \"one\n";
+  for (int i = 0; i < 12; ++i) script += "put k" + std::to_string(10 + i) + " v\n";
+  script += "put x 'tail '\nput 'sp ' ''\n";
+  fsdb({"--create"}, 0, script);
+  EXPECT_EQ(fsdb({"get", "k21"}).out, "v\n");
+  // The last cell's own trailing spaces are data; padding is not.
+  const std::string table = fsdb({"scan", "--from", "s"}).out;
+  EXPECT_NE(table.find("\nsp \nx    tail \n"), std::string::npos) << table;
+  // Decimal, whatever the leading zeros (not octal: "010" is ten).
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--limit", "010"})).size(), 10u);
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--limit", "09"})).size(), 9u);
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--limit", "00"})).size(), 14u);  // 0: no limit
+  RunResult r = fsdb({}, 2, "--hex get 6b3130\n");
+  EXPECT_NE(r.err.find("'--hex' goes after the command's name here"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("did you mean '--hex'"), std::string::npos) << r.err;
+  r = fsdb({"--", "get", "k10"}, 2);
+  EXPECT_NE(r.err.find("'--' goes after a command's name"), std::string::npos) << r.err;
+  r = fsdb({"get", "-dash"}, 2);
+  EXPECT_NE(r.err.find("`get -- -dash`"), std::string::npos) << r.err;
+  // Escaped quotes in a file name, quoted or not.
+  const std::string at = scratch_.path() + "/";
+  fsdb({}, 0,
+       "export '" + at + "it\\'s.csv'\nexport \"" + at + "say \\\"hi\\\".csv\"\nexport " + at +
+           "don\\'t.csv\n");
+  for (const char* name : {"it's.csv", "say \"hi\".csv", "don't.csv"}) {
+    EXPECT_TRUE(std::filesystem::exists(scratch_.file(name))) << name;
+  }
+  // Keys read the same as before.
+  fsdb({}, 0, "put 'q\\'s' 1\nput \"b\\\\\" 2\n");
+  EXPECT_EQ(fsdb({"get", "q's"}).out, "1\n");
+  EXPECT_EQ(fsdb({"get", "b\\\\"}).out, "2\n");
+  // One session, one directory, however it is spelled.
+  EXPECT_EQ(fsdb({"get", "k10", "--db", db_ + "/"}).out, "v\n");
+  EXPECT_EQ(fsdb({}, 0, "get k10 --db " + db_ + "/.\n").out, "v\n");
+  // A batch would end, uncommitted, with the command that opened it.
+  r = fsdb({"batch"}, 2);
+  EXPECT_NE(r.err.find("needs the shell or a script"), std::string::npos) << r.err;
+  // A raw byte echoed in an error is escaped: the line is still JSON.
+  Json error = fsdb_json({"get", "\xff\\q"}, 2);
+  EXPECT_EQ(error["code"].string, "InvalidArgument");
+  EXPECT_NE(error["error"].string.find("\\xff"), std::string::npos) << error["error"].string;
+  // A --db that is a file is the same usage error for every command.
+  const std::string file = scratch_.file("plain-file");
+  { std::ofstream(file) << "x"; }
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"get", "k"}, {"check"}, {"levels"}, {"sst", "list"}}) {
+    std::vector<std::string> args = {"--db", file};
+    args.insert(args.end(), command.begin(), command.end());
+    r = run_tool(args);
+    EXPECT_EQ(r.exit_code, 2) << command[0] << ": " << r.err;
+    EXPECT_NE(r.err.find(file + ": not a directory"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
   Json help = fsdb_json({"help"});
   std::vector<std::string> names;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 
 #include "tools/text.h"
@@ -9,6 +10,23 @@
 namespace fsdb::tool {
 
 namespace {
+
+// `d`, `d/` and `./d` name one directory (as does a link to it).
+bool same_directory(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (a.empty() || b.empty()) return false;
+  std::error_code ec;
+  if (std::filesystem::equivalent(a, b, ec)) return true;
+  const auto normal = [](const std::string& path) {
+    std::error_code ignored;
+    return std::filesystem::absolute(path, ignored).lexically_normal().string();
+  };
+  std::string left = normal(a);
+  std::string right = normal(b);
+  while (left.size() > 1 && left.back() == '/') left.pop_back();
+  while (right.size() > 1 && right.back() == '/') right.pop_back();
+  return left == right;
+}
 
 class HelpCommand : public Command {
  public:
@@ -141,17 +159,30 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   if (words[0].size() > 1 && words[0][0] == '-') {
     // An option the tool does not know, before any command; a command's own
     // options come after its name.
-    std::string message = "unknown option '" + words[0] + "'";
     static const std::vector<std::string> kGlobalOptions = {
         "--db", "--create", "--json", "--hex", "--keep-going", "--version", "--help"};
     const std::string name = words[0].substr(0, words[0].find('='));
-    for (const std::string& option : kGlobalOptions) {
-      if (edit_distance(name, option) <= 2) {
-        message += "; did you mean '" + option + "'?";
-        break;
+    std::string message;
+    if (name == "--") {
+      // Ends a command's options: `get -- -dash`.
+      message =
+          "'--' goes after a command's name, before a key that starts with '-' (`get -- "
+          "-dash`)";
+    } else if (std::find(kGlobalOptions.begin(), kGlobalOptions.end(), name) !=
+               kGlobalOptions.end()) {
+      // A shell or script line: the tool's options are the command's there.
+      message = "'" + escape(words[0]) + "' goes after the command's name here (`get KEY " +
+                escape(words[0]) + "`)";
+    } else {
+      message = "unknown option '" + escape(words[0]) + "'";
+      for (const std::string& option : kGlobalOptions) {
+        if (edit_distance(name, option) <= 2) {
+          message += "; did you mean '" + option + "'?";
+          break;
+        }
       }
+      message += " (`fsdb --help` lists the options; a command's own follow its name)";
     }
-    message += " (`fsdb --help` lists the options; a command's own follow its name)";
     report_error(Status::InvalidArgument(message), global_json);
     return kExitUsage;
   }
@@ -178,9 +209,18 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     std::cout << app->help("", CLI::AppFormatMode::All);
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    report_error(Status::InvalidArgument(info->name + ": " + e.what() + " (`help " + info->name +
-                                         "` shows its usage)"),
-                 json || global_json);
+    std::string hint = " (`help " + info->name + "` shows its usage)";
+    // `get -dash`: the key was taken for an option.
+    if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
+      for (size_t i = 1; i < words.size(); ++i) {
+        if (words[i].size() > 1 && words[i][0] == '-' && words[i] != "--") {
+          hint = " (a key or value that starts with '-' follows `--`: `" + info->name + " -- " +
+                 escape(words[i]) + "`)";
+          break;
+        }
+      }
+    }
+    report_error(Status::InvalidArgument(info->name + ": " + e.what() + hint), json || global_json);
     return kExitUsage;
   }
   if (app->remaining_size(true) > 0) {
@@ -198,7 +238,7 @@ int run_command(Session& session, const std::vector<std::string>& words) {
                  json || global_json);
     return kExitUsage;
   }
-  if (!globals.db.empty() && globals.db != session.db_path()) {
+  if (!globals.db.empty() && !same_directory(globals.db, session.db_path())) {
     // A session is on one DB: a --db after the command may name it where the
     // session has none yet, but never switch a script or shell to another one
     // for the lines after it without a word.

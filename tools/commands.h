@@ -24,17 +24,20 @@
 namespace fsdb::tool {
 
 // A count on the command line: decimal digits only, at most 2^64 - 1. CLI11
-// alone would read "-1" as 2^64 - 1 and clamp a number too large to the same.
+// alone would read "-1" as 2^64 - 1 and clamp a number too large to the same,
+// and would read a leading 0 as octal ("010" as 8, "09" not at all): the
+// leading zeros are dropped here. Use with ->transform() (it rewrites).
 inline CLI::Validator count_validator() {
   return CLI::Validator(
-      [](const std::string& text) -> std::string {
+      [](std::string& text) -> std::string {
         if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
           return "'" + text + "' is not a count (digits only, no sign)";
         }
-        const std::string digits = text.substr(std::min(text.find_first_not_of('0'), text.size()));
+        std::string digits = text.substr(std::min(text.find_first_not_of('0'), text.size()));
         if (digits.size() > 20 || (digits.size() == 20 && digits > "18446744073709551615")) {
           return text + " is too large (at most 18446744073709551615)";
         }
+        text = digits.empty() ? "0" : std::move(digits);
         return std::string();
       },
       "COUNT");

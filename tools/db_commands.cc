@@ -171,7 +171,7 @@ class ScanCommand : public Command {
   void configure(CLI::App& app) override {
     range_.configure(app);
     app.add_option("--limit", limit_, "At most this many entries (0: no limit)")
-        ->check(count_validator());
+        ->transform(count_validator());
     app.add_flag("--reverse", reverse_, "From the last key down");
     app.add_flag("--keys-only", keys_only_, "Print the keys only");
   }
@@ -596,7 +596,8 @@ class PropertyCommand : public Command {
                    "fsdb.num-stalls, fsdb.user-bytes-written, fsdb.flush-bytes-written, "
                    "fsdb.compaction-bytes-written, fsdb.compaction-pending, "
                    "fsdb.num-running-compactions, fsdb.num-sealed-memtables, "
-                   "fsdb.num-write-groups")
+                   "fsdb.num-write-groups, fsdb.num-resumes, fsdb.background-error, "
+                   "fsdb.write-stall")
         ->required();
   }
   Status run(Invocation& inv) override {
@@ -604,7 +605,10 @@ class PropertyCommand : public Command {
     Status s = inv.session.db(&db);
     if (!s.ok()) return s;
     auto value = db->property(name_);
-    if (!value) return Status::NotFound("unknown property '" + name_ + "'");
+    if (!value) {
+      return Status::NotFound("unknown property '" + escape(name_) +
+                              "' (`help property` lists them)");
+    }
     if (inv.json) {
       inv.result.field("name", name_);
       inv.result.field("value", *value);

@@ -178,13 +178,13 @@ class DemoCommand : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("--count", count_, "Records to ingest")
-        ->check(count_validator())
+        ->transform(count_validator())
         ->check(CLI::Range(1ull, 1ull << 32));
     app.add_flag("--reuse", reuse_, "Keep an existing demo DB and write into it");
     app.add_flag("--quiet", quiet_, "Only the summary");
     // Hidden: a smaller memtable makes a short run show every kind of event.
     app.add_option("--memtable-kib", memtable_kib_, "Memtable size")
-        ->check(count_validator())
+        ->transform(count_validator())
         ->group("");
   }
   Status run(Invocation& inv) override;

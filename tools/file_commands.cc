@@ -247,10 +247,7 @@ class CheckCommand : public Command {
   Status run(Invocation& inv) override {
     const std::string& dir = inv.session.db_path();
     if (dir.empty()) return Status::InvalidArgument("no database: pass --db DIR");
-    std::error_code ec;
-    if (!std::filesystem::is_directory(dir, ec)) {
-      return Status::NotFound(dir + ": no such directory");
-    }
+    if (Status s = check_db_directory(dir); !s.ok()) return s;
     std::vector<std::pair<std::string, std::string>> problems;
     std::vector<std::string> notes;
     LiveFiles live;
@@ -353,7 +350,7 @@ class SstCommand : public Command {
     dump->add_flag("--entries", entries_, "Every entry: key, sequence, kind, value");
     dump->add_flag("--properties", properties_, "The properties block");
     dump->add_option("--limit", limit_, "At most this many entries (0: no limit)")
-        ->check(count_validator());
+        ->transform(count_validator());
     CLI::App* check = app.add_subcommand("check", "Read a table through, verifying every checksum");
     check_ = check;
     check->add_option("file", file_, "The .sst file")->required();

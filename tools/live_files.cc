@@ -1,11 +1,24 @@
 #include "tools/live_files.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "engine/filename.h"
 #include "engine/version_set.h"
 
 namespace fsdb::tool {
 
+Status check_db_directory(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec)) return Status::NotFound(dir + ": no such directory");
+  if (!std::filesystem::is_directory(dir, ec)) {
+    return Status::InvalidArgument(dir + ": not a directory");
+  }
+  return Status::OK();
+}
+
 Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out) {
+  if (Status s = check_db_directory(dir); !s.ok()) return s;
   if (!fs.file_exists(current_file_name(dir))) {
     return Status::NotFound(dir + ": not an fsdb DB (no CURRENT file)");
   }

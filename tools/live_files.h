@@ -30,6 +30,10 @@ struct LiveFiles {
   std::string dropped_tail;
 };
 
+// NotFound for a directory that does not exist, InvalidArgument for a path
+// that is not a directory; OK otherwise.
+Status check_db_directory(const std::string& dir);
+
 Status load_live_files(FileSystem& fs, const std::string& dir, LiveFiles* out);
 
 }  // namespace fsdb::tool

@@ -43,6 +43,14 @@ int run(int argc, char** argv, fsdb::tool::GlobalOptions& options) {
   }
   Session session(options);
   const std::vector<std::string> words = app.remaining();
+  if (words.size() == 1 && words[0] == "batch") {
+    // It would end, uncommitted, with this command.
+    report_error(fsdb::Status::InvalidArgument(
+                     "batch: a batch spans several commands, so it needs the shell or a script "
+                     "on stdin (`fsdb --db DIR`, then batch, put..., commit)"),
+                 options.json);
+    return kExitUsage;
+  }
   int code = words.empty() ? run_shell(session) : run_command(session, words);
   fsdb::Status s = session.close();
   if (!s.ok()) {

@@ -70,16 +70,20 @@ void render_human(const Result& result, std::ostream& out) {
     // Numbers align right, text left; the last column is not padded.
     const auto emit_row = [&](const std::vector<std::string>& cells, const std::vector<Cell>* raw) {
       std::string line;
+      size_t content_end = 0;  // after the last cell that is not empty
       for (size_t c = 0; c < cells.size(); ++c) {
         const bool last = c + 1 == cells.size();
         const size_t pad = widths[c] - cells[c].size();
         const bool right = raw != nullptr && is_numeric((*raw)[c]);
         if (right) line.append(pad, ' ');
         line += cells[c];
+        if (!cells[c].empty()) content_end = line.size();
         if (!right && !last) line.append(pad, ' ');
         if (!last) line += "  ";
       }
-      while (!line.empty() && line.back() == ' ') line.pop_back();
+      // The padding and separators after the last cell with text go; that
+      // cell's own trailing spaces are data (a value "v " is not "v").
+      line.resize(content_end);
       out << line << '\n';
     };
     if (!result.fields.empty()) out << '\n';

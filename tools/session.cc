@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "engine/filename.h"
+#include "tools/live_files.h"
 #include "tools/text.h"
 
 namespace fsdb::tool {
@@ -33,12 +34,12 @@ Status Session::db(DB** out) {
     return Status::InvalidArgument("no database: pass --db DIR");
   }
   std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  if (Status s = check_db_directory(path); s.is_not_found()) {
     if (!options_.create) {
       return Status::NotFound(path + ": no such directory (pass --create to make a new DB there)");
     }
-  } else if (!std::filesystem::is_directory(path, ec)) {
-    return Status::InvalidArgument(path + ": not a directory");
+  } else if (!s.ok()) {
+    return s;
   }
   const bool has_current = std::filesystem::exists(current_file_name(path), ec);
   Options db_options;

@@ -84,6 +84,13 @@ std::string prompt_for(const Session& session) {
   return prompt + "> ";
 }
 
+// A line whose first non-blank character is '#', whatever follows it (an
+// apostrophe in a comment is no quote).
+bool is_comment(std::string_view line) {
+  const size_t first = line.find_first_not_of(" \t\r");
+  return first != std::string_view::npos && line[first] == '#';
+}
+
 bool is_quit(const std::vector<std::string>& words) {
   return words.size() == 1 && (words[0] == "quit" || words[0] == "exit" || words[0] == ".quit");
 }
@@ -106,6 +113,7 @@ int run_interactive(Session& session) {
     }
     std::string line(raw);
     std::free(raw);
+    if (is_comment(line)) continue;
     std::vector<std::string> words;
     Status s = split_words(line, &words);
     if (!s.ok()) {
@@ -132,6 +140,7 @@ int run_script(Session& session) {
   int exit_code = kExitOk;
   while (std::getline(std::cin, line)) {
     ++line_number;
+    if (is_comment(line)) continue;
     std::vector<std::string> words;
     Status s = split_words(line, &words);
     int code = kExitOk;
@@ -140,7 +149,7 @@ int run_script(Session& session) {
           Status::InvalidArgument("line " + std::to_string(line_number) + ": " + s.message()),
           session.options().json);
       code = kExitUsage;
-    } else if (words.empty() || words[0].starts_with("#")) {
+    } else if (words.empty()) {
       continue;
     } else if (is_quit(words)) {
       break;

@@ -177,9 +177,54 @@ std::string json_error_code(Status::Code code) {
   return id;
 }
 
+namespace {
+// The length of the well-formed UTF-8 sequence at text[i] (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+size_t utf8_sequence_length(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  unsigned char low = 0x80;  // the second byte's range
+  unsigned char high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;
+    if (lead == 0xed) high = 0x9f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;
+    if (lead == 0xf4) high = 0x8f;
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < low || byte(i + 1) > high) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  }
+  return length;
+}
+}  // namespace
+
 std::string json_quote(std::string_view text) {
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      // Text that is not UTF-8 (raw bytes in an echoed argument or a path)
+      // in its escaped form, so that the output stays valid JSON.
+      if (const size_t length = utf8_sequence_length(text, i); length > 0) {
+        out.append(text.substr(i, length));
+        i += length - 1;
+      } else {
+        out += "\\\\x";
+        out += kHexDigits[c >> 4];
+        out += kHexDigits[c & 0xf];
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -231,10 +276,22 @@ Status split_words(std::string_view line, std::vector<std::string>* words) {
         if (end >= line.size()) {
           return Status::InvalidArgument("unterminated " + std::string(1, c) + " quote");
         }
-        word.append(line.substr(i + 1, end - i - 1));
+        // An escaped quote is the quote itself from here on, as `\ ` is a
+        // space outside quotes: file names take the words as they are, and
+        // keys and values read the same either way (unescape()).
+        for (size_t k = i + 1; k < end; ++k) {
+          if (line[k] == '\\' && (line[k + 1] == '\'' || line[k + 1] == '"')) {
+            word += line[++k];
+          } else if (line[k] == '\\') {
+            word.append(line.substr(k++, 2));
+          } else {
+            word += line[k];
+          }
+        }
         i = end + 1;
-      } else if (c == '\\' && i + 1 < line.size() && line[i + 1] == ' ') {
-        word += ' ';
+      } else if (c == '\\' && i + 1 < line.size() &&
+                 (line[i + 1] == ' ' || line[i + 1] == '\'' || line[i + 1] == '"')) {
+        word += line[i + 1];
         i += 2;
       } else if (c == '\\' && i + 1 < line.size()) {
         word.append(line.substr(i, 2));

@@ -40,7 +40,8 @@ std::string json_error_code(Status::Code code);
 
 // Splits a command line into words. Whitespace separates words; '...' and "..."
 // group a word with spaces in it. Backslash sequences are kept as they are (the
-// commands unescape keys and values), except that "\ " is a space inside a word.
+// commands unescape keys and values), except that "\ ", "\'" and "\"" are the
+// space or quote itself, in quotes or not (so a file name can hold them).
 // InvalidArgument for an unterminated quote.
 Status split_words(std::string_view line, std::vector<std::string>* words);
 
