@@ -31,11 +31,6 @@ endif()
 if(fsdb_sanitize_flags)
   add_compile_options(${fsdb_sanitize_flags})
   add_link_options(${fsdb_sanitize_flags})
-  # Expensive invariant checks run in sanitizer builds (see util/invariants.h).
-  add_compile_definitions(FSDB_INVARIANTS=1)
-endif()
-if(CMAKE_BUILD_TYPE STREQUAL "Debug")
-  add_compile_definitions(FSDB_INVARIANTS=1)
 endif()
 
 # fsdb_library(NAME <target> ALIAS <alias> SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])

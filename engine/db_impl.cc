@@ -79,6 +79,10 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
 
 DBImpl::~DBImpl() { (void)close(); }
 
+namespace {
+constexpr size_t kMaxMemtableShards = 256;
+}  // namespace
+
 Status DBImpl::validate_options() const {
   auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
   if (options_.memtable_bytes < 4096) {
@@ -91,7 +95,27 @@ Status DBImpl::validate_options() const {
     return bad("memtable_bytes must be at most 2 GiB, not " +
                std::to_string(options_.memtable_bytes));
   }
+  if (options_.memtable_shards > kMaxMemtableShards) {
+    // Each memtable has this many arena shards, and the check before every
+    // write sums their usage.
+    return bad("memtable_shards must be at most " + std::to_string(kMaxMemtableShards) +
+               " (0 = one per hardware thread), not " + std::to_string(options_.memtable_shards));
+  }
   if (options_.max_sealed_memtables < 1) return bad("max_sealed_memtables must be at least 1");
+  if (options_.compression != Compression::kNone && options_.compression != Compression::kZstd) {
+    return bad("compression must be kNone or kZstd, not " +
+               std::to_string(static_cast<int>(options_.compression)));
+  }
+  switch (options_.wal_recovery_mode) {
+    case WalRecoveryMode::kTolerateCorruptedTail:
+    case WalRecoveryMode::kAbsoluteConsistency:
+    case WalRecoveryMode::kPointInTime:
+    case WalRecoveryMode::kSkipAnyCorruptedRecords:
+      break;
+    default:
+      return bad("wal_recovery_mode is not one of the four modes, but " +
+                 std::to_string(static_cast<int>(options_.wal_recovery_mode)));
+  }
   if (options_.block_bytes < 256 || options_.block_bytes > (64u << 20)) {
     return bad("block_bytes must be between 256 and 64 MiB, not " +
                std::to_string(options_.block_bytes));
@@ -793,14 +817,20 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
     resume |= static_cast<Writer*>(r->context)->resume;
   }
   // The common group needs nothing from mu_: no error, room in the memtable,
-  // level 0 below the slowdown trigger. Only a leader switches memtables, so
-  // reading mem_.list here without mu_ races with nothing.
-  // Relaxed loads: hints, re-checked under mu_ whenever they say "look".
-  ConcurrentSkipList* memtable = mem_.list.get();
-  const bool fast = !rotate && !resume && !writes_need_attention_.load(std::memory_order_relaxed) &&
-                    level0_files_.load(std::memory_order_relaxed) <
-                        static_cast<size_t>(options_.l0_slowdown_writes_trigger) &&
-                    !memtable_full(*memtable);
+  // level 0 below the slowdown trigger. Relaxed loads: hints, re-checked
+  // under mu_ whenever they say "look".
+  bool fast = !rotate && !resume && !writes_need_attention_.load(std::memory_order_relaxed) &&
+              level0_files_.load(std::memory_order_relaxed) <
+                  static_cast<size_t>(options_.l0_slowdown_writes_trigger);
+  // Read only once the flag said nothing needs attention: then only a leader
+  // switches memtables, and leaders run one at a time. (close() switches it
+  // too, to flush unlogged writes, but raised the flag first, which every
+  // later leader sees through the queue's hand-over.)
+  ConcurrentSkipList* memtable = nullptr;
+  if (fast) {
+    memtable = mem_.list.get();
+    fast = !memtable_full(*memtable);
+  }
   if (!fast) {
     // Direct writers go through the queue (and so wait behind this group)
     // while the memtable may be switched; those already begun are waited for
@@ -2310,6 +2340,11 @@ Status DBImpl::close() {
   // read the flag before it was raised has appended once the lock is free,
   // and every later one sees the flag and goes to a leader, which refuses.
   { std::lock_guard<SpinMutex> guard(sequence_mu_); }
+  // A direct writer that began its range before the barrier may not yet have
+  // marked the memtable as holding an unlogged write (it does so after
+  // releasing the lock): wait until every range has ended, so that the flush
+  // below sees each acknowledged disable_wal write. No range begins any more.
+  publisher_.wait_until_drained();
   // Whether open() succeeded (it starts the background threads last).
   const bool opened = bg_thread_.joinable();
   // First: its resume() may wait for the flush thread (which returns

@@ -280,10 +280,14 @@ class DBImpl final : public DB {
   std::unique_ptr<TableCache> table_cache_;
 
   // A leader begins one publisher range per member before any member can
-  // finish, so a group may not hold more members than the publisher's slots.
+  // finish, and its members' ranges end only after it has taken sequence_mu_
+  // again (to give up the log). So a group holds at most all slots but one:
+  // a direct writer that waits for a slot while holding sequence_mu_ always
+  // has one range to wait for that ends without that lock.
   static wal::GroupCommitOptions write_group_options() {
     wal::GroupCommitOptions o;
-    o.max_group_requests = std::min(o.max_group_requests, SequencePublisher::kMaxRangesInFlight);
+    o.max_group_requests =
+        std::min(o.max_group_requests, SequencePublisher::kMaxRangesInFlight - 1);
     return o;
   }
   wal::GroupCommit group_commit_{write_group_options()};

@@ -1092,6 +1092,25 @@ TEST_F(DBTest, OpenErrorsAreClear) {
             std::string::npos)
       << s.to_string();
 
+  // Each memtable would make this many arena shards (a huge count ended the
+  // open with an exception); enums out of their range are refused too.
+  Options shards;
+  shards.memtable_shards = size_t{1} << 40;
+  s = DB::open(shards, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("memtable_shards must be at most 256"), std::string::npos)
+      << s.to_string();
+  Options codec;
+  codec.compression = static_cast<Compression>(7);
+  s = DB::open(codec, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("compression"), std::string::npos) << s.to_string();
+  Options mode;
+  mode.wal_recovery_mode = static_cast<WalRecoveryMode>(9);
+  s = DB::open(mode, dir_.path(), &db);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.to_string().find("wal_recovery_mode"), std::string::npos) << s.to_string();
+
   Options huge_memtable;
   huge_memtable.memtable_bytes = size_t{3} << 30;
   s = DB::open(huge_memtable, dir_.path(), &db);

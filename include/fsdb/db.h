@@ -57,7 +57,10 @@ class DB {
   DB() = default;
   DB(const DB&) = delete;
   DB& operator=(const DB&) = delete;
-  virtual ~DB() = default;  // flushes nothing, loses nothing that was acknowledged
+  // Loses nothing that was acknowledged: it runs close() and drops its error
+  // (call close() to see it), so it waits for background work and writes out
+  // what disable_wal writes left in memtables.
+  virtual ~DB() = default;
 
   // A key and value larger than WriteBatch::kMaxEntryBytes together are
   // refused with InvalidArgument (in a batch: the whole batch), before

@@ -22,6 +22,8 @@ enum class Compression { kNone, kZstd };
 // How DB::open treats damage in a write-ahead log it replays (the RocksDB modes).
 enum class WalRecoveryMode : uint8_t {
   // A damaged tail (no valid fragment after the damage) is dropped and reported;
+  // so is damage that no sync covered (the log's sync marks show it), with the
+  // records after it: what a power cut leaves of writes never synced. Other
   // damage with valid data after it is Corruption.
   kTolerateCorruptedTail,
   // Only zero-filled space or a recycled file's stale fragments may follow the
@@ -164,7 +166,7 @@ struct Options {
   bool error_if_exists = false;
   size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable (<= 2 GiB)
   size_t memtable_max_entries = 0;   // 0 = no count threshold
-  size_t memtable_shards = 0;        // 0 = hardware threads
+  size_t memtable_shards = 0;        // 0 = hardware threads; at most 256
   size_t max_sealed_memtables = 2;   // this many waiting for flush: a full memtable waits
   Compression compression = Compression::kZstd;
   int zstd_level = 3;
@@ -211,8 +213,8 @@ struct Options {
   // disk is an error from the write, never a fault. Only on file systems that
   // honour such a reservation when a mapped page is first written (ext4, XFS,
   // tmpfs); elsewhere (btrfs, ZFS, network file systems) logs use write(2).
-  // After a crash the log may end in zeros (up to 64 KiB, or the size of the
-  // last write group if larger), which recovery reads as its end. The catch: on
+  // After a crash the log may end in zeros (up to 1 MiB and 64 KiB: the room
+  // made ready ahead of the data), which recovery reads as its end. The catch: on
   // a file system that shut itself down after an I/O error, the next write
   // kills the process with SIGBUS where write(2) would return an IOError
   // (docs/wal.md); false if the process must survive that.

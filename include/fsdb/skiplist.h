@@ -15,7 +15,9 @@
 // Keys and values are arbitrary bytes, ordered as unsigned bytes.
 //
 // Thread safety: every method of ConcurrentSkipList may be called concurrently
-// from any number of threads; writes are lock-free, reads and cursors never
+// from any number of threads; writes are lock-free for threads that own an
+// arena shard (up to SkipListOptions::shards of them; threads beyond share
+// one shard under a mutex, docs/memtable.md), reads and cursors never
 // block writers, and seal() may run concurrently with writers. A Cursor, a
 // SkipListSnapshot or a version iterator is used by one thread at a time.
 // Ownership: the arena memory belongs to the list's core, shared by the list,

@@ -1,8 +1,9 @@
 // fsdb::WriteBatch — several writes applied atomically, in order.
 //
-// A batch is all-or-nothing: after a crash either every write of an
-// acknowledged batch is there or (if it was not acknowledged) none is. Within a
-// batch, a later write of a key wins over an earlier one. The batch is kept in
+// A batch is all-or-nothing: after a crash every write of an acknowledged
+// batch is there (unless it was written with WriteOptions::disable_wal, see
+// db.h), and a batch whose write had not returned is there whole or not at
+// all. Within a batch, a later write of a key wins over an earlier one. The batch is kept in
 // its WAL encoding (docs/format.md), so the write path logs it without copying.
 //
 // Thread safety: a plain value; one thread at a time.
