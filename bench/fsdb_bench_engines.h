@@ -47,9 +47,15 @@ struct BenchSettings {
   // Table files read through memory mappings (LevelDB always does on 64-bit
   // systems; fsdb's default; RocksDB's allow_mmap_reads).
   bool mmap_reads = true;
-  // The WAL appended through a shared mapping (fsdb's default use_mmap_writes;
-  // RocksDB's allow_mmap_writes; LevelDB 1.23 always uses write(2)).
+  // The WAL appended through a shared mapping (fsdb's default use_mmap_writes).
+  // RocksDB keeps its default (write(2)): its mapped files sync with
+  // fdatasync and then msync, two flushes per synced write; LevelDB 1.23
+  // always uses write(2).
   bool mmap_writes = true;
+  // Memtables that may wait for flush beside the active one: fsdb's
+  // max_sealed_memtables, RocksDB's max_write_buffer_number - 1; LevelDB
+  // always has one. 1 keeps the three alike.
+  int immutable_memtables = 1;
   // Level sizes; 0 keeps each engine's default (LevelDB's are fixed).
   uint64_t level1_bytes = 0;
   uint64_t target_file_bytes = 0;
@@ -161,8 +167,12 @@ class FsdbEngine final : public BenchEngine {
            ", bloom_bits_per_key=" + std::to_string(s.bloom_bits_per_key) +
            ", block_cache_bytes=" + std::to_string(s.block_cache_bytes) +
            ", memtable_bytes=" + std::to_string(s.write_buffer_bytes) +
+           ", max_sealed_memtables=" + std::to_string(s.immutable_memtables) +
            ", use_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
            ", use_mmap_writes=" + (s.mmap_writes ? "true" : "false") +
+           ", scan_readahead=true (a helper thread reads a scan's next blocks), helper threads "
+           "that make the mapped log's room and the memtable's blocks ahead, "
+           "verify_checksums=true" +
            ", leveled compaction (l0 trigger 4, level1 " +
            (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes" : std::string("256 MiB")) +
            ", files " +
@@ -176,6 +186,7 @@ class FsdbEngine final : public BenchEngine {
     Options options;
     options.create_if_missing = true;
     options.memtable_bytes = s.write_buffer_bytes;
+    options.max_sealed_memtables = static_cast<size_t>(s.immutable_memtables);
     options.compression = Compression::kZstd;
     options.zstd_level = 3;
     if (s.compression_dictionary_bytes >= 0) {
@@ -314,9 +325,10 @@ class RocksEngine final : public BenchEngine {
            (s.block_cache_bytes > 0 ? ", LRU block_cache=" + std::to_string(s.block_cache_bytes)
                                     : std::string(", no_block_cache=true")) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
+           ", max_write_buffer_number=" + std::to_string(s.immutable_memtables + 1) +
            ", allow_mmap_reads=" + (s.mmap_reads ? "true" : "false") +
-           ", allow_mmap_writes=" + (s.mmap_writes ? "true" : "false") +
-           ", leveled compaction (l0 trigger 4, level1 " +
+           ", allow_mmap_writes=false (default; mapped files sync twice)" +
+           ", verify_checksums=true (default)" + ", leveled compaction (l0 trigger 4, level1 " +
            (s.level1_bytes ? std::to_string(s.level1_bytes) + " bytes"
                            : std::string("256 MiB (default)")) +
            ", files " +
@@ -339,10 +351,11 @@ class RocksEngine final : public BenchEngine {
       options.compression_opts.use_zstd_dict_trainer = false;
     }
     options.write_buffer_size = s.write_buffer_bytes;
+    options.max_write_buffer_number = s.immutable_memtables + 1;
     options.compaction_style = rocksdb::kCompactionStyleLevel;
     options.max_background_jobs = s.background_threads;
     options.allow_mmap_reads = s.mmap_reads;
-    options.allow_mmap_writes = s.mmap_writes;
+    options.allow_mmap_writes = false;  // see BenchSettings::mmap_writes
     if (s.level1_bytes) options.max_bytes_for_level_base = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_size_base = s.target_file_bytes;
     if (s.count_write_volume) options.statistics = rocksdb::CreateDBStatistics();
@@ -488,7 +501,8 @@ class LevelEngine final : public BenchEngine {
                 : std::string(", no filter")) +
            ", LRU block_cache=" + std::to_string(s.block_cache_bytes) +
            ", write_buffer_size=" + std::to_string(s.write_buffer_bytes) +
-           ", leveled compaction (fixed: l0 trigger 4, level1 10 MiB, 2 MiB files), "
+           " (one memtable waits for flush: fixed), verify_checksums=true" +
+           ", leveled compaction (fixed: l0 trigger 4, level1 10 MiB; 2 MiB files), "
            "background threads: 1 (fixed; LevelDB has no setting), no WAL-off option, "
            "table files always mmapped, the log always written with write(2) (no settings)";
   }
@@ -533,8 +547,7 @@ class LevelEngine final : public BenchEngine {
   }
 
   GetResult get(std::string_view key, std::string* value, std::string* error) override {
-    leveldb::Status st =
-        db_->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), value);
+    leveldb::Status st = db_->Get(read_options(), leveldb::Slice(key.data(), key.size()), value);
     if (st.ok()) return GetResult::kFound;
     if (st.IsNotFound()) return GetResult::kNotFound;
     *error = st.ToString();
@@ -542,12 +555,20 @@ class LevelEngine final : public BenchEngine {
   }
 
   std::unique_ptr<BenchIterator> new_iterator() override {
-    return std::make_unique<LevelIterator>(db_->NewIterator(leveldb::ReadOptions()));
+    return std::make_unique<LevelIterator>(db_->NewIterator(read_options()));
   }
 
   std::string compact_all() override {
     db_->CompactRange(nullptr, nullptr);
     return {};
+  }
+
+  // Blocks checksummed as fsdb's and RocksDB's reads do (LevelDB's default
+  // skips it).
+  static leveldb::ReadOptions read_options() {
+    leveldb::ReadOptions options;
+    options.verify_checksums = true;
+    return options;
   }
 
   // LevelDB has no flush call; it writes each recovered log to a level-0
