@@ -187,6 +187,41 @@ TEST_F(PosixFileSystemTest, MappedWritesReserveAheadGrowAndTruncateAtClose) {
   EXPECT_TRUE(got == expected);
 }
 
+// Appends that a sync follows go through pwrite(2) rather than the mapping;
+// mixed with the mapping's own appends (small ones within a page, large ones
+// past reservations and the first 64 MiB window), the file holds every byte
+// in order, and each sync covers what came before it.
+TEST_F(PosixFileSystemTest, MappedFileTakesAppendsBeforeASyncThroughWrite) {
+  const std::string path = dir_.file("synced");
+  WritableFileOptions options;
+  options.use_mmap = true;
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
+  ASSERT_TRUE(f->appends_are_memory_copies()) << "not a mapped file here";
+  std::string expected;
+  std::string piece;
+  for (size_t i = 0; expected.size() < (66u << 20); ++i) {
+    const size_t bytes = i % 10 == 9 ? 1 + (i * 7919) % 900000 : 1 + (i * 131) % 300;
+    piece.assign(bytes, static_cast<char>('a' + i % 26));
+    if (i % 2 == 0) {
+      FSDB_ASSERT_OK(f->append_before_sync(piece));
+      expected += piece;
+      if (i % 8 == 0) {
+        FSDB_ASSERT_OK(f->sync());
+      }
+    } else {
+      FSDB_ASSERT_OK(f->append(piece));
+      expected += piece;
+    }
+    ASSERT_EQ(f->size(), expected.size());
+  }
+  FSDB_ASSERT_OK(f->close());
+  std::string got;
+  FSDB_ASSERT_OK(read_file_to_string(*fs_, path, &got));
+  ASSERT_EQ(got.size(), expected.size());
+  EXPECT_TRUE(got == expected);
+}
+
 // A helper thread raises the file's size and faults its pages in ahead of the
 // data, so that appends only copy; it stays within kMaxLeadBytes of the data,
 // and what it prepared but the data never reached goes at close().

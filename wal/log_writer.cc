@@ -118,9 +118,10 @@ Status LogWriter::fail(Status s) {
   return s;
 }
 
-Status LogWriter::write_buffer() {
+Status LogWriter::write_buffer(bool sync_follows) {
   if (buffered_ == 0) return Status::OK();
-  Status s = file_->append(std::string_view(buffer_.get(), buffered_));
+  const std::string_view bytes(buffer_.get(), buffered_);
+  Status s = sync_follows ? file_->append_before_sync(bytes) : file_->append(bytes);
   if (s.ok()) s = file_->flush();
   if (!s.ok()) return fail(std::move(s));
   file_offset_ += buffered_;
@@ -170,7 +171,7 @@ Status LogWriter::add_records(std::span<const std::string_view> records, bool sy
       frame_sync_mark_if_due(/*per_block=*/true);
       frame_record(record);
     }
-    s = write_buffer();
+    s = write_buffer(/*sync_follows=*/sync);
   } catch (...) {
     fail_on_exception();
     throw;
@@ -191,7 +192,9 @@ Status LogWriter::flush() {
 }
 
 Status LogWriter::sync() {
-  Status s = flush();
+  if (!error_.ok()) return error_;
+  if (closed_) return Status::IOError(file_->path() + ": log writer is closed");
+  Status s = write_buffer(/*sync_follows=*/true);
   if (!s.ok()) return s;
   s = file_->sync();
   if (!s.ok()) return fail(std::move(s));

@@ -98,7 +98,9 @@ class LogWriter {
   bool frame_sync_mark_if_due(bool per_block);
   // Makes room for `bytes` more framed bytes.
   char* reserve(size_t bytes);
-  Status write_buffer();
+  // Hands the buffered bytes to the file; `sync_follows`: the caller syncs
+  // right after (WritableFile::append_before_sync()).
+  Status write_buffer(bool sync_follows = false);
   Status fail(Status s);
   void fail_on_exception() noexcept;
 
