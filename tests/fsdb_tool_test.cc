@@ -593,6 +593,11 @@ TEST_F(FsdbToolTest, ScriptsAndArgumentsAtTheirEdges) {
   EXPECT_NE(r.err.find("'--' goes after a command's name"), std::string::npos) << r.err;
   r = fsdb({"get", "-dash"}, 2);
   EXPECT_NE(r.err.find("`get -- -dash`"), std::string::npos) << r.err;
+  // An option's value that is another option's name is not taken silently.
+  r = fsdb({"scan", "--from", "--keys-only"}, 2);
+  EXPECT_NE(r.err.find("--from needs a value, and '--keys-only' is an option"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(keys_of(fsdb_json({"scan", "--from=--keys-only"})).size(), 14u);
   // Escaped quotes in a file name, quoted or not.
   const std::string at = scratch_.path() + "/";
   fsdb({}, 0,

@@ -199,6 +199,19 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   CommandGlobals globals;
   auto app = make_app(*info, *command, &globals);
   const bool& json = globals.json;
+  // `scan --from --keys-only`: CLI11 would take the second option's name as
+  // the first one's value. Said instead; `--from=--keys-only` still means it.
+  for (size_t i = 1; i + 1 < words.size() && words[i] != "--"; ++i) {
+    const CLI::Option* option = app->get_option_no_throw(words[i]);
+    if (option != nullptr && option->get_items_expected_min() > 0 &&
+        app->get_option_no_throw(words[i + 1]) != nullptr) {
+      report_error(Status::InvalidArgument(info->name + ": " + words[i] + " needs a value, and '" +
+                                           words[i + 1] + "' is an option (for it as the value: " +
+                                           words[i] + "=" + words[i + 1] + ")"),
+                   global_json || std::find(words.begin(), words.end(), "--json") != words.end());
+      return kExitUsage;
+    }
+  }
   std::vector<std::string> args(words.rbegin(), words.rend() - 1);  // CLI11 wants them reversed
   try {
     app->parse(args);
