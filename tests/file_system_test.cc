@@ -192,12 +192,9 @@ TEST_F(PosixFileSystemTest, MappedWritesReserveAheadGrowAndTruncateAtClose) {
 // past reservations and the first 64 MiB window), the file holds every byte
 // in order, and each sync covers what came before it.
 TEST_F(PosixFileSystemTest, MappedFileTakesAppendsBeforeASyncThroughWrite) {
-  const std::string path = dir_.file("synced");
-  WritableFileOptions options;
-  options.use_mmap = true;
+  std::string path;
   std::unique_ptr<WritableFile> f;
-  FSDB_ASSERT_OK(fs_->new_writable_file(path, options, &f));
-  ASSERT_TRUE(f->appends_are_memory_copies()) << "not a mapped file here";
+  ASSERT_TRUE(open_mapped("synced", &path, &f)) << "not a mapped file here";
   std::string expected;
   std::string piece;
   for (size_t i = 0; expected.size() < (66u << 20); ++i) {
