@@ -376,6 +376,10 @@ TEST_F(FsdbToolTest, RenamedManifestsAndFilesThatAreNotLogsAreErrors) {
   RunResult r = fsdb({"manifest", "dump", copy}, 1);
   EXPECT_NE(r.err.find(copy + ": offset 0: stale fragment of log"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("renamed or copied"), std::string::npos) << r.err;
+  // A file that is not a MANIFEST is its error alone, with no empty listing.
+  r = fsdb({"manifest", "dump", db_ + "/CURRENT"}, 2);
+  EXPECT_NE(r.err.find("CURRENT: not a MANIFEST file name"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
   // The DB, with CURRENT naming the renamed file, says the same on open.
   std::filesystem::rename(manifest, db_ + "/MANIFEST-000777");
   std::ofstream(db_ + "/CURRENT", std::ios::trunc) << "MANIFEST-000777\n";

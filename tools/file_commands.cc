@@ -593,6 +593,9 @@ class ManifestCommand : public Command {
     }
     std::vector<std::string> lines;
     Status s = VersionSet::dump_manifest(*posix_file_system(), path, &lines);
+    // Records read before a damaged one are worth showing; a file that gave
+    // none (not a MANIFEST, missing, unreadable) is only its error.
+    if (!s.ok() && lines.empty()) return s;
     Result& r = inv.result;
     r.field("file", path);
     r.table_name = "records";
