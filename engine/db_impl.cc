@@ -26,6 +26,11 @@ namespace {
 
 constexpr uint64_t kMaxManifestBytes = 4 << 20;
 
+// Relaxed: a test sets the hook before the writes it is meant to hold begin
+// and clears it after they end; the thread start and join that surround them
+// order those stores, and the hook guards its own state.
+std::atomic<DirectWriteHook> direct_write_hook{nullptr};
+
 uint64_t now_micros() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                    std::chrono::steady_clock::now().time_since_epoch())
@@ -690,6 +695,7 @@ DBImpl::DirectWrite DBImpl::begin_direct_write(Writer& w, Status* status) {
       }
     }
   }
+  if (const DirectWriteHook hook = direct_write_hook.load(std::memory_order_relaxed)) hook();
   if (!status->ok()) {
     // Recorded before the range ends: resume() waits for ranges in flight to
     // end, and must then find every error they met. (mu_ is taken with the
@@ -2309,6 +2315,10 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return std::string(buf);
   }
   return std::nullopt;
+}
+
+void set_direct_write_hook_for_testing(DirectWriteHook hook) {
+  direct_write_hook.store(hook, std::memory_order_relaxed);  // relaxed: see direct_write_hook
 }
 
 Status DBImpl::close() {

@@ -367,4 +367,11 @@ class DBImpl final : public DB {
   std::thread event_thread_;
 };
 
+// Called by every direct write (one that does not pass the write queue) once
+// it holds its sequence range and has released the sequence lock, before it
+// touches the memtable: a test can hold a write inside that window. Process
+// wide; null (the default) calls nothing.
+using DirectWriteHook = void (*)();
+void set_direct_write_hook_for_testing(DirectWriteHook hook);
+
 }  // namespace fsdb
