@@ -354,6 +354,15 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    "--profile=" + std::to_string(profile),
                                    "--max_value_padding=" + std::to_string(max_value_padding_),
                                    "--duration=8s"};
+  // An eighth of the cycles are not killed: the child runs a short while and
+  // closes the DB itself, and close() returning OK (which the child journals
+  // as a flush) must have written out every acknowledged write, disable_wal
+  // ones included. Not drawn from `rng`, as below.
+  const bool clean_exit = config_.kill_after_ms == 0 && ((cycle_seed >> 33) & 7) == 0;
+  if (clean_exit) {
+    kill_point.clear();
+    args.back() = "--duration=" + std::to_string(100 + (cycle_seed >> 36) % 900) + "ms";
+  }
   if (config_.kill_after_ms != 0) {  // a fixed plan, for tests of the harness
     delay_ms = config_.kill_after_ms;
     kill_point.clear();
@@ -365,9 +374,11 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   if (!config_.stress_flag.empty()) args.push_back(config_.stress_flag);
   const std::string child_command = command_line_of(args);
   if (config_.verbose) {
-    std::printf("kill cycle %llu: %s\n", static_cast<unsigned long long>(cycle),
-                kill_point.empty() ? ("SIGKILL after " + std::to_string(delay_ms) + " ms").c_str()
-                                   : ("kill point " + kill_point).c_str());
+    const std::string plan = clean_exit ? "no kill: the child closes the DB"
+                             : kill_point.empty()
+                                 ? "SIGKILL after " + std::to_string(delay_ms) + " ms"
+                                 : "kill point " + kill_point;
+    std::printf("kill cycle %llu: %s\n", static_cast<unsigned long long>(cycle), plan.c_str());
   }
   const std::string log_path = state_dir_ + "/stress.log";
   // Wait for the chosen moment (or, at a kill point, at most 4 s for the
@@ -379,8 +390,10 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // waits (a write stall, a slow sync). Not drawn from `rng`, so that the
   // plans of a seed stay what they were.
   watch.wait_for_progress = config_.kill_after_ms != 0 || ((cycle_seed >> 32) & 1) != 0;
-  const std::optional<int> waited =
-      run_child(args, log_path, kill_point.empty() ? delay_ms : 4000, &parent_killed, &watch);
+  // A child that is to close by itself gets a minute (the watch still sees a
+  // hang, and a kill then is a failure below).
+  const uint64_t wait_ms = clean_exit ? 60000 : kill_point.empty() ? delay_ms : 4000;
+  const std::optional<int> waited = run_child(args, log_path, wait_ms, &parent_killed, &watch);
   if (!waited) {
     harness_failure("fork failed");
     return false;
@@ -414,6 +427,14 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
           " ms (one of its threads, or all, finished no operation; " +
           std::to_string(watch.last_ops) +
           " operations in all; last heartbeat: " + watch.last_line + "): hung"},
+         extra);
+    return false;
+  }
+  if (clean_exit && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    fail(cycle,
+         {"fsdb_stress was to run 1 s at most and close the DB, and did not: " +
+          (WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                             : "signal " + std::to_string(WTERMSIG(status)))},
          extra);
     return false;
   }
@@ -706,6 +727,9 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   workload.request_stop();
   workload.join();
   if (rng() % 2 == 0) fault_fs_->clear_faults();  // else close() meets the faults too
+  // A close() that returns OK has written out every acknowledged write, those
+  // made with disable_wal too: from here on the verification requires them.
+  if (db_->close().ok()) workload.record_clean_close();
   db_.reset();
   if (rng() % 3 == 0) {
     // An open under faults must fail cleanly or work; either way nothing is lost.
@@ -800,6 +824,20 @@ bool CrashTest::run_mode(const std::string& mode) {
       ok = false;
     }
     db_.reset();
+  }
+  // A run of several cycles that crashed nothing, or required nothing to
+  // survive, proved nothing: a harness that stopped working must not pass.
+  if (ok && totals_.cycles >= 4) {
+    const uint64_t crashes = mode == "kill"       ? totals_.kills + totals_.kill_points
+                             : mode == "powercut" ? totals_.power_cuts
+                                                  : totals_.injected_errors;
+    if (crashes == 0 || totals_.required_writes == 0) {
+      harness_failure(std::to_string(totals_.cycles) + " cycles with " + std::to_string(crashes) +
+                      (mode == "errors" ? " injected errors" : " crashes") + " and " +
+                      std::to_string(totals_.required_writes) +
+                      " writes required to survive: the run tested nothing");
+      ok = false;
+    }
   }
   fault_fs_.reset();
   print_totals(mode, std::chrono::duration<double>(Clock::now() - start).count());

@@ -49,6 +49,11 @@ class KillWritableFile final : public WritableFile {
   Status append(std::string_view data) override {
     return at_point(*trigger_, "append", path(), [&] { return base_->append(data); });
   }
+  // Forwarded as such: the file writes these bytes its own way (a mapped log
+  // through pwrite), and a kill point on "append" lands there as well.
+  Status append_before_sync(std::string_view data) override {
+    return at_point(*trigger_, "append", path(), [&] { return base_->append_before_sync(data); });
+  }
   Status flush() override { return base_->flush(); }
   Status sync() override {
     return at_point(*trigger_, "sync", path(), [&] { return base_->sync(); });

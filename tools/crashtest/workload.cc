@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -122,6 +123,12 @@ void Workload::note_failure(const Status& s, const char* what) {
     // The injector counts a fault before the failing call returns it, so
     // every error it caused is seen after its count.
     report(std::string("error from ") + what + " before any fault was injected: " + s.to_string());
+  } else if (!s.is_io_error()) {
+    // Every injected fault is an I/O error (a failed call or a power cut),
+    // and the DB passes such errors on as they are: anything else (corruption,
+    // an invalid argument) is no fault's doing.
+    report(std::string("error from ") + what +
+           " that no injected I/O error explains: " + s.to_string());
   }
 }
 
@@ -129,7 +136,8 @@ void Workload::run(uint32_t thread) {
   ThreadState& ts = *states_[thread];
   const uint64_t total = uint64_t{options_.put_weight} + options_.remove_weight +
                          options_.batch_weight + options_.get_weight + options_.iterate_weight +
-                         options_.sync_wal_weight + options_.flush_weight;
+                         options_.snapshot_weight + options_.sync_wal_weight +
+                         options_.flush_weight;
   uint64_t done = 0;
   const auto started = std::chrono::steady_clock::now();
   while (!stop_.load() && ts.journal_ok && total > 0 &&
@@ -155,6 +163,8 @@ void Workload::run(uint32_t thread) {
       do_get(ts);
     } else if (take(options_.iterate_weight)) {
       do_iterate(ts);
+    } else if (take(options_.snapshot_weight)) {
+      do_snapshot_read(ts);
     } else if (take(options_.sync_wal_weight)) {
       do_write(ts, OpKind::kSyncWal);
     } else {
@@ -303,25 +313,43 @@ void Workload::do_get(ThreadState& ts) {
   }
 }
 
-void Workload::do_iterate(ThreadState& ts) {
-  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
-  counters_.reads.fetch_add(1);
-  std::unique_ptr<Iterator> it = db_->new_iterator();
-  const uint32_t start = static_cast<uint32_t>(ts.rng() % options_.keys);
-  const int limit = 1 + static_cast<int>(ts.rng() % 50);
+std::pair<uint32_t, uint32_t> Workload::lock_range(ThreadState& ts) {
+  const uint32_t first = static_cast<uint32_t>(ts.rng() % options_.keys);
+  const uint32_t span = 1 + static_cast<uint32_t>(ts.rng() % 50);
+  const uint32_t last = std::min(options_.keys - 1, first + span - 1);
+  // Ascending, as writes lock their keys: no cycle, no deadlock.
+  for (uint32_t k = first; k <= last; ++k) key_locks_[k].lock();
+  return {first, last};
+}
+
+void Workload::unlock_range(uint32_t first, uint32_t last) {
+  for (uint32_t k = last + 1; k-- > first;) key_locks_[k].unlock();
+}
+
+std::optional<std::map<uint32_t, std::string>> Workload::scan_range(ThreadState& ts, uint32_t first,
+                                                                    uint32_t last,
+                                                                    const Snapshot* snapshot,
+                                                                    const char* what) {
+  ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::unique_ptr<Iterator> it = db_->new_iterator(ro);
   const bool backward = ts.rng() % 4 == 0;
+  const std::string low = key_name(first);
+  const std::string high = key_name(last);
+  std::map<uint32_t, std::string> found;
   std::optional<uint32_t> previous;
-  int n = 0;
-  for (backward ? it->seek_for_prev(key_name(start)) : it->seek(key_name(start));
-       it->valid() && n < limit; backward ? it->prev() : it->next(), ++n) {
+  for (backward ? it->seek_for_prev(high) : it->seek(low);
+       it->valid() && (backward ? it->key() >= low : it->key() <= high);
+       backward ? it->prev() : it->next()) {
     const auto k = parse_key_name(it->key());
     if (!k || *k >= options_.keys) {
-      report("iterator yielded a key never written: '" + std::string(it->key()) + "'");
-      return;
+      report(std::string(what) + " yielded a key never written: '" + std::string(it->key()) + "'");
+      return std::nullopt;
     }
     if (previous && (backward ? *k >= *previous : *k <= *previous)) {
-      report("iterator out of order: " + key_name(*k) + " after " + key_name(*previous));
-      return;
+      report(std::string(what) + " out of order: " + key_name(*k) + " after " +
+             key_name(*previous));
+      return std::nullopt;
     }
     previous = k;
     const auto id = parse_value(it->value(), options_.max_value_padding);
@@ -329,12 +357,85 @@ void Workload::do_iterate(ThreadState& ts) {
         (id->epoch == options_.epoch &&
          (id->thread >= options_.threads ||
           id->counter > started_[id->thread].load(std::memory_order_acquire)))) {
-      report("iterator: " + key_name(*k) + " holds a value never written to it: '" +
+      report(std::string(what) + ": " + key_name(*k) + " holds a value never written to it: '" +
              std::string(it->value()) + "'");
-      return;
+      return std::nullopt;
+    }
+    found.emplace(*k, std::string(it->value()));
+  }
+  if (!it->status().ok()) {
+    note_failure(it->status(), what);
+    return std::nullopt;
+  }
+  return found;
+}
+
+void Workload::check_range(const char* what, uint32_t first, const std::vector<KeyModel>& expected,
+                           const std::map<uint32_t, std::string>& found) {
+  for (uint32_t i = 0; i < expected.size(); ++i) {
+    const KeyModel& m = expected[i];
+    if (!m.certain) continue;  // its last write failed: either outcome is possible
+    const uint32_t k = first + i;
+    const auto at = found.find(k);
+    const std::optional<std::string> got =
+        at == found.end() ? std::nullopt : std::optional<std::string>(at->second);
+    if (got != m.value) {
+      report(std::string(what) + " found " + key_name(k) + " " +
+             (got ? "holding '" + *got + "'" : "absent") +
+             " but its last acknowledged write left " +
+             (m.value ? "'" + *m.value + "'" : "it absent"));
     }
   }
-  if (!it->status().ok()) note_failure(it->status(), "iterator");
+}
+
+void Workload::do_iterate(ThreadState& ts) {
+  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
+  counters_.reads.fetch_add(1);
+  // Under the range's locks no write to it is in flight: the scan must find
+  // exactly what the model holds for every key whose last write was acknowledged.
+  const auto [first, last] = lock_range(ts);
+  const auto found = scan_range(ts, first, last, nullptr, "iterator");
+  if (found) {
+    check_range("iterator", first,
+                std::vector<KeyModel>(models_.begin() + first, models_.begin() + last + 1), *found);
+  }
+  unlock_range(first, last);
+}
+
+void Workload::do_snapshot_read(ThreadState& ts) {
+  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
+  counters_.reads.fetch_add(1);
+  // Taken while no write to the range is in flight, so the snapshot must keep
+  // showing the model as it was then, whatever is written after the locks go
+  // (the other threads write meanwhile, and memtables are sealed, flushed
+  // and compacted under it).
+  const auto [first, last] = lock_range(ts);
+  const std::vector<KeyModel> expected(models_.begin() + first, models_.begin() + last + 1);
+  const Snapshot* snapshot = db_->get_snapshot();
+  unlock_range(first, last);
+  std::this_thread::sleep_for(std::chrono::microseconds(ts.rng() % 2000));
+  if (const auto found = scan_range(ts, first, last, snapshot, "iterator at a snapshot")) {
+    check_range("iterator at a snapshot", first, expected, *found);
+  }
+  std::vector<std::string> names;
+  for (uint32_t k = first; k <= last; ++k) names.push_back(key_name(k));
+  const std::vector<std::string_view> keys(names.begin(), names.end());
+  std::vector<std::string> values;
+  ReadOptions ro;
+  ro.snapshot = snapshot;
+  const std::vector<Status> statuses = db_->multi_get(ro, keys, &values);
+  std::map<uint32_t, std::string> found;
+  bool failed = false;
+  for (uint32_t i = 0; i < statuses.size() && !failed; ++i) {
+    if (statuses[i].ok()) {
+      found.emplace(first + i, values[i]);
+    } else if (!statuses[i].is_not_found()) {
+      note_failure(statuses[i], "multi_get at a snapshot");
+      failed = true;
+    }
+  }
+  if (!failed) check_range("multi_get at a snapshot", first, expected, found);
+  db_->release_snapshot(snapshot);
 }
 
 }  // namespace fsdb::crashtest

@@ -6,9 +6,11 @@
 // from before its start tick until after its end tick. Writes of one key are
 // therefore totally ordered by their start ticks, and a get made under the
 // key's lock knows exactly what it must return while the key's last write was
-// acknowledged. Reads also check what they can without locks: an iterator may
-// only yield harness keys in order, each holding a value written to that key
-// by a write that had already started.
+// acknowledged. Iterators lock the range they read the same way and compare
+// every key with the model; a snapshot taken under a range's locks must keep
+// showing what the model held then, read a little later while the others
+// write. Reads also check what holds for every key: harness keys only, in
+// order, each holding a value written to that key by a write already started.
 //
 // Thread safety: start(), request_stop() and join() from one controlling
 // thread; counters may be read at any time.
@@ -17,11 +19,13 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "fsdb/db.h"
@@ -46,6 +50,7 @@ struct WorkloadOptions {
   uint32_t batch_weight = 15;
   uint32_t get_weight = 25;
   uint32_t iterate_weight = 8;
+  uint32_t snapshot_weight = 3;  // reads of a range at a snapshot, a little later
   uint32_t sync_wal_weight = 1;
   uint32_t flush_weight = 1;
   uint64_t max_ops_per_thread = 0;  // 0: until request_stop()
@@ -111,7 +116,25 @@ class Workload {
   void run(uint32_t thread);
   void do_write(ThreadState& ts, OpKind kind);
   void do_get(ThreadState& ts);
+  // Reads a range of keys, holding their locks, and compares it with the model.
   void do_iterate(ThreadState& ts);
+  // Takes a snapshot while holding a range's locks, then reads the range at
+  // it (an iterator and multi_get) while other threads write.
+  void do_snapshot_read(ThreadState& ts);
+  // Locks a random range of up to 50 keys; returns its first and last key.
+  std::pair<uint32_t, uint32_t> lock_range(ThreadState& ts);
+  void unlock_range(uint32_t first, uint32_t last);
+  // The range's keys and values as an iterator at `snapshot` (null: the
+  // latest state) yields them, in a random direction; nullopt once something
+  // is reported (a key out of order or never written, a value never written
+  // to its key) or the iterator fails.
+  std::optional<std::map<uint32_t, std::string>> scan_range(ThreadState& ts, uint32_t first,
+                                                            uint32_t last, const Snapshot* snapshot,
+                                                            const char* what);
+  // Reports each key of `expected` (from `first` on) whose last write was
+  // acknowledged and that `found` does not hold as the model does.
+  void check_range(const char* what, uint32_t first, const std::vector<KeyModel>& expected,
+                   const std::map<uint32_t, std::string>& found);
   void report(std::string violation);
   void note_failure(const Status& s, const char* what);
 
