@@ -1260,12 +1260,20 @@ void DBImpl::event_loop() {
   // writes again, an error that needs a reopen, a change of the write stall
   // condition (bg_cv_ is notified for each).
   const auto event = [&] {
-    return shutting_down_ || bg_error_count_ != reported ||
+    return shutting_down_ || !completed_reports_.empty() || bg_error_count_ != reported ||
            (recovering && (resumed() || (!bg_error_.ok() && !bg_error_resumable_))) ||
            write_stall_condition() != stall;
   };
   while (true) {
-    if (shutting_down_) return;
+    if (shutting_down_) return;  // close() delivers the reports left
+    if (!completed_reports_.empty()) {
+      const CompletedWork work = completed_reports_.front();
+      completed_reports_.pop_front();
+      call_listener([&](EventListener&) { deliver_completed(work); });
+      ++completed_reports_delivered_;
+      bg_cv_.notify_all();  // flush() and compact_range() wait for this
+      continue;
+    }
     if (const WriteStallCondition now = write_stall_condition(); now != stall) {
       // Relaxed: see write_stall_condition(); the same value under mu_.
       const WriteStallInfo info{now, stall, level0_files_.load(std::memory_order_relaxed),
@@ -1734,14 +1742,13 @@ Status DBImpl::flush_oldest_sealed() {
     release_settled_outputs();
     sealed_.pop_front();
     install_read_view();
-    // resume() waits for sealed_ to empty, before the listener below runs (a
-    // listener may write, and resume() holds the write queue until then).
+    // resume() waits for sealed_ to empty, holding the write queue; the
+    // listener, which may write, hears of this flush from the event thread.
     bg_cv_.notify_all();
-  }
-  if (options_.listener) {
-    options_.listener->on_flush_completed(
-        FlushInfo{meta.number, meta.file_size, meta.entries,
-                  static_cast<double>(now_micros() - start) / 1e6});
+    if (options_.listener) {
+      report_completed(FlushInfo{meta.number, meta.file_size, meta.entries,
+                                 static_cast<double>(now_micros() - start) / 1e6});
+    }
   }
   return Status::OK();
 }
@@ -2077,7 +2084,8 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
     info.trivial_move = move;
     info.manual = c.manual;
     info.seconds = static_cast<double>(now_micros() - start) / 1e6;
-    options_.listener->on_compaction_completed(info);
+    std::lock_guard<std::mutex> guard(mu_);
+    report_completed(info);
   }
   if (!move) {
     stats_.compactions.fetch_add(1, std::memory_order_relaxed);
@@ -2104,6 +2112,7 @@ Status DBImpl::flush() {
   // close() stops the flush thread: the memtable may still be waiting (its
   // writes stay safe in the log, replayed at the next open).
   if (!sealed_.empty()) return Status::IOError(dbname_ + ": the DB is closing");
+  wait_for_completed_reports(lock);
   return Status::OK();
 }
 
@@ -2185,11 +2194,33 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       s = run_compaction(c, &abandoned);
     }
   }
-  std::lock_guard<std::mutex> guard(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   manual_compaction_ = false;
   if (!s.ok() && !abandoned) record_background_error(s, ErrorSource::kBackgroundWork);
   bg_cv_.notify_all();
+  // After manual_compaction_ is cleared: a listener write that waits for a
+  // compaction to make room gets one from the background threads.
+  wait_for_completed_reports(lock);
   return s;
+}
+
+void DBImpl::report_completed(const CompletedWork& work) {
+  completed_reports_.push_back(work);
+  ++completed_reports_queued_;
+  bg_cv_.notify_all();  // wakes the event thread
+}
+
+void DBImpl::wait_for_completed_reports(std::unique_lock<std::mutex>& lock) {
+  const uint64_t queued = completed_reports_queued_;
+  bg_cv_.wait(lock, [&] { return completed_reports_delivered_ >= queued || shutting_down_; });
+}
+
+void DBImpl::deliver_completed(const CompletedWork& work) {
+  if (const FlushInfo* flush = std::get_if<FlushInfo>(&work)) {
+    options_.listener->on_flush_completed(*flush);
+  } else {
+    options_.listener->on_compaction_completed(std::get<CompactionInfo>(work));
+  }
 }
 
 Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/true); }
@@ -2367,6 +2398,19 @@ Status DBImpl::close() {
   // when no write can land any more: a flush before the barriers above would
   // miss a disable_wal write acknowledged while it ran.
   if (opened) result = flush_unlogged_at_close();
+  // The reports the event thread did not get to (no thread makes more now).
+  // A listener's write is refused: the DB is closing.
+  if (options_.listener) {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!completed_reports_.empty()) {
+      const CompletedWork work = completed_reports_.front();
+      completed_reports_.pop_front();
+      lock.unlock();
+      deliver_completed(work);
+      lock.lock();
+      ++completed_reports_delivered_;
+    }
+  }
   if (log_ != nullptr) {
     Status s = log_->sync();
     if (result.ok()) result = s;

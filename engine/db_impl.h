@@ -41,6 +41,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "engine/compaction.h"
@@ -229,8 +230,20 @@ class DBImpl final : public DB {
   // The event thread: reports each error that stops writes to the
   // listener and, when resume() can clear it, calls resume() every
   // background_error_resume_interval_ms, at most max_background_error_resumes
-  // times per recovery; reports changes of the write stall condition.
+  // times per recovery; reports changes of the write stall condition and
+  // each completed flush and compaction.
   void event_loop();
+  // A flush's or a compaction's report, handed to the event thread. Not
+  // called on the thread that flushed or compacted: a listener that writes
+  // may wait for room that only that thread's next flush or compaction
+  // would make. REQUIRES: mu_ held.
+  using CompletedWork = std::variant<FlushInfo, CompactionInfo>;
+  void report_completed(const CompletedWork& work);
+  // Waits until the event thread has delivered every report queued so far,
+  // so that flush() and compact_range() return after their listener calls.
+  // Returns at once when the DB closes (close() delivers what is left).
+  void wait_for_completed_reports(std::unique_lock<std::mutex>& lock);
+  void deliver_completed(const CompletedWork& work);
   // REQUIRES: mu_ held. Whether a write waits for room that is still
   // missing, or level 0 is at the slowdown trigger (see WriteStallCondition).
   WriteStallCondition write_stall_condition() const;
@@ -334,7 +347,10 @@ class DBImpl final : public DB {
   // Guarded by mu_: the error a resume() cleared while it still holds writes
   // (flushing the memtables that waited); OK otherwise.
   Status resuming_from_;
-  bool shutting_down_ = false;  // guarded by mu_
+  bool shutting_down_ = false;                   // guarded by mu_
+  std::deque<CompletedWork> completed_reports_;  // guarded by mu_
+  uint64_t completed_reports_queued_ = 0;        // guarded by mu_
+  uint64_t completed_reports_delivered_ = 0;     // guarded by mu_
   // Guarded by mu_: a write group's leader waits in make_room_for_write()
   // for a flush or a compaction (the write stall condition kStopped).
   bool write_waiting_for_room_ = false;

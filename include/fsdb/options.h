@@ -130,11 +130,16 @@ struct WriteStallInfo {
   size_t sealed_memtables = 0;  // waiting for flush
 };
 
-// Receives the DB's events. Callbacks run on the DB's own threads (the
-// writer's, or a background thread), never under a DB lock: they may read and
-// write the DB, but must not wait for background work (flush(),
-// compact_range(), close()) — the thread that would do it may be the caller.
-// They should return quickly, must be thread-safe, and must not throw.
+// Receives the DB's events. Callbacks run on the DB's own threads, never
+// under a DB lock: on_recovery on the thread that opens the DB,
+// on_memtable_sealed on the writer's, the others on the DB's event thread,
+// one at a time and in order — never on the thread that flushes or compacts,
+// so a callback's write that waits for room (a write stall) gets it from
+// them. flush() and compact_range() return after the callbacks for the work
+// they waited for. Callbacks may read and write the DB, but must not wait for
+// background work (flush(), compact_range(), close()): the thread that would
+// report it may be the caller. They should return quickly (the event thread
+// reports nothing else meanwhile), must be thread-safe, and must not throw.
 class EventListener {
  public:
   virtual ~EventListener() = default;
