@@ -215,11 +215,10 @@ Status DBImpl::open() {
   }
   versions_ = std::make_unique<VersionSet>(dbname_, fs_, kMaxManifestBytes);
 
+  // On failure the LOCK stays held: close() (run as the caller destroys this
+  // object) closes the log and the MANIFEST first, then releases it.
   s = recover();
-  if (!s.ok()) {
-    db_lock_.reset();
-    return s;
-  }
+  if (!s.ok()) return s;
   bg_thread_ = std::thread([this] { background_loop(); });
   for (int i = 0; i < options_.max_background_compactions; ++i) {
     compaction_threads_.emplace_back([this] { compaction_loop(); });
@@ -2429,6 +2428,12 @@ Status DBImpl::close() {
   // every table would look obsolete), nor after a background error (the
   // next open decides).
   if (opened && result.ok()) delete_obsolete_files();
+  // The last bytes this DB writes: nothing may touch the directory once
+  // another process can lock it.
+  if (versions_ != nullptr) {
+    Status s = versions_->close();
+    if (result.ok()) result = s;
+  }
   db_lock_.reset();
   return result;
 }

@@ -230,6 +230,9 @@ Status VersionSet::recover(bool require_first_log) {
     FileType file_type;
     uint64_t file_number = 0;
     if (!parse_file_name(name, &file_type, &file_number)) continue;
+    // Every number on disk stays used, the new MANIFEST's below included: a
+    // crash can leave a log (created by a rotation) the MANIFEST never counted.
+    next_file = std::max(next_file, file_number + 1);
     if (file_type == FileType::kTable) tables.insert(file_number);
     if (file_type == FileType::kLog && file_number == log_number) first_log_present = true;
   }
@@ -249,7 +252,6 @@ Status VersionSet::recover(bool require_first_log) {
                               "without it)");
   }
 
-  // Every number already used on disk stays used.
   next_file = std::max(next_file, old_manifest_number + 1);
   for (int level = 0; level < kNumLevels; ++level) {
     for (const FileRef& f : version->files(level)) next_file = std::max(next_file, f->number + 1);
@@ -270,8 +272,18 @@ Status VersionSet::recover(bool require_first_log) {
   return s;
 }
 
+Status VersionSet::close() {
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  closed_ = true;
+  if (manifest_ == nullptr) return Status::OK();
+  Status s = manifest_->close();
+  manifest_.reset();
+  return s;
+}
+
 Status VersionSet::log_and_apply(VersionEdit* edit) {
   std::lock_guard<std::mutex> guard(manifest_mu_);
+  if (closed_) return Status::IOError(dbname_ + ": the MANIFEST is closed");
   if (!edit->log_number()) edit->set_log_number(log_number());
   edit->set_next_file_number(next_file_number_.load(std::memory_order_relaxed));
   edit->set_last_sequence(last_sequence());

@@ -50,7 +50,11 @@ class VersionSet {
 
   // Records `edit` in the MANIFEST (synced) and installs the version it makes.
   // Fills in the edit's next file number and last sequence.
+  // Refused (IOError) after close().
   Status log_and_apply(VersionEdit* edit);
+  // Closes the MANIFEST (its last sync mark, synced). The DB calls it before
+  // it releases its LOCK: no byte of the directory is written after that.
+  Status close();
 
   std::shared_ptr<const Version> current() const;
 
@@ -142,6 +146,7 @@ class VersionSet {
   mutable std::mutex manifest_mu_;            // serialises log_and_apply; held across MANIFEST I/O
   std::atomic<uint64_t> manifest_number_{0};  // written under manifest_mu_
   std::unique_ptr<wal::LogWriter> manifest_;  // guarded by manifest_mu_
+  bool closed_ = false;                       // guarded by manifest_mu_
 
   mutable std::mutex mu_;  // guards the two fields below; never held across I/O
   std::shared_ptr<const Version> current_;

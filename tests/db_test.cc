@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
@@ -358,6 +360,60 @@ TEST_F(DBTest, ReopenAfterCloseAndAfterDestroyWithoutClose) {
     ASSERT_EQ(get(key_of(i)), want) << i;
   }
   EXPECT_EQ(count_files(FileType::kLog), 1u) << "replayed logs are deleted";
+}
+
+// Once close() has returned, the directory is another process's to open:
+// nothing of the closed DB writes there any more, not even when the object
+// is destroyed later. (The MANIFEST used to get its last sync mark from the
+// destructor, after the LOCK was released.)
+TEST_F(DBTest, AClosedDBWritesNothingMore) {
+  open();
+  FSDB_ASSERT_OK(db_->put("k", "v"));
+  FSDB_ASSERT_OK(db_->flush());
+  FSDB_ASSERT_OK(db_->close());
+  std::map<std::string, uintmax_t> sizes;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    sizes[entry.path().filename().string()] = entry.file_size();
+  }
+  db_.reset();
+  std::map<std::string, uintmax_t> after;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    after[entry.path().filename().string()] = entry.file_size();
+  }
+  EXPECT_EQ(after, sizes);
+  open();
+  EXPECT_EQ(get("k"), "v");
+}
+
+// Numbers are never shared between files: a log a crash left behind, with a
+// number the MANIFEST never counted (a rotation created it after the last
+// edit), is not given to the MANIFEST the next open writes. (Its number used
+// to come from the MANIFEST's counter alone.)
+TEST_F(DBTest, TheNextOpenNumbersItsManifestPastEveryFileOnDisk) {
+  open();
+  FSDB_ASSERT_OK(db_->put("k", "v"));
+  FSDB_ASSERT_OK(db_->close());
+  db_.reset();
+  uint64_t highest = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    FileType type;
+    uint64_t number = 0;
+    if (parse_file_name(entry.path().filename().string(), &type, &number)) {
+      highest = std::max(highest, number);
+    }
+  }
+  // Empty logs, as a rotation leaves them when the process dies at once.
+  for (uint64_t n = highest + 1; n <= highest + 3; ++n) {
+    std::ofstream(log_file_name(dir_.path(), n)).close();
+  }
+  open();
+  std::string current;
+  FSDB_ASSERT_OK(read_file_to_string(*posix_file_system(), dir_.path() + "/CURRENT", &current));
+  FileType type;
+  uint64_t manifest = 0;
+  ASSERT_TRUE(parse_file_name(current.substr(0, current.find('\n')), &type, &manifest)) << current;
+  EXPECT_GT(manifest, highest + 3) << current;
+  EXPECT_EQ(get("k"), "v");
 }
 
 TEST_F(DBTest, DisableWalWritesSurviveACleanClose) {
