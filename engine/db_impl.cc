@@ -1218,6 +1218,7 @@ Status DBImpl::resume_locked(std::unique_lock<std::mutex>& lock) {
 
 void DBImpl::event_loop() {
   std::unique_lock<std::mutex> lock(mu_);
+  event_thread_id_ = std::this_thread::get_id();
   const uint32_t max_attempts = options_.max_background_error_resumes;
   const auto interval = std::chrono::milliseconds(options_.background_error_resume_interval_ms);
   // The listener runs without mu_: the state may change meanwhile, which the
@@ -2210,6 +2211,9 @@ void DBImpl::report_completed(const CompletedWork& work) {
 }
 
 void DBImpl::wait_for_completed_reports(std::unique_lock<std::mutex>& lock) {
+  // A listener's own flush() (which the listener contract forbids) would
+  // wait for itself: it returns without waiting instead of hanging the DB.
+  if (std::this_thread::get_id() == event_thread_id_) return;
   const uint64_t queued = completed_reports_queued_;
   bg_cv_.wait(lock, [&] { return completed_reports_delivered_ >= queued || shutting_down_; });
 }

@@ -351,6 +351,7 @@ class DBImpl final : public DB {
   std::deque<CompletedWork> completed_reports_;  // guarded by mu_
   uint64_t completed_reports_queued_ = 0;        // guarded by mu_
   uint64_t completed_reports_delivered_ = 0;     // guarded by mu_
+  std::thread::id event_thread_id_;              // guarded by mu_
   // Guarded by mu_: a write group's leader waits in make_room_for_write()
   // for a flush or a compaction (the write stall condition kStopped).
   bool write_waiting_for_room_ = false;

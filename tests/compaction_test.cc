@@ -1128,7 +1128,9 @@ TEST_F(CompactionDBTest, TheListenerHearsWriteStallsBeginAndEnd) {
 
 // Holds the table creations of one thread: a manual compaction (on the
 // thread that called compact_range) stops before its first output while the
-// flush thread goes on.
+// flush thread goes on. Holds its directory listings too (listing_gate):
+// after a step is installed, the thread lists the directory for files to
+// delete, and stops there.
 class GatedTableFileSystem final : public FileSystemWrapper {
  public:
   GatedTableFileSystem() : FileSystemWrapper(posix_file_system()) {}
@@ -1136,7 +1138,12 @@ class GatedTableFileSystem final : public FileSystemWrapper {
     if (path.ends_with(".sst")) gate.pass();
     return FileSystemWrapper::new_writable_file(path, file);
   }
+  Status get_children(const std::string& dir, std::vector<std::string>* names) override {
+    listing_gate.pass();
+    return FileSystemWrapper::get_children(dir, names);
+  }
   ThreadGate gate;
+  ThreadGate listing_gate;
 };
 
 // A writer that waits on a full level 0 goes on as soon as a manual
@@ -1145,30 +1152,10 @@ class GatedTableFileSystem final : public FileSystemWrapper {
 TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   test::ScratchDir dir;
   auto fs = std::make_shared<GatedTableFileSystem>();
-  struct Listener final : EventListener {
-    std::function<void()> on_compaction;
-    void on_compaction_completed(const CompactionInfo&) override {
-      if (on_compaction) on_compaction();
-    }
-  };
-  // The writer's progress, and whether it made any while the manual
-  // compaction's step was installed but compact_range() had not returned.
+  // The writer's progress. No listener: its reports would wake the writer too.
   std::atomic<int> written{0};
-  std::atomic<bool> armed{false};
-  std::atomic<bool> progressed{false};
-  auto listener = std::make_shared<Listener>();
-  listener->on_compaction = [&] {
-    if (!armed.exchange(false)) return;  // the manual compaction's step only
-    const int before = written.load();
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < until && !progressed.load()) {
-      if (written.load() > before) progressed = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  };
   Options options;
   options.file_system = fs;
-  options.listener = listener;
   options.memtable_bytes = 64 << 10;
   options.max_sealed_memtables = 1;
   options.l0_compaction_trigger = 3;
@@ -1216,17 +1203,27 @@ TEST(CompactionWakeTest, ManualCompactionWakesWritersWaitingOnLevel0) {
   ASSERT_EQ(level0(), 3u) << "the writer waits on level 0";
 
   // The compaction's first step takes the two tables it picked; after it,
-  // level 0 holds one table and the writer may go on. The listener runs
-  // after the step is installed and before compact_range() can return: the
-  // writer must make progress meanwhile.
-  armed = true;
+  // level 0 holds one table and the writer may go on. The compacting thread
+  // is held where it lists the directory once the step is installed, before
+  // compact_range() can return: the writer must make progress meanwhile.
+  fs->listing_gate.hold(compactor.get_id());
   fs->gate.open();
+  bool progressed = false;
+  if (fs->listing_gate.wait_until_held()) {
+    const int before = written.load();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until && !progressed) {
+      progressed = written.load() > before;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  fs->listing_gate.open();
   compactor.join();
   stop = true;
   writer.join();
   FSDB_EXPECT_OK(manual);
   FSDB_EXPECT_OK(writer_status);
-  EXPECT_TRUE(progressed.load()) << "the writer waited for the whole manual compaction";
+  EXPECT_TRUE(progressed) << "the writer waited for the whole manual compaction";
 }
 
 }  // namespace

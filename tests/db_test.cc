@@ -493,6 +493,11 @@ struct HeldDirectWrites {
 // moment later, was gone after reopening.)
 TEST_F(DBTest, CloseWaitsForADisableWalWriteBetweenItsSequenceAndTheMemtable) {
   open();
+  {
+    std::lock_guard<std::mutex> guard(HeldDirectWrites::mu);
+    HeldDirectWrites::held = 0;
+    HeldDirectWrites::released = false;
+  }
   set_direct_write_hook_for_testing(&HeldDirectWrites::hold);
   Status put;
   std::thread writer([&] {

@@ -136,10 +136,13 @@ struct WriteStallInfo {
 // one at a time and in order — never on the thread that flushes or compacts,
 // so a callback's write that waits for room (a write stall) gets it from
 // them. flush() and compact_range() return after the callbacks for the work
-// they waited for. Callbacks may read and write the DB, but must not wait for
-// background work (flush(), compact_range(), close()): the thread that would
-// report it may be the caller. They should return quickly (the event thread
-// reports nothing else meanwhile), must be thread-safe, and must not throw.
+// they waited for. Reports still queued when close() begins, and that of the
+// flush close() makes itself, are delivered by close() on its own thread
+// (the DB then refuses writes). Callbacks may read and write the DB, but must
+// not wait for background work (flush(), compact_range(), close()): the
+// thread that would report it may be the caller. They should return quickly
+// (the event thread reports nothing else meanwhile), must be thread-safe, and
+// must not throw.
 class EventListener {
  public:
   virtual ~EventListener() = default;
