@@ -267,5 +267,55 @@ TEST_F(FaultInjectionTest, RandomFailuresHitAboutTheRequestedShare) {
   FSDB_EXPECT_OK(f->append("b"));
 }
 
+// A failed append may have written part of its bytes, as a write(2) that
+// runs out of space does: never more than the whole, and the file's tracked
+// size (what a power cut keeps or drops) is what reached it.
+TEST_F(FaultInjectionTest, RandomlyFailedAppendsSometimesWritePartOfTheirBytes) {
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(dir_.file("f"), &f));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));  // the file itself survives the cut below
+  fs_.set_random_failures(0.5, Status::IOError("injected ENOSPC"), /*include_reads=*/false, 7);
+  const std::string chunk = "0123456789";
+  std::string expected;
+  int partial = 0;
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t before = f->size();
+    if (f->append(chunk).ok()) {
+      expected += chunk;
+      continue;
+    }
+    const uint64_t written = f->size() - before;
+    ASSERT_LE(written, chunk.size());
+    expected += chunk.substr(0, written);
+    if (written > 0) ++partial;
+  }
+  fs_.clear_faults();
+  EXPECT_GT(partial, 20) << "part of a failed append reached the file now and then";
+  EXPECT_EQ(read(dir_.file("f")), expected);
+  // Nothing was synced: a power cut drops every byte, partial ones included.
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("f")), "");
+}
+
+// A sync that fails as a writeback error loses what it was to write at the
+// next power cut, even after a later sync of the file succeeded: the kernel
+// drops a failed writeback's dirty pages, and later syncs do not rewrite them.
+TEST_F(FaultInjectionTest, AFailedSyncLosesItsBytesEvenAfterALaterSync) {
+  std::unique_ptr<WritableFile> f;
+  FSDB_ASSERT_OK(fs_.new_writable_file(dir_.file("f"), &f));
+  FSDB_ASSERT_OK(f->append("durable"));
+  FSDB_ASSERT_OK(f->sync());
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(f->append("-lost"));
+  fs_.set_random_failures(1.0, Status::IOError("injected EIO"), /*include_reads=*/false, 3);
+  ASSERT_TRUE(f->sync().is_io_error());
+  fs_.clear_faults();
+  FSDB_ASSERT_OK(f->append("-after"));
+  FSDB_ASSERT_OK(f->sync());
+  EXPECT_EQ(read(dir_.file("f")), "durable-lost-after") << "readable until the power goes";
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(dir_.file("f")), std::string("durable") + std::string(5, '\0') + "-after");
+}
+
 }  // namespace
 }  // namespace fsdb

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "fsdb/env.h"
@@ -43,6 +44,10 @@ struct FaultInjectionFileSystem::State {
   struct FileState {
     uint64_t size = 0;         // bytes appended through this file system
     uint64_t synced_size = 0;  // bytes made durable by sync()
+    // Ranges a failed sync left unwritten: the kernel drops the dirty pages
+    // of a failed writeback (they stay readable, and a later sync succeeds
+    // without them), so a power cut finds zeros there whatever was synced.
+    std::vector<std::pair<uint64_t, uint64_t>> lost_ranges;
   };
   enum class OpKind { kCreate, kRename, kRemove, kCreateDir };
   struct PendingOp {
@@ -66,7 +71,8 @@ struct FaultInjectionFileSystem::State {
   std::mt19937_64 torn_rng{0};
   uint64_t mutating = 0;
   uint64_t injected = 0;
-  uint64_t generation = 0;  // bumped by drop_unsynced_data; older open files are dead
+  uint64_t generation = 0;         // bumped by drop_unsynced_data; older open files are dead
+  bool last_fault_random = false;  // the last injected fault was a random failure
   // set_appends_claim_memory_copies(); read without mu by the files.
   std::atomic<bool> claim_memory_copies{false};
 
@@ -99,6 +105,7 @@ struct FaultInjectionFileSystem::State {
     if (fail_probability > 0 &&
         std::uniform_real_distribution<double>(0, 1)(fault_rng) < fail_probability) {
       ++injected;
+      last_fault_random = true;
       return random_error;
     }
     return Status::OK();
@@ -122,8 +129,19 @@ class FaultWritableFile final : public WritableFile {
   Status append(std::string_view data) override {
     std::lock_guard<std::mutex> guard(state_->mu);
     if (generation_ != state_->generation) return dead_file_error(path());
+    state_->last_fault_random = false;
     Status s = state_->check_mutation();
-    if (!s.ok()) return s.with_context(path() + ": append");
+    if (!s.ok()) {
+      // Half of the random failures (a full disk, an I/O error) write part of
+      // the bytes first, as write(2) does when the disk fills mid-way.
+      if (state_->last_fault_random && state_->fault_rng() % 2 == 0) {
+        const size_t written = state_->fault_rng() % (data.size() + 1);
+        if (base_->append(data.substr(0, written)).ok() && base_->flush().ok()) {
+          state_->files[path()].size = base_->size();
+        }
+      }
+      return s.with_context(path() + ": append");
+    }
     s = base_->append(data);
     if (s.ok()) s = base_->flush();
     if (s.ok()) state_->files[path()].size = base_->size();
@@ -139,8 +157,16 @@ class FaultWritableFile final : public WritableFile {
   Status sync() override {
     std::lock_guard<std::mutex> guard(state_->mu);
     if (generation_ != state_->generation) return dead_file_error(path());
+    state_->last_fault_random = false;
     Status s = state_->check_mutation();
-    if (!s.ok()) return s.with_context(path() + ": sync");
+    if (!s.ok()) {
+      if (state_->last_fault_random) {
+        // An I/O error of the writeback (not a process that lost power).
+        State::FileState& f = state_->files[path()];
+        if (f.size > f.synced_size) f.lost_ranges.emplace_back(f.synced_size, f.size);
+      }
+      return s.with_context(path() + ": sync");
+    }
     s = base_->sync();
     if (s.ok()) {
       State::FileState& f = state_->files[path()];
@@ -223,7 +249,9 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
   // 1. Every file back to its synced length (or a torn prefix of its tail,
   // or its tail with pages lost).
   for (auto& [path, file] : st.files) {
-    if (file.size == file.synced_size || !base_->file_exists(path)) continue;
+    const std::vector<std::pair<uint64_t, uint64_t>> lost = std::move(file.lost_ranges);
+    file.lost_ranges.clear();
+    if ((file.size == file.synced_size && lost.empty()) || !base_->file_exists(path)) continue;
     std::string content;
     if (!read_file_to_string(*base_, path, &content).ok()) {
       file.size = file.synced_size;
@@ -270,6 +298,11 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
       keep = end;
     }
     content.resize(keep, '\0');
+    for (const auto& [from, to] : lost) {
+      if (from >= keep) continue;
+      std::fill(content.begin() + static_cast<ptrdiff_t>(from),
+                content.begin() + static_cast<ptrdiff_t>(std::min(to, keep)), '\0');
+    }
     (void)write_string_to_file(*base_, content, path, true);
     file.size = file.synced_size = keep;
   }
@@ -296,7 +329,7 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
         if (it->saved_content) {
           (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
           st.files[it->path] =
-              State::FileState{it->saved_content->size(), it->saved_content->size()};
+              State::FileState{it->saved_content->size(), it->saved_content->size(), {}};
         }
         break;
       }
@@ -316,7 +349,7 @@ void FaultInjectionFileSystem::drop_unsynced_data() {
         if (it->saved_content) {
           (void)write_string_to_file(*base_, *it->saved_content, it->path, true);
           st.files[it->path] =
-              State::FileState{it->saved_content->size(), it->saved_content->size()};
+              State::FileState{it->saved_content->size(), it->saved_content->size(), {}};
         }
         break;
     }

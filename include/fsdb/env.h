@@ -290,7 +290,12 @@ class FaultInjectionFileSystem : public FileSystem {
   // call's seed is the one in force.
   void set_lost_pages(bool lost, uint64_t seed);
   // Each mutating call (and read, when include_reads) fails with `error` with the
-  // given probability.
+  // given probability. Half of the appends that fail so write a random part
+  // of their bytes first (a disk that fills mid-way through a write(2)). A
+  // sync that fails so loses the file's unsynced bytes at the next
+  // drop_unsynced_data(), even if a later sync of the file succeeds (Linux
+  // drops the dirty pages of a failed writeback: still readable, never
+  // written).
   void set_random_failures(double probability, Status error, bool include_reads, uint64_t seed);
   // Ends fail_after and random failures and makes the file system active again.
   void clear_faults();

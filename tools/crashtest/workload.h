@@ -116,7 +116,8 @@ class Workload {
   void run(uint32_t thread);
   void do_write(ThreadState& ts, OpKind kind);
   void do_get(ThreadState& ts);
-  // Reads a range of keys, holding their locks, and compares it with the model.
+  // Reads a range of keys; half of the time holding their locks, and then
+  // compares it with the model.
   void do_iterate(ThreadState& ts);
   // Takes a snapshot while holding a range's locks, then reads the range at
   // it (an iterator and multi_get) while other threads write.
