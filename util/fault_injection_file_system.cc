@@ -75,6 +75,7 @@ struct FaultInjectionFileSystem::State {
   bool last_fault_random = false;  // the last injected fault was a random failure
   // set_appends_claim_memory_copies(); read without mu by the files.
   std::atomic<bool> claim_memory_copies{false};
+  bool map_writable_files = false;  // set_map_writable_files()
 
   std::map<std::string, FileState> files;                     // files written through us
   std::map<std::string, std::vector<PendingOp>> pending_ops;  // by directory
@@ -126,26 +127,11 @@ class FaultWritableFile final : public WritableFile {
                     uint64_t generation)
       : state_(std::move(state)), base_(std::move(base)), generation_(generation) {}
 
-  Status append(std::string_view data) override {
-    std::lock_guard<std::mutex> guard(state_->mu);
-    if (generation_ != state_->generation) return dead_file_error(path());
-    state_->last_fault_random = false;
-    Status s = state_->check_mutation();
-    if (!s.ok()) {
-      // Half of the random failures (a full disk, an I/O error) write part of
-      // the bytes first, as write(2) does when the disk fills mid-way.
-      if (state_->last_fault_random && state_->fault_rng() % 2 == 0) {
-        const size_t written = state_->fault_rng() % (data.size() + 1);
-        if (base_->append(data.substr(0, written)).ok() && base_->flush().ok()) {
-          state_->files[path()].size = base_->size();
-        }
-      }
-      return s.with_context(path() + ": append");
-    }
-    s = base_->append(data);
-    if (s.ok()) s = base_->flush();
-    if (s.ok()) state_->files[path()].size = base_->size();
-    return s;
+  Status append(std::string_view data) override { return append_via(data, /*sync_follows=*/false); }
+  // The base file's own way for bytes a sync follows (a mapped file writes
+  // them with pwrite), under the same faults.
+  Status append_before_sync(std::string_view data) override {
+    return append_via(data, /*sync_follows=*/true);
   }
 
   Status flush() override {
@@ -189,6 +175,28 @@ class FaultWritableFile final : public WritableFile {
   }
 
  private:
+  Status append_via(std::string_view data, bool sync_follows) {
+    std::lock_guard<std::mutex> guard(state_->mu);
+    if (generation_ != state_->generation) return dead_file_error(path());
+    state_->last_fault_random = false;
+    Status s = state_->check_mutation();
+    if (!s.ok()) {
+      // Half of the random failures (a full disk, an I/O error) write part of
+      // the bytes first, as write(2) does when the disk fills mid-way.
+      if (state_->last_fault_random && state_->fault_rng() % 2 == 0) {
+        const size_t written = state_->fault_rng() % (data.size() + 1);
+        if (base_->append(data.substr(0, written)).ok() && base_->flush().ok()) {
+          state_->files[path()].size = base_->size();
+        }
+      }
+      return s.with_context(path() + ": append");
+    }
+    s = sync_follows ? base_->append_before_sync(data) : base_->append(data);
+    if (s.ok()) s = base_->flush();
+    if (s.ok()) state_->files[path()].size = base_->size();
+    return s;
+  }
+
   std::shared_ptr<State> state_;
   std::unique_ptr<WritableFile> base_;
   const uint64_t generation_;
@@ -378,6 +386,11 @@ void FaultInjectionFileSystem::set_appends_claim_memory_copies(bool claim) {
   state_->claim_memory_copies.store(claim, std::memory_order_relaxed);
 }
 
+void FaultInjectionFileSystem::set_map_writable_files(bool map) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->map_writable_files = map;
+}
+
 void FaultInjectionFileSystem::set_torn_writes(bool torn, uint64_t seed) {
   std::lock_guard<std::mutex> guard(state_->mu);
   state_->torn_writes = torn;
@@ -445,6 +458,12 @@ Status FaultInjectionFileSystem::new_random_access_file(const std::string& path,
 
 Status FaultInjectionFileSystem::new_writable_file(const std::string& path,
                                                    std::unique_ptr<WritableFile>* file) {
+  return new_writable_file(path, WritableFileOptions{}, file);
+}
+
+Status FaultInjectionFileSystem::new_writable_file(const std::string& path,
+                                                   const WritableFileOptions& options,
+                                                   std::unique_ptr<WritableFile>* file) {
   std::lock_guard<std::mutex> guard(state_->mu);
   Status s = state_->check_mutation();
   if (!s.ok()) return s.with_context(path + ": create");
@@ -452,7 +471,9 @@ Status FaultInjectionFileSystem::new_writable_file(const std::string& path,
   // holds what was synced since (fsdb never rewrites a file in place).
   const bool existed = base_->file_exists(path);
   std::unique_ptr<WritableFile> base;
-  s = base_->new_writable_file(path, &base);
+  s = options.use_mmap && state_->map_writable_files
+          ? base_->new_writable_file(path, options, &base)
+          : base_->new_writable_file(path, &base);
   if (!s.ok()) return s;
   state_->files[path] = State::FileState{};
   if (!existed) {

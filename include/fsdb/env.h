@@ -276,6 +276,9 @@ class FaultInjectionFileSystem : public FileSystem {
   // writers appending under its sequence lock — while every append still goes
   // through this file system, its faults and its power cuts.
   void set_appends_claim_memory_copies(bool claim);
+  // Whether writable files asked for with use_mmap (the engine's WAL) are
+  // opened mapped from the base file system; off by default.
+  void set_map_writable_files(bool map);
   // With drop_unsynced_data(): keep a random prefix of each file's unsynced tail
   // instead of dropping it whole (a torn write).
   void set_torn_writes(bool torn, uint64_t seed);
@@ -316,12 +319,12 @@ class FaultInjectionFileSystem : public FileSystem {
     return new_random_access_file(path, file);
   }
   Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
-  // Never maps: a power cut must be able to drop exactly what was not synced.
+  // Maps (options.use_mmap) only after set_map_writable_files(true): the
+  // base file system's mapped file, its every append and sync still through
+  // this file system. A power cut drops what was not synced once the file is
+  // closed (drop_unsynced_data() is for after the DB is gone).
   Status new_writable_file(const std::string& path, const WritableFileOptions& options,
-                           std::unique_ptr<WritableFile>* file) override {
-    (void)options;
-    return new_writable_file(path, file);
-  }
+                           std::unique_ptr<WritableFile>* file) override;
   Status new_appendable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override;
   bool file_exists(const std::string& path) override;
   Status is_directory(const std::string& path, bool* is_dir) override;

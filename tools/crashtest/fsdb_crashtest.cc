@@ -559,8 +559,11 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;  // every write after the cut fails
   // Half the cycles let unsynced writers append to the log themselves, as
-  // they do to a mapped log (the fault file system never maps).
+  // they do to a mapped log, even when it is not mapped.
   fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);
+  // Half the cycles' new logs are mapped for real (from the cycle's
+  // seed, so the other draws stay what they were).
+  fault_fs_->set_map_writable_files((w.seed >> 21) & 1);
   const uint64_t before = fault_fs_->injected_faults();
   w.faults_injected = [this, before] { return fault_fs_->injected_faults() > before; };
   Workload workload(db_.get(), w, baseline_);
@@ -656,6 +659,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;
   fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);  // as in powercut_cycle()
+  fault_fs_->set_map_writable_files((w.seed >> 21) & 1);
   static const double kProbabilities[] = {0.0005, 0.002, 0.01, 0.05};
   const double p = kProbabilities[rng() % 4];
   const Status error = rng() % 2 == 0 ? Status::IOError("injected EIO: Input/output error")
