@@ -395,8 +395,7 @@ void Workload::do_iterate(ThreadState& ts) {
     // Half of the scans take no locks: writes race with them, and only what
     // holds for any read is checked (harness keys, in order, values written).
     const uint32_t first = static_cast<uint32_t>(ts.rng() % options_.keys);
-    const uint32_t last =
-        std::min(options_.keys - 1, first + static_cast<uint32_t>(ts.rng() % 50));
+    const uint32_t last = std::min(options_.keys - 1, first + static_cast<uint32_t>(ts.rng() % 50));
     (void)scan_range(ts, first, last, nullptr, "iterator");
     return;
   }
