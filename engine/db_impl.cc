@@ -493,6 +493,16 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     return reader->status();
   }
   const wal::LogReadReport& report = reader->report();
+  // Fragments of another log number from the very start: the file was renamed
+  // or copied (fsdb never reuses a log file), and its records, written for
+  // that number, are not this log's to replay or to drop.
+  if (report.records == 0 && report.tail_kind == wal::LogTailKind::kStale &&
+      report.tail.offset == 0 &&
+      options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+    return Status::Corruption(path + ": offset 0: " + report.tail.reason +
+                              ": the file was renamed or copied from another log number, and "
+                              "is read only under the number it was written for");
+  }
   // Zero-filled space holds no data (a log's reserved space, or blocks the
   // file system allocated but never wrote before a crash): nothing dropped.
   if (report.tail_kind != wal::LogTailKind::kNone &&

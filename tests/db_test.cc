@@ -416,6 +416,30 @@ TEST_F(DBTest, TheNextOpenNumbersItsManifestPastEveryFileOnDisk) {
   EXPECT_EQ(get("k"), "v");
 }
 
+// A log file copied under another number holds fragments written for its
+// old number: recovery refuses it, naming the file, instead of reading it as
+// an empty log (its writes would be dropped without a word).
+TEST_F(DBTest, ALogCopiedUnderAnotherNumberIsCorruption) {
+  open();
+  FSDB_ASSERT_OK(db_->put("k", "v"));
+  FSDB_ASSERT_OK(db_->close());
+  db_.reset();
+  const std::string log = log_path();
+  FileType type;
+  uint64_t number = 0;
+  ASSERT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &number)) << log;
+  const std::string copy = log_file_name(dir_.path(), number + 10);
+  std::filesystem::copy_file(log, copy);
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find(copy + ": offset 0: "), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("renamed or copied"), std::string::npos) << s.to_string();
+  std::filesystem::remove(copy);
+  open();
+  EXPECT_EQ(get("k"), "v");
+}
+
 TEST_F(DBTest, DisableWalWritesSurviveACleanClose) {
   open();
   WriteOptions no_wal;
