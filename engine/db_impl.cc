@@ -457,14 +457,21 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     SequenceNumber seq = batch.base_sequence;
     for (const wal::WriteBatchEntry& e : batch.entries) {
       const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
-      // A version replayed twice (a log replayed after a crash during an
-      // earlier recovery) is the same version: nothing to add.
       if (r == InsertResult::kOutOfMemory) {
         // Not the log's fault: the record is fine, the process ran short.
         return Status::IOError(path + ": out of memory replaying the record at offset " +
                                std::to_string(reader->last_record_offset()));
       }
-      if (r != InsertResult::kOk && r != InsertResult::kDuplicateKey) {
+      if (r == InsertResult::kDuplicateKey) {
+        // Each log is replayed into memtables of its own, and no two writes
+        // share a sequence: an earlier record of this log already gave this
+        // key this sequence, with a value that may differ. Not dropped.
+        return Status::Corruption(path + ": record at offset " +
+                                  std::to_string(reader->last_record_offset()) + ": sequence " +
+                                  std::to_string(seq) +
+                                  " of its key was already given by an earlier record");
+      }
+      if (r != InsertResult::kOk) {
         return Status::Corruption(path + ": cannot replay record at offset " +
                                   std::to_string(reader->last_record_offset()));
       }

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +24,7 @@
 #include "tests/support/test_util.h"
 #include "tests/support/unbacked_bytes.h"
 #include "wal/log_reader.h"
+#include "wal/log_writer.h"
 #include "wal/write_batch_encoding.h"
 
 namespace fsdb {
@@ -438,6 +440,37 @@ TEST_F(DBTest, ALogCopiedUnderAnotherNumberIsCorruption) {
   std::filesystem::remove(copy);
   open();
   EXPECT_EQ(get("k"), "v");
+}
+
+// Two records of one log that give a key the same sequence: no writer does
+// that (sequences are never reused), so it is damage the checksums did not
+// catch, and the second value would be dropped: recovery refuses it.
+TEST_F(DBTest, TwoRecordsWithTheSameSequenceAreCorruption) {
+  open();
+  FSDB_ASSERT_OK(db_->put("k", "first"));
+  FSDB_ASSERT_OK(db_->close());
+  db_.reset();
+  const std::string log = log_path();
+  FileType type;
+  uint64_t number = 0;
+  ASSERT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &number)) << log;
+  {
+    std::unique_ptr<WritableFile> file;
+    FSDB_ASSERT_OK(posix_file_system()->new_appendable_file(log, &file));
+    wal::LogWriter writer(std::move(file), number);
+    wal::WriteBatchBuilder batch;
+    batch.put("k", "second");
+    batch.set_base_sequence(1);  // the sequence "first" was given
+    const std::string_view record = batch.encoded();
+    FSDB_ASSERT_OK(writer.add_records(std::span<const std::string_view>(&record, 1), true));
+    FSDB_ASSERT_OK(writer.close());
+  }
+  std::unique_ptr<DB> db;
+  Status s = DB::open(Options(), dir_.path(), &db);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.to_string().find(log + ": record at offset "), std::string::npos) << s.to_string();
+  EXPECT_NE(s.to_string().find("sequence 1 of its key was already given"), std::string::npos)
+      << s.to_string();
 }
 
 TEST_F(DBTest, DisableWalWritesSurviveACleanClose) {
