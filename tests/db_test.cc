@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "engine/db_impl.h"
@@ -60,6 +61,20 @@ class DBTest : public ::testing::Test {
     }
     EXPECT_FALSE(log.empty()) << "no log in " << dir_.path();
     return log;
+  }
+  // Puts `key` in a new DB's log, closes the DB and returns the log's path
+  // and number.
+  std::pair<std::string, uint64_t> one_write_in_a_closed_log(std::string_view key,
+                                                             std::string_view value) {
+    open();
+    EXPECT_TRUE(db_->put(key, value).ok());
+    EXPECT_TRUE(db_->close().ok());
+    db_.reset();
+    const std::string log = log_path();
+    FileType type;
+    uint64_t number = 0;
+    EXPECT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &number)) << log;
+    return {log, number};
   }
   std::vector<std::string> write_one_table_and_close() {
     open();
@@ -422,14 +437,8 @@ TEST_F(DBTest, TheNextOpenNumbersItsManifestPastEveryFileOnDisk) {
 // old number: recovery refuses it, naming the file, instead of reading it as
 // an empty log (its writes would be dropped without a word).
 TEST_F(DBTest, ALogCopiedUnderAnotherNumberIsCorruption) {
-  open();
-  FSDB_ASSERT_OK(db_->put("k", "v"));
-  FSDB_ASSERT_OK(db_->close());
-  db_.reset();
-  const std::string log = log_path();
-  FileType type;
-  uint64_t number = 0;
-  ASSERT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &number)) << log;
+  const auto [log, number] = one_write_in_a_closed_log("k", "v");
+  ASSERT_NE(number, 0u);
   const std::string copy = log_file_name(dir_.path(), number + 10);
   std::filesystem::copy_file(log, copy);
   std::unique_ptr<DB> db;
@@ -446,14 +455,8 @@ TEST_F(DBTest, ALogCopiedUnderAnotherNumberIsCorruption) {
 // that (sequences are never reused), so it is damage the checksums did not
 // catch, and the second value would be dropped: recovery refuses it.
 TEST_F(DBTest, TwoRecordsWithTheSameSequenceAreCorruption) {
-  open();
-  FSDB_ASSERT_OK(db_->put("k", "first"));
-  FSDB_ASSERT_OK(db_->close());
-  db_.reset();
-  const std::string log = log_path();
-  FileType type;
-  uint64_t number = 0;
-  ASSERT_TRUE(parse_file_name(log.substr(log.rfind('/') + 1), &type, &number)) << log;
+  const auto [log, number] = one_write_in_a_closed_log("k", "first");
+  ASSERT_NE(number, 0u);
   {
     std::unique_ptr<WritableFile> file;
     FSDB_ASSERT_OK(posix_file_system()->new_appendable_file(log, &file));
