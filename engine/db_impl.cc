@@ -18,6 +18,7 @@
 #include "sstable/table_iterator.h"
 #include "util/background_thread.h"
 #include "util/path.h"
+#include "util/thread_name.h"
 #include "wal/log_reader.h"
 #include "wal/write_batch_encoding.h"
 
@@ -211,7 +212,8 @@ Status DBImpl::open() {
   if (options_.scan_readahead) {
     // A few blocks per scanning iterator: beyond that the scan is better off
     // reading for itself than queueing.
-    readahead_ = std::make_shared<BackgroundThread>(4 * TableIterator::kReadaheadBlocks);
+    readahead_ =
+        std::make_shared<BackgroundThread>(4 * TableIterator::kReadaheadBlocks, "fsdb:readahead");
   }
   versions_ = std::make_unique<VersionSet>(dbname_, fs_, kMaxManifestBytes);
 
@@ -219,11 +221,20 @@ Status DBImpl::open() {
   // object) closes the log and the MANIFEST first, then releases it.
   s = recover();
   if (!s.ok()) return s;
-  bg_thread_ = std::thread([this] { background_loop(); });
+  bg_thread_ = std::thread([this] {
+    set_current_thread_name("fsdb:flush");
+    background_loop();
+  });
   for (int i = 0; i < options_.max_background_compactions; ++i) {
-    compaction_threads_.emplace_back([this] { compaction_loop(); });
+    compaction_threads_.emplace_back([this, i] {
+      set_current_thread_name("fsdb:compact" + std::to_string(i));
+      compaction_loop();
+    });
   }
-  event_thread_ = std::thread([this] { event_loop(); });
+  event_thread_ = std::thread([this] {
+    set_current_thread_name("fsdb:events");
+    event_loop();
+  });
   return Status::OK();
 }
 
@@ -1018,8 +1029,21 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
     }
     const bool full = memtable_full(*mem_.list) || (force && mem_.list->entry_count() > 0);
     if (!full) break;
-    if (sealed_.size() >= options_.max_sealed_memtables ||
-        l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger)) {
+    const bool level0_full = l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger);
+    if (level0_full && !compaction_error_.ok()) {
+      // Only a compaction can make room, and compactions fail: the write
+      // fails too rather than wait for a disk that may never come back.
+      const auto retry_in = std::chrono::duration_cast<std::chrono::milliseconds>(
+          compaction_retry_at_ - std::chrono::steady_clock::now());
+      s = compaction_error_.with_context(
+          dbname_ + ": level 0 is full (" + std::to_string(l0_files) +
+          " files, l0_stop_writes_trigger " + std::to_string(options_.l0_stop_writes_trigger) +
+          ") and compaction fails (" + std::to_string(compaction_failures_in_a_row_) +
+          " in a row; the next try in " + std::to_string(std::max<int64_t>(retry_in.count(), 0)) +
+          " ms): writes are taken again once a compaction makes room");
+      break;
+    }
+    if (sealed_.size() >= options_.max_sealed_memtables || level0_full) {
       // Too many memtables wait for flush, or level 0 is full: wait for the
       // background threads, never fail.
       if (!stalled) {
@@ -1144,7 +1168,50 @@ void DBImpl::record_background_error(const Status& s, ErrorSource source) {
   bg_cv_.notify_all();
 }
 
+void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, int level, bool manual) {
+  // An edit that failed may be in the MANIFEST all the same, and corruption
+  // does not go away by trying again: those stop writes.
+  if (edit_tried || !s.is_io_error()) {
+    record_background_error(s, ErrorSource::kBackgroundWork);
+    return;
+  }
+  // Nothing changed: the outputs are gone, the inputs are where they were.
+  // Trying again at once would most likely fail again (a full disk, a bad
+  // sector) and take the disk from the flushes, so compactions pause for a
+  // back-off that doubles with each failure in a row, from
+  // background_error_resume_interval_ms to 32 times it.
+  compaction_error_ = s;
+  ++compaction_failures_in_a_row_;
+  constexpr uint32_t kMaxDoublings = 5;
+  const uint64_t retry_in_ms = uint64_t{options_.background_error_resume_interval_ms}
+                               << std::min(compaction_failures_in_a_row_ - 1, kMaxDoublings);
+  compaction_retry_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_in_ms);
+  stats_.compaction_failures.fetch_add(1, std::memory_order_relaxed);
+  if (options_.listener) {
+    report_completed(
+        CompactionFailureInfo{s, level, manual, compaction_failures_in_a_row_, retry_in_ms});
+  }
+  // A writer waiting for level 0 to drain gives up on it now
+  // (make_room_for_write()).
+  bg_cv_.notify_all();
+}
+
+void DBImpl::record_compaction_success() {
+  compaction_error_ = Status::OK();
+  compaction_failures_in_a_row_ = 0;
+}
+
 Status DBImpl::resume() {
+  {
+    // Compactions failing on their own: their cause may be gone too, so the
+    // next one starts now instead of at the end of its back-off. Before the
+    // write queue, where a write waiting for room could hold this call.
+    std::lock_guard<std::mutex> guard(mu_);
+    if (!compaction_error_.ok()) {
+      compaction_retry_at_ = std::chrono::steady_clock::now();
+      bg_cv_.notify_all();
+    }
+  }
   // Led like a write: while the leader works, no other write reaches the log
   // or the memtable (writers queue behind it; direct writers are sent to the
   // queue).
@@ -1389,6 +1456,12 @@ WriteStallCondition DBImpl::write_stall_condition() const {
     return WriteStallCondition::kDelayed;
   }
   return WriteStallCondition::kNormal;
+}
+
+std::string DBImpl::describe_compaction_error() const {
+  if (compaction_error_.ok()) return "none";
+  return compaction_error_.to_string() + " (" + std::to_string(compaction_failures_in_a_row_) +
+         " in a row)";
 }
 
 std::string DBImpl::describe_background_error() const {
@@ -1858,13 +1931,19 @@ std::optional<Compaction> DBImpl::pick_background_compaction() {
 void DBImpl::compaction_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (true) {
-    std::optional<Compaction> c;
-    bg_cv_.wait(lock, [&] {
-      if (shutting_down_) return true;
-      c = pick_background_compaction();
-      return c.has_value();
-    });
     if (shutting_down_) return;
+    // mu_ is held from each look to its wait, so no notify falls between.
+    if (!compaction_error_.ok() && std::chrono::steady_clock::now() < compaction_retry_at_) {
+      // Compactions failed: none starts before the back-off ends (resume()
+      // and a compaction that succeeds elsewhere end it early, and notify).
+      bg_cv_.wait_until(lock, compaction_retry_at_);
+      continue;
+    }
+    std::optional<Compaction> c = pick_background_compaction();
+    if (!c) {
+      bg_cv_.wait(lock);
+      continue;
+    }
     for (const auto& files : c->inputs) {
       for (const FileRef& f : files) compacting_.insert(f->number);
     }
@@ -1872,15 +1951,17 @@ void DBImpl::compaction_loop() {
     ++compactions_running_;
     lock.unlock();
     bool abandoned = false;
-    Status s = run_compaction(*c, &abandoned);
+    bool edit_tried = false;
+    Status s = run_compaction(*c, &abandoned, &edit_tried);
     lock.lock();
     for (const auto& files : c->inputs) {
       for (const FileRef& f : files) compacting_.erase(f->number);
     }
     --compactions_running_;
     // A real failure counts even while close() waits: close() then reports
-    // it and leaves the files as they are for the next open.
-    if (!s.ok() && !abandoned) record_background_error(s, ErrorSource::kBackgroundWork);
+    // one that stops writes, and leaves the files as they are for the next
+    // open.
+    if (!s.ok() && !abandoned) record_compaction_failure(s, edit_tried, c->level, c->manual);
     bg_cv_.notify_all();
   }
 }
@@ -2027,10 +2108,13 @@ bool DBImpl::rewrite_instead_of_move(const Compaction& c, const Version& base) c
              effective_zstd_level(options_.zstd_level);
 }
 
-Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
+Status DBImpl::run_compaction(const Compaction& c, bool* abandoned, bool* edit_tried) {
   bool abandoned_here = false;
   if (abandoned == nullptr) abandoned = &abandoned_here;
   *abandoned = false;
+  bool edit_tried_here = false;
+  if (edit_tried == nullptr) edit_tried = &edit_tried_here;
+  *edit_tried = false;
   const uint64_t start = now_micros();
   // Released before obsolete-file deletion below: a Version alive anywhere
   // keeps its files, so holding this one would keep the inputs on disk.
@@ -2063,6 +2147,7 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
   // that CURRENT already names): the outputs may be live for the next open.
   bool manifest_uncertain = false;
   if (s.ok()) {
+    *edit_tried = true;
     s = versions_->log_and_apply(&edit);
     manifest_uncertain = !s.ok();
   }
@@ -2078,6 +2163,7 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned) {
       for (const auto& [level, f] : edit.new_files()) uncertain_outputs_[f.number] = manifest;
     }
     if (s.ok()) {
+      record_compaction_success();
       release_settled_outputs();
       install_read_view();
       // Writers stalled on a full level 0 may go on now: a manual
@@ -2157,7 +2243,9 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   }
   // close() waits for this call to end: stop between compactions once it has
   // begun (relaxed: a hint; close() waits under mu_ for manual_compaction_).
-  bool abandoned = false;  // stopped by close(): an error to the caller, not a background error
+  bool abandoned = false;   // stopped by close(): an error to the caller, not a background error
+  bool edit_tried = false;  // of the step that failed (see run_compaction())
+  int failed_level = 0;
   const auto stopped = [&] {
     if (s.ok() && stop_compactions_.load(std::memory_order_relaxed)) {
       s = Status::IOError(dbname_ + ": the DB is closing");
@@ -2183,7 +2271,8 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       }
       for (const FileRef& f : c->inputs[1]) bottom_rewritten.insert(f->number);
     }
-    s = run_compaction(*c, &abandoned);
+    s = run_compaction(*c, &abandoned, &edit_tried);
+    failed_level = c->level;
   }
   if (!stopped()) {
     // The bottom level's files in the range that no step rewrote (all of
@@ -2208,12 +2297,14 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       c.level = bottom - 1;
       c.manual = true;
       c.inputs[1] = std::move(run);
-      s = run_compaction(c, &abandoned);
+      s = run_compaction(c, &abandoned, &edit_tried);
+      failed_level = c.level;
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
   manual_compaction_ = false;
-  if (!s.ok() && !abandoned) record_background_error(s, ErrorSource::kBackgroundWork);
+  if (!s.ok() && !abandoned)
+    record_compaction_failure(s, edit_tried, failed_level, /*manual=*/true);
   bg_cv_.notify_all();
   // After manual_compaction_ is cleared: a listener write that waits for a
   // compaction to make room gets one from the background threads.
@@ -2238,8 +2329,10 @@ void DBImpl::wait_for_completed_reports(std::unique_lock<std::mutex>& lock) {
 void DBImpl::deliver_completed(const CompletedWork& work) {
   if (const FlushInfo* flush = std::get_if<FlushInfo>(&work)) {
     options_.listener->on_flush_completed(*flush);
+  } else if (const CompactionInfo* compaction = std::get_if<CompactionInfo>(&work)) {
+    options_.listener->on_compaction_completed(*compaction);
   } else {
-    options_.listener->on_compaction_completed(std::get<CompactionInfo>(work));
+    options_.listener->on_compaction_failed(std::get<CompactionFailureInfo>(work));
   }
 }
 
@@ -2260,6 +2353,13 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.background-error") {
     std::lock_guard<std::mutex> guard(mu_);
     return describe_background_error();
+  }
+  if (name == "fsdb.compaction-error") {
+    std::lock_guard<std::mutex> guard(mu_);
+    return describe_compaction_error();
+  }
+  if (name == "fsdb.num-compaction-failures") {
+    return std::to_string(stats_.compaction_failures.load());
   }
   if (name == "fsdb.num-write-groups") return std::to_string(group_commit_.stats().groups);
   if (name == "fsdb.num-flushes") return std::to_string(stats_.flushes.load());
@@ -2302,11 +2402,13 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   }
   if (name == "fsdb.stats") {
     std::string bg;
+    std::string compaction_error;
     size_t sealed = 0;
     const char* stall = nullptr;
     {
       std::lock_guard<std::mutex> guard(mu_);
       bg = describe_background_error();
+      compaction_error = describe_compaction_error();
       sealed = sealed_.size();
       stall = write_stall_name(write_stall_condition());
     }
@@ -2327,7 +2429,8 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "flushes: %" PRIu64
         " (%s written, %.3f s)\n"
         "compactions: %" PRIu64 " (+%" PRIu64 " moves; %s read, %s written, %.3f s; %" PRIu64
-        " versions dropped)\n"
+        " versions dropped; %" PRIu64
+        " failed)\n"
         "write amplification: %.2f\n"
         "delays: %" PRIu64 " (%.3f s), stalls: %" PRIu64
         " (%.3f s), now %s\n"
@@ -2337,7 +2440,8 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "files: %zu (%s), %zu open tables\n"
         "sequence: %" PRIu64
         "\n"
-        "background error: %s\n",
+        "background error: %s\n"
+        "compaction error: %s\n",
         stats_.writes.load(kUserWrites), human_bytes(stats_.writes.load(kUserBytes)).c_str(),
         human_bytes(stats_.writes.load(kWalBytes)).c_str(), load(stats_.wal_syncs),
         human_bytes(view->mem->memory_usage()).c_str(), sealed, load(stats_.rotations),
@@ -2346,6 +2450,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         load(stats_.trivial_moves), human_bytes(load(stats_.compaction_bytes_read)).c_str(),
         human_bytes(load(stats_.compaction_bytes_written)).c_str(),
         static_cast<double>(load(stats_.compaction_micros)) / 1e6, load(stats_.versions_dropped),
+        load(stats_.compaction_failures),
         stats_.writes.load(kUserBytes) == 0
             ? 0.0
             : static_cast<double>(load(stats_.flush_bytes) +
@@ -2362,7 +2467,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         human_bytes(cache ? cache->memory()->reserved_bytes() : 0).c_str(),
         load(table_stats.bloom_checks), load(table_stats.bloom_useful), v.total_files(),
         human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
-        bg.c_str());
+        bg.c_str(), compaction_error.c_str());
     return std::string(buf);
   }
   return std::nullopt;

@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -153,6 +154,7 @@ class DBImpl final : public DB {
     std::atomic<uint64_t> compaction_bytes_read{0};
     std::atomic<uint64_t> compaction_bytes_written{0};
     std::atomic<uint64_t> compaction_micros{0};
+    std::atomic<uint64_t> compaction_failures{0};
     std::atomic<uint64_t> versions_dropped{0};
   };
   class SnapshotImpl;
@@ -237,7 +239,7 @@ class DBImpl final : public DB {
   // called on the thread that flushed or compacted: a listener that writes
   // may wait for room that only that thread's next flush or compaction
   // would make. REQUIRES: mu_ held.
-  using CompletedWork = std::variant<FlushInfo, CompactionInfo>;
+  using CompletedWork = std::variant<FlushInfo, CompactionInfo, CompactionFailureInfo>;
   void report_completed(const CompletedWork& work);
   // Waits until the event thread has delivered every report queued so far,
   // so that flush() and compact_range() return after their listener calls.
@@ -252,8 +254,17 @@ class DBImpl final : public DB {
   // Runs one compaction (merging its inputs, or moving a file down) and
   // installs the result. The caller registered its inputs in compacting_.
   // *abandoned (optional) tells whether it failed only because close() asked
-  // it to stop: that is not a background error.
-  Status run_compaction(const Compaction& c, bool* abandoned = nullptr);
+  // it to stop: that is not a background error. *edit_tried (optional) tells
+  // whether a failure came from the MANIFEST edit, which may have reached the
+  // MANIFEST all the same.
+  Status run_compaction(const Compaction& c, bool* abandoned = nullptr, bool* edit_tried = nullptr);
+  // REQUIRES: mu_ held. A compaction failed for a reason of its own (not
+  // close()): an I/O error before its MANIFEST edit leaves the DB as it was,
+  // so writes go on and compactions pause for a back-off
+  // (CompactionFailureInfo); anything else is a background error.
+  void record_compaction_failure(const Status& s, bool edit_tried, int level, bool manual);
+  // REQUIRES: mu_ held. A compaction succeeded: the back-off is over.
+  void record_compaction_success();
   // Builds the compaction's output tables; fills `edit` with them.
   Status write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
                                   uint64_t* bytes_written, uint64_t* dropped, bool* abandoned);
@@ -284,6 +295,9 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. The error that stops writes, a resume() under way, or
   // "none" (the property fsdb.background-error).
   std::string describe_background_error() const;
+  // REQUIRES: mu_ held. The last failure of compactions failing in a row
+  // (see record_compaction_failure()), or "none" (fsdb.compaction-error).
+  std::string describe_compaction_error() const;
 
   const Options options_;
   const std::string dbname_;
@@ -362,8 +376,14 @@ class DBImpl final : public DB {
   // in pending_outputs_ until a later MANIFEST, written whole from a Version
   // that lacks them, has replaced that one (release_settled_outputs()).
   std::map<uint64_t, uint64_t> uncertain_outputs_;
-  std::set<uint64_t> compacting_;   // guarded by mu_: inputs of running compactions
-  int compactions_running_ = 0;     // guarded by mu_
+  std::set<uint64_t> compacting_;  // guarded by mu_: inputs of running compactions
+  int compactions_running_ = 0;    // guarded by mu_
+  // Guarded by mu_: while compactions fail (see record_compaction_failure()),
+  // the last failure, how many failed in a row, and when background
+  // compactions may start again. compaction_error_ is OK otherwise.
+  Status compaction_error_;
+  uint32_t compaction_failures_in_a_row_ = 0;
+  std::chrono::steady_clock::time_point compaction_retry_at_;
   bool manual_compaction_ = false;  // guarded by mu_: compact_range() owns compaction
   // Read by compactions between entries: a closing DB abandons them.
   std::atomic<bool> stop_compactions_{false};

@@ -8,6 +8,8 @@
 #include <system_error>
 #include <thread>
 
+#include "util/thread_name.h"
+
 namespace fsdb::memtable_detail {
 namespace {
 
@@ -86,6 +88,7 @@ void HugeBlockPool::start_stocker() {
 }
 
 void HugeBlockPool::stock() {
+  set_current_thread_name("fsdb:arena");
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     wake_->wait(lock, [this] { return wants_stock(); });

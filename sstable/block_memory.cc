@@ -50,7 +50,7 @@ BlockMemory::BlockMemory(size_t prepare_up_to_bytes) : prepare_up_to_bytes_(prep
   // Started here, when the cache is made (a DB's open), not on a read.
   if (prepare_up_to_bytes_ >= kChunkBytes) {
     try {
-      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1);
+      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1, "fsdb:cachemem");
     } catch (...) {
       // No thread: reads fault their chunks in themselves.
     }

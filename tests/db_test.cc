@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <set>
 #include <span>
 #include <string>
 #include <thread>
@@ -49,8 +51,6 @@ class DBTest : public ::testing::Test {
     }
     open(options);
   }
-  // Writes 200 keys, flushes them to one table and closes the DB; returns
-  // the directory's file names.
   // The path of the DB's log file (the newest, if there are several).
   std::string log_path() {
     std::vector<std::string> names;
@@ -164,6 +164,40 @@ TEST_F(DBTest, PutGetRemoveOverwrite) {
   FSDB_ASSERT_OK(db_->remove("never-there"));
   EXPECT_EQ(get("never-there"), "NOT_FOUND");
   EXPECT_EQ(scan(), "b=2;");
+}
+
+// The DB's threads carry names (`top -H`, `ps -L`, perf and gdb show them),
+// so that an operator can tell them from the application's.
+TEST_F(DBTest, ItsThreadsAreNamed) {
+  const auto thread_names = [] {
+    std::multiset<std::string> names;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      std::ifstream comm(task.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name)) names.insert(name);
+    }
+    return names;
+  };
+  Options options;
+  options.max_background_compactions = 2;
+  open(options);
+  const std::vector<std::string> expected = {"fsdb:flush", "fsdb:compact0", "fsdb:compact1",
+                                             "fsdb:events"};
+  // Each thread names itself as it starts, maybe after open() returned.
+  std::multiset<std::string> names;
+  for (int waited = 0; waited < 10000; ++waited) {
+    names = thread_names();
+    if (std::all_of(expected.begin(), expected.end(),
+                    [&](const std::string& name) { return names.contains(name); })) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (const std::string& name : expected) EXPECT_EQ(names.count(name), 1u) << name;
+  FSDB_ASSERT_OK(db_->close());
+  for (const char* name : {"fsdb:flush", "fsdb:compact0", "fsdb:events"}) {
+    EXPECT_EQ(thread_names().count(name), 0u) << name << " outlives close()";
+  }
 }
 
 TEST_F(DBTest, BinaryKeysAndValuesAndEmptyOnes) {

@@ -527,7 +527,7 @@ TEST(DBIteratorTest, DroppedWhileABlockIsReadAheadKeepsItsTableUntilTheReadEnds)
   test::ScratchDir dir;
   const std::string path = dir.file("000005.sst");
   build_table(path, 2000);
-  BackgroundThread readahead(16);
+  BackgroundThread readahead(16, "test:readahead");
   for (int round = 0; round < 3; ++round) {
     HookedTable table =
         open_hooked(path, 5, [] { std::this_thread::sleep_for(std::chrono::milliseconds(5)); });
@@ -558,7 +558,7 @@ TEST(TableIteratorTest, ReadAheadThatRunsOutOfMemoryNeitherEndsTheProcessNorHang
   test::ScratchDir dir;
   const std::string path = dir.file("000007.sst");
   build_table(path, 4000);
-  BackgroundThread readahead(16);
+  BackgroundThread readahead(16, "test:readahead");
   for (int round = 0; round < 20; ++round) {
     HookedTable table = open_hooked(path, 7, [] { throw std::bad_alloc(); });
     ASSERT_NE(table.reader, nullptr);

@@ -722,7 +722,7 @@ TEST(TableReaderTest, ReadaheadScansMatchPlainScans) {
   FSDB_ASSERT_OK(TableReader::open(*fs, path, 21, opts, &reader));
   for (size_t queue : {size_t{1}, size_t{64}}) {
     SCOPED_TRACE(queue);
-    BackgroundThread thread(queue);
+    BackgroundThread thread(queue, "test:readahead");
     TableReadOptions ro;
     ro.readahead = &thread;
     auto it = reader->new_iterator(ro);
@@ -767,7 +767,7 @@ TEST(TableReaderTest, ReadaheadScansMatchPlainScans) {
   FSDB_ASSERT_OK(write_string_to_file(*fs, image, damaged, false));
   std::unique_ptr<TableReader> bad;
   FSDB_ASSERT_OK(TableReader::open(*fs, damaged, 22, opts, &bad));
-  BackgroundThread thread(64);
+  BackgroundThread thread(64, "test:readahead");
   TableReadOptions ro;
   ro.readahead = &thread;
   auto it = bad->new_iterator(ro);

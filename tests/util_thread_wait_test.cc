@@ -1,7 +1,8 @@
 // SpinMutex and StateWord (util/thread_wait.h): mutual exclusion under
 // contention, and waiters that sleep are woken (the futex path), not only
-// waiters that spin.
+// waiters that spin. BackgroundThread, and the names threads are given.
 #include "util/background_thread.h"
+#include "util/thread_name.h"
 #include "util/thread_wait.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -160,7 +162,7 @@ TEST(BackgroundThreadTest, RunsInOrderRefusesBeyondItsQueueAndDrainsOnDestructio
   std::vector<int> ran;  // written by the worker only; read after the join
   std::atomic<bool> release{false};
   {
-    BackgroundThread thread(2);
+    BackgroundThread thread(2, "test:worker");
     // The first task holds the worker, so the next ones queue up.
     ASSERT_TRUE(thread.try_submit([&] {
       while (!release.load()) std::this_thread::yield();
@@ -182,11 +184,28 @@ TEST(BackgroundThreadTest, RunsInOrderRefusesBeyondItsQueueAndDrainsOnDestructio
 }
 
 TEST(BackgroundThreadTest, WakesFromSleepForALateTask) {
-  BackgroundThread thread(4);
+  BackgroundThread thread(4, "test:worker");
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the poll: asleep
   StateWord done(0);
-  ASSERT_TRUE(thread.try_submit([&] { done.set(1); }));
+  std::string name;  // written by the worker before done is set
+  ASSERT_TRUE(thread.try_submit([&] {
+    name = current_thread_name();
+    done.set(1);
+  }));
   EXPECT_EQ(done.wait_while(0, WaitBudget{}, [] { return false; }), 1u);
+  EXPECT_EQ(name, "test:worker") << "the worker carries the name it was given";
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadAndCutsAtFifteenBytes) {
+  std::string short_name, long_name;
+  std::thread([&] {
+    set_current_thread_name("fsdb:test");
+    short_name = current_thread_name();
+    set_current_thread_name("fsdb:a-name-longer-than-fifteen");
+    long_name = current_thread_name();
+  }).join();
+  EXPECT_EQ(short_name, "fsdb:test");
+  EXPECT_EQ(long_name, "fsdb:a-name-lon");
 }
 
 }  // namespace

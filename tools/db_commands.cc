@@ -597,7 +597,7 @@ class PropertyCommand : public Command {
                    "fsdb.compaction-bytes-written, fsdb.compaction-pending, "
                    "fsdb.num-running-compactions, fsdb.num-sealed-memtables, "
                    "fsdb.num-write-groups, fsdb.num-resumes, fsdb.background-error, "
-                   "fsdb.write-stall")
+                   "fsdb.compaction-error, fsdb.num-compaction-failures, fsdb.write-stall")
         ->required();
   }
   Status run(Invocation& inv) override {

@@ -1,11 +1,15 @@
 #include "util/background_thread.h"
 
+#include "util/thread_name.h"
 #include "util/thread_wait.h"
 
 namespace fsdb {
 
-BackgroundThread::BackgroundThread(size_t max_queued)
-    : max_queued_(max_queued), worker_([this] { run(); }) {}
+BackgroundThread::BackgroundThread(size_t max_queued, std::string name)
+    : max_queued_(max_queued), worker_([this, name = std::move(name)] {
+        set_current_thread_name(name);
+        run();
+      }) {}
 
 BackgroundThread::~BackgroundThread() {
   {

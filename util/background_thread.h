@@ -19,13 +19,15 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace fsdb {
 
 class BackgroundThread {
  public:
-  explicit BackgroundThread(size_t max_queued);
+  // `name` names the worker thread (util/thread_name.h).
+  BackgroundThread(size_t max_queued, std::string name);
   ~BackgroundThread();
   BackgroundThread(const BackgroundThread&) = delete;
   BackgroundThread& operator=(const BackgroundThread&) = delete;

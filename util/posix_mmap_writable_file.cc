@@ -168,7 +168,7 @@ class PosixMmapWritableFile final : public WritableFile {
   // sequence lock: creating a thread is a few tens of microseconds.
   void start_helper() {
     try {
-      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1);
+      preparer_ = std::make_unique<BackgroundThread>(/*max_queued=*/1, "fsdb:logprep");
     } catch (...) {
       // No thread (or no memory for one): appends grow the file themselves,
       // as they do whenever the helper falls behind.

@@ -102,7 +102,10 @@ class DB {
   // after an error); "fsdb.write-stall" ("normal", "delayed" or "stopped": see
   // WriteStallCondition); "fsdb.background-error" (the error that stops writes; while a
   // resume() that cleared it still holds writes, "resume() under way after: "
-  // and the error; else "none"). nullopt for an unknown name.
+  // and the error; else "none"); "fsdb.compaction-error" (while compactions fail
+  // without stopping writes, the last failure and how many failed in a row; else
+  // "none"; see CompactionFailureInfo) and "fsdb.num-compaction-failures". nullopt
+  // for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // Flushes the memtables that hold writes made with disable_wal, waits for
   // background work (and for a compact_range() running on another thread),
@@ -117,7 +120,9 @@ class DB {
   // compaction is retried. Returns OK when the memtables that waited are
   // tables and writes are open again, or the error that stops them still (the
   // DB stays stopped, and resume() may be called again). OK at once when there
-  // is no error. An error resume() cannot clear (corruption, or a write that
+  // is no error. Compactions failing without stopping writes
+  // (CompactionFailureInfo) are tried again at once, without waiting out their
+  // back-off. An error resume() cannot clear (corruption, or a write that
   // failed inside the memtable or ran out of memory, after which the memtable
   // may not follow the log) is returned with "reopen" in its message: only
   // reopening recovers from those. Writes wait while resume() runs; reads go on.

@@ -60,6 +60,22 @@ struct CompactionInfo {
   bool manual = false;        // from compact_range()
   double seconds = 0;
 };
+// A compaction that failed on an I/O error (a full disk, a failed read or
+// write) before its result reached the MANIFEST. Nothing in the DB changed:
+// its outputs are deleted, its inputs stay, writes go on. The DB tries
+// compacting again after a back-off (Options::background_error_resume_interval_ms,
+// doubled after each failure in a row, at most 32 times it); a write that
+// needs the room only compaction can make (level 0 at l0_stop_writes_trigger)
+// fails meanwhile with this error instead of waiting for it. Corruption, and
+// a failure of the MANIFEST edit itself, stop writes instead
+// (on_background_error).
+struct CompactionFailureInfo {
+  Status status;
+  int level = 0;                   // the compaction's input level
+  bool manual = false;             // from compact_range(), which returned `status` too
+  uint32_t failures_in_a_row = 0;  // compactions failed since the last one that succeeded
+  uint64_t retry_in_ms = 0;        // until background compactions start again
+};
 struct RecoveryInfo {
   size_t logs_replayed = 0;
   uint64_t records_replayed = 0;
@@ -88,7 +104,9 @@ struct RecoveryInfo {
 struct BackgroundErrorInfo {
   Status status;
   // resume() can clear it once its cause is gone (an I/O error or a full disk
-  // in a flush, a compaction or the WAL). Not corruption, nor a write that
+  // in a flush, a compaction's MANIFEST edit or the WAL; a compaction that
+  // fails before its edit stops no writes: CompactionFailureInfo). Not
+  // corruption, nor a write that
   // failed inside the memtable, was abandoned by an exception or ran out of
   // memory: those need a reopen.
   bool resumable = false;
@@ -150,6 +168,9 @@ class EventListener {
   virtual void on_memtable_sealed(const MemtableSealedInfo& /*info*/) {}
   virtual void on_flush_completed(const FlushInfo& /*info*/) {}
   virtual void on_compaction_completed(const CompactionInfo& /*info*/) {}
+  // A compaction failed without stopping writes (CompactionFailureInfo). In
+  // order with the completed flushes and compactions.
+  virtual void on_compaction_failed(const CompactionFailureInfo& /*info*/) {}
   // When an error stops writes, from the DB's event thread: the first
   // one, each one met after a resume() cleared the one before (the flush it
   // let run failed again, say), and one that needs a reopen met while a
@@ -251,6 +272,8 @@ struct Options {
   // error. A retry on a disk that still fails may leave a table behind until
   // a later MANIFEST no longer may name it (architecture.md).
   uint32_t max_background_error_resumes = UINT32_MAX;
+  // Also the first back-off of compactions that fail without stopping writes
+  // (CompactionFailureInfo).
   uint32_t background_error_resume_interval_ms = 1000;  // at least 1
   std::shared_ptr<FileSystem> file_system;              // null = posix
   std::shared_ptr<EventListener> listener;              // null = none
