@@ -2338,6 +2338,89 @@ void DBImpl::deliver_completed(const CompletedWork& work) {
 
 Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/true); }
 
+namespace {
+
+// A new file `to` with the bytes of `from`, synced.
+Status copy_file(FileSystem& fs, const std::string& from, const std::string& to) {
+  std::unique_ptr<SequentialFile> in;
+  Status s = fs.new_sequential_file(from, &in);
+  if (!s.ok()) return s;
+  std::unique_ptr<WritableFile> out;
+  s = fs.new_writable_file(to, &out);
+  if (!s.ok()) return s;
+  constexpr size_t kChunkBytes = size_t{1} << 20;
+  std::string scratch(kChunkBytes, '\0');
+  while (true) {
+    std::string_view chunk;
+    s = in->read(kChunkBytes, &chunk, scratch.data());
+    if (!s.ok() || chunk.empty()) break;
+    s = out->append(chunk);
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = out->sync();
+  const Status closed = out->close();
+  return s.ok() ? closed : s;
+}
+
+}  // namespace
+
+Status DBImpl::checkpoint(const std::string& dir_arg) {
+  std::string dir = dir_arg;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return Status::InvalidArgument("checkpoint: the directory is empty");
+  bool is_dir = false;
+  if (Status s = fs_->is_directory(dir, &is_dir); !s.is_not_found()) {
+    if (!s.ok()) return s.with_context(dir + ": checkpoint");
+    return Status::InvalidArgument(dir +
+                                   ": exists; a checkpoint is made in a directory of its own");
+  }
+  const std::string temp = dir + ".checkpoint-tmp";
+  if (Status s = fs_->is_directory(temp, &is_dir); !s.is_not_found()) {
+    if (!s.ok()) return s.with_context(temp + ": checkpoint");
+    return Status::InvalidArgument(
+        temp + ": exists (left by a checkpoint that was interrupted?); remove it first");
+  }
+  // Every write acknowledged before the call is in a table once this returns.
+  Status s = flush();
+  if (!s.ok()) return s.with_context(dbname_ + ": checkpoint to " + dir + ": the flush failed");
+  s = fs_->create_dir(temp);
+  if (!s.ok()) return s.with_context("checkpoint");
+  // Held until the tables are linked: files of a live version are never
+  // deleted, so a compaction that finishes meanwhile cannot take them.
+  std::shared_ptr<const Version> version;
+  s = versions_->write_checkpoint(temp, &version);
+  for (int level = 0; level < kNumLevels && s.ok(); ++level) {
+    for (const FileRef& f : version->files(level)) {
+      const std::string from = table_file_name(dbname_, f->number);
+      const std::string to = table_file_name(temp, f->number);
+      s = fs_->link_file(from, to);
+      // Tables never change once written, so a second name for the same
+      // bytes is a copy; where there are no links (or the copy lies on
+      // another device), the bytes are copied.
+      if (!s.ok()) s = copy_file(*fs_, from, to);
+      if (!s.ok()) break;
+    }
+  }
+  version.reset();
+  if (s.ok()) s = fs_->sync_dir(temp);
+  bool renamed = false;
+  if (s.ok()) {
+    s = fs_->rename_file(temp, dir);
+    renamed = s.ok();
+  }
+  if (s.ok()) s = fs_->sync_dir(parent_directory(dir));
+  if (s.ok()) return Status::OK();
+  // Nothing stays behind from a failed call, not even a whole copy whose
+  // name may not be durable.
+  const std::string& made = renamed ? dir : temp;
+  std::vector<std::string> names;
+  if (fs_->get_children(made, &names).ok()) {
+    for (const std::string& name : names) (void)fs_->remove_file(made + "/" + name);
+    (void)fs_->remove_dir(made);
+  }
+  return s.with_context(dbname_ + ": checkpoint to " + dir);
+}
+
 std::optional<std::string> DBImpl::property(std::string_view name) {
   const auto view = read_view();
   const Version& v = *view->version;

@@ -81,6 +81,7 @@ class DBImpl final : public DB {
   Status compact_range(std::optional<std::string_view> begin,
                        std::optional<std::string_view> end) override;
   Status sync_wal() override;
+  Status checkpoint(const std::string& dir) override;
   std::optional<std::string> property(std::string_view name) override;
   Status close() override;
   Status resume() override;

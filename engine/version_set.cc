@@ -57,21 +57,21 @@ uint64_t VersionSet::manifest_bytes() const {
   return manifest_ ? manifest_->size() : 0;
 }
 
-Status VersionSet::set_current_file(uint64_t manifest_number) {
+Status VersionSet::set_current_file(const std::string& dir, uint64_t manifest_number) {
   // CURRENT holds the MANIFEST's name and a newline; the newline tells a
   // complete CURRENT from a torn one.
-  const std::string manifest = manifest_file_name(dbname_, manifest_number);
-  const std::string contents = manifest.substr(dbname_.size() + 1) + "\n";
-  const std::string temp = temp_file_name(dbname_, manifest_number);
+  const std::string manifest = manifest_file_name(dir, manifest_number);
+  const std::string contents = manifest.substr(dir.size() + 1) + "\n";
+  const std::string temp = temp_file_name(dir, manifest_number);
   Status s = write_string_to_file(*fs_, contents, temp, /*sync=*/true);
-  if (s.ok()) s = fs_->rename_file(temp, current_file_name(dbname_));
-  if (s.ok()) s = fs_->sync_dir(dbname_);
+  if (s.ok()) s = fs_->rename_file(temp, current_file_name(dir));
+  if (s.ok()) s = fs_->sync_dir(dir);
   if (!s.ok()) (void)fs_->remove_file(temp);
   return s;
 }
 
-Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Version& version,
-                                           uint64_t log_number,
+Status VersionSet::write_snapshot_manifest(const std::string& dir, uint64_t manifest_number,
+                                           const Version& version, uint64_t log_number,
                                            std::unique_ptr<wal::LogWriter>* writer) {
   VersionEdit snapshot;
   version.add_all_files_to(&snapshot);
@@ -84,7 +84,7 @@ Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Versi
   }
   std::string record;
   snapshot.encode_to(&record);
-  const std::string path = manifest_file_name(dbname_, manifest_number);
+  const std::string path = manifest_file_name(dir, manifest_number);
   Status s = wal::LogWriter::create(*fs_, path, manifest_number, {}, writer);
   if (s.ok()) s = (*writer)->add_record(record);
   if (s.ok()) s = (*writer)->sync();
@@ -99,8 +99,8 @@ Status VersionSet::write_snapshot_manifest(uint64_t manifest_number, const Versi
 Status VersionSet::create_new() {
   std::lock_guard<std::mutex> guard(manifest_mu_);
   next_file_number_.store(2, std::memory_order_relaxed);
-  Status s = write_snapshot_manifest(1, Version(), log_number(), &manifest_);
-  if (s.ok()) s = set_current_file(1);
+  Status s = write_snapshot_manifest(dbname_, 1, Version(), log_number(), &manifest_);
+  if (s.ok()) s = set_current_file(dbname_, 1);
   if (s.ok()) manifest_number_.store(1, std::memory_order_relaxed);
   return s;
 }
@@ -265,8 +265,8 @@ Status VersionSet::recover(bool require_first_log) {
   // CURRENT names the new one.
   std::lock_guard<std::mutex> guard(manifest_mu_);
   const uint64_t number = new_file_number();
-  s = write_snapshot_manifest(number, *version, log_number, &manifest_);
-  if (s.ok()) s = set_current_file(number);
+  s = write_snapshot_manifest(dbname_, number, *version, log_number, &manifest_);
+  if (s.ok()) s = set_current_file(dbname_, number);
   if (s.ok()) manifest_number_.store(number, std::memory_order_relaxed);
   if (s.ok()) (void)fs_->remove_file(manifest_path);
   return s;
@@ -304,8 +304,8 @@ Status VersionSet::log_and_apply(VersionEdit* edit) {
     std::unique_ptr<wal::LogWriter> writer;
     // The edit's log number, not the one before it: the edit is in the
     // snapshot's version, and its old log is deleted once this returns.
-    s = write_snapshot_manifest(number, *next, *edit->log_number(), &writer);
-    if (s.ok()) s = set_current_file(number);
+    s = write_snapshot_manifest(dbname_, number, *next, *edit->log_number(), &writer);
+    if (s.ok()) s = set_current_file(dbname_, number);
     if (!s.ok()) return s;
     const uint64_t old = manifest_number_.load(std::memory_order_relaxed);
     manifest_ = std::move(writer);
@@ -325,6 +325,23 @@ Status VersionSet::log_and_apply(VersionEdit* edit) {
   if (edit->log_number()) log_number_.store(*edit->log_number(), std::memory_order_release);
   install(std::move(next));
   return Status::OK();
+}
+
+Status VersionSet::write_checkpoint(const std::string& dir,
+                                    std::shared_ptr<const Version>* version) {
+  // Held throughout: log_and_apply() installs versions and moves the
+  // counters under it, so what is written is one state of the DB.
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  if (closed_) return Status::IOError(dbname_ + ": the MANIFEST is closed");
+  *version = current();
+  // A number no file of this DB has or will have, so none of the copy's
+  // either; the copy's next file number comes after it.
+  const uint64_t number = new_file_number();
+  std::unique_ptr<wal::LogWriter> writer;
+  Status s = write_snapshot_manifest(dir, number, **version, /*log_number=*/0, &writer);
+  if (s.ok()) s = writer->close();
+  if (s.ok()) s = set_current_file(dir, number);
+  return s;
 }
 
 Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,

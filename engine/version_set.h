@@ -52,6 +52,12 @@ class VersionSet {
   // Fills in the edit's next file number and last sequence.
   // Refused (IOError) after close().
   Status log_and_apply(VersionEdit* edit);
+  // For a checkpoint: writes into `dir` (an existing directory) a MANIFEST
+  // that holds the current version whole, and a CURRENT naming it, both
+  // synced; *version is that version, whose tables the copy needs. The
+  // version and the counters are taken as one state (no edit falls between).
+  // The copy has no log to replay: its log number is 0.
+  Status write_checkpoint(const std::string& dir, std::shared_ptr<const Version>* version);
   // Closes the MANIFEST (its last sync mark, synced). The DB calls it before
   // it releases its LOCK: no byte of the directory is written after that.
   Status close();
@@ -124,11 +130,12 @@ class VersionSet {
   static Status read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out);
 
  private:
-  // A MANIFEST that starts with `version` whole; `log_number` is the log number
-  // it records (that of the edit that made `version`, if any).
-  Status write_snapshot_manifest(uint64_t manifest_number, const Version& version,
-                                 uint64_t log_number, std::unique_ptr<wal::LogWriter>* writer);
-  Status set_current_file(uint64_t manifest_number);
+  // A MANIFEST in `dir` that starts with `version` whole; `log_number` is the
+  // log number it records (that of the edit that made `version`, if any).
+  Status write_snapshot_manifest(const std::string& dir, uint64_t manifest_number,
+                                 const Version& version, uint64_t log_number,
+                                 std::unique_ptr<wal::LogWriter>* writer);
+  Status set_current_file(const std::string& dir, uint64_t manifest_number);
   void install(std::shared_ptr<const Version> v);
 
   const std::string dbname_;

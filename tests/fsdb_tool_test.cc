@@ -642,9 +642,9 @@ TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
   std::vector<std::string> names;
   for (const Json& c : help["commands"].array) names.push_back(c["command"].string);
   for (const char* expected :
-       {"put",      "get",    "del",    "scan",    "count",    "batch",  "commit",   "abort",
-        "snapshot", "flush",  "resume", "compact", "stats",    "levels", "property", "check",
-        "load",     "export", "sst",    "wal",     "manifest", "demo",   "help"}) {
+       {"put",      "get",   "del",    "scan",    "count",      "batch",    "commit", "abort",
+        "snapshot", "flush", "resume", "compact", "checkpoint", "stats",    "levels", "property",
+        "check",    "load",  "export", "sst",     "wal",        "manifest", "demo",   "help"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   const std::string scan_help = fsdb({"help", "scan"}).out;

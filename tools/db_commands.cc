@@ -1,7 +1,8 @@
 // The commands that read and write a DB: put, get, del, scan, count, batch,
-// commit, abort, snapshot, flush, compact, stats, levels, property.
+// commit, abort, snapshot, flush, compact, checkpoint, stats, levels, property.
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 #include "engine/filename.h"
@@ -427,6 +428,44 @@ class FlushCommand : public Command {
   }
 };
 
+// An online backup: a copy of the DB, made while it runs, that opens as a DB
+// of its own (DB::checkpoint()).
+class CheckpointCommand : public Command {
+ public:
+  void configure(CLI::App& app) override {
+    app.add_option("dir", dir_, "A new directory for the copy (its parent must exist)")->required();
+  }
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    const auto start = std::chrono::steady_clock::now();
+    if (s.ok()) s = db->checkpoint(dir_);
+    if (!s.ok()) return s;
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    uint64_t tables = 0, bytes = 0;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, error)) {
+      if (entry.path().extension() == ".sst") ++tables;
+      bytes += entry.is_regular_file(error) ? entry.file_size(error) : 0;
+    }
+    if (inv.json) {
+      inv.result.field("dir", dir_);
+      inv.result.field("tables", tables);
+      inv.result.field("bytes", bytes);
+      inv.result.field("seconds", seconds);
+    } else {
+      inv.result.lines.push_back("checkpoint " + dir_ + ": " + std::to_string(tables) +
+                                 (tables == 1 ? " table, " : " tables, ") + human_bytes(bytes) +
+                                 ", in " + human_seconds(seconds));
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::string dir_;
+};
+
 // After a background error (a full disk, say), once its cause is gone.
 class ResumeCommand : public Command {
  public:
@@ -645,6 +684,8 @@ void add_db_commands(std::vector<CommandInfo>* commands) {
       "resume", "Take writes again after a background error whose cause is gone"));
   commands->push_back(info<CompactCommand>(
       "compact", "Compact a key range (default: everything): compact [FROM [TO]]"));
+  commands->push_back(info<CheckpointCommand>(
+      "checkpoint", "Copy the DB, while it runs, into a new directory: checkpoint DIR"));
   commands->push_back(info<StatsCommand>("stats", "Counters of the open DB"));
   commands->push_back(info<LevelsCommand>("levels", "The LSM levels: files, sizes, key ranges"));
   commands->push_back(info<PropertyCommand>("property", "A DB property: property NAME"));

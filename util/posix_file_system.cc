@@ -371,6 +371,11 @@ class PosixFileSystem final : public FileSystem {
     return Status::OK();
   }
 
+  Status link_file(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) != 0) return io_error(from, "link to " + to, errno);
+    return Status::OK();
+  }
+
   Status sync_dir(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return io_error(path, "open directory", errno);

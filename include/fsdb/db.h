@@ -89,6 +89,17 @@ class DB {
                                std::optional<std::string_view> end) = 0;
   // Makes every acknowledged write durable (fdatasync of the WAL).
   virtual Status sync_wal() = 0;
+  // An online backup (RocksDB's Checkpoint): makes in `dir`, a directory that
+  // must not exist yet (its parent must), a copy of the DB that DB::open
+  // opens, while this DB goes on taking reads and writes. The copy holds
+  // every write acknowledged before the call (it flushes the memtables
+  // first) in the tables of one version of the DB; writes made meanwhile
+  // may be in it or not, each batch whole or not at all. Tables are hard
+  // links where the file system allows (no space is used until this DB
+  // compacts them away), else copies; everything is synced. The copy is
+  // built in `dir` + ".checkpoint-tmp" and renamed to `dir` at the end, so
+  // `dir` appears whole or not at all; a failed call removes what it made.
+  virtual Status checkpoint(const std::string& dir) = 0;
   // "fsdb.stats", "fsdb.levels", "fsdb.num-files-at-level<N>", "fsdb.memtable-bytes",
   // "fsdb.sequence", "fsdb.num-rotations", "fsdb.num-flushes", "fsdb.num-compactions",
   // "fsdb.num-stalls"; the bytes written by the user (keys, values and batch framing),

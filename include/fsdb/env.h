@@ -151,6 +151,13 @@ class FileSystem {
   virtual Status remove_dir(const std::string& path) = 0;
   // Atomically replaces `to` with `from` (rename(2)). Durable after sync_dir().
   virtual Status rename_file(const std::string& from, const std::string& to) = 0;
+  // A second name `to` (which must not exist) for the file `from`: a hard
+  // link (link(2)), sharing its bytes. Durable after sync_dir(). NotSupported
+  // where the file system has no links (the default), and an IOError where
+  // the two names lie on different devices: a caller then copies.
+  virtual Status link_file(const std::string& from, const std::string& to) {
+    return Status::NotSupported(from + ": link to " + to + ": no hard links in this file system");
+  }
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual Status sync_dir(const std::string& path) = 0;
   // Takes an exclusive advisory lock on `path` (created if missing). Busy if
@@ -228,6 +235,9 @@ class FileSystemWrapper : public FileSystem {
   Status remove_dir(const std::string& path) override { return base_->remove_dir(path); }
   Status rename_file(const std::string& from, const std::string& to) override {
     return base_->rename_file(from, to);
+  }
+  Status link_file(const std::string& from, const std::string& to) override {
+    return base_->link_file(from, to);
   }
   Status sync_dir(const std::string& path) override { return base_->sync_dir(path); }
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
