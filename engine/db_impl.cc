@@ -828,6 +828,7 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
   Status s =
       group_commit_.submit(&request, [this](wal::GroupCommit::Group group) { return lead(group); });
   report_sealed_event(w);
+  if (s.ok() && !w.rotate_error.ok()) return w.rotate_error;
   return s;
 }
 
@@ -886,7 +887,18 @@ Status DBImpl::lead_write_group(wal::GroupCommit::Group group) {
       } unblock{this};
       std::unique_lock<std::mutex> lock(mu_);
       if (resume) s = resume_locked(lock);
-      if (s.ok()) s = make_room_for_write(lock, rotate);
+      bool level0_blocked = false;
+      if (s.ok()) s = make_room_for_write(lock, rotate, &level0_blocked);
+      if (level0_blocked && rotate) {
+        // Only the flush requests needed the memtable switched, which level 0
+        // has no room for: they fail, and the group's writes go on if the
+        // memtable has room for them.
+        for (wal::GroupCommit::Request* r : group) {
+          auto* w = static_cast<Writer*>(r->context);
+          if (w->rotate) w->rotate_error = s;
+        }
+        s = make_room_for_write(lock, /*force=*/false);
+      }
       sealed_event.swap(sealed_event_);
       memtable = mem_.list.get();
     }
@@ -989,7 +1001,9 @@ bool DBImpl::memtable_full(const ConcurrentSkipList& mem) const {
          (options_.memtable_max_entries > 0 && mem.entry_count() >= options_.memtable_max_entries);
 }
 
-Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool force) {
+Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool force,
+                                   bool* level0_blocked) {
+  if (level0_blocked != nullptr) *level0_blocked = false;
   bool stalled = false;
   bool delayed = false;
   uint64_t stall_start = 0;
@@ -1030,9 +1044,13 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
     const bool full = memtable_full(*mem_.list) || (force && mem_.list->entry_count() > 0);
     if (!full) break;
     const bool level0_full = l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger);
-    if (level0_full && !compaction_error_.ok()) {
-      // Only a compaction can make room, and compactions fail: the write
-      // fails too rather than wait for a disk that may never come back.
+    if (level0_full && !compaction_error_.ok() && compactions_running_ == 0 &&
+        !manual_compaction_ && !pick_background_compaction()) {
+      // Only a compaction can make room, none runs, and the one that would
+      // waits out its back-off after failing: the write fails too rather than
+      // wait for a disk that may never come back. (A compaction that runs or
+      // can start is waited for, as in any stall.)
+      if (level0_blocked != nullptr) *level0_blocked = true;
       const auto retry_in = std::chrono::duration_cast<std::chrono::milliseconds>(
           compaction_retry_at_ - std::chrono::steady_clock::now());
       s = compaction_error_.with_context(
@@ -1168,7 +1186,7 @@ void DBImpl::record_background_error(const Status& s, ErrorSource source) {
   bg_cv_.notify_all();
 }
 
-void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, int level, bool manual) {
+void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, const Compaction& c) {
   // An edit that failed may be in the MANIFEST all the same, and corruption
   // does not go away by trying again: those stop writes.
   if (edit_tried || !s.is_io_error()) {
@@ -1182,6 +1200,11 @@ void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, int lev
   // background_error_resume_interval_ms to 32 times it.
   compaction_error_ = s;
   ++compaction_failures_in_a_row_;
+  // Only these wait: compactions of other files go on meanwhile.
+  resting_inputs_.clear();
+  for (const auto& files : c.inputs) {
+    for (const FileRef& f : files) resting_inputs_.insert(f->number);
+  }
   constexpr uint32_t kMaxDoublings = 5;
   const uint64_t retry_in_ms = uint64_t{options_.background_error_resume_interval_ms}
                                << std::min(compaction_failures_in_a_row_ - 1, kMaxDoublings);
@@ -1189,26 +1212,39 @@ void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, int lev
   stats_.compaction_failures.fetch_add(1, std::memory_order_relaxed);
   if (options_.listener) {
     report_completed(
-        CompactionFailureInfo{s, level, manual, compaction_failures_in_a_row_, retry_in_ms});
+        CompactionFailureInfo{s, c.level, c.manual, compaction_failures_in_a_row_, retry_in_ms});
   }
   // A writer waiting for level 0 to drain gives up on it now
   // (make_room_for_write()).
   bg_cv_.notify_all();
 }
 
-void DBImpl::record_compaction_success() {
+void DBImpl::record_compaction_success(const Compaction& c) {
+  if (compaction_error_.ok()) return;
+  // Others' successes say nothing of the failing work: only one that took
+  // some of its inputs (once their back-off ended) does.
+  bool took_resting = false;
+  for (const auto& files : c.inputs) {
+    for (const FileRef& f : files)
+      took_resting = took_resting || resting_inputs_.contains(f->number);
+  }
+  if (!took_resting) return;
   compaction_error_ = Status::OK();
   compaction_failures_in_a_row_ = 0;
+  resting_inputs_.clear();
 }
 
 Status DBImpl::resume() {
   {
     // Compactions failing on their own: their cause may be gone too, so the
-    // next one starts now instead of at the end of its back-off. Before the
-    // write queue, where a write waiting for room could hold this call.
+    // back-off ends, and writes that need room wait for the next try rather
+    // than fail. Before the write queue, where a write waiting for room could
+    // hold this call.
     std::lock_guard<std::mutex> guard(mu_);
     if (!compaction_error_.ok()) {
-      compaction_retry_at_ = std::chrono::steady_clock::now();
+      compaction_error_ = Status::OK();
+      compaction_failures_in_a_row_ = 0;
+      resting_inputs_.clear();
       bg_cv_.notify_all();
     }
   }
@@ -1925,7 +1961,16 @@ void DBImpl::delete_obsolete_files(bool at_open, bool tables_only) {
 std::optional<Compaction> DBImpl::pick_background_compaction() {
   if (manual_compaction_ || !bg_error_.ok() || shutting_down_) return std::nullopt;
   return pick_compaction(options_, *versions_->current(), versions_->compact_pointers(),
-                         compacting_);
+                         busy_for_compaction());
+}
+
+std::set<uint64_t> DBImpl::busy_for_compaction() const {
+  if (resting_inputs_.empty() || std::chrono::steady_clock::now() >= compaction_retry_at_) {
+    return compacting_;
+  }
+  std::set<uint64_t> busy = compacting_;
+  busy.insert(resting_inputs_.begin(), resting_inputs_.end());
+  return busy;
 }
 
 void DBImpl::compaction_loop() {
@@ -1933,14 +1978,23 @@ void DBImpl::compaction_loop() {
   while (true) {
     if (shutting_down_) return;
     // mu_ is held from each look to its wait, so no notify falls between.
-    if (!compaction_error_.ok() && std::chrono::steady_clock::now() < compaction_retry_at_) {
-      // Compactions failed: none starts before the back-off ends (resume()
-      // and a compaction that succeeds elsewhere end it early, and notify).
-      bg_cv_.wait_until(lock, compaction_retry_at_);
-      continue;
-    }
     std::optional<Compaction> c = pick_background_compaction();
     if (!c) {
+      if (!resting_inputs_.empty() && std::chrono::steady_clock::now() < compaction_retry_at_) {
+        // The inputs of a compaction that failed may be taken again then
+        // (resume() ends the wait early, and notifies).
+        bg_cv_.wait_until(lock, compaction_retry_at_);
+        continue;
+      }
+      if (!compaction_error_.ok() && bg_error_.ok() && !manual_compaction_ &&
+          compactions_running_ == 0) {
+        // The back-off is over and nothing needs compacting: other
+        // compactions brought the levels under their targets, and the work
+        // that failed is no longer wanted. Nothing fails any more.
+        compaction_error_ = Status::OK();
+        compaction_failures_in_a_row_ = 0;
+        resting_inputs_.clear();
+      }
       bg_cv_.wait(lock);
       continue;
     }
@@ -1961,7 +2015,7 @@ void DBImpl::compaction_loop() {
     // A real failure counts even while close() waits: close() then reports
     // one that stops writes, and leaves the files as they are for the next
     // open.
-    if (!s.ok() && !abandoned) record_compaction_failure(s, edit_tried, c->level, c->manual);
+    if (!s.ok() && !abandoned) record_compaction_failure(s, edit_tried, *c);
     bg_cv_.notify_all();
   }
 }
@@ -2163,7 +2217,7 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned, bool* edit_t
       for (const auto& [level, f] : edit.new_files()) uncertain_outputs_[f.number] = manifest;
     }
     if (s.ok()) {
-      record_compaction_success();
+      record_compaction_success(c);
       release_settled_outputs();
       install_read_view();
       // Writers stalled on a full level 0 may go on now: a manual
@@ -2222,7 +2276,27 @@ Status DBImpl::flush() {
 Status DBImpl::compact_range(std::optional<std::string_view> begin,
                              std::optional<std::string_view> end) {
   Status s = flush();
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    // The flush needed room in level 0, which is full while its compaction
+    // backs off: the compaction asked for here makes that room.
+    bool level0_blocked = false;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      level0_blocked = !compaction_error_.ok() && bg_error_.ok() &&
+                       versions_->current()->file_count(0) >=
+                           static_cast<size_t>(options_.l0_stop_writes_trigger);
+    }
+    if (!level0_blocked) return s;
+    s = compact_files_in_range(begin, end);
+    if (s.ok()) s = flush();
+    if (!s.ok()) return s;
+  }
+  return compact_files_in_range(begin, end);
+}
+
+Status DBImpl::compact_files_in_range(std::optional<std::string_view> begin,
+                                      std::optional<std::string_view> end) {
+  Status s;
   {
     // Take compaction over from the background thread once it is idle.
     std::unique_lock<std::mutex> lock(mu_);
@@ -2245,7 +2319,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
   // begun (relaxed: a hint; close() waits under mu_ for manual_compaction_).
   bool abandoned = false;   // stopped by close(): an error to the caller, not a background error
   bool edit_tried = false;  // of the step that failed (see run_compaction())
-  int failed_level = 0;
+  std::optional<Compaction> last_step;  // the step that ran last
   const auto stopped = [&] {
     if (s.ok() && stop_compactions_.load(std::memory_order_relaxed)) {
       s = Status::IOError(dbname_ + ": the DB is closing");
@@ -2272,7 +2346,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       for (const FileRef& f : c->inputs[1]) bottom_rewritten.insert(f->number);
     }
     s = run_compaction(*c, &abandoned, &edit_tried);
-    failed_level = c->level;
+    last_step = std::move(c);
   }
   if (!stopped()) {
     // The bottom level's files in the range that no step rewrote (all of
@@ -2298,13 +2372,12 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
       c.manual = true;
       c.inputs[1] = std::move(run);
       s = run_compaction(c, &abandoned, &edit_tried);
-      failed_level = c.level;
+      last_step = std::move(c);
     }
   }
   std::unique_lock<std::mutex> lock(mu_);
   manual_compaction_ = false;
-  if (!s.ok() && !abandoned)
-    record_compaction_failure(s, edit_tried, failed_level, /*manual=*/true);
+  if (!s.ok() && !abandoned) record_compaction_failure(s, edit_tried, *last_step);
   bg_cv_.notify_all();
   // After manual_compaction_ is cleared: a listener write that waits for a
   // compaction to make room gets one from the background threads.
@@ -2340,8 +2413,11 @@ Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/tru
 
 namespace {
 
-// A new file `to` with the bytes of `from`, synced.
+// A new file `to` with the bytes of `from`, synced. Never over a file that
+// exists: that could be a second name of `from` itself, which opening for
+// writing would empty.
 Status copy_file(FileSystem& fs, const std::string& from, const std::string& to) {
+  if (fs.file_exists(to)) return Status::IOError(to + ": exists; not copying " + from + " over it");
   std::unique_ptr<SequentialFile> in;
   Status s = fs.new_sequential_file(from, &in);
   if (!s.ok()) return s;
@@ -2362,19 +2438,54 @@ Status copy_file(FileSystem& fs, const std::string& from, const std::string& to)
   return s.ok() ? closed : s;
 }
 
+// The temporary directories of the checkpoints under way in this process:
+// two calls into one directory would each take the other's files for their
+// own.
+std::mutex checkpoints_mu;
+std::set<std::string> checkpoints_under_way;  // guarded by checkpoints_mu
+
 }  // namespace
 
 Status DBImpl::checkpoint(const std::string& dir_arg) {
   std::string dir = dir_arg;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty()) return Status::InvalidArgument("checkpoint: the directory is empty");
+  const std::string temp = dir + ".checkpoint-tmp";
+  {
+    std::lock_guard<std::mutex> guard(checkpoints_mu);
+    if (!checkpoints_under_way.insert(temp).second) {
+      return Status::InvalidArgument(dir + ": a checkpoint into it is under way");
+    }
+  }
+  {
+    // close() waits for the call to end: it writes into the DB's directory
+    // (the MANIFEST number) and reads its tables.
+    std::lock_guard<std::mutex> guard(mu_);
+    if (shutting_down_) {
+      std::lock_guard<std::mutex> registry(checkpoints_mu);
+      checkpoints_under_way.erase(temp);
+      return Status::IOError(dbname_ + ": the DB is closing");
+    }
+    ++checkpoints_running_;
+  }
+  Status s = make_checkpoint(dir, temp);
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    --checkpoints_running_;
+    bg_cv_.notify_all();
+  }
+  std::lock_guard<std::mutex> registry(checkpoints_mu);
+  checkpoints_under_way.erase(temp);
+  return s;
+}
+
+Status DBImpl::make_checkpoint(const std::string& dir, const std::string& temp) {
   bool is_dir = false;
   if (Status s = fs_->is_directory(dir, &is_dir); !s.is_not_found()) {
     if (!s.ok()) return s.with_context(dir + ": checkpoint");
     return Status::InvalidArgument(dir +
                                    ": exists; a checkpoint is made in a directory of its own");
   }
-  const std::string temp = dir + ".checkpoint-tmp";
   if (Status s = fs_->is_directory(temp, &is_dir); !s.is_not_found()) {
     if (!s.ok()) return s.with_context(temp + ": checkpoint");
     return Status::InvalidArgument(
@@ -2397,7 +2508,7 @@ Status DBImpl::checkpoint(const std::string& dir_arg) {
       // Tables never change once written, so a second name for the same
       // bytes is a copy; where there are no links (or the copy lies on
       // another device), the bytes are copied.
-      if (!s.ok()) s = copy_file(*fs_, from, to);
+      if (s.is_not_supported()) s = copy_file(*fs_, from, to);
       if (!s.ok()) break;
     }
   }
@@ -2576,8 +2687,9 @@ Status DBImpl::close() {
     // A compact_range() on another thread writes tables and the MANIFEST and
     // deletes files from its own thread: it must be over before the LOCK is
     // released, or its last deletion pass could remove the tables of the
-    // next DB opened on this directory. It stops at its next compaction.
-    bg_cv_.wait(lock, [this] { return !manual_compaction_; });
+    // next DB opened on this directory. It stops at its next compaction. A
+    // checkpoint() reads the tables until it ends.
+    bg_cv_.wait(lock, [this] { return !manual_compaction_ && checkpoints_running_ == 0; });
   }
   // A barrier through the write queue: a leader that read the fast-path flag
   // before it was raised is done with the log once this request has been led

@@ -122,6 +122,9 @@ class DBImpl final : public DB {
     bool rotate = false;
     // resume(): the leader clears a resumable background error (see resume_locked).
     bool resume = false;
+    // A rotation refused while the group's writes went on (level 0 full and
+    // its compaction backing off): this request's own error.
+    Status rotate_error;
     // Set on the leader's own writer when its group rotated the memtable.
     std::optional<MemtableSealedInfo> sealed_event;
     SequenceNumber first_sequence = 0;
@@ -200,7 +203,10 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held (through `lock`). Rotates the active memtable when it is
   // full (or when `force` and it is not empty), stalling while too many sealed
   // memtables wait for flush.
-  Status make_room_for_write(std::unique_lock<std::mutex>& lock, bool force);
+  // *level0_blocked (optional): the write was refused because it needs a new
+  // memtable, level 0 is full and its compaction is backing off.
+  Status make_room_for_write(std::unique_lock<std::mutex>& lock, bool force,
+                             bool* level0_blocked = nullptr);
   // Submits a control request (batch-less Writer) through the write queue.
   Status submit_control(bool rotate, bool sync);
   // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
@@ -250,6 +256,10 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. Whether a write waits for room that is still
   // missing, or level 0 is at the slowdown trigger (see WriteStallCondition).
   WriteStallCondition write_stall_condition() const;
+  // compact_range() once the memtable is flushed: every file in the range
+  // down the levels.
+  Status compact_files_in_range(std::optional<std::string_view> begin,
+                                std::optional<std::string_view> end);
   // REQUIRES: mu_ held. The compaction the background thread should run next.
   std::optional<Compaction> pick_background_compaction();
   // Runs one compaction (merging its inputs, or moving a file down) and
@@ -263,9 +273,16 @@ class DBImpl final : public DB {
   // close()): an I/O error before its MANIFEST edit leaves the DB as it was,
   // so writes go on and compactions pause for a back-off
   // (CompactionFailureInfo); anything else is a background error.
-  void record_compaction_failure(const Status& s, bool edit_tried, int level, bool manual);
-  // REQUIRES: mu_ held. A compaction succeeded: the back-off is over.
-  void record_compaction_success();
+  void record_compaction_failure(const Status& s, bool edit_tried, const Compaction& c);
+  // REQUIRES: mu_ held. A compaction succeeded: if it took inputs of the one
+  // that failed, the back-off is over.
+  void record_compaction_success(const Compaction& c);
+  // REQUIRES: mu_ held. compacting_, and while the back-off lasts the inputs
+  // of the compaction that failed: what no compaction may take now.
+  std::set<uint64_t> busy_for_compaction() const;
+  // checkpoint()'s work, once the call is registered: `temp` is `dir` +
+  // ".checkpoint-tmp".
+  Status make_checkpoint(const std::string& dir, const std::string& temp);
   // Builds the compaction's output tables; fills `edit` with them.
   Status write_compaction_outputs(const Compaction& c, const Version& base, VersionEdit* edit,
                                   uint64_t* bytes_written, uint64_t* dropped, bool* abandoned);
@@ -380,12 +397,15 @@ class DBImpl final : public DB {
   std::set<uint64_t> compacting_;  // guarded by mu_: inputs of running compactions
   int compactions_running_ = 0;    // guarded by mu_
   // Guarded by mu_: while compactions fail (see record_compaction_failure()),
-  // the last failure, how many failed in a row, and when background
-  // compactions may start again. compaction_error_ is OK otherwise.
+  // the last failure, how many failed in a row, the inputs of the one that
+  // failed and when they may be compacted again. compaction_error_ is OK
+  // otherwise.
   Status compaction_error_;
   uint32_t compaction_failures_in_a_row_ = 0;
+  std::set<uint64_t> resting_inputs_;
   std::chrono::steady_clock::time_point compaction_retry_at_;
   bool manual_compaction_ = false;  // guarded by mu_: compact_range() owns compaction
+  int checkpoints_running_ = 0;     // guarded by mu_: close() waits for them
   // Read by compactions between entries: a closing DB abandons them.
   std::atomic<bool> stop_compactions_{false};
   std::multiset<SequenceNumber> snapshots_;  // guarded by mu_

@@ -202,6 +202,70 @@ TEST_F(DBCheckpointTest, AFailedCheckpointLeavesNothingBehind) {
   EXPECT_EQ(*db->property("fsdb.background-error"), "none");
 }
 
+// A link that fails after it was made (or any failure but NotSupported) is
+// an error, never a cue to copy: copying over the new name would empty the
+// original, which it shares its bytes with.
+class LinksThatReportFailure final : public FileSystemWrapper {
+ public:
+  LinksThatReportFailure() : FileSystemWrapper(posix_file_system()) {}
+  Status link_file(const std::string& from, const std::string& to) override {
+    (void)FileSystemWrapper::link_file(from, to);
+    return Status::IOError(from + ": link to " + to + ": injected: Input/output error");
+  }
+};
+
+TEST_F(DBCheckpointTest, AFailedLinkNeverEmptiesTheOriginal) {
+  options_.file_system = std::make_shared<LinksThatReportFailure>();
+  // No compaction, which would delete tables while their sizes are compared.
+  options_.l0_compaction_trigger = 50;
+  options_.l0_slowdown_writes_trigger = 50;
+  options_.l0_stop_writes_trigger = 50;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'x')));
+  FSDB_ASSERT_OK(db->flush());
+  const Model model = contents(*db);
+  std::map<std::string, uintmax_t> sizes;
+  for (const auto& table : tables_in(dir_.path())) {
+    sizes[table.filename().string()] = std::filesystem::file_size(table);
+  }
+  const Status s = db->checkpoint(copy_path());
+  EXPECT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_FALSE(std::filesystem::exists(copy_path()));
+  EXPECT_FALSE(std::filesystem::exists(copy_path() + ".checkpoint-tmp"));
+  for (const auto& [name, size] : sizes) {
+    EXPECT_EQ(std::filesystem::file_size(std::filesystem::path(dir_.path()) / name), size) << name;
+  }
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  EXPECT_EQ(contents(*db), model);
+}
+
+// Two calls into one directory at once: one makes the copy, the other is
+// refused, and neither touches the other's files.
+TEST_F(DBCheckpointTest, TwoCallsIntoOneDirectoryMakeOneCopy) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'x')));
+  const Model model = contents(*db);
+  Status results[2];
+  std::thread other([&] { results[1] = db->checkpoint(copy_path()); });
+  results[0] = db->checkpoint(copy_path());
+  other.join();
+  ASSERT_NE(results[0].ok(), results[1].ok())
+      << results[0].to_string() << " / " << results[1].to_string();
+  const Status& refused = results[0].ok() ? results[1] : results[0];
+  EXPECT_TRUE(refused.is_invalid_argument()) << refused.to_string();
+  std::unique_ptr<DB> copy;
+  FSDB_ASSERT_OK(DB::open(options_, copy_path(), &copy));
+  EXPECT_EQ(contents(*copy), model);
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  EXPECT_EQ(contents(*db), model);
+}
+
 // Writers and compactions run through the call. Each writer writes its own
 // keys in order, so a consistent state holds a prefix of each writer's keys:
 // at least those acknowledged before the call, and no gaps.

@@ -216,6 +216,33 @@ TEST(DBCompactionErrorTest, AWriteThatNeedsAFailingCompactionFailsAndResumeRetri
   expect_keys(*db, 4 * kPerTable);
 }
 
+// compact_range() with level 0 full, its compaction backing off and writes in
+// the memtable: its own flush has no room until it has compacted, so it
+// compacts first, then flushes, then compacts what the flush wrote.
+TEST(DBCompactionErrorTest, ACompactRangeMakesTheRoomItsOwnFlushNeeds) {
+  Fixture f(/*interval_ms=*/60000);
+  f.options.l0_compaction_trigger = 2;
+  f.options.l0_slowdown_writes_trigger = 3;
+  f.options.l0_stop_writes_trigger = 3;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
+  f.fs->armed = true;
+  constexpr int kPerTable = 100;
+  FSDB_ASSERT_OK(f.write_table(*db, 0, kPerTable));
+  FSDB_ASSERT_OK(f.write_table(*db, kPerTable, kPerTable));
+  ASSERT_EQ(f.listener->wait_for_failures(1).size(), 1u);
+  FSDB_ASSERT_OK(f.write_table(*db, 2 * kPerTable, kPerTable));
+  for (int i = 3 * kPerTable; i < 4 * kPerTable; ++i) {
+    FSDB_ASSERT_OK(db->put(key_of(i), "value" + std::to_string(i)));
+  }
+  ASSERT_TRUE(db->flush().is_io_error()) << "level 0 has no room";
+  f.fs->armed = false;  // the disk has room again; the back-off still runs
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  EXPECT_EQ(*db->property("fsdb.num-files-at-level0"), "0");
+  EXPECT_EQ(*db->property("fsdb.compaction-error"), "none");
+  expect_keys(*db, 4 * kPerTable);
+}
+
 // compact_range() returns the failure to its caller, who asked for the work;
 // the DB goes on taking writes, and the next compact_range() does the work.
 TEST(DBCompactionErrorTest, AFailedManualCompactionReturnsItsErrorAndWritesGoOn) {

@@ -64,6 +64,33 @@ TEST_F(FaultInjectionTest, DirectoryCreatedSinceItsParentsLastSyncGoesWithItsFil
   EXPECT_EQ(read(sub + "/CURRENT"), "data") << "both entries were synced";
 }
 
+// A hard link is a new name: gone at a power cut until its directory is
+// synced, while the original stays. With links turned off it is
+// NotSupported, as on a file system without them.
+TEST_F(FaultInjectionTest, ALinkIsANameThatNeedsItsDirectorySynced) {
+  const std::string original = dir_.file("000007.sst");
+  FSDB_ASSERT_OK(write_string_to_file(fs_, "table", original, true));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  FSDB_ASSERT_OK(fs_.create_dir(dir_.file("copy")));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.path()));
+  const std::string link = dir_.file("copy/000007.sst");
+  FSDB_ASSERT_OK(fs_.link_file(original, link));
+  EXPECT_EQ(read(link), "table");
+  fs_.drop_unsynced_data();
+  EXPECT_FALSE(exists(link)) << "the link's directory was never synced";
+  EXPECT_EQ(read(original), "table");
+
+  FSDB_ASSERT_OK(fs_.link_file(original, link));
+  FSDB_ASSERT_OK(fs_.sync_dir(dir_.file("copy")));
+  fs_.drop_unsynced_data();
+  EXPECT_EQ(read(link), "table") << "synced: the link stays";
+
+  fs_.set_links(false);
+  const Status s = fs_.link_file(original, dir_.file("copy/other.sst"));
+  EXPECT_TRUE(s.is_not_supported()) << s.to_string();
+  EXPECT_FALSE(exists(dir_.file("copy/other.sst")));
+}
+
 TEST_F(FaultInjectionTest, TrailingSlashesNameTheSameDirectory) {
   // A DB opened as "dir/" names its files "dir//000001.log".
   const std::string with_slash = dir_.path() + "/";

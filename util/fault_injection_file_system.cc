@@ -76,6 +76,7 @@ struct FaultInjectionFileSystem::State {
   // set_appends_claim_memory_copies(); read without mu by the files.
   std::atomic<bool> claim_memory_copies{false};
   bool map_writable_files = false;  // set_map_writable_files()
+  bool links = true;                // set_links()
 
   std::map<std::string, FileState> files;                     // files written through us
   std::map<std::string, std::vector<PendingOp>> pending_ops;  // by directory
@@ -560,6 +561,26 @@ Status FaultInjectionFileSystem::remove_dir(const std::string& path) {
   Status s = state_->check_mutation();
   if (!s.ok()) return s.with_context(path + ": rmdir");
   return base_->remove_dir(path);
+}
+
+void FaultInjectionFileSystem::set_links(bool supported) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  state_->links = supported;
+}
+
+Status FaultInjectionFileSystem::link_file(const std::string& from, const std::string& to) {
+  std::lock_guard<std::mutex> guard(state_->mu);
+  if (!state_->links) return FileSystem::link_file(from, to);
+  Status s = state_->check_mutation();
+  if (!s.ok()) return s.with_context(from + ": link to " + to);
+  s = base_->link_file(from, to);
+  if (!s.ok()) return s;
+  // The same bytes under a second name: durable as far as the first's are.
+  if (auto it = state_->files.find(from); it != state_->files.end()) {
+    state_->files[to] = it->second;
+  }
+  state_->pending_ops[parent_directory(to)].push_back({State::OpKind::kCreate, to, {}, {}});
+  return Status::OK();
 }
 
 Status FaultInjectionFileSystem::rename_file(const std::string& from, const std::string& to) {

@@ -372,8 +372,13 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status link_file(const std::string& from, const std::string& to) override {
-    if (::link(from.c_str(), to.c_str()) != 0) return io_error(from, "link to " + to, errno);
-    return Status::OK();
+    if (::link(from.c_str(), to.c_str()) == 0) return Status::OK();
+    const int err = errno;
+    if (err == EXDEV || err == EPERM || err == EMLINK || err == ENOTSUP) {
+      return Status::NotSupported(from + ": link to " + to + ": " +
+                                  std::error_code(err, std::generic_category()).message());
+    }
+    return io_error(from, "link to " + to, err);
   }
 
   Status sync_dir(const std::string& path) override {

@@ -99,6 +99,9 @@ class DB {
   // compacts them away), else copies; everything is synced. The copy is
   // built in `dir` + ".checkpoint-tmp" and renamed to `dir` at the end, so
   // `dir` appears whole or not at all; a failed call removes what it made.
+  // A second call into the same `dir` while one runs is refused; close()
+  // waits for a call under way. (Another process that creates `dir`, empty,
+  // while the call runs has it replaced.)
   virtual Status checkpoint(const std::string& dir) = 0;
   // "fsdb.stats", "fsdb.levels", "fsdb.num-files-at-level<N>", "fsdb.memtable-bytes",
   // "fsdb.sequence", "fsdb.num-rotations", "fsdb.num-flushes", "fsdb.num-compactions",
@@ -132,14 +135,13 @@ class DB {
   // tables and writes are open again, or the error that stops them still (the
   // DB stays stopped, and resume() may be called again). OK at once when there
   // is no error. Compactions failing without stopping writes
-  // (CompactionFailureInfo) are tried again at once, without waiting out their
-  // back-off. An error resume() cannot clear (corruption, or a write that
-  // failed inside the memtable or ran out of memory, after which the memtable
-  // may not follow the log) is returned with "reopen" in its message: only
-  // reopening recovers from those. Writes wait while resume() runs; reads go on.
-  // The DB also calls it itself, from a thread of its own, after an error it
-  // can clear (Options::max_background_error_resumes); the listener hears of
-  // the errors that stop writes and of the end of each recovery
+  // (CompactionFailureInfo) end their back-off: they are tried again at once,
+  // and writes that need their room wait for them rather than fail. An error resume() cannot clear
+  // (corruption, or a write that failed inside the memtable or ran out of memory, after which the
+  // memtable may not follow the log) is returned with "reopen" in its message: only reopening
+  // recovers from those. Writes wait while resume() runs; reads go on. The DB also calls it itself,
+  // from a thread of its own, after an error it can clear (Options::max_background_error_resumes);
+  // the listener hears of the errors that stop writes and of the end of each recovery
   // (EventListener).
   virtual Status resume() = 0;
 

@@ -153,8 +153,9 @@ class FileSystem {
   virtual Status rename_file(const std::string& from, const std::string& to) = 0;
   // A second name `to` (which must not exist) for the file `from`: a hard
   // link (link(2)), sharing its bytes. Durable after sync_dir(). NotSupported
-  // where the file system has no links (the default), and an IOError where
-  // the two names lie on different devices: a caller then copies.
+  // where a link cannot be made there at all (the default; two devices, a
+  // file system without links, a file with too many): a caller may copy
+  // instead. An IOError otherwise (`to` exists, a missing file, no space).
   virtual Status link_file(const std::string& from, const std::string& to) {
     return Status::NotSupported(from + ": link to " + to + ": no hard links in this file system");
   }
@@ -344,6 +345,11 @@ class FaultInjectionFileSystem : public FileSystem {
   Status create_dir(const std::string& path) override;
   Status remove_dir(const std::string& path) override;
   Status rename_file(const std::string& from, const std::string& to) override;
+  // A link is a creation of `to`, undone by a power cut until its directory
+  // is synced; with set_links(false), NotSupported (a file system without
+  // links, where the engine copies instead).
+  Status link_file(const std::string& from, const std::string& to) override;
+  void set_links(bool supported);
   Status sync_dir(const std::string& path) override;
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override;
 

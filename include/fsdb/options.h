@@ -62,13 +62,15 @@ struct CompactionInfo {
 };
 // A compaction that failed on an I/O error (a full disk, a failed read or
 // write) before its result reached the MANIFEST. Nothing in the DB changed:
-// its outputs are deleted, its inputs stay, writes go on. The DB tries
-// compacting again after a back-off (Options::background_error_resume_interval_ms,
-// doubled after each failure in a row, at most 32 times it); a write that
-// needs the room only compaction can make (level 0 at l0_stop_writes_trigger)
-// fails meanwhile with this error instead of waiting for it. Corruption, and
-// a failure of the MANIFEST edit itself, stop writes instead
-// (on_background_error).
+// its outputs are deleted, its inputs stay, writes go on. Its inputs are
+// compacted again after a back-off (Options::background_error_resume_interval_ms,
+// doubled after each failure in a row, at most 32 times it; resume() ends
+// it); other compactions go on meanwhile. A write that needs the room only
+// compaction can make (level 0 at l0_stop_writes_trigger) while none can run
+// fails with this error instead of waiting. Corruption, and a failure of the
+// MANIFEST edit itself, stop writes instead (on_background_error). (A file
+// system that checks its own data may report damage as an I/O error: that
+// is retried, and never stops writes.)
 struct CompactionFailureInfo {
   Status status;
   int level = 0;                   // the compaction's input level
@@ -137,8 +139,10 @@ enum class WriteStallCondition : uint8_t {
   // A write waits for room: it needs a new memtable (the active one is
   // full, or flush() asks for a switch) while max_sealed_memtables memtables
   // wait for flush or level 0 holds l0_stop_writes_trigger files. It goes on
-  // once a flush or a compaction makes room; it never fails for it. (A background error, which
-  // refuses writes, is reported by on_background_error instead.)
+  // once a flush or a compaction makes room; it does not fail for waiting,
+  // except while level 0's compaction backs off after failing
+  // (CompactionFailureInfo): then it fails at once. (A background error,
+  // which refuses writes, is reported by on_background_error instead.)
   kStopped,
 };
 struct WriteStallInfo {
@@ -256,7 +260,8 @@ struct Options {
   int l0_compaction_trigger = 4;
   // Each write group waits 1 ms from here up to the stop trigger.
   int l0_slowdown_writes_trigger = 8;
-  // From here a write that needs a new memtable waits for compaction.
+  // From here a write that needs a new memtable waits for compaction (or
+  // fails, while that compaction backs off after failing).
   int l0_stop_writes_trigger = 12;
   size_t level1_bytes = 256 << 20;     // level n+1 targets 10x level n
   size_t target_file_bytes = 8 << 20;  // compaction outputs: 0.5x-2x (docs/architecture.md)

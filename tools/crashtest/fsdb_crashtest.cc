@@ -42,6 +42,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
@@ -231,6 +232,7 @@ struct Totals {
   uint64_t resumes = 0;  // errors mode: DB::resume() brought writes back mid-cycle
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
+  uint64_t checkpoints = 0;  // in-process modes only: made, opened and checked
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -259,6 +261,9 @@ class CrashTest {
   // cycles mix them in.
   double choose_unlogged_fraction(std::mt19937_64& rng);
   bool errors_cycle(uint64_t cycle, std::mt19937_64& rng);
+  // After the faults were cleared: false (the cycle failed) if compactions
+  // still fail after a while.
+  bool compactions_come_back(uint64_t cycle, Workload& workload);
   // Verifies `db_` and makes what it saw the next baseline.
   bool verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability);
   void fail(uint64_t cycle, const std::vector<std::string>& violations,
@@ -271,6 +276,13 @@ class CrashTest {
   std::string mode_;
   std::string db_dir_;
   std::string state_dir_;
+  std::string checkpoint_dir_;  // where the workload's checkpoints go
+  // Empties checkpoint_dir_ of what a killed or cut cycle left there.
+  void fresh_checkpoint_dir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(checkpoint_dir_, ignored);
+    std::filesystem::create_directories(checkpoint_dir_, ignored);
+  }
   Options options_;
   std::shared_ptr<FaultInjectionFileSystem> fault_fs_;
   std::unique_ptr<DB> db_;
@@ -326,6 +338,7 @@ bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durabil
 bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   const uint64_t cycle_seed = mix(config_.seed, cycle);
   const uint64_t profile = cycle_seed % 1000;
+  fresh_checkpoint_dir();
   // The plan: half of the cycles die at a random moment, half at a kill point.
   std::string kill_point;
   uint64_t delay_ms = 0;
@@ -353,6 +366,7 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
                                    "--keys=" + std::to_string(config_.keys),
                                    "--profile=" + std::to_string(profile),
                                    "--max_value_padding=" + std::to_string(max_value_padding_),
+                                   "--checkpoints=" + checkpoint_dir_,
                                    "--duration=8s"};
   // An eighth of the cycles are not killed: the child runs a short while and
   // closes the DB itself, and close() returning OK (which the child journals
@@ -558,6 +572,10 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.seed = mix(config_.seed, cycle);
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;  // every write after the cut fails
+  fresh_checkpoint_dir();
+  w.checkpoint_dir = checkpoint_dir_;
+  // Half the cycles' checkpoints link their tables, half copy them.
+  fault_fs_->set_links((w.seed >> 23) & 1);
   // Half the cycles let unsynced writers append to the log themselves, as
   // they do to a mapped log, even when it is not mapped.
   fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);
@@ -594,6 +612,7 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   totals_.acked += workload.counters().acked.load();
   totals_.reads += workload.counters().reads.load();
   totals_.failed_calls += workload.counters().failed.load();
+  totals_.checkpoints += workload.counters().checkpoints.load();
 
   const std::vector<std::string> online = workload.violations();
   if (!online.empty()) {
@@ -649,6 +668,23 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
 
 // ---------------------------------------------------------------- errors
 
+bool CrashTest::compactions_come_back(uint64_t cycle, Workload& workload) {
+  // A compaction that failed on an injected fault rests for a back-off
+  // (10 ms here, doubled per failure in a row, at most 32 times) and is
+  // tried again; with the faults gone it succeeds, or is no longer needed.
+  // One that still fails after this long is a bug.
+  std::string still = *db_->property("fsdb.compaction-error");
+  for (int waited = 0; still != "none" && waited < 2000; ++waited) {
+    sleep_ms(5);
+    still = *db_->property("fsdb.compaction-error");
+  }
+  if (still == "none") return true;
+  workload.request_stop();
+  workload.join();
+  fail(cycle, {"compactions still fail once the faults were cleared: " + still});
+  return false;
+}
+
 bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   WorkloadOptions w;
   w.unlogged_fraction = choose_unlogged_fraction(rng);
@@ -658,6 +694,9 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   w.seed = mix(config_.seed, cycle);
   w.max_value_padding = max_value_padding_;
   w.errors_expected = true;
+  fresh_checkpoint_dir();
+  w.checkpoint_dir = checkpoint_dir_;
+  fault_fs_->set_links((w.seed >> 23) & 1);                    // as in powercut_cycle()
   fault_fs_->set_appends_claim_memory_copies(rng() % 2 == 0);  // as in powercut_cycle()
   fault_fs_->set_map_writable_files((w.seed >> 21) & 1);
   static const double kProbabilities[] = {0.0005, 0.002, 0.01, 0.05};
@@ -708,6 +747,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
     }
     ++totals_.resumes;
     sleep_ms(50 + (w.seed >> 20) % 150);  // writes after the resume
+    if (!compactions_come_back(cycle, workload)) return false;
   } else if (automatic_resume) {
     fault_fs_->clear_faults();
     // The DB's retries take writes again by themselves. An error met before
@@ -727,6 +767,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
     }
     sleep_ms(50 + (w.seed >> 20) % 150);  // writes after the resumes
     totals_.automatic_resumes += std::stoull(*db_->property("fsdb.num-resumes"));
+    if (!compactions_come_back(cycle, workload)) return false;
   }
   workload.request_stop();
   workload.join();
@@ -758,6 +799,7 @@ bool CrashTest::errors_cycle(uint64_t cycle, std::mt19937_64& rng) {
   totals_.acked += workload.counters().acked.load();
   totals_.reads += workload.counters().reads.load();
   totals_.failed_calls += workload.counters().failed.load();
+  totals_.checkpoints += workload.counters().checkpoints.load();
   const std::vector<std::string> online = workload.violations();
   if (!online.empty()) {
     fail(cycle, online);
@@ -780,6 +822,7 @@ bool CrashTest::run_mode(const std::string& mode) {
   totals_ = Totals();
   db_dir_ = config_.dir + "/" + mode + "/db";
   state_dir_ = config_.dir + "/" + mode + "/state";
+  checkpoint_dir_ = config_.dir + "/" + mode + "/checkpoints";
   ::mkdir((config_.dir + "/" + mode).c_str(), 0755);
   ::mkdir(state_dir_.c_str(), 0755);
   (void)destroy_db(db_dir_);
@@ -791,7 +834,12 @@ bool CrashTest::run_mode(const std::string& mode) {
   options_ = stress_db_options(config_.seed % 1000);
   // The errors mode decides per cycle who resumes (errors_cycle()); the DB
   // retries only in the cycles that reopen it for that.
-  if (mode == "errors") options_.max_background_error_resumes = 0;
+  if (mode == "errors") {
+    options_.max_background_error_resumes = 0;
+    // Also the first back-off of a compaction that failed: short, so that
+    // compactions are seen to come back within the cycle.
+    options_.background_error_resume_interval_ms = 10;
+  }
 
   if (mode == "powercut" || mode == "errors") {
     fault_fs_ = std::make_shared<FaultInjectionFileSystem>(posix_file_system());
@@ -863,7 +911,10 @@ bool CrashTest::run_mode(const std::string& mode) {
     (void)remove_journals(state_dir_);
     ::unlink((state_dir_ + "/baseline").c_str());
     ::unlink((state_dir_ + "/stress.log").c_str());
+    ::unlink((state_dir_ + "/recovery.log").c_str());
     ::rmdir(state_dir_.c_str());
+    std::error_code ignored;
+    std::filesystem::remove_all(checkpoint_dir_, ignored);
     ::rmdir((config_.dir + "/" + mode).c_str());
   }
   return ok;
@@ -890,6 +941,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"failed_calls", t.failed_calls},
                                                      {"resumes", t.resumes},
                                                      {"automatic_resumes", t.automatic_resumes},
+                                                     {"checkpoints", t.checkpoints},
                                                      {"keys_verified", t.keys_verified},
                                                      {"required_writes", t.required_writes},
                                                      {"violations", t.violations}};

@@ -4,9 +4,11 @@
 //   fsdb_stress --db=DIR --state=DIR --epoch=N [--seed=S] [--threads=1..4]
 //               [--keys=N] [--profile=P] [--duration=10s] [--kill_point=SPEC]
 //               [--sync_fraction=0.05] [--unlogged_fraction=0] [--journal_sync]
-//               [--open_only]
+//               [--open_only] [--checkpoints=DIR]
 //               [--hang_after=DURATION] [--stall_one_thread_after=DURATION]
 //
+// --checkpoints makes a checkpoint in DIR now and then, checks it and
+// removes it (WorkloadOptions::checkpoint_dir).
 // --open_only opens the DB (recovering it, where a kill point may end the
 // process) and closes it again, without a workload or journals.
 // --hang_after stops the workload that long after the process started (not
@@ -45,7 +47,7 @@ int main(int argc, char** argv) {
       argc, argv,
       {"db", "state", "epoch", "seed", "threads", "keys", "profile", "duration", "kill_point",
        "sync_fraction", "unlogged_fraction", "journal_sync", "max_value_padding", "ops",
-       "open_only", "hang_after", "stall_one_thread_after"});
+       "open_only", "hang_after", "stall_one_thread_after", "checkpoints"});
   const std::string db_path = flags.get("db", "");
   const std::string state_dir = flags.get("state", "");
   WorkloadOptions w;
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
   w.max_ops_per_thread = flags.get_uint("ops", 0);
   w.stall_one_thread_after_ms = flags.get_millis("stall_one_thread_after", 0);
   w.journal_dir = state_dir;
+  w.checkpoint_dir = flags.get("checkpoints", "");
   // stderr is unbuffered: the line is in the log before any SIGKILL can come.
   w.on_violation = [](const std::string& v) { std::fprintf(stderr, "VIOLATION: %s\n", v.c_str()); };
   const uint64_t profile = flags.get_uint("profile", w.seed);
@@ -147,12 +150,15 @@ int main(int argc, char** argv) {
   s = db->close();
   if (s.ok()) workload.record_clean_close();
   const auto& c = workload.counters();
-  std::printf("fsdb_stress: %llu ops (%llu writes, %llu sync, %llu reads, %llu failed)\n",
-              static_cast<unsigned long long>(c.ops.load()),
-              static_cast<unsigned long long>(c.writes.load()),
-              static_cast<unsigned long long>(c.sync_writes.load()),
-              static_cast<unsigned long long>(c.reads.load()),
-              static_cast<unsigned long long>(c.failed.load()));
+  std::printf(
+      "fsdb_stress: %llu ops (%llu writes, %llu sync, %llu reads, %llu failed, %llu "
+      "checkpoints)\n",
+      static_cast<unsigned long long>(c.ops.load()),
+      static_cast<unsigned long long>(c.writes.load()),
+      static_cast<unsigned long long>(c.sync_writes.load()),
+      static_cast<unsigned long long>(c.reads.load()),
+      static_cast<unsigned long long>(c.failed.load()),
+      static_cast<unsigned long long>(c.checkpoints.load()));
   bool violated = !workload.violations().empty();
   if (!s.ok()) {
     std::fprintf(stderr, "VIOLATION: close: %s\n", s.to_string().c_str());

@@ -14,6 +14,7 @@ struct Workload::ThreadState {
   uint32_t thread = 0;
   std::mt19937_64 rng;
   uint64_t counter = 0;
+  uint64_t checkpoints = 0;  // names this thread's checkpoints
   std::vector<OpRecord> ops;
   JournalWriter journal;
   bool journal_ok = true;
@@ -146,6 +147,11 @@ void Workload::run(uint32_t thread) {
         std::chrono::steady_clock::now() - started >=
             std::chrono::milliseconds(options_.stall_one_thread_after_ms)) {
       for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));  // a deadlock
+    }
+    if (!options_.checkpoint_dir.empty() && ts.rng() % options_.checkpoint_one_in == 0) {
+      do_checkpoint(ts);
+      ++done;
+      continue;
     }
     uint64_t pick = ts.rng() % total;
     auto take = [&](uint32_t weight) {
@@ -444,6 +450,48 @@ void Workload::do_snapshot_read(ThreadState& ts) {
   }
   if (!failed) check_range("multi_get at a snapshot", first, expected, found);
   db_->release_snapshot(snapshot);
+}
+
+void Workload::do_checkpoint(ThreadState& ts) {
+  if (ts.journal_ok && !options_.journal_dir.empty()) (void)ts.journal.flush();
+  // No write to the range is in flight while the checkpoint is made, and
+  // every one before it was acknowledged or failed: the copy must hold each
+  // key whose last write was acknowledged as the model does.
+  const auto [first, last] = lock_range(ts);
+  const std::vector<KeyModel> expected(models_.begin() + first, models_.begin() + last + 1);
+  const std::string dir = options_.checkpoint_dir + "/c" + std::to_string(options_.epoch) + "-t" +
+                          std::to_string(ts.thread) + "-" + std::to_string(ts.checkpoints++);
+  const Status s = db_->checkpoint(dir);
+  unlock_range(first, last);
+  if (!s.ok()) {
+    note_failure(s, "checkpoint");
+    return;
+  }
+  // Opened as an application would open a backup: on its own, with the
+  // default options and file system, while this DB goes on.
+  std::unique_ptr<DB> copy;
+  Status open = DB::open(Options(), dir, &copy);
+  if (!open.ok()) {
+    report("checkpoint " + dir + " does not open: " + open.to_string());
+    return;
+  }
+  std::map<uint32_t, std::string> found;
+  for (uint32_t k = first; k <= last; ++k) {
+    std::string value;
+    const Status got = copy->get(key_name(k), &value);
+    if (got.ok()) {
+      found.emplace(k, std::move(value));
+    } else if (!got.is_not_found()) {
+      report("checkpoint " + dir + ": get " + key_name(k) + ": " + got.to_string());
+      return;
+    }
+  }
+  check_range("checkpoint", first, expected, found);
+  const Status closed = copy->close();
+  if (!closed.ok()) report("checkpoint " + dir + ": close: " + closed.to_string());
+  copy.reset();
+  (void)destroy_db(dir);
+  counters_.checkpoints.fetch_add(1);
 }
 
 }  // namespace fsdb::crashtest

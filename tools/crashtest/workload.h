@@ -9,8 +9,10 @@
 // acknowledged. Iterators lock the range they read the same way and compare
 // every key with the model; a snapshot taken under a range's locks must keep
 // showing what the model held then, read a little later while the others
-// write. Reads also check what holds for every key: harness keys only, in
-// order, each holding a value written to that key by a write already started.
+// write. A checkpoint made under a range's locks (DB::checkpoint(), when
+// WorkloadOptions::checkpoint_dir is set) must open as a DB of its own that
+// holds the range as the model does. Reads also check what holds for every key: harness keys only,
+// in order, each holding a value written to that key by a write already started.
 //
 // Thread safety: start(), request_stop() and join() from one controlling
 // thread; counters may be read at any time.
@@ -53,6 +55,10 @@ struct WorkloadOptions {
   uint32_t snapshot_weight = 3;  // reads of a range at a snapshot, a little later
   uint32_t sync_wal_weight = 1;
   uint32_t flush_weight = 1;
+  // Where checkpoints go (empty: none): one op in checkpoint_one_in makes one
+  // there, checks the copy and removes it.
+  std::string checkpoint_dir;
+  uint32_t checkpoint_one_in = 4000;
   uint64_t max_ops_per_thread = 0;  // 0: until request_stop()
   std::string journal_dir;          // empty: keep the oracle in memory only
   bool journal_sync = false;
@@ -75,7 +81,8 @@ struct WorkloadCounters {
   std::atomic<uint64_t> acked{0};   // acknowledged
   std::atomic<uint64_t> sync_writes{0};
   std::atomic<uint64_t> reads{0};
-  std::atomic<uint64_t> failed{0};  // DB calls that returned an error
+  std::atomic<uint64_t> failed{0};       // DB calls that returned an error
+  std::atomic<uint64_t> checkpoints{0};  // made, opened and checked
 };
 
 class Workload {
@@ -122,6 +129,9 @@ class Workload {
   // Takes a snapshot while holding a range's locks, then reads the range at
   // it (an iterator and multi_get) while other threads write.
   void do_snapshot_read(ThreadState& ts);
+  // Makes a checkpoint while holding a range's locks, opens it and compares
+  // the range with the model, then removes it.
+  void do_checkpoint(ThreadState& ts);
   // Locks a random range of up to 50 keys; returns its first and last key.
   std::pair<uint32_t, uint32_t> lock_range(ThreadState& ts);
   void unlock_range(uint32_t first, uint32_t last);
