@@ -819,7 +819,7 @@ Status DBImpl::apply_to_memtable(const Writer& w) {
   return s;
 }
 
-Status DBImpl::submit_control(bool rotate, bool sync) {
+Status DBImpl::submit_control(bool rotate, bool sync, bool* rotate_refused) {
   Writer w;
   w.rotate = rotate;
   wal::GroupCommit::Request request;
@@ -828,6 +828,7 @@ Status DBImpl::submit_control(bool rotate, bool sync) {
   Status s =
       group_commit_.submit(&request, [this](wal::GroupCommit::Group group) { return lead(group); });
   report_sealed_event(w);
+  if (rotate_refused != nullptr) *rotate_refused = s.ok() && !w.rotate_error.ok();
   if (s.ok() && !w.rotate_error.ok()) return w.rotate_error;
   return s;
 }
@@ -1045,7 +1046,7 @@ Status DBImpl::make_room_for_write(std::unique_lock<std::mutex>& lock, bool forc
     if (!full) break;
     const bool level0_full = l0_files >= static_cast<size_t>(options_.l0_stop_writes_trigger);
     if (level0_full && !compaction_error_.ok() && compactions_running_ == 0 &&
-        !manual_compaction_ && !pick_background_compaction()) {
+        !manual_compaction_ && !pick_background_compaction(std::chrono::steady_clock::now())) {
       // Only a compaction can make room, none runs, and the one that would
       // waits out its back-off after failing: the write fails too rather than
       // wait for a disk that may never come back. (A compaction that runs or
@@ -1200,8 +1201,8 @@ void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, const C
   // background_error_resume_interval_ms to 32 times it.
   compaction_error_ = s;
   ++compaction_failures_in_a_row_;
-  // Only these wait: compactions of other files go on meanwhile.
-  resting_inputs_.clear();
+  // Only these wait (with those of earlier failures still resting):
+  // compactions of other files go on meanwhile.
   for (const auto& files : c.inputs) {
     for (const FileRef& f : files) resting_inputs_.insert(f->number);
   }
@@ -1221,14 +1222,21 @@ void DBImpl::record_compaction_failure(const Status& s, bool edit_tried, const C
 
 void DBImpl::record_compaction_success(const Compaction& c) {
   if (compaction_error_.ok()) return;
-  // Others' successes say nothing of the failing work: only one that took
-  // some of its inputs (once their back-off ended) does.
+  // A success during the back-off, of other files, says nothing of the
+  // failing work; one that took resting inputs, or came after the back-off
+  // ran out (when the resting inputs could have been taken), does.
   bool took_resting = false;
   for (const auto& files : c.inputs) {
-    for (const FileRef& f : files)
+    for (const FileRef& f : files) {
       took_resting = took_resting || resting_inputs_.contains(f->number);
+    }
   }
-  if (!took_resting) return;
+  if (took_resting || std::chrono::steady_clock::now() >= compaction_retry_at_) {
+    clear_compaction_error();
+  }
+}
+
+void DBImpl::clear_compaction_error() {
   compaction_error_ = Status::OK();
   compaction_failures_in_a_row_ = 0;
   resting_inputs_.clear();
@@ -1242,9 +1250,7 @@ Status DBImpl::resume() {
     // hold this call.
     std::lock_guard<std::mutex> guard(mu_);
     if (!compaction_error_.ok()) {
-      compaction_error_ = Status::OK();
-      compaction_failures_in_a_row_ = 0;
-      resting_inputs_.clear();
+      clear_compaction_error();
       bg_cv_.notify_all();
     }
   }
@@ -1958,16 +1964,15 @@ void DBImpl::delete_obsolete_files(bool at_open, bool tables_only) {
   if (removed) (void)fs_->sync_dir(dbname_);
 }
 
-std::optional<Compaction> DBImpl::pick_background_compaction() {
+std::optional<Compaction> DBImpl::pick_background_compaction(
+    std::chrono::steady_clock::time_point now) {
   if (manual_compaction_ || !bg_error_.ok() || shutting_down_) return std::nullopt;
   return pick_compaction(options_, *versions_->current(), versions_->compact_pointers(),
-                         busy_for_compaction());
+                         busy_for_compaction(now));
 }
 
-std::set<uint64_t> DBImpl::busy_for_compaction() const {
-  if (resting_inputs_.empty() || std::chrono::steady_clock::now() >= compaction_retry_at_) {
-    return compacting_;
-  }
+std::set<uint64_t> DBImpl::busy_for_compaction(std::chrono::steady_clock::time_point now) const {
+  if (resting_inputs_.empty() || now >= compaction_retry_at_) return compacting_;
   std::set<uint64_t> busy = compacting_;
   busy.insert(resting_inputs_.begin(), resting_inputs_.end());
   return busy;
@@ -1978,9 +1983,12 @@ void DBImpl::compaction_loop() {
   while (true) {
     if (shutting_down_) return;
     // mu_ is held from each look to its wait, so no notify falls between.
-    std::optional<Compaction> c = pick_background_compaction();
+    // One reading of the clock for the pick and the look at the back-off,
+    // which must agree: resting inputs the pick left out are waited for.
+    const auto now = std::chrono::steady_clock::now();
+    std::optional<Compaction> c = pick_background_compaction(now);
     if (!c) {
-      if (!resting_inputs_.empty() && std::chrono::steady_clock::now() < compaction_retry_at_) {
+      if (!resting_inputs_.empty() && now < compaction_retry_at_) {
         // The inputs of a compaction that failed may be taken again then
         // (resume() ends the wait early, and notifies).
         bg_cv_.wait_until(lock, compaction_retry_at_);
@@ -1991,9 +1999,7 @@ void DBImpl::compaction_loop() {
         // The back-off is over and nothing needs compacting: other
         // compactions brought the levels under their targets, and the work
         // that failed is no longer wanted. Nothing fails any more.
-        compaction_error_ = Status::OK();
-        compaction_failures_in_a_row_ = 0;
-        resting_inputs_.clear();
+        clear_compaction_error();
       }
       bg_cv_.wait(lock);
       continue;
@@ -2257,7 +2263,12 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned, bool* edit_t
 // ---------------------------------------------------------------- control
 
 Status DBImpl::flush() {
-  Status s = submit_control(/*rotate=*/true, /*sync=*/false);
+  bool rotate_refused = false;
+  return flush_memtables(&rotate_refused);
+}
+
+Status DBImpl::flush_memtables(bool* rotate_refused) {
+  Status s = submit_control(/*rotate=*/true, /*sync=*/false, rotate_refused);
   if (!s.ok()) return s;
   std::unique_lock<std::mutex> lock(mu_);
   // Also until the flush thread's pass over obsolete files is done, so that
@@ -2275,19 +2286,13 @@ Status DBImpl::flush() {
 
 Status DBImpl::compact_range(std::optional<std::string_view> begin,
                              std::optional<std::string_view> end) {
-  Status s = flush();
+  bool rotate_refused = false;
+  Status s = flush_memtables(&rotate_refused);
   if (!s.ok()) {
     // The flush needed room in level 0, which is full while its compaction
-    // backs off: the compaction asked for here makes that room.
-    bool level0_blocked = false;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      level0_blocked = !compaction_error_.ok() && bg_error_.ok() &&
-                       versions_->current()->file_count(0) >=
-                           static_cast<size_t>(options_.l0_stop_writes_trigger);
-    }
-    if (!level0_blocked) return s;
-    s = compact_files_in_range(begin, end);
+    // backs off: a manual compaction of level 0 makes that room.
+    if (!rotate_refused) return s;
+    s = compact_files_in_range(std::nullopt, std::nullopt, /*level0_only=*/true);
     if (s.ok()) s = flush();
     if (!s.ok()) return s;
   }
@@ -2295,7 +2300,7 @@ Status DBImpl::compact_range(std::optional<std::string_view> begin,
 }
 
 Status DBImpl::compact_files_in_range(std::optional<std::string_view> begin,
-                                      std::optional<std::string_view> end) {
+                                      std::optional<std::string_view> end, bool level0_only) {
   Status s;
   {
     // Take compaction over from the background thread once it is idle.
@@ -2311,7 +2316,7 @@ Status DBImpl::compact_files_in_range(std::optional<std::string_view> begin,
   {
     // Scoped: a Version held across the loop would keep every input on disk.
     const auto first = versions_->current();
-    for (int level = 1; level < kNumLevels; ++level) {
+    for (int level = 1; level < kNumLevels && !level0_only; ++level) {
       if (first->file_count(level) > 0) bottom = level;
     }
   }
@@ -2335,7 +2340,7 @@ Status DBImpl::compact_files_in_range(std::optional<std::string_view> begin,
   for (int level = 0; level < bottom && !stopped(); ++level) {
     std::optional<Compaction> c = pick_range_compaction(*versions_->current(), level, begin, end);
     if (!c) continue;
-    if (level + 1 == bottom) {
+    if (level + 1 == bottom && !level0_only) {
       // Rewrite rather than move into the bottom level, so that its old
       // versions and tombstones are dropped.
       c->trivial_move = false;
@@ -2348,7 +2353,7 @@ Status DBImpl::compact_files_in_range(std::optional<std::string_view> begin,
     s = run_compaction(*c, &abandoned, &edit_tried);
     last_step = std::move(c);
   }
-  if (!stopped()) {
+  if (!level0_only && !stopped()) {
     // The bottom level's files in the range that no step rewrote (all of
     // them if no step reached the bottom) are rewritten in place, dropping
     // what no reader needs any more: the step into the bottom level takes
@@ -2470,12 +2475,14 @@ Status DBImpl::checkpoint(const std::string& dir_arg) {
   }
   Status s = make_checkpoint(dir, temp);
   {
-    std::lock_guard<std::mutex> guard(mu_);
-    --checkpoints_running_;
-    bg_cv_.notify_all();
+    // Before close() may go on: a call right after it returns must not find
+    // this one still registered.
+    std::lock_guard<std::mutex> registry(checkpoints_mu);
+    checkpoints_under_way.erase(temp);
   }
-  std::lock_guard<std::mutex> registry(checkpoints_mu);
-  checkpoints_under_way.erase(temp);
+  std::lock_guard<std::mutex> guard(mu_);
+  --checkpoints_running_;
+  bg_cv_.notify_all();
   return s;
 }
 
@@ -2494,7 +2501,9 @@ Status DBImpl::make_checkpoint(const std::string& dir, const std::string& temp) 
   // Every write acknowledged before the call is in a table once this returns.
   Status s = flush();
   if (!s.ok()) return s.with_context(dbname_ + ": checkpoint to " + dir + ": the flush failed");
-  s = fs_->create_dir(temp);
+  // Never shared: a directory of that name made meanwhile (by another
+  // process) fails the call here rather than mix two copies.
+  s = fs_->create_new_dir(temp);
   if (!s.ok()) return s.with_context("checkpoint");
   // Held until the tables are linked: files of a live version are never
   // deleted, so a compaction that finishes meanwhile cannot take them.

@@ -208,7 +208,11 @@ class DBImpl final : public DB {
   Status make_room_for_write(std::unique_lock<std::mutex>& lock, bool force,
                              bool* level0_blocked = nullptr);
   // Submits a control request (batch-less Writer) through the write queue.
-  Status submit_control(bool rotate, bool sync);
+  // *rotate_refused (optional): the memtable switch was refused for want of
+  // room in level 0 while its compaction backs off (Writer::rotate_error).
+  Status submit_control(bool rotate, bool sync, bool* rotate_refused = nullptr);
+  // flush(), telling a refusal for want of room in level 0 apart.
+  Status flush_memtables(bool* rotate_refused);
   // REQUIRES: mu_ held. Seals the active memtable and starts a new WAL.
   Status rotate_memtable(std::unique_lock<std::mutex>& lock);
   // REQUIRES: mu_ held, no write range in flight, direct writes blocked. Makes
@@ -257,11 +261,13 @@ class DBImpl final : public DB {
   // missing, or level 0 is at the slowdown trigger (see WriteStallCondition).
   WriteStallCondition write_stall_condition() const;
   // compact_range() once the memtable is flushed: every file in the range
-  // down the levels.
+  // down the levels. With `level0_only`, only level 0's files go down one
+  // level (moved where they can be), to make room there.
   Status compact_files_in_range(std::optional<std::string_view> begin,
-                                std::optional<std::string_view> end);
+                                std::optional<std::string_view> end, bool level0_only = false);
   // REQUIRES: mu_ held. The compaction the background thread should run next.
-  std::optional<Compaction> pick_background_compaction();
+  // `now` decides whether the inputs of a compaction that failed still rest.
+  std::optional<Compaction> pick_background_compaction(std::chrono::steady_clock::time_point now);
   // Runs one compaction (merging its inputs, or moving a file down) and
   // installs the result. The caller registered its inputs in compacting_.
   // *abandoned (optional) tells whether it failed only because close() asked
@@ -274,12 +280,15 @@ class DBImpl final : public DB {
   // so writes go on and compactions pause for a back-off
   // (CompactionFailureInfo); anything else is a background error.
   void record_compaction_failure(const Status& s, bool edit_tried, const Compaction& c);
-  // REQUIRES: mu_ held. A compaction succeeded: if it took inputs of the one
-  // that failed, the back-off is over.
+  // REQUIRES: mu_ held. A compaction succeeded: if it took resting inputs,
+  // or the back-off had run out, compactions work again.
   void record_compaction_success(const Compaction& c);
+  // REQUIRES: mu_ held. No compaction fails any more: the error, the count
+  // and the resting inputs go.
+  void clear_compaction_error();
   // REQUIRES: mu_ held. compacting_, and while the back-off lasts the inputs
-  // of the compaction that failed: what no compaction may take now.
-  std::set<uint64_t> busy_for_compaction() const;
+  // of the compactions that failed: what no compaction may take at `now`.
+  std::set<uint64_t> busy_for_compaction(std::chrono::steady_clock::time_point now) const;
   // checkpoint()'s work, once the call is registered: `temp` is `dir` +
   // ".checkpoint-tmp".
   Status make_checkpoint(const std::string& dir, const std::string& temp);

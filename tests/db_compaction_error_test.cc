@@ -217,8 +217,9 @@ TEST(DBCompactionErrorTest, AWriteThatNeedsAFailingCompactionFailsAndResumeRetri
 }
 
 // compact_range() with level 0 full, its compaction backing off and writes in
-// the memtable: its own flush has no room until it has compacted, so it
-// compacts first, then flushes, then compacts what the flush wrote.
+// the memtable: its own flush has no room until level 0 is compacted, so it
+// compacts level 0 first (whatever the range), then flushes, then compacts
+// the range.
 TEST(DBCompactionErrorTest, ACompactRangeMakesTheRoomItsOwnFlushNeeds) {
   Fixture f(/*interval_ms=*/60000);
   f.options.l0_compaction_trigger = 2;
@@ -237,8 +238,9 @@ TEST(DBCompactionErrorTest, ACompactRangeMakesTheRoomItsOwnFlushNeeds) {
   }
   ASSERT_TRUE(db->flush().is_io_error()) << "level 0 has no room";
   f.fs->armed = false;  // the disk has room again; the back-off still runs
-  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
-  EXPECT_EQ(*db->property("fsdb.num-files-at-level0"), "0");
+  // A range that covers few of level 0's keys: the room is made all the same.
+  FSDB_ASSERT_OK(db->compact_range(key_of(0), key_of(10)));
+  EXPECT_LE(std::stoi(*db->property("fsdb.num-files-at-level0")), 1);
   EXPECT_EQ(*db->property("fsdb.compaction-error"), "none");
   expect_keys(*db, 4 * kPerTable);
 }

@@ -359,6 +359,11 @@ class PosixFileSystem final : public FileSystem {
     return io_error(path, "mkdir", err);
   }
 
+  Status create_new_dir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) != 0) return io_error(path, "mkdir", errno);
+    return Status::OK();
+  }
+
   Status remove_dir(const std::string& path) override {
     if (::rmdir(path.c_str()) != 0) return io_error(path, "rmdir", errno);
     return Status::OK();

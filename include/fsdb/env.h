@@ -148,6 +148,13 @@ class FileSystem {
   virtual Status remove_file(const std::string& path) = 0;
   // Creates a directory; OK if it already exists as a directory.
   virtual Status create_dir(const std::string& path) = 0;
+  // Creates a directory that must not exist yet: an IOError if anything has
+  // the name, so that two callers never share it. The default checks, then
+  // creates; a file system that can do both in one step should.
+  virtual Status create_new_dir(const std::string& path) {
+    if (file_exists(path)) return Status::IOError(path + ": exists");
+    return create_dir(path);
+  }
   virtual Status remove_dir(const std::string& path) = 0;
   // Atomically replaces `to` with `from` (rename(2)). Durable after sync_dir().
   virtual Status rename_file(const std::string& from, const std::string& to) = 0;

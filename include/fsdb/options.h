@@ -64,8 +64,9 @@ struct CompactionInfo {
 // write) before its result reached the MANIFEST. Nothing in the DB changed:
 // its outputs are deleted, its inputs stay, writes go on. Its inputs are
 // compacted again after a back-off (Options::background_error_resume_interval_ms,
-// doubled after each failure in a row, at most 32 times it; resume() ends
-// it); other compactions go on meanwhile. A write that needs the room only
+// doubled after each failure in a row, at most 32 times it; it ends early
+// with resume() or a success that takes them); other compactions go on
+// meanwhile. A write that needs the room only
 // compaction can make (level 0 at l0_stop_writes_trigger) while none can run
 // fails with this error instead of waiting. Corruption, and a failure of the
 // MANIFEST edit itself, stop writes instead (on_background_error). (A file
@@ -140,8 +141,8 @@ enum class WriteStallCondition : uint8_t {
   // full, or flush() asks for a switch) while max_sealed_memtables memtables
   // wait for flush or level 0 holds l0_stop_writes_trigger files. It goes on
   // once a flush or a compaction makes room; it does not fail for waiting,
-  // except while level 0's compaction backs off after failing
-  // (CompactionFailureInfo): then it fails at once. (A background error,
+  // except once no compaction runs or can start because the one that would
+  // make room backs off after failing (CompactionFailureInfo): then it fails. (A background error,
   // which refuses writes, is reported by on_background_error instead.)
   kStopped,
 };
