@@ -49,6 +49,19 @@ class DBCheckpointTest : public ::testing::Test {
     options_.l0_compaction_trigger = 2;
   }
   std::string copy_path() const { return scratch_.file("copy"); }
+  // No compaction: the tables stay as they are while a test looks at them.
+  void without_compaction() {
+    options_.l0_compaction_trigger = 50;
+    options_.l0_slowdown_writes_trigger = 50;
+    options_.l0_stop_writes_trigger = 50;
+  }
+  // Closes the DB, reopens it and expects `expected` in it.
+  void expect_after_reopen(std::unique_ptr<DB>* db, const Model& expected) {
+    FSDB_ASSERT_OK((*db)->close());
+    db->reset();
+    FSDB_ASSERT_OK(DB::open(options_, dir_.path(), db));
+    EXPECT_EQ(contents(**db), expected);
+  }
 
   test::ScratchDir dir_;
   test::ScratchDir scratch_;  // where copies go
@@ -95,17 +108,11 @@ TEST_F(DBCheckpointTest, ACopyOpensWithEveryWriteMadeBeforeAndNoneAfter) {
   FSDB_ASSERT_OK(copy->put(key_of(2), "in the copy"));
   FSDB_ASSERT_OK(copy->close());
   EXPECT_EQ(contents(*db), after);
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  EXPECT_EQ(contents(*db), after);
+  expect_after_reopen(&db, after);
 }
 
 TEST_F(DBCheckpointTest, TablesAreHardLinksOfTheOriginals) {
-  // No compaction, which could delete an original before it is compared.
-  options_.l0_compaction_trigger = 50;
-  options_.l0_slowdown_writes_trigger = 50;
-  options_.l0_stop_writes_trigger = 50;
+  without_compaction();  // which could delete an original before it is compared
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
   for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'x')));
@@ -216,10 +223,7 @@ class LinksThatReportFailure final : public FileSystemWrapper {
 
 TEST_F(DBCheckpointTest, AFailedLinkNeverEmptiesTheOriginal) {
   options_.file_system = std::make_shared<LinksThatReportFailure>();
-  // No compaction, which would delete tables while their sizes are compared.
-  options_.l0_compaction_trigger = 50;
-  options_.l0_slowdown_writes_trigger = 50;
-  options_.l0_stop_writes_trigger = 50;
+  without_compaction();  // which would delete tables while their sizes are compared
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
   for (int i = 0; i < 2000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'x')));
@@ -236,10 +240,7 @@ TEST_F(DBCheckpointTest, AFailedLinkNeverEmptiesTheOriginal) {
   for (const auto& [name, size] : sizes) {
     EXPECT_EQ(std::filesystem::file_size(std::filesystem::path(dir_.path()) / name), size) << name;
   }
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  EXPECT_EQ(contents(*db), model);
+  expect_after_reopen(&db, model);
 }
 
 // Two calls into one directory at once: one makes the copy, the other is
@@ -260,10 +261,7 @@ TEST_F(DBCheckpointTest, TwoCallsIntoOneDirectoryMakeOneCopy) {
   std::unique_ptr<DB> copy;
   FSDB_ASSERT_OK(DB::open(options_, copy_path(), &copy));
   EXPECT_EQ(contents(*copy), model);
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  EXPECT_EQ(contents(*db), model);
+  expect_after_reopen(&db, model);
 }
 
 // Writers and compactions run through the call. Each writer writes its own

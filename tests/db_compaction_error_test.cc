@@ -100,6 +100,26 @@ struct Fixture {
     }
     return db.flush();
   }
+  static constexpr int kPerTable = 100;
+  // Opens the DB and leaves level 0 at its stop trigger (3 tables), the
+  // compaction that would drain it failed and backing off, and kPerTable
+  // more keys in the memtable: keys [0, 4 * kPerTable) written in all.
+  void open_with_level0_full_while_compaction_fails(std::unique_ptr<DB>* out) {
+    options.l0_compaction_trigger = 2;
+    options.l0_slowdown_writes_trigger = 3;
+    options.l0_stop_writes_trigger = 3;
+    FSDB_ASSERT_OK(DB::open(options, dir.path(), out));
+    DB& db = **out;
+    fs->armed = true;
+    FSDB_ASSERT_OK(write_table(db, 0, kPerTable));
+    FSDB_ASSERT_OK(write_table(db, kPerTable, kPerTable));
+    ASSERT_EQ(listener->wait_for_failures(1).size(), 1u);
+    FSDB_ASSERT_OK(write_table(db, 2 * kPerTable, kPerTable));
+    ASSERT_EQ(*db.property("fsdb.num-files-at-level0"), "3");
+    for (int i = 3 * kPerTable; i < 4 * kPerTable; ++i) {
+      FSDB_ASSERT_OK(db.put(key_of(i), "value" + std::to_string(i))) << "the memtable has room";
+    }
+  }
   test::ScratchDir dir;
   std::shared_ptr<FailingCompactionOutputs> fs;
   std::shared_ptr<CompactionListener> listener;
@@ -172,22 +192,9 @@ TEST(DBCompactionErrorTest, AFailingCompactionLeavesWritesOnAndIsRetriedAfterABa
 // start without waiting out its back-off (a minute here).
 TEST(DBCompactionErrorTest, AWriteThatNeedsAFailingCompactionFailsAndResumeRetriesIt) {
   Fixture f(/*interval_ms=*/60000);
-  f.options.l0_compaction_trigger = 2;
-  f.options.l0_slowdown_writes_trigger = 3;
-  f.options.l0_stop_writes_trigger = 3;
   std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
-  f.fs->armed = true;
-  constexpr int kPerTable = 100;
-  FSDB_ASSERT_OK(f.write_table(*db, 0, kPerTable));
-  FSDB_ASSERT_OK(f.write_table(*db, kPerTable, kPerTable));
-  ASSERT_EQ(f.listener->wait_for_failures(1).size(), 1u);
-  FSDB_ASSERT_OK(f.write_table(*db, 2 * kPerTable, kPerTable));
-  ASSERT_EQ(*db->property("fsdb.num-files-at-level0"), "3");
-
-  for (int i = 3 * kPerTable; i < 4 * kPerTable; ++i) {
-    FSDB_ASSERT_OK(db->put(key_of(i), "value" + std::to_string(i))) << "the memtable has room";
-  }
+  ASSERT_NO_FATAL_FAILURE(f.open_with_level0_full_while_compaction_fails(&db));
+  constexpr int kPerTable = Fixture::kPerTable;
   // The flush needs a new memtable, which needs room in level 0. Run on its
   // own thread so that a wait with no end fails the test instead of hanging it.
   std::future<Status> flushed = std::async(std::launch::async, [&] { return db->flush(); });
@@ -222,20 +229,9 @@ TEST(DBCompactionErrorTest, AWriteThatNeedsAFailingCompactionFailsAndResumeRetri
 // the range.
 TEST(DBCompactionErrorTest, ACompactRangeMakesTheRoomItsOwnFlushNeeds) {
   Fixture f(/*interval_ms=*/60000);
-  f.options.l0_compaction_trigger = 2;
-  f.options.l0_slowdown_writes_trigger = 3;
-  f.options.l0_stop_writes_trigger = 3;
   std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(f.options, f.dir.path(), &db));
-  f.fs->armed = true;
-  constexpr int kPerTable = 100;
-  FSDB_ASSERT_OK(f.write_table(*db, 0, kPerTable));
-  FSDB_ASSERT_OK(f.write_table(*db, kPerTable, kPerTable));
-  ASSERT_EQ(f.listener->wait_for_failures(1).size(), 1u);
-  FSDB_ASSERT_OK(f.write_table(*db, 2 * kPerTable, kPerTable));
-  for (int i = 3 * kPerTable; i < 4 * kPerTable; ++i) {
-    FSDB_ASSERT_OK(db->put(key_of(i), "value" + std::to_string(i)));
-  }
+  ASSERT_NO_FATAL_FAILURE(f.open_with_level0_full_while_compaction_fails(&db));
+  constexpr int kPerTable = Fixture::kPerTable;
   ASSERT_TRUE(db->flush().is_io_error()) << "level 0 has no room";
   f.fs->armed = false;  // the disk has room again; the back-off still runs
   // A range that covers few of level 0's keys: the room is made all the same.
