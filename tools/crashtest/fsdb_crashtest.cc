@@ -96,7 +96,8 @@ struct HangWatch {
     if (end == std::string::npos) return;
     const size_t at = output.rfind("HEARTBEAT ops=", end);
     if (at == std::string::npos) return;
-    std::string line = output.substr(at, end - at);
+    // Up to its own end: other lines (CHECKPOINT) may follow it.
+    std::string line = output.substr(at, output.find('\n', at) - at);
     const size_t space = line.find(' ', 14);
     std::string key = space == std::string::npos ? std::string() : line.substr(space + 1);
     if (!seen || key != last_progress_key) last_progress = Clock::now();
@@ -232,7 +233,7 @@ struct Totals {
   uint64_t resumes = 0;  // errors mode: DB::resume() brought writes back mid-cycle
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
-  uint64_t checkpoints = 0;  // in-process modes only: made, opened and checked
+  uint64_t checkpoints = 0;  // made, opened and checked
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -415,10 +416,15 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   const int status = *waited;
   std::string child_log;
   {
-    // The heartbeats are for the watch, not for a report.
+    // The heartbeats are for the watch, not for a report; the checkpoints
+    // the child checked are counted.
     std::istringstream lines(read_log(log_path));
     for (std::string line; std::getline(lines, line);) {
-      if (!line.starts_with("HEARTBEAT ")) child_log += line + "\n";
+      if (line == "CHECKPOINT checked") {
+        ++totals_.checkpoints;
+      } else if (!line.starts_with("HEARTBEAT ")) {
+        child_log += line + "\n";
+      }
     }
   }
   const std::string extra =

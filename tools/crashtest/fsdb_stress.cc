@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   w.stall_one_thread_after_ms = flags.get_millis("stall_one_thread_after", 0);
   w.journal_dir = state_dir;
   w.checkpoint_dir = flags.get("checkpoints", "");
+  // One line per checkpoint checked, which the parent counts.
+  w.on_checkpoint = [] {
+    std::printf("CHECKPOINT checked\n");
+    std::fflush(stdout);
+  };
   // stderr is unbuffered: the line is in the log before any SIGKILL can come.
   w.on_violation = [](const std::string& v) { std::fprintf(stderr, "VIOLATION: %s\n", v.c_str()); };
   const uint64_t profile = flags.get_uint("profile", w.seed);

@@ -492,6 +492,7 @@ void Workload::do_checkpoint(ThreadState& ts) {
   copy.reset();
   (void)destroy_db(dir);
   counters_.checkpoints.fetch_add(1);
+  if (options_.on_checkpoint) options_.on_checkpoint();
 }
 
 }  // namespace fsdb::crashtest

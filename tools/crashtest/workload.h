@@ -59,6 +59,9 @@ struct WorkloadOptions {
   // there, checks the copy and removes it.
   std::string checkpoint_dir;
   uint32_t checkpoint_one_in = 4000;
+  // Called (from the thread that made it) after each checkpoint was checked,
+  // so that a process about to be killed has reported it.
+  std::function<void()> on_checkpoint;
   uint64_t max_ops_per_thread = 0;  // 0: until request_stop()
   std::string journal_dir;          // empty: keep the oracle in memory only
   bool journal_sync = false;
