@@ -13,6 +13,7 @@
 #include "engine/filename.h"
 #include "engine/level_iterator.h"
 #include "engine/merging_iterator.h"
+#include "engine/options_use.h"
 #include "sstable/block_cache.h"
 #include "sstable/table_builder.h"
 #include "sstable/table_iterator.h"
@@ -54,19 +55,6 @@ std::string human_bytes(uint64_t bytes) {
 // zstd reads level 0 as its default level.
 int effective_zstd_level(int level) { return level == 0 ? ZSTD_CLEVEL_DEFAULT : level; }
 
-TableOptions table_options_from(const Options& o) {
-  TableOptions t;
-  t.block_bytes = o.block_bytes;
-  t.compression = o.compression;
-  t.zstd_level = o.zstd_level;
-  t.compression_dictionary_bytes = o.compression_dictionary_bytes;
-  t.bloom_bits_per_key = o.bloom_bits_per_key;
-  t.use_mmap_reads = o.use_mmap_reads;
-  if (o.block_cache_bytes > 0) t.block_cache = std::make_shared<BlockCache>(o.block_cache_bytes);
-  t.statistics = std::make_shared<TableStatistics>();
-  return t;
-}
-
 }  // namespace
 
 class DBImpl::SnapshotImpl final : public Snapshot {
@@ -85,84 +73,6 @@ DBImpl::DBImpl(const Options& options, std::string dbname)
 
 DBImpl::~DBImpl() { (void)close(); }
 
-namespace {
-constexpr size_t kMaxMemtableShards = 256;
-}  // namespace
-
-Status DBImpl::validate_options() const {
-  auto bad = [](const std::string& what) { return Status::InvalidArgument(what); };
-  if (options_.memtable_bytes < 4096) {
-    return bad("memtable_bytes must be at least 4096, not " +
-               std::to_string(options_.memtable_bytes));
-  }
-  // A memtable's arena holds at least 4 GiB whatever the entries (skiplist.h);
-  // half of that leaves room for the entry that crosses the threshold.
-  if (options_.memtable_bytes > (size_t{2} << 30)) {
-    return bad("memtable_bytes must be at most 2 GiB, not " +
-               std::to_string(options_.memtable_bytes));
-  }
-  if (options_.memtable_shards > kMaxMemtableShards) {
-    // Each memtable has this many arena shards, and the check before every
-    // write sums their usage.
-    return bad("memtable_shards must be at most " + std::to_string(kMaxMemtableShards) +
-               " (0 = one per hardware thread), not " + std::to_string(options_.memtable_shards));
-  }
-  if (options_.max_sealed_memtables < 1) return bad("max_sealed_memtables must be at least 1");
-  if (options_.compression != Compression::kNone && options_.compression != Compression::kZstd) {
-    return bad("compression must be kNone or kZstd, not " +
-               std::to_string(static_cast<int>(options_.compression)));
-  }
-  switch (options_.wal_recovery_mode) {
-    case WalRecoveryMode::kTolerateCorruptedTail:
-    case WalRecoveryMode::kAbsoluteConsistency:
-    case WalRecoveryMode::kPointInTime:
-    case WalRecoveryMode::kSkipAnyCorruptedRecords:
-      break;
-    default:
-      return bad("wal_recovery_mode is not one of the four modes, but " +
-                 std::to_string(static_cast<int>(options_.wal_recovery_mode)));
-  }
-  if (options_.block_bytes < 256 || options_.block_bytes > (64u << 20)) {
-    return bad("block_bytes must be between 256 and 64 MiB, not " +
-               std::to_string(options_.block_bytes));
-  }
-  if (options_.zstd_level < -7 || options_.zstd_level > 22) {
-    return bad("zstd_level must be between -7 and 22, not " + std::to_string(options_.zstd_level));
-  }
-  if (options_.light_upper_level_zstd_level < -7 || options_.light_upper_level_zstd_level > 22) {
-    return bad("light_upper_level_zstd_level must be between -7 and 22, not " +
-               std::to_string(options_.light_upper_level_zstd_level));
-  }
-  if (options_.compression_dictionary_bytes != 0 &&
-      (options_.compression_dictionary_bytes < 256 ||
-       options_.compression_dictionary_bytes > (1u << 20))) {
-    return bad("compression_dictionary_bytes must be 0 or between 256 and 1 MiB, not " +
-               std::to_string(options_.compression_dictionary_bytes));
-  }
-  if (options_.bloom_bits_per_key < 0 || options_.bloom_bits_per_key > 64) {
-    return bad("bloom_bits_per_key must be between 0 and 64, not " +
-               std::to_string(options_.bloom_bits_per_key));
-  }
-  if (options_.l0_compaction_trigger < 1) return bad("l0_compaction_trigger must be at least 1");
-  if (options_.l0_slowdown_writes_trigger < options_.l0_compaction_trigger) {
-    return bad("l0_slowdown_writes_trigger must be at least l0_compaction_trigger");
-  }
-  if (options_.l0_stop_writes_trigger < options_.l0_slowdown_writes_trigger) {
-    return bad("l0_stop_writes_trigger must be at least l0_slowdown_writes_trigger");
-  }
-  if (options_.target_file_bytes < 4096) return bad("target_file_bytes must be at least 4096");
-  if (options_.max_background_compactions < 1 || options_.max_background_compactions > 16) {
-    return bad("max_background_compactions must be between 1 and 16, not " +
-               std::to_string(options_.max_background_compactions));
-  }
-  if (options_.level1_bytes < 4096) return bad("level1_bytes must be at least 4096");
-  if (options_.background_error_resume_interval_ms < 1) {
-    return bad("background_error_resume_interval_ms must be at least 1");
-  }
-  if (dbname_.empty()) return bad("path is empty");
-  return Status::OK();
-}
-
 std::shared_ptr<ConcurrentSkipList> DBImpl::new_memtable() const {
   SkipListOptions o;
   // Arena blocks: large enough that a full memtable takes few, small enough
@@ -173,7 +83,7 @@ std::shared_ptr<ConcurrentSkipList> DBImpl::new_memtable() const {
 }
 
 Status DBImpl::open() {
-  Status s = validate_options();
+  Status s = validate_options(options_, dbname_);
   if (!s.ok()) return s;
 
   bool is_dir = false;
@@ -2800,6 +2710,8 @@ Status destroy_db(const std::string& path, const Options& options) {
   }
   lock.reset();
   (void)fs->remove_file(lock_file_name(path));
+  // What repair_db() moved aside is the user's to delete.
+  if (std::find(names.begin(), names.end(), "lost") != names.end()) return s;
   Status r = fs->remove_dir(path);
   if (s.ok() && !r.ok() && !r.is_not_found()) s = r;
   return s;

@@ -163,7 +163,6 @@ class DBImpl final : public DB {
   };
   class SnapshotImpl;
 
-  Status validate_options() const;
   // For a directory without CURRENT: Corruption if it holds a DB's files
   // (a DB that lost its CURRENT), else OK.
   Status check_directory_without_current() const;

@@ -344,6 +344,25 @@ Status VersionSet::write_checkpoint(const std::string& dir,
   return s;
 }
 
+Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit) {
+  std::string record;
+  edit.encode_to(&record);
+  const std::string path = manifest_file_name(dbname_, manifest_number);
+  std::unique_ptr<wal::LogWriter> writer;
+  Status s = wal::LogWriter::create(*fs_, path, manifest_number, {}, &writer);
+  if (s.ok()) s = writer->add_record(record);
+  if (s.ok()) s = writer->sync();
+  if (s.ok()) s = writer->close();
+  writer.reset();
+  if (!s.ok()) {
+    (void)fs_->remove_file(path);
+    return s;
+  }
+  // Its directory entry becomes durable with CURRENT's rename. Kept if that
+  // fails: the rename may have happened, and then CURRENT names it.
+  return set_current_file(dbname_, manifest_number);
+}
+
 Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,
                                  std::vector<std::string>* lines) {
   FileType type;

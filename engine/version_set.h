@@ -58,6 +58,10 @@ class VersionSet {
   // version and the counters are taken as one state (no edit falls between).
   // The copy has no log to replay: its log number is 0.
   Status write_checkpoint(const std::string& dir, std::shared_ptr<const Version>* version);
+  // For repair_db(): a MANIFEST numbered `manifest_number` whose one record is
+  // `edit` (which must hold the whole version and every counter), synced, and
+  // CURRENT naming it. Nothing else of this VersionSet is used or changed.
+  Status write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit);
   // Closes the MANIFEST (its last sync mark, synced). The DB calls it before
   // it releases its LOCK: no byte of the directory is written after that.
   Status close();

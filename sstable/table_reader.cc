@@ -207,6 +207,32 @@ Status TableReader::get(const TableReadOptions& read_options, std::string_view u
   return Status::OK();
 }
 
+Status TableReader::salvage(const std::function<void(std::string_view, std::string_view)>& entry,
+                            const std::function<void(const Status&)>& damaged) const {
+  const TableReadOptions read_options{/*verify_checksums=*/true, /*fill_cache=*/false};
+  for (size_t i = 0; i < index_.size(); ++i) {
+    const BlockHandle& handle = index_.handle(i);
+    std::shared_ptr<const Block> block;
+    Status s = read_data_block(read_options, handle, &block);
+    if (!s.ok()) {
+      if (!s.is_corruption()) return s;  // the file, not the block: nothing to go on with
+      damaged(block_error(handle.offset, s));
+      continue;
+    }
+    BlockIterator it(block.get());
+    ParsedInternalKey parsed;
+    for (it.seek_to_first(); it.valid(); it.next()) {
+      if (!parse_internal_key(it.key(), &parsed)) {
+        damaged(block_corruption(path_, handle.offset, "malformed internal key"));
+        break;
+      }
+      entry(it.key(), it.value());
+    }
+    if (!it.status().ok()) damaged(block_error(handle.offset, it.status()));
+  }
+  return Status::OK();
+}
+
 std::unique_ptr<InternalIterator> TableReader::new_iterator(
     const TableReadOptions& read_options) const {
   return std::make_unique<TableIterator>(this, read_options);

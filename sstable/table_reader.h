@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -83,6 +84,17 @@ class TableReader {
 
   // False only if the table certainly holds no version of user_key.
   bool may_contain(std::string_view user_key) const;
+
+  // For repair: every entry of every data block that reads back whole, in
+  // the table's order, to `entry` (its encoded internal key and value); the
+  // error of every block that does not (a checksum, decompression or format
+  // error naming the block's offset) to `damaged`, and on with the next
+  // block. Checksums are always verified; the block cache is not filled.
+  // Entries of a block whose format breaks off after its checksum held are
+  // passed on up to the break. Returns the first error that is not the
+  // block's own (an I/O error): the walk stops there.
+  Status salvage(const std::function<void(std::string_view, std::string_view)>& entry,
+                 const std::function<void(const Status&)>& damaged) const;
 
   const TableProperties& properties() const { return properties_; }
   // Null when the table's blocks are compressed without a dictionary.

@@ -1,6 +1,6 @@
 // The commands that read a DB's files directly, without opening the DB: check,
-// sst list/dump/check, wal dump, manifest dump. They work on a DB another
-// process holds open and on one too damaged to open.
+// sst list/dump/check, wal dump, manifest dump (which work on a DB another
+// process holds open, and on one too damaged to open), and repair.
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -8,6 +8,7 @@
 
 #include "engine/filename.h"
 #include "engine/version_set.h"
+#include "fsdb/db.h"
 #include "sstable/block.h"
 #include "sstable/block_fetcher.h"
 #include "sstable/table_reader.h"
@@ -338,6 +339,50 @@ class CheckCommand : public Command {
   }
 };
 
+// repair: rebuilds the DB from what its files still hold (repair_db()).
+class RepairCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    const std::string& dir = inv.session.db_path();
+    if (dir.empty()) return Status::InvalidArgument("no database: pass --db DIR");
+    if (inv.session.in_batch()) {
+      return Status::InvalidArgument(
+          "repair closes the DB, which would drop the open batch: commit or abort it first");
+    }
+    // The session's own DB would hold the directory's lock.
+    if (Status s = inv.session.close(); !s.ok()) return s;
+    RepairReport report;
+    Status s = repair_db(dir, Options(), &report);
+    if (!s.ok()) return s;
+    Result& r = inv.result;
+    r.field("directory", dir);
+    r.field("manifest read whole", report.manifest_read_whole);
+    r.field("tables read", uint64_t{report.tables_read});
+    r.field("tables salvaged", uint64_t{report.tables_salvaged});
+    r.field("tables unreadable", uint64_t{report.tables_unreadable});
+    r.field("tables obsolete", uint64_t{report.tables_obsolete});
+    r.field("tables missing", uint64_t{report.tables_missing});
+    r.field("logs replayed", uint64_t{report.logs_replayed});
+    r.field("log records", report.log_records_replayed);
+    r.field("keys kept", report.keys_kept);
+    r.field("tables written", uint64_t{report.tables_written});
+    r.field("bytes written", Bytes{report.bytes_written});
+    r.field("earlier files in", report.lost_dir);
+    r.field("problem count", uint64_t{report.problems.size()});
+    r.table_name = "problems";
+    r.columns = {"problem"};
+    for (const std::string& problem : report.problems) r.rows.push_back({problem});
+    if (!inv.json) {
+      r.lines.push_back(report.lost_dir.empty()
+                            ? std::string("repaired")
+                            : "repaired; the earlier files are kept in " + report.lost_dir +
+                                  " (delete it once the DB reads as expected)");
+    }
+    return Status::OK();
+  }
+};
+
 // sst list | sst dump FILE [--blocks] [--entries] [--properties] | sst check FILE
 class SstCommand : public Command {
  public:
@@ -619,6 +664,8 @@ class ManifestCommand : public Command {
 void add_file_commands(std::vector<CommandInfo>* commands) {
   commands->push_back(info<CheckCommand>(
       "check", "Read every live file and verify every checksum; list each problem"));
+  commands->push_back(info<RepairCommand>(
+      "repair", "Rebuild a DB that does not open from what its files still hold"));
   commands->push_back(info<SstCommand>(
       "sst",
       "Tables: sst list | sst dump FILE [--blocks] [--entries] [--properties] | sst check FILE"));

@@ -155,7 +155,45 @@ class DB {
   std::unique_ptr<Iterator> new_iterator() { return new_iterator(ReadOptions()); }
 };
 
-// Deletes a DB's files and its directory (the DB must not be open).
+// Deletes a DB's files and its directory (the DB must not be open). A `lost`
+// directory that repair_db() left is the user's and is kept (so is the DB's
+// directory then).
 Status destroy_db(const std::string& path, const Options& options = {});
+
+// What repair_db() found and did. Every damage it met is in `problems`, one
+// line each naming the file and, where there is one, the offset.
+struct RepairReport {
+  bool manifest_read_whole = false;  // CURRENT and its MANIFEST read without damage
+  size_t tables_read = 0;            // read through, every checksum right
+  size_t tables_salvaged = 0;        // damaged: the blocks that read back were kept
+  size_t tables_unreadable = 0;      // not even opened (footer, index): nothing kept
+  size_t tables_obsolete = 0;        // left out: the MANIFEST shows them replaced
+  size_t tables_missing = 0;         // named by the MANIFEST, not in the directory
+  size_t logs_replayed = 0;
+  uint64_t log_records_replayed = 0;
+  uint64_t keys_kept = 0;  // keys the repaired DB holds
+  size_t tables_written = 0;
+  uint64_t bytes_written = 0;
+  std::vector<std::string> problems;
+  std::string lost_dir;  // where the DB's earlier files went ("" when none moved)
+};
+
+// Rebuilds a DB that does not open, or reads with errors, from what its files
+// still hold (LevelDB's and RocksDB's RepairDB). The DB must not be open. It
+// reads every table (salvaging the blocks of a damaged one that read back
+// whole), replays every log not yet flushed (skipping damaged records), and
+// writes the newest version of every key into new tables at the bottom level,
+// under a new MANIFEST; the earlier files are then moved, not deleted, into
+// `path`/lost. What the MANIFEST still tells is used: tables it shows
+// replaced and logs it shows flushed are left out, so that no overwritten or
+// deleted value comes back. Without any readable MANIFEST every table and log
+// counts, and an old table a crash left undeleted may bring back values its
+// replacement had overwritten or deleted. Data in a damaged block or record,
+// or in a missing file, is lost, and a deletion lost that way may bring an
+// older value back; each is reported. Needs free space about the size of the
+// DB. A crash during repair leaves the DB as it was until the new MANIFEST
+// is in place, and repaired after it; running it again is safe.
+Status repair_db(const std::string& path, const Options& options = {},
+                 RepairReport* report = nullptr);
 
 }  // namespace fsdb

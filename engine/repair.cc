@@ -1,0 +1,581 @@
+// repair_db(): rebuilds a DB from what its files still hold.
+//
+// The sources are every table and every log that may hold data the DB still
+// needs. They are merged into one sorted run at the bottom level, keeping the
+// newest version of each key (a tombstone there has nothing left to hide, so
+// it goes too), so that where each source sat in the tree no longer matters:
+// putting the old tables back in levels would need the MANIFEST that is
+// damaged, and level 0 alone would not do either (a read stops at the first
+// level-0 table holding the key, which need not be the one with its newest
+// version when tables from several levels are piled there).
+//
+// Order of work, so that a crash at any point loses nothing: the new tables
+// are written and synced beside the old files; then a new MANIFEST naming
+// only them (and an empty log numbered after every old one, so that no old
+// log is replayed on top of them) is put in place by CURRENT's atomic rename;
+// only then are the old files moved into lost/. Before the rename the DB is
+// as it was (the new tables are debris its next open deletes); after it, it
+// is the repaired DB.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/filename.h"
+#include "engine/options_use.h"
+#include "engine/version_edit.h"
+#include "engine/version_set.h"
+#include "fsdb/db.h"
+#include "fsdb/skiplist.h"
+#include "sstable/table_builder.h"
+#include "sstable/table_reader.h"
+#include "util/internal_key.h"
+#include "wal/log_reader.h"
+#include "wal/log_writer.h"
+#include "wal/write_batch_encoding.h"
+
+namespace fsdb {
+namespace {
+
+constexpr uint64_t kMaxManifestBytes = 4 << 20;
+
+// One input of the merge. Sources are ranked newest first (logs by number
+// descending, then tables by number descending): where two hold the very same
+// internal key, the newer one's value is kept. In a DB the engine wrote that
+// can only be two copies of one write, except for a table a crash left
+// behind undeleted, whose bottom-level values (sequence 0) could otherwise
+// win over the values that replaced them.
+struct Source {
+  std::unique_ptr<InternalIterator> iter;
+  std::shared_ptr<const TableReader> table;            // kept open while iter reads it
+  std::shared_ptr<const ConcurrentSkipList> memtable;  // the same, for entries held in memory
+  size_t rank = 0;
+};
+
+class Repairer {
+ public:
+  Repairer(std::string dbname, const Options& options, RepairReport* report)
+      : dbname_(std::move(dbname)),
+        options_(options),
+        fs_(options.file_system ? options.file_system : posix_file_system()),
+        table_options_(table_options_from(options)),
+        report_(report) {}
+
+  Status run() {
+    Status s = validate_options(options_, dbname_);
+    if (!s.ok()) return s;
+    bool is_dir = false;
+    s = fs_->is_directory(dbname_, &is_dir);
+    if (s.is_not_found() || (s.ok() && !is_dir)) {
+      return Status::InvalidArgument(dbname_ + ": no such directory");
+    }
+    if (!s.ok()) return s;
+    // Looked at before the lock is taken too, so that a directory without a
+    // DB is left without a LOCK file.
+    s = list_files();
+    if (!s.ok()) return s;
+    if (tables_.empty() && logs_.empty() && manifests_.empty() && !has_current_) {
+      return Status::InvalidArgument(dbname_ + ": holds no DB (no table, log or MANIFEST)");
+    }
+    std::unique_ptr<FileLock> lock;
+    s = fs_->lock_file(lock_file_name(dbname_), &lock);
+    if (!s.ok()) return s.is_busy() ? Status::Busy(dbname_ + ": the DB is in use") : s;
+    s = list_files();  // what the DB's last user left
+    if (!s.ok()) return s;
+    s = read_what_the_manifest_tells();
+    if (!s.ok()) return s;
+    std::vector<Source> sources;
+    s = replay_logs(&sources);
+    if (s.ok()) s = read_tables(&sources);
+    std::vector<FileMetaData> outputs;
+    if (s.ok()) s = write_outputs(std::move(sources), &outputs);
+    if (s.ok()) s = install(outputs);
+    if (!s.ok()) {
+      remove_outputs(outputs);
+      return s;
+    }
+    return archive_old_files();
+  }
+
+ private:
+  void problem(std::string what) { report_->problems.push_back(std::move(what)); }
+
+  uint64_t new_file_number() { return next_file_number_++; }
+
+  std::shared_ptr<ConcurrentSkipList> new_memtable() const {
+    SkipListOptions o;
+    o.arena_block_bytes = 1 << 20;
+    o.shards = 1;  // one thread fills it
+    return std::make_shared<ConcurrentSkipList>(o);
+  }
+
+  Status list_files() {
+    tables_.clear();
+    logs_.clear();
+    manifests_.clear();
+    temps_.clear();
+    has_current_ = false;
+    std::vector<std::string> names;
+    Status s = fs_->get_children(dbname_, &names);
+    if (!s.ok()) return s;
+    for (const std::string& name : names) {
+      FileType type;
+      uint64_t number = 0;
+      if (!parse_file_name(name, &type, &number)) continue;
+      next_file_number_ = std::max(next_file_number_, number + 1);
+      switch (type) {
+        case FileType::kTable:
+          tables_.insert(number);
+          break;
+        case FileType::kLog:
+          logs_.insert(number);
+          break;
+        case FileType::kManifest:
+          manifests_.insert(number);
+          break;
+        case FileType::kCurrent:
+          has_current_ = true;
+          break;
+        case FileType::kTemp:
+          temps_.insert(number);
+          break;
+        case FileType::kLock:
+          break;
+      }
+    }
+    return Status::OK();
+  }
+
+  // What the MANIFEST still tells: which tables are live (all of them, when
+  // it reads whole), which were replaced (every table an edit removed), and
+  // which logs were flushed (those below the largest log number recorded).
+  Status read_what_the_manifest_tells() {
+    VersionSet::ManifestContents contents;
+    Status s = VersionSet::read_manifest(*fs_, dbname_, &contents);
+    // Damage is what repair is for; an I/O error may pass, and reading on
+    // without what the MANIFEST tells could bring deleted data back.
+    if (s.is_io_error()) return s;
+    if (s.ok()) {
+      report_->manifest_read_whole = true;
+      first_log_ = contents.log_number;
+      last_sequence_ = contents.last_sequence;
+      next_file_number_ = std::max(next_file_number_, contents.next_file_number);
+      std::set<uint64_t> live;
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : contents.version->files(level)) {
+          live.insert(f->number);
+          if (!tables_.contains(f->number)) {
+            ++report_->tables_missing;
+            problem(table_file_name(dbname_, f->number) + ": missing, though " + contents.path +
+                    " names it at level " + std::to_string(level) + " (" +
+                    std::to_string(f->entries) + " entries lost)");
+          }
+        }
+      }
+      // A table the MANIFEST does not name is debris: of a flush whose log is
+      // still here, or of a compaction whose inputs are live. Its data is in
+      // those; a copy of an older state is what it would add.
+      for (uint64_t number : tables_) {
+        if (!live.contains(number)) replaced_.insert(number);
+      }
+      if (!contents.dropped_tail.empty()) {
+        problem(contents.path + ": " + contents.dropped_tail + " (a torn last edit, dropped)");
+      }
+      return Status::OK();
+    }
+    problem(s.to_string());
+    // Read what records can be read, skipping damage, from the MANIFEST that
+    // CURRENT names or else the newest one present.
+    std::string path = contents.path;
+    uint64_t number = contents.number;
+    if (path.empty() || !fs_->file_exists(path)) {
+      if (manifests_.empty()) {
+        problem(dbname_ + ": no MANIFEST: every table and log is used");
+        return Status::OK();
+      }
+      number = *manifests_.rbegin();
+      path = manifest_file_name(dbname_, number);
+    }
+    std::unique_ptr<wal::LogReader> reader;
+    s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
+                             &reader);
+    if (!s.ok()) return s;  // the file exists: an I/O error
+    std::string_view record;
+    size_t edits = 0;
+    while (reader->read_record(&record)) {
+      VersionEdit edit;
+      s = edit.decode_from(record);
+      if (!s.ok()) {
+        problem(path + ": record at offset " + std::to_string(reader->last_record_offset()) + ": " +
+                s.to_string() + " (skipped)");
+        continue;
+      }
+      ++edits;
+      for (const auto& [level, file] : edit.deleted_files()) replaced_.insert(file);
+      if (edit.log_number()) first_log_ = std::max(first_log_, *edit.log_number());
+      if (edit.next_file_number()) {
+        next_file_number_ = std::max(next_file_number_, *edit.next_file_number());
+      }
+      if (edit.last_sequence()) last_sequence_ = std::max(last_sequence_, *edit.last_sequence());
+    }
+    if (!reader->status().ok()) {
+      if (!reader->status().is_corruption()) return reader->status();
+      problem(reader->status().to_string());
+    }
+    for (const wal::DroppedRange& r : reader->report().skipped) {
+      problem(path + ": offset " + std::to_string(r.offset) + ": " + std::to_string(r.bytes) +
+              " bytes skipped: " + r.reason);
+    }
+    problem(path + ": " + std::to_string(edits) +
+            " edits read despite the damage; left out: the tables they removed (" +
+            std::to_string(replaced_.size()) + ") and the logs numbered below " +
+            std::to_string(first_log_) + ", which they show flushed");
+    // Tables an edit removed but never deleted are left out below; the
+    // others count, named or not: the unreadable records may have added them.
+    return Status::OK();
+  }
+
+  // Each log the MANIFEST does not show flushed, oldest first, into
+  // memtables; damaged records are skipped and reported.
+  Status replay_logs(std::vector<Source>* sources) {
+    for (uint64_t number : logs_) {
+      if (number < first_log_) continue;  // flushed: its data is in the tables
+      const std::string path = log_file_name(dbname_, number);
+      std::unique_ptr<wal::LogReader> reader;
+      Status s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
+                                      &reader);
+      if (!s.ok()) return s;
+      std::shared_ptr<ConcurrentSkipList> mem;
+      auto keep = [&] {
+        if (mem != nullptr && mem->entry_count() > 0) {
+          Source source;
+          source.iter = mem->new_version_iterator();
+          source.memtable = mem;
+          memtable_sources_.push_back(std::move(source));
+        }
+        mem.reset();
+      };
+      std::string_view record;
+      while (reader->read_record(&record)) {
+        wal::DecodedWriteBatch batch;
+        s = wal::decode_write_batch(record, &batch);
+        if (!s.ok()) {
+          problem(path + ": record at offset " + std::to_string(reader->last_record_offset()) +
+                  ": " + s.to_string() + " (skipped)");
+          continue;
+        }
+        ++report_->log_records_replayed;
+        if (mem == nullptr) mem = new_memtable();
+        SequenceNumber seq = batch.base_sequence;
+        for (const wal::WriteBatchEntry& e : batch.entries) {
+          const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
+          if (r == InsertResult::kOutOfMemory) {
+            return Status::IOError(path + ": out of memory replaying the record at offset " +
+                                   std::to_string(reader->last_record_offset()));
+          }
+          if (r == InsertResult::kDuplicateKey) {
+            problem(path + ": record at offset " + std::to_string(reader->last_record_offset()) +
+                    ": sequence " + std::to_string(seq) +
+                    " of its key was already given by an earlier record (the later one dropped)");
+          }
+          last_sequence_ = std::max(last_sequence_, seq);
+          ++seq;
+        }
+        if (mem->memory_usage() >= options_.memtable_bytes) keep();
+      }
+      if (!reader->status().ok()) return reader->status();  // an I/O error: nothing changed yet
+      const wal::LogReadReport& report = reader->report();
+      for (const wal::DroppedRange& r : report.skipped) {
+        problem(path + ": offset " + std::to_string(r.offset) + ": " + std::to_string(r.bytes) +
+                " bytes skipped: " + r.reason);
+      }
+      if (report.tail_kind == wal::LogTailKind::kTorn ||
+          report.tail_kind == wal::LogTailKind::kUnsynced ||
+          report.tail_kind == wal::LogTailKind::kStale) {
+        problem(path + ": offset " + std::to_string(report.tail.offset) + ": " +
+                std::to_string(report.tail.bytes) +
+                " bytes at the end dropped: " + report.tail.reason);
+      }
+      keep();
+      ++report_->logs_replayed;
+    }
+    // Newest log first.
+    std::reverse(memtable_sources_.begin(), memtable_sources_.end());
+    for (Source& source : memtable_sources_) sources->push_back(std::move(source));
+    memtable_sources_.clear();
+    return Status::OK();
+  }
+
+  // Each table not shown replaced, newest first: read through once to check
+  // every block; a damaged one has the blocks that read back salvaged.
+  Status read_tables(std::vector<Source>* sources) {
+    for (auto it = tables_.rbegin(); it != tables_.rend(); ++it) {
+      const uint64_t number = *it;
+      if (replaced_.contains(number)) {
+        ++report_->tables_obsolete;
+        continue;
+      }
+      const std::string path = table_file_name(dbname_, number);
+      std::unique_ptr<TableReader> opened;
+      Status s = TableReader::open(*fs_, path, number, table_options_, &opened);
+      if (!s.ok()) {
+        if (!s.is_corruption()) return s;
+        ++report_->tables_unreadable;
+        problem(s.to_string() + " (the table cannot be opened: its entries are lost)");
+        continue;
+      }
+      std::shared_ptr<const TableReader> reader(std::move(opened));
+      SequenceNumber largest = 0;
+      const TableReadOptions check{/*verify_checksums=*/true, /*fill_cache=*/false};
+      std::unique_ptr<InternalIterator> iter = reader->new_iterator(check);
+      uint64_t entries = 0;
+      for (iter->seek_to_first(); iter->valid(); iter->next()) {
+        largest = std::max(largest, iter->sequence());
+        ++entries;
+      }
+      s = iter->status();
+      if (s.ok() && entries != reader->properties().num_entries) {
+        s = Status::Corruption(path + ": " + std::to_string(entries) + " entries read, " +
+                               std::to_string(reader->properties().num_entries) +
+                               " recorded in its properties");
+      }
+      if (s.ok()) {
+        ++report_->tables_read;
+        last_sequence_ = std::max(last_sequence_, largest);
+        Source source;
+        source.iter = reader->new_iterator(check);
+        source.table = std::move(reader);
+        sources->push_back(std::move(source));
+        continue;
+      }
+      if (!s.is_corruption()) return s;
+      ++report_->tables_salvaged;
+      std::shared_ptr<ConcurrentSkipList> mem = new_memtable();
+      uint64_t kept = 0;
+      Status added;
+      s = reader->salvage(
+          [&](std::string_view internal_key, std::string_view value) {
+            ParsedInternalKey key;
+            if (!added.ok() || !parse_internal_key(internal_key, &key)) return;
+            if (mem->add(key.user_key, value, key.kind, key.sequence) ==
+                InsertResult::kOutOfMemory) {
+              added = Status::IOError(path + ": out of memory salvaging its entries");
+              return;
+            }
+            last_sequence_ = std::max(last_sequence_, key.sequence);
+            ++kept;
+          },
+          [&](const Status& damage) {
+            problem(damage.to_string() + " (the block's entries are lost)");
+          });
+      if (s.ok()) s = added;
+      if (!s.ok()) return s;
+      problem(path + ": " + std::to_string(kept) + " of " +
+              std::to_string(reader->properties().num_entries) + " entries salvaged");
+      if (mem->entry_count() > 0) {
+        Source source;
+        source.iter = mem->new_version_iterator();
+        source.memtable = std::move(mem);
+        sources->push_back(std::move(source));
+      }
+    }
+    return Status::OK();
+  }
+
+  // The merge: the newest version of every key, tombstones dropped, into
+  // bottom-level tables of about target_file_bytes.
+  Status write_outputs(std::vector<Source> sources, std::vector<FileMetaData>* outputs) {
+    for (size_t i = 0; i < sources.size(); ++i) {
+      sources[i].rank = i;
+      sources[i].iter->seek_to_first();
+    }
+    // Min-heap on (user key ascending, sequence and kind descending, rank).
+    auto after = [&](size_t a, size_t b) {
+      InternalIterator& x = *sources[a].iter;
+      InternalIterator& y = *sources[b].iter;
+      const int c = x.user_key().compare(y.user_key());
+      if (c != 0) return c > 0;
+      const uint64_t px = pack_sequence_and_kind(x.sequence(), x.kind());
+      const uint64_t py = pack_sequence_and_kind(y.sequence(), y.kind());
+      if (px != py) return px < py;
+      return sources[a].rank > sources[b].rank;
+    };
+    std::vector<size_t> heap;
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (sources[i].iter->valid()) heap.push_back(i);
+    }
+    std::make_heap(heap.begin(), heap.end(), after);
+
+    std::unique_ptr<TableBuilder> builder;
+    FileMetaData meta;
+    std::string last_user_key;
+    bool has_last = false;
+    Status s;
+    auto finish_output = [&]() -> Status {
+      Status fs = builder->finish();
+      if (fs.ok()) {
+        meta.file_size = builder->file_size();
+        report_->bytes_written += meta.file_size;
+        ++report_->tables_written;
+        outputs->push_back(meta);
+      } else {
+        builder->abandon();
+      }
+      builder.reset();
+      return fs;
+    };
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), after);
+      const size_t top = heap.back();
+      InternalIterator& in = *sources[top].iter;
+      if (!has_last || in.user_key() != last_user_key) {
+        last_user_key.assign(in.user_key());
+        has_last = true;
+        if (in.kind() == ValueKind::kValue) {
+          if (builder != nullptr && builder->file_size() >= options_.target_file_bytes) {
+            s = finish_output();
+            if (!s.ok()) break;
+          }
+          if (builder == nullptr) {
+            meta = FileMetaData();
+            meta.number = new_file_number();
+            s = TableBuilder::open(*fs_, table_file_name(dbname_, meta.number), table_options_,
+                                   &builder);
+            if (!s.ok()) break;
+            append_internal_key(&meta.smallest, in.user_key(), 0, ValueKind::kValue);
+          }
+          meta.largest.clear();
+          append_internal_key(&meta.largest, in.user_key(), 0, ValueKind::kValue);
+          ++meta.entries;
+          ++report_->keys_kept;
+          // Every version the repaired DB holds is visible to every reader and
+          // has nothing below it: sequence 0, as a compaction writes it.
+          s = builder->add(in.user_key(), 0, ValueKind::kValue, in.value());
+          if (!s.ok()) break;
+        }
+      }
+      in.next();
+      if (in.valid()) {
+        heap.back() = top;
+        std::push_heap(heap.begin(), heap.end(), after);
+      } else {
+        heap.pop_back();
+        if (!in.status().ok()) {
+          s = in.status();
+          break;
+        }
+      }
+    }
+    if (s.ok() && builder != nullptr) s = finish_output();
+    if (!s.ok() && builder != nullptr) builder->abandon();
+    for (const Source& source : sources) {
+      if (s.ok() && !source.iter->status().ok()) s = source.iter->status();
+    }
+    // The tables' directory entries must be durable before the MANIFEST names them.
+    if (s.ok()) s = fs_->sync_dir(dbname_);
+    return s;
+  }
+
+  // The new MANIFEST, and CURRENT naming it: from here on the DB is the
+  // repaired one.
+  Status install(const std::vector<FileMetaData>& outputs) {
+    // An empty log numbered after every old one is the first to replay, so
+    // that no old log is replayed on top of the new tables (their values
+    // carry sequence 0, older than any log record) should moving it fail.
+    const uint64_t log_number = new_file_number();
+    std::unique_ptr<wal::LogWriter> log;
+    Status s =
+        wal::LogWriter::create(*fs_, log_file_name(dbname_, log_number), log_number, {}, &log);
+    if (s.ok()) s = log->sync();
+    if (s.ok()) s = log->close();
+    log.reset();
+    if (!s.ok()) {
+      (void)fs_->remove_file(log_file_name(dbname_, log_number));
+      return s;
+    }
+    new_log_ = log_number;
+    const uint64_t manifest_number = new_file_number();
+    VersionEdit edit;
+    for (const FileMetaData& f : outputs) edit.add_file(kNumLevels - 1, f);
+    edit.set_log_number(log_number);
+    edit.set_next_file_number(next_file_number_);
+    edit.set_last_sequence(last_sequence_);
+    // From here on the new tables are never removed: a failure may come
+    // after CURRENT's rename, which then names them. (Before it, they are
+    // debris the next open deletes.)
+    new_manifest_ = manifest_number;
+    VersionSet versions(dbname_, fs_, kMaxManifestBytes);
+    return versions.write_manifest_for_repair(manifest_number, edit);
+  }
+
+  void remove_outputs(const std::vector<FileMetaData>& outputs) {
+    if (new_manifest_ != 0) return;  // CURRENT may name them
+    for (const FileMetaData& f : outputs)
+      (void)fs_->remove_file(table_file_name(dbname_, f.number));
+    if (new_log_ != 0) (void)fs_->remove_file(log_file_name(dbname_, new_log_));
+  }
+
+  // Every file of the DB before the repair goes into lost/, kept for the
+  // user to look at or delete.
+  Status archive_old_files() {
+    std::vector<std::string> names;
+    for (uint64_t n : tables_) names.push_back(table_file_name(dbname_, n));
+    for (uint64_t n : logs_) names.push_back(log_file_name(dbname_, n));
+    for (uint64_t n : manifests_) names.push_back(manifest_file_name(dbname_, n));
+    for (uint64_t n : temps_) names.push_back(temp_file_name(dbname_, n));
+    if (names.empty()) return Status::OK();
+    const std::string lost = dbname_ + "/lost";
+    Status s = fs_->create_dir(lost);
+    bool is_dir = false;
+    if (!s.ok() && !(fs_->is_directory(lost, &is_dir).ok() && is_dir)) {
+      return s.with_context("the DB is repaired, but its earlier files could not be moved");
+    }
+    report_->lost_dir = lost;
+    for (const std::string& from : names) {
+      const std::string name = from.substr(dbname_.size() + 1);
+      std::string to = lost + "/" + name;
+      for (int k = 1; fs_->file_exists(to); ++k) to = lost + "/" + name + "." + std::to_string(k);
+      s = fs_->rename_file(from, to);
+      if (!s.ok()) {
+        return s.with_context("the DB is repaired, but its earlier files could not all be moved");
+      }
+    }
+    s = fs_->sync_dir(lost);
+    if (s.ok()) s = fs_->sync_dir(dbname_);
+    return s;
+  }
+
+  const std::string dbname_;
+  const Options options_;
+  const std::shared_ptr<FileSystem> fs_;
+  const TableOptions table_options_;
+  RepairReport* const report_;
+
+  std::set<uint64_t> tables_;
+  std::set<uint64_t> logs_;
+  std::set<uint64_t> manifests_;
+  std::set<uint64_t> temps_;
+  bool has_current_ = false;
+  uint64_t next_file_number_ = 2;
+  std::set<uint64_t> replaced_;  // tables the MANIFEST shows replaced
+  uint64_t first_log_ = 0;       // logs below it are flushed
+  SequenceNumber last_sequence_ = 0;
+  std::vector<Source> memtable_sources_;
+  uint64_t new_log_ = 0;
+  uint64_t new_manifest_ = 0;
+};
+
+}  // namespace
+
+Status repair_db(const std::string& path, const Options& options, RepairReport* report) {
+  RepairReport own;
+  if (report == nullptr) report = &own;
+  *report = RepairReport();
+  std::string dir = path;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return Repairer(dir, options, report).run();
+}
+
+}  // namespace fsdb

@@ -1,0 +1,422 @@
+// engine/: repair_db(), which rebuilds a DB from what its files still hold.
+// A DB whose CURRENT or MANIFEST is lost or damaged, or one of whose tables
+// is damaged or missing, opens again afterwards with every key the damage
+// did not take, each at its newest value; what was lost is reported by file
+// and offset; tables the MANIFEST shows replaced stay out, so that nothing
+// deleted comes back; and the old files are kept in lost/.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fsdb/db.h"
+#include "fsdb/env.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string key_of(int i) { return "key" + std::to_string(100000 + i); }
+
+using Model = std::map<std::string, std::string>;
+
+Model contents(DB& db) {
+  Model out;
+  std::unique_ptr<Iterator> it = db.new_iterator();
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    out.emplace(std::string(it->key()), std::string(it->value()));
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status().to_string();
+  return out;
+}
+
+std::vector<fs::path> files_with(const std::string& dir, const std::string& extension) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().extension() == extension) {
+      out.push_back(entry.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<fs::path> manifests_in(const std::string& dir) {
+  std::vector<fs::path> out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.path().filename().string().starts_with("MANIFEST-")) out.push_back(entry.path());
+  }
+  return out;
+}
+
+void flip_byte(const fs::path& file, std::streamoff offset) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  ASSERT_TRUE(f.good()) << file;
+  f.seekg(offset);
+  char c = 0;
+  f.read(&c, 1);
+  f.seekp(offset);
+  c = static_cast<char>(c ^ 0x5a);
+  f.write(&c, 1);
+  ASSERT_TRUE(f.good()) << file;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += line + "\n";
+  return out;
+}
+
+class DBRepairTest : public ::testing::Test {
+ protected:
+  DBRepairTest() {
+    options_.memtable_bytes = 64 << 10;  // several tables
+    options_.l0_compaction_trigger = 2;
+  }
+
+  // Tables on several levels, overwrites and deletions among them, and
+  // writes only in the log; returns what the DB holds, closed.
+  Model build_db() {
+    std::unique_ptr<DB> db;
+    EXPECT_TRUE(test::is_ok(DB::open(options_, dir_.path(), &db)));
+    Model model;
+    const std::string value(200, 'v');
+    for (int i = 0; i < 2000; ++i) {
+      EXPECT_TRUE(test::is_ok(db->put(key_of(i), value + std::to_string(i))));
+      model[key_of(i)] = value + std::to_string(i);
+    }
+    EXPECT_TRUE(test::is_ok(db->compact_range(std::nullopt, std::nullopt)));
+    for (int i = 0; i < 2000; i += 3) {
+      EXPECT_TRUE(test::is_ok(db->put(key_of(i), "second " + std::to_string(i))));
+      model[key_of(i)] = "second " + std::to_string(i);
+    }
+    for (int i = 1; i < 2000; i += 7) {
+      EXPECT_TRUE(test::is_ok(db->remove(key_of(i))));
+      model.erase(key_of(i));
+    }
+    EXPECT_TRUE(test::is_ok(db->flush()));
+    // Left in the log: close() does not flush writes the log holds.
+    for (int i = 2000; i < 2100; ++i) {
+      EXPECT_TRUE(test::is_ok(db->put(key_of(i), "logged " + std::to_string(i))));
+      model[key_of(i)] = "logged " + std::to_string(i);
+    }
+    EXPECT_TRUE(test::is_ok(db->remove(key_of(2))));
+    model.erase(key_of(2));
+    EXPECT_TRUE(test::is_ok(db->close()));
+    return model;
+  }
+
+  Model contents_after_open() {
+    std::unique_ptr<DB> db;
+    Status s = DB::open(options_, dir_.path(), &db);
+    EXPECT_TRUE(test::is_ok(s));
+    if (!s.ok()) return {};
+    return contents(*db);
+  }
+
+  test::ScratchDir dir_;
+  Options options_;
+};
+
+TEST_F(DBRepairTest, AHealthyDBKeepsEveryKeyAtItsNewestValue) {
+  const Model model = build_db();
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_TRUE(report.manifest_read_whole);
+  EXPECT_TRUE(report.problems.empty()) << joined(report.problems);
+  EXPECT_GT(report.tables_read, 0u);
+  EXPECT_EQ(report.logs_replayed, 1u);
+  EXPECT_EQ(report.log_records_replayed, 101u);
+  EXPECT_EQ(report.keys_kept, model.size());
+  EXPECT_GT(report.tables_written, 0u);
+  EXPECT_EQ(report.lost_dir, dir_.file("lost"));
+  EXPECT_FALSE(files_with(report.lost_dir, ".sst").empty());
+  EXPECT_EQ(files_with(report.lost_dir, ".log").size(), 1u);
+
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  EXPECT_EQ(contents(*db), model);
+  // Writes go on, newer than everything repaired, and survive reopening.
+  FSDB_ASSERT_OK(db->put(key_of(0), "after"));
+  FSDB_ASSERT_OK(db->remove(key_of(3)));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  Model expected = model;
+  expected[key_of(0)] = "after";
+  expected.erase(key_of(3));
+  EXPECT_EQ(contents_after_open(), expected);
+
+  // Again: the same DB, the earlier files beside the first ones in lost/.
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_TRUE(report.problems.empty()) << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), expected);
+  // destroy_db() leaves lost/ (and so the directory) to the user.
+  FSDB_ASSERT_OK(destroy_db(dir_.path(), options_));
+  EXPECT_TRUE(fs::exists(dir_.file("lost")));
+  EXPECT_FALSE(fs::exists(dir_.file("CURRENT")));
+}
+
+TEST_F(DBRepairTest, ADBWithoutCurrentIsRebuilt) {
+  const Model model = build_db();
+  fs::remove(dir_.file("CURRENT"));
+  std::unique_ptr<DB> db;
+  EXPECT_FALSE(DB::open(options_, dir_.path(), &db).ok());
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_FALSE(report.manifest_read_whole);
+  EXPECT_FALSE(report.problems.empty());
+  EXPECT_EQ(contents_after_open(), model);
+}
+
+TEST_F(DBRepairTest, ADamagedManifestIsRebuilt) {
+  const Model model = build_db();
+  const std::vector<fs::path> manifests = manifests_in(dir_.path());
+  ASSERT_EQ(manifests.size(), 1u);
+  flip_byte(manifests[0], 20);  // inside its first record, the whole version
+  std::unique_ptr<DB> db;
+  const Status opened = DB::open(options_, dir_.path(), &db);
+  ASSERT_TRUE(opened.is_corruption()) << opened.to_string();
+  db.reset();
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_FALSE(report.manifest_read_whole);
+  EXPECT_NE(joined(report.problems).find(manifests[0].string()), std::string::npos)
+      << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), model);
+}
+
+TEST_F(DBRepairTest, ADamagedTableKeepsTheEntriesOfItsOtherBlocks) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  Model model;
+  for (int i = 0; i < 3000; ++i) {
+    FSDB_ASSERT_OK(db->put(key_of(i), std::string(150, 'a' + i % 26)));
+    model[key_of(i)] = std::string(150, 'a' + i % 26);
+  }
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const std::string damaged = test::corrupt_a_table(dir_.path());
+  ASSERT_FALSE(damaged.empty());
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_TRUE(report.manifest_read_whole);
+  EXPECT_EQ(report.tables_salvaged, 1u);
+  const std::string problems = joined(report.problems);
+  EXPECT_NE(problems.find(damaged + ": block at offset 0"), std::string::npos) << problems;
+  EXPECT_TRUE(fs::exists(report.lost_dir + "/" + fs::path(damaged).filename().string()));
+
+  // Every key but those of the one damaged block, each with its value.
+  const Model repaired = contents_after_open();
+  EXPECT_LT(repaired.size(), model.size());
+  EXPECT_GT(repaired.size(), model.size() - 40) << "more than one 4 KiB block lost";
+  EXPECT_EQ(report.keys_kept, repaired.size());
+  for (const auto& [key, value] : repaired) {
+    auto it = model.find(key);
+    ASSERT_NE(it, model.end()) << key;
+    EXPECT_EQ(value, it->second) << key;
+  }
+}
+
+TEST_F(DBRepairTest, AMissingTableIsReportedAndTheRestKept) {
+  options_.l0_compaction_trigger = 50;  // level-0 tables of their own key ranges
+  options_.l0_slowdown_writes_trigger = 50;
+  options_.l0_stop_writes_trigger = 50;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(150, 'x')));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  ASSERT_GE(tables.size(), 3u);
+  fs::remove(tables[1]);
+  EXPECT_TRUE(DB::open(options_, dir_.path(), &db).is_corruption());
+  db.reset();
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_missing, 1u);
+  EXPECT_NE(joined(report.problems).find(tables[1].string() + ": missing"), std::string::npos)
+      << joined(report.problems);
+  const Model repaired = contents_after_open();
+  EXPECT_LT(repaired.size(), 3000u);
+  EXPECT_GT(repaired.size(), 0u);
+  EXPECT_EQ(report.keys_kept, repaired.size());
+}
+
+// A table a compaction replaced, left behind (as a crash between the
+// MANIFEST edit and the deletion leaves it): its value for a key deleted
+// since must not come back.
+TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("zombie", "old value"));
+  FSDB_ASSERT_OK(db->put("other", "kept"));
+  FSDB_ASSERT_OK(db->flush());
+  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
+  ASSERT_EQ(first.size(), 1u);
+  const fs::path saved = dir_.file("saved-table");
+  fs::copy_file(first[0], saved);
+  FSDB_ASSERT_OK(db->remove("zombie"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));  // the tombstone goes too
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  ASSERT_FALSE(fs::exists(first[0]));
+  fs::rename(saved, first[0]);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_obsolete, 1u);
+  const Model repaired = contents_after_open();
+  EXPECT_EQ(repaired, (Model{{"other", "kept"}}));
+}
+
+// The same for a log that was flushed and left behind, and a damaged
+// MANIFEST, whose edits that can still be read tell which logs were flushed.
+TEST_F(DBRepairTest, ALogTheManifestShowsFlushedStaysOut) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("zombie", "old value"));
+  FSDB_ASSERT_OK(db->put("other", "kept"));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path saved = dir_.file("saved-log");
+  fs::copy_file(logs[0], saved);
+  FSDB_ASSERT_OK(db->remove("zombie"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->put("later", "kept too"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  ASSERT_FALSE(fs::exists(logs[0]));
+  fs::rename(saved, logs[0]);
+  const std::vector<fs::path> manifests = manifests_in(dir_.path());
+  ASSERT_EQ(manifests.size(), 1u);
+  flip_byte(manifests[0], 20);  // the first record; the edits after it still read
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_FALSE(report.manifest_read_whole);
+  EXPECT_EQ(contents_after_open(), (Model{{"later", "kept too"}, {"other", "kept"}}))
+      << joined(report.problems);
+}
+
+// Fails every move into lost/: the state a crash leaves right after the new
+// MANIFEST is in place.
+class NoMovesToLost : public FileSystemWrapper {
+ public:
+  NoMovesToLost() : FileSystemWrapper(posix_file_system()) {}
+  Status rename_file(const std::string& from, const std::string& to) override {
+    if (to.find("/lost/") != std::string::npos) return Status::IOError(to + ": refused");
+    return FileSystemWrapper::rename_file(from, to);
+  }
+};
+
+// The old files still in place after the new MANIFEST is: the DB opens as
+// repaired, and a flushed log left behind is not replayed over the new
+// tables (their values carry sequence 0, older than any log record).
+TEST_F(DBRepairTest, OldFilesLeftInPlaceAreNotReadAgain) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("key", "old value"));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path saved = dir_.file("saved-log");
+  fs::copy_file(logs[0], saved);
+  FSDB_ASSERT_OK(db->put("key", "new value"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  fs::rename(saved, logs[0]);  // flushed, left behind: repair leaves it out
+
+  Options failing = options_;
+  failing.file_system = std::make_shared<NoMovesToLost>();
+  RepairReport report;
+  const Status s = repair_db(dir_.path(), failing, &report);
+  EXPECT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_NE(s.to_string().find("the DB is repaired"), std::string::npos) << s.to_string();
+  EXPECT_TRUE(fs::exists(logs[0]));
+  EXPECT_EQ(contents_after_open(), (Model{{"key", "new value"}}));
+  EXPECT_FALSE(fs::exists(logs[0])) << "the open deletes the debris";
+}
+
+// A table whose footer is gone cannot be read at all: it is reported, and
+// the other tables' keys are kept.
+TEST_F(DBRepairTest, ATableThatCannotBeOpenedIsReported) {
+  options_.l0_compaction_trigger = 50;
+  options_.l0_slowdown_writes_trigger = 50;
+  options_.l0_stop_writes_trigger = 50;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(150, 'x')));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  ASSERT_GE(tables.size(), 3u);
+  fs::resize_file(tables[0], fs::file_size(tables[0]) / 2);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_unreadable, 1u);
+  EXPECT_EQ(report.tables_read, tables.size() - 1);
+  EXPECT_NE(joined(report.problems).find(tables[0].string()), std::string::npos)
+      << joined(report.problems);
+  const Model repaired = contents_after_open();
+  EXPECT_LT(repaired.size(), 3000u);
+  EXPECT_GT(repaired.size(), 0u);
+}
+
+TEST_F(DBRepairTest, ADamagedLogRecordIsSkippedAndTheRecordsAfterItKept) {
+  options_.use_mmap_writes = false;  // the log's size is what was written
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'l')));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const auto size = static_cast<std::streamoff>(fs::file_size(logs[0]));
+  ASSERT_GT(size, 40000);
+  flip_byte(logs[0], size / 2);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_NE(joined(report.problems).find(logs[0].string() + ": offset "), std::string::npos)
+      << joined(report.problems);
+  const Model repaired = contents_after_open();
+  EXPECT_EQ(repaired.size(), 39u);
+  EXPECT_TRUE(repaired.contains(key_of(0)));
+  EXPECT_TRUE(repaired.contains(key_of(39)));  // after the damage
+}
+
+TEST_F(DBRepairTest, AnOpenDBIsRefused) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("a", "1"));
+  const Status s = repair_db(dir_.path(), options_);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  EXPECT_EQ(contents_after_open(), (Model{{"a", "1"}}));
+}
+
+TEST_F(DBRepairTest, ADirectoryWithoutADBIsRefused) {
+  Status s = repair_db(dir_.file("missing"), options_);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  s = repair_db(dir_.path(), options_);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_FALSE(fs::exists(dir_.file("lost")));
+}
+
+}  // namespace
+}  // namespace fsdb
