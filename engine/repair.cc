@@ -48,9 +48,10 @@ constexpr uint64_t kMaxManifestBytes = 4 << 20;
 // behind undeleted, whose bottom-level values (sequence 0) could otherwise
 // win over the values that replaced them.
 struct Source {
-  std::unique_ptr<InternalIterator> iter;
+  // Declared before `iter`, so that they outlive it.
   std::shared_ptr<const TableReader> table;            // kept open while iter reads it
   std::shared_ptr<const ConcurrentSkipList> memtable;  // the same, for entries held in memory
+  std::unique_ptr<InternalIterator> iter;
   size_t rank = 0;
 };
 
@@ -148,60 +149,99 @@ class Repairer {
     return Status::OK();
   }
 
-  // What the MANIFEST still tells: which tables are live (all of them, when
-  // it reads whole), which were replaced (every table an edit removed), and
-  // which logs were flushed (those below the largest log number recorded).
+  // What the MANIFEST still tells. Read whole (through CURRENT, or the
+  // newest MANIFEST present when CURRENT is unusable) and complete, it
+  // names every live table and the first log to replay: nothing else
+  // counts. Otherwise the records that still read are replayed, skipping
+  // damage: a table one of them removed stays out, and so does a log below
+  // the largest log number one of them records; every other table counts.
   Status read_what_the_manifest_tells() {
     VersionSet::ManifestContents contents;
     Status s = VersionSet::read_manifest(*fs_, dbname_, &contents);
     // Damage is what repair is for; an I/O error may pass, and reading on
     // without what the MANIFEST tells could bring deleted data back.
     if (s.is_io_error()) return s;
-    if (s.ok()) {
-      report_->manifest_read_whole = true;
-      first_log_ = contents.log_number;
-      last_sequence_ = contents.last_sequence;
-      next_file_number_ = std::max(next_file_number_, contents.next_file_number);
-      std::set<uint64_t> live;
-      for (int level = 0; level < kNumLevels; ++level) {
-        for (const FileRef& f : contents.version->files(level)) {
-          live.insert(f->number);
-          if (!tables_.contains(f->number)) {
-            ++report_->tables_missing;
-            problem(table_file_name(dbname_, f->number) + ": missing, though " + contents.path +
-                    " names it at level " + std::to_string(level) + " (" +
-                    std::to_string(f->entries) + " entries lost)");
-          }
+    report_->manifest_read_whole = s.ok();
+    if (!s.ok()) {
+      problem(s.to_string());
+      if (contents.path.empty() || !fs_->file_exists(contents.path)) {
+        if (manifests_.empty()) {
+          problem(dbname_ + ": no MANIFEST: every table and log counts");
+          return Status::OK();
+        }
+        // Without CURRENT, the newest: the live one, or one an interrupted
+        // open or repair wrote in full before it would have replaced CURRENT
+        // (a copy of the live state, or the repaired one).
+        const uint64_t number = *manifests_.rbegin();
+        contents = VersionSet::ManifestContents();
+        s = VersionSet::read_manifest_file(*fs_, manifest_file_name(dbname_, number), number,
+                                           &contents);
+        if (s.is_io_error()) return s;
+        if (s.ok()) problem(contents.path + ": read whole; used in place of CURRENT's");
+        if (!s.ok()) problem(s.to_string());
+      }
+    }
+    if (s.ok() && use_whole_manifest(contents)) return Status::OK();
+    return replay_readable_edits(contents.path, contents.number);
+  }
+
+  // True when `contents` (read whole) is complete, and then takes it: its
+  // live tables, its first log, its counters.
+  bool use_whole_manifest(const VersionSet::ManifestContents& contents) {
+    std::set<uint64_t> live;
+    bool complete = contents.dropped_tail.empty();
+    if (!complete) {
+      problem(contents.path + ": " + contents.dropped_tail +
+              " (its last edit, dropped: the tables it named may be the only copy of their data)");
+    }
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : contents.version->files(level)) {
+        live.insert(f->number);
+        if (!tables_.contains(f->number)) {
+          complete = false;
+          report_missing_table(f->number, contents.path, level, f->entries);
         }
       }
-      // A table the MANIFEST does not name is debris: of a flush whose log is
-      // still here, or of a compaction whose inputs are live. Its data is in
-      // those; a copy of an older state is what it would add.
-      for (uint64_t number : tables_) {
-        if (!live.contains(number)) replaced_.insert(number);
-      }
-      if (!contents.dropped_tail.empty()) {
-        problem(contents.path + ": " + contents.dropped_tail + " (a torn last edit, dropped)");
-      }
-      return Status::OK();
     }
-    problem(s.to_string());
-    // Read what records can be read, skipping damage, from the MANIFEST that
-    // CURRENT names or else the newest one present.
-    std::string path = contents.path;
-    uint64_t number = contents.number;
-    if (path.empty() || !fs_->file_exists(path)) {
-      if (manifests_.empty()) {
-        problem(dbname_ + ": no MANIFEST: every table and log is used");
-        return Status::OK();
-      }
-      number = *manifests_.rbegin();
-      path = manifest_file_name(dbname_, number);
+    if (contents.log_number != 0 && !logs_.contains(contents.log_number)) {
+      complete = false;
+      problem(log_file_name(dbname_, contents.log_number) + ": missing, though " + contents.path +
+              " names it as the first log to replay (its writes are lost, or the MANIFEST lost "
+              "its last edits)");
     }
+    last_sequence_ = std::max(last_sequence_, contents.last_sequence);
+    next_file_number_ = std::max(next_file_number_, contents.next_file_number);
+    if (!complete) {
+      problem(contents.path +
+              ": may lack its last edits: tables it does not name count too, except those its "
+              "edits removed");
+      return false;
+    }
+    first_log_ = contents.log_number;
+    // A table the MANIFEST does not name is debris: of a flush whose log is
+    // still here, or of a compaction whose inputs are live. Its data is in
+    // those; a copy of an older state is what it would add.
+    for (uint64_t number : tables_) {
+      if (!live.contains(number)) replaced_.insert(number);
+    }
+    return true;
+  }
+
+  void report_missing_table(uint64_t number, const std::string& manifest, int level,
+                            uint64_t entries) {
+    if (!missing_reported_.insert(number).second) return;
+    ++report_->tables_missing;
+    problem(table_file_name(dbname_, number) + ": missing, though " + manifest +
+            " names it at level " + std::to_string(level) + " (" + std::to_string(entries) +
+            " entries lost)");
+  }
+
+  Status replay_readable_edits(const std::string& path, uint64_t number) {
     std::unique_ptr<wal::LogReader> reader;
-    s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
-                             &reader);
-    if (!s.ok()) return s;  // the file exists: an I/O error
+    Status s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
+                                    &reader);
+    if (!s.ok()) return s;                               // the file exists: an I/O error
+    std::map<uint64_t, std::pair<int, uint64_t>> named;  // number -> level, entries
     std::string_view record;
     size_t edits = 0;
     while (reader->read_record(&record)) {
@@ -213,7 +253,13 @@ class Repairer {
         continue;
       }
       ++edits;
-      for (const auto& [level, file] : edit.deleted_files()) replaced_.insert(file);
+      for (const auto& [level, file] : edit.deleted_files()) {
+        replaced_.insert(file);
+        named.erase(file);
+      }
+      for (const auto& [level, file] : edit.new_files()) {
+        named[file.number] = {level, file.entries};
+      }
       if (edit.log_number()) first_log_ = std::max(first_log_, *edit.log_number());
       if (edit.next_file_number()) {
         next_file_number_ = std::max(next_file_number_, *edit.next_file_number());
@@ -228,83 +274,111 @@ class Repairer {
       problem(path + ": offset " + std::to_string(r.offset) + ": " + std::to_string(r.bytes) +
               " bytes skipped: " + r.reason);
     }
+    for (const auto& [file, where] : named) {
+      if (!tables_.contains(file)) report_missing_table(file, path, where.first, where.second);
+    }
     problem(path + ": " + std::to_string(edits) +
             " edits read despite the damage; left out: the tables they removed (" +
             std::to_string(replaced_.size()) + ") and the logs numbered below " +
             std::to_string(first_log_) + ", which they show flushed");
-    // Tables an edit removed but never deleted are left out below; the
-    // others count, named or not: the unreadable records may have added them.
     return Status::OK();
   }
 
+  // What one log holds, read into memtables.
+  struct LogContents {
+    std::vector<std::shared_ptr<ConcurrentSkipList>> memtables;
+    std::vector<std::string> problems;
+    uint64_t records = 0;
+    SequenceNumber last_sequence = 0;
+  };
+
   // Each log the MANIFEST does not show flushed, oldest first, into
-  // memtables; damaged records are skipped and reported.
+  // memtables. A log is read first as the DB's open reads it by default, so
+  // that what a crash leaves (a torn end, or damage past the log's last sync
+  // with records after it) is dropped as recovery drops it and the repaired
+  // DB holds the writes recovery would give back, no more: keeping records
+  // after a lost one would leave a hole. Only damage recovery refuses (in
+  // data a sync had covered, or mid-log in a log without sync marks) has
+  // the log read again skipping the damaged records, keeping those after them.
   Status replay_logs(std::vector<Source>* sources) {
+    std::vector<std::shared_ptr<ConcurrentSkipList>> memtables;
     for (uint64_t number : logs_) {
       if (number < first_log_) continue;  // flushed: its data is in the tables
-      const std::string path = log_file_name(dbname_, number);
-      std::unique_ptr<wal::LogReader> reader;
-      Status s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
-                                      &reader);
-      if (!s.ok()) return s;
-      std::shared_ptr<ConcurrentSkipList> mem;
-      auto keep = [&] {
-        if (mem != nullptr && mem->entry_count() > 0) {
-          Source source;
-          source.iter = mem->new_version_iterator();
-          source.memtable = mem;
-          memtable_sources_.push_back(std::move(source));
-        }
-        mem.reset();
-      };
-      std::string_view record;
-      while (reader->read_record(&record)) {
-        wal::DecodedWriteBatch batch;
-        s = wal::decode_write_batch(record, &batch);
-        if (!s.ok()) {
-          problem(path + ": record at offset " + std::to_string(reader->last_record_offset()) +
-                  ": " + s.to_string() + " (skipped)");
-          continue;
-        }
-        ++report_->log_records_replayed;
-        if (mem == nullptr) mem = new_memtable();
-        SequenceNumber seq = batch.base_sequence;
-        for (const wal::WriteBatchEntry& e : batch.entries) {
-          const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
-          if (r == InsertResult::kOutOfMemory) {
-            return Status::IOError(path + ": out of memory replaying the record at offset " +
-                                   std::to_string(reader->last_record_offset()));
-          }
-          if (r == InsertResult::kDuplicateKey) {
-            problem(path + ": record at offset " + std::to_string(reader->last_record_offset()) +
-                    ": sequence " + std::to_string(seq) +
-                    " of its key was already given by an earlier record (the later one dropped)");
-          }
-          last_sequence_ = std::max(last_sequence_, seq);
-          ++seq;
-        }
-        if (mem->memory_usage() >= options_.memtable_bytes) keep();
+      LogContents log;
+      Status s = read_log(number, WalRecoveryMode::kTolerateCorruptedTail, &log);
+      if (s.is_corruption()) {
+        log = LogContents();
+        log.problems.push_back(s.to_string() + " (read again, skipping the damaged records)");
+        s = read_log(number, WalRecoveryMode::kSkipAnyCorruptedRecords, &log);
       }
-      if (!reader->status().ok()) return reader->status();  // an I/O error: nothing changed yet
-      const wal::LogReadReport& report = reader->report();
-      for (const wal::DroppedRange& r : report.skipped) {
-        problem(path + ": offset " + std::to_string(r.offset) + ": " + std::to_string(r.bytes) +
-                " bytes skipped: " + r.reason);
-      }
-      if (report.tail_kind == wal::LogTailKind::kTorn ||
-          report.tail_kind == wal::LogTailKind::kUnsynced ||
-          report.tail_kind == wal::LogTailKind::kStale) {
-        problem(path + ": offset " + std::to_string(report.tail.offset) + ": " +
-                std::to_string(report.tail.bytes) +
-                " bytes at the end dropped: " + report.tail.reason);
-      }
-      keep();
+      if (!s.ok()) return s;  // nothing changed yet
+      for (std::string& p : log.problems) problem(std::move(p));
+      for (auto& mem : log.memtables) memtables.push_back(std::move(mem));
+      report_->log_records_replayed += log.records;
+      last_sequence_ = std::max(last_sequence_, log.last_sequence);
       ++report_->logs_replayed;
     }
-    // Newest log first.
-    std::reverse(memtable_sources_.begin(), memtable_sources_.end());
-    for (Source& source : memtable_sources_) sources->push_back(std::move(source));
-    memtable_sources_.clear();
+    // Newest first.
+    for (auto it = memtables.rbegin(); it != memtables.rend(); ++it) {
+      Source source;
+      source.iter = (*it)->new_version_iterator();
+      source.memtable = std::move(*it);
+      sources->push_back(std::move(source));
+    }
+    return Status::OK();
+  }
+
+  // Corruption only for damage `mode` refuses.
+  Status read_log(uint64_t number, WalRecoveryMode mode, LogContents* out) {
+    const std::string path = log_file_name(dbname_, number);
+    std::unique_ptr<wal::LogReader> reader;
+    Status s = wal::LogReader::open(*fs_, path, number, mode, &reader);
+    if (!s.ok()) return s;
+    std::shared_ptr<ConcurrentSkipList> mem;
+    std::string_view record;
+    while (reader->read_record(&record)) {
+      const std::string at =
+          path + ": record at offset " + std::to_string(reader->last_record_offset());
+      wal::DecodedWriteBatch batch;
+      s = wal::decode_write_batch(record, &batch);
+      if (!s.ok()) {
+        out->problems.push_back(at + ": " + s.to_string() + " (skipped)");
+        continue;
+      }
+      ++out->records;
+      if (mem == nullptr) {
+        mem = new_memtable();
+        out->memtables.push_back(mem);
+      }
+      SequenceNumber seq = batch.base_sequence;
+      for (const wal::WriteBatchEntry& e : batch.entries) {
+        const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
+        if (r == InsertResult::kOutOfMemory) {
+          return Status::IOError(at + ": out of memory replaying it");
+        }
+        if (r == InsertResult::kDuplicateKey) {
+          out->problems.push_back(at + ": sequence " + std::to_string(seq) +
+                                  " of its key was already given by an earlier record (the "
+                                  "later one dropped)");
+        }
+        out->last_sequence = std::max(out->last_sequence, seq);
+        ++seq;
+      }
+      if (mem->memory_usage() >= options_.memtable_bytes) mem.reset();
+    }
+    if (!reader->status().ok()) return reader->status();
+    const wal::LogReadReport& report = reader->report();
+    for (const wal::DroppedRange& r : report.skipped) {
+      out->problems.push_back(path + ": offset " + std::to_string(r.offset) + ": " +
+                              std::to_string(r.bytes) + " bytes skipped: " + r.reason);
+    }
+    if (report.tail_kind == wal::LogTailKind::kTorn ||
+        report.tail_kind == wal::LogTailKind::kUnsynced ||
+        report.tail_kind == wal::LogTailKind::kStale) {
+      out->problems.push_back(path + ": offset " + std::to_string(report.tail.offset) + ": " +
+                              std::to_string(report.tail.bytes) +
+                              " bytes at the end dropped: " + report.tail.reason);
+    }
     return Status::OK();
   }
 
@@ -359,16 +433,17 @@ class Repairer {
           [&](std::string_view internal_key, std::string_view value) {
             ParsedInternalKey key;
             if (!added.ok() || !parse_internal_key(internal_key, &key)) return;
-            if (mem->add(key.user_key, value, key.kind, key.sequence) ==
-                InsertResult::kOutOfMemory) {
+            const InsertResult r = mem->add(key.user_key, value, key.kind, key.sequence);
+            if (r == InsertResult::kOutOfMemory) {
               added = Status::IOError(path + ": out of memory salvaging its entries");
               return;
             }
+            if (r != InsertResult::kOk) return;  // the same entry twice
             last_sequence_ = std::max(last_sequence_, key.sequence);
             ++kept;
           },
           [&](const Status& damage) {
-            problem(damage.to_string() + " (the block's entries are lost)");
+            problem(damage.to_string() + " (what the block holds from the damage on is lost)");
           });
       if (s.ok()) s = added;
       if (!s.ok()) return s;
@@ -502,16 +577,12 @@ class Repairer {
     edit.set_log_number(log_number);
     edit.set_next_file_number(next_file_number_);
     edit.set_last_sequence(last_sequence_);
-    // From here on the new tables are never removed: a failure may come
-    // after CURRENT's rename, which then names them. (Before it, they are
-    // debris the next open deletes.)
-    new_manifest_ = manifest_number;
     VersionSet versions(dbname_, fs_, kMaxManifestBytes);
-    return versions.write_manifest_for_repair(manifest_number, edit);
+    return versions.write_manifest_for_repair(manifest_number, edit, &installed_);
   }
 
   void remove_outputs(const std::vector<FileMetaData>& outputs) {
-    if (new_manifest_ != 0) return;  // CURRENT may name them
+    if (installed_) return;  // CURRENT names them
     for (const FileMetaData& f : outputs)
       (void)fs_->remove_file(table_file_name(dbname_, f.number));
     if (new_log_ != 0) (void)fs_->remove_file(log_file_name(dbname_, new_log_));
@@ -560,11 +631,11 @@ class Repairer {
   bool has_current_ = false;
   uint64_t next_file_number_ = 2;
   std::set<uint64_t> replaced_;  // tables the MANIFEST shows replaced
-  uint64_t first_log_ = 0;       // logs below it are flushed
+  std::set<uint64_t> missing_reported_;
+  uint64_t first_log_ = 0;  // logs below it are flushed
   SequenceNumber last_sequence_ = 0;
-  std::vector<Source> memtable_sources_;
   uint64_t new_log_ = 0;
-  uint64_t new_manifest_ = 0;
+  bool installed_ = false;  // CURRENT names the new MANIFEST
 };
 
 }  // namespace

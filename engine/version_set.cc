@@ -148,10 +148,16 @@ Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, Mani
     return Status::Corruption(current_file_name(dbname) + ": names '" + quoted +
                               "', not a MANIFEST");
   }
-  out->path = dbname + "/" + current;
+  return read_manifest_file(fs, dbname + "/" + current, out->number, out);
+}
+
+Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, uint64_t number,
+                                      ManifestContents* out) {
+  out->path = path;
+  out->number = number;
   std::unique_ptr<wal::LogReader> reader;
-  s = wal::LogReader::open(fs, out->path, out->number, wal::WalRecoveryMode::kTolerateCorruptedTail,
-                           &reader);
+  Status s = wal::LogReader::open(fs, out->path, out->number,
+                                  wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
   if (!s.ok()) return s;
 
   std::shared_ptr<const Version> version = std::make_shared<const Version>();
@@ -344,7 +350,9 @@ Status VersionSet::write_checkpoint(const std::string& dir,
   return s;
 }
 
-Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit) {
+Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit,
+                                             bool* installed) {
+  *installed = false;
   std::string record;
   edit.encode_to(&record);
   const std::string path = manifest_file_name(dbname_, manifest_number);
@@ -354,13 +362,18 @@ Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, const Ver
   if (s.ok()) s = writer->sync();
   if (s.ok()) s = writer->close();
   writer.reset();
+  // CURRENT, as set_current_file() writes it, but knowing whether the rename
+  // happened: until it has, nothing names the new MANIFEST.
+  const std::string temp = temp_file_name(dbname_, manifest_number);
+  if (s.ok()) s = write_string_to_file(*fs_, path.substr(dbname_.size() + 1) + "\n", temp, true);
+  if (s.ok()) s = fs_->rename_file(temp, current_file_name(dbname_));
   if (!s.ok()) {
+    (void)fs_->remove_file(temp);
     (void)fs_->remove_file(path);
     return s;
   }
-  // Its directory entry becomes durable with CURRENT's rename. Kept if that
-  // fails: the rename may have happened, and then CURRENT names it.
-  return set_current_file(dbname_, manifest_number);
+  *installed = true;
+  return fs_->sync_dir(dbname_);
 }
 
 Status VersionSet::dump_manifest(FileSystem& fs, const std::string& path,

@@ -60,8 +60,11 @@ class VersionSet {
   Status write_checkpoint(const std::string& dir, std::shared_ptr<const Version>* version);
   // For repair_db(): a MANIFEST numbered `manifest_number` whose one record is
   // `edit` (which must hold the whole version and every counter), synced, and
-  // CURRENT naming it. Nothing else of this VersionSet is used or changed.
-  Status write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit);
+  // CURRENT naming it. *installed tells whether CURRENT was replaced (then an
+  // error is the directory's sync's); when it was not, the new MANIFEST is
+  // removed. Nothing else of this VersionSet is used or changed.
+  Status write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit,
+                                   bool* installed);
   // Closes the MANIFEST (its last sync mark, synced). The DB calls it before
   // it releases its LOCK: no byte of the directory is written after that.
   Status close();
@@ -132,6 +135,9 @@ class VersionSet {
   // damaged or lacks a required entry; `out->path` is set once CURRENT names
   // a MANIFEST.
   static Status read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out);
+  // The same for the MANIFEST at `path`, numbered `number`, whatever CURRENT says.
+  static Status read_manifest_file(FileSystem& fs, const std::string& path, uint64_t number,
+                                   ManifestContents* out);
 
  private:
   // A MANIFEST in `dir` that starts with `version` whole; `log_number` is the

@@ -8,11 +8,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "fsdb/db.h"
 #include "fsdb/env.h"
+#include "tests/support/log_bytes.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -63,6 +65,13 @@ void flip_byte(const fs::path& file, std::streamoff offset) {
   c = static_cast<char>(c ^ 0x5a);
   f.write(&c, 1);
   ASSERT_TRUE(f.good()) << file;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
 }
 
 std::string joined(const std::vector<std::string>& lines) {
@@ -174,9 +183,10 @@ TEST_F(DBRepairTest, ADBWithoutCurrentIsRebuilt) {
 
 TEST_F(DBRepairTest, ADamagedManifestIsRebuilt) {
   const Model model = build_db();
+  EXPECT_EQ(contents_after_open(), model);  // an open starts a MANIFEST with the whole version
   const std::vector<fs::path> manifests = manifests_in(dir_.path());
   ASSERT_EQ(manifests.size(), 1u);
-  flip_byte(manifests[0], 20);  // inside its first record, the whole version
+  flip_byte(manifests[0], 20);  // inside its first record: the list of every table is lost
   std::unique_ptr<DB> db;
   const Status opened = DB::open(options_, dir_.path(), &db);
   ASSERT_TRUE(opened.is_corruption()) << opened.to_string();
@@ -277,6 +287,169 @@ TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
   EXPECT_EQ(report.tables_obsolete, 1u);
   const Model repaired = contents_after_open();
   EXPECT_EQ(repaired, (Model{{"other", "kept"}}));
+}
+
+// The same with a damaged MANIFEST: the edit that removed the table still
+// reads, and keeps it out.
+TEST_F(DBRepairTest, ATableAReadableEditRemovedStaysOutOfADamagedManifest) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("zombie", "old value"));
+  FSDB_ASSERT_OK(db->put("other", "kept"));
+  FSDB_ASSERT_OK(db->flush());
+  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
+  ASSERT_EQ(first.size(), 1u);
+  const fs::path saved = dir_.file("saved-table");
+  fs::copy_file(first[0], saved);
+  FSDB_ASSERT_OK(db->remove("zombie"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  fs::rename(saved, first[0]);
+  const std::vector<fs::path> manifests = manifests_in(dir_.path());
+  ASSERT_EQ(manifests.size(), 1u);
+  flip_byte(manifests[0], 20);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_FALSE(report.manifest_read_whole);
+  EXPECT_EQ(report.tables_obsolete, 1u);
+  EXPECT_EQ(contents_after_open(), (Model{{"other", "kept"}})) << joined(report.problems);
+}
+
+// A flushed log left behind, whose key was compacted since (its newest
+// value settled at sequence 0, below any log record): a whole MANIFEST's
+// first log keeps it out.
+TEST_F(DBRepairTest, AFlushedLogLeftBehindStaysOut) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("key", "old value"));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path saved = dir_.file("saved-log");
+  fs::copy_file(logs[0], saved);
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->put("key", "new value"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  ASSERT_FALSE(fs::exists(logs[0]));
+  fs::rename(saved, logs[0]);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_TRUE(report.manifest_read_whole);
+  EXPECT_EQ(report.logs_replayed, 1u);  // the log the MANIFEST names, empty
+  EXPECT_EQ(contents_after_open(), (Model{{"key", "new value"}}));
+}
+
+// Without any MANIFEST every table counts; of two tables holding the same
+// settled key (sequence 0), the newer table's value is the one kept.
+TEST_F(DBRepairTest, WithoutAManifestTheNewerTableWinsATie) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("key", "old value"));
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
+  ASSERT_EQ(first.size(), 1u);
+  const fs::path saved = dir_.file("saved-table");
+  fs::copy_file(first[0], saved);
+  FSDB_ASSERT_OK(db->put("key", "new value"));
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  ASSERT_EQ(files_with(dir_.path(), ".sst").size(), 1u);
+  fs::rename(saved, first[0]);
+  fs::remove(dir_.file("CURRENT"));
+  for (const fs::path& m : manifests_in(dir_.path())) fs::remove(m);
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_read, 2u);
+  EXPECT_EQ(contents_after_open(), (Model{{"key", "new value"}}));
+}
+
+// A MANIFEST whose last edit, a compaction's, is damaged: the compaction had
+// deleted its inputs, so its output, which the MANIFEST no longer names, is
+// the only copy of their data, and counts.
+TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("key", "value"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  db.reset();  // no close(): the MANIFEST ends without a closing mark
+  std::string current = read_file(dir_.file("CURRENT"));
+  ASSERT_TRUE(current.ends_with("\n"));
+  const std::string manifest = dir_.file(current.substr(0, current.size() - 1));
+  std::string bytes = read_file(manifest);
+  bytes.resize(test::bytes_before_closing_sync_mark(bytes));
+  bytes[bytes.size() - 3] ^= 0x20;  // in the last record: the compaction's edit
+  std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_FALSE(DB::open(options_, dir_.path(), &db).ok());
+  db.reset();
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_TRUE(report.manifest_read_whole);
+  EXPECT_EQ(report.tables_missing, 1u) << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), (Model{{"key", "value"}})) << joined(report.problems);
+}
+
+// Fails the rename that would make CURRENT name a new MANIFEST; with
+// `keep_files`, every removal too, as a crash there leaves the files.
+class NoNewCurrent : public FileSystemWrapper {
+ public:
+  explicit NoNewCurrent(bool keep_files)
+      : FileSystemWrapper(posix_file_system()), keep_files_(keep_files) {}
+  Status rename_file(const std::string& from, const std::string& to) override {
+    if (to.ends_with("/CURRENT")) return Status::IOError(to + ": refused");
+    return FileSystemWrapper::rename_file(from, to);
+  }
+  Status remove_file(const std::string& path) override {
+    if (keep_files_) return Status::IOError(path + ": refused");
+    return FileSystemWrapper::remove_file(path);
+  }
+
+ private:
+  const bool keep_files_;
+};
+
+// A repair that fails before its MANIFEST is in place leaves the DB as it
+// was, and one run again (here without CURRENT at all) gives the same DB.
+TEST_F(DBRepairTest, ARepairRunAgainAfterOneThatFailedKeepsEveryValue) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("key", "v1"));
+  FSDB_ASSERT_OK(db->put("deleted", "x"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->put("key", "v2"));
+  FSDB_ASSERT_OK(db->remove("deleted"));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const Model expected = {{"key", "v2"}};
+
+  Options failing = options_;
+  failing.file_system = std::make_shared<NoNewCurrent>(/*keep_files=*/false);
+  RepairReport report;
+  EXPECT_TRUE(repair_db(dir_.path(), failing, &report).is_io_error());
+  EXPECT_EQ(files_with(dir_.path(), ".sst").size(), 1u) << "the new tables are removed";
+  EXPECT_EQ(manifests_in(dir_.path()).size(), 1u) << "and so is the new MANIFEST";
+
+  // A crash at the same point leaves the new tables and MANIFEST beside the
+  // old ones; without CURRENT the newest MANIFEST is the repair's own.
+  failing.file_system = std::make_shared<NoNewCurrent>(/*keep_files=*/true);
+  EXPECT_TRUE(repair_db(dir_.path(), failing, &report).is_io_error());
+  EXPECT_EQ(manifests_in(dir_.path()).size(), 2u);
+  fs::remove(dir_.file("CURRENT"));
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(contents_after_open(), expected) << joined(report.problems);
+  // The same once more, now that a repair has run.
+  fs::remove(dir_.file("CURRENT"));
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(contents_after_open(), expected) << joined(report.problems);
 }
 
 // The same for a log that was flushed and left behind, and a damaged
@@ -397,6 +570,47 @@ TEST_F(DBRepairTest, ADamagedLogRecordIsSkippedAndTheRecordsAfterItKept) {
   EXPECT_EQ(repaired.size(), 39u);
   EXPECT_TRUE(repaired.contains(key_of(0)));
   EXPECT_TRUE(repaired.contains(key_of(39)));  // after the damage
+}
+
+// Damage past the log's last sync, with records after it, is what a power
+// cut leaves (pages written back out of order): recovery drops everything
+// from the damage on, since keeping the records after it would leave a hole,
+// and repair gives back exactly what recovery does.
+TEST_F(DBRepairTest, ALogDamagedPastItsLastSyncGivesBackWhatRecoveryDoes) {
+  options_.use_mmap_writes = false;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'l')));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path unsynced = dir_.file("unsynced-log");
+  fs::copy_file(logs[0], unsynced);  // as it was before close() synced it
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  fs::rename(unsynced, logs[0]);
+  const auto size = static_cast<std::streamoff>(fs::file_size(logs[0]));
+  ASSERT_GT(size, 40000);
+  flip_byte(logs[0], size / 2);
+
+  test::ScratchDir other;
+  fs::copy(dir_.path(), other.path(), fs::copy_options::recursive);
+  Model recovered;
+  {
+    Options existing = options_;
+    existing.create_if_missing = false;
+    std::unique_ptr<DB> copy;
+    FSDB_ASSERT_OK(DB::open(existing, other.path(), &copy));
+    recovered = contents(*copy);
+  }
+  ASSERT_GT(recovered.size(), 0u);
+  ASSERT_LT(recovered.size(), 40u);
+  EXPECT_FALSE(recovered.contains(key_of(39)));
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_NE(joined(report.problems).find("bytes at the end dropped"), std::string::npos)
+      << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), recovered);
 }
 
 TEST_F(DBRepairTest, AnOpenDBIsRefused) {

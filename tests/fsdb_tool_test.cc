@@ -300,11 +300,6 @@ TEST_F(FsdbToolTest, CheckReportsCorruptionWithFileAndOffset) {
   EXPECT_NE(r.err.find("offset 0"), std::string::npos) << r.err;
 }
 
-// A MANIFEST whose last record is damaged (and that has no closing sync mark,
-// as when its writer died): the record is dropped as a torn write, as the
-// DB's open drops it; check says so, and reports what that
-// leaves missing (the tables the lost compaction deleted), as open refuses it.
-// CURRENT is held to what open requires too.
 // A DB whose table has a damaged block: `repair` keeps the other blocks'
 // keys, lists the damage, and the DB then checks clean; in the shell, with
 // the DB open and a batch pending, it refuses rather than drop the batch.
@@ -341,6 +336,11 @@ TEST_F(FsdbToolTest, RepairRebuildsADamagedDB) {
   EXPECT_NE(r.out.find("repaired"), std::string::npos) << r.out;
 }
 
+// A MANIFEST whose last record is damaged (and that has no closing sync mark,
+// as when its writer died): the record is dropped as a torn write, as the
+// DB's open drops it; check says so, and reports what that
+// leaves missing (the tables the lost compaction deleted), as open refuses it.
+// CURRENT is held to what open requires too.
 TEST_F(FsdbToolTest, CheckReadsTheManifestAsOpenDoes) {
   fsdb({"--create"}, 0, "put held v1\nflush\ncompact\n");
   EXPECT_EQ(fsdb_json({"check"})["problem count"].number, 0);

@@ -354,7 +354,8 @@ class RepairCommand : public Command {
     if (Status s = inv.session.close(); !s.ok()) return s;
     RepairReport report;
     Status s = repair_db(dir, Options(), &report);
-    if (!s.ok()) return s;
+    if (!s.ok() && report.tables_written == 0) return s;
+    // Written, maybe installed: what was found is shown with the error.
     Result& r = inv.result;
     r.field("directory", dir);
     r.field("manifest read whole", report.manifest_read_whole);
@@ -373,6 +374,7 @@ class RepairCommand : public Command {
     r.table_name = "problems";
     r.columns = {"problem"};
     for (const std::string& problem : report.problems) r.rows.push_back({problem});
+    if (!s.ok()) return s;
     if (!inv.json) {
       r.lines.push_back(report.lost_dir.empty()
                             ? std::string("repaired")

@@ -179,20 +179,30 @@ struct RepairReport {
 };
 
 // Rebuilds a DB that does not open, or reads with errors, from what its files
-// still hold (LevelDB's and RocksDB's RepairDB). The DB must not be open. It
-// reads every table (salvaging the blocks of a damaged one that read back
-// whole), replays every log not yet flushed (skipping damaged records), and
-// writes the newest version of every key into new tables at the bottom level,
-// under a new MANIFEST; the earlier files are then moved, not deleted, into
-// `path`/lost. What the MANIFEST still tells is used: tables it shows
-// replaced and logs it shows flushed are left out, so that no overwritten or
-// deleted value comes back. Without any readable MANIFEST every table and log
-// counts, and an old table a crash left undeleted may bring back values its
-// replacement had overwritten or deleted. Data in a damaged block or record,
-// or in a missing file, is lost, and a deletion lost that way may bring an
-// older value back; each is reported. Needs free space about the size of the
-// DB. A crash during repair leaves the DB as it was until the new MANIFEST
-// is in place, and repaired after it; running it again is safe.
+// still hold (LevelDB's and RocksDB's RepairDB). The DB must not be open.
+//
+// It reads every table (salvaging the blocks of a damaged one that read back
+// whole), replays every log not yet flushed (dropping what a crash tore at
+// its end, as the open does; skipping damaged records in data a sync had
+// covered, and keeping those after them), and writes the newest version of
+// every key into new tables at the bottom level, under a new MANIFEST. The
+// earlier files are then moved, not deleted, into `path`/lost.
+//
+// What the MANIFEST still tells is used, so that no overwritten or deleted
+// value comes back: read whole, it names the only tables and logs that
+// count; damaged, the tables its readable edits removed and the logs they
+// show flushed stay out. With no MANIFEST left at all, every table and log
+// counts, and a flushed log or a replaced table that a crash left undeleted
+// may bring back values that were overwritten or deleted since. Data in a
+// damaged block or record, or in a missing file, is lost, and a deletion lost
+// that way may bring an older value back; each is reported.
+//
+// An I/O error (as opposed to damage) stops it before anything is changed: a
+// table the disk cannot read at all can be moved out of the directory first.
+// Needs free space about the size of the DB. A crash, or an error, before the
+// new MANIFEST is in place leaves the DB as it was; after it, the DB is
+// repaired, and earlier files not yet moved are deleted by its next open.
+// Running it again is safe either way.
 Status repair_db(const std::string& path, const Options& options = {},
                  RepairReport* report = nullptr);
 

@@ -8,13 +8,15 @@
 // kill      runs fsdb_stress as a child on a real directory and SIGKILLs it at a
 //           random moment or lets it kill itself at a kill point (a flush, a
 //           compaction, a memtable seal, a MANIFEST/CURRENT rename, a table or
-//           WAL append, a directory sync, a WAL removal); then reopens and verifies.
+//           WAL append, a directory sync, a WAL removal); then reopens and verifies
+//           (an eighth of the cycles first rebuild the DB with repair_db()).
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
 //           destroys the DB, drops unsynced data (all, a torn prefix, or pages in
 //           no order), reopens (a quarter of the time in point-in-time recovery
 //           mode), verifies; a quarter of the cycles cut the power again during
-//           the first recovery.
+//           the first recovery, an eighth rebuild the DB with repair_db()
+//           before reopening it.
 // errors    injects EIO/ENOSPC at random calls (reads too, sometimes); every
 //           read must still be right or an error; after clearing the faults a
 //           reopen must hold every acknowledged write. Half the cycles clear
@@ -234,6 +236,7 @@ struct Totals {
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
   uint64_t checkpoints = 0;  // made, opened and checked
+  uint64_t repairs = 0;      // kill mode: DBs rebuilt with repair_db() before verifying
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -489,9 +492,33 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   totals_.ops += ops.size();
   for (const OpRecord& op : ops) totals_.acked += op.outcome == OpOutcome::kAcked ? 1 : 0;
   options_ = stress_db_options(profile);
+  // An eighth of the cycles rebuild the DB with repair_db() before reopening
+  // it: a DB a kill left is not damaged, so the repair must find every table
+  // and MANIFEST whole and keep every acknowledged write, as recovery does.
+  // Not drawn from `rng`, as above.
+  const bool repair = ((cycle_seed >> 40) & 7) == 1;
+  if (repair) {
+    RepairReport report;
+    s = repair_db(db_dir_, options_, &report);
+    if (!s.ok()) {
+      fail(cycle, {"repair_db after the kill: " + s.to_string()}, extra);
+      return false;
+    }
+    if (!report.manifest_read_whole || report.tables_salvaged != 0 ||
+        report.tables_unreadable != 0 || report.tables_missing != 0) {
+      std::vector<std::string> found = {"repair_db after the kill found damage"};
+      found.insert(found.end(), report.problems.begin(), report.problems.end());
+      fail(cycle, found, extra);
+      return false;
+    }
+    ++totals_.repairs;
+  }
   s = DB::open(options_, db_dir_, &db_);
   if (!s.ok()) {
-    fail(cycle, {"the DB does not open after the kill: " + s.to_string()}, extra);
+    fail(cycle,
+         {std::string("the DB does not open after the kill") + (repair ? " and a repair: " : ": ") +
+          s.to_string()},
+         extra);
     return false;
   }
   if (!verify(cycle, ops, Durability::kEveryAcknowledged)) {
@@ -504,6 +531,11 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   if (!s.ok()) {
     fail(cycle, {"close after verification: " + s.to_string()});
     return false;
+  }
+  if (repair) {
+    // The earlier files, kept by the repair: of no use once verified.
+    std::error_code ec;
+    std::filesystem::remove_all(db_dir_ + "/lost", ec);
   }
   s = save_baseline(state_dir_, baseline_);
   if (s.ok()) s = remove_journals(state_dir_);
@@ -637,6 +669,29 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
     fault_fs_->clear_faults();
     ++totals_.recovery_cuts;
   }
+  // An eighth of the cycles rebuild the DB with repair_db() first (from the
+  // cycle's seed, so the other draws stay what they were). A power cut
+  // damages nothing a sync covered: the repair must read the MANIFEST and
+  // every table whole, drop what the cut tore as recovery drops it (keeping
+  // records after a lost one would leave a hole), and keep every durable
+  // acknowledged write.
+  const bool repair = ((w.seed >> 40) & 7) == 1;
+  if (repair) {
+    RepairReport report;
+    Status s = repair_db(db_dir_, options_, &report);
+    if (!s.ok()) {
+      fail(cycle, {"repair_db after the power cut: " + s.to_string()});
+      return false;
+    }
+    if (!report.manifest_read_whole || report.tables_salvaged != 0 ||
+        report.tables_unreadable != 0 || report.tables_missing != 0) {
+      std::vector<std::string> found = {"repair_db after the power cut found damage"};
+      found.insert(found.end(), report.problems.begin(), report.problems.end());
+      fail(cycle, found);
+      return false;
+    }
+    ++totals_.repairs;
+  }
   // A quarter of the reopens recover in point-in-time mode. It differs from
   // the default only where the default refuses to open (damage to synced
   // data, a damaged end of a log that a later log follows), which a power
@@ -655,7 +710,8 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   reopen.listener = recovery;  // the power-cut options have no listener of their own
   Status s = DB::open(reopen, db_dir_, &db_);
   if (!s.ok()) {
-    fail(cycle, {std::string("the DB does not open after the power cut (") +
+    fail(cycle, {std::string("the DB does not open after the power cut") +
+                 (repair ? " and a repair (" : " (") +
                  (point ? "kPointInTime" : "the default recovery mode") + "): " + s.to_string()});
     return false;
   }
@@ -668,6 +724,16 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
          {"point-in-time recovery stopped at damage the default mode refuses (" +
           std::to_string(info.logs_dropped) + " later log(s) dropped): " + info.dropped_tail});
     return false;
+  }
+  if (repair) {
+    // The earlier files the repair kept, removed through the fault file
+    // system, which tracks every file for the next power cut.
+    const std::string lost = db_dir_ + "/lost";
+    std::vector<std::string> names;
+    if (fault_fs_->get_children(lost, &names).ok()) {
+      for (const std::string& name : names) (void)fault_fs_->remove_file(lost + "/" + name);
+      (void)fault_fs_->remove_dir(lost);
+    }
   }
   return verify(cycle, workload.ops(), Durability::kSyncedOnly);
 }
@@ -948,6 +1014,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"resumes", t.resumes},
                                                      {"automatic_resumes", t.automatic_resumes},
                                                      {"checkpoints", t.checkpoints},
+                                                     {"repairs", t.repairs},
                                                      {"keys_verified", t.keys_verified},
                                                      {"required_writes", t.required_writes},
                                                      {"violations", t.violations}};
