@@ -149,12 +149,12 @@ class Repairer {
     return Status::OK();
   }
 
-  // What the MANIFEST still tells. Read whole (through CURRENT, or the
-  // newest MANIFEST present when CURRENT is unusable) and complete, it
-  // names every live table and the first log to replay: nothing else
-  // counts. Otherwise the records that still read are replayed, skipping
-  // damage: a table one of them removed stays out, and so does a log below
-  // the largest log number one of them records; every other table counts.
+  // What the MANIFEST still tells. Read whole (the one CURRENT names, or
+  // without a usable CURRENT the newest one present) and complete, it names
+  // every live table and the first log to replay: nothing else counts.
+  // Otherwise the records that still read are replayed, skipping damage: a
+  // table one of them removed stays out, and so does a log below the largest
+  // log number one of them records; every other table counts.
   Status read_what_the_manifest_tells() {
     VersionSet::ManifestContents contents;
     Status s = VersionSet::read_manifest(*fs_, dbname_, &contents);
@@ -162,38 +162,49 @@ class Repairer {
     // without what the MANIFEST tells could bring deleted data back.
     if (s.is_io_error()) return s;
     report_->manifest_read_whole = s.ok();
-    if (!s.ok()) {
-      problem(s.to_string());
-      if (contents.path.empty() || !fs_->file_exists(contents.path)) {
-        if (manifests_.empty()) {
-          problem(dbname_ + ": no MANIFEST: every table and log counts");
-          return Status::OK();
-        }
-        // Without CURRENT, the newest: the live one, or one an interrupted
-        // open or repair wrote in full before it would have replaced CURRENT
-        // (a copy of the live state, or the repaired one).
-        const uint64_t number = *manifests_.rbegin();
-        contents = VersionSet::ManifestContents();
-        s = VersionSet::read_manifest_file(*fs_, manifest_file_name(dbname_, number), number,
-                                           &contents);
-        if (s.is_io_error()) return s;
-        if (s.ok()) problem(contents.path + ": read whole; used in place of CURRENT's");
-        if (!s.ok()) problem(s.to_string());
-      }
+    if (s.ok()) return use_manifest(contents);
+    problem(s.to_string());
+    size_t edits = 0;
+    if (!contents.path.empty() && fs_->file_exists(contents.path)) {
+      return replay_readable_edits(contents.path, contents.number, &edits);
     }
-    if (s.ok() && use_whole_manifest(contents)) return Status::OK();
-    return replay_readable_edits(contents.path, contents.number);
+    if (manifests_.empty()) {
+      problem(dbname_ + ": no MANIFEST: every table and log counts");
+      return Status::OK();
+    }
+    // Without CURRENT, the newest MANIFEST is the live one, or one that an
+    // open or a repair interrupted before its CURRENT wrote: a whole copy of
+    // the live state (an open writes it first), or the repaired state (a
+    // repair's MANIFEST exists only whole).
+    const uint64_t newest = *manifests_.rbegin();
+    s = VersionSet::read_manifest_file(*fs_, manifest_file_name(dbname_, newest), newest,
+                                       &contents);
+    if (s.is_io_error()) return s;
+    if (s.ok()) {
+      problem(contents.path + ": read whole; used in place of CURRENT's");
+      return use_manifest(contents);
+    }
+    problem(s.to_string());
+    // An open cut short while writing its first record leaves a newest
+    // MANIFEST with nothing readable: an older one, still present, tells
+    // what it told (what it shows replaced or flushed stays so).
+    for (auto it = manifests_.rbegin(); it != manifests_.rend() && edits == 0; ++it) {
+      s = replay_readable_edits(manifest_file_name(dbname_, *it), *it, &edits);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
   }
 
-  // True when `contents` (read whole) is complete, and then takes it: its
-  // live tables, its first log, its counters.
-  bool use_whole_manifest(const VersionSet::ManifestContents& contents) {
-    std::set<uint64_t> live;
+  // A MANIFEST that read whole: taken as it is when complete (no torn last
+  // edit dropped, every table it names present, its first log present);
+  // else its edits are replayed as a damaged one's are.
+  Status use_manifest(const VersionSet::ManifestContents& contents) {
     bool complete = contents.dropped_tail.empty();
     if (!complete) {
       problem(contents.path + ": " + contents.dropped_tail +
               " (its last edit, dropped: the tables it named may be the only copy of their data)");
     }
+    std::set<uint64_t> live;
     for (int level = 0; level < kNumLevels; ++level) {
       for (const FileRef& f : contents.version->files(level)) {
         live.insert(f->number);
@@ -211,20 +222,26 @@ class Repairer {
     }
     last_sequence_ = std::max(last_sequence_, contents.last_sequence);
     next_file_number_ = std::max(next_file_number_, contents.next_file_number);
-    if (!complete) {
-      problem(contents.path +
-              ": may lack its last edits: tables it does not name count too, except those its "
-              "edits removed");
-      return false;
+    if (complete) {
+      first_log_ = contents.log_number;
+      // A table the MANIFEST does not name is debris: of a flush whose log
+      // is still here, or of a compaction whose inputs are live. Its data is
+      // in those; a copy of an older state is what it would add.
+      for (uint64_t number : tables_) {
+        if (!live.contains(number)) replaced_.insert(number);
+      }
+      return Status::OK();
     }
-    first_log_ = contents.log_number;
-    // A table the MANIFEST does not name is debris: of a flush whose log is
-    // still here, or of a compaction whose inputs are live. Its data is in
-    // those; a copy of an older state is what it would add.
-    for (uint64_t number : tables_) {
-      if (!live.contains(number)) replaced_.insert(number);
-    }
-    return true;
+    problem(contents.path +
+            ": may lack its last edits: tables it does not name count too, except those its "
+            "edits removed");
+    // Every table an edit names was synced whole before the edit was
+    // written: one it does not name that does not read whole is a flush or
+    // compaction that a crash cut short, not the only copy of anything.
+    unnamed_damaged_is_debris_ = true;
+    named_ = std::move(live);
+    size_t edits = 0;
+    return replay_readable_edits(contents.path, contents.number, &edits);
   }
 
   void report_missing_table(uint64_t number, const std::string& manifest, int level,
@@ -236,14 +253,17 @@ class Repairer {
             " entries lost)");
   }
 
-  Status replay_readable_edits(const std::string& path, uint64_t number) {
+  // The MANIFEST's records that still read, in order: the tables they
+  // removed (and did not add back, as a move to the next level does) stay
+  // out, and so do the logs below the largest log number they record.
+  Status replay_readable_edits(const std::string& path, uint64_t number, size_t* edits) {
+    *edits = 0;
     std::unique_ptr<wal::LogReader> reader;
     Status s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
                                     &reader);
     if (!s.ok()) return s;                               // the file exists: an I/O error
     std::map<uint64_t, std::pair<int, uint64_t>> named;  // number -> level, entries
     std::string_view record;
-    size_t edits = 0;
     while (reader->read_record(&record)) {
       VersionEdit edit;
       s = edit.decode_from(record);
@@ -252,12 +272,13 @@ class Repairer {
                 s.to_string() + " (skipped)");
         continue;
       }
-      ++edits;
+      ++*edits;
       for (const auto& [level, file] : edit.deleted_files()) {
         replaced_.insert(file);
         named.erase(file);
       }
       for (const auto& [level, file] : edit.new_files()) {
+        replaced_.erase(file.number);
         named[file.number] = {level, file.entries};
       }
       if (edit.log_number()) first_log_ = std::max(first_log_, *edit.log_number());
@@ -277,10 +298,10 @@ class Repairer {
     for (const auto& [file, where] : named) {
       if (!tables_.contains(file)) report_missing_table(file, path, where.first, where.second);
     }
-    problem(path + ": " + std::to_string(edits) +
-            " edits read despite the damage; left out: the tables they removed (" +
-            std::to_string(replaced_.size()) + ") and the logs numbered below " +
-            std::to_string(first_log_) + ", which they show flushed");
+    problem(path + ": " + std::to_string(*edits) +
+            " edits read; left out: the tables they removed (" + std::to_string(replaced_.size()) +
+            ") and the logs numbered below " + std::to_string(first_log_) +
+            ", which they show flushed");
     return Status::OK();
   }
 
@@ -290,28 +311,43 @@ class Repairer {
     std::vector<std::string> problems;
     uint64_t records = 0;
     SequenceNumber last_sequence = 0;
+    bool torn_end = false;  // the first reading dropped a torn or unsynced end
   };
 
   // Each log the MANIFEST does not show flushed, oldest first, into
-  // memtables. A log is read first as the DB's open reads it by default, so
-  // that what a crash leaves (a torn end, or damage past the log's last sync
-  // with records after it) is dropped as recovery drops it and the repaired
-  // DB holds the writes recovery would give back, no more: keeping records
-  // after a lost one would leave a hole. Only damage recovery refuses (in
-  // data a sync had covered, or mid-log in a log without sync marks) has
-  // the log read again skipping the damaged records, keeping those after them.
+  // memtables, read as the DB's open reads them by default: what a crash
+  // leaves at the end of the last log (a torn write, or damage past the
+  // log's last sync with records after it) is dropped, so that the repaired
+  // DB holds the writes recovery would give back and no more (keeping
+  // records after a lost one would leave a hole). Damage the open refuses is
+  // salvaged instead (see salvage_log()): damage in data a sync had covered,
+  // mid-log damage in a log without sync marks, and a damaged end of a log
+  // that a later log with records follows (a log is synced before the next
+  // one begins, so that end was whole once).
   Status replay_logs(std::vector<Source>* sources) {
-    std::vector<std::shared_ptr<ConcurrentSkipList>> memtables;
+    std::vector<uint64_t> numbers;
     for (uint64_t number : logs_) {
-      if (number < first_log_) continue;  // flushed: its data is in the tables
-      LogContents log;
-      Status s = read_log(number, WalRecoveryMode::kTolerateCorruptedTail, &log);
-      if (s.is_corruption()) {
-        log = LogContents();
-        log.problems.push_back(s.to_string() + " (read again, skipping the damaged records)");
-        s = read_log(number, WalRecoveryMode::kSkipAnyCorruptedRecords, &log);
-      }
+      if (number >= first_log_) numbers.push_back(number);  // below: flushed, in the tables
+    }
+    std::vector<LogContents> logs(numbers.size());
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      Status s = read_log(numbers[i], &logs[i]);
+      if (s.is_corruption()) s = salvage_log(numbers[i], s.to_string(), &logs[i]);
       if (!s.ok()) return s;  // nothing changed yet
+    }
+    bool later_records = false;
+    for (size_t i = numbers.size(); i-- > 0;) {
+      if (logs[i].torn_end && later_records) {
+        Status s = salvage_log(numbers[i],
+                               log_file_name(dbname_, numbers[i]) +
+                                   ": its end is damaged and a later log holds records",
+                               &logs[i]);
+        if (!s.ok()) return s;
+      }
+      later_records = later_records || logs[i].records > 0;
+    }
+    std::vector<std::shared_ptr<ConcurrentSkipList>> memtables;
+    for (LogContents& log : logs) {
       for (std::string& p : log.problems) problem(std::move(p));
       for (auto& mem : log.memtables) memtables.push_back(std::move(mem));
       report_->log_records_replayed += log.records;
@@ -328,56 +364,112 @@ class Repairer {
     return Status::OK();
   }
 
-  // Corruption only for damage `mode` refuses.
-  Status read_log(uint64_t number, WalRecoveryMode mode, LogContents* out) {
+  // The log as the open reads it (kTolerateCorruptedTail). Corruption only
+  // for damage that mode refuses.
+  Status read_log(uint64_t number, LogContents* out) {
     const std::string path = log_file_name(dbname_, number);
     std::unique_ptr<wal::LogReader> reader;
-    Status s = wal::LogReader::open(*fs_, path, number, mode, &reader);
+    Status s =
+        wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kTolerateCorruptedTail, &reader);
     if (!s.ok()) return s;
-    std::shared_ptr<ConcurrentSkipList> mem;
     std::string_view record;
     while (reader->read_record(&record)) {
-      const std::string at =
-          path + ": record at offset " + std::to_string(reader->last_record_offset());
-      wal::DecodedWriteBatch batch;
-      s = wal::decode_write_batch(record, &batch);
-      if (!s.ok()) {
-        out->problems.push_back(at + ": " + s.to_string() + " (skipped)");
-        continue;
-      }
-      ++out->records;
-      if (mem == nullptr) {
-        mem = new_memtable();
-        out->memtables.push_back(mem);
-      }
-      SequenceNumber seq = batch.base_sequence;
-      for (const wal::WriteBatchEntry& e : batch.entries) {
-        const InsertResult r = mem->add(e.key, e.value, e.kind, seq);
-        if (r == InsertResult::kOutOfMemory) {
-          return Status::IOError(at + ": out of memory replaying it");
-        }
-        if (r == InsertResult::kDuplicateKey) {
-          out->problems.push_back(at + ": sequence " + std::to_string(seq) +
-                                  " of its key was already given by an earlier record (the "
-                                  "later one dropped)");
-        }
-        out->last_sequence = std::max(out->last_sequence, seq);
-        ++seq;
-      }
-      if (mem->memory_usage() >= options_.memtable_bytes) mem.reset();
+      s = add_record(path, reader->last_record_offset(), record, out);
+      if (!s.ok()) return s;
     }
     if (!reader->status().ok()) return reader->status();
     const wal::LogReadReport& report = reader->report();
+    if (report.tail_kind == wal::LogTailKind::kTorn ||
+        report.tail_kind == wal::LogTailKind::kUnsynced ||
+        report.tail_kind == wal::LogTailKind::kStale) {
+      out->torn_end = report.tail_kind != wal::LogTailKind::kStale;
+      out->problems.push_back(path + ": offset " + std::to_string(report.tail.offset) + ": " +
+                              std::to_string(report.tail.bytes) +
+                              " bytes at the end dropped: " + report.tail.reason);
+    }
+    return Status::OK();
+  }
+
+  // The log again, from scratch, skipping damaged records and keeping those
+  // after them (kSkipAnyCorruptedRecords), but only up to the first damage
+  // past the log's last sync, where a power cut's hole may begin: records
+  // after that are dropped, as recovery drops an unsynced end.
+  Status salvage_log(uint64_t number, const std::string& why, LogContents* out) {
+    *out = LogContents();
+    out->problems.push_back(why + " (read again, skipping the damaged records)");
+    const std::string path = log_file_name(dbname_, number);
+    std::unique_ptr<wal::LogReader> reader;
+    Status s = wal::LogReader::open(*fs_, path, number, WalRecoveryMode::kSkipAnyCorruptedRecords,
+                                    &reader);
+    if (!s.ok()) return s;
+    std::vector<std::pair<uint64_t, std::string>> records;  // offset, bytes
+    std::string_view record;
+    while (reader->read_record(&record)) {
+      records.emplace_back(reader->last_record_offset(), std::string(record));
+    }
+    if (!reader->status().ok()) return reader->status();
+    const wal::LogReadReport& report = reader->report();
+    uint64_t end = UINT64_MAX;
     for (const wal::DroppedRange& r : report.skipped) {
+      if (report.has_sync_marks && r.offset >= report.synced_through) {
+        end = std::min(end, r.offset);
+        continue;
+      }
       out->problems.push_back(path + ": offset " + std::to_string(r.offset) + ": " +
                               std::to_string(r.bytes) + " bytes skipped: " + r.reason);
     }
+    uint64_t dropped = 0;
+    for (const auto& [offset, bytes] : records) {
+      if (offset > end) {
+        ++dropped;
+        continue;
+      }
+      s = add_record(path, offset, bytes, out);
+      if (!s.ok()) return s;
+    }
+    if (end != UINT64_MAX) {
+      out->problems.push_back(
+          path + ": offset " + std::to_string(end) + ": damage past the log's last sync (offset " +
+          std::to_string(report.synced_through) + "): it and the " + std::to_string(dropped) +
+          " records after it dropped, as recovery drops an unsynced end");
+    }
     if (report.tail_kind == wal::LogTailKind::kTorn ||
-        report.tail_kind == wal::LogTailKind::kUnsynced ||
         report.tail_kind == wal::LogTailKind::kStale) {
       out->problems.push_back(path + ": offset " + std::to_string(report.tail.offset) + ": " +
                               std::to_string(report.tail.bytes) +
                               " bytes at the end dropped: " + report.tail.reason);
+    }
+    return Status::OK();
+  }
+
+  Status add_record(const std::string& path, uint64_t offset, std::string_view record,
+                    LogContents* out) {
+    const std::string at = path + ": record at offset " + std::to_string(offset);
+    wal::DecodedWriteBatch batch;
+    Status s = wal::decode_write_batch(record, &batch);
+    if (!s.ok()) {
+      out->problems.push_back(at + ": " + s.to_string() + " (skipped)");
+      return Status::OK();
+    }
+    ++out->records;
+    if (out->memtables.empty() ||
+        out->memtables.back()->memory_usage() >= options_.memtable_bytes) {
+      out->memtables.push_back(new_memtable());
+    }
+    ConcurrentSkipList& mem = *out->memtables.back();
+    SequenceNumber seq = batch.base_sequence;
+    for (const wal::WriteBatchEntry& e : batch.entries) {
+      const InsertResult r = mem.add(e.key, e.value, e.kind, seq);
+      if (r == InsertResult::kOutOfMemory) {
+        return Status::IOError(at + ": out of memory replaying it");
+      }
+      if (r == InsertResult::kDuplicateKey) {
+        out->problems.push_back(at + ": sequence " + std::to_string(seq) +
+                                " of its key was already given by an earlier record (the later "
+                                "one dropped)");
+      }
+      out->last_sequence = std::max(out->last_sequence, seq);
+      ++seq;
     }
     return Status::OK();
   }
@@ -392,10 +484,20 @@ class Repairer {
         continue;
       }
       const std::string path = table_file_name(dbname_, number);
+      const bool debris_if_damaged = unnamed_damaged_is_debris_ && !named_.contains(number);
+      auto left_as_debris = [&](const Status& damage) {
+        ++report_->tables_unfinished;
+        problem(damage.to_string() +
+                " (a table no edit names, cut short by a crash: its data is elsewhere; left out)");
+      };
       std::unique_ptr<TableReader> opened;
       Status s = TableReader::open(*fs_, path, number, table_options_, &opened);
       if (!s.ok()) {
         if (!s.is_corruption()) return s;
+        if (debris_if_damaged) {
+          left_as_debris(s);
+          continue;
+        }
         ++report_->tables_unreadable;
         problem(s.to_string() + " (the table cannot be opened: its entries are lost)");
         continue;
@@ -425,6 +527,10 @@ class Repairer {
         continue;
       }
       if (!s.is_corruption()) return s;
+      if (debris_if_damaged) {
+        left_as_debris(s);
+        continue;
+      }
       ++report_->tables_salvaged;
       std::shared_ptr<ConcurrentSkipList> mem = new_memtable();
       uint64_t kept = 0;
@@ -572,13 +678,16 @@ class Repairer {
     }
     new_log_ = log_number;
     const uint64_t manifest_number = new_file_number();
+    const uint64_t temp_number = new_file_number();
     VersionEdit edit;
     for (const FileMetaData& f : outputs) edit.add_file(kNumLevels - 1, f);
     edit.set_log_number(log_number);
     edit.set_next_file_number(next_file_number_);
     edit.set_last_sequence(last_sequence_);
     VersionSet versions(dbname_, fs_, kMaxManifestBytes);
-    return versions.write_manifest_for_repair(manifest_number, edit, &installed_);
+    s = versions.write_manifest_for_repair(manifest_number, temp_number, edit, &installed_);
+    report_->installed = installed_;
+    return s;
   }
 
   void remove_outputs(const std::vector<FileMetaData>& outputs) {
@@ -601,6 +710,11 @@ class Repairer {
     Status s = fs_->create_dir(lost);
     bool is_dir = false;
     if (!s.ok() && !(fs_->is_directory(lost, &is_dir).ok() && is_dir)) {
+      return s.with_context("the DB is repaired, but its earlier files could not be moved");
+    }
+    // lost/ itself made durable before anything is moved into it.
+    s = fs_->sync_dir(dbname_);
+    if (!s.ok()) {
       return s.with_context("the DB is repaired, but its earlier files could not be moved");
     }
     report_->lost_dir = lost;
@@ -632,6 +746,10 @@ class Repairer {
   uint64_t next_file_number_ = 2;
   std::set<uint64_t> replaced_;  // tables the MANIFEST shows replaced
   std::set<uint64_t> missing_reported_;
+  // With a whole MANIFEST that may lack its last edits: the tables it names,
+  // and whether one it does not name that fails to read is debris.
+  std::set<uint64_t> named_;
+  bool unnamed_damaged_is_debris_ = false;
   uint64_t first_log_ = 0;  // logs below it are flushed
   SequenceNumber last_sequence_ = 0;
   uint64_t new_log_ = 0;

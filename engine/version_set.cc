@@ -350,24 +350,44 @@ Status VersionSet::write_checkpoint(const std::string& dir,
   return s;
 }
 
-Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit,
-                                             bool* installed) {
+Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, uint64_t temp_number,
+                                             const VersionEdit& edit, bool* installed) {
   *installed = false;
   std::string record;
   edit.encode_to(&record);
+  // Written whole under a temporary name first, so that a file named as a
+  // MANIFEST by a repair is always complete: a later repair without CURRENT
+  // may take the newest MANIFEST as the DB's state.
   const std::string path = manifest_file_name(dbname_, manifest_number);
+  const std::string temp_manifest = temp_file_name(dbname_, temp_number);
   std::unique_ptr<wal::LogWriter> writer;
-  Status s = wal::LogWriter::create(*fs_, path, manifest_number, {}, &writer);
+  Status s = wal::LogWriter::create(*fs_, temp_manifest, manifest_number, {}, &writer);
   if (s.ok()) s = writer->add_record(record);
   if (s.ok()) s = writer->sync();
   if (s.ok()) s = writer->close();
   writer.reset();
+  if (s.ok()) s = fs_->rename_file(temp_manifest, path);
+  if (s.ok()) s = fs_->sync_dir(dbname_);
+  if (!s.ok()) {
+    (void)fs_->remove_file(temp_manifest);
+    (void)fs_->remove_file(path);
+    return s;
+  }
   // CURRENT, as set_current_file() writes it, but knowing whether the rename
   // happened: until it has, nothing names the new MANIFEST.
+  const std::string contents = path.substr(dbname_.size() + 1) + "\n";
   const std::string temp = temp_file_name(dbname_, manifest_number);
-  if (s.ok()) s = write_string_to_file(*fs_, path.substr(dbname_.size() + 1) + "\n", temp, true);
+  s = write_string_to_file(*fs_, contents, temp, /*sync=*/true);
   if (s.ok()) s = fs_->rename_file(temp, current_file_name(dbname_));
   if (!s.ok()) {
+    // A rename that reports an error may still have happened (some file
+    // systems): CURRENT says.
+    std::string current;
+    if (read_file_to_string(*fs_, current_file_name(dbname_), &current).ok() &&
+        current == contents) {
+      *installed = true;
+      return s;
+    }
     (void)fs_->remove_file(temp);
     (void)fs_->remove_file(path);
     return s;

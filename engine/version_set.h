@@ -59,12 +59,14 @@ class VersionSet {
   // The copy has no log to replay: its log number is 0.
   Status write_checkpoint(const std::string& dir, std::shared_ptr<const Version>* version);
   // For repair_db(): a MANIFEST numbered `manifest_number` whose one record is
-  // `edit` (which must hold the whole version and every counter), synced, and
-  // CURRENT naming it. *installed tells whether CURRENT was replaced (then an
-  // error is the directory's sync's); when it was not, the new MANIFEST is
-  // removed. Nothing else of this VersionSet is used or changed.
-  Status write_manifest_for_repair(uint64_t manifest_number, const VersionEdit& edit,
-                                   bool* installed);
+  // `edit` (which must hold the whole version and every counter), written
+  // and synced under the temporary name numbered `temp_number` and then
+  // renamed (so that it is whole whenever it exists), and CURRENT naming it.
+  // *installed tells whether CURRENT was replaced (then an error is the
+  // directory's sync's); when it was not, the new MANIFEST is removed.
+  // Nothing else of this VersionSet is used or changed.
+  Status write_manifest_for_repair(uint64_t manifest_number, uint64_t temp_number,
+                                   const VersionEdit& edit, bool* installed);
   // Closes the MANIFEST (its last sync mark, synced). The DB calls it before
   // it releases its LOCK: no byte of the directory is written after that.
   Status close();

@@ -4,18 +4,22 @@
 // did not take, each at its newest value; what was lost is reported by file
 // and offset; tables the MANIFEST shows replaced stay out, so that nothing
 // deleted comes back; and the old files are kept in lost/.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fsdb/db.h"
 #include "fsdb/env.h"
 #include "tests/support/log_bytes.h"
 #include "tests/support/test_util.h"
+#include "wal/log_reader.h"
+#include "wal/write_batch_encoding.h"
 
 namespace fsdb {
 namespace {
@@ -125,6 +129,19 @@ class DBRepairTest : public ::testing::Test {
     EXPECT_TRUE(test::is_ok(s));
     if (!s.ok()) return {};
     return contents(*db);
+  }
+
+  // Damages the last record of the live MANIFEST (taking off the mark its
+  // close() appended, as a writer that died leaves it): the open drops that
+  // record as a torn write.
+  void damage_last_manifest_edit() {
+    const std::string current = read_file(dir_.file("CURRENT"));
+    ASSERT_TRUE(current.ends_with("\n"));
+    const std::string manifest = dir_.file(current.substr(0, current.size() - 1));
+    std::string bytes = read_file(manifest);
+    bytes.resize(test::bytes_before_closing_sync_mark(bytes));
+    bytes[bytes.size() - 3] ^= 0x20;
+    std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
   }
 
   test::ScratchDir dir_;
@@ -289,6 +306,34 @@ TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
   EXPECT_EQ(repaired, (Model{{"other", "kept"}}));
 }
 
+// Without CURRENT, and with a newer MANIFEST that holds nothing (an open
+// cut short while writing its first record leaves one): the older MANIFEST's
+// edits still keep the replaced table out.
+TEST_F(DBRepairTest, AnEmptyNewerManifestDefersToTheOlderOne) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  FSDB_ASSERT_OK(db->put("zombie", "old value"));
+  FSDB_ASSERT_OK(db->put("other", "kept"));
+  FSDB_ASSERT_OK(db->flush());
+  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
+  ASSERT_EQ(first.size(), 1u);
+  const fs::path saved = dir_.file("saved-table");
+  fs::copy_file(first[0], saved);
+  FSDB_ASSERT_OK(db->remove("zombie"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  fs::rename(saved, first[0]);
+  fs::remove(dir_.file("CURRENT"));
+  { std::ofstream empty(dir_.file("MANIFEST-000999"), std::ios::binary); }
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_obsolete, 1u) << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), (Model{{"other", "kept"}})) << joined(report.problems);
+}
+
 // The same with a damaged MANIFEST: the edit that removed the table still
 // reads, and keeps it out.
 TEST_F(DBRepairTest, ATableAReadableEditRemovedStaysOutOfADamagedManifest) {
@@ -380,14 +425,9 @@ TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
   FSDB_ASSERT_OK(db->put("key", "value"));
   FSDB_ASSERT_OK(db->flush());
   FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
-  db.reset();  // no close(): the MANIFEST ends without a closing mark
-  std::string current = read_file(dir_.file("CURRENT"));
-  ASSERT_TRUE(current.ends_with("\n"));
-  const std::string manifest = dir_.file(current.substr(0, current.size() - 1));
-  std::string bytes = read_file(manifest);
-  bytes.resize(test::bytes_before_closing_sync_mark(bytes));
-  bytes[bytes.size() - 3] ^= 0x20;  // in the last record: the compaction's edit
-  std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  damage_last_manifest_edit();  // the compaction's
   EXPECT_FALSE(DB::open(options_, dir_.path(), &db).ok());
   db.reset();
 
@@ -398,14 +438,99 @@ TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
   EXPECT_EQ(contents_after_open(), (Model{{"key", "value"}})) << joined(report.problems);
 }
 
-// Fails the rename that would make CURRENT name a new MANIFEST; with
-// `keep_files`, every removal too, as a crash there leaves the files.
-class NoNewCurrent : public FileSystemWrapper {
+// A table a compaction moved to the next level is removed and added back by
+// one edit: replaying the edits of a MANIFEST that lost its last one keeps it.
+TEST_F(DBRepairTest, ATableMovedDownALevelIsKeptWhenTheLastEditIsLost) {
+  options_.light_upper_level_compression = false;  // else a move into the bottom level rewrites
+  options_.l0_compaction_trigger = 1;              // each flushed table moves to level 1
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  auto wait_for_the_move = [&] {
+    for (int i = 0; i < 500 && db->property("fsdb.num-files-at-level0") != "0"; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_EQ(db->property("fsdb.num-files-at-level0"), "0");
+  };
+  FSDB_ASSERT_OK(db->put("moved", "value"));
+  FSDB_ASSERT_OK(db->flush());
+  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  ASSERT_EQ(tables.size(), 1u);
+  wait_for_the_move();
+  ASSERT_EQ(files_with(dir_.path(), ".sst"), tables) << "not moved: rewritten";
+  FSDB_ASSERT_OK(db->put("later", "value"));
+  FSDB_ASSERT_OK(db->flush());
+  wait_for_the_move();
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  damage_last_manifest_edit();  // the second table's move
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_obsolete, 0u) << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), (Model{{"later", "value"}, {"moved", "value"}}))
+      << joined(report.problems);
+}
+
+// A table no edit names that does not read whole: with a whole MANIFEST
+// that lost its last edit, the output of a flush or compaction a crash cut
+// short (left out, not counted as damage); with a damaged MANIFEST, whose
+// lost records may have named it, a damaged table like any other.
+TEST_F(DBRepairTest, AnUnnamedTableThatDoesNotReadIsAnUnfinishedOutput) {
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'u')));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->put("last", "edit"));
+  FSDB_ASSERT_OK(db->flush());
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  ASSERT_FALSE(tables.empty());
+  const fs::path unfinished = dir_.file("000900.sst");
+  fs::copy_file(tables[0], unfinished);
+  fs::resize_file(unfinished, fs::file_size(unfinished) / 2);
+  damage_last_manifest_edit();
+  const std::string backup = dir_.file("backup");
+  fs::create_directory(backup);
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    if (entry.is_regular_file()) fs::copy_file(entry.path(), backup / entry.path().filename());
+  }
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_unfinished, 1u) << joined(report.problems);
+  EXPECT_EQ(report.tables_unreadable, 0u);
+  EXPECT_EQ(contents_after_open().size(), 501u) << joined(report.problems);
+
+  // The same files with the MANIFEST's first record damaged too.
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    if (entry.is_regular_file()) fs::remove(entry.path());
+  }
+  fs::remove_all(dir_.file("lost"));
+  for (const auto& entry : fs::directory_iterator(backup)) {
+    fs::copy_file(entry.path(), dir_.file(entry.path().filename().string()));
+  }
+  fs::remove_all(backup);
+  const std::vector<fs::path> manifests = manifests_in(dir_.path());
+  ASSERT_EQ(manifests.size(), 1u);
+  flip_byte(manifests[0], 20);
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_unfinished, 0u);
+  EXPECT_EQ(report.tables_unreadable, 1u) << joined(report.problems);
+  EXPECT_EQ(contents_after_open().size(), 501u) << joined(report.problems);
+}
+
+// Fails every rename to a name ending in `target` (CURRENT, or a new
+// MANIFEST taking its name); with `keep_files`, every removal too, as a
+// crash there leaves the files.
+class FailingRename : public FileSystemWrapper {
  public:
-  explicit NoNewCurrent(bool keep_files)
-      : FileSystemWrapper(posix_file_system()), keep_files_(keep_files) {}
+  FailingRename(std::string target, bool keep_files)
+      : FileSystemWrapper(posix_file_system()),
+        target_(std::move(target)),
+        keep_files_(keep_files) {}
   Status rename_file(const std::string& from, const std::string& to) override {
-    if (to.ends_with("/CURRENT")) return Status::IOError(to + ": refused");
+    if (to.find(target_) != std::string::npos) return Status::IOError(to + ": refused");
     return FileSystemWrapper::rename_file(from, to);
   }
   Status remove_file(const std::string& path) override {
@@ -414,6 +539,7 @@ class NoNewCurrent : public FileSystemWrapper {
   }
 
  private:
+  const std::string target_;
   const bool keep_files_;
 };
 
@@ -432,15 +558,20 @@ TEST_F(DBRepairTest, ARepairRunAgainAfterOneThatFailedKeepsEveryValue) {
   const Model expected = {{"key", "v2"}};
 
   Options failing = options_;
-  failing.file_system = std::make_shared<NoNewCurrent>(/*keep_files=*/false);
+  failing.file_system = std::make_shared<FailingRename>("/CURRENT", /*keep_files=*/false);
   RepairReport report;
   EXPECT_TRUE(repair_db(dir_.path(), failing, &report).is_io_error());
+  EXPECT_FALSE(report.installed);
   EXPECT_EQ(files_with(dir_.path(), ".sst").size(), 1u) << "the new tables are removed";
   EXPECT_EQ(manifests_in(dir_.path()).size(), 1u) << "and so is the new MANIFEST";
 
-  // A crash at the same point leaves the new tables and MANIFEST beside the
-  // old ones; without CURRENT the newest MANIFEST is the repair's own.
-  failing.file_system = std::make_shared<NoNewCurrent>(/*keep_files=*/true);
+  // Crashes at the same point, and while the new MANIFEST takes its name,
+  // leave the new files beside the old ones; without CURRENT the newest
+  // MANIFEST is then the live one or the repair's own, whole.
+  failing.file_system = std::make_shared<FailingRename>("/MANIFEST-", /*keep_files=*/true);
+  EXPECT_TRUE(repair_db(dir_.path(), failing, &report).is_io_error());
+  EXPECT_EQ(manifests_in(dir_.path()).size(), 1u);
+  failing.file_system = std::make_shared<FailingRename>("/CURRENT", /*keep_files=*/true);
   EXPECT_TRUE(repair_db(dir_.path(), failing, &report).is_io_error());
   EXPECT_EQ(manifests_in(dir_.path()).size(), 2u);
   fs::remove(dir_.file("CURRENT"));
@@ -611,6 +742,61 @@ TEST_F(DBRepairTest, ALogDamagedPastItsLastSyncGivesBackWhatRecoveryDoes) {
   EXPECT_NE(joined(report.problems).find("bytes at the end dropped"), std::string::npos)
       << joined(report.problems);
   EXPECT_EQ(contents_after_open(), recovered);
+}
+
+// Offsets of the log's records, by the first key of each.
+std::map<std::string, uint64_t> record_offsets(const std::string& path) {
+  std::map<std::string, uint64_t> offsets;
+  std::unique_ptr<wal::LogReader> reader;
+  const uint64_t number = std::stoull(fs::path(path).stem().string());
+  EXPECT_TRUE(test::is_ok(wal::LogReader::open(
+      *posix_file_system(), path, number, WalRecoveryMode::kSkipAnyCorruptedRecords, &reader)));
+  if (reader == nullptr) return offsets;
+  std::string_view record;
+  while (reader->read_record(&record)) {
+    wal::DecodedWriteBatch batch;
+    if (wal::decode_write_batch(record, &batch).ok() && !batch.entries.empty()) {
+      offsets[std::string(batch.entries[0].key)] = reader->last_record_offset();
+    }
+  }
+  return offsets;
+}
+
+// A log with damage in data a sync covered (which recovery refuses, and
+// repair salvages past) and, later, damage past its last sync with records
+// after it (what a power cut leaves): the records between the two are kept,
+// those from the second damage on are not, as recovery would drop them.
+TEST_F(DBRepairTest, SalvagingALogStopsAtDamagePastItsLastSync) {
+  options_.use_mmap_writes = false;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  WriteOptions synced;
+  synced.sync = true;
+  for (int i = 0; i < 20; ++i) FSDB_ASSERT_OK(db->put(synced, key_of(i), std::string(1000, 's')));
+  for (int i = 20; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'u')));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path unsynced = dir_.file("unsynced-log");
+  fs::copy_file(logs[0], unsynced);  // before close() syncs the rest
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  fs::rename(unsynced, logs[0]);
+  const std::map<std::string, uint64_t> offsets = record_offsets(logs[0].string());
+  ASSERT_EQ(offsets.size(), 40u);
+  flip_byte(logs[0], static_cast<std::streamoff>(offsets.at(key_of(5)) + 20));
+  flip_byte(logs[0], static_cast<std::streamoff>(offsets.at(key_of(30)) + 20));
+  EXPECT_TRUE(DB::open(options_, dir_.path(), &db).is_corruption());
+  db.reset();
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  Model expected;
+  for (int i = 0; i < 30; ++i) {
+    if (i != 5) expected[key_of(i)] = std::string(1000, i < 20 ? 's' : 'u');
+  }
+  EXPECT_EQ(contents_after_open(), expected) << joined(report.problems);
+  EXPECT_NE(joined(report.problems).find("damage past the log's last sync"), std::string::npos)
+      << joined(report.problems);
 }
 
 TEST_F(DBRepairTest, AnOpenDBIsRefused) {

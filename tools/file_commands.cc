@@ -354,7 +354,7 @@ class RepairCommand : public Command {
     if (Status s = inv.session.close(); !s.ok()) return s;
     RepairReport report;
     Status s = repair_db(dir, Options(), &report);
-    if (!s.ok() && report.tables_written == 0) return s;
+    if (!s.ok() && !report.installed) return s;  // nothing changed
     // Written, maybe installed: what was found is shown with the error.
     Result& r = inv.result;
     r.field("directory", dir);
@@ -364,6 +364,7 @@ class RepairCommand : public Command {
     r.field("tables unreadable", uint64_t{report.tables_unreadable});
     r.field("tables obsolete", uint64_t{report.tables_obsolete});
     r.field("tables missing", uint64_t{report.tables_missing});
+    r.field("tables unfinished", uint64_t{report.tables_unfinished});
     r.field("logs replayed", uint64_t{report.logs_replayed});
     r.field("log records", report.log_records_replayed);
     r.field("keys kept", report.keys_kept);

@@ -163,12 +163,18 @@ Status destroy_db(const std::string& path, const Options& options = {});
 // What repair_db() found and did. Every damage it met is in `problems`, one
 // line each naming the file and, where there is one, the offset.
 struct RepairReport {
-  bool manifest_read_whole = false;  // CURRENT and its MANIFEST read without damage
-  size_t tables_read = 0;            // read through, every checksum right
-  size_t tables_salvaged = 0;        // damaged: the blocks that read back were kept
-  size_t tables_unreadable = 0;      // not even opened (footer, index): nothing kept
-  size_t tables_obsolete = 0;        // left out: the MANIFEST shows them replaced
-  size_t tables_missing = 0;         // named by the MANIFEST, not in the directory
+  // CURRENT and the MANIFEST it names read without damage (a torn last edit
+  // may have been dropped, as the open drops it).
+  bool manifest_read_whole = false;
+  size_t tables_read = 0;        // read through, every checksum right
+  size_t tables_salvaged = 0;    // damaged: the blocks that read back were kept
+  size_t tables_unreadable = 0;  // not even opened (footer, index): nothing kept
+  size_t tables_obsolete = 0;    // left out: the MANIFEST shows them replaced
+  size_t tables_missing = 0;     // named by the MANIFEST, not in the directory
+  // Left out: damaged, named by no edit of a MANIFEST that read whole but
+  // may lack its last edits; a flush's or compaction's output a crash cut
+  // short (an edit names a table only once it is whole).
+  size_t tables_unfinished = 0;
   size_t logs_replayed = 0;
   uint64_t log_records_replayed = 0;
   uint64_t keys_kept = 0;  // keys the repaired DB holds
@@ -176,33 +182,39 @@ struct RepairReport {
   uint64_t bytes_written = 0;
   std::vector<std::string> problems;
   std::string lost_dir;  // where the DB's earlier files went ("" when none moved)
+  // CURRENT names the new MANIFEST: the DB is the repaired one, even when
+  // repair_db() returns an error (one that came after: moving the old files).
+  bool installed = false;
 };
 
 // Rebuilds a DB that does not open, or reads with errors, from what its files
 // still hold (LevelDB's and RocksDB's RepairDB). The DB must not be open.
 //
 // It reads every table (salvaging the blocks of a damaged one that read back
-// whole), replays every log not yet flushed (dropping what a crash tore at
-// its end, as the open does; skipping damaged records in data a sync had
-// covered, and keeping those after them), and writes the newest version of
-// every key into new tables at the bottom level, under a new MANIFEST. The
-// earlier files are then moved, not deleted, into `path`/lost.
+// whole) and replays every log not yet flushed as the open replays it (what a
+// crash tore at the end is dropped; damage the open refuses, in data a sync
+// had covered, is skipped and the records after it kept, up to any damage
+// past the log's last sync), then writes the newest version of every key into
+// new tables at the bottom level, under a new MANIFEST. The earlier files are
+// then moved, not deleted, into `path`/lost.
 //
 // What the MANIFEST still tells is used, so that no overwritten or deleted
-// value comes back: read whole, it names the only tables and logs that
-// count; damaged, the tables its readable edits removed and the logs they
-// show flushed stay out. With no MANIFEST left at all, every table and log
-// counts, and a flushed log or a replaced table that a crash left undeleted
-// may bring back values that were overwritten or deleted since. Data in a
-// damaged block or record, or in a missing file, is lost, and a deletion lost
-// that way may bring an older value back; each is reported.
+// value comes back: read whole and complete, it names the only tables and
+// logs that count; otherwise the tables its readable edits removed and the
+// logs they show flushed stay out, and every other table counts. Where the
+// MANIFEST tells nothing of a table or log (none is left, or the records that
+// named its replacement are lost), a flushed log or a replaced table that a
+// crash left undeleted may bring back values overwritten or deleted since.
+// Data in a damaged block or record, or in a missing file, is lost, and a
+// deletion lost that way may bring an older value back; each is reported.
 //
-// An I/O error (as opposed to damage) stops it before anything is changed: a
-// table the disk cannot read at all can be moved out of the directory first.
-// Needs free space about the size of the DB. A crash, or an error, before the
-// new MANIFEST is in place leaves the DB as it was; after it, the DB is
-// repaired, and earlier files not yet moved are deleted by its next open.
-// Running it again is safe either way.
+// An I/O error (as opposed to damage) stops it: before the new MANIFEST is in
+// place the DB is left as it was (what the repair wrote is removed); after
+// (RepairReport::installed), the DB is the repaired one. A table the disk
+// cannot read at all can be moved out of the directory first. Needs free
+// space about the size of the DB. A crash at any point leaves the DB as it
+// was or repaired (earlier files not yet moved are then deleted by its next
+// open), and running it again is safe either way.
 Status repair_db(const std::string& path, const Options& options = {},
                  RepairReport* report = nullptr);
 

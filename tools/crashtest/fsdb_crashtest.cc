@@ -236,7 +236,7 @@ struct Totals {
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
   uint64_t checkpoints = 0;  // made, opened and checked
-  uint64_t repairs = 0;      // kill mode: DBs rebuilt with repair_db() before verifying
+  uint64_t repairs = 0;      // kill, powercut: DBs rebuilt with repair_db() before verifying
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -493,8 +493,9 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   for (const OpRecord& op : ops) totals_.acked += op.outcome == OpOutcome::kAcked ? 1 : 0;
   options_ = stress_db_options(profile);
   // An eighth of the cycles rebuild the DB with repair_db() before reopening
-  // it: a DB a kill left is not damaged, so the repair must find every table
-  // and MANIFEST whole and keep every acknowledged write, as recovery does.
+  // it: a DB a kill left is not damaged, so the repair must read CURRENT and
+  // its MANIFEST, find no table damaged, unreadable or missing, and keep
+  // every acknowledged write, as recovery does.
   // Not drawn from `rng`, as above.
   const bool repair = ((cycle_seed >> 40) & 7) == 1;
   if (repair) {
@@ -671,10 +672,11 @@ bool CrashTest::powercut_cycle(uint64_t cycle, std::mt19937_64& rng) {
   }
   // An eighth of the cycles rebuild the DB with repair_db() first (from the
   // cycle's seed, so the other draws stay what they were). A power cut
-  // damages nothing a sync covered: the repair must read the MANIFEST and
-  // every table whole, drop what the cut tore as recovery drops it (keeping
-  // records after a lost one would leave a hole), and keep every durable
-  // acknowledged write.
+  // damages nothing a sync covered: the repair must read CURRENT and its
+  // MANIFEST and find no table damaged, unreadable or missing (a table no
+  // edit names that the cut left short is counted apart, as unfinished),
+  // drop what the cut tore as recovery drops it (keeping records after a
+  // lost one would leave a hole), and keep every durable acknowledged write.
   const bool repair = ((w.seed >> 40) & 7) == 1;
   if (repair) {
     RepairReport report;
