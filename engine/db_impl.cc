@@ -1859,8 +1859,9 @@ void DBImpl::delete_obsolete_files(bool at_open, bool tables_only) {
         obsolete = number < manifest;
         break;
       case FileType::kTemp:
-        // A temporary file is a CURRENT being replaced: only at open can no
-        // MANIFEST rollover be writing one.
+        // A temporary file is a CURRENT being replaced (or a MANIFEST a
+        // repair cut short was writing): only at open can no MANIFEST
+        // rollover be writing one.
         obsolete = at_open;
         break;
       case FileType::kCurrent:

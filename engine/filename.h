@@ -4,7 +4,8 @@
 //   MANIFEST-000005   the log of version edits
 //   000007.log        a write-ahead log
 //   000006.sst        an SSTable
-//   000008.dbtmp      a temporary file (CURRENT being replaced)
+//   000008.dbtmp      a temporary file (CURRENT being replaced, or a
+//                     repair's MANIFEST being written)
 //   LOCK              held while the DB is open
 #pragma once
 

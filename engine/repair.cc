@@ -164,34 +164,36 @@ class Repairer {
     report_->manifest_read_whole = s.ok();
     if (s.ok()) return use_manifest(contents);
     problem(s.to_string());
+    // The MANIFEST CURRENT names, if it does and it is there, replayed past
+    // its damage; when nothing in it reads (or there is none), the MANIFESTs
+    // newer than it (all of them without CURRENT), newest first: the first
+    // that reads whole is the DB's state as an open or a repair that was cut
+    // short before its CURRENT wrote left it (an open writes the whole live
+    // state first; a repair's MANIFEST exists only whole). Failing that, what
+    // the others still tell, newest first, from the first with a readable
+    // edit: what it shows replaced or flushed stays so.
     size_t edits = 0;
-    if (!contents.path.empty() && fs_->file_exists(contents.path)) {
-      return replay_readable_edits(contents.path, contents.number, &edits);
+    const uint64_t named_by_current = contents.path.empty() ? 0 : contents.number;
+    if (named_by_current != 0 && fs_->file_exists(contents.path)) {
+      s = replay_readable_edits(contents.path, contents.number, &edits);
+      if (!s.ok() || edits > 0) return s;
     }
-    if (manifests_.empty()) {
-      problem(dbname_ + ": no MANIFEST: every table and log counts");
-      return Status::OK();
+    for (auto it = manifests_.rbegin(); it != manifests_.rend() && *it > named_by_current; ++it) {
+      VersionSet::ManifestContents newer;
+      s = VersionSet::read_manifest_file(*fs_, manifest_file_name(dbname_, *it), *it, &newer);
+      if (s.is_io_error()) return s;
+      if (s.ok()) {
+        problem(newer.path + ": read whole; used in place of CURRENT's");
+        return use_manifest(newer);
+      }
+      problem(s.to_string());
     }
-    // Without CURRENT, the newest MANIFEST is the live one, or one that an
-    // open or a repair interrupted before its CURRENT wrote: a whole copy of
-    // the live state (an open writes it first), or the repaired state (a
-    // repair's MANIFEST exists only whole).
-    const uint64_t newest = *manifests_.rbegin();
-    s = VersionSet::read_manifest_file(*fs_, manifest_file_name(dbname_, newest), newest,
-                                       &contents);
-    if (s.is_io_error()) return s;
-    if (s.ok()) {
-      problem(contents.path + ": read whole; used in place of CURRENT's");
-      return use_manifest(contents);
-    }
-    problem(s.to_string());
-    // An open cut short while writing its first record leaves a newest
-    // MANIFEST with nothing readable: an older one, still present, tells
-    // what it told (what it shows replaced or flushed stays so).
     for (auto it = manifests_.rbegin(); it != manifests_.rend() && edits == 0; ++it) {
+      if (*it == named_by_current) continue;  // replayed above
       s = replay_readable_edits(manifest_file_name(dbname_, *it), *it, &edits);
       if (!s.ok()) return s;
     }
+    if (edits == 0) problem(dbname_ + ": no MANIFEST edit reads: every table and log counts");
     return Status::OK();
   }
 
@@ -200,6 +202,8 @@ class Repairer {
   // else its edits are replayed as a damaged one's are.
   Status use_manifest(const VersionSet::ManifestContents& contents) {
     bool complete = contents.dropped_tail.empty();
+    const size_t missing_before = report_->tables_missing;
+    bool first_log_missing = false;
     if (!complete) {
       problem(contents.path + ": " + contents.dropped_tail +
               " (its last edit, dropped: the tables it named may be the only copy of their data)");
@@ -216,6 +220,7 @@ class Repairer {
     }
     if (contents.log_number != 0 && !logs_.contains(contents.log_number)) {
       complete = false;
+      first_log_missing = true;
       problem(log_file_name(dbname_, contents.log_number) + ": missing, though " + contents.path +
               " names it as the first log to replay (its writes are lost, or the MANIFEST lost "
               "its last edits)");
@@ -235,10 +240,14 @@ class Repairer {
     problem(contents.path +
             ": may lack its last edits: tables it does not name count too, except those its "
             "edits removed");
+    const bool only_the_tail_is_missing =
+        report_->tables_missing == missing_before && !first_log_missing;
     // Every table an edit names was synced whole before the edit was
-    // written: one it does not name that does not read whole is a flush or
-    // compaction that a crash cut short, not the only copy of anything.
-    unnamed_damaged_is_debris_ = true;
+    // written: when a torn last edit is all that is missing (no file the
+    // engine deletes only after an edit is gone), one it does not name that
+    // does not read whole is a flush or compaction that a crash cut short,
+    // not the only copy of anything.
+    unnamed_damaged_is_debris_ = only_the_tail_is_missing;
     named_ = std::move(live);
     size_t edits = 0;
     return replay_readable_edits(contents.path, contents.number, &edits);
@@ -330,17 +339,28 @@ class Repairer {
       if (number >= first_log_) numbers.push_back(number);  // below: flushed, in the tables
     }
     std::vector<LogContents> logs(numbers.size());
+    std::vector<std::string> refused(numbers.size());  // why the open would refuse the log
     for (size_t i = 0; i < numbers.size(); ++i) {
       Status s = read_log(numbers[i], &logs[i]);
-      if (s.is_corruption()) s = salvage_log(numbers[i], s.to_string(), &logs[i]);
+      if (s.is_corruption()) {
+        refused[i] = s.to_string();
+        s = Status::OK();
+      }
       if (!s.ok()) return s;  // nothing changed yet
     }
+    // Newest first, so that whether a later log holds records is known. Only
+    // the last log with records may end in a crash's tear: one before it was
+    // synced, and closed with a mark saying so, before the next one began, so
+    // damage anywhere in it (its closing mark damaged too) is not a power
+    // cut's hole, and salvaging it keeps the records after the damage.
     bool later_records = false;
     for (size_t i = numbers.size(); i-- > 0;) {
-      if (logs[i].torn_end && later_records) {
-        Status s = salvage_log(numbers[i],
-                               log_file_name(dbname_, numbers[i]) +
-                                   ": its end is damaged and a later log holds records",
+      if (refused[i].empty() && logs[i].torn_end && later_records) {
+        refused[i] = log_file_name(dbname_, numbers[i]) +
+                     ": its end is damaged and a later log holds records";
+      }
+      if (!refused[i].empty()) {
+        Status s = salvage_log(numbers[i], refused[i], /*cut_at_unsynced_damage=*/!later_records,
                                &logs[i]);
         if (!s.ok()) return s;
       }
@@ -391,10 +411,12 @@ class Repairer {
   }
 
   // The log again, from scratch, skipping damaged records and keeping those
-  // after them (kSkipAnyCorruptedRecords), but only up to the first damage
-  // past the log's last sync, where a power cut's hole may begin: records
-  // after that are dropped, as recovery drops an unsynced end.
-  Status salvage_log(uint64_t number, const std::string& why, LogContents* out) {
+  // after them (kSkipAnyCorruptedRecords); with `cut_at_unsynced_damage`,
+  // only up to the first damage past the log's last sync, where a power
+  // cut's hole may begin: records after that are dropped, as recovery drops
+  // an unsynced end.
+  Status salvage_log(uint64_t number, const std::string& why, bool cut_at_unsynced_damage,
+                     LogContents* out) {
     *out = LogContents();
     out->problems.push_back(why + " (read again, skipping the damaged records)");
     const std::string path = log_file_name(dbname_, number);
@@ -411,7 +433,7 @@ class Repairer {
     const wal::LogReadReport& report = reader->report();
     uint64_t end = UINT64_MAX;
     for (const wal::DroppedRange& r : report.skipped) {
-      if (report.has_sync_marks && r.offset >= report.synced_through) {
+      if (cut_at_unsynced_damage && report.has_sync_marks && r.offset >= report.synced_through) {
         end = std::min(end, r.offset);
         continue;
       }
@@ -687,11 +709,16 @@ class Repairer {
     VersionSet versions(dbname_, fs_, kMaxManifestBytes);
     s = versions.write_manifest_for_repair(manifest_number, temp_number, edit, &installed_);
     report_->installed = installed_;
+    // Not known to be installed, yet the MANIFEST is kept: CURRENT may name
+    // it (it did not read back), so what it names stays too.
+    if (!s.ok() && !installed_ && fs_->file_exists(manifest_file_name(dbname_, manifest_number))) {
+      keep_outputs_ = true;
+    }
     return s;
   }
 
   void remove_outputs(const std::vector<FileMetaData>& outputs) {
-    if (installed_) return;  // CURRENT names them
+    if (installed_ || keep_outputs_) return;  // CURRENT names them, or may
     for (const FileMetaData& f : outputs)
       (void)fs_->remove_file(table_file_name(dbname_, f.number));
     if (new_log_ != 0) (void)fs_->remove_file(log_file_name(dbname_, new_log_));
@@ -753,7 +780,8 @@ class Repairer {
   uint64_t first_log_ = 0;  // logs below it are flushed
   SequenceNumber last_sequence_ = 0;
   uint64_t new_log_ = 0;
-  bool installed_ = false;  // CURRENT names the new MANIFEST
+  bool installed_ = false;     // CURRENT names the new MANIFEST
+  bool keep_outputs_ = false;  // CURRENT may name it
 };
 
 }  // namespace

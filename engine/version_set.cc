@@ -383,10 +383,12 @@ Status VersionSet::write_manifest_for_repair(uint64_t manifest_number, uint64_t 
     // A rename that reports an error may still have happened (some file
     // systems): CURRENT says.
     std::string current;
-    if (read_file_to_string(*fs_, current_file_name(dbname_), &current).ok() &&
-        current == contents) {
-      *installed = true;
-      return s;
+    const Status read = read_file_to_string(*fs_, current_file_name(dbname_), &current);
+    if (read.ok() ? current == contents : !read.is_not_found()) {
+      // Installed, or perhaps (CURRENT does not read back): the files stay,
+      // debris the next open deletes if CURRENT does not name them.
+      *installed = read.ok();
+      return read.ok() ? s : s.with_context("CURRENT may or may not name " + path);
     }
     (void)fs_->remove_file(temp);
     (void)fs_->remove_file(path);

@@ -63,7 +63,9 @@ class VersionSet {
   // and synced under the temporary name numbered `temp_number` and then
   // renamed (so that it is whole whenever it exists), and CURRENT naming it.
   // *installed tells whether CURRENT was replaced (then an error is the
-  // directory's sync's); when it was not, the new MANIFEST is removed.
+  // directory's sync's, or the rename's though it happened); when it was
+  // not, the new MANIFEST is removed, unless CURRENT did not read back (then
+  // it may name it, and the MANIFEST stays).
   // Nothing else of this VersionSet is used or changed.
   Status write_manifest_for_repair(uint64_t manifest_number, uint64_t temp_number,
                                    const VersionEdit& edit, bool* installed);

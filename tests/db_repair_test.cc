@@ -306,9 +306,9 @@ TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
   EXPECT_EQ(repaired, (Model{{"other", "kept"}}));
 }
 
-// Without CURRENT, and with a newer MANIFEST that holds nothing (an open
-// cut short while writing its first record leaves one): the older MANIFEST's
-// edits still keep the replaced table out.
+// Without CURRENT, with a newer MANIFEST that holds nothing (an open cut
+// short while writing its first record leaves one), and the live one
+// damaged: the live one's edits that still read keep the replaced table out.
 TEST_F(DBRepairTest, AnEmptyNewerManifestDefersToTheOlderOne) {
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
@@ -326,6 +326,9 @@ TEST_F(DBRepairTest, AnEmptyNewerManifestDefersToTheOlderOne) {
   db.reset();
   fs::rename(saved, first[0]);
   fs::remove(dir_.file("CURRENT"));
+  const std::vector<fs::path> manifests = manifests_in(dir_.path());
+  ASSERT_EQ(manifests.size(), 1u);
+  flip_byte(manifests[0], 20);  // its first record; the edits after it read
   { std::ofstream empty(dir_.file("MANIFEST-000999"), std::ios::binary); }
 
   RepairReport report;
@@ -422,7 +425,11 @@ TEST_F(DBRepairTest, WithoutAManifestTheNewerTableWinsATie) {
 TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  FSDB_ASSERT_OK(db->put("key", "value"));
+  Model model;
+  for (int i = 0; i < 500; ++i) {
+    FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'o')));
+    model[key_of(i)] = std::string(100, 'o');
+  }
   FSDB_ASSERT_OK(db->flush());
   FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
   FSDB_ASSERT_OK(db->close());
@@ -430,12 +437,36 @@ TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
   damage_last_manifest_edit();  // the compaction's
   EXPECT_FALSE(DB::open(options_, dir_.path(), &db).ok());
   db.reset();
+  const std::string backup = dir_.file("backup");
+  fs::create_directory(backup);
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    if (entry.is_regular_file()) fs::copy_file(entry.path(), backup / entry.path().filename());
+  }
 
   RepairReport report;
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
   EXPECT_TRUE(report.manifest_read_whole);
   EXPECT_EQ(report.tables_missing, 1u) << joined(report.problems);
-  EXPECT_EQ(contents_after_open(), (Model{{"key", "value"}})) << joined(report.problems);
+  EXPECT_EQ(contents_after_open(), model) << joined(report.problems);
+
+  // The same with a block of that output damaged too: with its inputs gone
+  // it is no unfinished output but the only copy, and is salvaged.
+  for (const auto& entry : fs::directory_iterator(dir_.path())) {
+    if (entry.is_regular_file()) fs::remove(entry.path());
+  }
+  fs::remove_all(dir_.file("lost"));
+  for (const auto& entry : fs::directory_iterator(backup)) {
+    fs::copy_file(entry.path(), dir_.file(entry.path().filename().string()));
+  }
+  fs::remove_all(backup);
+  ASSERT_EQ(files_with(dir_.path(), ".sst").size(), 1u);
+  ASSERT_FALSE(test::corrupt_a_table(dir_.path()).empty());
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  EXPECT_EQ(report.tables_salvaged, 1u) << joined(report.problems);
+  EXPECT_EQ(report.tables_unfinished, 0u);
+  const Model salvaged = contents_after_open();
+  EXPECT_GT(salvaged.size(), 400u);
+  EXPECT_LT(salvaged.size(), 500u);
 }
 
 // A table a compaction moved to the next level is removed and added back by
@@ -476,14 +507,24 @@ TEST_F(DBRepairTest, ATableMovedDownALevelIsKeptWhenTheLastEditIsLost) {
 // short (left out, not counted as damage); with a damaged MANIFEST, whose
 // lost records may have named it, a damaged table like any other.
 TEST_F(DBRepairTest, AnUnnamedTableThatDoesNotReadIsAnUnfinishedOutput) {
+  options_.l0_compaction_trigger = 50;  // the last edit is a flush's
+  options_.l0_slowdown_writes_trigger = 50;
+  options_.l0_stop_writes_trigger = 50;
   std::unique_ptr<DB> db;
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
   for (int i = 0; i < 500; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(100, 'u')));
   FSDB_ASSERT_OK(db->flush());
   FSDB_ASSERT_OK(db->put("last", "edit"));
+  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+  ASSERT_EQ(logs.size(), 1u);
+  const fs::path saved = dir_.file("saved-log");
+  fs::copy_file(logs[0], saved);
   FSDB_ASSERT_OK(db->flush());
   FSDB_ASSERT_OK(db->close());
   db.reset();
+  // As a crash before the flush's edit was synced leaves it: the edit torn,
+  // the log it would have retired still there.
+  fs::rename(saved, logs[0]);
   const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
   ASSERT_FALSE(tables.empty());
   const fs::path unfinished = dir_.file("000900.sst");
@@ -797,6 +838,46 @@ TEST_F(DBRepairTest, SalvagingALogStopsAtDamagePastItsLastSync) {
   EXPECT_EQ(contents_after_open(), expected) << joined(report.problems);
   EXPECT_NE(joined(report.problems).find("damage past the log's last sync"), std::string::npos)
       << joined(report.problems);
+}
+
+// The same two kinds of damage in a log that a later log with records
+// follows: that log was synced and closed before the next one began, so its
+// damage is no power cut's hole (here its closing mark is gone too), and
+// every record that reads is kept.
+TEST_F(DBRepairTest, SalvagingALogALaterLogFollowsKeepsEveryRecordThatReads) {
+  options_.use_mmap_writes = false;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
+  WriteOptions synced;
+  synced.sync = true;
+  for (int i = 0; i < 20; ++i) FSDB_ASSERT_OK(db->put(synced, key_of(i), std::string(1000, 's')));
+  for (int i = 20; i < 26; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'u')));
+  const std::vector<fs::path> first = files_with(dir_.path(), ".log");
+  ASSERT_EQ(first.size(), 1u);
+  const fs::path saved = dir_.file("first-log");
+  fs::copy_file(first[0], saved);
+  FSDB_ASSERT_OK(db->flush());
+  for (int i = 30; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'l')));
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  // Only the logs hold the writes: no table, no MANIFEST (every log counts).
+  for (const fs::path& table : files_with(dir_.path(), ".sst")) fs::remove(table);
+  for (const fs::path& m : manifests_in(dir_.path())) fs::remove(m);
+  fs::remove(dir_.file("CURRENT"));
+  fs::rename(saved, first[0]);
+  const std::map<std::string, uint64_t> offsets = record_offsets(first[0].string());
+  ASSERT_EQ(offsets.size(), 26u);
+  flip_byte(first[0], static_cast<std::streamoff>(offsets.at(key_of(5)) + 20));
+  flip_byte(first[0], static_cast<std::streamoff>(offsets.at(key_of(22)) + 20));
+
+  RepairReport report;
+  FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
+  Model expected;
+  for (int i = 0; i < 26; ++i) {
+    if (i != 5 && i != 22) expected[key_of(i)] = std::string(1000, i < 20 ? 's' : 'u');
+  }
+  for (int i = 30; i < 40; ++i) expected[key_of(i)] = std::string(1000, 'l');
+  EXPECT_EQ(contents_after_open(), expected) << joined(report.problems);
 }
 
 TEST_F(DBRepairTest, AnOpenDBIsRefused) {

@@ -183,7 +183,8 @@ struct RepairReport {
   std::vector<std::string> problems;
   std::string lost_dir;  // where the DB's earlier files went ("" when none moved)
   // CURRENT names the new MANIFEST: the DB is the repaired one, even when
-  // repair_db() returns an error (one that came after: moving the old files).
+  // repair_db() returns an error (one that came after: syncing the
+  // directory, moving the old files).
   bool installed = false;
 };
 
@@ -192,9 +193,10 @@ struct RepairReport {
 //
 // It reads every table (salvaging the blocks of a damaged one that read back
 // whole) and replays every log not yet flushed as the open replays it (what a
-// crash tore at the end is dropped; damage the open refuses, in data a sync
-// had covered, is skipped and the records after it kept, up to any damage
-// past the log's last sync), then writes the newest version of every key into
+// crash tore at the end of the last log is dropped; damage the open refuses,
+// such as damage in data a sync had covered, is skipped and the records after
+// it kept, in the last log only up to any damage past its last sync), then
+// writes the newest version of every key into
 // new tables at the bottom level, under a new MANIFEST. The earlier files are
 // then moved, not deleted, into `path`/lost.
 //
