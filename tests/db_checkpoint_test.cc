@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fsdb/db.h"
+#include "tests/support/db_contents.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -21,18 +22,9 @@ namespace {
 
 std::string key_of(int i) { return "key" + std::to_string(100000 + i); }
 
-using Model = std::map<std::string, std::string>;
+using Model = test::KeyValues;
 
-// Every key and value of the DB, in order.
-Model contents(DB& db) {
-  Model out;
-  std::unique_ptr<Iterator> it = db.new_iterator();
-  for (it->seek_to_first(); it->valid(); it->next()) {
-    out.emplace(std::string(it->key()), std::string(it->value()));
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().to_string();
-  return out;
-}
+Model contents(DB& db) { return test::db_contents(db); }
 
 std::vector<std::filesystem::path> tables_in(const std::string& dir) {
   std::vector<std::filesystem::path> tables;

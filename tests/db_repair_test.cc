@@ -16,6 +16,7 @@
 
 #include "fsdb/db.h"
 #include "fsdb/env.h"
+#include "tests/support/db_contents.h"
 #include "tests/support/log_bytes.h"
 #include "tests/support/test_util.h"
 #include "wal/log_reader.h"
@@ -28,17 +29,9 @@ namespace fs = std::filesystem;
 
 std::string key_of(int i) { return "key" + std::to_string(100000 + i); }
 
-using Model = std::map<std::string, std::string>;
+using Model = test::KeyValues;
 
-Model contents(DB& db) {
-  Model out;
-  std::unique_ptr<Iterator> it = db.new_iterator();
-  for (it->seek_to_first(); it->valid(); it->next()) {
-    out.emplace(std::string(it->key()), std::string(it->value()));
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().to_string();
-  return out;
-}
+Model contents(DB& db) { return test::db_contents(db); }
 
 std::vector<fs::path> files_with(const std::string& dir, const std::string& extension) {
   std::vector<fs::path> out;
@@ -59,16 +52,8 @@ std::vector<fs::path> manifests_in(const std::string& dir) {
   return out;
 }
 
-void flip_byte(const fs::path& file, std::streamoff offset) {
-  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
-  ASSERT_TRUE(f.good()) << file;
-  f.seekg(offset);
-  char c = 0;
-  f.read(&c, 1);
-  f.seekp(offset);
-  c = static_cast<char>(c ^ 0x5a);
-  f.write(&c, 1);
-  ASSERT_TRUE(f.good()) << file;
+void flip_byte(const fs::path& file, uint64_t offset) {
+  ASSERT_TRUE(test::flip_byte(file.string(), offset)) << file << " at " << offset;
 }
 
 std::string read_file(const std::string& path) {
@@ -143,6 +128,87 @@ class DBRepairTest : public ::testing::Test {
     bytes[bytes.size() - 3] ^= 0x20;
     std::ofstream(manifest, std::ios::binary | std::ios::trunc) << bytes;
   }
+
+  // "zombie" put and flushed into a table, then deleted, and the deletion
+  // compacted to the bottom level (the tombstone gone with the value); the
+  // first table, which that replaced, is then put back, as a crash between
+  // the MANIFEST edit and the deletion of the file leaves it. "other" stays.
+  void build_db_with_a_replaced_table_left_behind() {
+    std::unique_ptr<DB> db;
+    ASSERT_TRUE(test::is_ok(DB::open(options_, dir_.path(), &db)));
+    ASSERT_TRUE(test::is_ok(db->put("zombie", "old value")));
+    ASSERT_TRUE(test::is_ok(db->put("other", "kept")));
+    ASSERT_TRUE(test::is_ok(db->flush()));
+    const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
+    ASSERT_EQ(first.size(), 1u);
+    const fs::path saved = dir_.file("saved-table");
+    fs::copy_file(first[0], saved);
+    ASSERT_TRUE(test::is_ok(db->remove("zombie")));
+    ASSERT_TRUE(test::is_ok(db->flush()));
+    ASSERT_TRUE(test::is_ok(db->compact_range(std::nullopt, std::nullopt)));
+    ASSERT_TRUE(test::is_ok(db->close()));
+    db.reset();
+    ASSERT_FALSE(fs::exists(first[0]));
+    fs::rename(saved, first[0]);
+  }
+
+  // Opens the DB (its log written, not mapped), writes key_of(0..19) each
+  // synced and key_of(20..end-1) not, and copies the log as it is then: in
+  // the OS, before a later sync or close() marks the rest synced. Returns the
+  // log's path; the copy is log_copy().
+  fs::path write_a_log_synced_then_not(std::unique_ptr<DB>* db, int end) {
+    options_.use_mmap_writes = false;
+    EXPECT_TRUE(test::is_ok(DB::open(options_, dir_.path(), db)));
+    WriteOptions synced;
+    synced.sync = true;
+    for (int i = 0; i < 20; ++i) {
+      EXPECT_TRUE(test::is_ok((*db)->put(synced, key_of(i), std::string(1000, 's'))));
+    }
+    for (int i = 20; i < end; ++i) {
+      EXPECT_TRUE(test::is_ok((*db)->put(key_of(i), std::string(1000, 'u'))));
+    }
+    const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
+    EXPECT_EQ(logs.size(), 1u);
+    fs::copy_file(logs.at(0), log_copy());
+    return logs.at(0);
+  }
+  fs::path log_copy() const { return dir_.file("log-copy"); }
+
+  // 3000 keys in level-0 tables of their own key ranges (no compaction),
+  // closed; returns the tables' paths in order.
+  std::vector<fs::path> build_level0_tables() {
+    options_.l0_compaction_trigger = 50;
+    options_.l0_slowdown_writes_trigger = 50;
+    options_.l0_stop_writes_trigger = 50;
+    std::unique_ptr<DB> db;
+    EXPECT_TRUE(test::is_ok(DB::open(options_, dir_.path(), &db)));
+    for (int i = 0; i < 3000; ++i) {
+      EXPECT_TRUE(test::is_ok(db->put(key_of(i), std::string(150, 'x'))));
+    }
+    EXPECT_TRUE(test::is_ok(db->flush()));
+    EXPECT_TRUE(test::is_ok(db->close()));
+    return files_with(dir_.path(), ".sst");
+  }
+
+  // The DB's files as they are now, to go back to with restore_files().
+  void save_files() {
+    fs::create_directory(saved_files());
+    for (const auto& entry : fs::directory_iterator(dir_.path())) {
+      if (entry.is_regular_file())
+        fs::copy_file(entry.path(), saved_files() / entry.path().filename());
+    }
+  }
+  void restore_files() {
+    for (const auto& entry : fs::directory_iterator(dir_.path())) {
+      if (entry.is_regular_file()) fs::remove(entry.path());
+    }
+    fs::remove_all(dir_.file("lost"));
+    for (const auto& entry : fs::directory_iterator(saved_files())) {
+      fs::copy_file(entry.path(), dir_.file(entry.path().filename().string()));
+    }
+    fs::remove_all(saved_files());
+  }
+  fs::path saved_files() const { return dir_.file("saved-files"); }
 
   test::ScratchDir dir_;
   Options options_;
@@ -252,18 +318,10 @@ TEST_F(DBRepairTest, ADamagedTableKeepsTheEntriesOfItsOtherBlocks) {
 }
 
 TEST_F(DBRepairTest, AMissingTableIsReportedAndTheRestKept) {
-  options_.l0_compaction_trigger = 50;  // level-0 tables of their own key ranges
-  options_.l0_slowdown_writes_trigger = 50;
-  options_.l0_stop_writes_trigger = 50;
-  std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(150, 'x')));
-  FSDB_ASSERT_OK(db->flush());
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  const std::vector<fs::path> tables = build_level0_tables();
   ASSERT_GE(tables.size(), 3u);
   fs::remove(tables[1]);
+  std::unique_ptr<DB> db;
   EXPECT_TRUE(DB::open(options_, dir_.path(), &db).is_corruption());
   db.reset();
 
@@ -282,22 +340,7 @@ TEST_F(DBRepairTest, AMissingTableIsReportedAndTheRestKept) {
 // MANIFEST edit and the deletion leaves it): its value for a key deleted
 // since must not come back.
 TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
-  std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  FSDB_ASSERT_OK(db->put("zombie", "old value"));
-  FSDB_ASSERT_OK(db->put("other", "kept"));
-  FSDB_ASSERT_OK(db->flush());
-  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
-  ASSERT_EQ(first.size(), 1u);
-  const fs::path saved = dir_.file("saved-table");
-  fs::copy_file(first[0], saved);
-  FSDB_ASSERT_OK(db->remove("zombie"));
-  FSDB_ASSERT_OK(db->flush());
-  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));  // the tombstone goes too
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  ASSERT_FALSE(fs::exists(first[0]));
-  fs::rename(saved, first[0]);
+  build_db_with_a_replaced_table_left_behind();
 
   RepairReport report;
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
@@ -310,21 +353,7 @@ TEST_F(DBRepairTest, ATableTheManifestShowsReplacedStaysOut) {
 // short while writing its first record leaves one), and the live one
 // damaged: the live one's edits that still read keep the replaced table out.
 TEST_F(DBRepairTest, AnEmptyNewerManifestDefersToTheOlderOne) {
-  std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  FSDB_ASSERT_OK(db->put("zombie", "old value"));
-  FSDB_ASSERT_OK(db->put("other", "kept"));
-  FSDB_ASSERT_OK(db->flush());
-  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
-  ASSERT_EQ(first.size(), 1u);
-  const fs::path saved = dir_.file("saved-table");
-  fs::copy_file(first[0], saved);
-  FSDB_ASSERT_OK(db->remove("zombie"));
-  FSDB_ASSERT_OK(db->flush());
-  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  fs::rename(saved, first[0]);
+  build_db_with_a_replaced_table_left_behind();
   fs::remove(dir_.file("CURRENT"));
   const std::vector<fs::path> manifests = manifests_in(dir_.path());
   ASSERT_EQ(manifests.size(), 1u);
@@ -340,21 +369,7 @@ TEST_F(DBRepairTest, AnEmptyNewerManifestDefersToTheOlderOne) {
 // The same with a damaged MANIFEST: the edit that removed the table still
 // reads, and keeps it out.
 TEST_F(DBRepairTest, ATableAReadableEditRemovedStaysOutOfADamagedManifest) {
-  std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  FSDB_ASSERT_OK(db->put("zombie", "old value"));
-  FSDB_ASSERT_OK(db->put("other", "kept"));
-  FSDB_ASSERT_OK(db->flush());
-  const std::vector<fs::path> first = files_with(dir_.path(), ".sst");
-  ASSERT_EQ(first.size(), 1u);
-  const fs::path saved = dir_.file("saved-table");
-  fs::copy_file(first[0], saved);
-  FSDB_ASSERT_OK(db->remove("zombie"));
-  FSDB_ASSERT_OK(db->flush());
-  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  fs::rename(saved, first[0]);
+  build_db_with_a_replaced_table_left_behind();
   const std::vector<fs::path> manifests = manifests_in(dir_.path());
   ASSERT_EQ(manifests.size(), 1u);
   flip_byte(manifests[0], 20);
@@ -437,11 +452,7 @@ TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
   damage_last_manifest_edit();  // the compaction's
   EXPECT_FALSE(DB::open(options_, dir_.path(), &db).ok());
   db.reset();
-  const std::string backup = dir_.file("backup");
-  fs::create_directory(backup);
-  for (const auto& entry : fs::directory_iterator(dir_.path())) {
-    if (entry.is_regular_file()) fs::copy_file(entry.path(), backup / entry.path().filename());
-  }
+  save_files();
 
   RepairReport report;
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
@@ -451,14 +462,7 @@ TEST_F(DBRepairTest, AnOutputOnlyADamagedLastEditNamedIsKept) {
 
   // The same with a block of that output damaged too: with its inputs gone
   // it is no unfinished output but the only copy, and is salvaged.
-  for (const auto& entry : fs::directory_iterator(dir_.path())) {
-    if (entry.is_regular_file()) fs::remove(entry.path());
-  }
-  fs::remove_all(dir_.file("lost"));
-  for (const auto& entry : fs::directory_iterator(backup)) {
-    fs::copy_file(entry.path(), dir_.file(entry.path().filename().string()));
-  }
-  fs::remove_all(backup);
+  restore_files();
   ASSERT_EQ(files_with(dir_.path(), ".sst").size(), 1u);
   ASSERT_FALSE(test::corrupt_a_table(dir_.path()).empty());
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
@@ -531,11 +535,7 @@ TEST_F(DBRepairTest, AnUnnamedTableThatDoesNotReadIsAnUnfinishedOutput) {
   fs::copy_file(tables[0], unfinished);
   fs::resize_file(unfinished, fs::file_size(unfinished) / 2);
   damage_last_manifest_edit();
-  const std::string backup = dir_.file("backup");
-  fs::create_directory(backup);
-  for (const auto& entry : fs::directory_iterator(dir_.path())) {
-    if (entry.is_regular_file()) fs::copy_file(entry.path(), backup / entry.path().filename());
-  }
+  save_files();
 
   RepairReport report;
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));
@@ -544,14 +544,7 @@ TEST_F(DBRepairTest, AnUnnamedTableThatDoesNotReadIsAnUnfinishedOutput) {
   EXPECT_EQ(contents_after_open().size(), 501u) << joined(report.problems);
 
   // The same files with the MANIFEST's first record damaged too.
-  for (const auto& entry : fs::directory_iterator(dir_.path())) {
-    if (entry.is_regular_file()) fs::remove(entry.path());
-  }
-  fs::remove_all(dir_.file("lost"));
-  for (const auto& entry : fs::directory_iterator(backup)) {
-    fs::copy_file(entry.path(), dir_.file(entry.path().filename().string()));
-  }
-  fs::remove_all(backup);
+  restore_files();
   const std::vector<fs::path> manifests = manifests_in(dir_.path());
   ASSERT_EQ(manifests.size(), 1u);
   flip_byte(manifests[0], 20);
@@ -697,16 +690,7 @@ TEST_F(DBRepairTest, OldFilesLeftInPlaceAreNotReadAgain) {
 // A table whose footer is gone cannot be read at all: it is reported, and
 // the other tables' keys are kept.
 TEST_F(DBRepairTest, ATableThatCannotBeOpenedIsReported) {
-  options_.l0_compaction_trigger = 50;
-  options_.l0_slowdown_writes_trigger = 50;
-  options_.l0_stop_writes_trigger = 50;
-  std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  for (int i = 0; i < 3000; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(150, 'x')));
-  FSDB_ASSERT_OK(db->flush());
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  const std::vector<fs::path> tables = files_with(dir_.path(), ".sst");
+  const std::vector<fs::path> tables = build_level0_tables();
   ASSERT_GE(tables.size(), 3u);
   fs::resize_file(tables[0], fs::file_size(tables[0]) / 2);
 
@@ -730,7 +714,7 @@ TEST_F(DBRepairTest, ADamagedLogRecordIsSkippedAndTheRecordsAfterItKept) {
   db.reset();
   const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
   ASSERT_EQ(logs.size(), 1u);
-  const auto size = static_cast<std::streamoff>(fs::file_size(logs[0]));
+  const uint64_t size = fs::file_size(logs[0]);
   ASSERT_GT(size, 40000);
   flip_byte(logs[0], size / 2);
 
@@ -760,7 +744,7 @@ TEST_F(DBRepairTest, ALogDamagedPastItsLastSyncGivesBackWhatRecoveryDoes) {
   FSDB_ASSERT_OK(db->close());
   db.reset();
   fs::rename(unsynced, logs[0]);
-  const auto size = static_cast<std::streamoff>(fs::file_size(logs[0]));
+  const uint64_t size = fs::file_size(logs[0]);
   ASSERT_GT(size, 40000);
   flip_byte(logs[0], size / 2);
 
@@ -808,24 +792,15 @@ std::map<std::string, uint64_t> record_offsets(const std::string& path) {
 // after it (what a power cut leaves): the records between the two are kept,
 // those from the second damage on are not, as recovery would drop them.
 TEST_F(DBRepairTest, SalvagingALogStopsAtDamagePastItsLastSync) {
-  options_.use_mmap_writes = false;
   std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  WriteOptions synced;
-  synced.sync = true;
-  for (int i = 0; i < 20; ++i) FSDB_ASSERT_OK(db->put(synced, key_of(i), std::string(1000, 's')));
-  for (int i = 20; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'u')));
-  const std::vector<fs::path> logs = files_with(dir_.path(), ".log");
-  ASSERT_EQ(logs.size(), 1u);
-  const fs::path unsynced = dir_.file("unsynced-log");
-  fs::copy_file(logs[0], unsynced);  // before close() syncs the rest
+  const fs::path log = write_a_log_synced_then_not(&db, 40);
   FSDB_ASSERT_OK(db->close());
   db.reset();
-  fs::rename(unsynced, logs[0]);
-  const std::map<std::string, uint64_t> offsets = record_offsets(logs[0].string());
+  fs::rename(log_copy(), log);
+  const std::map<std::string, uint64_t> offsets = record_offsets(log.string());
   ASSERT_EQ(offsets.size(), 40u);
-  flip_byte(logs[0], static_cast<std::streamoff>(offsets.at(key_of(5)) + 20));
-  flip_byte(logs[0], static_cast<std::streamoff>(offsets.at(key_of(30)) + 20));
+  flip_byte(log, offsets.at(key_of(5)) + 20);
+  flip_byte(log, offsets.at(key_of(30)) + 20);
   EXPECT_TRUE(DB::open(options_, dir_.path(), &db).is_corruption());
   db.reset();
 
@@ -845,17 +820,8 @@ TEST_F(DBRepairTest, SalvagingALogStopsAtDamagePastItsLastSync) {
 // damage is no power cut's hole (here its closing mark is gone too), and
 // every record that reads is kept.
 TEST_F(DBRepairTest, SalvagingALogALaterLogFollowsKeepsEveryRecordThatReads) {
-  options_.use_mmap_writes = false;
   std::unique_ptr<DB> db;
-  FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
-  WriteOptions synced;
-  synced.sync = true;
-  for (int i = 0; i < 20; ++i) FSDB_ASSERT_OK(db->put(synced, key_of(i), std::string(1000, 's')));
-  for (int i = 20; i < 26; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'u')));
-  const std::vector<fs::path> first = files_with(dir_.path(), ".log");
-  ASSERT_EQ(first.size(), 1u);
-  const fs::path saved = dir_.file("first-log");
-  fs::copy_file(first[0], saved);
+  const fs::path first = write_a_log_synced_then_not(&db, 26);
   FSDB_ASSERT_OK(db->flush());
   for (int i = 30; i < 40; ++i) FSDB_ASSERT_OK(db->put(key_of(i), std::string(1000, 'l')));
   FSDB_ASSERT_OK(db->close());
@@ -864,11 +830,11 @@ TEST_F(DBRepairTest, SalvagingALogALaterLogFollowsKeepsEveryRecordThatReads) {
   for (const fs::path& table : files_with(dir_.path(), ".sst")) fs::remove(table);
   for (const fs::path& m : manifests_in(dir_.path())) fs::remove(m);
   fs::remove(dir_.file("CURRENT"));
-  fs::rename(saved, first[0]);
-  const std::map<std::string, uint64_t> offsets = record_offsets(first[0].string());
+  fs::rename(log_copy(), first);
+  const std::map<std::string, uint64_t> offsets = record_offsets(first.string());
   ASSERT_EQ(offsets.size(), 26u);
-  flip_byte(first[0], static_cast<std::streamoff>(offsets.at(key_of(5)) + 20));
-  flip_byte(first[0], static_cast<std::streamoff>(offsets.at(key_of(22)) + 20));
+  flip_byte(first, offsets.at(key_of(5)) + 20);
+  flip_byte(first, offsets.at(key_of(22)) + 20);
 
   RepairReport report;
   FSDB_ASSERT_OK(repair_db(dir_.path(), options_, &report));

@@ -278,16 +278,7 @@ TEST_F(FsdbToolTest, CheckReportsCorruptionWithFileAndOffset) {
   EXPECT_EQ(clean["table entries"].number, 2000);
   const std::string table =
       db_ + "/" + fsdb_json({"sst", "list"})["tables"].array[0]["file"].string;
-  {
-    // Damage a byte inside the first data block.
-    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(100);
-    c = static_cast<char>(c ^ 0x5a);
-    f.write(&c, 1);
-  }
+  ASSERT_TRUE(test::flip_byte(table, 100));  // inside the first data block
   RunResult r = fsdb({"check"}, 1);
   EXPECT_NE(r.out.find(table), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("offset 0"), std::string::npos) << r.out;
@@ -309,15 +300,7 @@ TEST_F(FsdbToolTest, RepairRebuildsADamagedDB) {
   fsdb({"--create"}, 0, script + "flush\n");
   const std::string table =
       db_ + "/" + fsdb_json({"sst", "list"})["tables"].array[0]["file"].string;
-  {
-    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekp(100);
-    char c = 0;
-    f.read(&c, 1);
-    f.seekp(100);
-    c = static_cast<char>(c ^ 0x5a);
-    f.write(&c, 1);
-  }
+  ASSERT_TRUE(test::flip_byte(table, 100));  // inside the first data block
   fsdb({"check"}, 1);
   RunResult r = fsdb({}, 2, "batch\nput k v\nrepair\n");
   EXPECT_NE(r.err.find("commit or abort it first"), std::string::npos) << r.err;

@@ -34,15 +34,19 @@ std::string corrupt_a_table(const std::string& dir) {
     if (entry.path().extension() == ".sst") table = entry.path().string();
   }
   if (table.empty()) return table;
-  std::fstream file(table, std::ios::in | std::ios::out | std::ios::binary);
-  constexpr std::streamoff kOffset = 100;  // inside the first data block
-  file.seekg(kOffset);
+  constexpr uint64_t kOffset = 100;  // inside the first data block
+  return flip_byte(table, kOffset) ? table : std::string();
+}
+
+bool flip_byte(const std::string& path, uint64_t offset) {
+  std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+  const auto at = static_cast<std::streamoff>(offset);
+  file.seekg(at);
   char c = 0;
-  file.read(&c, 1);
-  file.seekp(kOffset);
+  if (!file.read(&c, 1)) return false;
+  file.seekp(at);
   c = static_cast<char>(c ^ 0x5a);
-  file.write(&c, 1);
-  return table;
+  return static_cast<bool>(file.write(&c, 1));
 }
 
 }  // namespace fsdb::test

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 #include "fsdb/status.h"
@@ -33,6 +34,10 @@ uint64_t test_seed(uint64_t fallback);
 // Flips one byte inside the first data block of one table file (.sst) of
 // the DB in `dir`, closed; returns the table's path, or "" when there is none.
 std::string corrupt_a_table(const std::string& dir);
+
+// XORs the byte at `offset` of the file at `path` with 0x5a; false when the
+// file cannot be opened or is shorter.
+bool flip_byte(const std::string& path, uint64_t offset);
 
 inline ::testing::AssertionResult is_ok(const Status& s) {
   if (s.ok()) return ::testing::AssertionSuccess();
