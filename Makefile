@@ -6,7 +6,9 @@
 #   make fuzz    build the libFuzzer targets (clang) and run each for FUZZ_SECONDS
 #   make crashtest  the crash harness, every mode, for CRASHTEST_DURATION (docs/reliability.md)
 #   make format  clang-format in place;  make tidy  clang-tidy over the sources
+#   make install  build (Release) and install into PREFIX (default /usr/local)
 JOBS ?= 2
+PREFIX ?= /usr/local
 CMAKE ?= cmake
 CTEST_ARGS ?=
 FUZZ_SECONDS ?= 60
@@ -71,6 +73,9 @@ tidy: bootstrap
 	@# GCC-only warning flags in the compile commands are not clang-tidy's concern.
 	echo $(filter %.cc,$(SOURCES)) | xargs -n 8 -P $(JOBS) clang-tidy -p build/test --quiet \
 	  --warnings-as-errors='*' --extra-arg=-Wno-unknown-warning-option
+
+install: all
+	$(CMAKE) --install build/release --prefix $(PREFIX)
 
 clean:
 	rm -rf build

@@ -216,7 +216,7 @@ Status TableReader::salvage(const std::function<void(std::string_view, std::stri
     Status s = read_data_block(read_options, handle, &block);
     if (!s.ok()) {
       if (!s.is_corruption()) return s;  // the file, not the block: nothing to go on with
-      damaged(block_error(handle.offset, s));
+      damaged(s);                        // names the file and the block's offset already
       continue;
     }
     BlockIterator it(block.get());

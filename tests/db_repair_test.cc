@@ -303,6 +303,9 @@ TEST_F(DBRepairTest, ADamagedTableKeepsTheEntriesOfItsOtherBlocks) {
   EXPECT_EQ(report.tables_salvaged, 1u);
   const std::string problems = joined(report.problems);
   EXPECT_NE(problems.find(damaged + ": block at offset 0"), std::string::npos) << problems;
+  // The block's problem names the file and the offset once, not twice over.
+  EXPECT_EQ(problems.find(damaged + ": block at offset 0: " + damaged), std::string::npos)
+      << problems;
   EXPECT_TRUE(fs::exists(report.lost_dir + "/" + fs::path(damaged).filename().string()));
 
   // Every key but those of the one damaged block, each with its value.

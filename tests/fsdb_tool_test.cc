@@ -2,6 +2,7 @@
 // output parsed back, scripts on stdin, errors and exit codes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -291,6 +292,106 @@ TEST_F(FsdbToolTest, CheckReportsCorruptionWithFileAndOffset) {
   EXPECT_NE(r.err.find("offset 0"), std::string::npos) << r.err;
 }
 
+// Damage in two data blocks of a table: check and sst check list both (each
+// with its offset; check used to stop at the first), count what still reads
+// back and what the damage holds; sst dump --blocks lists every block, the
+// damaged ones with their problem; a table's bare name works with --db.
+TEST_F(FsdbToolTest, CheckListsEveryDamagedBlock) {
+  std::string script;
+  for (int i = 0; i < 2000; ++i) script += "put key" + std::to_string(1000 + i) + " value\n";
+  fsdb({"--create"}, 0, script + "flush\n");
+  const std::string name = fsdb_json({"sst", "list"})["tables"].array[0]["file"].string;
+  const std::string table = db_ + "/" + name;
+  const Json layout = fsdb_json({"sst", "dump", name, "--blocks"});  // the bare name, via --db
+  const auto& blocks = layout["blocks"].array;
+  ASSERT_GE(blocks.size(), 4u);
+  EXPECT_FALSE(blocks[0].has("problem"));
+  const double damaged_entries = blocks[1]["entries"].number + blocks[3]["entries"].number;
+  for (size_t i : {1u, 3u}) {
+    ASSERT_TRUE(test::flip_byte(table, static_cast<uint64_t>(blocks[i]["offset"].number) + 10));
+  }
+  const std::string at1 =
+      "block at offset " + std::to_string(static_cast<uint64_t>(blocks[1]["offset"].number));
+  const std::string at3 =
+      "block at offset " + std::to_string(static_cast<uint64_t>(blocks[3]["offset"].number));
+
+  Json bad = fsdb_json({"check"}, 1);
+  ASSERT_EQ(bad["problems"].array.size(), 2u) << fsdb({"check"}, 1).out;
+  EXPECT_NE(bad["problems"].array[0]["problem"].string.find(at1), std::string::npos);
+  EXPECT_NE(bad["problems"].array[1]["problem"].string.find(at3), std::string::npos);
+  EXPECT_EQ(bad["table entries"].number, 2000 - damaged_entries);
+  EXPECT_EQ(bad["entries in damage"].number, damaged_entries);
+
+  RunResult r = fsdb({"sst", "check", name}, 1);
+  EXPECT_NE(r.out.find(at1), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(at3), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("2 problems found in " + table), std::string::npos) << r.err;
+
+  const Json listed = fsdb_json({"sst", "dump", table, "--blocks"}, 1);
+  ASSERT_EQ(listed["blocks"].array.size(), blocks.size());
+  EXPECT_EQ(listed["blocks"].array[0]["problem"].string, "");
+  EXPECT_NE(listed["blocks"].array[1]["problem"].string.find(at1), std::string::npos);
+  EXPECT_EQ(listed["blocks"].array[2]["entries"].number, blocks[2]["entries"].number);
+  EXPECT_NE(listed["error"].string.find("2 of the " + std::to_string(blocks.size()) +
+                                        " data blocks of " + table + " are damaged"),
+            std::string::npos)
+      << listed["error"].string;
+  EXPECT_EQ(fsdb_json({"sst", "dump", table, "--blocks", "--limit", "2"}, 1)["blocks"].array.size(),
+            2u);
+}
+
+// A table cut short: check says so, with both sizes, rather than only that
+// the footer (now elsewhere) is wrong; repair then says the table gave
+// nothing back.
+TEST_F(FsdbToolTest, ATruncatedTableIsReportedAsCutShort) {
+  std::string script;
+  for (int i = 0; i < 500; ++i) script += "put key" + std::to_string(i) + " value\n";
+  fsdb({"--create"}, 0, script + "flush\nput after-flush yes\n");
+  const Json table_info = fsdb_json({"sst", "list"})["tables"].array[0];
+  const std::string table = db_ + "/" + table_info["file"].string;
+  const uint64_t size = std::filesystem::file_size(table);
+  std::filesystem::resize_file(table, size / 2);
+  Json bad = fsdb_json({"check"}, 1);
+  ASSERT_EQ(bad["problems"].array.size(), 1u);
+  EXPECT_NE(bad["problems"].array[0]["problem"].string.find("is " + std::to_string(size / 2) +
+                                                            " bytes but the MANIFEST says " +
+                                                            std::to_string(size) + " (cut short"),
+            std::string::npos)
+      << bad["problems"].array[0]["problem"].string;
+  EXPECT_EQ(bad["entries in damage"].number, 500);
+  RunResult r = fsdb({"repair"});
+  EXPECT_NE(r.out.find("warning: 1 table gave nothing back"), std::string::npos) << r.out;
+  EXPECT_EQ(fsdb({"get", "after-flush"}).out, "yes\n");
+}
+
+// export writes into a file beside FILE and renames it over FILE only once
+// every pair is written: a failed export (a damaged table) leaves FILE as it
+// was, and nothing beside it. (It used to leave FILE cut off mid-way.)
+TEST_F(FsdbToolTest, AFailedExportLeavesTheFileAsItWas) {
+  std::string script;
+  for (int i = 0; i < 2000; ++i) script += "put key" + std::to_string(1000 + i) + " value\n";
+  fsdb({"--create"}, 0, script + "flush\n");
+  const std::string file = scratch_.file("keep.csv");
+  std::ofstream(file) << "key,value\nold,1\n";
+  fsdb({"export", file});
+  const std::string whole = read_all(file);
+  EXPECT_EQ(std::count(whole.begin(), whole.end(), '\n'), 2001);
+  std::ofstream(file, std::ios::trunc) << "key,value\nold,1\n";
+  const std::string table =
+      db_ + "/" + fsdb_json({"sst", "list"})["tables"].array[0]["file"].string;
+  const Json blocks = fsdb_json({"sst", "dump", table, "--blocks"});
+  ASSERT_GE(blocks["blocks"].array.size(), 3u);
+  ASSERT_TRUE(test::flip_byte(
+      table, static_cast<uint64_t>(blocks["blocks"].array[2]["offset"].number + 10)));
+  RunResult r = fsdb({"export", file}, 1);
+  EXPECT_NE(r.err.find("export stopped; " + file + " is left as it was"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_all(file), "key,value\nold,1\n");
+  EXPECT_FALSE(std::filesystem::exists(file + ".export-tmp"));
+  // A file that is not a regular one is written in place.
+  EXPECT_EQ(fsdb({"export", "/dev/null", "--prefix", "key1000"}).err, "");
+}
+
 // A DB whose table has a damaged block: `repair` keeps the other blocks'
 // keys, lists the damage, and the DB then checks clean; in the shell, with
 // the DB open and a batch pending, it refuses rather than drop the batch.
@@ -379,6 +480,16 @@ TEST_F(FsdbToolTest, CheckAndWalDumpReportDamageInsideALog) {
   EXPECT_NE(bad["problems"].array[0]["problem"].string.find("offset"), std::string::npos);
   RunResult r = fsdb({"wal", "dump", log}, 1);
   EXPECT_NE(r.err.find(log + ": offset"), std::string::npos) << r.err;
+  // The records before the damage are listed, and counted, with the error.
+  Json partial = fsdb_json({"wal", "dump", log}, 1);
+  EXPECT_EQ(partial["entries"].array.at(0)["key"].string, "key0");
+  EXPECT_GT(partial["records"].number, 0);
+  EXPECT_LT(partial["records"].number, 300);
+  EXPECT_EQ(partial["records"].number, partial["entries"].array.size());
+  // The DB does not open; the error says what this tool can do about it.
+  r = fsdb({"get", "key0"}, 1);
+  EXPECT_NE(r.err.find("`fsdb --db " + db_ + " repair` rebuilds the DB"), std::string::npos)
+      << r.err;
 }
 
 // Files under the wrong name or with no log in them: a MANIFEST copied to
@@ -549,10 +660,15 @@ TEST_F(FsdbToolTest, ALostCurrentIsReportedWithTheWayBack) {
 TEST_F(FsdbToolTest, ErrorsAndExitCodes) {
   RunResult r = fsdb({"get", "k"}, 1);
   EXPECT_NE(r.err.find("--create"), std::string::npos) << r.err;
+  // A missing DB fails repair as it fails every command: exit 1, not 2.
+  r = fsdb({"repair"}, 1);
+  EXPECT_NE(r.err.find("no such directory"), std::string::npos) << r.err;
   EXPECT_FALSE(std::filesystem::exists(db_));
   std::filesystem::create_directories(db_);
   r = fsdb({"get", "k"}, 1);
   EXPECT_NE(r.err.find("not an fsdb DB"), std::string::npos) << r.err;
+  r = fsdb({"repair"}, 1);
+  EXPECT_NE(r.err.find("holds no DB"), std::string::npos) << r.err;
   EXPECT_TRUE(std::filesystem::is_empty(db_)) << "a read leaves no LOCK behind";
   fsdb({"--create", "put", "k", "v"});
   // A script on one DB cannot drift to another for the lines that follow.

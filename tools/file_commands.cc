@@ -40,6 +40,18 @@ uint64_t number_from_name(const std::string& path, FileType want) {
   return 0;
 }
 
+// FILE as given; or, for a bare name the current directory lacks, the file
+// of that name in the DB's directory (where `sst list` finds the names it
+// prints).
+std::string file_in_db(const Invocation& inv, const std::string& file) {
+  const std::string& dir = inv.session.db_path();
+  if (file.empty() || dir.empty() || file.find('/') != std::string::npos) return file;
+  std::error_code ec;
+  if (std::filesystem::exists(file, ec)) return file;
+  const std::string in_db = dir + "/" + file;
+  return std::filesystem::exists(in_db, ec) ? in_db : file;
+}
+
 const char* kind_name(ValueKind kind) { return kind == ValueKind::kValue ? "put" : "del"; }
 
 // One data block as the index names it.
@@ -50,11 +62,39 @@ struct BlockInfo {
   uint64_t entries = 0;
   std::string compression;
   std::string last_key;  // the index separator (an internal key)
+  // Empty for a block that reads back whole; else what is wrong with it,
+  // naming the file and the block's offset (raw_bytes and entries are then 0).
+  std::string problem;
 };
 
-// Reads the footer, the index and every data block of a table, checking every
-// checksum. Stops at the first problem, which names the file and offset.
+// Reads one data block and counts its entries into `b`. Corruption names the
+// file and the block's offset.
+Status read_data_block(const RandomAccessFile& file, const std::string& path,
+                       const BlockHandle& handle, const DecompressionDictionary* dictionary,
+                       BlockInfo* b) {
+  std::string contents;
+  Status s = read_block(file, path, handle, true, dictionary, &contents);
+  if (!s.ok()) return s;
+  const uint64_t raw_bytes = contents.size();
+  std::unique_ptr<Block> data;
+  s = Block::parse(std::move(contents), &data);
+  if (!s.ok()) return block_corruption(path, handle.offset, s.message());
+  uint64_t entries = 0;
+  BlockIterator it(data.get());
+  for (it.seek_to_first(); it.valid(); it.next()) ++entries;
+  if (!it.status().ok()) return block_corruption(path, handle.offset, it.status().message());
+  b->raw_bytes = raw_bytes;
+  b->entries = entries;
+  return Status::OK();
+}
+
+// Reads the footer, the properties, the index and every data block of a
+// table, checking every checksum. Damage to a data block is noted in its
+// BlockInfo and the reading goes on with the next block, so that every
+// damaged block is found; damage the layout itself depends on (the footer,
+// the properties, the index) and I/O errors stop it, and are returned.
 Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks,
+                         TableProperties* properties_out = nullptr,
                          const std::function<void(uint64_t)>& on_bytes = {}) {
   FileSystem& fs = *posix_file_system();
   std::unique_ptr<RandomAccessFile> file;
@@ -90,6 +130,7 @@ Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks
   TableProperties properties;
   s = TableProperties::decode(std::move(properties_contents), &properties);
   if (!s.ok()) return block_corruption(path, footer.properties.offset, s.message());
+  if (properties_out != nullptr) *properties_out = properties;
   std::unique_ptr<DecompressionDictionary> dictionary;
   s = read_compression_dictionary(*file, path, footer_offset, /*verify_checksum=*/true, properties,
                                   &dictionary);
@@ -124,17 +165,11 @@ Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks
     b.compression = type_byte == BlockCompression::kZstd                 ? "zstd"
                     : type_byte == BlockCompression::kZstdWithDictionary ? "zstd+dict"
                                                                          : "none";
-    std::string contents;
-    s = read_block(*file, path, handle, true, dictionary.get(), &contents);
-    if (!s.ok()) return s;
-    b.raw_bytes = contents.size();
-    std::unique_ptr<Block> data;
-    s = Block::parse(std::move(contents), &data);
-    if (!s.ok()) return block_corruption(path, handle.offset, s.message());
-    BlockIterator entries(data.get());
-    for (entries.seek_to_first(); entries.valid(); entries.next()) ++b.entries;
-    if (!entries.status().ok())
-      return block_corruption(path, handle.offset, entries.status().message());
+    s = read_data_block(*file, path, handle, dictionary.get(), &b);
+    if (!s.ok()) {
+      if (!s.is_corruption()) return s;  // the disk, not the data: stop
+      b.problem = s.message();
+    }
     blocks->push_back(std::move(b));
     if (on_bytes) on_bytes(handle.offset + handle.size + kBlockTrailerBytes);
   }
@@ -142,16 +177,64 @@ Status read_block_layout(const std::string& path, std::vector<BlockInfo>* blocks
   return Status::OK();
 }
 
-// Checks one table completely: its block layout and checksums, then every
-// entry through the reader (keys in order, counts as the properties say).
-// Each problem found is appended; the first one in a file ends that file.
-void check_table(const std::string& path, const FileMetaData* meta, uint64_t* entries_out,
-                 std::vector<std::pair<std::string, std::string>>* problems,
+// What check_table() found in one table.
+struct TableCheck {
+  uint64_t entries = 0;       // entries read back
+  uint64_t entries_lost = 0;  // entries of damaged blocks (from the table's properties)
+  std::vector<std::pair<std::string, std::string>> problems;  // (file, problem)
+};
+
+// Checks one table completely: its size against the MANIFEST's (`meta`, when
+// it is a live table), its block layout and every block's checksum, then
+// every entry through the reader (keys in order, counts as the properties
+// and the MANIFEST say). Every damaged data block is a problem of its own;
+// damage to the footer, the properties or the index ends the table's check.
+void check_table(const std::string& path, const FileMetaData* meta, TableCheck* out,
                  const std::function<void(uint64_t)>& on_bytes) {
+  auto* problems = &out->problems;
+  if (meta != nullptr) {
+    uint64_t size = 0;
+    Status s = posix_file_system()->get_file_size(path, &size);
+    if (!s.ok()) {
+      problems->emplace_back(path, s.message());
+      return;
+    }
+    // A table's footer is its last bytes: a file of another size cannot be read.
+    if (size != meta->file_size) {
+      problems->emplace_back(
+          path, "is " + std::to_string(size) + " bytes but the MANIFEST says " +
+                    std::to_string(meta->file_size) +
+                    (size < meta->file_size
+                         ? " (cut short: its footer and index, and every block from offset " +
+                               std::to_string(size) + " on, are gone)"
+                         : " (bytes were added after its footer)"));
+      out->entries_lost += meta->entries;
+      return;
+    }
+  }
   std::vector<BlockInfo> blocks;
-  Status s = read_block_layout(path, &blocks, on_bytes);
+  TableProperties properties;
+  Status s = read_block_layout(path, &blocks, &properties, on_bytes);
   if (!s.ok()) {
     problems->emplace_back(path, s.message());
+    if (meta != nullptr) out->entries_lost += meta->entries;
+    return;
+  }
+  uint64_t readable = 0;
+  size_t damaged = 0;
+  for (const BlockInfo& b : blocks) {
+    if (b.problem.empty()) {
+      readable += b.entries;
+    } else {
+      problems->emplace_back(path, b.problem);
+      ++damaged;
+    }
+  }
+  if (damaged > 0) {
+    // The reader would stop at the first damaged block: what the intact
+    // ones hold is what the table still gives back.
+    out->entries += readable;
+    if (properties.num_entries > readable) out->entries_lost += properties.num_entries - readable;
     return;
   }
   std::unique_ptr<TableReader> reader;
@@ -182,7 +265,7 @@ void check_table(const std::string& path, const FileMetaData* meta, uint64_t* en
     problems->emplace_back(path, it->status().message());
     return;
   }
-  *entries_out += entries;
+  out->entries += entries;
   const TableProperties& props = reader->properties();
   if (props.num_entries != entries) {
     problems->emplace_back(path, "holds " + std::to_string(entries) +
@@ -190,11 +273,6 @@ void check_table(const std::string& path, const FileMetaData* meta, uint64_t* en
                                      std::to_string(props.num_entries));
   }
   if (meta != nullptr) {
-    if (meta->file_size != reader->file_size()) {
-      problems->emplace_back(path, "is " + std::to_string(reader->file_size()) +
-                                       " bytes but the MANIFEST says " +
-                                       std::to_string(meta->file_size));
-    }
     if (meta->entries != 0 && meta->entries != entries) {
       problems->emplace_back(path, "holds " + std::to_string(entries) +
                                        " entries but the MANIFEST says " +
@@ -297,14 +375,17 @@ class CheckCommand : public Command {
     }
     ProgressBar bar("checking", total_bytes, "bytes");
     uint64_t bytes_done = 0;
-    uint64_t entries = 0;
+    TableCheck table_check;
     for (const auto& [path, meta] : tables) {
       if (!posix_file_system()->file_exists(path)) {
         problems.emplace_back(path, "missing: the MANIFEST lists it but it is not on disk");
+        table_check.entries_lost += meta->entries;
         continue;
       }
       const uint64_t base = bytes_done;
-      check_table(path, meta, &entries, &problems, [&](uint64_t b) { bar.update(base + b); });
+      table_check.problems.clear();
+      check_table(path, meta, &table_check, [&](uint64_t b) { bar.update(base + b); });
+      problems.insert(problems.end(), table_check.problems.begin(), table_check.problems.end());
       bytes_done += meta->file_size;
       bar.update(bytes_done);
     }
@@ -316,7 +397,10 @@ class CheckCommand : public Command {
     r.field("directory", dir);
     r.field("tables", uint64_t{tables.size()});
     r.field("table bytes", Bytes{total_bytes});
-    r.field("table entries", entries);
+    r.field("table entries", table_check.entries);
+    // Entries the tables' damage makes unreadable, as the MANIFEST and the
+    // tables' properties count them (`repair` keeps every other one).
+    if (table_check.entries_lost > 0) r.field("entries in damage", table_check.entries_lost);
     r.field("logs", uint64_t{logs.size()});
     r.field("log records", records);
     r.field("problem count", uint64_t{problems.size()});
@@ -350,11 +434,18 @@ class RepairCommand : public Command {
       return Status::InvalidArgument(
           "repair closes the DB, which would drop the open batch: commit or abort it first");
     }
+    // A missing DB is an error like any command's (exit 1), not a usage one.
+    if (Status s = check_db_directory(dir); !s.ok()) return s;
     // The session's own DB would hold the directory's lock.
     if (Status s = inv.session.close(); !s.ok()) return s;
     RepairReport report;
     Status s = repair_db(dir, Options(), &report);
-    if (!s.ok() && !report.installed) return s;  // nothing changed
+    if (!s.ok() && !report.installed) {
+      // Default options are valid: what repair_db refuses as an argument is
+      // a directory that holds no DB, a missing DB to the tool.
+      if (s.is_invalid_argument()) return Status::NotFound(s.message());
+      return s;  // nothing changed
+    }
     // Written, maybe installed: what was found is shown with the error.
     Result& r = inv.result;
     r.field("directory", dir);
@@ -376,6 +467,14 @@ class RepairCommand : public Command {
     r.columns = {"problem"};
     for (const std::string& problem : report.problems) r.rows.push_back({problem});
     if (!s.ok()) return s;
+    // Tables that gave nothing back are easy to miss among the counts.
+    const size_t lost_tables = report.tables_unreadable + report.tables_missing;
+    if (lost_tables > 0 && !inv.json) {
+      r.lines.push_back(
+          "warning: " + std::to_string(lost_tables) + (lost_tables == 1 ? " table" : " tables") +
+          " gave nothing back (unreadable or missing): " +
+          (lost_tables == 1 ? "its entries are" : "their entries are") + " not in the repaired DB");
+    }
     if (!inv.json) {
       r.lines.push_back(report.lost_dir.empty()
                             ? std::string("repaired")
@@ -397,7 +496,7 @@ class SstCommand : public Command {
     dump->add_flag("--blocks", blocks_, "The data blocks: offset, sizes, compression, entries");
     dump->add_flag("--entries", entries_, "Every entry: key, sequence, kind, value");
     dump->add_flag("--properties", properties_, "The properties block");
-    dump->add_option("--limit", limit_, "At most this many entries (0: no limit)")
+    dump->add_option("--limit", limit_, "At most this many entries, or blocks (0: no limit)")
         ->transform(count_validator());
     CLI::App* check = app.add_subcommand("check", "Read a table through, verifying every checksum");
     check_ = check;
@@ -406,6 +505,7 @@ class SstCommand : public Command {
   // The subcommand apps live as long as the dispatcher's app, which outlives run().
   Status run(Invocation& inv) override {
     if (list_->parsed()) return list(inv);
+    file_ = file_in_db(inv, file_);
     if (check_->parsed()) return check(inv);
     return dump(inv);
   }
@@ -436,24 +536,29 @@ class SstCommand : public Command {
   }
 
   Status check(Invocation& inv) {
-    std::vector<std::pair<std::string, std::string>> problems;
-    uint64_t entries = 0;
+    TableCheck table_check;
     uint64_t size = 0;
     Status s = posix_file_system()->get_file_size(file_, &size);
     if (!s.ok()) return s;
     {
       ProgressBar bar("checking", size, "bytes");
-      check_table(file_, nullptr, &entries, &problems, [&](uint64_t b) { bar.update(b); });
+      check_table(file_, nullptr, &table_check, [&](uint64_t b) { bar.update(b); });
     }
+    const auto& problems = table_check.problems;
     inv.result.field("file", file_);
     inv.result.field("size", Bytes{size});
-    inv.result.field("entries", entries);
+    inv.result.field("entries", table_check.entries);
+    if (table_check.entries_lost > 0)
+      inv.result.field("entries in damage", table_check.entries_lost);
     inv.result.field("problem count", uint64_t{problems.size()});
     inv.result.table_name = "problems";
     inv.result.columns = {"file", "problem"};
     for (const auto& [file, problem] : problems) inv.result.rows.push_back({file, problem});
-    // Each problem names the file and the offset already.
-    if (!problems.empty()) return Status::Corruption(problems.front().second);
+    // Each problem, listed above, names the file and the offset.
+    if (problems.size() == 1) return Status::Corruption(problems.front().second);
+    if (!problems.empty()) {
+      return Status::Corruption(std::to_string(problems.size()) + " problems found in " + file_);
+    }
     if (!inv.json) inv.result.lines.emplace_back("OK: every checksum verified");
     return Status::OK();
   }
@@ -506,14 +611,22 @@ class SstCommand : public Command {
       std::vector<BlockInfo> blocks;
       s = read_block_layout(file_, &blocks);
       if (!s.ok()) return s;
+      const size_t damaged = static_cast<size_t>(std::count_if(
+          blocks.begin(), blocks.end(), [](const BlockInfo& b) { return !b.problem.empty(); }));
       r.table_name = "blocks";
       r.columns = {"block", "offset", "stored", "raw", "compression", "entries", "separator"};
-      for (size_t i = 0; i < blocks.size(); ++i) {
+      // Damaged blocks are listed among the others, with what is wrong.
+      if (damaged > 0) r.columns.emplace_back("problem");
+      for (size_t i = 0; i < blocks.size() && (limit_ == 0 || i < limit_); ++i) {
         const BlockInfo& b = blocks[i];
         r.rows.push_back({uint64_t{i}, b.offset, Bytes{b.stored_bytes}, Bytes{b.raw_bytes},
                           b.compression, b.entries, inv.show(extract_user_key(b.last_key))});
+        if (damaged > 0) r.rows.back().emplace_back(b.problem);
       }
-      return Status::OK();
+      if (damaged == 0) return Status::OK();
+      return Status::Corruption(std::to_string(damaged) + " of the " +
+                                std::to_string(blocks.size()) + " data blocks of " + file_ +
+                                (damaged == 1 ? " is" : " are") + " damaged");
     }
     if (entries_ || all) {
       r.table_name = "entries";
@@ -548,6 +661,7 @@ class WalCommand : public Command {
     dump->add_flag("--summary", summary_, "Counts only, no entries");
   }
   Status run(Invocation& inv) override {
+    file_ = file_in_db(inv, file_);
     const uint64_t number = number_from_name(file_, FileType::kLog);
     if (number == 0) {
       return Status::InvalidArgument(file_ +
@@ -580,12 +694,13 @@ class WalCommand : public Command {
                           inv.show(e.key), inv.show(e.value)});
       }
     }
-    if (!reader->status().ok()) return reader->status();
     const wal::LogReadReport& report = reader->report();
     r.fields.insert(r.fields.begin(), {"file", file_});
     r.field("records", records);
     r.field("entries", entries);
     r.field("valid bytes", Bytes{report.valid_bytes});
+    // The records before damage are shown, with the damage as the error.
+    if (!reader->status().ok()) return reader->status();
     // Version 1 logs carry no sync marks: how far they were synced is unknown.
     if (report.has_sync_marks) r.field("synced through", report.synced_through);
     r.field("tail", std::string(wal::log_tail_kind_name(report.tail_kind)));
@@ -621,7 +736,7 @@ class ManifestCommand : public Command {
     dump->add_option("file", file_, "A MANIFEST-NNNNNN file");
   }
   Status run(Invocation& inv) override {
-    std::string path = file_;
+    std::string path = file_in_db(inv, file_);
     if (path.empty()) {
       const std::string& dir = inv.session.db_path();
       if (dir.empty()) return Status::InvalidArgument("no database: pass --db DIR or a FILE");

@@ -66,6 +66,12 @@ Status Session::db(DB** out) {
                           " is open in another process (its LOCK file is held); close "
                           "that process first");
     }
+    if (s.is_corruption()) {
+      // What this tool offers for it (the engine's message speaks of the API).
+      return Status::Corruption(s.message() + ". With this tool: `fsdb --db " + path +
+                                " check` lists every damaged file; `fsdb --db " + path +
+                                " repair` rebuilds the DB from what its files still hold");
+    }
     return s;
   }
   db_ = std::move(db);

@@ -338,42 +338,72 @@ class ExportCommand : public Command {
                                      ": inside the DB's directory, where it could replace one of "
                                      "the DB's own files: export elsewhere");
     }
-    std::ofstream out(file_, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError(file_ + ": cannot create: " + errno_text());
+    // A failed export leaves FILE as it was: the pairs go to a file beside it,
+    // which is synced and renamed over FILE only once every pair is written. A
+    // FILE that exists but is not a regular file (/dev/stdout, a pipe) cannot
+    // be replaced that way and is written in place.
+    std::error_code type_ec;
+    const auto type = std::filesystem::status(file_, type_ec);
+    const bool in_place =
+        !type_ec && std::filesystem::exists(type) && !std::filesystem::is_regular_file(type);
+    const std::string temp = in_place ? file_ : file_ + ".export-tmp";
+    FileSystem& fs = *posix_file_system();
+    std::unique_ptr<WritableFile> out;
+    s = fs.new_writable_file(temp, &out);
+    if (!s.ok()) return s;
+    const auto abandon = [&](const Status& error) {
+      out.reset();
+      if (!in_place) (void)fs.remove_file(temp);  // best effort: the error below matters more
+      return in_place ? error
+                      : error.with_context("export stopped; " + file_ + " is left as it was");
+    };
     // The live tables' entry counts estimate the total for the progress bar.
     uint64_t estimate = 0;
     LiveFiles live;
-    if (load_live_files(*posix_file_system(), inv.session.db_path(), &live).ok()) {
+    if (load_live_files(fs, inv.session.db_path(), &live).ok()) {
       for (int level = 0; level < kNumLevels; ++level) {
         for (const FileRef& f : live.version->files(level)) estimate += f->entries;
       }
     }
     ProgressBar bar("exporting", estimate, "records");
-    if (format == "csv") out << "key,value\n";
-    if (format == "tsv") out << "key\tvalue\n";
+    std::string text;
+    if (format == "csv") text = "key,value\n";
+    if (format == "tsv") text = "key\tvalue\n";
     uint64_t records = 0;
     auto it = db->new_iterator(inv.session.read_options());
-    std::string line;
     for (prefix.empty() ? it->seek_to_first() : it->seek(prefix); it->valid(); it->next()) {
       if (!prefix.empty() && !it->key().starts_with(prefix)) break;
       const std::string key = escape(it->key());
       const std::string value = escape(it->value());
       if (format == "csv") {
-        line = csv_field(key) + "," + csv_field(value);
+        text += csv_field(key) + "," + csv_field(value);
       } else if (format == "tsv") {
-        line = key + "\t" + value;
+        text += key + "\t" + value;
       } else {
-        line = "{\"key\": " + json_quote(key) + ", \"value\": " + json_quote(value) + "}";
+        text += "{\"key\": " + json_quote(key) + ", \"value\": " + json_quote(value) + "}";
       }
-      out << line << '\n';
+      text += '\n';
+      if (text.size() >= (1 << 20)) {
+        s = out->append(text);
+        if (!s.ok()) return abandon(s);
+        text.clear();
+      }
       if (++records % 1024 == 0) {
         if (records > estimate) bar.set_total(0);
         bar.update(records);
       }
     }
-    if (!it->status().ok()) return it->status();
-    out.close();
-    if (!out) return Status::IOError(file_ + ": write failed");
+    if (!it->status().ok()) return abandon(it->status());
+    s = out->append(text);
+    // A pipe or a terminal cannot be synced, and needs no sync.
+    if (s.ok() && !in_place) s = out->sync();
+    if (s.ok()) s = out->close();
+    if (!s.ok()) return abandon(s);
+    out.reset();
+    if (!in_place) {
+      s = fs.rename_file(temp, file_);
+      if (!s.ok()) return abandon(s);
+    }
     bar.set_total(records);
     bar.update(records);
     bar.finish();
