@@ -2515,22 +2515,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
     return std::to_string(compactions_running_ + (manual_compaction_ ? 1 : 0));
   }
   if (name == "fsdb.stats") {
-    std::string bg;
-    std::string compaction_error;
-    size_t sealed = 0;
-    const char* stall = nullptr;
-    {
-      std::lock_guard<std::mutex> guard(mu_);
-      bg = describe_background_error();
-      compaction_error = describe_compaction_error();
-      sealed = sealed_.size();
-      stall = write_stall_name(write_stall_condition());
-    }
-    const auto load = [](const std::atomic<uint64_t>& a) {
-      return a.load(std::memory_order_relaxed);
-    };
-    const std::shared_ptr<BlockCache>& cache = table_cache_->options().block_cache;
-    const TableStatistics& table_stats = *table_cache_->options().statistics;
+    const StatsSnapshot t = stats_snapshot(*view);
     char buf[2048];
     std::snprintf(
         buf, sizeof(buf),
@@ -2538,7 +2523,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         " (%s of user data)\n"
         "wal: %s written, %" PRIu64
         " syncs\n"
-        "memtable: %s active, %zu sealed, %" PRIu64
+        "memtable: %s active, %" PRIu64 " sealed, %" PRIu64
         " rotations\n"
         "flushes: %" PRIu64
         " (%s written, %.3f s)\n"
@@ -2551,40 +2536,125 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
         "block cache: %s of %s, hit rate %.1f%%, %s of memory held\n"
         "bloom filters: %" PRIu64 " checked, %" PRIu64
         " useful\n"
-        "files: %zu (%s), %zu open tables\n"
+        "files: %" PRIu64 " (%s), %" PRIu64
+        " open tables\n"
         "sequence: %" PRIu64
         "\n"
         "background error: %s\n"
         "compaction error: %s\n",
-        stats_.writes.load(kUserWrites), human_bytes(stats_.writes.load(kUserBytes)).c_str(),
-        human_bytes(stats_.writes.load(kWalBytes)).c_str(), load(stats_.wal_syncs),
-        human_bytes(view->mem->memory_usage()).c_str(), sealed, load(stats_.rotations),
-        load(stats_.flushes), human_bytes(load(stats_.flush_bytes)).c_str(),
-        static_cast<double>(load(stats_.flush_micros)) / 1e6, load(stats_.compactions),
-        load(stats_.trivial_moves), human_bytes(load(stats_.compaction_bytes_read)).c_str(),
-        human_bytes(load(stats_.compaction_bytes_written)).c_str(),
-        static_cast<double>(load(stats_.compaction_micros)) / 1e6, load(stats_.versions_dropped),
-        load(stats_.compaction_failures),
-        stats_.writes.load(kUserBytes) == 0
-            ? 0.0
-            : static_cast<double>(load(stats_.flush_bytes) +
-                                  load(stats_.compaction_bytes_written)) /
-                  static_cast<double>(stats_.writes.load(kUserBytes)),
-        load(stats_.delays), static_cast<double>(load(stats_.delay_micros)) / 1e6,
-        load(stats_.stalls), static_cast<double>(load(stats_.stall_micros)) / 1e6, stall,
-        human_bytes(cache ? cache->usage() : 0).c_str(),
-        human_bytes(cache ? cache->capacity() : 0).c_str(),
-        cache && cache->hits() + cache->misses() > 0
-            ? 100.0 * static_cast<double>(cache->hits()) /
-                  static_cast<double>(cache->hits() + cache->misses())
-            : 0.0,
-        human_bytes(cache ? cache->memory()->reserved_bytes() : 0).c_str(),
-        load(table_stats.bloom_checks), load(table_stats.bloom_useful), v.total_files(),
-        human_bytes(v.total_bytes()).c_str(), table_cache_->open_tables(), publisher_.visible(),
-        bg.c_str(), compaction_error.c_str());
+        t.writes, human_bytes(t.user_bytes).c_str(), human_bytes(t.wal_bytes).c_str(), t.wal_syncs,
+        human_bytes(t.memtable_bytes).c_str(), t.sealed_memtables, t.rotations, t.flushes,
+        human_bytes(t.flush_bytes).c_str(), static_cast<double>(t.flush_micros) / 1e6,
+        t.compactions, t.trivial_moves, human_bytes(t.compaction_bytes_read).c_str(),
+        human_bytes(t.compaction_bytes_written).c_str(),
+        static_cast<double>(t.compaction_micros) / 1e6, t.versions_dropped, t.compaction_failures,
+        t.write_amplification(), t.delays, static_cast<double>(t.delay_micros) / 1e6, t.stalls,
+        static_cast<double>(t.stall_micros) / 1e6, t.write_stall,
+        human_bytes(t.block_cache_bytes).c_str(), human_bytes(t.block_cache_capacity).c_str(),
+        t.block_cache_hit_rate() * 100.0, human_bytes(t.block_cache_memory_bytes).c_str(),
+        t.bloom_checks, t.bloom_useful, t.files, human_bytes(t.file_bytes).c_str(), t.open_tables,
+        t.sequence, t.background_error.c_str(), t.compaction_error.c_str());
     return std::string(buf);
   }
   return std::nullopt;
+}
+
+DBImpl::StatsSnapshot DBImpl::stats_snapshot(const ReadView& view) {
+  StatsSnapshot t;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    t.background_error = describe_background_error();
+    t.compaction_error = describe_compaction_error();
+    t.sealed_memtables = sealed_.size();
+    t.write_stall = write_stall_name(write_stall_condition());
+  }
+  // Relaxed: statistics; each is a recent value, none orders anything.
+  const auto load = [](const std::atomic<uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
+  t.writes = stats_.writes.load(kUserWrites);
+  t.user_bytes = stats_.writes.load(kUserBytes);
+  t.wal_bytes = stats_.writes.load(kWalBytes);
+  t.wal_syncs = load(stats_.wal_syncs);
+  t.memtable_bytes = view.mem->memory_usage();
+  t.rotations = load(stats_.rotations);
+  t.flushes = load(stats_.flushes);
+  t.flush_bytes = load(stats_.flush_bytes);
+  t.flush_micros = load(stats_.flush_micros);
+  t.compactions = load(stats_.compactions);
+  t.trivial_moves = load(stats_.trivial_moves);
+  t.compaction_bytes_read = load(stats_.compaction_bytes_read);
+  t.compaction_bytes_written = load(stats_.compaction_bytes_written);
+  t.compaction_micros = load(stats_.compaction_micros);
+  t.versions_dropped = load(stats_.versions_dropped);
+  t.compaction_failures = load(stats_.compaction_failures);
+  t.delays = load(stats_.delays);
+  t.delay_micros = load(stats_.delay_micros);
+  t.stalls = load(stats_.stalls);
+  t.stall_micros = load(stats_.stall_micros);
+  if (const std::shared_ptr<BlockCache>& cache = table_cache_->options().block_cache) {
+    t.block_cache_bytes = cache->usage();
+    t.block_cache_capacity = cache->capacity();
+    t.block_cache_hits = cache->hits();
+    t.block_cache_misses = cache->misses();
+    t.block_cache_memory_bytes = cache->memory()->reserved_bytes();
+  }
+  const TableStatistics& table_stats = *table_cache_->options().statistics;
+  t.bloom_checks = load(table_stats.bloom_checks);
+  t.bloom_useful = load(table_stats.bloom_useful);
+  t.files = view.version->total_files();
+  t.file_bytes = view.version->total_bytes();
+  t.open_tables = table_cache_->open_tables();
+  t.sequence = publisher_.visible();
+  return t;
+}
+
+bool DBImpl::map_property(std::string_view name, std::map<std::string, std::string>* values) {
+  values->clear();
+  if (name != "fsdb.stats") return false;
+  const auto view = read_view();
+  const StatsSnapshot t = stats_snapshot(*view);
+  auto& m = *values;
+  const auto put = [&m](const char* key, uint64_t value) { m[key] = std::to_string(value); };
+  put("writes", t.writes);
+  put("user_bytes_written", t.user_bytes);
+  put("wal_bytes_written", t.wal_bytes);
+  put("wal_syncs", t.wal_syncs);
+  put("memtable_bytes", t.memtable_bytes);
+  put("sealed_memtables", t.sealed_memtables);
+  put("rotations", t.rotations);
+  put("flushes", t.flushes);
+  put("flush_bytes_written", t.flush_bytes);
+  put("flush_micros", t.flush_micros);
+  put("compactions", t.compactions);
+  put("trivial_moves", t.trivial_moves);
+  put("compaction_bytes_read", t.compaction_bytes_read);
+  put("compaction_bytes_written", t.compaction_bytes_written);
+  put("compaction_micros", t.compaction_micros);
+  put("versions_dropped", t.versions_dropped);
+  put("compaction_failures", t.compaction_failures);
+  char amplification[32];
+  std::snprintf(amplification, sizeof(amplification), "%.4f", t.write_amplification());
+  m["write_amplification"] = amplification;
+  put("delays", t.delays);
+  put("delay_micros", t.delay_micros);
+  put("stalls", t.stalls);
+  put("stall_micros", t.stall_micros);
+  m["write_stall"] = t.write_stall;
+  put("block_cache_bytes", t.block_cache_bytes);
+  put("block_cache_capacity", t.block_cache_capacity);
+  put("block_cache_hits", t.block_cache_hits);
+  put("block_cache_misses", t.block_cache_misses);
+  put("block_cache_memory_bytes", t.block_cache_memory_bytes);
+  put("bloom_checks", t.bloom_checks);
+  put("bloom_useful", t.bloom_useful);
+  put("files", t.files);
+  put("file_bytes", t.file_bytes);
+  put("open_tables", t.open_tables);
+  put("sequence", t.sequence);
+  m["background_error"] = t.background_error;
+  m["compaction_error"] = t.compaction_error;
+  return true;
 }
 
 void set_direct_write_hook_for_testing(DirectWriteHook hook) {

@@ -83,6 +83,7 @@ class DBImpl final : public DB {
   Status sync_wal() override;
   Status checkpoint(const std::string& dir) override;
   std::optional<std::string> property(std::string_view name) override;
+  bool map_property(std::string_view name, std::map<std::string, std::string>* values) override;
   Status close() override;
   Status resume() override;
 
@@ -324,6 +325,37 @@ class DBImpl final : public DB {
   // REQUIRES: mu_ held. The last failure of compactions failing in a row
   // (see record_compaction_failure()), or "none" (fsdb.compaction-error).
   std::string describe_compaction_error() const;
+
+  // The counters of fsdb.stats, read once for both its forms (property() and
+  // map_property()). Takes mu_.
+  struct StatsSnapshot {
+    uint64_t writes = 0, user_bytes = 0, wal_bytes = 0, wal_syncs = 0;
+    uint64_t memtable_bytes = 0, sealed_memtables = 0, rotations = 0;
+    uint64_t flushes = 0, flush_bytes = 0, flush_micros = 0;
+    uint64_t compactions = 0, trivial_moves = 0, compaction_bytes_read = 0,
+             compaction_bytes_written = 0, compaction_micros = 0, versions_dropped = 0,
+             compaction_failures = 0;
+    uint64_t delays = 0, delay_micros = 0, stalls = 0, stall_micros = 0;
+    const char* write_stall = "";
+    uint64_t block_cache_bytes = 0, block_cache_capacity = 0, block_cache_hits = 0,
+             block_cache_misses = 0, block_cache_memory_bytes = 0;
+    uint64_t bloom_checks = 0, bloom_useful = 0;
+    uint64_t files = 0, file_bytes = 0, open_tables = 0, sequence = 0;
+    std::string background_error, compaction_error;
+
+    // Bytes flushed and compacted per byte the user wrote.
+    double write_amplification() const {
+      return user_bytes == 0 ? 0.0
+                             : static_cast<double>(flush_bytes + compaction_bytes_written) /
+                                   static_cast<double>(user_bytes);
+    }
+    double block_cache_hit_rate() const {
+      const uint64_t lookups = block_cache_hits + block_cache_misses;
+      return lookups == 0 ? 0.0
+                          : static_cast<double>(block_cache_hits) / static_cast<double>(lookups);
+    }
+  };
+  StatsSnapshot stats_snapshot(const ReadView& view);
 
   const Options options_;
   const std::string dbname_;

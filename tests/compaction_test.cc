@@ -582,6 +582,25 @@ TEST_F(CompactionDBTest, WriteVolumePropertiesAddUpAndBackgroundWorkSettles) {
   char expected[64];
   std::snprintf(expected, sizeof(expected), "write amplification: %.2f", wamp);
   EXPECT_NE(stats.find(expected), std::string::npos) << stats;
+  // The map form: the same counters, unrounded, by name.
+  std::map<std::string, std::string> values;
+  ASSERT_TRUE(db_->map_property("fsdb.stats", &values));
+  EXPECT_EQ(values["user_bytes_written"], std::to_string(number("fsdb.user-bytes-written")));
+  EXPECT_EQ(values["flush_bytes_written"], std::to_string(number("fsdb.flush-bytes-written")));
+  EXPECT_EQ(values["compaction_bytes_written"],
+            std::to_string(number("fsdb.compaction-bytes-written")));
+  EXPECT_EQ(values["compactions"], std::to_string(number("fsdb.num-compactions")));
+  EXPECT_EQ(values["sealed_memtables"], "0");
+  uint64_t files = 0;
+  for (int level = 0; level < kNumLevels; ++level) {
+    files += number(("fsdb.num-files-at-level" + std::to_string(level)).c_str());
+  }
+  EXPECT_EQ(values["files"], std::to_string(files));
+  EXPECT_NEAR(std::stod(values["write_amplification"]), wamp, 1e-4);
+  EXPECT_EQ(values["write_stall"], "normal");
+  EXPECT_EQ(values["background_error"], "none");
+  EXPECT_FALSE(db_->map_property("fsdb.sequence", &values)) << "no map form";
+  EXPECT_TRUE(values.empty());
 }
 
 TEST_F(CompactionDBTest, SnapshotsReadTheSameAcrossManyCompactions) {

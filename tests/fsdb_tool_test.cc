@@ -213,6 +213,14 @@ TEST_F(FsdbToolTest, FlushCompactLevelsStatsProperty) {
   Json stats = fsdb_json({"stats"});
   EXPECT_TRUE(stats.has("sequence")) << fsdb({"stats"}).out;
   EXPECT_EQ(stats["directory"].string, db_);
+  // JSON carries plain numbers (bytes, microseconds, counts), not "4.0 KiB".
+  EXPECT_EQ(stats["sequence"].type, Json::Type::kNumber);
+  EXPECT_EQ(stats["sequence"].number, 201);
+  EXPECT_EQ(stats["block_cache_capacity"].number, 64 << 20);
+  EXPECT_EQ(stats["files"].number, levels["total files"].number);
+  EXPECT_EQ(stats["write_stall"].string, "normal");
+  EXPECT_EQ(stats["background_error"].string, "none");
+  EXPECT_NE(fsdb({"stats"}).out.find(" of 64.0 MiB, hit rate"), std::string::npos);  // for people
   EXPECT_EQ(fsdb({"property", "fsdb.sequence"}).out, "201\n");
   Json prop = fsdb_json({"property", "fsdb.num-files-at-level0"});
   EXPECT_EQ(prop["value"].string, "0");

@@ -1,8 +1,10 @@
 // The commands that read and write a DB: put, get, del, scan, count, batch,
 // commit, abort, snapshot, flush, compact, checkpoint, stats, levels, property.
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "engine/filename.h"
@@ -546,6 +548,20 @@ class CompactCommand : public Command {
   std::string from_text_, to_text_;
 };
 
+// A map property's value as a JSON number when it is one, else as text.
+Cell number_or_text(const std::string& value) {
+  uint64_t whole = 0;
+  const char* end = value.data() + value.size();
+  if (auto [p, ec] = std::from_chars(value.data(), end, whole); ec == std::errc() && p == end) {
+    return whole;
+  }
+  double decimal = 0;
+  if (auto [p, ec] = std::from_chars(value.data(), end, decimal); ec == std::errc() && p == end) {
+    return decimal;
+  }
+  return value;
+}
+
 class StatsCommand : public Command {
  public:
   void configure(CLI::App&) override {}
@@ -553,6 +569,16 @@ class StatsCommand : public Command {
     DB* db = nullptr;
     Status s = inv.session.db(&db);
     if (!s.ok()) return s;
+    if (inv.json) {
+      // Plain numbers (bytes, microseconds, counts), as every command's JSON.
+      std::map<std::string, std::string> values;
+      if (!db->map_property("fsdb.stats", &values)) {
+        return Status::NotSupported("the DB reports no fsdb.stats");
+      }
+      for (const auto& [name, value] : values) inv.result.field(name, number_or_text(value));
+      inv.result.field("directory", inv.session.db_path());
+      return Status::OK();
+    }
     auto stats = db->property("fsdb.stats");
     if (!stats) return Status::NotSupported("the DB reports no fsdb.stats");
     size_t begin = 0;

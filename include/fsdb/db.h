@@ -26,6 +26,7 @@
 // later writes fail, reads go on.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -121,6 +122,19 @@ class DB {
   // "none"; see CompactionFailureInfo) and "fsdb.num-compaction-failures". nullopt
   // for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
+  // A property's map form (RocksDB's GetMapProperty), for programs that
+  // chart or alert on it: "fsdb.stats" gives the counters of its text form,
+  // unrounded, by name ("writes", "user_bytes_written", "flush_micros",
+  // "block_cache_hits", ...): sizes in bytes, times in microseconds, counts,
+  // "write_amplification" as a decimal, and "write_stall", "background_error"
+  // and "compaction_error" as in their own properties. Fills `values` and
+  // returns true, or clears it and returns false for a name without a map
+  // form.
+  virtual bool map_property(std::string_view name, std::map<std::string, std::string>* values) {
+    (void)name;
+    values->clear();
+    return false;
+  }
   // Flushes the memtables that hold writes made with disable_wal, waits for
   // background work (and for a compact_range() running on another thread),
   // syncs the WAL and releases the directory. Optional before the
