@@ -307,8 +307,8 @@ class Repairer {
     for (const auto& [file, where] : named) {
       if (!tables_.contains(file)) report_missing_table(file, path, where.first, where.second);
     }
-    problem(path + ": " + std::to_string(*edits) +
-            " edits read; left out: the tables they removed (" + std::to_string(replaced_.size()) +
+    problem(path + ": " + std::to_string(*edits) + (*edits == 1 ? " edit" : " edits") +
+            " read; left out: the tables they removed (" + std::to_string(replaced_.size()) +
             ") and the logs numbered below " + std::to_string(first_log_) +
             ", which they show flushed");
     return Status::OK();

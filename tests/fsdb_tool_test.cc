@@ -591,7 +591,7 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
   RunResult r = fsdb({"load", bad}, 2);
   EXPECT_NE(r.err.find("bad.csv:3"), std::string::npos) << r.err;
   // ...and the records before it are written, as the message says.
-  EXPECT_NE(r.err.find("the 1 records before it were written"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the record before it was written"), std::string::npos) << r.err;
   EXPECT_EQ(fsdb({"get", "a"}).out, "1\n");
   // A pipe has no size, and is read all the same; a directory is refused.
   r = fsdb({"--json", "load", "/dev/stdin"}, 0, "piped,yes\n");
@@ -797,6 +797,13 @@ TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
   RunResult top = run_tool({"--help"});
   EXPECT_EQ(top.exit_code, 0);
   EXPECT_NE(top.out.find("Exit codes"), std::string::npos);
+  EXPECT_NE(top.out.find("Usage: fsdb [OPTIONS] [CMD ARGS...]"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("  checkpoint  "), std::string::npos) << top.out;  // aligned
+  // A word that is not one of a command's subcommands is named as such.
+  RunResult r = fsdb({"sst", "frob"}, 2);
+  EXPECT_NE(r.err.find("sst: unknown subcommand 'frob'"), std::string::npos) << r.err;
+  r = fsdb({"wal"}, 2);
+  EXPECT_NE(r.err.find("subcommand is required"), std::string::npos) << r.err;
 }
 
 TEST_F(FsdbToolTest, DemoIngestsReopensAndVerifies) {

@@ -223,6 +223,16 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     std::string hint = " (`help " + info->name + "` shows its usage)";
+    // `sst frob`: CLI11 says only that a subcommand is required.
+    const auto subcommands = app->get_subcommands([](CLI::App*) { return true; });
+    if (!subcommands.empty() && words.size() > 1 && !words[1].starts_with("-") &&
+        std::none_of(subcommands.begin(), subcommands.end(),
+                     [&](const CLI::App* sub) { return sub->get_name() == words[1]; })) {
+      report_error(Status::InvalidArgument(info->name + ": unknown subcommand '" +
+                                           escape(words[1]) + "'" + hint),
+                   json || global_json);
+      return kExitUsage;
+    }
     // `get -dash`: the key was taken for an option.
     if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr) {
       for (size_t i = 1; i < words.size(); ++i) {

@@ -538,8 +538,8 @@ class CompactCommand : public Command {
       inv.result.field("compactions", count() - before);
       inv.result.field("seconds", seconds);
     } else {
-      inv.result.lines.push_back("compacted (" + std::to_string(count() - before) +
-                                 " compactions) in " + human_seconds(seconds));
+      inv.result.lines.push_back("compacted (" + count_of(count() - before, "compaction") +
+                                 ") in " + human_seconds(seconds));
     }
     return Status::OK();
   }

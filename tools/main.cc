@@ -8,12 +8,26 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <memory>
+#include <string>
 
 #include "tools/commands.h"
 #include "tools/session.h"
 #include "tools/shell.h"
 
 namespace {
+
+// The usage line names the command that follows the options.
+class UsageWithCommand : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App* app, std::string name) const override {
+    std::string usage = CLI::Formatter::make_usage(app, std::move(name));
+    const size_t end = usage.find_last_not_of('\n');
+    return end == std::string::npos
+               ? usage
+               : usage.substr(0, end + 1) + " [CMD ARGS...]" + usage.substr(end + 1);
+  }
+};
 
 int run(int argc, char** argv, fsdb::tool::GlobalOptions& options) {
   using namespace fsdb::tool;
@@ -30,11 +44,12 @@ int run(int argc, char** argv, fsdb::tool::GlobalOptions& options) {
   std::string footer = "\nCommands (fsdb --db DIR help CMD explains one):\n";
   for (const CommandInfo& info : all_commands()) {
     footer += "  " + info.name +
-              std::string(info.name.size() < 10 ? 10 - info.name.size() : 1, ' ') + info.summary +
+              std::string(info.name.size() < 12 ? 12 - info.name.size() : 1, ' ') + info.summary +
               "\n";
   }
   footer += "\nExit codes: 0 ok, 1 error, 2 usage error.";
   app.footer(footer);
+  app.formatter(std::make_shared<UsageWithCommand>());
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -147,6 +147,10 @@ std::string human_seconds(double seconds) {
   return buf;
 }
 
+std::string count_of(uint64_t count, std::string_view noun) {
+  return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
 std::string human_count(double count) {
   char buf[32];
   if (count < 1000) {

@@ -29,6 +29,8 @@ std::string human_bytes(uint64_t bytes);
 std::string human_seconds(double seconds);
 // "12,345"-free compact count: "980", "1.2 K", "3.4 M".
 std::string human_count(double count);
+// "1 record", "3 records": `count` and the noun, plural but for one.
+std::string count_of(uint64_t count, std::string_view noun);
 
 // A JSON string literal (quotes included) of UTF-8 or escaped text.
 std::string json_quote(std::string_view text);

@@ -244,8 +244,10 @@ class LoadCommand : public Command {
     const auto stop_at_line = [&](const std::string& what) {
       Status written = batch.count() > 0 ? db->write(&batch) : Status::OK();
       if (!written.ok()) return written;
-      return Status::InvalidArgument(where() + what + " (the " + std::to_string(records) +
-                                     " records before it were written)");
+      return Status::InvalidArgument(
+          where() + what + " (" +
+          (records == 1 ? std::string("the record") : "the " + count_of(records, "record")) +
+          " before it " + (records == 1 ? "was" : "were") + " written)");
     };
     while (std::getline(in, line)) {
       ++line_number;

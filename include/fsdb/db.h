@@ -52,7 +52,7 @@ class Snapshot {
 
 class DB {
  public:
-  // Opens (or, with create_if_missing, creates) the DB in directory `path`.
+  // Opens (or, with create_if_missing, on by default, creates) the DB in directory `path`.
   static Status open(const Options& options, const std::string& path, std::unique_ptr<DB>* db);
 
   DB() = default;

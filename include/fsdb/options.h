@@ -195,19 +195,26 @@ class EventListener {
   virtual void on_write_stall_changed(const WriteStallInfo& /*info*/) {}
 };
 
+// DB::open() and repair_db() refuse a value outside the range given here with
+// InvalidArgument naming the option.
 struct Options {
+  // Opening a directory without a DB creates one (RocksDB and LevelDB default
+  // to false: set it to false so that a mistyped path is an error rather than
+  // a new, empty DB).
   bool create_if_missing = true;
   bool error_if_exists = false;
-  size_t memtable_bytes = 64 << 20;  // auto-seal threshold of the active memtable (<= 2 GiB)
-  size_t memtable_max_entries = 0;   // 0 = no count threshold
-  size_t memtable_shards = 0;        // 0 = hardware threads; at most 256
-  size_t max_sealed_memtables = 2;   // this many waiting for flush: a full memtable waits
+  // Auto-seal threshold of the active memtable: 4 KiB to 2 GiB.
+  size_t memtable_bytes = 64 << 20;
+  size_t memtable_max_entries = 0;  // 0 = no count threshold
+  size_t memtable_shards = 0;       // 0 = hardware threads; at most 256
+  size_t max_sealed_memtables = 2;  // this many waiting for flush: a full memtable waits (>= 1)
   Compression compression = Compression::kZstd;
-  int zstd_level = 3;
+  int zstd_level = 3;  // -7 to 22
   // Each table shares one zstd dictionary of at most this many bytes among its
   // data blocks, built from a sample of its first blocks: small blocks no
   // longer each carry their own entropy tables, so tables are smaller and
-  // blocks decompress faster (docs/format.md). 0 = every block on its own.
+  // blocks decompress faster (docs/format.md). 0 = every block on its own;
+  // else 256 B to 1 MiB.
   size_t compression_dictionary_bytes = 4096;
   // Tables above the bottommost level (level-0 flushes, and compactions with
   // older data below their key range) store zstd's literal bytes raw instead
@@ -229,8 +236,8 @@ struct Options {
   // half-compressible values came out 1.5-1.7x larger at -3 than at -2).
   // Level 0 is zstd's default, 3. Between -7 and 22.
   int light_upper_level_zstd_level = 1;
-  size_t block_bytes = 4096;
-  int bloom_bits_per_key = 10;  // 0 = no filter
+  size_t block_bytes = 4096;    // data block size before compression: 256 B to 64 MiB
+  int bloom_bits_per_key = 10;  // 0 = no filter; at most 64
   // Uncompressed blocks kept in memory, counted by the memory they hold (their
   // bytes, header and allocation rounding); 0 = no cache.
   size_t block_cache_bytes = 64 << 20;
@@ -258,15 +265,17 @@ struct Options {
   // one: a scan runs on two cores instead of one. Seeks and point reads are
   // unaffected. One thread per DB.
   bool scan_readahead = true;
+  // Level-0 table counts: 1 <= compaction <= slowdown <= stop.
   int l0_compaction_trigger = 4;
   // Each write group waits 1 ms from here up to the stop trigger.
   int l0_slowdown_writes_trigger = 8;
   // From here a write that needs a new memtable waits for compaction (or
   // fails, while that compaction backs off after failing).
   int l0_stop_writes_trigger = 12;
-  size_t level1_bytes = 256 << 20;     // level n+1 targets 10x level n
-  size_t target_file_bytes = 8 << 20;  // compaction outputs: 0.5x-2x (docs/architecture.md)
-  int max_background_compactions = 1;  // compaction threads (flushes have their own)
+  size_t level1_bytes = 256 << 20;  // level n+1 targets 10x level n; at least 4 KiB
+  // Compaction outputs: 0.5x-2x (docs/architecture.md); at least 4 KiB.
+  size_t target_file_bytes = 8 << 20;
+  int max_background_compactions = 1;  // compaction threads, 1 to 16 (flushes have their own)
   // A background error that resume() can clear (see BackgroundErrorInfo) is
   // retried by the DB itself: its event thread calls resume() every
   // background_error_resume_interval_ms until writes are taken again, at most
@@ -294,7 +303,13 @@ struct WriteOptions {
 
 struct ReadOptions {
   const Snapshot* snapshot = nullptr;  // null = the latest state
+  // Check each table block's checksum when it is read from the file (a block
+  // in the block cache was checked when it was read). false saves the hash,
+  // and the block is then not cached: a later read that checks must never be
+  // handed bytes nobody checked.
   bool verify_checksums = true;
+  // Keep the blocks read in the block cache; false for a scan that should not
+  // push out what other reads use.
   bool fill_cache = true;
   // Iterators only (get and multi_get ignore them): the iterator returns only
   // keys in [iterate_lower_bound, iterate_upper_bound); nullopt is unbounded.
