@@ -434,7 +434,8 @@ class RepairCommand : public Command {
       return Status::InvalidArgument(
           "repair closes the DB, which would drop the open batch: commit or abort it first");
     }
-    // A missing DB is an error like any command's (exit 1), not a usage one.
+    // As for every command: a missing directory is NotFound (exit 1), a
+    // path that is not a directory InvalidArgument (exit 2).
     if (Status s = check_db_directory(dir); !s.ok()) return s;
     // The session's own DB would hold the directory's lock.
     if (Status s = inv.session.close(); !s.ok()) return s;
