@@ -66,9 +66,10 @@ class DBImpl::SnapshotImpl final : public Snapshot {
   const SequenceNumber seq_;
 };
 
-DBImpl::DBImpl(const Options& options, std::string dbname)
+DBImpl::DBImpl(const Options& options, std::string dbname, bool read_only)
     : options_(options),
       dbname_(std::move(dbname)),
+      read_only_(read_only),
       fs_(options.file_system ? options.file_system : posix_file_system()) {}
 
 DBImpl::~DBImpl() { (void)close(); }
@@ -88,6 +89,9 @@ Status DBImpl::open() {
 
   bool is_dir = false;
   s = fs_->is_directory(dbname_, &is_dir);
+  if (s.is_not_found() && read_only_) {
+    return Status::InvalidArgument(dbname_ + ": does not exist (opened read-only)");
+  }
   if (s.is_not_found()) {
     if (!options_.create_if_missing) {
       return Status::InvalidArgument(dbname_ + ": does not exist (create_if_missing is false)");
@@ -105,13 +109,18 @@ Status DBImpl::open() {
 
   // Refused before the LOCK file is made, so that a read of a directory
   // that holds no DB leaves nothing behind.
-  if (!options_.create_if_missing && !fs_->file_exists(current_file_name(dbname_))) {
+  if ((read_only_ || !options_.create_if_missing) &&
+      !fs_->file_exists(current_file_name(dbname_))) {
     s = check_directory_without_current();
     if (!s.ok()) return s;
-    return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
+    return Status::InvalidArgument(dbname_ + (read_only_
+                                                  ? ": no DB here (opened read-only)"
+                                                  : ": no DB here (create_if_missing is false)"));
   }
 
-  s = fs_->lock_file(lock_file_name(dbname_), &db_lock_);
+  const std::string lock_path = lock_file_name(dbname_);
+  s = read_only_ ? fs_->lock_file_shared(lock_path, &db_lock_)
+                 : fs_->lock_file(lock_path, &db_lock_);
   if (s.is_busy()) {
     return Status::Busy(dbname_ + ": the DB is in use (" + s.message() + ")");
   }
@@ -130,7 +139,7 @@ Status DBImpl::open() {
   // On failure the LOCK stays held: close() (run as the caller destroys this
   // object) closes the log and the MANIFEST first, then releases it.
   s = recover();
-  if (!s.ok()) return s;
+  if (!s.ok() || read_only_) return s;
   bg_thread_ = std::thread([this] {
     set_current_thread_name("fsdb:flush");
     background_loop();
@@ -198,9 +207,17 @@ Status DBImpl::check_directory_without_current() const {
                  "\" and a newline into it and open again)"));
 }
 
+Status DBImpl::refuse_if_read_only(const char* operation) const {
+  if (!read_only_) return Status::OK();
+  return Status::NotSupported(std::string(operation) + ": " + dbname_ + " was opened read-only");
+}
+
 Status DBImpl::recover() {
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;
+  if (!exists && read_only_) {
+    return Status::InvalidArgument(dbname_ + ": no DB here (opened read-only)");
+  }
   if (!exists) {
     s = check_directory_without_current();
     if (!s.ok()) return s;
@@ -209,19 +226,19 @@ Status DBImpl::recover() {
     }
     s = versions_->create_new();
     if (!s.ok()) return s;
-  } else if (options_.error_if_exists) {
+  } else if (options_.error_if_exists && !read_only_) {
     return Status::InvalidArgument(dbname_ + ": a DB exists here (error_if_exists is true)");
   }
   // A missing first log is the one loss kSkipAnyCorruptedRecords accepts.
   s = versions_->recover(
-      /*require_first_log=*/options_.wal_recovery_mode !=
-      WalRecoveryMode::kSkipAnyCorruptedRecords);
+      /*require_first_log=*/options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords,
+      /*read_only=*/read_only_);
   if (!s.ok()) return s;
   // Tables no MANIFEST names are debris: of a flush or compaction a crash
   // interrupted, or of an earlier open that failed after its replay wrote
   // tables (on a full disk, say). They go before the replay writes new ones,
   // so that retrying an open does not need more room each time.
-  delete_obsolete_files(/*at_open=*/true, /*tables_only=*/true);
+  if (!read_only_) delete_obsolete_files(/*at_open=*/true, /*tables_only=*/true);
 
   // Replay every WAL the MANIFEST does not cover, oldest first.
   std::vector<std::string> names;
@@ -303,6 +320,19 @@ Status DBImpl::recover() {
   info.last_sequence = max_sequence;
   versions_->set_last_sequence(max_sequence);
 
+  if (read_only_) {
+    // The replayed writes stay in the sealed memtables replay_log() left;
+    // no log is made and the MANIFEST is not touched.
+    publisher_.reset(max_sequence);
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      mem_.list = new_memtable();
+      install_read_view();
+    }
+    if (options_.listener) options_.listener->on_recovery(info);
+    return Status::OK();
+  }
+
   uint64_t log_number = 0;
   s = new_log_file(&log_number, &log_);
   if (!s.ok()) return s;
@@ -360,6 +390,16 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     auto sealed = mem->seal();
     mem.reset();
     if (!sealed) return Status::Corruption("memtable sealed twice during recovery");
+    if (read_only_) {
+      // Kept in memory, oldest first, as the sealed memtables of a DB open
+      // for writing are (no thread flushes them here).
+      Memtable replayed;
+      replayed.frozen = std::move(sealed->first);
+      replayed.log_number = log_number;
+      std::lock_guard<std::mutex> guard(mu_);
+      sealed_.push_back(std::move(replayed));
+      return Status::OK();
+    }
     FileMetaData meta;
     Status fs = write_level0_table(*sealed->first, &meta);
     if (fs.ok() && meta.number != 0) edit->add_file(0, meta);
@@ -500,6 +540,7 @@ bool entry_fits(size_t key_bytes, size_t value_bytes) {
 }  // namespace
 
 Status DBImpl::put(const WriteOptions& options, std::string_view key, std::string_view value) {
+  if (Status s = refuse_if_read_only("put"); !s.ok()) return s;
   // Before the batch copies them.
   if (!entry_fits(key.size(), value.size()))
     return entry_too_large("put", key.size(), value.size());
@@ -515,6 +556,7 @@ Status DBImpl::put(const WriteOptions& options, std::string_view key, std::strin
 }
 
 Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
+  if (Status s = refuse_if_read_only("remove"); !s.ok()) return s;
   if (!entry_fits(key.size(), 0)) return entry_too_large("remove", key.size(), 0);
   if (thread_batch.in_use) {
     WriteBatch batch;
@@ -528,6 +570,7 @@ Status DBImpl::remove(const WriteOptions& options, std::string_view key) {
 }
 
 Status DBImpl::write(const WriteOptions& options, WriteBatch* batch) {
+  if (Status s = refuse_if_read_only("write"); !s.ok()) return s;
   if (batch == nullptr) return Status::InvalidArgument("write: batch is null");
   if (batch->count() == 0) return Status::OK();
   // No entry can pass the limit unless the whole batch does.
@@ -1153,6 +1196,7 @@ void DBImpl::clear_compaction_error() {
 }
 
 Status DBImpl::resume() {
+  if (Status s = refuse_if_read_only("resume"); !s.ok()) return s;
   {
     // Compactions failing on their own: their cause may be gone too, so the
     // back-off ends, and writes that need room wait for the next try rather
@@ -2174,6 +2218,7 @@ Status DBImpl::run_compaction(const Compaction& c, bool* abandoned, bool* edit_t
 // ---------------------------------------------------------------- control
 
 Status DBImpl::flush() {
+  if (Status s = refuse_if_read_only("flush"); !s.ok()) return s;
   bool rotate_refused = false;
   return flush_memtables(&rotate_refused);
 }
@@ -2197,6 +2242,7 @@ Status DBImpl::flush_memtables(bool* rotate_refused) {
 
 Status DBImpl::compact_range(std::optional<std::string_view> begin,
                              std::optional<std::string_view> end) {
+  if (Status s = refuse_if_read_only("compact_range"); !s.ok()) return s;
   bool rotate_refused = false;
   Status s = flush_memtables(&rotate_refused);
   if (!s.ok()) {
@@ -2325,7 +2371,10 @@ void DBImpl::deliver_completed(const CompletedWork& work) {
   }
 }
 
-Status DBImpl::sync_wal() { return submit_control(/*rotate=*/false, /*sync=*/true); }
+Status DBImpl::sync_wal() {
+  if (Status s = refuse_if_read_only("sync_wal"); !s.ok()) return s;
+  return submit_control(/*rotate=*/false, /*sync=*/true);
+}
 
 namespace {
 
@@ -2363,6 +2412,7 @@ std::set<std::string> checkpoints_under_way;  // guarded by checkpoints_mu
 }  // namespace
 
 Status DBImpl::checkpoint(const std::string& dir_arg) {
+  if (Status s = refuse_if_read_only("checkpoint"); !s.ok()) return s;
   std::string dir = dir_arg;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   if (dir.empty()) return Status::InvalidArgument("checkpoint: the directory is empty");
@@ -2754,6 +2804,16 @@ Status DBImpl::close() {
 Status DB::open(const Options& options, const std::string& path, std::unique_ptr<DB>* db) {
   db->reset();
   auto impl = std::make_unique<DBImpl>(options, path);
+  Status s = impl->open();
+  if (!s.ok()) return s;
+  *db = std::move(impl);
+  return Status::OK();
+}
+
+Status DB::open_read_only(const Options& options, const std::string& path,
+                          std::unique_ptr<DB>* db) {
+  db->reset();
+  auto impl = std::make_unique<DBImpl>(options, path, /*read_only=*/true);
   Status s = impl->open();
   if (!s.ok()) return s;
   *db = std::move(impl);

@@ -62,10 +62,12 @@ class BackgroundThread;
 
 class DBImpl final : public DB {
  public:
-  DBImpl(const Options& options, std::string dbname);
+  // read_only: see DB::open_read_only().
+  DBImpl(const Options& options, std::string dbname, bool read_only = false);
   ~DBImpl() override;
 
-  // Takes the lock, recovers (or creates) the DB and starts background work.
+  // Takes the lock, recovers (or creates) the DB and starts background work;
+  // read-only, takes a shared lock and recovers into memory only.
   Status open();
 
   Status put(const WriteOptions& options, std::string_view key, std::string_view value) override;
@@ -167,6 +169,8 @@ class DBImpl final : public DB {
   // For a directory without CURRENT: Corruption if it holds a DB's files
   // (a DB that lost its CURRENT), else OK.
   Status check_directory_without_current() const;
+  // NotSupported for `operation` on a DB opened read-only; else OK.
+  Status refuse_if_read_only(const char* operation) const;
   Status recover();
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
   // point-in-time recovery stopped at damage). *torn_tail is set when the log
@@ -359,6 +363,10 @@ class DBImpl final : public DB {
 
   const Options options_;
   const std::string dbname_;
+  // Opened by DB::open_read_only(): nothing is written, and no flush,
+  // compaction or event thread runs; the logs' writes stay in sealed_
+  // (never flushed).
+  const bool read_only_;
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<VersionSet> versions_;

@@ -205,7 +205,7 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
   return Status::OK();
 }
 
-Status VersionSet::recover(bool require_first_log) {
+Status VersionSet::recover(bool require_first_log, bool read_only) {
   ManifestContents manifest;
   Status s = read_manifest(*fs_, dbname_, &manifest);
   if (!s.ok()) return s;
@@ -266,10 +266,15 @@ Status VersionSet::recover(bool require_first_log) {
   log_number_.store(log_number, std::memory_order_release);
   last_sequence_.store(last_sequence, std::memory_order_release);
   install(version);
+  std::lock_guard<std::mutex> guard(manifest_mu_);
+  if (read_only) {
+    manifest_number_.store(old_manifest_number, std::memory_order_relaxed);
+    closed_ = true;
+    return Status::OK();
+  }
 
   // A fresh MANIFEST holding the recovered version; the old one goes once
   // CURRENT names the new one.
-  std::lock_guard<std::mutex> guard(manifest_mu_);
   const uint64_t number = new_file_number();
   s = write_snapshot_manifest(dbname_, number, *version, log_number, &manifest_);
   if (s.ok()) s = set_current_file(dbname_, number);

@@ -42,8 +42,9 @@ class VersionSet {
   // `require_first_log`, the first log to replay); then starts a fresh
   // MANIFEST holding it. A torn last record (a crash during an edit that was
   // never acknowledged) is dropped; any other damage, or a missing file, is
-  // Corruption, and leaves the directory as it was.
-  Status recover(bool require_first_log = true);
+  // Corruption, and leaves the directory as it was. `read_only`: no fresh
+  // MANIFEST; log_and_apply() then refuses (the MANIFEST is closed).
+  Status recover(bool require_first_log = true, bool read_only = false);
   // After recover(): what it dropped from the MANIFEST's end ("<path>:
   // offset N: M bytes: why"), or empty.
   const std::string& recovered_manifest_tail() const { return recovered_manifest_tail_; }

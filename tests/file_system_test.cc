@@ -698,5 +698,80 @@ TEST_F(PosixFileSystemTest, LockIsExclusiveInThisProcessAndAcrossProcesses) {
   FSDB_ASSERT_OK(fs_->lock_file(path, &second)) << "released when the holder is destroyed";
 }
 
+// What another process gets when it asks for `type` on `path`: true if granted.
+bool another_process_can_lock(const std::string& path, short type) {
+  pid_t child = ::fork();
+  if (child < 0) return false;
+  if (child == 0) {
+    int fd = ::open(path.c_str(), type == F_WRLCK ? O_RDWR : O_RDONLY);
+    struct flock fl {};
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    ::_exit(fd >= 0 && ::fcntl(fd, F_SETLK, &fl) == 0 ? 0 : 1);
+  }
+  int wstatus = 0;
+  if (::waitpid(child, &wstatus, 0) != child) return false;
+  return WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0;
+}
+
+// One file, however its path is spelled: two writers in one process under
+// "d/LOCK" and "d/./LOCK" would both get the lock (fcntl locks belong to the
+// process), and the first to let go would drop the other's.
+TEST_F(PosixFileSystemTest, ALockIsOneFileHoweverItsPathIsSpelled) {
+  const std::string path = dir_.file("LOCK");
+  const std::string other_spelling = dir_.path() + "/./LOCK";
+  const std::string link = dir_.file("LINK");
+  std::unique_ptr<FileLock> writer;
+  FSDB_ASSERT_OK(fs_->lock_file(path, &writer));
+  ASSERT_EQ(::link(path.c_str(), link.c_str()), 0);
+  std::unique_ptr<FileLock> second;
+  for (const std::string& name : {other_spelling, link}) {
+    Status s = fs_->lock_file(name, &second);
+    EXPECT_TRUE(s.is_busy()) << name << ": " << s.to_string();
+    s = fs_->lock_file_shared(name, &second);
+    EXPECT_TRUE(s.is_busy()) << name << ": " << s.to_string();
+  }
+  writer.reset();
+  std::unique_ptr<FileLock> reader;
+  FSDB_ASSERT_OK(fs_->lock_file_shared(path, &reader));
+  FSDB_ASSERT_OK(fs_->lock_file_shared(other_spelling, &second));
+  reader.reset();  // the other spelling's holder keeps the file locked
+  EXPECT_FALSE(another_process_can_lock(path, F_WRLCK));
+  Status s = fs_->lock_file(link, &writer);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+  second.reset();
+  EXPECT_TRUE(another_process_can_lock(path, F_WRLCK));
+}
+
+TEST_F(PosixFileSystemTest, SharedLocksExcludeOnlyTheExclusiveOne) {
+  const std::string path = dir_.file("LOCK");
+  std::unique_ptr<FileLock> reader;
+  FSDB_ASSERT_OK(fs_->lock_file_shared(path, &reader)) << "created if missing";
+  std::unique_ptr<FileLock> second_reader;
+  FSDB_ASSERT_OK(fs_->lock_file_shared(path, &second_reader));
+  std::unique_ptr<FileLock> writer;
+  Status s = fs_->lock_file(path, &writer);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+  EXPECT_NE(s.to_string().find("read-only"), std::string::npos) << s.to_string();
+  EXPECT_TRUE(another_process_can_lock(path, F_RDLCK));
+  EXPECT_FALSE(another_process_can_lock(path, F_WRLCK));
+
+  // One reader gone: the other still holds the lock (fcntl would have dropped
+  // every lock of this process on the file with the first close).
+  reader.reset();
+  EXPECT_FALSE(another_process_can_lock(path, F_WRLCK));
+  s = fs_->lock_file(path, &writer);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+
+  second_reader.reset();
+  EXPECT_TRUE(another_process_can_lock(path, F_WRLCK)) << "released with the last reader";
+  FSDB_ASSERT_OK(fs_->lock_file(path, &writer));
+  s = fs_->lock_file_shared(path, &reader);
+  EXPECT_TRUE(s.is_busy()) << s.to_string();
+  EXPECT_FALSE(another_process_can_lock(path, F_RDLCK));
+  writer.reset();
+  FSDB_ASSERT_OK(fs_->lock_file_shared(path, &reader)) << "released when the writer is destroyed";
+}
+
 }  // namespace
 }  // namespace fsdb

@@ -623,4 +623,9 @@ Status FaultInjectionFileSystem::lock_file(const std::string& path,
   return base_->lock_file(path, lock);
 }
 
+Status FaultInjectionFileSystem::lock_file_shared(const std::string& path,
+                                                  std::unique_ptr<FileLock>* lock) {
+  return base_->lock_file_shared(path, lock);
+}
+
 }  // namespace fsdb

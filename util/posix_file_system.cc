@@ -1,6 +1,7 @@
 // The POSIX FileSystem: pread (or a read-only mapping) for random access, a
 // user-space buffer in front of write(2) for appends (or a shared mapping:
-// posix_mmap_writable_file.h), fdatasync for sync, fcntl locks for LOCK files.
+// posix_mmap_writable_file.h), fdatasync for sync, fcntl locks for LOCK files
+// (posix_file_lock.h).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -10,13 +11,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
-#include <set>
 #include <system_error>
 
 #include "fsdb/env.h"
 #include "util/file_size_limit.h"
 #include "util/io_error.h"
+#include "util/posix_file_lock.h"
 #include "util/posix_mmap_writable_file.h"
 
 namespace fsdb {
@@ -213,30 +213,6 @@ class PosixWritableFile final : public WritableFile {
   const uint64_t size_limit_ = file_size_limit_bytes();  // read at open
 };
 
-// fcntl locks belong to the process, so a second lock of the same file from the
-// same process would succeed silently; this set makes it fail like another
-// process's would.
-std::mutex locked_paths_mutex;
-std::set<std::string> locked_paths;
-
-class PosixFileLock final : public FileLock {
- public:
-  PosixFileLock(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~PosixFileLock() override {
-    struct flock fl {};
-    fl.l_type = F_UNLCK;
-    fl.l_whence = SEEK_SET;
-    (void)::fcntl(fd_, F_SETLK, &fl);
-    ::close(fd_);
-    std::lock_guard<std::mutex> guard(locked_paths_mutex);
-    locked_paths.erase(path_);
-  }
-
- private:
-  std::string path_;
-  int fd_;
-};
-
 class PosixFileSystem final : public FileSystem {
  public:
   Status new_sequential_file(const std::string& path,
@@ -396,36 +372,10 @@ class PosixFileSystem final : public FileSystem {
   }
 
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
-    {
-      std::lock_guard<std::mutex> guard(locked_paths_mutex);
-      if (!locked_paths.insert(path).second) {
-        return Status::Busy(path + ": already locked by this process");
-      }
-    }
-    auto unregister = [&path] {
-      std::lock_guard<std::mutex> guard(locked_paths_mutex);
-      locked_paths.erase(path);
-    };
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-      int err = errno;
-      unregister();
-      return io_error(path, "open lock file", err);
-    }
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (::fcntl(fd, F_SETLK, &fl) != 0) {
-      int err = errno;
-      ::close(fd);
-      unregister();
-      if (err == EACCES || err == EAGAIN) {
-        return Status::Busy(path + ": locked by another process");
-      }
-      return io_error(path, "lock", err);
-    }
-    *lock = std::make_unique<PosixFileLock>(path, fd);
-    return Status::OK();
+    return lock_file_exclusive(path, lock);
+  }
+  Status lock_file_shared(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    return fsdb::lock_file_shared(path, lock);
   }
 };
 

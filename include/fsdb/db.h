@@ -54,6 +54,21 @@ class DB {
  public:
   // Opens (or, with create_if_missing, on by default, creates) the DB in directory `path`.
   static Status open(const Options& options, const std::string& path, std::unique_ptr<DB>* db);
+  // Opens the DB in `path` for reading only (RocksDB's OpenForReadOnly): it
+  // changes nothing in the directory, not even what an open recovers (logs
+  // are replayed into memory; a damaged end stays on disk for the next
+  // writer to drop); only a missing LOCK file is made (a checkpoint has
+  // none). Writes, flush(), compact_range(), sync_wal(), checkpoint() and
+  // resume() return NotSupported. Reads see the DB as it was at this call.
+  // Any number of read-only opens may hold a DB at once (a shared lock on
+  // its LOCK file), but none while it is open for writing: Busy then, and an
+  // open for writing is Busy while one is held. Where LOCK is missing and
+  // cannot be made (a read-only file system, a directory this user may not
+  // write), it opens without a lock, and a writer that may write there is
+  // not kept out. create_if_missing and error_if_exists are ignored:
+  // InvalidArgument if `path` holds no DB.
+  static Status open_read_only(const Options& options, const std::string& path,
+                               std::unique_ptr<DB>* db);
 
   DB() = default;
   DB(const DB&) = delete;

@@ -171,6 +171,14 @@ class FileSystem {
   // Takes an exclusive advisory lock on `path` (created if missing). Busy if
   // another process, or another lock in this process, holds it.
   virtual Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+  // Takes a shared advisory lock on `path`, as a DB opened read-only does: any
+  // number may be held at once, none while an exclusive one is. Busy if an
+  // exclusive lock is held. The default takes an exclusive one (for a file
+  // system without shared locks): read-only opens then exclude each other
+  // too.
+  virtual Status lock_file_shared(const std::string& path, std::unique_ptr<FileLock>* lock) {
+    return lock_file(path, lock);
+  }
 };
 
 // A WritableFile that forwards every call to another: subclass it to change a
@@ -250,6 +258,9 @@ class FileSystemWrapper : public FileSystem {
   Status sync_dir(const std::string& path) override { return base_->sync_dir(path); }
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override {
     return base_->lock_file(path, lock);
+  }
+  Status lock_file_shared(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    return base_->lock_file_shared(path, lock);
   }
 
  private:
@@ -359,6 +370,7 @@ class FaultInjectionFileSystem : public FileSystem {
   void set_links(bool supported);
   Status sync_dir(const std::string& path) override;
   Status lock_file(const std::string& path, std::unique_ptr<FileLock>* lock) override;
+  Status lock_file_shared(const std::string& path, std::unique_ptr<FileLock>* lock) override;
 
   struct State;  // shared with the file wrappers
 

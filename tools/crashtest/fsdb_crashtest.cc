@@ -9,7 +9,9 @@
 //           random moment or lets it kill itself at a kill point (a flush, a
 //           compaction, a memtable seal, a MANIFEST/CURRENT rename, a table or
 //           WAL append, a directory sync, a WAL removal); then reopens and verifies
-//           (an eighth of the cycles first rebuild the DB with repair_db()).
+//           (an eighth of the cycles first rebuild the DB with repair_db(); another
+//           eighth first read it with DB::open_read_only(), which must see what the
+//           recovery then makes of it and leave the directory as it was).
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
 //           destroys the DB, drops unsynced data (all, a torn prefix, or pages in
@@ -46,6 +48,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -235,8 +238,9 @@ struct Totals {
   uint64_t resumes = 0;  // errors mode: DB::resume() brought writes back mid-cycle
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
-  uint64_t checkpoints = 0;  // made, opened and checked
-  uint64_t repairs = 0;      // kill, powercut: DBs rebuilt with repair_db() before verifying
+  uint64_t checkpoints = 0;      // made, opened and checked
+  uint64_t repairs = 0;          // kill, powercut: DBs rebuilt with repair_db() before verifying
+  uint64_t read_only_opens = 0;  // kill: crashed DBs read read-only before their recovery
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -270,6 +274,10 @@ class CrashTest {
   bool compactions_come_back(uint64_t cycle, Workload& workload);
   // Verifies `db_` and makes what it saw the next baseline.
   bool verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability);
+  // After a kill, before the recovery: opens the DB read-only, verifies it
+  // as verify() would and keeps what it saw in *seen; false (and reported)
+  // on a violation, or if the directory changed.
+  bool verify_read_only(uint64_t cycle, const std::vector<OpRecord>& ops, Baseline* seen);
   void fail(uint64_t cycle, const std::vector<std::string>& violations,
             const std::string& extra = "");
   void harness_failure(const std::string& what);
@@ -334,6 +342,70 @@ bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durabil
     return false;
   }
   baseline_ = std::move(r.observed);
+  return true;
+}
+
+namespace {
+// The DB directory's files with their sizes: what a read-only open must not
+// change (an open for writing adds a MANIFEST and a log, flushes tables,
+// removes logs).
+std::map<std::string, uint64_t> files_with_sizes(const std::string& dir) {
+  std::map<std::string, uint64_t> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::error_code size_ec;
+    const uint64_t size = entry.is_regular_file() ? entry.file_size(size_ec) : 0;
+    files[entry.path().filename().string()] = size_ec ? UINT64_MAX : size;
+  }
+  return files;
+}
+}  // namespace
+
+bool CrashTest::verify_read_only(uint64_t cycle, const std::vector<OpRecord>& ops, Baseline* seen) {
+  const auto before = files_with_sizes(db_dir_);
+  std::unique_ptr<DB> reader;
+  Status s = DB::open_read_only(options_, db_dir_, &reader);
+  if (!s.ok()) {
+    fail(cycle, {"the DB does not open read-only after the kill: " + s.to_string()});
+    return false;
+  }
+  VerifyInput in;
+  in.keys = config_.keys;
+  in.epoch = cycle + 1;
+  in.max_value_padding = max_value_padding_;
+  in.durability = Durability::kEveryAcknowledged;
+  in.baseline = &baseline_;
+  in.ops = &ops;
+  VerifyResult r = verify_db(*reader, in);
+  totals_.keys_verified += r.keys_verified;
+  if (!r.violations.empty()) {
+    std::vector<std::string> found = {"read-only, after the kill:"};
+    found.insert(found.end(), r.violations.begin(), r.violations.end());
+    fail(cycle, found);
+    return false;
+  }
+  s = reader->close();
+  reader.reset();
+  if (!s.ok()) {
+    fail(cycle, {"close of the read-only DB: " + s.to_string()});
+    return false;
+  }
+  const auto after = files_with_sizes(db_dir_);
+  if (after != before) {
+    std::vector<std::string> changed = {"the read-only open changed the DB directory:"};
+    for (const auto& [name, size] : before) {
+      auto it = after.find(name);
+      if (it == after.end()) changed.push_back(name + " removed");
+      if (it != after.end() && it->second != size) changed.push_back(name + " resized");
+    }
+    for (const auto& [name, size] : after) {
+      if (!before.contains(name)) changed.push_back(name + " created");
+    }
+    fail(cycle, changed);
+    return false;
+  }
+  *seen = std::move(r.observed);
+  ++totals_.read_only_opens;
   return true;
 }
 
@@ -514,6 +586,15 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
     }
     ++totals_.repairs;
   }
+  // Another eighth read the crashed DB read-only first: it must hold every
+  // acknowledged write, leave the directory as it was, and see exactly what
+  // the recovery below then makes of the DB.
+  const bool read_only_first = ((cycle_seed >> 40) & 7) == 2;
+  Baseline read_only_seen;
+  if (read_only_first && !verify_read_only(cycle, ops, &read_only_seen)) {
+    std::fprintf(stderr, "%s\n", extra.c_str());
+    return false;
+  }
   s = DB::open(options_, db_dir_, &db_);
   if (!s.ok()) {
     fail(cycle,
@@ -524,6 +605,19 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   }
   if (!verify(cycle, ops, Durability::kEveryAcknowledged)) {
     std::fprintf(stderr, "%s\n", extra.c_str());
+    db_.reset();
+    return false;
+  }
+  if (read_only_first && read_only_seen.values != baseline_.values) {
+    size_t key = 0;
+    while (key < baseline_.values.size() && key < read_only_seen.values.size() &&
+           read_only_seen.values[key] == baseline_.values[key]) {
+      ++key;
+    }
+    fail(cycle,
+         {"the read-only open saw another DB than the recovery made: key " + std::to_string(key) +
+          " differs"},
+         extra);
     db_.reset();
     return false;
   }
@@ -1017,6 +1111,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"automatic_resumes", t.automatic_resumes},
                                                      {"checkpoints", t.checkpoints},
                                                      {"repairs", t.repairs},
+                                                     {"read_only_opens", t.read_only_opens},
                                                      {"keys_verified", t.keys_verified},
                                                      {"required_writes", t.required_writes},
                                                      {"violations", t.violations}};
