@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
 
 #include "fsdb/db.h"
 #include "support/test_util.h"
@@ -145,8 +149,11 @@ TEST_F(FsdbToolTest, LongScansStreamCompleteOutput) {
   Json keys = fsdb_json({"scan", "--keys-only", "--limit", "1200"});
   ASSERT_EQ(keys["entries"].array.size(), 1200u);
   EXPECT_FALSE(keys["entries"].array[5].has("value"));
+  // Read alone, the DB is opened read-only: the log is replayed into memory.
+  EXPECT_EQ(fsdb_json({"levels", "--files"})["files"].array.size(), 0u);
+  // An open for writing (the shell) turns the log into one level-0 table.
+  fsdb({}, 0, "count\n");
   Json files = fsdb_json({"levels", "--files"});
-  // Reopening turned the log into one level-0 table.
   ASSERT_EQ(files["files"].array.size(), 1u);
   EXPECT_EQ(files["files"].array[0]["level"].string, "L0");
   EXPECT_EQ(files["files"].array[0]["entries"].number, 2501);
@@ -250,6 +257,11 @@ TEST_F(FsdbToolTest, SstWalAndManifestCommands) {
   Json props = fsdb_json({"sst", "dump", table, "--properties"});
   EXPECT_EQ(props["entries"].number, 3);
   EXPECT_EQ(props["smallest key"].string, "a");
+  // The creation time: seconds in JSON, a UTC date for people.
+  EXPECT_GT(props["creation time"].number, 1.7e9);
+  const std::string human_props = fsdb({"sst", "dump", table, "--properties"}).out;
+  EXPECT_NE(human_props.find(" UTC"), std::string::npos) << human_props;
+  EXPECT_NE(human_props.find("creation time"), std::string::npos) << human_props;
   Json blocks = fsdb_json({"sst", "dump", table, "--blocks"});
   ASSERT_GE(blocks["blocks"].array.size(), 1u);
   EXPECT_EQ(blocks["blocks"].array[0]["offset"].number, 0);
@@ -555,12 +567,84 @@ TEST_F(FsdbToolTest, OpeningADBWhoseLogEndWasDroppedSaysSo) {
   std::string bytes = read_all(log);
   bytes.resize(test::bytes_before_closing_sync_mark(bytes) - 1);  // the last record torn
   std::ofstream(log, std::ios::binary | std::ios::trunc) << bytes;
-  RunResult r = fsdb({"get", "first"}, 0);
-  EXPECT_NE(r.err.find("note: opening the DB dropped a damaged end"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(".log: offset "), std::string::npos) << r.err;
-  fsdb({"get", "second"}, 1);  // the torn write is gone
+  // A read alone opens the DB read-only: it reads up to the damage and leaves
+  // the log as it is, and says so each time.
+  for (int read = 0; read < 2; ++read) {
+    RunResult r = fsdb({"get", "first"}, 0);
+    EXPECT_NE(r.err.find("note: opening the DB dropped a damaged end"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(".log: offset "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("nothing is removed: the damaged end stays until the DB is next opened"),
+              std::string::npos)
+        << r.err;
+    fsdb({"get", "second"}, 1);  // the torn write is gone
+  }
+  EXPECT_EQ(read_all(log), bytes);
+  // The shell opens it for writing, which drops the damaged end for good.
+  RunResult r = fsdb({}, 0, "get first\n");
+  EXPECT_NE(r.err.find("a log is replayed up to it and then removed"), std::string::npos) << r.err;
   r = fsdb({"get", "first"}, 0);
   EXPECT_EQ(r.err, "") << "nothing is dropped twice";
+}
+
+// Every file of the DB directory with its bytes.
+std::map<std::string, std::string> files_of(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    files[e.path().filename().string()] = read_all(e.path().string());
+  }
+  return files;
+}
+
+// A command that only reads, run alone, opens the DB read-only: it changes
+// nothing in the directory (an open for writing makes a new MANIFEST and a
+// new log), and it shares the DB with other readers but not with a writer.
+TEST_F(FsdbToolTest, ReadCommandsChangeNothingAndShareTheDB) {
+  fsdb({"--create"}, 0, "put a 1\nput b 2\nflush\nput c 3\ndel a\n");  // c in the log
+  const auto before = files_of(db_);
+  const std::string exported = scratch_.file("out.csv");
+  EXPECT_EQ(fsdb({"get", "c"}).out, "3\n");
+  EXPECT_EQ(keys_of(fsdb_json({"scan"})), (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(fsdb_json({"count"})["count"].number, 2);
+  fsdb({"export", exported});
+  EXPECT_EQ(read_all(exported), "key,value\nb,2\nc,3\n");
+  EXPECT_EQ(fsdb_json({"stats"})["sequence"].number, 4);
+  EXPECT_EQ(fsdb_json({"levels"})["total files"].number, 1);
+  EXPECT_EQ(fsdb({"property", "fsdb.sequence"}).out, "4\n");
+  EXPECT_EQ(files_of(db_), before);
+
+  // --read-only: the shell and writing commands too, whose writes are refused.
+  RunResult r = fsdb({"--read-only", "put", "d", "4"}, 1);
+  EXPECT_NE(r.err.find("put: " + db_ + " was opened read-only"), std::string::npos) << r.err;
+  r = fsdb({"--read-only"}, 1, "get b\nflush\n");
+  EXPECT_EQ(r.out, "2\n");
+  EXPECT_NE(r.err.find("flush: " + db_ + " was opened read-only"), std::string::npos) << r.err;
+  r = fsdb({"--read-only", "--create", "get", "b"}, 2);
+  EXPECT_NE(r.err.find("excludes"), std::string::npos) << r.err;
+  r = fsdb({"--read-only", "put", "d", "4", "--create"}, 2);
+  EXPECT_NE(r.err.find("put: --create: this session is read-only"), std::string::npos) << r.err;
+  r = fsdb({"--read-only"}, 2, "put d 4 --create\n");
+  EXPECT_NE(r.err.find("this session is read-only"), std::string::npos) << r.err;
+  r = fsdb({}, 2, "--read-only\n");
+  EXPECT_NE(r.err.find("is an option of the whole run"), std::string::npos) << r.err;
+  EXPECT_EQ(files_of(db_), before);
+
+  // Held read-only by this process: the tool may read, but not write.
+  {
+    std::unique_ptr<DB> reader;
+    ASSERT_TRUE(DB::open_read_only(Options(), db_, &reader).ok());
+    EXPECT_EQ(fsdb({"get", "b"}).out, "2\n");
+    r = fsdb({"put", "d", "4"}, 1);
+    EXPECT_NE(r.err.find("is open in another process"), std::string::npos) << r.err;
+  }
+  // Held for writing: not even a read.
+  {
+    std::unique_ptr<DB> writer;
+    ASSERT_TRUE(DB::open(Options(), db_, &writer).ok());
+    r = fsdb({"get", "b"}, 1);
+    EXPECT_NE(r.err.find("is open in another process"), std::string::npos) << r.err;
+  }
+  fsdb({"put", "d", "4"});
+  EXPECT_EQ(fsdb({"get", "d"}).out, "4\n");
 }
 
 TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
@@ -585,6 +669,15 @@ TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
   }
   const std::string csv = read_all(scratch_.file("out.csv"));
   EXPECT_NE(csv.find("\"with,comma\",\"quote\"\"d\""), std::string::npos) << csv;
+  // --hex: keys and values as hex, both ways.
+  const std::string hex_file = scratch_.file("hex.tsv");
+  fsdb({"--hex", "export", hex_file, "--prefix", "62"});  // "b"
+  EXPECT_EQ(read_all(hex_file), "key\tvalue\n62696e00\tfe09\n");
+  const std::string hex_copy = scratch_.file("copy-hex");
+  RunResult hex_load = run_tool({"--db", hex_copy, "--create", "load", hex_file, "--hex"});
+  ASSERT_EQ(hex_load.exit_code, 0) << hex_load.out << hex_load.err;
+  EXPECT_EQ(run_tool({"--db", hex_copy, "scan", "--hex"}).out,
+            fsdb({"scan", "--hex", "--prefix", "62"}).out);
   // A malformed line names the file and the line.
   const std::string bad = scratch_.file("bad.csv");
   std::ofstream(bad) << "key,value\na,1\nno-comma-here\n";
@@ -763,6 +856,21 @@ TEST_F(FsdbToolTest, ScriptsAndArgumentsAtTheirEdges) {
   // A batch would end, uncommitted, with the command that opened it.
   r = fsdb({"batch"}, 2);
   EXPECT_NE(r.err.find("needs the shell or a script"), std::string::npos) << r.err;
+  // So would a snapshot, unused.
+  r = fsdb({"snapshot"}, 2);
+  EXPECT_NE(r.err.find("snapshot: a snapshot holds for the commands after it"), std::string::npos)
+      << r.err;
+  EXPECT_NE(fsdb({"snapshot", "--help"}).out.find("Usage: snapshot"), std::string::npos);
+  // help explains a subcommand too.
+  EXPECT_NE(fsdb({"help", "sst", "dump"}).out.find("Usage: sst dump [OPTIONS] file"),
+            std::string::npos);
+  r = fsdb({"help", "sst", "frob"}, 2);
+  EXPECT_NE(r.err.find("sst has no subcommand 'frob'"), std::string::npos) << r.err;
+  // An error in the options before the command is JSON with --json too.
+  Json bad_option = parse_json(fsdb({"--json", "--read-only", "--create", "get", "k"}, 2).out);
+  EXPECT_EQ(bad_option["code"].string, "InvalidArgument");
+  EXPECT_NE(bad_option["error"].string.find("excludes"), std::string::npos)
+      << bad_option["error"].string;
   // A raw byte echoed in an error is escaped: the line is still JSON.
   Json error = fsdb_json({"get", "\xff\\q"}, 2);
   EXPECT_EQ(error["code"].string, "InvalidArgument");

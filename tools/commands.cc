@@ -32,11 +32,13 @@ class HelpCommand : public Command {
  public:
   void configure(CLI::App& app) override {
     app.add_option("command", command_, "The command to explain");
+    app.add_option("subcommand", subcommand_, "One of its subcommands (help sst dump)");
   }
   Status run(Invocation& inv) override;
 
  private:
   std::string command_;
+  std::string subcommand_;
 };
 
 // The global options a command also accepts after its name.
@@ -98,13 +100,27 @@ Status HelpCommand::run(Invocation& inv) {
   auto command = info->make();
   CommandGlobals globals;
   auto app = make_app(*info, *command, &globals);
-  inv.result.field("command", info->name);
-  inv.result.field("summary", info->summary);
+  const CLI::App* explained = app.get();
+  if (!subcommand_.empty()) {
+    const auto subcommands =
+        app->get_subcommands([&](const CLI::App* sub) { return sub->get_name() == subcommand_; });
+    if (subcommands.empty()) {
+      if (app->get_subcommands({}).empty()) {
+        return Status::InvalidArgument(info->name + " has no subcommands (`help " + info->name +
+                                       "` explains it)");
+      }
+      return Status::InvalidArgument(info->name + " has no subcommand '" + escape(subcommand_) +
+                                     "' (`help " + info->name + "` lists them)");
+    }
+    explained = subcommands.front();
+  }
+  inv.result.field("command", subcommand_.empty() ? info->name : info->name + " " + subcommand_);
+  inv.result.field("summary", explained->get_description());
   if (inv.json) {
-    inv.result.field("usage", app->help());
+    inv.result.field("usage", explained == app.get() ? app->help() : explained->help(info->name));
   } else {
     inv.result.fields.clear();
-    std::string text = app->help();
+    std::string text = explained == app.get() ? app->help() : explained->help(info->name);
     while (!text.empty() && text.back() == '\n') text.pop_back();
     inv.result.lines.push_back(text);
   }
@@ -159,8 +175,9 @@ int run_command(Session& session, const std::vector<std::string>& words) {
   if (words[0].size() > 1 && words[0][0] == '-') {
     // An option the tool does not know, before any command; a command's own
     // options come after its name.
-    static const std::vector<std::string> kGlobalOptions = {
-        "--db", "--create", "--json", "--hex", "--keep-going", "--version", "--help"};
+    static const std::vector<std::string> kGlobalOptions = {"--db",      "--create", "--read-only",
+                                                            "--json",    "--hex",    "--keep-going",
+                                                            "--version", "--help"};
     const std::string name = words[0].substr(0, words[0].find('='));
     std::string message;
     if (name == "--") {
@@ -168,6 +185,10 @@ int run_command(Session& session, const std::vector<std::string>& words) {
       message =
           "'--' goes after a command's name, before a key that starts with '-' (`get -- "
           "-dash`)";
+    } else if (name == "--read-only" || name == "--keep-going") {
+      // Options of the whole run, which no command takes.
+      message = "'" + escape(words[0]) + "' is an option of the whole run: it goes before " +
+                "any command (`fsdb --db DIR " + name + "`)";
     } else if (std::find(kGlobalOptions.begin(), kGlobalOptions.end(), name) !=
                kGlobalOptions.end()) {
       // A shell or script line: the tool's options are the command's there.
@@ -273,7 +294,15 @@ int run_command(Session& session, const std::vector<std::string>& words) {
     }
     session.set_db_path(globals.db);
   }
-  if (globals.create) session.set_create(true);
+  if (globals.create) {
+    if (session.options().read_only) {
+      report_error(Status::InvalidArgument(info->name +
+                                           ": --create: this session is read-only (--read-only)"),
+                   json || global_json);
+      return kExitUsage;
+    }
+    session.set_create(true);
+  }
   Invocation inv{session, json || global_json, globals.hex || session.options().hex, {}};
   Status s;
   try {

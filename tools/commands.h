@@ -69,7 +69,16 @@ struct CommandInfo {
   std::string name;
   std::string summary;
   std::function<std::unique_ptr<Command>()> make;
+  // Only reads the DB: run alone from the command line (not in the shell,
+  // not with --create), it opens the DB read-only, so that it changes
+  // nothing there and shares the DB with other readers.
+  bool only_reads = false;
 };
+
+inline CommandInfo only_reads(CommandInfo info) {
+  info.only_reads = true;
+  return info;
+}
 
 // Every command, in the order `help` lists them.
 const std::vector<CommandInfo>& all_commands();

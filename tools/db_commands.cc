@@ -692,14 +692,14 @@ class PropertyCommand : public Command {
 
 void add_db_commands(std::vector<CommandInfo>* commands) {
   commands->push_back(info<PutCommand>("put", "Write a key: put KEY VALUE"));
-  commands->push_back(info<GetCommand>("get", "Read a key: get KEY"));
+  commands->push_back(only_reads(info<GetCommand>("get", "Read a key: get KEY")));
   commands->push_back(info<DelCommand>("del", "Delete a key: del KEY"));
-  commands->push_back(info<ScanCommand>(
+  commands->push_back(only_reads(info<ScanCommand>(
       "scan",
       "List entries in key order: scan [--from K] [--to K] [--prefix P] [--limit N] "
-      "[--reverse] [--keys-only]"));
-  commands->push_back(
-      info<CountCommand>("count", "Count entries: count [--from K] [--to K] [--prefix P]"));
+      "[--reverse] [--keys-only]")));
+  commands->push_back(only_reads(
+      info<CountCommand>("count", "Count entries: count [--from K] [--to K] [--prefix P]")));
   commands->push_back(info<BatchCommand>("batch", "Start a batch: later put/del wait for commit"));
   commands->push_back(info<CommitCommand>("commit", "Apply the open batch atomically"));
   commands->push_back(info<AbortCommand>("abort", "Discard the open batch"));
@@ -712,9 +712,10 @@ void add_db_commands(std::vector<CommandInfo>* commands) {
       "compact", "Compact a key range (default: everything): compact [FROM [TO]]"));
   commands->push_back(info<CheckpointCommand>(
       "checkpoint", "Copy the DB, while it runs, into a new directory: checkpoint DIR"));
-  commands->push_back(info<StatsCommand>("stats", "Counters of the open DB"));
+  commands->push_back(only_reads(info<StatsCommand>("stats", "Counters of the open DB")));
   commands->push_back(info<LevelsCommand>("levels", "The LSM levels: files, sizes, key ranges"));
-  commands->push_back(info<PropertyCommand>("property", "A DB property: property NAME"));
+  commands->push_back(
+      only_reads(info<PropertyCommand>("property", "A DB property: property NAME")));
 }
 
 }  // namespace fsdb::tool

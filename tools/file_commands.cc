@@ -599,7 +599,11 @@ class SstCommand : public Command {
       }
       r.field("sequences",
               std::to_string(p.smallest_sequence) + ".." + std::to_string(p.largest_sequence));
-      r.field("creation time", p.creation_time);
+      if (inv.json) {
+        r.field("creation time", p.creation_time);  // seconds since the Unix epoch
+      } else {
+        r.field("creation time", utc_time(p.creation_time));
+      }
       r.field("compression",
               p.compression + (p.compression == "zstd"
                                    ? " (level " + std::to_string(p.zstd_level) +

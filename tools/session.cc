@@ -47,12 +47,16 @@ Status Session::db(DB** out) {
   auto note = std::make_shared<RecoveryNote>();
   db_options.listener = note;
   std::unique_ptr<DB> db;
-  Status s = DB::open(db_options, path, &db);
+  const bool read_only = options_.read_only || (only_reads_ && !options_.create);
+  Status s =
+      read_only ? DB::open_read_only(db_options, path, &db) : DB::open(db_options, path, &db);
   if (s.ok() && !note->dropped.empty()) {
     std::cerr << "note: opening the DB dropped a damaged end (what a crash or power cut leaves "
-                 "after the last write that reached the disk; a log is replayed up to it and "
-                 "then removed): "
-              << note->dropped << "\n";
+                 "after the last write that reached the disk; "
+              << (read_only ? "read-only, nothing is removed: the damaged end stays until the "
+                              "DB is next opened for writing"
+                            : "a log is replayed up to it and then removed")
+              << "): " << note->dropped << "\n";
   }
   if (!s.ok()) {
     // Without CURRENT the DB answers "no DB here" for a directory that holds

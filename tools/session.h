@@ -28,6 +28,8 @@ struct GlobalOptions {
   bool json = false;
   bool hex = false;
   bool keep_going = false;
+  // --read-only: DB::open_read_only(), and --create is refused.
+  bool read_only = false;
 };
 
 class Session {
@@ -42,6 +44,9 @@ class Session {
   // Before the DB is opened: a command's own --db and --create.
   void set_db_path(std::string path) { options_.db_path = std::move(path); }
   void set_create(bool create) { options_.create = create; }
+  // The one command of this run only reads: the DB is opened read-only
+  // unless --create asks for it to be made.
+  void set_only_reads() { only_reads_ = true; }
 
   // The DB, opened now if it is not yet. A clear error for no --db, a missing
   // directory (without --create), a directory that is not a DB, or a DB in use.
@@ -74,6 +79,7 @@ class Session {
 
  private:
   GlobalOptions options_;
+  bool only_reads_ = false;
   std::unique_ptr<DB> db_;
   const Snapshot* snapshot_ = nullptr;
   std::optional<WriteBatch> batch_;

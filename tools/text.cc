@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace fsdb::tool {
 
@@ -149,6 +150,16 @@ std::string human_seconds(double seconds) {
 
 std::string count_of(uint64_t count, std::string_view noun) {
   return std::to_string(count) + " " + std::string(noun) + (count == 1 ? "" : "s");
+}
+
+std::string utc_time(uint64_t seconds) {
+  if (seconds == 0) return "unknown";
+  const auto time = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  if (::gmtime_r(&time, &parts) == nullptr) return std::to_string(seconds);
+  char buf[64];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &parts);
+  return buf;
 }
 
 std::string human_count(double count) {

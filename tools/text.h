@@ -31,6 +31,8 @@ std::string human_seconds(double seconds);
 std::string human_count(double count);
 // "1 record", "3 records": `count` and the noun, plural but for one.
 std::string count_of(uint64_t count, std::string_view noun);
+// "2026-12-07 09:05:12 UTC" for seconds since the Unix epoch; "unknown" for 0.
+std::string utc_time(uint64_t seconds);
 
 // A JSON string literal (quotes included) of UTF-8 or escaped text.
 std::string json_quote(std::string_view text);

@@ -1,6 +1,6 @@
 // load FILE and export FILE: key/value pairs to and from CSV, TSV and JSON
-// lines. Keys and values are in the escaped form (\xNN) in every format, so a
-// file is plain printable text whatever the bytes.
+// lines. Keys and values are in the escaped form (\xNN) in every format, or
+// hex with --hex, so a file is plain printable text whatever the bytes.
 //
 //   csv    key,value           a header line "key,value"; RFC 4180 quoting
 //   tsv    key<TAB>value       a header line "key<TAB>value"
@@ -283,8 +283,8 @@ class LoadCommand : public Command {
         key_text = fields[0];
         value_text = fields[1];
       }
-      s = unescape(key_text, &key);
-      if (s.ok()) s = unescape(value_text, &value);
+      s = inv.input(key_text, &key);
+      if (s.ok()) s = inv.input(value_text, &value);
       if (!s.ok()) return stop_at_line(s.message());
       batch.put(key, value);
       ++records;
@@ -375,8 +375,8 @@ class ExportCommand : public Command {
     auto it = db->new_iterator(inv.session.read_options());
     for (prefix.empty() ? it->seek_to_first() : it->seek(prefix); it->valid(); it->next()) {
       if (!prefix.empty() && !it->key().starts_with(prefix)) break;
-      const std::string key = escape(it->key());
-      const std::string value = escape(it->value());
+      const std::string key = inv.show(it->key());
+      const std::string value = inv.show(it->value());
       if (format == "csv") {
         text += csv_field(key) + "," + csv_field(value);
       } else if (format == "tsv") {
@@ -426,8 +426,8 @@ class ExportCommand : public Command {
 void add_transfer_commands(std::vector<CommandInfo>* commands) {
   commands->push_back(info<LoadCommand>(
       "load", "Write the pairs of a CSV, TSV or JSON-lines file: load FILE [--format F]"));
-  commands->push_back(info<ExportCommand>(
-      "export", "Write every pair to a CSV, TSV or JSON-lines file: export FILE [--format F]"));
+  commands->push_back(only_reads(info<ExportCommand>(
+      "export", "Write every pair to a CSV, TSV or JSON-lines file: export FILE [--format F]")));
 }
 
 }  // namespace fsdb::tool
