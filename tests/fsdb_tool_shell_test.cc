@@ -204,6 +204,28 @@ TEST_F(FsdbShellTest, ProgressBarOnATerminal) {
   EXPECT_NE(t.output().find("/s"), std::string::npos) << t.output();  // the rate
 }
 
+// The banner says what the first command would find: no DB yet, or a DB
+// opened read-only.
+TEST_F(FsdbShellTest, TheBannerSaysWhereTheShellIs) {
+  {
+    Terminal t(home_, {"--db", db_});
+    ASSERT_TRUE(t.expect("(no DB there yet: --create")) << t.output();
+    ASSERT_TRUE(t.expect(prompt_)) << t.output();
+    t.send("put k v --create\r");
+    ASSERT_TRUE(t.expect(prompt_)) << t.output();
+    t.send("exit\r");
+    EXPECT_EQ(t.wait_exit(), 0) << t.output();
+  }
+  Terminal t(home_, {"--db", db_, "--read-only"});
+  ASSERT_TRUE(t.expect(db_ + " (read-only).")) << t.output();
+  ASSERT_TRUE(t.expect(prompt_)) << t.output();
+  t.send("get k\r");
+  ASSERT_TRUE(t.expect("v")) << t.output();
+  ASSERT_TRUE(t.expect(prompt_)) << t.output();
+  t.send("exit\r");
+  EXPECT_EQ(t.wait_exit(), 0) << t.output();
+}
+
 TEST_F(FsdbShellTest, HelpInTheShell) {
   Terminal t(home_, {"--db", db_, "--create"});
   ASSERT_TRUE(t.expect(prompt_)) << t.output();

@@ -5,9 +5,11 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "engine/filename.h"
 #include "tools/commands.h"
 #include "tools/text.h"
 
@@ -95,6 +97,19 @@ bool is_quit(const std::vector<std::string>& words) {
   return words.size() == 1 && (words[0] == "quit" || words[0] == "exit" || words[0] == ".quit");
 }
 
+// What the banner says of the DB beside its path: read-only, or that there is
+// none yet (the first command would fail: said before anything is typed).
+std::string where_the_shell_is(const Session& session) {
+  if (session.db_path().empty()) return "";
+  if (session.options().read_only) return " (read-only)";
+  std::error_code ec;
+  if (session.options().create ||
+      std::filesystem::exists(current_file_name(session.db_path()), ec)) {
+    return "";
+  }
+  return " (no DB there yet: --create, before the command or after it, makes one)";
+}
+
 int run_interactive(Session& session) {
   rl_readline_name = "fsdb";
   rl_attempted_completion_function = complete;
@@ -103,6 +118,7 @@ int run_interactive(Session& session) {
   const std::string history = history_path();
   if (!history.empty()) read_history(history.c_str());
   std::cout << "fsdb shell on " << (session.db_path().empty() ? "(no --db)" : session.db_path())
+            << where_the_shell_is(session)
             << ". `help` lists the commands, `help CMD` explains one; quit or Ctrl-D leaves.\n";
   while (true) {
     const std::string prompt = prompt_for(session);
