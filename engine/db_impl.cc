@@ -2511,6 +2511,7 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
   if (name == "fsdb.write-stall") {
+    if (read_only_) return std::string("read-only");  // no write waits: each is refused
     std::lock_guard<std::mutex> guard(mu_);
     return std::string(write_stall_name(write_stall_condition()));
   }
@@ -2616,7 +2617,7 @@ DBImpl::StatsSnapshot DBImpl::stats_snapshot(const ReadView& view) {
     t.background_error = describe_background_error();
     t.compaction_error = describe_compaction_error();
     t.sealed_memtables = sealed_.size();
-    t.write_stall = write_stall_name(write_stall_condition());
+    t.write_stall = read_only_ ? "read-only" : write_stall_name(write_stall_condition());
   }
   // Relaxed: statistics; each is a recent value, none orders anything.
   const auto load = [](const std::atomic<uint64_t>& a) {

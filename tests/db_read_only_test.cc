@@ -108,6 +108,11 @@ TEST_F(DBReadOnlyTest, ReadsTablesAndLogsAndWritesNothing) {
   const std::optional<std::string> sealed = db->property("fsdb.num-sealed-memtables");
   ASSERT_TRUE(sealed.has_value());
   EXPECT_GT(std::stoi(*sealed), 1) << "the log should fill several memtables";
+  EXPECT_EQ(db->property("fsdb.write-stall"), "read-only");
+  std::map<std::string, std::string> stats;
+  ASSERT_TRUE(db->map_property("fsdb.stats", &stats));
+  EXPECT_EQ(stats["write_stall"], "read-only");
+  EXPECT_EQ(stats["sealed_memtables"], *sealed);
   std::string value;
   FSDB_EXPECT_OK(db->get(key_of(1), &value));
   EXPECT_EQ(value, model.at(key_of(1)));

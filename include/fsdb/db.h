@@ -125,17 +125,17 @@ class DB {
   // by flushes and by compactions: "fsdb.user-bytes-written", "fsdb.flush-bytes-written",
   // "fsdb.compaction-bytes-written"; background work: "fsdb.compaction-pending" (1
   // when some level needs compaction), "fsdb.num-running-compactions",
-  // "fsdb.num-sealed-memtables" (waiting for flush); "fsdb.num-write-groups" (writes
+  // "fsdb.num-sealed-memtables" (waiting for flush; opened read-only, the
+  // memtables the logs were replayed into); "fsdb.num-write-groups" (writes
   // led through the write queue, in groups: synced writes, and any write while
   // the memtable is being switched; others write directly); "fsdb.num-resumes"
   // (resume() calls, the application's or the DB's own, that took writes again
   // after an error); "fsdb.write-stall" ("normal", "delayed" or "stopped": see
-  // WriteStallCondition); "fsdb.background-error" (the error that stops writes; while a
-  // resume() that cleared it still holds writes, "resume() under way after: "
-  // and the error; else "none"); "fsdb.compaction-error" (while compactions fail
-  // without stopping writes, the last failure and how many failed in a row; else
-  // "none"; see CompactionFailureInfo) and "fsdb.num-compaction-failures". nullopt
-  // for an unknown name.
+  // WriteStallCondition; "read-only" for a DB opened read-only); "fsdb.background-error" (the error
+  // that stops writes; while a resume() that cleared it still holds writes, "resume() under way
+  // after: " and the error; else "none"); "fsdb.compaction-error" (while compactions fail without
+  // stopping writes, the last failure and how many failed in a row; else "none"; see
+  // CompactionFailureInfo) and "fsdb.num-compaction-failures". nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // A property's map form (RocksDB's GetMapProperty), for programs that
   // chart or alert on it: "fsdb.stats" gives the counters of its text form,
