@@ -272,6 +272,8 @@ class CrashTest {
   // After the faults were cleared: false (the cycle failed) if compactions
   // still fail after a while.
   bool compactions_come_back(uint64_t cycle, Workload& workload);
+  VerifyInput verify_input(uint64_t cycle, const std::vector<OpRecord>& ops,
+                           Durability durability) const;
   // Verifies `db_` and makes what it saw the next baseline.
   bool verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability);
   // After a kill, before the recovery: opens the DB read-only, verifies it
@@ -326,7 +328,8 @@ void CrashTest::harness_failure(const std::string& what) {
   std::fprintf(stderr, "fsdb_crashtest: harness error in %s: %s\n", mode_.c_str(), what.c_str());
 }
 
-bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability) {
+VerifyInput CrashTest::verify_input(uint64_t cycle, const std::vector<OpRecord>& ops,
+                                    Durability durability) const {
   VerifyInput in;
   in.keys = config_.keys;
   in.epoch = cycle + 1;
@@ -334,7 +337,11 @@ bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durabil
   in.durability = durability;
   in.baseline = &baseline_;
   in.ops = &ops;
-  VerifyResult r = verify_db(*db_, in);
+  return in;
+}
+
+bool CrashTest::verify(uint64_t cycle, const std::vector<OpRecord>& ops, Durability durability) {
+  VerifyResult r = verify_db(*db_, verify_input(cycle, ops, durability));
   totals_.keys_verified += r.keys_verified;
   totals_.required_writes += r.required_writes;
   if (!r.violations.empty()) {
@@ -369,14 +376,7 @@ bool CrashTest::verify_read_only(uint64_t cycle, const std::vector<OpRecord>& op
     fail(cycle, {"the DB does not open read-only after the kill: " + s.to_string()});
     return false;
   }
-  VerifyInput in;
-  in.keys = config_.keys;
-  in.epoch = cycle + 1;
-  in.max_value_padding = max_value_padding_;
-  in.durability = Durability::kEveryAcknowledged;
-  in.baseline = &baseline_;
-  in.ops = &ops;
-  VerifyResult r = verify_db(*reader, in);
+  VerifyResult r = verify_db(*reader, verify_input(cycle, ops, Durability::kEveryAcknowledged));
   totals_.keys_verified += r.keys_verified;
   if (!r.violations.empty()) {
     std::vector<std::string> found = {"read-only, after the kill:"};
