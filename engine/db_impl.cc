@@ -66,10 +66,24 @@ class DBImpl::SnapshotImpl final : public Snapshot {
   const SequenceNumber seq_;
 };
 
-DBImpl::DBImpl(const Options& options, std::string dbname, bool read_only)
-    : options_(options),
+namespace {
+
+// A secondary reads logs a writer is appending to: the end of the newest one
+// may hold a record being written (or, with several writers, a gap before
+// records already written). It reads up to there, as a point-in-time
+// recovery does, and the writer's own recovery judges any real damage.
+Options secondary_options(Options options) {
+  options.wal_recovery_mode = WalRecoveryMode::kPointInTime;
+  return options;
+}
+
+}  // namespace
+
+DBImpl::DBImpl(const Options& options, std::string dbname, OpenMode mode)
+    : options_(mode == OpenMode::kSecondary ? secondary_options(options) : options),
       dbname_(std::move(dbname)),
-      read_only_(read_only),
+      read_only_(mode != OpenMode::kReadWrite),
+      secondary_(mode == OpenMode::kSecondary),
       fs_(options.file_system ? options.file_system : posix_file_system()) {}
 
 DBImpl::~DBImpl() { (void)close(); }
@@ -90,7 +104,7 @@ Status DBImpl::open() {
   bool is_dir = false;
   s = fs_->is_directory(dbname_, &is_dir);
   if (s.is_not_found() && read_only_) {
-    return Status::InvalidArgument(dbname_ + ": does not exist (opened read-only)");
+    return Status::InvalidArgument(dbname_ + ": does not exist (" + opened_as() + ")");
   }
   if (s.is_not_found()) {
     if (!options_.create_if_missing) {
@@ -114,19 +128,24 @@ Status DBImpl::open() {
     s = check_directory_without_current();
     if (!s.ok()) return s;
     return Status::InvalidArgument(dbname_ + (read_only_
-                                                  ? ": no DB here (opened read-only)"
+                                                  ? ": no DB here (" + opened_as() + ")"
                                                   : ": no DB here (create_if_missing is false)"));
   }
 
-  const std::string lock_path = lock_file_name(dbname_);
-  s = read_only_ ? fs_->lock_file_shared(lock_path, &db_lock_)
-                 : fs_->lock_file(lock_path, &db_lock_);
-  if (s.is_busy()) {
-    return Status::Busy(dbname_ + ": the DB is in use (" + s.message() + ")");
+  // A secondary takes no lock: it reads beside the writer that holds it.
+  if (!secondary_) {
+    const std::string lock_path = lock_file_name(dbname_);
+    s = read_only_ ? fs_->lock_file_shared(lock_path, &db_lock_)
+                   : fs_->lock_file(lock_path, &db_lock_);
+    if (s.is_busy()) {
+      return Status::Busy(dbname_ + ": the DB is in use (" + s.message() + ")");
+    }
+    if (!s.ok()) return s;
   }
-  if (!s.ok()) return s;
 
-  TableOptions table_options = table_options_from(options_);
+  // A catch-up shares the block cache and the table statistics of the DB it replaces.
+  TableOptions table_options =
+      previous_ != nullptr ? previous_->table_cache_->options() : table_options_from(options_);
   table_cache_ = std::make_unique<TableCache>(dbname_, fs_, table_options);
   if (options_.scan_readahead) {
     // A few blocks per scanning iterator: beyond that the scan is better off
@@ -209,14 +228,14 @@ Status DBImpl::check_directory_without_current() const {
 
 Status DBImpl::refuse_if_read_only(const char* operation) const {
   if (!read_only_) return Status::OK();
-  return Status::NotSupported(std::string(operation) + ": " + dbname_ + " was opened read-only");
+  return Status::NotSupported(std::string(operation) + ": " + dbname_ + " was " + opened_as());
 }
 
 Status DBImpl::recover() {
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;
   if (!exists && read_only_) {
-    return Status::InvalidArgument(dbname_ + ": no DB here (opened read-only)");
+    return Status::InvalidArgument(dbname_ + ": no DB here (" + opened_as() + ")");
   }
   if (!exists) {
     s = check_directory_without_current();
@@ -234,6 +253,10 @@ Status DBImpl::recover() {
       /*require_first_log=*/options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords,
       /*read_only=*/read_only_);
   if (!s.ok()) return s;
+  if (secondary_) {
+    s = open_live_tables();
+    if (!s.ok()) return s;
+  }
   // Tables no MANIFEST names are debris: of a flush or compaction a crash
   // interrupted, or of an earlier open that failed after its replay wrote
   // tables (on a full disk, say). They go before the replay writes new ones,
@@ -253,6 +276,14 @@ Status DBImpl::recover() {
     if (type == FileType::kLog && number >= versions_->log_number()) logs.push_back(number);
   }
   std::sort(logs.begin(), logs.end());
+  // The writer deletes a log only once its MANIFEST has moved past it, but a
+  // secondary reads the two at different times: a first log gone since the
+  // MANIFEST was read took writes with it that only a newer MANIFEST has.
+  if (secondary_ && versions_->log_number() != 0 &&
+      (logs.empty() || logs.front() != versions_->log_number())) {
+    return Status::IOError(log_file_name(dbname_, versions_->log_number()) +
+                           ": removed by the writer while the DB was being read");
+  }
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
   RecoveryInfo info;
@@ -358,6 +389,23 @@ Status DBImpl::recover() {
   return Status::OK();
 }
 
+Status DBImpl::open_live_tables() {
+  const std::shared_ptr<const Version> version = versions_->current();
+  for (int level = 0; level < kNumLevels; ++level) {
+    for (const FileRef& f : version->files(level)) {
+      std::shared_ptr<const TableReader> reader;
+      if (previous_ != nullptr) reader = previous_->table_cache_->find(f->number);
+      if (reader != nullptr) {
+        table_cache_->adopt(f->number, std::move(reader));
+        continue;
+      }
+      Status s = table_cache_->get_reader(f->number, &reader);
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
 Status DBImpl::any_log_holds_records(std::span<const uint64_t> log_numbers, bool* holds) {
   *holds = false;
   for (const uint64_t number : log_numbers) {
@@ -384,6 +432,7 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   std::unique_ptr<wal::LogReader> reader;
   Status s = wal::LogReader::open(*fs_, path, log_number, options_.wal_recovery_mode, &reader);
   if (!s.ok()) return s;
+  reader->set_live(secondary_);
   std::shared_ptr<ConcurrentSkipList> mem;
   auto flush_mem = [&]() -> Status {
     if (mem == nullptr || mem->entry_count() == 0) return Status::OK();
@@ -2814,7 +2863,7 @@ Status DB::open(const Options& options, const std::string& path, std::unique_ptr
 Status DB::open_read_only(const Options& options, const std::string& path,
                           std::unique_ptr<DB>* db) {
   db->reset();
-  auto impl = std::make_unique<DBImpl>(options, path, /*read_only=*/true);
+  auto impl = std::make_unique<DBImpl>(options, path, DBImpl::OpenMode::kReadOnly);
   Status s = impl->open();
   if (!s.ok()) return s;
   *db = std::move(impl);

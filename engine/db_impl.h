@@ -62,12 +62,23 @@ class BackgroundThread;
 
 class DBImpl final : public DB {
  public:
-  // read_only: see DB::open_read_only().
-  DBImpl(const Options& options, std::string dbname, bool read_only = false);
+  enum class OpenMode {
+    kReadWrite,
+    kReadOnly,   // DB::open_read_only()
+    kSecondary,  // DB::open_as_secondary(): read-only, beside a writer, no lock
+  };
+  DBImpl(const Options& options, std::string dbname, OpenMode mode = OpenMode::kReadWrite);
   ~DBImpl() override;
 
+  // kSecondary, before open(): the DB this one replaces (a catch-up). Its
+  // open tables and its block cache are taken over instead of opened again;
+  // it must outlive open().
+  void replace(const DBImpl* previous) { previous_ = previous; }
+
   // Takes the lock, recovers (or creates) the DB and starts background work;
-  // read-only, takes a shared lock and recovers into memory only.
+  // read-only, takes a shared lock and recovers into memory only; secondary,
+  // recovers into memory only, takes no lock and opens every live table
+  // (a writer may delete their files afterwards).
   Status open();
 
   Status put(const WriteOptions& options, std::string_view key, std::string_view value) override;
@@ -171,7 +182,14 @@ class DBImpl final : public DB {
   Status check_directory_without_current() const;
   // NotSupported for `operation` on a DB opened read-only; else OK.
   Status refuse_if_read_only(const char* operation) const;
+  // "opened read-only" or "opened as a secondary", for messages.
+  std::string opened_as() const {
+    return secondary_ ? "opened as a secondary" : "opened read-only";
+  }
   Status recover();
+  // kSecondary: opens (or takes over from previous_) every table of the
+  // current version, so that reads need no file the writer may delete.
+  Status open_live_tables();
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
   // point-in-time recovery stopped at damage). *torn_tail is set when the log
   // ended in a torn write (what was dropped), else cleared.
@@ -367,6 +385,9 @@ class DBImpl final : public DB {
   // compaction or event thread runs; the logs' writes stay in sealed_
   // (never flushed).
   const bool read_only_;
+  // Opened by DB::open_as_secondary(): read_only_ too, and no lock is held.
+  const bool secondary_;
+  const DBImpl* previous_ = nullptr;  // see replace(); used by open() only
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<VersionSet> versions_;

@@ -34,6 +34,17 @@ void TableCache::evict(uint64_t number) {
   readers_.erase(number);
 }
 
+std::shared_ptr<const TableReader> TableCache::find(uint64_t number) const {
+  std::lock_guard<std::mutex> guard(mu_);
+  auto it = readers_.find(number);
+  return it == readers_.end() ? nullptr : it->second;
+}
+
+void TableCache::adopt(uint64_t number, std::shared_ptr<const TableReader> reader) {
+  std::lock_guard<std::mutex> guard(mu_);
+  readers_.try_emplace(number, std::move(reader));
+}
+
 size_t TableCache::open_tables() const {
   std::lock_guard<std::mutex> guard(mu_);
   return readers_.size();

@@ -27,6 +27,12 @@ class TableCache {
   Status get_reader(uint64_t number, std::shared_ptr<const TableReader>* reader);
   // Forgets table `number` (it is being deleted).
   void evict(uint64_t number);
+  // The reader of table `number` if it is open here, else null.
+  std::shared_ptr<const TableReader> find(uint64_t number) const;
+  // Takes a reader another cache of the same DB opened (a secondary's catch-up
+  // keeps the tables it already holds open, though the writer may have
+  // deleted their files since).
+  void adopt(uint64_t number, std::shared_ptr<const TableReader> reader);
   size_t open_tables() const;
   const TableOptions& options() const { return options_; }
 

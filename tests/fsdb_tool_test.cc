@@ -636,12 +636,21 @@ TEST_F(FsdbToolTest, ReadCommandsChangeNothingAndShareTheDB) {
     r = fsdb({"put", "d", "4"}, 1);
     EXPECT_NE(r.err.find("is open in another process"), std::string::npos) << r.err;
   }
-  // Held for writing: not even a read.
+  // Held for writing: reads see the DB as it is, beside the writer (its
+  // acknowledged writes, still only in its log, among it); writes are refused.
   {
     std::unique_ptr<DB> writer;
     ASSERT_TRUE(DB::open(Options(), db_, &writer).ok());
-    r = fsdb({"get", "b"}, 1);
+    ASSERT_TRUE(writer->put("e", "5").ok());
+    r = fsdb({"get", "e"});
+    EXPECT_EQ(r.out, "5\n");
+    EXPECT_NE(r.err.find("is open for writing in another process: read as it is now"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(fsdb_json({"count"})["count"].number, 3);
+    r = fsdb({"put", "d", "4"}, 1);
     EXPECT_NE(r.err.find("is open in another process"), std::string::npos) << r.err;
+    ASSERT_TRUE(writer->remove("e").ok());
   }
   fsdb({"put", "d", "4"});
   EXPECT_EQ(fsdb({"get", "d"}).out, "4\n");

@@ -50,7 +50,19 @@ Status Session::db(DB** out) {
   const bool read_only = options_.read_only || (only_reads_ && !options_.create);
   Status s =
       read_only ? DB::open_read_only(db_options, path, &db) : DB::open(db_options, path, &db);
-  if (s.ok() && !note->dropped.empty()) {
+  bool beside_writer = false;
+  if (read_only && s.is_busy()) {
+    // A writer holds the DB: read it beside that writer, as it is now.
+    note->dropped.clear();
+    s = DB::open_as_secondary(db_options, path, &db);
+    beside_writer = s.ok();
+  }
+  if (beside_writer) {
+    // The end of a log being written is no damage: no note about it.
+    std::cerr << "note: " << path
+              << " is open for writing in another process: read as it is now (what that "
+                 "process writes from here on is not seen)\n";
+  } else if (s.ok() && !note->dropped.empty()) {
     std::cerr << "note: opening the DB dropped a damaged end (what a crash or power cut leaves "
                  "after the last write that reached the disk; "
               << (read_only ? "read-only, nothing is removed: the damaged end stays until the "

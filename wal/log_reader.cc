@@ -104,18 +104,28 @@ Status LogReader::block_view(Chunk& chunk, uint64_t block_index, std::string_vie
   }
   if (chunk.blocks == 0 || block_index < chunk.first_block ||
       block_index >= chunk.first_block + chunk.blocks) {
-    const uint64_t blocks = std::min<uint64_t>(kChunkBlocks, total_blocks - block_index);
+    uint64_t blocks = std::min<uint64_t>(kChunkBlocks, total_blocks - block_index);
     const uint64_t start = block_index * kBlockBytes;
-    const size_t want =
-        static_cast<size_t>(std::min<uint64_t>(blocks * kBlockBytes, file_size_ - start));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(blocks * kBlockBytes, file_size_ - start));
     chunk.data.resize(want);
     chunk.blocks = 0;
     std::string_view got;
     Status s = file_->read(start, want, &got, chunk.data.data());
     if (!s.ok()) return s;
     if (got.size() != want) {
-      return Status::IOError(file_->path() + ": short read at offset " + std::to_string(start) +
-                             ": the file shrank while being read");
+      if (!live_ || got.size() > want) {
+        return Status::IOError(file_->path() + ": short read at offset " + std::to_string(start) +
+                               ": the file shrank while being read");
+      }
+      // The writer closed the log and trimmed it: its data ends here.
+      file_size_ = start + got.size();
+      want = got.size();
+      chunk.data.resize(want);
+      if (want == 0) {
+        *block = {};
+        return Status::OK();
+      }
+      blocks = (want + kBlockBytes - 1) / kBlockBytes;
     }
     if (got.data() != chunk.data.data()) std::memcpy(chunk.data.data(), got.data(), want);
     chunk.first_block = block_index;

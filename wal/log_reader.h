@@ -87,6 +87,11 @@ class LogReader {
   uint64_t last_record_offset() const { return last_record_offset_; }
   const std::string& path() const { return file_->path(); }
 
+  // For a log that its writer may still be appending to (a secondary reads
+  // beside a writer): closing it trims the room reserved past its data, so
+  // a read that comes back short ends the log there instead of failing.
+  void set_live(bool live) { live_ = live; }
+
  private:
   struct Chunk;
   enum class Parse : uint8_t;
@@ -111,6 +116,7 @@ class LogReader {
   const uint64_t log_number_;
   const WalRecoveryMode mode_;
   uint64_t file_size_ = 0;
+  bool live_ = false;                   // see set_live()
   std::unique_ptr<Chunk> main_;         // blocks the record loop reads
   std::unique_ptr<Chunk> scan_;         // blocks the look-ahead scans read
   uint64_t offset_ = 0;                 // next fragment to parse

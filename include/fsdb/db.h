@@ -69,6 +69,21 @@ class DB {
   // InvalidArgument if `path` holds no DB.
   static Status open_read_only(const Options& options, const std::string& path,
                                std::unique_ptr<DB>* db);
+  // Opens the DB in `path` to read it beside a writer that may hold it
+  // open, in this process or another (RocksDB's secondary instance). It
+  // takes no lock and changes nothing in the directory. Reads see the DB as
+  // it was at this call: the tables its MANIFEST named, every one opened
+  // (the writer may delete their files afterwards), and the writes of its
+  // logs up to their last whole record, replayed into memory. A write still
+  // being logged, and any after it, are not seen until the next
+  // try_catch_up_with_primary(). Where the writer replaces a file this call
+  // reads (a compaction, a flush, a rewritten MANIFEST), it reads again, a
+  // few times. Writes, flush(), compact_range(), sync_wal(), checkpoint()
+  // and resume() return NotSupported; InvalidArgument if `path` holds no
+  // DB. A log end that is damaged rather than being written is read up to,
+  // as the writer's own recovery (kPointInTime) would, and left to it.
+  static Status open_as_secondary(const Options& options, const std::string& path,
+                                  std::unique_ptr<DB>* db);
 
   DB() = default;
   DB(const DB&) = delete;
@@ -135,7 +150,9 @@ class DB {
   // that stops writes; while a resume() that cleared it still holds writes, "resume() under way
   // after: " and the error; else "none"); "fsdb.compaction-error" (while compactions fail without
   // stopping writes, the last failure and how many failed in a row; else "none"; see
-  // CompactionFailureInfo) and "fsdb.num-compaction-failures". nullopt for an unknown name.
+  // CompactionFailureInfo) and "fsdb.num-compaction-failures"; opened as a secondary,
+  // "fsdb.num-catch-ups" (try_catch_up_with_primary() calls that succeeded). nullopt for an
+  // unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // A property's map form (RocksDB's GetMapProperty), for programs that
   // chart or alert on it: "fsdb.stats" gives the counters of its text form,
@@ -173,6 +190,16 @@ class DB {
   // the listener hears of the errors that stop writes and of the end of each recovery
   // (EventListener).
   virtual Status resume() = 0;
+  // A DB opened by open_as_secondary(): reads the DB again as it is now
+  // (the writer's tables, flushes and compactions since, and its logs up to
+  // their last whole record), keeping open the tables it already has, and
+  // shows that from then on. Iterators and snapshots taken before keep
+  // seeing the state they began in. On error the DB shows what it showed
+  // before. Any other DB: NotSupported.
+  virtual Status try_catch_up_with_primary() {
+    return Status::NotSupported(
+        "try_catch_up_with_primary: only a DB opened with open_as_secondary() follows a writer");
+  }
 
   // Conveniences with default options.
   Status put(std::string_view key, std::string_view value) {

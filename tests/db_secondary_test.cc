@@ -1,0 +1,346 @@
+// engine/: DB::open_as_secondary() and try_catch_up_with_primary(). A
+// secondary reads a DB beside the writer that holds it: it sees the DB as it
+// was when opened (or last caught up), keeps reading tables the writer has
+// deleted since, writes nothing, and reads again when the writer replaces a
+// file under its open.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fsdb/db.h"
+#include "fsdb/env.h"
+#include "fsdb/write_batch.h"
+#include "tests/support/db_contents.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+std::string key_of(int i) { return "key" + std::to_string(100000 + i); }
+std::string value_of(int i, int round) {
+  return std::string(100, 'v') + std::to_string(i) + "/" + std::to_string(round);
+}
+
+using Model = test::KeyValues;
+
+// Every file of a directory with its bytes: two listings are equal only if
+// nothing was created, removed or changed.
+std::map<std::string, std::string> files_of(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path(), std::ios::binary);
+    files[entry.path().filename().string()] =
+        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return files;
+}
+
+bool has_suffix(const std::string& path, std::string_view suffix) {
+  return path.size() >= suffix.size() && path.ends_with(suffix);
+}
+
+// Counts the files the engine opens for reading, and runs `before_open` (the
+// writer's move) before the first open of a path that `matches`.
+class InterferingFileSystem final : public FileSystemWrapper {
+ public:
+  InterferingFileSystem() : FileSystemWrapper(posix_file_system()) {}
+
+  void interfere(std::function<bool(const std::string&)> matches,
+                 std::function<void()> before_open) {
+    std::lock_guard<std::mutex> guard(mu_);
+    matches_ = std::move(matches);
+    before_open_ = std::move(before_open);
+  }
+  int opens_of(std::string_view suffix_or_name) const {
+    std::lock_guard<std::mutex> guard(mu_);
+    int n = 0;
+    for (const std::string& p : opened_) n += p.find(suffix_or_name) != std::string::npos;
+    return n;
+  }
+
+  Status new_random_access_file(const std::string& path,
+                                std::unique_ptr<RandomAccessFile>* file) override {
+    std::function<void()> action;
+    {
+      std::lock_guard<std::mutex> guard(mu_);
+      opened_.push_back(path);
+      if (matches_ && matches_(path)) {
+        action = std::move(before_open_);
+        matches_ = nullptr;
+      }
+    }
+    if (action) action();
+    return FileSystemWrapper::new_random_access_file(path, file);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> opened_;
+  std::function<bool(const std::string&)> matches_;
+  std::function<void()> before_open_;
+};
+
+class DBSecondaryTest : public ::testing::Test {
+ protected:
+  DBSecondaryTest() {
+    options_.memtable_bytes = 64 << 10;  // several tables
+    options_.l0_compaction_trigger = 2;  // and more than one level
+  }
+
+  // Writes keys [begin, end) for `round` into the writer and the model.
+  void write_keys(DB& db, Model* model, int begin, int end, int round) {
+    for (int i = begin; i < end; ++i) {
+      ASSERT_TRUE(db.put(key_of(i), value_of(i, round)).ok());
+      (*model)[key_of(i)] = value_of(i, round);
+    }
+  }
+
+  Options options_;
+  test::ScratchDir dir_;
+};
+
+TEST_F(DBSecondaryTest, SeesTheDBAsOfItsOpenUntilItCatchesUp) {
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 3000, 0);
+  ASSERT_TRUE(writer->compact_range(std::nullopt, std::nullopt).ok());
+  write_keys(*writer, &model, 0, 100, 1);  // in the writer's log and memtable only
+
+  // The writer holds the DB: a read-only open is refused, a secondary is not.
+  std::unique_ptr<DB> read_only;
+  EXPECT_TRUE(DB::open_read_only(options_, dir_.path(), &read_only).is_busy());
+  std::unique_ptr<DB> secondary;
+  Status s = DB::open_as_secondary(options_, dir_.path(), &secondary);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+
+  // Before the secondary reads anything, the writer moves on: new versions,
+  // deletions, and a compaction that deletes every table the secondary has
+  // open.
+  const Model as_opened = model;
+  write_keys(*writer, &model, 1000, 2000, 2);
+  for (int i = 2000; i < 2500; ++i) {
+    ASSERT_TRUE(writer->remove(key_of(i)).ok());
+    model.erase(key_of(i));
+  }
+  ASSERT_TRUE(writer->compact_range(std::nullopt, std::nullopt).ok());
+  write_keys(*writer, &model, 2900, 3100, 3);
+  EXPECT_EQ(test::db_contents(*secondary), as_opened);
+  std::string value;
+  ASSERT_TRUE(secondary->get(key_of(2100), &value).ok());
+  EXPECT_EQ(value, value_of(2100, 0));
+
+  // What was taken before a catch-up keeps the state it began in.
+  const Snapshot* before = secondary->get_snapshot();
+  std::unique_ptr<Iterator> old_iterator = secondary->new_iterator();
+  s = secondary->try_catch_up_with_primary();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(secondary->property("fsdb.num-catch-ups"), "1");
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  EXPECT_TRUE(secondary->get(key_of(2100), &value).is_not_found());
+  ReadOptions at_before;
+  at_before.snapshot = before;
+  ASSERT_TRUE(secondary->get(at_before, key_of(2100), &value).ok());
+  EXPECT_EQ(value, value_of(2100, 0));
+  Model seen;
+  for (old_iterator->seek_to_first(); old_iterator->valid(); old_iterator->next()) {
+    seen.emplace(std::string(old_iterator->key()), std::string(old_iterator->value()));
+  }
+  EXPECT_TRUE(old_iterator->status().ok());
+  EXPECT_EQ(seen, as_opened);
+  old_iterator.reset();
+  secondary->release_snapshot(before);
+
+  // The writer's close flushes nothing new; a catch-up after it sees the same.
+  ASSERT_TRUE(writer->close().ok());
+  writer.reset();
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  EXPECT_EQ(secondary->property("fsdb.num-catch-ups"), "2");
+}
+
+TEST_F(DBSecondaryTest, RefusesEveryWriteAndChangesNothing) {
+  Model model;
+  {
+    std::unique_ptr<DB> writer;
+    ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+    write_keys(*writer, &model, 0, 2000, 0);
+    ASSERT_TRUE(writer->close().ok());
+  }
+  // A DB left without its LOCK file (a checkpoint has none): none is made.
+  std::filesystem::remove(dir_.file("LOCK"));
+  const auto files_before = files_of(dir_.path());
+
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  WriteBatch batch;
+  batch.put("a", "b");
+  const std::vector<std::pair<std::string, Status>> refused = {
+      {"put", secondary->put(WriteOptions(), "a", "b")},
+      {"remove", secondary->remove(WriteOptions(), "a")},
+      {"write", secondary->write(WriteOptions(), &batch)},
+      {"flush", secondary->flush()},
+      {"compact_range", secondary->compact_range(std::nullopt, std::nullopt)},
+      {"sync_wal", secondary->sync_wal()},
+      {"checkpoint", secondary->checkpoint(dir_.path() + "-copy")},
+      {"resume", secondary->resume()},
+  };
+  for (const auto& [operation, status] : refused) {
+    EXPECT_TRUE(status.is_not_supported()) << operation << ": " << status.to_string();
+    EXPECT_NE(status.message().find(operation + ": " + dir_.path() + " was opened as a secondary"),
+              std::string::npos)
+        << status.to_string();
+  }
+  EXPECT_EQ(secondary->property("fsdb.write-stall"), "read-only");
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  ASSERT_TRUE(secondary->close().ok());
+  EXPECT_FALSE(secondary->try_catch_up_with_primary().ok());
+  secondary.reset();
+  EXPECT_EQ(files_of(dir_.path()), files_before);
+  EXPECT_FALSE(std::filesystem::exists(dir_.path() + "-copy"));
+
+  // Only a secondary catches up.
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  EXPECT_TRUE(writer->try_catch_up_with_primary().is_not_supported());
+}
+
+TEST_F(DBSecondaryTest, ADirectoryWithoutADBIsRefusedAndLeftAlone) {
+  std::unique_ptr<DB> secondary;
+  Status s = DB::open_as_secondary(options_, dir_.path(), &secondary);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path()));
+  s = DB::open_as_secondary(options_, dir_.file("missing"), &secondary);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_FALSE(std::filesystem::exists(dir_.file("missing")));
+}
+
+// The writer deletes a file between the secondary's read of the MANIFEST
+// and its open of the file: the open is made again, and sees the DB whole.
+TEST_F(DBSecondaryTest, AFileTheWriterDeletesDuringTheOpenIsReadAgain) {
+  auto fs = std::make_shared<InterferingFileSystem>();
+  options_.file_system = fs;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 3000, 0);
+  ASSERT_TRUE(writer->flush().ok());
+
+  // A table: the compaction the writer runs replaces every one.
+  fs->interfere([](const std::string& path) { return has_suffix(path, ".sst"); },
+                [&] {
+                  write_keys(*writer, &model, 0, 500, 1);
+                  ASSERT_TRUE(writer->compact_range(std::nullopt, std::nullopt).ok());
+                });
+  const int manifest_reads = fs->opens_of("MANIFEST-");
+  std::unique_ptr<DB> secondary;
+  Status s = DB::open_as_secondary(options_, dir_.path(), &secondary);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(fs->opens_of("MANIFEST-") - manifest_reads, 2);  // read again, once
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  // A log: the writer's flush retires the one the MANIFEST named.
+  write_keys(*writer, &model, 500, 600, 2);
+  fs->interfere([](const std::string& path) { return has_suffix(path, ".log"); },
+                [&] { ASSERT_TRUE(writer->flush().ok()); });
+  const int manifest_reads_before_catch_up = fs->opens_of("MANIFEST-");
+  s = secondary->try_catch_up_with_primary();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(fs->opens_of("MANIFEST-") - manifest_reads_before_catch_up, 2);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+}
+
+// Damage on a directory that does not change is the DB's state: returned at
+// once, not tried again.
+TEST_F(DBSecondaryTest, DamageIsReportedWithoutRetrying) {
+  auto fs = std::make_shared<InterferingFileSystem>();
+  options_.file_system = fs;
+  {
+    std::unique_ptr<DB> writer;
+    ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+    Model model;
+    write_keys(*writer, &model, 0, 2000, 0);
+    ASSERT_TRUE(writer->flush().ok());
+    ASSERT_TRUE(writer->close().ok());
+  }
+  std::string table;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+    if (entry.path().extension() == ".sst") table = entry.path().string();
+  }
+  ASSERT_FALSE(table.empty());
+  std::filesystem::remove(table);
+  const int manifest_reads = fs->opens_of("MANIFEST-");
+  std::unique_ptr<DB> secondary;
+  Status s = DB::open_as_secondary(options_, dir_.path(), &secondary);
+  EXPECT_TRUE(s.is_corruption()) << s.to_string();
+  EXPECT_NE(s.message().find(table), std::string::npos) << s.to_string();
+  EXPECT_EQ(fs->opens_of("MANIFEST-") - manifest_reads, 1);
+}
+
+// A writer writes keys in order, flushing and compacting as it goes, while a
+// secondary catches up (or is opened anew) again and again. Every state it
+// shows is a prefix of the writes that holds every write acknowledged before
+// the catch-up began.
+TEST_F(DBSecondaryTest, FollowsAWriterUnderLoad) {
+  options_.memtable_bytes = 32 << 10;
+  constexpr int kKeys = 20000;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  ASSERT_TRUE(writer->put(key_of(0), value_of(0, 0)).ok());
+  std::atomic<int> acknowledged{1};
+  std::thread writing([&] {
+    for (int i = 1; i < kKeys; ++i) {
+      ASSERT_TRUE(writer->put(key_of(i), value_of(i, 0)).ok());
+      acknowledged.store(i + 1);
+    }
+  });
+
+  // A failed assertion returns early: the writer still ends first.
+  struct Joiner {
+    std::thread& thread;
+    ~Joiner() {
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{writing};
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+  int states = 0;
+  for (bool last = false; !last; ++states) {
+    last = acknowledged.load() == kKeys;
+    const int at_least = acknowledged.load();
+    Status s = states % 4 == 3 ? DB::open_as_secondary(options_, dir_.path(), &secondary)
+                               : secondary->try_catch_up_with_primary();
+    ASSERT_TRUE(s.ok()) << "state " << states << ": " << s.to_string();
+    const int at_most = acknowledged.load() + 1;  // a write may be logged, not yet acknowledged
+    const Model seen = test::db_contents(*secondary);
+    ASSERT_GE(static_cast<int>(seen.size()), at_least) << "state " << states;
+    ASSERT_LE(static_cast<int>(seen.size()), at_most) << "state " << states;
+    // Keys sort as they were written: the state is a prefix of the writes.
+    int i = 0;
+    for (const auto& [key, value] : seen) {
+      ASSERT_EQ(key, key_of(i)) << "state " << states;
+      ASSERT_EQ(value, value_of(i, 0)) << "state " << states;
+      ++i;
+    }
+  }
+  writing.join();
+  EXPECT_GE(states, 3);
+  EXPECT_NE(writer->property("fsdb.num-flushes"), "0");
+  EXPECT_NE(writer->property("fsdb.num-compactions"), "0");
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(static_cast<int>(test::db_contents(*secondary).size()), kKeys);
+}
+
+}  // namespace
+}  // namespace fsdb
