@@ -396,7 +396,7 @@ Status DBImpl::open_live_tables() {
       std::shared_ptr<const TableReader> reader;
       if (previous_ != nullptr) reader = previous_->table_cache_->find(f->number);
       if (reader != nullptr) {
-        table_cache_->adopt(f->number, std::move(reader));
+        table_cache_->adopt(f->number, reader);
         continue;
       }
       Status s = table_cache_->get_reader(f->number, &reader);

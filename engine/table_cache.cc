@@ -40,9 +40,9 @@ std::shared_ptr<const TableReader> TableCache::find(uint64_t number) const {
   return it == readers_.end() ? nullptr : it->second;
 }
 
-void TableCache::adopt(uint64_t number, std::shared_ptr<const TableReader> reader) {
+void TableCache::adopt(uint64_t number, const std::shared_ptr<const TableReader>& reader) {
   std::lock_guard<std::mutex> guard(mu_);
-  readers_.try_emplace(number, std::move(reader));
+  readers_.try_emplace(number, reader);
 }
 
 size_t TableCache::open_tables() const {

@@ -32,7 +32,7 @@ class TableCache {
   // Takes a reader another cache of the same DB opened (a secondary's catch-up
   // keeps the tables it already holds open, though the writer may have
   // deleted their files since).
-  void adopt(uint64_t number, std::shared_ptr<const TableReader> reader);
+  void adopt(uint64_t number, const std::shared_ptr<const TableReader>& reader);
   size_t open_tables() const;
   const TableOptions& options() const { return options_; }
 

@@ -14,6 +14,7 @@
 #include "fsdb/db.h"
 #include "fsdb/write_batch.h"
 #include "tests/support/db_contents.h"
+#include "tests/support/directory_files.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -23,17 +24,7 @@ std::string key_of(int i) { return "key" + std::to_string(100000 + i); }
 
 using Model = test::KeyValues;
 
-// Every file of a directory with its bytes: two listings are equal only if
-// nothing was created, removed or changed.
-std::map<std::string, std::string> files_of(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    files[entry.path().filename().string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return files;
-}
+using test::directory_files;
 
 std::string newest_log(const std::string& dir) {
   std::string newest;
@@ -96,7 +87,7 @@ class DBReadOnlyTest : public ::testing::Test {
 
 TEST_F(DBReadOnlyTest, ReadsTablesAndLogsAndWritesNothing) {
   const Model model = fill_and_close();
-  const auto before = files_of(dir_.path());
+  const auto before = directory_files(dir_.path());
 
   // A small memtable: the log's writes are replayed into several of them,
   // and a newer version in a later one must win over an older one.
@@ -156,7 +147,7 @@ TEST_F(DBReadOnlyTest, ReadsTablesAndLogsAndWritesNothing) {
 
   // Nothing was created, removed or changed (an open for writing makes a new
   // MANIFEST and a new log, and flushes what it replays).
-  EXPECT_EQ(files_of(dir_.path()), before);
+  EXPECT_EQ(directory_files(dir_.path()), before);
 
   FSDB_ASSERT_OK(DB::open(options_, dir_.path(), &db));
   EXPECT_EQ(test::db_contents(*db), model);
@@ -203,14 +194,14 @@ TEST_F(DBReadOnlyTest, ACheckpointOpensReadOnlyWithOnlyItsLockMade) {
   FSDB_ASSERT_OK(db->checkpoint(copy));
   FSDB_ASSERT_OK(db->close());
   db.reset();
-  auto expected = files_of(copy);
+  auto expected = directory_files(copy);
   ASSERT_FALSE(expected.contains("LOCK"));
   FSDB_ASSERT_OK(DB::open_read_only(options_, copy, &db));
   EXPECT_EQ(test::db_contents(*db), model);
   FSDB_ASSERT_OK(db->close());
   db.reset();
   expected["LOCK"] = "";
-  EXPECT_EQ(files_of(copy), expected);
+  EXPECT_EQ(directory_files(copy), expected);
   std::filesystem::remove_all(copy);
 }
 
@@ -241,11 +232,11 @@ TEST_F(DBReadOnlyTest, ADamagedLogEndIsReadUpToAndLeftAsItIs) {
   // The last record loses its last bytes, as a crash in its write leaves it.
   const std::string log = newest_log(dir_.path());
   ASSERT_FALSE(log.empty());
-  std::string bytes = files_of(dir_.path()).at(log.substr(log.rfind('/') + 1));
+  std::string bytes = directory_files(dir_.path()).at(log.substr(log.rfind('/') + 1));
   const size_t end = bytes.find_last_not_of('\0');
   ASSERT_NE(end, std::string::npos);
   std::filesystem::resize_file(log, end + 1 - 60);
-  const auto before = files_of(dir_.path());
+  const auto before = directory_files(dir_.path());
 
   auto listener = std::make_shared<RecoveryListener>();
   Options options = options_;
@@ -258,7 +249,7 @@ TEST_F(DBReadOnlyTest, ADamagedLogEndIsReadUpToAndLeftAsItIs) {
   EXPECT_TRUE(db->get(key_of(49), &value).is_not_found()) << "the torn write";
   FSDB_ASSERT_OK(db->close());
   db.reset();
-  EXPECT_EQ(files_of(dir_.path()), before);
+  EXPECT_EQ(directory_files(dir_.path()), before);
 
   listener->info = RecoveryInfo();
   FSDB_ASSERT_OK(DB::open(options, dir_.path(), &db));

@@ -20,6 +20,7 @@
 #include "fsdb/env.h"
 #include "fsdb/write_batch.h"
 #include "tests/support/db_contents.h"
+#include "tests/support/directory_files.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -32,17 +33,7 @@ std::string value_of(int i, int round) {
 
 using Model = test::KeyValues;
 
-// Every file of a directory with its bytes: two listings are equal only if
-// nothing was created, removed or changed.
-std::map<std::string, std::string> files_of(const std::string& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    std::ifstream in(entry.path(), std::ios::binary);
-    files[entry.path().filename().string()] =
-        std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return files;
-}
+using test::directory_files;
 
 bool has_suffix(const std::string& path, std::string_view suffix) {
   return path.size() >= suffix.size() && path.ends_with(suffix);
@@ -178,7 +169,7 @@ TEST_F(DBSecondaryTest, RefusesEveryWriteAndChangesNothing) {
   }
   // A DB left without its LOCK file (a checkpoint has none): none is made.
   std::filesystem::remove(dir_.file("LOCK"));
-  const auto files_before = files_of(dir_.path());
+  const auto files_before = directory_files(dir_.path());
 
   std::unique_ptr<DB> secondary;
   ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
@@ -207,7 +198,7 @@ TEST_F(DBSecondaryTest, RefusesEveryWriteAndChangesNothing) {
   ASSERT_TRUE(secondary->close().ok());
   EXPECT_FALSE(secondary->try_catch_up_with_primary().ok());
   secondary.reset();
-  EXPECT_EQ(files_of(dir_.path()), files_before);
+  EXPECT_EQ(directory_files(dir_.path()), files_before);
   EXPECT_FALSE(std::filesystem::exists(dir_.path() + "-copy"));
 
   // Only a secondary catches up.
