@@ -11,7 +11,10 @@
 //           WAL append, a directory sync, a WAL removal); then reopens and verifies
 //           (an eighth of the cycles first rebuild the DB with repair_db(); another
 //           eighth first read it with DB::open_read_only(), which must see what the
-//           recovery then makes of it and leave the directory as it was).
+//           recovery then makes of it and leave the directory as it was; a
+//           quarter also read the DB while the child writes, with
+//           DB::open_as_secondary() and one catch-up, and each state must hold
+//           every write acknowledged before it was read, as after a kill).
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
 //           destroys the DB, drops unsynced data (all, a torn prefix, or pages in
@@ -48,9 +51,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -132,8 +137,11 @@ std::string read_log(const std::string& path);
 // before the kill it began (a running child makes progress every 200 ms).
 // A child busy opening the DB (recovering it) or closing it is killed as
 // planned either way.
+// `midway`, when given, runs once `midway_ms` after the start if the child is
+// still running then (the child goes on meanwhile).
 std::optional<int> run_child(std::vector<std::string> args, const std::string& log_path,
-                             uint64_t wait_ms, bool* killed, HangWatch* watch = nullptr) {
+                             uint64_t wait_ms, bool* killed, HangWatch* watch = nullptr,
+                             const std::function<void()>& midway = {}, uint64_t midway_ms = 0) {
   *killed = false;
   const pid_t pid = ::fork();
   if (pid < 0) return std::nullopt;
@@ -149,6 +157,8 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
     ::execv(argv[0], argv.data());
     _exit(127);
   }
+  const auto midway_at = Clock::now() + std::chrono::milliseconds(midway_ms);
+  bool midway_done = !midway;
   auto until = Clock::now() + std::chrono::milliseconds(wait_ms);
   const auto latest = until + std::chrono::seconds(20);
   auto next_poll = Clock::now();
@@ -157,6 +167,10 @@ std::optional<int> run_child(std::vector<std::string> args, const std::string& l
   int status = 0;
   for (;;) {
     if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    if (!midway_done && Clock::now() >= midway_at) {
+      midway_done = true;
+      midway();
+    }
     const auto now = Clock::now();
     if (watch != nullptr && now >= next_poll) {
       watch->poll(read_log(log_path));
@@ -238,9 +252,10 @@ struct Totals {
   uint64_t resumes = 0;  // errors mode: DB::resume() brought writes back mid-cycle
   // errors mode: resume() calls of the DB's own retries that took writes again
   uint64_t automatic_resumes = 0;
-  uint64_t checkpoints = 0;      // made, opened and checked
-  uint64_t repairs = 0;          // kill, powercut: DBs rebuilt with repair_db() before verifying
-  uint64_t read_only_opens = 0;  // kill: crashed DBs read read-only before their recovery
+  uint64_t checkpoints = 0;       // made, opened and checked
+  uint64_t repairs = 0;           // kill, powercut: DBs rebuilt with repair_db() before verifying
+  uint64_t read_only_opens = 0;   // kill: crashed DBs read read-only before their recovery
+  uint64_t secondary_states = 0;  // kill: states of the DB read beside the writing child
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -280,6 +295,11 @@ class CrashTest {
   // as verify() would and keeps what it saw in *seen; false (and reported)
   // on a violation, or if the directory changed.
   bool verify_read_only(uint64_t cycle, const std::vector<OpRecord>& ops, Baseline* seen);
+  // While the child writes: opens the DB as a secondary, later catches up
+  // once, and verifies each state as verify() would after a kill (every
+  // write acknowledged before the state was read, and a prefix of the
+  // writes). The violations (or a harness error) found; empty when none.
+  std::vector<std::string> read_beside_writer(uint64_t cycle, const Options& options);
   void fail(uint64_t cycle, const std::vector<std::string>& violations,
             const std::string& extra = "");
   void harness_failure(const std::string& what);
@@ -409,6 +429,49 @@ bool CrashTest::verify_read_only(uint64_t cycle, const std::vector<OpRecord>& op
   return true;
 }
 
+std::vector<std::string> CrashTest::read_beside_writer(uint64_t cycle, const Options& options) {
+  std::unique_ptr<DB> secondary;
+  for (int state = 1; state <= 2; ++state) {
+    std::vector<OpRecord> before;
+    Status s = load_journals(state_dir_, &before);
+    if (!s.ok()) return {"harness: reading the journals beside the writer: " + s.to_string()};
+    s = state == 1 ? DB::open_as_secondary(options, db_dir_, &secondary)
+                   : secondary->try_catch_up_with_primary();
+    if (!s.ok()) {
+      return {std::string(state == 1 ? "DB::open_as_secondary" : "try_catch_up_with_primary") +
+              " beside the writing child: " + s.to_string()};
+    }
+    // Every write the state may show was journaled before it was read, so
+    // this second read holds them all; a write acknowledged only after the
+    // first read may be in the state or not: pending, as if killed.
+    std::vector<OpRecord> ops;
+    s = load_journals(state_dir_, &ops);
+    if (!s.ok()) return {"harness: reading the journals beside the writer: " + s.to_string()};
+    std::set<std::pair<uint32_t, uint64_t>> acknowledged;
+    for (const OpRecord& op : before) {
+      if (op.outcome == OpOutcome::kAcked) acknowledged.emplace(op.thread, op.counter);
+    }
+    for (OpRecord& op : ops) {
+      if (op.outcome == OpOutcome::kAcked && !acknowledged.contains({op.thread, op.counter})) {
+        op.outcome = OpOutcome::kPending;
+        op.end_tick = 0;
+      }
+    }
+    VerifyResult r =
+        verify_db(*secondary, verify_input(cycle, ops, Durability::kEveryAcknowledged));
+    totals_.keys_verified += r.keys_verified;
+    if (!r.violations.empty()) {
+      std::vector<std::string> found = {"read as a secondary beside the writing child, state " +
+                                        std::to_string(state) + ":"};
+      found.insert(found.end(), r.violations.begin(), r.violations.end());
+      return found;
+    }
+    ++totals_.secondary_states;
+    if (state == 1) sleep_ms(20);
+  }
+  return {};
+}
+
 // ---------------------------------------------------------------- kill
 
 bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
@@ -483,7 +546,18 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // A child that is to close by itself gets a minute (the watch still sees a
   // hang, and a kill then is a failure below).
   const uint64_t wait_ms = clean_exit ? 60000 : kill_point.empty() ? delay_ms : 4000;
-  const std::optional<int> waited = run_child(args, log_path, wait_ms, &parent_killed, &watch);
+  // A quarter of the cycles read the DB beside the child while it writes,
+  // halfway to the kill (not drawn from `rng`, as above).
+  const bool beside_writer = !clean_exit && ((cycle_seed >> 44) & 3) == 0;
+  std::vector<std::string> beside_writer_found;
+  const Options child_options = stress_db_options(profile);
+  const std::optional<int> waited = run_child(args, log_path, wait_ms, &parent_killed, &watch,
+                                              beside_writer ? std::function<void()>([&] {
+                                                beside_writer_found =
+                                                    read_beside_writer(cycle, child_options);
+                                              })
+                                                            : std::function<void()>(),
+                                              kill_point.empty() ? delay_ms / 2 : 300);
   if (!waited) {
     harness_failure("fork failed");
     return false;
@@ -514,6 +588,10 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   }
   if (!online.empty()) {
     fail(cycle, online, extra);
+    return false;
+  }
+  if (!beside_writer_found.empty()) {
+    fail(cycle, beside_writer_found, extra);
     return false;
   }
   if (watch.hung) {
@@ -1112,6 +1190,7 @@ void CrashTest::print_totals(const std::string& mode, double seconds) const {
                                                      {"checkpoints", t.checkpoints},
                                                      {"repairs", t.repairs},
                                                      {"read_only_opens", t.read_only_opens},
+                                                     {"secondary_states", t.secondary_states},
                                                      {"keys_verified", t.keys_verified},
                                                      {"required_writes", t.required_writes},
                                                      {"violations", t.violations}};
