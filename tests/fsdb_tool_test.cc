@@ -648,12 +648,18 @@ TEST_F(FsdbToolTest, ReadCommandsChangeNothingAndShareTheDB) {
               std::string::npos)
         << r.err;
     EXPECT_EQ(fsdb_json({"count"})["count"].number, 3);
+    // A read-only shell or script beside the writer catches up on demand.
+    const std::string sequence = writer->property("fsdb.sequence").value();
+    r = fsdb({"--read-only"}, 0, "get e\ncatch-up\nproperty fsdb.num-catch-ups\n");
+    EXPECT_EQ(r.out, "5\ncaught up: sequence " + sequence + "\n1\n");
     r = fsdb({"put", "d", "4"}, 1);
     EXPECT_NE(r.err.find("is open in another process"), std::string::npos) << r.err;
     ASSERT_TRUE(writer->remove("e").ok());
   }
   fsdb({"put", "d", "4"});
   EXPECT_EQ(fsdb({"get", "d"}).out, "4\n");
+  r = fsdb({"catch-up"}, 1);
+  EXPECT_NE(r.err.find("this session has the DB to itself"), std::string::npos) << r.err;
 }
 
 TEST_F(FsdbToolTest, LoadAndExportEveryFormat) {
@@ -903,9 +909,10 @@ TEST_F(FsdbToolTest, HelpListsAndExplainsCommands) {
   std::vector<std::string> names;
   for (const Json& c : help["commands"].array) names.push_back(c["command"].string);
   for (const char* expected :
-       {"put",      "get",   "del",    "scan",    "count",      "batch",    "commit", "abort",
-        "snapshot", "flush", "resume", "compact", "checkpoint", "stats",    "levels", "property",
-        "check",    "load",  "export", "sst",     "wal",        "manifest", "demo",   "help"}) {
+       {"put",    "get",      "del",      "scan",   "count",   "batch",      "commit",
+        "abort",  "snapshot", "flush",    "resume", "compact", "checkpoint", "stats",
+        "levels", "property", "catch-up", "check",  "load",    "export",     "sst",
+        "wal",    "manifest", "demo",     "help"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
   }
   const std::string scan_help = fsdb({"help", "scan"}).out;

@@ -490,6 +490,32 @@ class ResumeCommand : public Command {
   }
 };
 
+// A session that found the DB held by a writer reads it beside that writer
+// (DB::open_as_secondary), as it was then: this shows what the writer has
+// done since.
+class CatchUpCommand : public Command {
+ public:
+  void configure(CLI::App&) override {}
+  Status run(Invocation& inv) override {
+    DB* db = nullptr;
+    Status s = inv.session.db(&db);
+    if (s.ok()) s = db->try_catch_up_with_primary();
+    if (s.is_not_supported()) {
+      return Status::InvalidArgument(
+          "catch-up: this session has the DB to itself, so it sees every write already (a "
+          "session catches up only when it reads the DB beside another process that writes it)");
+    }
+    if (!s.ok()) return s;
+    const uint64_t sequence = std::stoull(db->property("fsdb.sequence").value_or("0"));
+    if (inv.json) {
+      inv.result.field("sequence", sequence);
+    } else {
+      inv.result.lines.emplace_back("caught up: sequence " + std::to_string(sequence));
+    }
+    return Status::OK();
+  }
+};
+
 class CompactCommand : public Command {
  public:
   void configure(CLI::App& app) override {
@@ -662,7 +688,8 @@ class PropertyCommand : public Command {
                    "fsdb.compaction-bytes-written, fsdb.compaction-pending, "
                    "fsdb.num-running-compactions, fsdb.num-sealed-memtables, "
                    "fsdb.num-write-groups, fsdb.num-resumes, fsdb.background-error, "
-                   "fsdb.compaction-error, fsdb.num-compaction-failures, fsdb.write-stall")
+                   "fsdb.compaction-error, fsdb.num-compaction-failures, fsdb.write-stall, "
+                   "fsdb.num-catch-ups (read beside a writer)")
         ->required();
   }
   Status run(Invocation& inv) override {
@@ -716,6 +743,8 @@ void add_db_commands(std::vector<CommandInfo>* commands) {
   commands->push_back(info<LevelsCommand>("levels", "The LSM levels: files, sizes, key ranges"));
   commands->push_back(
       only_reads(info<PropertyCommand>("property", "A DB property: property NAME")));
+  commands->push_back(only_reads(info<CatchUpCommand>(
+      "catch-up", "Read beside a writer: see what it has written since (--read-only shell)")));
 }
 
 }  // namespace fsdb::tool
