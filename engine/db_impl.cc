@@ -84,6 +84,7 @@ DBImpl::DBImpl(const Options& options, std::string dbname, OpenMode mode)
       dbname_(std::move(dbname)),
       read_only_(mode != OpenMode::kReadWrite),
       secondary_(mode == OpenMode::kSecondary),
+      requested_recovery_mode_(options.wal_recovery_mode),
       fs_(options.file_system ? options.file_system : posix_file_system()) {}
 
 DBImpl::~DBImpl() { (void)close(); }
@@ -248,9 +249,12 @@ Status DBImpl::recover() {
   } else if (options_.error_if_exists && !read_only_) {
     return Status::InvalidArgument(dbname_ + ": a DB exists here (error_if_exists is true)");
   }
+  // A secondary: which MANIFEST CURRENT names, and its size, before it is
+  // read (see the check after the logs are listed).
+  const std::string manifest_before = secondary_ ? manifest_mark() : std::string();
   // A missing first log is the one loss kSkipAnyCorruptedRecords accepts.
   s = versions_->recover(
-      /*require_first_log=*/options_.wal_recovery_mode != WalRecoveryMode::kSkipAnyCorruptedRecords,
+      /*require_first_log=*/requested_recovery_mode_ != WalRecoveryMode::kSkipAnyCorruptedRecords,
       /*read_only=*/read_only_);
   if (!s.ok()) return s;
   if (secondary_) {
@@ -277,12 +281,22 @@ Status DBImpl::recover() {
   }
   std::sort(logs.begin(), logs.end());
   // The writer deletes a log only once its MANIFEST has moved past it, but a
-  // secondary reads the two at different times: a first log gone since the
-  // MANIFEST was read took writes with it that only a newer MANIFEST has.
-  if (secondary_ && versions_->log_number() != 0 &&
-      (logs.empty() || logs.front() != versions_->log_number())) {
-    return Status::IOError(log_file_name(dbname_, versions_->log_number()) +
-                           ": removed by the writer while the DB was being read");
+  // secondary reads the two at different times: a log gone since the
+  // MANIFEST was read (not necessarily the first: the writer removes retired
+  // logs in no particular order) took writes with it that only a newer
+  // MANIFEST has. No log the MANIFEST still needs goes without an edit
+  // first, so an unchanged MANIFEST means every one was listed; one removed
+  // after the listing fails its open, and the attempt is made again.
+  if (secondary_) {
+    if (manifest_mark() != manifest_before) {
+      return Status::IOError(current_file_name(dbname_) +
+                             ": the writer changed the MANIFEST while the DB was being read");
+    }
+    if (versions_->log_number() != 0 && (logs.empty() || logs.front() != versions_->log_number()) &&
+        requested_recovery_mode_ != WalRecoveryMode::kSkipAnyCorruptedRecords) {
+      return Status::IOError(log_file_name(dbname_, versions_->log_number()) +
+                             ": removed by the writer while the DB was being read");
+    }
   }
   SequenceNumber max_sequence = versions_->last_sequence();
   VersionEdit edit;
@@ -389,6 +403,15 @@ Status DBImpl::recover() {
   return Status::OK();
 }
 
+std::string DBImpl::manifest_mark() const {
+  std::string current;
+  if (!read_file_to_string(*fs_, current_file_name(dbname_), &current).ok()) return "?";
+  while (!current.empty() && current.back() == '\n') current.pop_back();
+  uint64_t bytes = 0;
+  if (!fs_->get_file_size(dbname_ + "/" + current, &bytes).ok()) return current + " ?";
+  return current + " " + std::to_string(bytes);
+}
+
 Status DBImpl::open_live_tables() {
   const std::shared_ptr<const Version> version = versions_->current();
   for (int level = 0; level < kNumLevels; ++level) {
@@ -413,6 +436,7 @@ Status DBImpl::any_log_holds_records(std::span<const uint64_t> log_numbers, bool
     Status s = wal::LogReader::open(*fs_, log_file_name(dbname_, number), number,
                                     options_.wal_recovery_mode, &reader);
     if (!s.ok()) return s;
+    reader->set_live(secondary_);
     std::string_view record;
     if (reader->read_record(&record)) {
       *holds = true;

@@ -190,6 +190,9 @@ class DBImpl final : public DB {
   // kSecondary: opens (or takes over from previous_) every table of the
   // current version, so that reads need no file the writer may delete.
   Status open_live_tables();
+  // The MANIFEST CURRENT names and its size ("?" where unreadable): the
+  // writer appends to it (or replaces it) before it removes a log.
+  std::string manifest_mark() const;
   // Replays one WAL; *stop_here when no later WAL may be replayed (a
   // point-in-time recovery stopped at damage). *torn_tail is set when the log
   // ended in a torn write (what was dropped), else cleared.
@@ -387,6 +390,9 @@ class DBImpl final : public DB {
   const bool read_only_;
   // Opened by DB::open_as_secondary(): read_only_ too, and no lock is held.
   const bool secondary_;
+  // options.wal_recovery_mode as given (a secondary reads in kPointInTime,
+  // but accepts a missing first log as the writer does).
+  const WalRecoveryMode requested_recovery_mode_;
   const DBImpl* previous_ = nullptr;  // see replace(); used by open() only
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;

@@ -89,23 +89,29 @@ Status SecondaryDB::open(const Options& options, const std::string& path, std::u
 Status SecondaryDB::recover_state(const DBImpl* previous, std::shared_ptr<DBImpl>* state) const {
   std::shared_ptr<FileSystem> fs =
       options_.file_system ? options_.file_system : posix_file_system();
-  Status s;
+  // A failed attempt's open tables are taken over by the next, so that on a
+  // large DB a retry opens only what the writer has made since.
+  std::shared_ptr<DBImpl> failed;
   for (int attempt = 1;; ++attempt) {
     const std::vector<std::string> before = files_and_sizes(*fs, path_);
     auto impl = std::make_shared<DBImpl>(options_, path_, DBImpl::OpenMode::kSecondary);
-    impl->replace(previous);
-    s = impl->open();
-    impl->replace(nullptr);  // `previous` may go before this state does
+    impl->replace(failed != nullptr ? failed.get() : previous);
+    Status s = impl->open();
+    impl->replace(nullptr);  // what it took over may go before this state does
     if (s.ok()) {
       *state = std::move(impl);
       return s;
     }
-    impl.reset();
     // Unchanged files: the failure is the DB's own state, not a race with its writer.
-    if (attempt == kMaxAttempts || files_and_sizes(*fs, path_) == before) break;
+    if (files_and_sizes(*fs, path_) == before) return s;
+    if (attempt == kMaxAttempts) {
+      return Status::Busy(path_ + ": the writer changed the DB each time it was read (" +
+                          std::to_string(kMaxAttempts) + " attempts; the last: " + s.to_string() +
+                          ")");
+    }
+    failed = std::move(impl);
     std::this_thread::sleep_for(std::chrono::milliseconds(attempt));
   }
-  return s;
 }
 
 std::shared_ptr<DBImpl> SecondaryDB::current() const {

@@ -658,7 +658,7 @@ TEST_F(FsdbToolTest, ReadCommandsChangeNothingAndShareTheDB) {
   }
   fsdb({"put", "d", "4"});
   EXPECT_EQ(fsdb({"get", "d"}).out, "4\n");
-  r = fsdb({"catch-up"}, 1);
+  r = fsdb({"catch-up"}, 2);
   EXPECT_NE(r.err.find("this session has the DB to itself"), std::string::npos) << r.err;
 }
 

@@ -55,7 +55,12 @@ Status Session::db(DB** out) {
     // A writer holds the DB: read it beside that writer, as it is now.
     note->dropped.clear();
     s = DB::open_as_secondary(db_options, path, &db);
-    beside_writer = s.ok();
+    if (!s.ok()) {
+      return s.with_context(path +
+                            " is open for writing in another process, and reading it "
+                            "beside that process failed");
+    }
+    beside_writer = true;
   }
   if (beside_writer) {
     // The end of a log being written is no damage: no note about it.

@@ -73,15 +73,21 @@ class DB {
   // open, in this process or another (RocksDB's secondary instance). It
   // takes no lock and changes nothing in the directory. Reads see the DB as
   // it was at this call: the tables its MANIFEST named, every one opened
-  // (the writer may delete their files afterwards), and the writes of its
-  // logs up to their last whole record, replayed into memory. A write still
-  // being logged, and any after it, are not seen until the next
+  // (the writer may delete their files afterwards; the space of those stays
+  // held until this DB is destroyed), and the writes of its logs up to their
+  // last whole record, replayed into memory: every write the writer had
+  // acknowledged, but for disable_wal ones not yet flushed (they are in no
+  // file), and the writes after them in the order they were logged. A
+  // write still being logged, and any after it, are not seen until the next
   // try_catch_up_with_primary(). Where the writer replaces a file this call
-  // reads (a compaction, a flush, a rewritten MANIFEST), it reads again, a
-  // few times. Writes, flush(), compact_range(), sync_wal(), checkpoint()
-  // and resume() return NotSupported; InvalidArgument if `path` holds no
-  // DB. A log end that is damaged rather than being written is read up to,
-  // as the writer's own recovery (kPointInTime) would, and left to it.
+  // reads (a compaction, a flush, a rewritten MANIFEST), it reads again, up
+  // to ten times: Busy if the writer changed the DB each time. Writes,
+  // flush(), compact_range(), sync_wal(), checkpoint() and resume() return
+  // NotSupported; InvalidArgument if `path` holds no DB. Logs are read as a
+  // point-in-time recovery (kPointInTime) reads them: up to the first
+  // damage, which the end of a log being written looks like; the writer's
+  // own recovery judges real damage. The listener hears of each recovery
+  // (on_recovery), this call's and each catch-up's.
   static Status open_as_secondary(const Options& options, const std::string& path,
                                   std::unique_ptr<DB>* db);
 
