@@ -145,8 +145,9 @@ Status DBImpl::open() {
   }
 
   // A catch-up shares the block cache and the table statistics of the DB it replaces.
+  const DBImpl* donor = donors_[0] != nullptr ? donors_[0] : donors_[1];
   TableOptions table_options =
-      previous_ != nullptr ? previous_->table_cache_->options() : table_options_from(options_);
+      donor != nullptr ? donor->table_cache_->options() : table_options_from(options_);
   table_cache_ = std::make_unique<TableCache>(dbname_, fs_, table_options);
   if (options_.scan_readahead) {
     // A few blocks per scanning iterator: beyond that the scan is better off
@@ -417,7 +418,9 @@ Status DBImpl::open_live_tables() {
   for (int level = 0; level < kNumLevels; ++level) {
     for (const FileRef& f : version->files(level)) {
       std::shared_ptr<const TableReader> reader;
-      if (previous_ != nullptr) reader = previous_->table_cache_->find(f->number);
+      for (const DBImpl* donor : donors_) {
+        if (reader == nullptr && donor != nullptr) reader = donor->table_cache_->find(f->number);
+      }
       if (reader != nullptr) {
         table_cache_->adopt(f->number, reader);
         continue;

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -70,10 +71,13 @@ class DBImpl final : public DB {
   DBImpl(const Options& options, std::string dbname, OpenMode mode = OpenMode::kReadWrite);
   ~DBImpl() override;
 
-  // kSecondary, before open(): the DB this one replaces (a catch-up). Its
-  // open tables and its block cache are taken over instead of opened again;
-  // it must outlive open().
-  void replace(const DBImpl* previous) { previous_ = previous; }
+  // kSecondary, before open(): the DB this one replaces (a catch-up), and
+  // an attempt at this open that failed. Their open tables and the block
+  // cache are taken over instead of opened again; both must outlive open()
+  // (or be null).
+  void take_over_from(const DBImpl* previous, const DBImpl* failed_attempt) {
+    donors_ = {previous, failed_attempt};
+  }
 
   // Takes the lock, recovers (or creates) the DB and starts background work;
   // read-only, takes a shared lock and recovers into memory only; secondary,
@@ -187,7 +191,7 @@ class DBImpl final : public DB {
     return secondary_ ? "opened as a secondary" : "opened read-only";
   }
   Status recover();
-  // kSecondary: opens (or takes over from previous_) every table of the
+  // kSecondary: opens (or takes over from donors_) every table of the
   // current version, so that reads need no file the writer may delete.
   Status open_live_tables();
   // The MANIFEST CURRENT names and its size ("?" where unreadable): the
@@ -393,7 +397,7 @@ class DBImpl final : public DB {
   // options.wal_recovery_mode as given (a secondary reads in kPointInTime,
   // but accepts a missing first log as the writer does).
   const WalRecoveryMode requested_recovery_mode_;
-  const DBImpl* previous_ = nullptr;  // see replace(); used by open() only
+  std::array<const DBImpl*, 2> donors_{};  // see take_over_from(); used by open() only
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<VersionSet> versions_;

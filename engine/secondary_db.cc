@@ -95,9 +95,9 @@ Status SecondaryDB::recover_state(const DBImpl* previous, std::shared_ptr<DBImpl
   for (int attempt = 1;; ++attempt) {
     const std::vector<std::string> before = files_and_sizes(*fs, path_);
     auto impl = std::make_shared<DBImpl>(options_, path_, DBImpl::OpenMode::kSecondary);
-    impl->replace(failed != nullptr ? failed.get() : previous);
+    impl->take_over_from(previous, failed.get());
     Status s = impl->open();
-    impl->replace(nullptr);  // what it took over may go before this state does
+    impl->take_over_from(nullptr, nullptr);  // they may go before this state does
     if (s.ok()) {
       *state = std::move(impl);
       return s;
