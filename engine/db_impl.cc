@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "engine/db_iterator.h"
+#include "engine/error_iterator.h"
 #include "engine/filename.h"
 #include "engine/level_iterator.h"
 #include "engine/merging_iterator.h"
@@ -1688,25 +1689,6 @@ struct IteratorPins {
   // With iterate bounds: the files of each deeper level the bounds meet (the
   // level iterators read these lists, which live as long as they do).
   std::array<std::vector<FileRef>, kNumLevels> level_files;
-};
-
-// An iterator that only reports an error.
-class ErrorIterator final : public Iterator {
- public:
-  explicit ErrorIterator(Status s) : status_(std::move(s)) {}
-  bool valid() const override { return false; }
-  void seek_to_first() override {}
-  void seek_to_last() override {}
-  void seek(std::string_view) override {}
-  void seek_for_prev(std::string_view) override {}
-  void next() override {}
-  void prev() override {}
-  std::string_view key() const override { return {}; }
-  std::string_view value() const override { return {}; }
-  Status status() const override { return status_; }
-
- private:
-  Status status_;
 };
 }  // namespace
 

@@ -6,24 +6,29 @@
 #include <utility>
 #include <vector>
 
+#include "engine/error_iterator.h"
 #include "engine/filename.h"
 
 namespace fsdb {
 
 // A snapshot of one state: reads with it go to that state, which it keeps
-// alive, so that a catch-up does not take away what it sees.
+// alive, so that a catch-up does not take away what it sees. One taken after
+// the close has no state (reads with it are refused).
 class SecondaryDB::PinnedSnapshot final : public Snapshot {
  public:
-  PinnedSnapshot(std::shared_ptr<DBImpl> state, const Snapshot* inner)
-      : state_(std::move(state)), inner_(inner) {}
-  ~PinnedSnapshot() override { state_->release_snapshot(inner_); }
-  uint64_t sequence() const override { return inner_->sequence(); }
+  PinnedSnapshot(std::shared_ptr<DBImpl> state, const Snapshot* inner, uint64_t sequence)
+      : state_(std::move(state)), inner_(inner), sequence_(sequence) {}
+  ~PinnedSnapshot() override {
+    if (state_ != nullptr) state_->release_snapshot(inner_);
+  }
+  uint64_t sequence() const override { return sequence_; }
   const std::shared_ptr<DBImpl>& state() const { return state_; }
   const Snapshot* inner() const { return inner_; }
 
  private:
   const std::shared_ptr<DBImpl> state_;
   const Snapshot* const inner_;
+  const uint64_t sequence_;
 };
 
 // An iterator over one state, which it keeps alive.
@@ -122,11 +127,17 @@ std::shared_ptr<DBImpl> SecondaryDB::current() const {
 std::shared_ptr<DBImpl> SecondaryDB::state_for(const ReadOptions& options,
                                                ReadOptions* inner) const {
   *inner = options;
+  std::lock_guard<std::mutex> guard(mu_);
+  if (closed_) return nullptr;
   if (const auto* pinned = dynamic_cast<const PinnedSnapshot*>(options.snapshot)) {
     inner->snapshot = pinned->inner();
     return pinned->state();
   }
-  return current();
+  return state_;
+}
+
+Status SecondaryDB::closed_error() const {
+  return Status::InvalidArgument(path_ + ": the DB is closed");
 }
 
 Status SecondaryDB::try_catch_up_with_primary() {
@@ -134,14 +145,14 @@ Status SecondaryDB::try_catch_up_with_primary() {
   std::shared_ptr<DBImpl> previous;
   {
     std::lock_guard<std::mutex> guard(mu_);
-    if (closed_) return Status::InvalidArgument(path_ + ": the DB is closed");
+    if (closed_) return closed_error();
     previous = state_;
   }
   std::shared_ptr<DBImpl> next;
   Status s = recover_state(previous.get(), &next);
   if (!s.ok()) return s;
   std::lock_guard<std::mutex> guard(mu_);
-  if (closed_) return Status::InvalidArgument(path_ + ": the DB is closed");
+  if (closed_) return closed_error();  // not reached: close() waits for a catch-up
   state_ = std::move(next);
   ++catch_ups_;
   return Status::OK();
@@ -168,6 +179,7 @@ Status SecondaryDB::resume() { return refuse("resume"); }
 Status SecondaryDB::get(const ReadOptions& options, std::string_view key, std::string* value) {
   ReadOptions inner;
   const std::shared_ptr<DBImpl> state = state_for(options, &inner);
+  if (state == nullptr) return closed_error();
   return state->get(inner, key, value);
 }
 
@@ -176,20 +188,29 @@ std::vector<Status> SecondaryDB::multi_get(const ReadOptions& options,
                                            std::vector<std::string>* values) {
   ReadOptions inner;
   const std::shared_ptr<DBImpl> state = state_for(options, &inner);
+  if (state == nullptr) {
+    values->assign(keys.size(), std::string());
+    return std::vector<Status>(keys.size(), closed_error());
+  }
   return state->multi_get(inner, keys, values);
 }
 
 std::unique_ptr<Iterator> SecondaryDB::new_iterator(const ReadOptions& options) {
   ReadOptions inner;
   std::shared_ptr<DBImpl> state = state_for(options, &inner);
+  if (state == nullptr) return std::make_unique<ErrorIterator>(closed_error());
   std::unique_ptr<Iterator> it = state->new_iterator(inner);
   return std::make_unique<PinnedIterator>(std::move(state), std::move(it));
 }
 
 const Snapshot* SecondaryDB::get_snapshot() {
   std::shared_ptr<DBImpl> state = current();
+  if (state == nullptr) {
+    std::lock_guard<std::mutex> guard(mu_);
+    return new PinnedSnapshot(nullptr, nullptr, closed_sequence_);
+  }
   const Snapshot* inner = state->get_snapshot();
-  return new PinnedSnapshot(std::move(state), inner);
+  return new PinnedSnapshot(std::move(state), inner, inner->sequence());
 }
 
 void SecondaryDB::release_snapshot(const Snapshot* snapshot) {
@@ -203,11 +224,18 @@ std::optional<std::string> SecondaryDB::property(std::string_view name) {
     std::lock_guard<std::mutex> guard(mu_);
     return std::to_string(catch_ups_);
   }
-  return current()->property(name);
+  const std::shared_ptr<DBImpl> state = current();
+  if (state == nullptr) return std::nullopt;
+  return state->property(name);
 }
 
 bool SecondaryDB::map_property(std::string_view name, std::map<std::string, std::string>* values) {
-  return current()->map_property(name, values);
+  const std::shared_ptr<DBImpl> state = current();
+  if (state == nullptr) {
+    values->clear();
+    return false;
+  }
+  return state->map_property(name, values);
 }
 
 Status SecondaryDB::close() {
@@ -216,8 +244,18 @@ Status SecondaryDB::close() {
   {
     std::lock_guard<std::mutex> guard(mu_);
     closed_ = true;
-    state = state_;
+    state = std::move(state_);
   }
+  if (state == nullptr) return Status::OK();  // closed before
+  const Snapshot* last = state->get_snapshot();
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    closed_sequence_ = last->sequence();
+  }
+  state->release_snapshot(last);
+  // The state goes (its tables closed, the space of the files the writer
+  // deleted given back, its memtables freed) once no iterator or snapshot
+  // taken before still reads it.
   return state->close();
 }
 

@@ -8,6 +8,8 @@
 // try_catch_up_with_primary() makes a new one, taking over the tables the
 // current one has open, and swaps it in. A reader (an iterator, a snapshot,
 // a get under way) keeps the state it began in alive until it is done.
+// close() lets go of the current state the same way, so the tables the
+// writer deleted do not hold their space for as long as this object lives.
 //
 // Opening reads files the writer may replace meanwhile: a table a
 // compaction made obsolete, a log a flush retired, a MANIFEST it rewrote.
@@ -61,18 +63,20 @@ class SecondaryDB final : public DB {
   SecondaryDB(Options options, std::string path);
   // A new state of the DB, recovered after `previous` (null at the open).
   Status recover_state(const DBImpl* previous, std::shared_ptr<DBImpl>* state) const;
-  std::shared_ptr<DBImpl> current() const;
+  std::shared_ptr<DBImpl> current() const;  // null once closed
   // The state a read runs in (the snapshot's, if one of ours is given) and
-  // the options to give it.
+  // the options to give it; null once closed.
   std::shared_ptr<DBImpl> state_for(const ReadOptions& options, ReadOptions* inner) const;
   Status refuse(const char* operation) const;
+  Status closed_error() const;
 
   const Options options_;
   const std::string path_;
   std::mutex catch_up_mu_;  // one catch-up at a time
   mutable std::mutex mu_;
-  std::shared_ptr<DBImpl> state_;  // guarded by mu_
+  std::shared_ptr<DBImpl> state_;  // guarded by mu_; null once closed
   bool closed_ = false;            // guarded by mu_
+  uint64_t closed_sequence_ = 0;   // guarded by mu_: the last state's, for a snapshot after close()
   uint64_t catch_ups_ = 0;         // guarded by mu_: states swapped in after the open
 };
 

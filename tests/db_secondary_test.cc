@@ -12,7 +12,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -37,6 +39,25 @@ using test::directory_files;
 
 bool has_suffix(const std::string& path, std::string_view suffix) {
   return path.size() >= suffix.size() && path.ends_with(suffix);
+}
+
+// The files of `dir` this process still holds (by a descriptor or a
+// mapping) after they were deleted.
+std::set<std::string> deleted_files_held(const std::string& dir) {
+  const std::string prefix = dir + "/";
+  const std::string_view deleted = " (deleted)";
+  std::set<std::string> held;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    const std::string target = std::filesystem::read_symlink(entry.path(), error).string();
+    if (!error && target.starts_with(prefix) && target.ends_with(deleted)) held.insert(target);
+  }
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    const size_t at = line.find(prefix);
+    if (at != std::string::npos && line.ends_with(deleted)) held.insert(line.substr(at));
+  }
+  return held;
 }
 
 // Counts the files the engine opens for reading, and runs `before_open` (the
@@ -271,6 +292,69 @@ TEST_F(DBSecondaryTest, AFileTheWriterDeletesDuringTheOpenIsReadAgain) {
   ASSERT_TRUE(s.ok()) << s.to_string();
   EXPECT_EQ(fs->opens_of("MANIFEST-") - manifest_reads_before_catch_up, 2);
   EXPECT_EQ(test::db_contents(*secondary), model);
+}
+
+// close() lets go of the tables the writer deleted (their space comes back)
+// once the iterators and snapshots taken before it are done; reads after it
+// are refused.
+TEST_F(DBSecondaryTest, CloseLetsGoOfTheTablesTheWriterDeleted) {
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 3000, 0);
+  ASSERT_TRUE(writer->compact_range(std::nullopt, std::nullopt).ok());
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+  const Model as_opened = model;
+  // The writer replaces every table the secondary has open.
+  write_keys(*writer, &model, 0, 3000, 1);
+  ASSERT_TRUE(writer->compact_range(std::nullopt, std::nullopt).ok());
+  ASSERT_FALSE(deleted_files_held(dir_.path()).empty());
+  for (const std::string& file : deleted_files_held(dir_.path())) {
+    EXPECT_NE(file.find(".sst"), std::string::npos) << file;
+  }
+
+  std::unique_ptr<Iterator> kept = secondary->new_iterator(ReadOptions());
+  const Snapshot* snapshot = secondary->get_snapshot();
+  ASSERT_TRUE(secondary->close().ok());
+
+  const std::string closed = dir_.path() + ": the DB is closed";
+  std::string value;
+  Status s = secondary->get(ReadOptions(), key_of(0), &value);
+  EXPECT_TRUE(s.is_invalid_argument()) << s.to_string();
+  EXPECT_NE(s.message().find(closed), std::string::npos) << s.to_string();
+  ReadOptions at_snapshot;
+  at_snapshot.snapshot = snapshot;
+  EXPECT_TRUE(secondary->get(at_snapshot, key_of(0), &value).is_invalid_argument());
+  const std::vector<std::string_view> keys = {key_of(0), key_of(1)};
+  std::vector<std::string> values;
+  const std::vector<Status> statuses = secondary->multi_get(ReadOptions(), keys, &values);
+  ASSERT_EQ(statuses.size(), 2u);
+  ASSERT_EQ(values.size(), 2u);
+  for (const Status& status : statuses) EXPECT_TRUE(status.is_invalid_argument());
+  std::unique_ptr<Iterator> after = secondary->new_iterator(ReadOptions());
+  after->seek_to_first();
+  EXPECT_FALSE(after->valid());
+  EXPECT_TRUE(after->status().is_invalid_argument()) << after->status().to_string();
+  const Snapshot* late = secondary->get_snapshot();
+  EXPECT_EQ(late->sequence(), snapshot->sequence());
+  secondary->release_snapshot(late);
+  EXPECT_FALSE(secondary->property("fsdb.sequence").has_value());
+  EXPECT_EQ(secondary->property("fsdb.num-catch-ups"), "0");
+
+  // The iterator taken before reads on, in the state it began in.
+  Model seen;
+  for (kept->seek_to_first(); kept->valid(); kept->next()) {
+    seen[std::string(kept->key())] = std::string(kept->value());
+  }
+  ASSERT_TRUE(kept->status().ok()) << kept->status().to_string();
+  EXPECT_EQ(seen, as_opened);
+  kept.reset();
+  EXPECT_FALSE(deleted_files_held(dir_.path()).empty());  // the snapshot still holds the state
+  secondary->release_snapshot(snapshot);
+  const std::set<std::string> left = deleted_files_held(dir_.path());
+  EXPECT_TRUE(left.empty()) << *left.begin();
+  EXPECT_TRUE(secondary->close().ok());  // a second close does nothing
 }
 
 // Damage on a directory that does not change is the DB's state: returned at

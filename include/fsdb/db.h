@@ -74,7 +74,8 @@ class DB {
   // takes no lock and changes nothing in the directory. Reads see the DB as
   // it was at this call: the tables its MANIFEST named, every one opened
   // (the writer may delete their files afterwards; the space of those stays
-  // held until this DB is destroyed), and the writes of its logs up to their
+  // held until a catch-up or close() lets them go and no iterator or
+  // snapshot taken before reads them), and the writes of its logs up to their
   // last whole record, replayed into memory: every write the writer had
   // acknowledged, but for disable_wal ones not yet flushed (they are in no
   // file), and the writes after them in the order they were logged. A
@@ -87,7 +88,8 @@ class DB {
   // point-in-time recovery (kPointInTime) reads them: up to the first
   // damage, which the end of a log being written looks like; the writer's
   // own recovery judges real damage. The listener hears of each recovery
-  // (on_recovery), this call's and each catch-up's.
+  // (on_recovery), this call's and each catch-up's. After close(), reads
+  // and catch-ups return InvalidArgument ("the DB is closed").
   static Status open_as_secondary(const Options& options, const std::string& path,
                                   std::unique_ptr<DB>* db);
 
