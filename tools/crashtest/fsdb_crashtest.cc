@@ -256,6 +256,8 @@ struct Totals {
   uint64_t repairs = 0;           // kill, powercut: DBs rebuilt with repair_db() before verifying
   uint64_t read_only_opens = 0;   // kill: crashed DBs read read-only before their recovery
   uint64_t secondary_states = 0;  // kill: states of the DB read beside the writing child
+  // kill: reads beside the child begun before its open of the DB was done
+  uint64_t secondary_reads_before_open_ends = 0;
   uint64_t keys_verified = 0;
   uint64_t required_writes = 0;
   uint64_t violations = 0;
@@ -546,18 +548,32 @@ bool CrashTest::kill_cycle(uint64_t cycle, std::mt19937_64& rng) {
   // A child that is to close by itself gets a minute (the watch still sees a
   // hang, and a kill then is a failure below).
   const uint64_t wait_ms = clean_exit ? 60000 : kill_point.empty() ? delay_ms : 4000;
-  // A quarter of the cycles read the DB beside the child while it writes,
-  // halfway to the kill (not drawn from `rng`, as above).
+  // A quarter of the cycles read the DB beside the child while it writes
+  // (not drawn from `rng`, as above): half of them halfway to the kill, the
+  // other half in the child's first 40 ms, while it may still be opening the
+  // DB (replaying its logs, writing a new MANIFEST, removing what it
+  // retired). A DB the child is yet to create is not read.
   const bool beside_writer = !clean_exit && ((cycle_seed >> 44) & 3) == 0;
+  const bool beside_recovery = beside_writer && ((cycle_seed >> 46) & 1) != 0 &&
+                               std::filesystem::exists(db_dir_ + "/CURRENT");
+  const uint64_t beside_writer_ms = beside_recovery      ? (cycle_seed >> 47) % 40
+                                    : kill_point.empty() ? delay_ms / 2
+                                                         : 300;
   std::vector<std::string> beside_writer_found;
   const Options child_options = stress_db_options(profile);
-  const std::optional<int> waited = run_child(args, log_path, wait_ms, &parent_killed, &watch,
-                                              beside_writer ? std::function<void()>([&] {
-                                                beside_writer_found =
-                                                    read_beside_writer(cycle, child_options);
-                                              })
-                                                            : std::function<void()>(),
-                                              kill_point.empty() ? delay_ms / 2 : 300);
+  const auto read_beside = [&] {
+    // The child's first heartbeat after "opening" comes once its open is done.
+    const std::string out = read_log(log_path);
+    const size_t last = out.rfind("HEARTBEAT ");
+    if (last == std::string::npos || out.compare(last, 23, "HEARTBEAT ops=0 opening") == 0) {
+      ++totals_.secondary_reads_before_open_ends;
+    }
+    beside_writer_found = read_beside_writer(cycle, child_options);
+  };
+  const std::optional<int> waited =
+      run_child(args, log_path, wait_ms, &parent_killed, &watch,
+                beside_writer ? std::function<void()>(read_beside) : std::function<void()>(),
+                beside_writer_ms);
   if (!waited) {
     harness_failure("fork failed");
     return false;
@@ -1168,32 +1184,34 @@ bool CrashTest::run_mode(const std::string& mode) {
 
 void CrashTest::print_totals(const std::string& mode, double seconds) const {
   const Totals& t = totals_;
-  const std::pair<const char*, uint64_t> counts[] = {{"cycles", t.cycles},
-                                                     {"writes", t.ops},
-                                                     {"acked", t.acked},
-                                                     {"reads", t.reads},
-                                                     {"kills", t.kills},
-                                                     {"kill_points", t.kill_points},
-                                                     {"clean_exits", t.clean_exits},
-                                                     {"power_cuts", t.power_cuts},
-                                                     {"torn", t.torn},
-                                                     {"lost_pages", t.lost_pages},
-                                                     {"point_in_time_opens", t.point_in_time_opens},
-                                                     {"unsynced_tails", t.unsynced_tails},
-                                                     {"unlogged_cycles", t.unlogged_cycles},
-                                                     {"recovery_cuts", t.recovery_cuts},
-                                                     {"recovery_kills", t.recovery_kills},
-                                                     {"injected_errors", t.injected_errors},
-                                                     {"failed_calls", t.failed_calls},
-                                                     {"resumes", t.resumes},
-                                                     {"automatic_resumes", t.automatic_resumes},
-                                                     {"checkpoints", t.checkpoints},
-                                                     {"repairs", t.repairs},
-                                                     {"read_only_opens", t.read_only_opens},
-                                                     {"secondary_states", t.secondary_states},
-                                                     {"keys_verified", t.keys_verified},
-                                                     {"required_writes", t.required_writes},
-                                                     {"violations", t.violations}};
+  const std::pair<const char*, uint64_t> counts[] = {
+      {"cycles", t.cycles},
+      {"writes", t.ops},
+      {"acked", t.acked},
+      {"reads", t.reads},
+      {"kills", t.kills},
+      {"kill_points", t.kill_points},
+      {"clean_exits", t.clean_exits},
+      {"power_cuts", t.power_cuts},
+      {"torn", t.torn},
+      {"lost_pages", t.lost_pages},
+      {"point_in_time_opens", t.point_in_time_opens},
+      {"unsynced_tails", t.unsynced_tails},
+      {"unlogged_cycles", t.unlogged_cycles},
+      {"recovery_cuts", t.recovery_cuts},
+      {"recovery_kills", t.recovery_kills},
+      {"injected_errors", t.injected_errors},
+      {"failed_calls", t.failed_calls},
+      {"resumes", t.resumes},
+      {"automatic_resumes", t.automatic_resumes},
+      {"checkpoints", t.checkpoints},
+      {"repairs", t.repairs},
+      {"read_only_opens", t.read_only_opens},
+      {"secondary_states", t.secondary_states},
+      {"secondary_reads_before_open_ends", t.secondary_reads_before_open_ends},
+      {"keys_verified", t.keys_verified},
+      {"required_writes", t.required_writes},
+      {"violations", t.violations}};
   std::string line = "RESULT mode=" + mode + " seed=" + std::to_string(config_.seed);
   char buf[32];
   std::snprintf(buf, sizeof(buf), " seconds=%.1f", seconds);
