@@ -239,23 +239,22 @@ bool SecondaryDB::map_property(std::string_view name, std::map<std::string, std:
 }
 
 Status SecondaryDB::close() {
+  // Only close() and a catch-up (which this lock keeps out) replace state_.
   std::lock_guard<std::mutex> one_at_a_time(catch_up_mu_);
-  std::shared_ptr<DBImpl> state;
+  std::shared_ptr<DBImpl> state = current();
+  if (state == nullptr) return Status::OK();  // closed before
+  const Snapshot* last = state->get_snapshot();
+  const uint64_t last_sequence = last->sequence();
+  state->release_snapshot(last);
   {
     std::lock_guard<std::mutex> guard(mu_);
     closed_ = true;
-    state = std::move(state_);
+    closed_sequence_ = last_sequence;
+    state_.reset();
   }
-  if (state == nullptr) return Status::OK();  // closed before
-  const Snapshot* last = state->get_snapshot();
-  {
-    std::lock_guard<std::mutex> guard(mu_);
-    closed_sequence_ = last->sequence();
-  }
-  state->release_snapshot(last);
   // The state goes (its tables closed, the space of the files the writer
   // deleted given back, its memtables freed) once no iterator or snapshot
-  // taken before still reads it.
+  // taken before holds it.
   return state->close();
 }
 

@@ -44,7 +44,7 @@ bool has_suffix(const std::string& path, std::string_view suffix) {
 // The files of `dir` this process still holds (by a descriptor or a
 // mapping) after they were deleted.
 std::set<std::string> deleted_files_held(const std::string& dir) {
-  const std::string prefix = dir + "/";
+  const std::string prefix = std::filesystem::canonical(dir).string() + "/";
   const std::string_view deleted = " (deleted)";
   std::set<std::string> held;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {

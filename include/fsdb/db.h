@@ -89,7 +89,10 @@ class DB {
   // damage, which the end of a log being written looks like; the writer's
   // own recovery judges real damage. The listener hears of each recovery
   // (on_recovery), this call's and each catch-up's. After close(), reads
-  // and catch-ups return InvalidArgument ("the DB is closed").
+  // and catch-ups return InvalidArgument ("the DB is closed"), and
+  // property() answers only "fsdb.num-catch-ups"; an iterator made before
+  // reads on, and it and a snapshot taken before hold the tables and
+  // memtables of their state until they are destroyed or released.
   static Status open_as_secondary(const Options& options, const std::string& path,
                                   std::unique_ptr<DB>* db);
 
