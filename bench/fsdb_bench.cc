@@ -29,6 +29,10 @@
 //   readseq        a forward scan;  readreverse  a backward scan
 //   memtable_only  fresh DB, WAL off, write buffer large enough that nothing
 //                  flushes; num random puts
+//   catchup        fresh DB and a secondary instance reading beside it: the
+//                  writer puts num random keys in 100 rounds; after each the
+//                  secondary catches up (timed: ops/s and latencies are of
+//                  catch-ups) and must then find the round's last key
 //   compact        a full manual compaction (reports the bytes on disk after)
 //   wamp           flush, wait until no compaction is running or pending, then
 //                  report the bytes the engine's flushes and compactions wrote
@@ -111,8 +115,8 @@ constexpr const char* kUsage = R"(usage: fsdb_bench [--flag=value ...]
   --engine=fsdb|rocksdb|leveldb   engine to run (peers need -DFSDB_BENCH_PEERS=ON)
   --benchmarks=LIST               comma-separated, run in order (default: fillseq,fillrandom,
                                   overwrite,readrandom,readmissing,seekrandom,readseq); also
-                                  fillsync readreverse memtable_only compact wamp stats
-                                  fdatasync fdatasync_prealloc (the comment at the top of
+                                  fillsync readreverse memtable_only catchup compact wamp
+                                  stats fdatasync fdatasync_prealloc (the comment at the top of
                                   fsdb_bench.cc says
                                   what each one does)
   --num=N                         entries written (default 1000000)
@@ -456,6 +460,12 @@ class Runner {
         return;
       }
       r = fill(name, true, BenchWrite{.disable_wal = true}, flags_.num, true);
+    } else if (name == "catchup") {
+      if (!engine_->supports_secondary()) {
+        note(engine_->name() + " catchup: skipped, the engine has no secondary instance");
+        return;
+      }
+      r = catch_up(name);
     } else if (name == "readrandom" || name == "readmissing") {
       r = read_random(name, name == "readmissing");
     } else if (name == "seekrandom") {
@@ -584,6 +594,61 @@ class Runner {
       tally->found = tally->ops;
     });
     user_bytes_written_ += r.bytes;
+    return r;
+  }
+
+  // A secondary instance follows the writer: after each of kRounds rounds of
+  // puts it catches up, and must then see the round's last write.
+  Result catch_up(const std::string& name) {
+    constexpr uint64_t kRounds = 100;
+    open_fresh(settings_);
+    written_ = true;
+    const std::string scratch = flags_.db + ".secondary";
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+    std::filesystem::create_directories(scratch, ec);
+    if (ec) die("catchup: cannot create " + scratch + ": " + ec.message());
+    check(engine_->open_secondary(flags_.db, scratch, settings_), name + " open_secondary");
+    const std::vector<uint64_t> order = permutation(flags_.num, 306);
+    Result r;
+    size_t value_pos = values_.start_for(0);
+    char key_buffer[64];
+    std::string last_value;
+    std::string read;
+    std::string error;
+    double seconds = 0;
+    for (uint64_t round = 0; round < kRounds; ++round) {
+      const uint64_t begin = flags_.num * round / kRounds;
+      const uint64_t end = flags_.num * (round + 1) / kRounds;
+      std::string_view key;
+      uint64_t round_bytes = 0;
+      for (uint64_t i = begin; i < end; ++i) {
+        key = format_key(order[i], flags_.key_size, key_buffer);
+        const std::string_view value = values_.next(&value_pos);
+        check(engine_->put(BenchWrite{}, key, value), name + " put");
+        round_bytes += key.size() + value.size();
+        last_value.assign(value);
+      }
+      user_bytes_written_ += round_bytes;
+      const auto start = std::chrono::steady_clock::now();
+      check(engine_->catch_up(), name + " catch_up");
+      const auto done = std::chrono::steady_clock::now();
+      r.histogram.add(nanos_between(start, done));
+      seconds += std::chrono::duration<double>(done - start).count();
+      ++r.ops;
+      if (begin == end) continue;
+      const GetResult got = engine_->secondary_get(key, &read, &error);
+      if (got == GetResult::kError) check(error, name + " get after the catch-up");
+      if (got != GetResult::kFound || read != last_value) {
+        die(engine_->name() + " " + name + ": after catch-up " + std::to_string(round + 1) +
+            " the secondary does not see the round's last write");
+      }
+      ++r.found;
+      r.bytes += round_bytes;  // MB/s: of the writes the catch-ups brought in
+    }
+    r.seconds = seconds;
+    check(engine_->close_secondary(), name + " close_secondary");
+    std::filesystem::remove_all(scratch, ec);
     return r;
   }
 

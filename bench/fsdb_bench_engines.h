@@ -124,6 +124,22 @@ class BenchEngine {
   virtual std::string wait_for_background() = 0;
   virtual std::string write_volume(WriteVolume* volume) = 0;
   virtual bool supports_disable_wal() const { return true; }
+
+  // A second handle on the DB open in `path` that reads it beside the writer
+  // (a secondary instance) and catches up with it on demand; `scratch` is an
+  // empty directory for whatever files the engine keeps of its own.
+  virtual bool supports_secondary() const { return false; }
+  virtual std::string open_secondary(const std::string& /*path*/, const std::string& /*scratch*/,
+                                     const BenchSettings& /*settings*/) {
+    return name() + " has no secondary instance";
+  }
+  virtual std::string catch_up() { return name() + " has no secondary instance"; }
+  virtual GetResult secondary_get(std::string_view /*key*/, std::string* /*value*/,
+                                  std::string* error) {
+    *error = name() + " has no secondary instance";
+    return GetResult::kError;
+  }
+  virtual std::string close_secondary() { return {}; }
 };
 
 // ---------------------------------------------------------------- fsdb
@@ -182,7 +198,7 @@ class FsdbEngine final : public BenchEngine {
            "background threads: 1 flush + 1 compaction (fixed)";
   }
 
-  std::string open(const std::string& path, const BenchSettings& s) override {
+  Options make_options(const BenchSettings& s) const {
     Options options;
     options.create_if_missing = true;
     options.memtable_bytes = s.write_buffer_bytes;
@@ -201,7 +217,11 @@ class FsdbEngine final : public BenchEngine {
     options.light_upper_level_zstd_level = s.light_zstd_level;
     if (s.level1_bytes) options.level1_bytes = s.level1_bytes;
     if (s.target_file_bytes) options.target_file_bytes = s.target_file_bytes;
-    Status st = DB::open(options, path, &db_);
+    return options;
+  }
+
+  std::string open(const std::string& path, const BenchSettings& s) override {
+    Status st = DB::open(make_options(s), path, &db_);
     return st.ok() ? std::string() : st.to_string();
   }
 
@@ -268,12 +288,37 @@ class FsdbEngine final : public BenchEngine {
     return {};
   }
 
+  bool supports_secondary() const override { return true; }
+  std::string open_secondary(const std::string& path, const std::string& /*scratch*/,
+                             const BenchSettings& s) override {
+    Status st = DB::open_as_secondary(make_options(s), path, &secondary_);
+    return st.ok() ? std::string() : st.to_string();
+  }
+  std::string catch_up() override {
+    Status st = secondary_->try_catch_up_with_primary();
+    return st.ok() ? std::string() : st.to_string();
+  }
+  GetResult secondary_get(std::string_view key, std::string* value, std::string* error) override {
+    Status st = secondary_->get(ReadOptions(), key, value);
+    if (st.ok()) return GetResult::kFound;
+    if (st.is_not_found()) return GetResult::kNotFound;
+    *error = st.to_string();
+    return GetResult::kError;
+  }
+  std::string close_secondary() override {
+    if (!secondary_) return {};
+    Status st = secondary_->close();
+    secondary_.reset();
+    return st.ok() ? std::string() : st.to_string();
+  }
+
  private:
   uint64_t number(const char* property) {
     return std::stoull(db_->property(property).value_or("0"));
   }
 
   std::unique_ptr<DB> db_;
+  std::unique_ptr<DB> secondary_;
 };
 
 #if FSDB_BENCH_PEERS
@@ -454,8 +499,40 @@ class RocksEngine final : public BenchEngine {
     return {};
   }
 
+  bool supports_secondary() const override { return true; }
+  std::string open_secondary(const std::string& path, const std::string& scratch,
+                             const BenchSettings& s) override {
+    rocksdb::Options options = make_options(s);
+    options.create_if_missing = false;
+    options.max_open_files = -1;  // RocksDB's secondary keeps every table open
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status st = rocksdb::DB::OpenAsSecondary(options, path, scratch, &db);
+    if (!st.ok()) return st.ToString();
+    secondary_.reset(db);
+    return {};
+  }
+  std::string catch_up() override {
+    rocksdb::Status st = secondary_->TryCatchUpWithPrimary();
+    return st.ok() ? std::string() : st.ToString();
+  }
+  GetResult secondary_get(std::string_view key, std::string* value, std::string* error) override {
+    rocksdb::Status st =
+        secondary_->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), value);
+    if (st.ok()) return GetResult::kFound;
+    if (st.IsNotFound()) return GetResult::kNotFound;
+    *error = st.ToString();
+    return GetResult::kError;
+  }
+  std::string close_secondary() override {
+    if (!secondary_) return {};
+    rocksdb::Status st = secondary_->Close();
+    secondary_.reset();
+    return st.ok() ? std::string() : st.ToString();
+  }
+
  private:
   std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<rocksdb::DB> secondary_;
 };
 
 // ---------------------------------------------------------------- LevelDB
