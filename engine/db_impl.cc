@@ -235,6 +235,12 @@ Status DBImpl::refuse_if_read_only(const char* operation) const {
 }
 
 Status DBImpl::recover() {
+  if (secondary_) {
+    // The failed attempt's, if any: it started from the previous state's and
+    // knows which of its memtables it added to.
+    const DBImpl* donor = donors_[1] != nullptr ? donors_[1] : donors_[0];
+    if (donor != nullptr) replayed_logs_ = donor->replayed_logs_;
+  }
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;
   if (!exists && read_only_) {
@@ -304,11 +310,37 @@ Status DBImpl::recover() {
   VersionEdit edit;
   RecoveryInfo info;
   info.dropped_tail = versions_->recovered_manifest_tail();
+  if (secondary_) {
+    // The logs the MANIFEST retired are in its tables now.
+    std::erase_if(replayed_logs_,
+                  [&](const ReplayedLog& r) { return r.number < versions_->log_number(); });
+  }
+  size_t logs_replayed = 0;
   for (size_t i = 0; i < logs.size(); ++i) {
     bool stop_here = false;
     std::optional<wal::DroppedRange> torn_tail;
     bool damaged = false;
-    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged);
+    ReplayedLog* replayed = nullptr;
+    if (secondary_) {
+      auto it = std::find_if(replayed_logs_.begin(), replayed_logs_.end(),
+                             [&](const ReplayedLog& r) { return r.number >= logs[i]; });
+      if (it == replayed_logs_.end() || it->number != logs[i]) {
+        it = replayed_logs_.insert(it, ReplayedLog{});
+        it->number = logs[i];
+      } else if (!it->complete || !it->resumable ||
+                 (it->open != nullptr &&
+                  (it->open->is_sealed() || it->open->entry_count() != it->open_entries))) {
+        *it = ReplayedLog{};  // replayed again from the start, into memtables of its own
+        it->number = logs[i];
+      }
+      replayed = &*it;
+      replayed->complete = false;
+      max_sequence = std::max(max_sequence, replayed->max_sequence);
+    }
+    s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged,
+                   replayed);
+    if (s.ok() && replayed != nullptr) replayed->complete = true;
+    logs_replayed = i + 1;
     if (damaged && options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
       // Valid records follow the damage, in a log written before sync marks
       // existed. In the last log that can also be a power cut's doing (the
@@ -370,10 +402,19 @@ Status DBImpl::recover() {
   if (read_only_) {
     // The replayed writes stay in the sealed memtables replay_log() left;
     // no log is made and the MANIFEST is not touched.
+    if (secondary_) {
+      // Logs after the one where the replay stopped are not in this state.
+      std::erase_if(replayed_logs_, [&](const ReplayedLog& r) {
+        return !std::binary_search(logs.begin(),
+                                   logs.begin() + static_cast<ptrdiff_t>(logs_replayed), r.number);
+      });
+      s = install_replayed_logs(max_sequence);
+      if (!s.ok()) return s;
+    }
     publisher_.reset(max_sequence);
     {
       std::lock_guard<std::mutex> guard(mu_);
-      mem_.list = new_memtable();
+      if (mem_.list == nullptr) mem_.list = new_memtable();
       install_read_view();
     }
     if (options_.listener) options_.listener->on_recovery(info);
@@ -402,6 +443,42 @@ Status DBImpl::recover() {
   }
   delete_obsolete_files(/*at_open=*/true);
   if (options_.listener) options_.listener->on_recovery(info);
+  return Status::OK();
+}
+
+Status DBImpl::install_replayed_logs(SequenceNumber max_sequence) {
+  std::lock_guard<std::mutex> guard(mu_);
+  for (size_t i = 0; i < replayed_logs_.size(); ++i) {
+    ReplayedLog& log = replayed_logs_[i];
+    const bool last = i + 1 == replayed_logs_.size();
+    if (!last && log.open != nullptr) {
+      // The writer has gone on to a later log: this one's last memtable is
+      // full as far as it goes. (Earlier states still read it as it is.)
+      if (log.open->entry_count() != 0) {
+        auto sealed = log.open->seal();
+        if (!sealed) return Status::Corruption(dbname_ + ": a replayed memtable was sealed twice");
+        log.frozen.push_back(std::move(sealed->first));
+      }
+      log.open.reset();
+    }
+    for (const auto& frozen : log.frozen) {
+      Memtable replayed;
+      replayed.frozen = frozen;
+      replayed.log_number = log.number;
+      sealed_.push_back(std::move(replayed));
+    }
+    if (last) {
+      // The writer may still be adding to this log: the next state adds
+      // what follows to the same memtable, above this state's sequence.
+      if (log.open == nullptr) {
+        log.open = new_memtable();
+        log.open_entries = 0;
+      }
+      log.open_read_through = std::max(log.open_read_through, max_sequence);
+      mem_.list = log.open;
+      mem_.log_number = log.number;
+    }
+  }
   return Status::OK();
 }
 
@@ -452,7 +529,8 @@ Status DBImpl::any_log_holds_records(std::span<const uint64_t> log_numbers, bool
 
 Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                           RecoveryInfo* info, bool* stop_here,
-                          std::optional<wal::DroppedRange>* torn_tail, bool* damaged) {
+                          std::optional<wal::DroppedRange>* torn_tail, bool* damaged,
+                          ReplayedLog* replayed) {
   *stop_here = false;
   *damaged = false;
   torn_tail->reset();
@@ -462,19 +540,32 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   if (!s.ok()) return s;
   reader->set_live(secondary_);
   std::shared_ptr<ConcurrentSkipList> mem;
+  // A memtable an earlier state reads (see ReplayedLog): records are added
+  // to it only above every sequence those states read at.
+  bool shared_mem = false;
+  if (replayed != nullptr) {
+    reader->resume_at(replayed->position);
+    mem = std::move(replayed->open);
+    shared_mem = mem != nullptr;
+  }
   auto flush_mem = [&]() -> Status {
     if (mem == nullptr || mem->entry_count() == 0) return Status::OK();
     auto sealed = mem->seal();
     mem.reset();
     if (!sealed) return Status::Corruption("memtable sealed twice during recovery");
+    if (replayed != nullptr) {
+      replayed->frozen.push_back(std::move(sealed->first));
+      replayed->open_entries = 0;
+      return Status::OK();
+    }
     if (read_only_) {
       // Kept in memory, oldest first, as the sealed memtables of a DB open
       // for writing are (no thread flushes them here).
-      Memtable replayed;
-      replayed.frozen = std::move(sealed->first);
-      replayed.log_number = log_number;
+      Memtable kept;
+      kept.frozen = std::move(sealed->first);
+      kept.log_number = log_number;
       std::lock_guard<std::mutex> guard(mu_);
-      sealed_.push_back(std::move(replayed));
+      sealed_.push_back(std::move(kept));
       return Status::OK();
     }
     FileMetaData meta;
@@ -489,6 +580,18 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     if (!s.ok()) {
       return s.with_context(path + ": record at offset " +
                             std::to_string(reader->last_record_offset()));
+    }
+    if (shared_mem) {
+      shared_mem = false;
+      // The writer logs in sequence order, so this record is above the
+      // ones replayed before; but an earlier state may read at a higher
+      // sequence (its MANIFEST counted sequences handed out to writes not
+      // logged yet). Those states must not see it: a memtable of its own.
+      if (batch.base_sequence <= std::max(replayed->open_read_through, replayed->max_sequence)) {
+        s = flush_mem();
+        if (!s.ok()) return s;
+        mem = nullptr;  // flush_mem() keeps an empty one
+      }
     }
     if (mem == nullptr) mem = new_memtable();
     ++info->records_replayed;
@@ -515,6 +618,13 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
       }
       *max_sequence = std::max(*max_sequence, seq);
       ++seq;
+    }
+    if (replayed != nullptr) {
+      replayed->position = reader->position();
+      if (!batch.entries.empty()) {
+        replayed->max_sequence = std::max(replayed->max_sequence, seq - 1);
+      }
+      replayed->open_entries = mem->entry_count();
     }
     if (mem->memory_usage() >= options_.memtable_bytes) {
       s = flush_mem();
@@ -571,6 +681,15 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     if (!info->dropped_tail.empty()) info->dropped_tail += "; ";
     info->dropped_tail += path + ": offset " + std::to_string(report.tail.offset) + ": " +
                           std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
+  }
+  if (replayed != nullptr) {
+    // The last memtable stays open for the next state (install_replayed_logs()).
+    replayed->open = std::move(mem);
+    replayed->resumable =
+        report.skipped.empty() && (report.tail_kind == wal::LogTailKind::kNone ||
+                                   report.tail_kind == wal::LogTailKind::kZeroFilled ||
+                                   report.tail_kind == wal::LogTailKind::kTorn);
+    return Status::OK();
   }
   return flush_mem();
 }

@@ -202,9 +202,15 @@ class DBImpl final : public DB {
   // ended in a torn write (what was dropped), else cleared.
   // *damaged: the log reader refused damage (in the default mode: damage
   // with valid records after it).
+  // A secondary passes the log's ReplayedLog: the replay goes on from it and
+  // leaves its memtables there (the last one not sealed).
+  struct ReplayedLog;
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                     RecoveryInfo* info, bool* stop_here,
-                    std::optional<wal::DroppedRange>* torn_tail, bool* damaged);
+                    std::optional<wal::DroppedRange>* torn_tail, bool* damaged,
+                    ReplayedLog* replayed);
+  // kSecondary, after the logs: their memtables become sealed_ and mem_.
+  Status install_replayed_logs(SequenceNumber max_sequence);
   // Whether any of these WALs holds a record the reader accepts.
   Status any_log_holds_records(std::span<const uint64_t> log_numbers, bool* holds);
   Status new_log_file(uint64_t* number, std::unique_ptr<wal::LogWriter>* writer);
@@ -398,6 +404,42 @@ class DBImpl final : public DB {
   // but accepts a missing first log as the writer does).
   const WalRecoveryMode requested_recovery_mode_;
   std::array<const DBImpl*, 2> donors_{};  // see take_over_from(); used by open() only
+
+  // kSecondary: what the replay of one log left, so that the next state (a
+  // catch-up) reads on from there instead of from the log's start, and adds
+  // what follows to the same memtable. The writer only appends to a log, and
+  // in sequence order, so what a later state adds has higher sequences than
+  // the records this state replayed; but a state may read at a higher
+  // sequence still (the MANIFEST's last sequence counts sequences handed out
+  // to writes not logged yet), so records at or below the sequence of a
+  // state that reads the memtable go into a new one (open_read_through).
+  struct ReplayedLog {
+    uint64_t number = 0;
+    // False from the moment a replay of this log begins until it returns OK:
+    // a replay that stopped part-way may have left part of a record in
+    // `open`, so the next attempt replays the log from its start.
+    bool complete = false;
+    // The log ended cleanly, in zeros (room reserved for it) or in a record
+    // being written: a later state may go on from `position`. Not after damage.
+    bool resumable = false;
+    wal::LogPosition position;        // just past the last record replayed
+    SequenceNumber max_sequence = 0;  // the highest sequence its records gave
+    std::vector<std::shared_ptr<const FrozenMemtable>> frozen;  // full memtables, oldest first
+    // The memtable the last records went into, not sealed (or null). It may
+    // be read by earlier states, each at its own last sequence ...
+    std::shared_ptr<ConcurrentSkipList> open;
+    // ... the highest of which is this: a later state adds to `open` only
+    // records above it (otherwise it starts a memtable of its own).
+    SequenceNumber open_read_through = 0;
+    // The versions `open` held at `position`. More means an attempt this
+    // state does not know of (one that failed) added to it: the log is then
+    // replayed from its start instead.
+    size_t open_entries = 0;
+  };
+  // kSecondary: by log number. Copied from the failed attempt before this
+  // one, else from the state this one replaces, at the start of recover();
+  // written by recover() only, before this state is read or replaced.
+  std::vector<ReplayedLog> replayed_logs_;
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<VersionSet> versions_;

@@ -72,6 +72,13 @@ class InterferingFileSystem final : public FileSystemWrapper {
     matches_ = std::move(matches);
     before_open_ = std::move(before_open);
   }
+  // Reads of the next file opened that `matches` fail at and past `offset`
+  // (a disk that went bad there).
+  void fail_reads(std::function<bool(const std::string&)> matches, uint64_t offset) {
+    std::lock_guard<std::mutex> guard(mu_);
+    fail_matches_ = std::move(matches);
+    fail_from_ = offset;
+  }
   int opens_of(std::string_view suffix_or_name) const {
     std::lock_guard<std::mutex> guard(mu_);
     int n = 0;
@@ -91,14 +98,57 @@ class InterferingFileSystem final : public FileSystemWrapper {
       }
     }
     if (action) action();
-    return FileSystemWrapper::new_random_access_file(path, file);
+    Status s = FileSystemWrapper::new_random_access_file(path, file);
+    std::lock_guard<std::mutex> guard(mu_);
+    if (s.ok() && fail_matches_ && fail_matches_(path)) {
+      *file = std::make_unique<FailingReads>(std::move(*file), fail_from_);
+      fail_matches_ = nullptr;
+    }
+    return s;
   }
 
  private:
+  class FailingReads final : public RandomAccessFile {
+   public:
+    FailingReads(std::unique_ptr<RandomAccessFile> file, uint64_t fail_from)
+        : file_(std::move(file)), fail_from_(fail_from) {}
+    Status read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
+      if (offset + n > fail_from_) {
+        return Status::IOError(path() + ": offset " + std::to_string(offset) + ": injected");
+      }
+      return file_->read(offset, n, result, scratch);
+    }
+    Status size(uint64_t* bytes) const override { return file_->size(bytes); }
+    const std::string& path() const override { return file_->path(); }
+
+   private:
+    const std::unique_ptr<RandomAccessFile> file_;
+    const uint64_t fail_from_;
+  };
+
   mutable std::mutex mu_;
   std::vector<std::string> opened_;
   std::function<bool(const std::string&)> matches_;
   std::function<void()> before_open_;
+  std::function<bool(const std::string&)> fail_matches_;
+  uint64_t fail_from_ = 0;
+};
+
+// The records each recovery (an open or a catch-up) replayed from the logs.
+class RecoveryCounter final : public EventListener {
+ public:
+  void on_recovery(const RecoveryInfo& info) override {
+    std::lock_guard<std::mutex> guard(mu_);
+    last_records_ = info.records_replayed;
+  }
+  uint64_t last_records() const {
+    std::lock_guard<std::mutex> guard(mu_);
+    return last_records_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  uint64_t last_records_ = 0;
 };
 
 class DBSecondaryTest : public ::testing::Test {
@@ -436,6 +486,269 @@ TEST_F(DBSecondaryTest, FollowsAWriterUnderLoad) {
   EXPECT_NE(writer->property("fsdb.num-compactions"), "0");
   ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
   EXPECT_EQ(static_cast<int>(test::db_contents(*secondary).size()), kKeys);
+}
+
+// A catch-up reads the live log on from where the state before it stopped,
+// into the same memtable: its cost follows what the writer added since, not
+// what its log holds.
+TEST_F(DBSecondaryTest, ACatchUpReadsOnlyWhatTheWriterAddedSince) {
+  options_.memtable_bytes = 8 << 20;  // no flush unless asked
+  auto counter = std::make_shared<RecoveryCounter>();
+  Options secondary_options = options_;
+  secondary_options.listener = counter;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 1000, 0);
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  EXPECT_EQ(counter->last_records(), 1000u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  for (int round = 1; round <= 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    write_keys(*writer, &model, 100 * round, 100 * round + 10, round);  // overwrites
+    write_keys(*writer, &model, 1000 * round + 1000, 1000 * round + 1005, round);
+    ASSERT_TRUE(writer->remove(key_of(round)).ok());
+    model.erase(key_of(round));
+    ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+    EXPECT_EQ(counter->last_records(), 16u);
+    EXPECT_EQ(test::db_contents(*secondary), model);
+  }
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 0u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  // A flush retires the log: the next catch-up reads the tables and the new
+  // log (empty), and then goes on in that one.
+  ASSERT_TRUE(writer->flush().ok());
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 0u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  write_keys(*writer, &model, 0, 20, 9);
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 20u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  // A new secondary reads the whole live log, as the first open did.
+  std::unique_ptr<DB> second;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &second).ok());
+  EXPECT_EQ(counter->last_records(), 20u);
+  EXPECT_EQ(test::db_contents(*second), model);
+}
+
+// The memtable a catch-up adds to is the one the state before it reads:
+// what was taken from that state (a snapshot, an iterator) sees none of it.
+TEST_F(DBSecondaryTest, ReadsOfAnEarlierStateSeeNothingALaterOneAdded) {
+  options_.memtable_bytes = 8 << 20;
+  auto counter = std::make_shared<RecoveryCounter>();
+  Options secondary_options = options_;
+  secondary_options.listener = counter;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 200, 0);
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  const Model as_opened = model;
+  const Snapshot* before = secondary->get_snapshot();
+  std::unique_ptr<Iterator> old_iterator = secondary->new_iterator();
+  old_iterator->seek_to_first();  // positioned before the catch-up, read after it
+
+  write_keys(*writer, &model, 0, 50, 1);     // new versions
+  write_keys(*writer, &model, 200, 260, 1);  // new keys, sorting last
+  for (int i = 50; i < 60; ++i) {            // deletions
+    ASSERT_TRUE(writer->remove(key_of(i)).ok());
+    model.erase(key_of(i));
+  }
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 120u);  // read on, into the memtable the old state reads
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  ReadOptions at_before;
+  at_before.snapshot = before;
+  std::string value;
+  ASSERT_TRUE(secondary->get(at_before, key_of(10), &value).ok());
+  EXPECT_EQ(value, value_of(10, 0));
+  ASSERT_TRUE(secondary->get(at_before, key_of(55), &value).ok());
+  EXPECT_EQ(value, value_of(55, 0));
+  EXPECT_TRUE(secondary->get(at_before, key_of(230), &value).is_not_found());
+  const std::vector<std::string> keys = {key_of(10), key_of(55), key_of(230)};
+  const std::vector<std::string_view> key_views(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  const std::vector<Status> statuses = secondary->multi_get(at_before, key_views, &values);
+  ASSERT_TRUE(statuses[0].ok());
+  EXPECT_EQ(values[0], value_of(10, 0));
+  ASSERT_TRUE(statuses[1].ok());
+  EXPECT_EQ(values[1], value_of(55, 0));
+  EXPECT_TRUE(statuses[2].is_not_found());
+  Model seen;
+  for (; old_iterator->valid(); old_iterator->next()) {
+    seen.emplace(std::string(old_iterator->key()), std::string(old_iterator->value()));
+  }
+  ASSERT_TRUE(old_iterator->status().ok());
+  EXPECT_EQ(seen, as_opened);
+  std::unique_ptr<Iterator> at_before_iterator = secondary->new_iterator(at_before);
+  seen.clear();
+  for (at_before_iterator->seek_to_first(); at_before_iterator->valid();
+       at_before_iterator->next()) {
+    seen.emplace(std::string(at_before_iterator->key()), std::string(at_before_iterator->value()));
+  }
+  EXPECT_EQ(seen, as_opened);
+  at_before_iterator.reset();
+  old_iterator.reset();
+  secondary->release_snapshot(before);
+}
+
+// A catch-up that failed after it had added part of the log to the
+// memtable it shares with the current state: the next one must not add
+// those records again (they would collide with themselves), nor lose them.
+TEST_F(DBSecondaryTest, ACatchUpThatFailedPartWayLeavesTheNextOneWhole) {
+  options_.memtable_bytes = 8 << 20;
+  auto fs = std::make_shared<InterferingFileSystem>();
+  auto counter = std::make_shared<RecoveryCounter>();
+  Options secondary_options = options_;
+  secondary_options.file_system = fs;
+  secondary_options.listener = counter;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 100, 0);
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  const Model as_opened = model;
+
+  // Reads of the log fail past 512 KiB, far after where the state stopped:
+  // the reads of 8 blocks of 32 KiB before it succeed, and their records
+  // are added to the memtable the current state reads.
+  write_keys(*writer, &model, 100, 8000, 1);
+  std::vector<std::string> logs;
+  for (const auto& [name, contents] : directory_files(dir_.path())) {
+    if (has_suffix(name, ".log")) logs.push_back(name);
+  }
+  ASSERT_EQ(logs.size(), 1u);
+  const std::string log = logs[0];
+  const auto log_bytes = [&] {
+    uint64_t bytes = 0;
+    EXPECT_TRUE(posix_file_system()->get_file_size(dir_.path() + "/" + log, &bytes).ok());
+    return bytes;
+  };
+  ASSERT_GT(log_bytes(), 1u << 20);
+  const auto is_log = [&](const std::string& path) { return has_suffix(path, log); };
+  const std::string memtable_bytes = secondary->property("fsdb.memtable-bytes").value();
+  fs->fail_reads(is_log, 512 << 10);
+  Status s = secondary->try_catch_up_with_primary();
+  ASSERT_TRUE(s.is_io_error()) << s.to_string();
+  EXPECT_NE(s.message().find("injected"), std::string::npos) << s.to_string();
+  EXPECT_EQ(test::db_contents(*secondary), as_opened);  // the state it had
+  // ... whose memtable the failed attempt did add to.
+  EXPECT_GT(std::stoull(secondary->property("fsdb.memtable-bytes").value()),
+            std::stoull(memtable_bytes));
+
+  s = secondary->try_catch_up_with_primary();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  EXPECT_EQ(counter->last_records(), 8000u);  // the log again, from its start
+
+  // And the catch-up after that goes on from there.
+  write_keys(*writer, &model, 0, 5, 2);
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 5u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  // The same failure while the directory changes (a file comes, as a
+  // writer's new table would): the attempt is made again within the
+  // catch-up, from what the failed one left (the log part read), so again
+  // from the log's start.
+  const uint64_t read_through = log_bytes();
+  write_keys(*writer, &model, 8000, 16000, 3);
+  fs->interfere(is_log, [&] {
+    write_keys(*writer, &model, 16000, 16010, 3);
+    std::ofstream(dir_.path() + "/a-file-that-came");
+  });
+  fs->fail_reads(is_log, read_through + (512 << 10));
+  s = secondary->try_catch_up_with_primary();
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  EXPECT_EQ(counter->last_records(), 16015u);
+}
+
+// Readers on other threads, each holding a snapshot of the state it began
+// in, while catch-ups add the writer's new records to the memtable they
+// read: every reader keeps seeing exactly its state.
+TEST_F(DBSecondaryTest, ReadersKeepTheirStateWhileCatchUpsAddToItsMemtable) {
+  options_.memtable_bytes = 256 << 10;  // rotations and flushes now and then
+  constexpr int kKeys = 6000;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  ASSERT_TRUE(writer->put(key_of(0), value_of(0, 0)).ok());
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<int> checks{0};
+  std::atomic<int> readers_stopped{0};  // by the end, or by a failed assertion
+  auto read = [&] {
+    struct Stopped {
+      std::atomic<int>& count;
+      ~Stopped() { count.fetch_add(1); }
+    } stopped{readers_stopped};
+    while (!done.load()) {
+      const Snapshot* snapshot = secondary->get_snapshot();
+      ReadOptions at;
+      at.snapshot = snapshot;
+      // The writer writes keys in order: a state holds a prefix of them.
+      int count = 0;
+      {
+        std::unique_ptr<Iterator> it = secondary->new_iterator(at);
+        for (it->seek_to_first(); it->valid(); it->next()) {
+          ASSERT_EQ(it->key(), key_of(count));
+          ++count;
+        }
+        ASSERT_TRUE(it->status().ok()) << it->status().to_string();
+      }
+      ASSERT_GE(count, 1);
+      // Catch-ups happen meanwhile; the snapshot's answers do not change.
+      for (int again = 0; again < 3; ++again) {
+        std::string value;
+        ASSERT_TRUE(secondary->get(at, key_of(count - 1), &value).ok());
+        ASSERT_EQ(value, value_of(count - 1, 0));
+        ASSERT_TRUE(secondary->get(at, key_of(count), &value).is_not_found());
+        ASSERT_TRUE(secondary->get(at, key_of(count + 1), &value).is_not_found());
+        std::this_thread::yield();
+      }
+      int again_count = 0;
+      std::unique_ptr<Iterator> it = secondary->new_iterator(at);
+      for (it->seek_to_first(); it->valid(); it->next()) ++again_count;
+      ASSERT_EQ(again_count, count);
+      it.reset();
+      secondary->release_snapshot(snapshot);
+      checks.fetch_add(1);
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t) readers.emplace_back(read);
+  struct Joiner {
+    std::atomic<bool>& done;
+    std::vector<std::thread>& threads;
+    ~Joiner() {
+      done.store(true);
+      for (std::thread& t : threads) t.join();
+    }
+  } joiner{done, readers};
+
+  for (int i = 1; i < kKeys; ++i) {
+    ASSERT_TRUE(writer->put(key_of(i), value_of(i, 0)).ok());
+    if (i % 97 == 0) {
+      Status s = secondary->try_catch_up_with_primary();
+      ASSERT_TRUE(s.ok()) << s.to_string();
+    }
+  }
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(static_cast<int>(test::db_contents(*secondary).size()), kKeys);
+  EXPECT_NE(writer->property("fsdb.num-flushes"), "0");
+  while (checks.load() < 4 && readers_stopped.load() == 0) std::this_thread::yield();
+  EXPECT_GE(checks.load(), 4);
 }
 
 }  // namespace

@@ -849,6 +849,87 @@ TEST(WalLogTest, LostUnsyncedPagesAlwaysLeaveAPrefixWithEverySyncedRecord) {
   EXPECT_GT(holes, runs / 10) << "too few runs lost a page and kept a later one";
 }
 
+// A reader that starts at another's position() (a secondary reading a live
+// log again) returns exactly the records after it, wherever the first
+// reader stopped: at a record's end, inside a record being written, at a
+// block's trailer, in zero-filled room.
+TEST(WalLogTest, AReaderGoesOnFromWhereAnotherStopped) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 40; ++i) {
+    // Small, block-spanning and exact-fit records, so that some end within
+    // 16 bytes of a block's end and the next starts after the trailer.
+    const size_t bytes = i % 7 == 3 ? kBlockBytes + 100 * static_cast<size_t>(i)
+                                    : 1 + (static_cast<size_t>(i) * 997) % 5000;
+    records.emplace_back(bytes, static_cast<char>('a' + i % 26));
+  }
+  const BuiltLog log = build_log(records);
+  std::vector<uint64_t> cuts;
+  for (uint64_t end : log.ends) {
+    cuts.push_back(end);
+    cuts.push_back(end + 5);   // the next record's header being written
+    cuts.push_back(end + 40);  // its payload
+  }
+  for (uint64_t cut : cuts) {
+    if (cut > log.bytes.size()) continue;
+    SCOPED_TRACE("first reader saw " + std::to_string(cut) + " bytes");
+    // What the first reader saw: the log up to the cut, then room the writer
+    // reserved (zeros), as a mapped log looks while it is written.
+    std::string seen = log.bytes.substr(0, cut) + std::string(kBlockBytes, '\0');
+    LogReader first(std::make_unique<test::StringRandomAccessFile>(seen, "000007.log"), kLog,
+                    WalRecoveryMode::kPointInTime);
+    std::vector<std::string> got;
+    std::string_view record;
+    while (first.read_record(&record)) got.emplace_back(record);
+    FSDB_ASSERT_OK(first.status());
+    ASSERT_NE(first.report().tail_kind, LogTailKind::kCorruption);
+    const LogPosition at = first.position();
+
+    LogReader second(std::make_unique<test::StringRandomAccessFile>(log.bytes, "000007.log"), kLog,
+                     WalRecoveryMode::kPointInTime);
+    second.resume_at(at);
+    const size_t before = got.size();
+    while (second.read_record(&record)) got.emplace_back(record);
+    FSDB_ASSERT_OK(second.status());
+    EXPECT_EQ(got, records);
+    EXPECT_EQ(second.report().records, records.size() - before);
+    EXPECT_EQ(second.report().tail_kind, LogTailKind::kNone);
+    EXPECT_EQ(second.position().offset, log.bytes.size());
+  }
+}
+
+// The report of a reader that went on speaks for the whole log: the syncs
+// the first reader saw count, as they would for one reader of all of it.
+TEST(WalLogTest, AReaderThatGoesOnReportsTheSyncsBeforeItsStart) {
+  const SyncedLog log = build_partly_synced_log(/*synced_after=*/2);
+  const ReadResult whole = read_log(log.bytes);
+  ASSERT_EQ(whole.report.synced_through, log.synced);
+
+  // The first reader saw records 0-3 (the mark in front of record 3 among
+  // them); the second reads on from there, where no mark follows.
+  const std::string first_part = log.bytes.substr(0, log.starts[4]);
+  LogReader first(std::make_unique<test::StringRandomAccessFile>(first_part, "000007.log"), kLog,
+                  WalRecoveryMode::kTolerateCorruptedTail);
+  std::string_view record;
+  int read = 0;
+  while (first.read_record(&record)) ++read;
+  ASSERT_EQ(read, 4);
+  const LogPosition at = first.position();
+  EXPECT_EQ(at.offset, log.starts[4]);
+  EXPECT_TRUE(at.has_sync_marks);
+  EXPECT_EQ(at.synced_through, log.synced);
+
+  LogReader second(std::make_unique<test::StringRandomAccessFile>(log.bytes, "000007.log"), kLog,
+                   WalRecoveryMode::kTolerateCorruptedTail);
+  second.resume_at(at);
+  while (second.read_record(&record)) ++read;
+  FSDB_ASSERT_OK(second.status());
+  EXPECT_EQ(read, 10);
+  EXPECT_EQ(second.report().records, 6u);
+  EXPECT_TRUE(second.report().has_sync_marks);
+  EXPECT_EQ(second.report().synced_through, log.synced);
+  EXPECT_EQ(second.report().valid_bytes, whole.report.valid_bytes);
+}
+
 TEST(WalLogTest, MalformedOrMisplacedSyncMarksAreDamage) {
   const std::string a = fragment(FragmentType::kFull, "a");
   // Version 1 had no sync marks.

@@ -96,6 +96,13 @@ Status LogReader::open(FileSystem& fs, const std::string& path, uint64_t log_num
   return (*reader)->status();
 }
 
+void LogReader::resume_at(const LogPosition& position) {
+  offset_ = position.offset;
+  report_.valid_bytes = position.offset;
+  report_.has_sync_marks = report_.has_sync_marks || position.has_sync_marks;
+  report_.synced_through = std::max(report_.synced_through, position.synced_through);
+}
+
 Status LogReader::block_view(Chunk& chunk, uint64_t block_index, std::string_view* block) {
   const uint64_t total_blocks = (file_size_ + kBlockBytes - 1) / kBlockBytes;
   if (block_index >= total_blocks) {

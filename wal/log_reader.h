@@ -65,6 +65,18 @@ struct LogReadReport {
   uint64_t synced_through = 0;
 };
 
+// Where a later reader of the same log can go on from (a secondary that
+// reads a live log again): just past the last record returned, with what
+// the fragments before it said about syncs, so that the later reader's
+// report() speaks for the whole log. (A mark only vouches for offsets
+// before itself, so damage past the position is judged by the marks after
+// it, as for a reader of the whole log.)
+struct LogPosition {
+  uint64_t offset = 0;
+  bool has_sync_marks = false;
+  uint64_t synced_through = 0;
+};
+
 class LogReader {
  public:
   LogReader(std::unique_ptr<RandomAccessFile> file, uint64_t log_number, WalRecoveryMode mode);
@@ -86,6 +98,18 @@ class LogReader {
   // Offset of the first fragment of the record last returned.
   uint64_t last_record_offset() const { return last_record_offset_; }
   const std::string& path() const { return file_->path(); }
+
+  // Just past the last record returned (where resume_at() of a reader of
+  // the same file goes on). Meaningful only while the log has given no
+  // damage: a reader that stopped at a bad spot has looked past it.
+  LogPosition position() const {
+    return {report_.valid_bytes, report_.has_sync_marks, report_.synced_through};
+  }
+  // Before the first read_record(): reads from `position` (another reader's
+  // position() for this file) instead of the start. A log is only ever
+  // appended to, so the records before it are the ones that reader returned.
+  // report().records then counts the records after it.
+  void resume_at(const LogPosition& position);
 
   // For a log that its writer may still be appending to (a secondary reads
   // beside a writer): closing it trims the room reserved past its data, so

@@ -204,7 +204,10 @@ class DB {
   // A DB opened by open_as_secondary(): reads the DB again as it is now
   // (the writer's tables, flushes and compactions since, and its logs up to
   // their last whole record), keeping open the tables it already has, and
-  // shows that from then on. Iterators and snapshots taken before keep
+  // shows that from then on. The live logs are read on from where the last
+  // state stopped, not again from their start, so the cost follows what
+  // the writer wrote since (a log that ended in damage, or one a failed
+  // catch-up read part of, is read again from its start). Iterators and snapshots taken before keep
   // seeing the state they began in. On error the DB shows what it showed
   // before. Any other DB: NotSupported.
   virtual Status try_catch_up_with_primary() {

@@ -81,6 +81,8 @@ struct CompactionFailureInfo {
 };
 struct RecoveryInfo {
   size_t logs_replayed = 0;
+  // A secondary's catch-up: the records read this time (it reads on from
+  // where the state before it stopped).
   uint64_t records_replayed = 0;
   uint64_t tables_written = 0;  // level-0 tables made from replayed logs
   // Torn or damaged log tails dropped (zero-filled space holds nothing), and

@@ -13,7 +13,8 @@
 //           eighth first read it with DB::open_read_only(), which must see what the
 //           recovery then makes of it and leave the directory as it was; a
 //           quarter also read the DB while the child writes, with
-//           DB::open_as_secondary() and one catch-up, and each state must hold
+//           DB::open_as_secondary() and three catch-ups (each reading on in
+//           the live log where the one before stopped), and each state must hold
 //           every write acknowledged before it was read, as after a kill).
 // powercut  runs the workload in process over a FaultInjectionFileSystem, cuts
 //           the power at a random operation (fail_after or set_active(false)),
@@ -434,7 +435,10 @@ bool CrashTest::verify_read_only(uint64_t cycle, const std::vector<OpRecord>& op
 
 std::vector<std::string> CrashTest::read_beside_writer(uint64_t cycle, const Options& options) {
   std::unique_ptr<DB> secondary;
-  for (int state = 1; state <= 2; ++state) {
+  // Three catch-ups: each goes on in the live log from where the state
+  // before it stopped, adding to the memtable that state reads.
+  constexpr int kStates = 4;
+  for (int state = 1; state <= kStates; ++state) {
     std::vector<OpRecord> before;
     Status s = load_journals(state_dir_, &before);
     if (!s.ok()) return {"harness: reading the journals beside the writer: " + s.to_string()};
@@ -476,7 +480,7 @@ std::vector<std::string> CrashTest::read_beside_writer(uint64_t cycle, const Opt
       return found;
     }
     ++totals_.secondary_states;
-    if (state == 1) sleep_ms(20);
+    if (state < kStates) sleep_ms(state == 1 ? 20 : 10);
   }
   return {};
 }
