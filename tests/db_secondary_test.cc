@@ -166,6 +166,27 @@ class DBSecondaryTest : public ::testing::Test {
     }
   }
 
+  // A writer with keys [0, keys) of round 0 in its live log (its memtable
+  // large enough that it flushes only when asked), and a secondary opened
+  // beside it that tells `counter` of each recovery and reads through `fs`
+  // (the default file system if null).
+  struct BesideALiveLog {
+    std::unique_ptr<DB> writer;
+    std::unique_ptr<DB> secondary;
+    Options secondary_options;
+  };
+  void open_beside_a_live_log(int keys, Model* model, std::shared_ptr<EventListener> counter,
+                              std::shared_ptr<FileSystem> fs, BesideALiveLog* dbs) {
+    options_.memtable_bytes = 8 << 20;
+    dbs->secondary_options = options_;
+    dbs->secondary_options.listener = std::move(counter);
+    dbs->secondary_options.file_system = std::move(fs);
+    ASSERT_TRUE(DB::open(options_, dir_.path(), &dbs->writer).ok());
+    write_keys(*dbs->writer, model, 0, keys, 0);
+    Status s = DB::open_as_secondary(dbs->secondary_options, dir_.path(), &dbs->secondary);
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+
   Options options_;
   test::ScratchDir dir_;
 };
@@ -492,16 +513,12 @@ TEST_F(DBSecondaryTest, FollowsAWriterUnderLoad) {
 // into the same memtable: its cost follows what the writer added since, not
 // what its log holds.
 TEST_F(DBSecondaryTest, ACatchUpReadsOnlyWhatTheWriterAddedSince) {
-  options_.memtable_bytes = 8 << 20;  // no flush unless asked
   auto counter = std::make_shared<RecoveryCounter>();
-  Options secondary_options = options_;
-  secondary_options.listener = counter;
-  std::unique_ptr<DB> writer;
-  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
   Model model;
-  write_keys(*writer, &model, 0, 1000, 0);
-  std::unique_ptr<DB> secondary;
-  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  BesideALiveLog dbs;
+  ASSERT_NO_FATAL_FAILURE(open_beside_a_live_log(1000, &model, counter, nullptr, &dbs));
+  DB* writer = dbs.writer.get();
+  DB* secondary = dbs.secondary.get();
   EXPECT_EQ(counter->last_records(), 1000u);
   EXPECT_EQ(test::db_contents(*secondary), model);
 
@@ -532,7 +549,7 @@ TEST_F(DBSecondaryTest, ACatchUpReadsOnlyWhatTheWriterAddedSince) {
 
   // A new secondary reads the whole live log, as the first open did.
   std::unique_ptr<DB> second;
-  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &second).ok());
+  ASSERT_TRUE(DB::open_as_secondary(dbs.secondary_options, dir_.path(), &second).ok());
   EXPECT_EQ(counter->last_records(), 20u);
   EXPECT_EQ(test::db_contents(*second), model);
 }
@@ -540,16 +557,12 @@ TEST_F(DBSecondaryTest, ACatchUpReadsOnlyWhatTheWriterAddedSince) {
 // The memtable a catch-up adds to is the one the state before it reads:
 // what was taken from that state (a snapshot, an iterator) sees none of it.
 TEST_F(DBSecondaryTest, ReadsOfAnEarlierStateSeeNothingALaterOneAdded) {
-  options_.memtable_bytes = 8 << 20;
   auto counter = std::make_shared<RecoveryCounter>();
-  Options secondary_options = options_;
-  secondary_options.listener = counter;
-  std::unique_ptr<DB> writer;
-  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
   Model model;
-  write_keys(*writer, &model, 0, 200, 0);
-  std::unique_ptr<DB> secondary;
-  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  BesideALiveLog dbs;
+  ASSERT_NO_FATAL_FAILURE(open_beside_a_live_log(200, &model, counter, nullptr, &dbs));
+  DB* writer = dbs.writer.get();
+  DB* secondary = dbs.secondary.get();
   const Model as_opened = model;
   const Snapshot* before = secondary->get_snapshot();
   std::unique_ptr<Iterator> old_iterator = secondary->new_iterator();
@@ -604,18 +617,13 @@ TEST_F(DBSecondaryTest, ReadsOfAnEarlierStateSeeNothingALaterOneAdded) {
 // memtable it shares with the current state: the next one must not add
 // those records again (they would collide with themselves), nor lose them.
 TEST_F(DBSecondaryTest, ACatchUpThatFailedPartWayLeavesTheNextOneWhole) {
-  options_.memtable_bytes = 8 << 20;
   auto fs = std::make_shared<InterferingFileSystem>();
   auto counter = std::make_shared<RecoveryCounter>();
-  Options secondary_options = options_;
-  secondary_options.file_system = fs;
-  secondary_options.listener = counter;
-  std::unique_ptr<DB> writer;
-  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
   Model model;
-  write_keys(*writer, &model, 0, 100, 0);
-  std::unique_ptr<DB> secondary;
-  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  BesideALiveLog dbs;
+  ASSERT_NO_FATAL_FAILURE(open_beside_a_live_log(100, &model, counter, fs, &dbs));
+  DB* writer = dbs.writer.get();
+  DB* secondary = dbs.secondary.get();
   const Model as_opened = model;
 
   // Reads of the log fail past 512 KiB, far after where the state stopped:
