@@ -327,19 +327,18 @@ Status DBImpl::recover() {
       if (it == replayed_logs_.end() || it->number != logs[i]) {
         it = replayed_logs_.insert(it, ReplayedLog{});
         it->number = logs[i];
-      } else if (!it->complete || !it->resumable ||
+      } else if (!it->resumable ||
                  (it->open != nullptr &&
                   (it->open->is_sealed() || it->open->entry_count() != it->open_entries))) {
         *it = ReplayedLog{};  // replayed again from the start, into memtables of its own
         it->number = logs[i];
       }
       replayed = &*it;
-      replayed->complete = false;
+      replayed->resumable = false;
       max_sequence = std::max(max_sequence, replayed->max_sequence);
     }
     s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged,
                    replayed);
-    if (s.ok() && replayed != nullptr) replayed->complete = true;
     logs_replayed = i + 1;
     if (damaged && options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
       // Valid records follow the damage, in a log written before sync marks

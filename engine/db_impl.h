@@ -415,12 +415,11 @@ class DBImpl final : public DB {
   // state that reads the memtable go into a new one (open_read_through).
   struct ReplayedLog {
     uint64_t number = 0;
-    // False from the moment a replay of this log begins until it returns OK:
-    // a replay that stopped part-way may have left part of a record in
+    // A later state may go on from `position`: the last replay of this log
+    // returned OK, and the log ended cleanly, in zeros (room reserved for
+    // it) or in a record being written, not at damage. False while a replay
+    // runs: one that stopped part-way may have left part of a record in
     // `open`, so the next attempt replays the log from its start.
-    bool complete = false;
-    // The log ended cleanly, in zeros (room reserved for it) or in a record
-    // being written: a later state may go on from `position`. Not after damage.
     bool resumable = false;
     wal::LogPosition position;        // just past the last record replayed
     SequenceNumber max_sequence = 0;  // the highest sequence its records gave
