@@ -8,6 +8,7 @@
 
 #include "engine/error_iterator.h"
 #include "engine/filename.h"
+#include "fsdb/env.h"
 
 namespace fsdb {
 
@@ -57,7 +58,9 @@ namespace {
 
 // The names in `dir`, sorted, each log and MANIFEST with its size (the files
 // a writer appends to, or trims when it is done with them; tables never
-// change); empty when it cannot be listed.
+// change) and CURRENT with the MANIFEST it names (the writer points it at a
+// new MANIFEST before it removes the old one); empty when it cannot be
+// listed.
 std::vector<std::string> files_and_sizes(FileSystem& fs, const std::string& dir) {
   std::vector<std::string> names;
   if (!fs.get_children(dir, &names).ok()) names.clear();
@@ -65,10 +68,13 @@ std::vector<std::string> files_and_sizes(FileSystem& fs, const std::string& dir)
   for (std::string& name : names) {
     FileType type;
     uint64_t number = 0;
-    if (!parse_file_name(name, &type, &number) ||
-        (type != FileType::kLog && type != FileType::kManifest)) {
+    if (!parse_file_name(name, &type, &number)) continue;
+    if (type == FileType::kCurrent) {
+      std::string current;
+      if (read_file_to_string(fs, dir + "/" + name, &current).ok()) name += " " + current;
       continue;
     }
+    if (type != FileType::kLog && type != FileType::kManifest) continue;
     uint64_t bytes = 0;
     if (fs.get_file_size(dir + "/" + name, &bytes).ok()) name += " " + std::to_string(bytes);
   }

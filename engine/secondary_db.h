@@ -14,8 +14,9 @@
 // Opening reads files the writer may replace meanwhile: a table a
 // compaction made obsolete, a log a flush retired, a MANIFEST it rewrote.
 // An attempt that fails while the directory changed (a file came or went, a
-// log or MANIFEST changed size) is made again, a few times; a failure on an
-// unchanged directory is the DB's state, and is returned at once.
+// log or MANIFEST changed size, CURRENT named another MANIFEST) is made
+// again, a few times; a failure on an unchanged directory is the DB's
+// state, and is returned at once.
 //
 // Thread safety: as DB.
 #pragma once

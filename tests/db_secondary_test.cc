@@ -365,6 +365,57 @@ TEST_F(DBSecondaryTest, AFileTheWriterDeletesDuringTheOpenIsReadAgain) {
   EXPECT_EQ(test::db_contents(*secondary), model);
 }
 
+// The writer points CURRENT at a new MANIFEST before it removes the old one
+// (a rewrite of the MANIFEST, or its own open): a secondary that read the
+// old one while CURRENT moved reads again, though no file came or went.
+TEST_F(DBSecondaryTest, ACurrentThatMovesDuringTheOpenIsReadAgain) {
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 1000, 0);
+  ASSERT_TRUE(writer->flush().ok());
+  ASSERT_TRUE(writer->close().ok());
+  writer.reset();
+  // A new MANIFEST written and CURRENT not renamed yet, as in the middle of
+  // the writer's rewrite of its MANIFEST (here made by repairing a copy of
+  // the directory, whose new files are then brought over).
+  auto current_of = [](const std::string& dir) {
+    std::string current;
+    EXPECT_TRUE(read_file_to_string(*posix_file_system(), dir + "/CURRENT", &current).ok());
+    while (!current.empty() && current.back() == '\n') current.pop_back();
+    return current;
+  };
+  const std::string current = current_of(dir_.path());
+  test::ScratchDir copy;
+  std::filesystem::copy(
+      dir_.path(), copy.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  RepairReport report;
+  Status repaired = repair_db(copy.path(), options_, &report);
+  ASSERT_TRUE(repaired.ok()) << repaired.to_string();
+  const std::string next = current_of(copy.path());
+  ASSERT_NE(next, current);
+  for (const auto& entry : std::filesystem::directory_iterator(copy.path())) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_regular_file() && !std::filesystem::exists(dir_.path() + "/" + name)) {
+      std::filesystem::copy_file(entry.path(), dir_.path() + "/" + name);
+    }
+  }
+
+  auto fs = std::make_shared<InterferingFileSystem>();
+  Options secondary_options = options_;
+  secondary_options.file_system = fs;
+  // After the MANIFEST was read (while a table it names is opened).
+  fs->interfere([](const std::string& path) { return has_suffix(path, ".sst"); },
+                [&] { std::ofstream(dir_.path() + "/CURRENT", std::ios::trunc) << next << "\n"; });
+  std::unique_ptr<DB> secondary;
+  Status s = DB::open_as_secondary(secondary_options, dir_.path(), &secondary);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(fs->opens_of(current), 1);
+  EXPECT_EQ(fs->opens_of(next), 1);  // read again, from the MANIFEST CURRENT names now
+  EXPECT_EQ(test::db_contents(*secondary), model);
+}
+
 // close() lets go of the tables the writer deleted (their space comes back)
 // once the iterators and snapshots taken before it are done; reads after it
 // are refused.
