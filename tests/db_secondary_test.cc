@@ -4,6 +4,8 @@
 // deleted since, writes nothing, and reads again when the writer replaces a
 // file under its open.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -132,6 +134,85 @@ class InterferingFileSystem final : public FileSystemWrapper {
   std::function<void()> before_open_;
   std::function<bool(const std::string&)> fail_matches_;
   uint64_t fail_from_ = 0;
+};
+
+// Holds the one call that reaches it after arm() (and after `pass` more) until
+// release(): a writer's move stopped inside a window a test must reach every
+// time, not by chance.
+class Gate {
+ public:
+  void arm(int pass = 0) {
+    std::lock_guard<std::mutex> guard(mu_);
+    armed_ = true;
+    pass_ = pass;
+    held_ = false;
+    released_ = false;
+  }
+  void reached() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!armed_) return;
+    if (pass_ > 0) {
+      --pass_;
+      return;
+    }
+    armed_ = false;
+    held_ = true;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return released_; });
+  }
+  bool wait_until_held() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [this] { return held_; });
+  }
+  // Also disarms: a test that failed half-way does not leave the writer stuck.
+  void release() {
+    std::lock_guard<std::mutex> guard(mu_);
+    armed_ = false;
+    released_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool armed_ = false;
+  int pass_ = 0;
+  bool held_ = false;
+  bool released_ = false;
+};
+
+// A writer's file system with two gates: the creation of a table file, and
+// an append to a log (whose appends are then write(2)s, never copies into a
+// mapping, so that every write goes through a write group).
+class GatedFileSystem final : public FileSystemWrapper {
+ public:
+  GatedFileSystem() : FileSystemWrapper(posix_file_system()) {}
+  Gate table_creation;
+  Gate log_append;
+
+  Status new_writable_file(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    if (has_suffix(path, ".sst")) table_creation.reached();
+    Status s = FileSystemWrapper::new_writable_file(path, file);
+    if (s.ok() && has_suffix(path, ".log")) {
+      *file = std::make_unique<GatedAppends>(std::move(*file), &log_append);
+    }
+    return s;
+  }
+
+ private:
+  class GatedAppends final : public WritableFileWrapper {
+   public:
+    GatedAppends(std::unique_ptr<WritableFile> file, Gate* gate)
+        : WritableFileWrapper(std::move(file)), gate_(gate) {}
+    Status append(std::string_view data) override {
+      gate_->reached();
+      return WritableFileWrapper::append(data);
+    }
+    bool appends_are_memory_copies() const override { return false; }
+
+   private:
+    Gate* const gate_;
+  };
 };
 
 // The records each recovery (an open or a catch-up) replayed from the logs.
@@ -808,6 +889,93 @@ TEST_F(DBSecondaryTest, ReadersKeepTheirStateWhileCatchUpsAddToItsMemtable) {
   EXPECT_NE(writer->property("fsdb.num-flushes"), "0");
   while (checks.load() < 4 && readers_stopped.load() == 0) std::this_thread::yield();
   EXPECT_GE(checks.load(), 4);
+}
+
+// The MANIFEST's last sequence counts sequences handed out to writes that
+// are not in the log yet. A state that read it reads at a sequence above
+// the log's records; when such a write reaches the log, the next catch-up
+// must not add it to the memtable that state reads, or the state (a
+// snapshot taken of it) would see a write made after it.
+TEST_F(DBSecondaryTest, AWriteLoggedAfterTheManifestCountedItStaysOutOfEarlierStates) {
+  auto fs = std::make_shared<GatedFileSystem>();
+  auto counter = std::make_shared<RecoveryCounter>();
+  options_.memtable_bytes = 8 << 20;  // flushes only when asked
+  options_.use_mmap_writes = false;
+  Options writer_options = options_;
+  writer_options.file_system = fs;
+  Options secondary_options = options_;
+  secondary_options.listener = counter;
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(writer_options, dir_.path(), &writer).ok());
+  Model model;
+  write_keys(*writer, &model, 0, 100, 0);
+  ASSERT_TRUE(writer->flush().ok());
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  write_keys(*writer, &model, 100, 200, 0);  // in the live log, which the secondary shares
+
+  struct Release {
+    GatedFileSystem& fs;
+    ~Release() {
+      fs.table_creation.release();
+      fs.log_append.release();
+    }
+  } release{*fs};
+  // The second flush makes level 0 reach its compaction trigger; the
+  // compaction is held as it creates its output.
+  fs->table_creation.arm(/*pass=*/1);
+  ASSERT_TRUE(writer->flush().ok());
+  ASSERT_TRUE(fs->table_creation.wait_until_held());
+  write_keys(*writer, &model, 200, 210, 0);  // the live log, again
+  // A write whose sequence is taken and whose record is not yet logged.
+  fs->log_append.arm();
+  Status late_put;
+  std::thread late_writer([&] { late_put = writer->put("late", "written after the state"); });
+  struct Joiner {
+    std::thread& thread;
+    GatedFileSystem& fs;
+    ~Joiner() {
+      fs.log_append.release();
+      if (thread.joinable()) thread.join();
+    }
+  } joiner{late_writer, *fs};
+  ASSERT_TRUE(fs->log_append.wait_until_held());
+  // The compaction's edit now records a last sequence that counts it.
+  const std::optional<std::string> compactions = writer->property("fsdb.num-compactions");
+  fs->table_creation.release();
+  for (int i = 0; i < 3000 && writer->property("fsdb.num-compactions") == compactions; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(writer->property("fsdb.num-compactions"), compactions);
+
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 10u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+  const uint64_t state_sequence = std::stoull(secondary->property("fsdb.sequence").value_or("0"));
+  EXPECT_EQ(state_sequence, 211u) << "the MANIFEST counts the write that is not logged yet";
+  const Snapshot* before = secondary->get_snapshot();
+
+  fs->log_append.release();
+  late_writer.join();
+  ASSERT_TRUE(late_put.ok()) << late_put.to_string();
+  model["late"] = "written after the state";
+  ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+  EXPECT_EQ(counter->last_records(), 1u);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  ReadOptions at_before;
+  at_before.snapshot = before;
+  std::string value;
+  EXPECT_TRUE(secondary->get(at_before, "late", &value).is_not_found());
+  std::unique_ptr<Iterator> it = secondary->new_iterator(at_before);
+  int seen = 0;
+  for (it->seek_to_first(); it->valid(); it->next()) {
+    EXPECT_NE(it->key(), "late");
+    ++seen;
+  }
+  EXPECT_EQ(seen, 210);
+  it.reset();
+  secondary->release_snapshot(before);
 }
 
 }  // namespace
