@@ -6,16 +6,6 @@
 namespace fsdb {
 namespace {
 
-bool smallest_first(const FileRef& a, const FileRef& b) {
-  const int c = compare_encoded_internal_keys(a->smallest, b->smallest);
-  return c < 0 || (c == 0 && a->number < b->number);
-}
-
-bool newest_first(const FileRef& a, const FileRef& b) {
-  if (a->largest_seq != b->largest_seq) return a->largest_seq > b->largest_seq;
-  return a->number > b->number;
-}
-
 bool range_meets(const FileMetaData& f, std::optional<std::string_view> begin,
                  std::optional<std::string_view> end) {
   if (begin && f.largest_user_key() < *begin) return false;
@@ -24,6 +14,16 @@ bool range_meets(const FileMetaData& f, std::optional<std::string_view> begin,
 }
 
 }  // namespace
+
+bool Version::smallest_first(const FileRef& a, const FileRef& b) {
+  const int c = compare_encoded_internal_keys(a->smallest, b->smallest);
+  return c < 0 || (c == 0 && a->number < b->number);
+}
+
+bool Version::newest_first(const FileRef& a, const FileRef& b) {
+  if (a->largest_seq != b->largest_seq) return a->largest_seq > b->largest_seq;
+  return a->number > b->number;
+}
 
 Status Version::apply_edit(const VersionEdit& edit, std::shared_ptr<const Version>* out) const {
   auto next = std::make_shared<Version>();

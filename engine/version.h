@@ -53,7 +53,12 @@ class Version {
   // "L0: 3 files 12.1 MiB ..." one line per non-empty level.
   std::string debug_string() const;
 
+  // The orders a version keeps: level 0 newest first, deeper levels by key.
+  static bool newest_first(const FileRef& a, const FileRef& b);
+  static bool smallest_first(const FileRef& a, const FileRef& b);
+
  private:
+  friend class VersionBuilder;
   std::array<std::vector<FileRef>, kNumLevels> files_;
 };
 

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "engine/filename.h"
+#include "engine/version_builder.h"
 #include "wal/log_reader.h"
 
 namespace fsdb {
@@ -160,13 +161,14 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
                                   wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
   if (!s.ok()) return s;
 
-  std::shared_ptr<const Version> version = std::make_shared<const Version>();
+  // One version at the end, not one per edit (see version_builder.h).
+  VersionBuilder builder;
   bool have_log = false, have_next = false, have_last = false;
   std::string_view record;
   while (reader->read_record(&record)) {
     VersionEdit edit;
     s = edit.decode_from(record);
-    if (s.ok()) s = version->apply_edit(edit, &version);
+    if (s.ok()) s = builder.apply(edit);
     if (!s.ok()) {
       return s.with_context(out->path + ": record at offset " +
                             std::to_string(reader->last_record_offset()));
@@ -201,7 +203,7 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
     out->dropped_tail = "offset " + std::to_string(report.tail.offset) + ": " +
                         std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
   }
-  out->version = std::move(version);
+  out->version = builder.build();
   return Status::OK();
 }
 

@@ -1,0 +1,193 @@
+// engine/: VersionBuilder, which reads a MANIFEST's edits into one version,
+// against Version::apply_edit(), which makes a version per edit.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/version.h"
+#include "engine/version_builder.h"
+#include "engine/version_edit.h"
+#include "engine/version_set.h"
+#include "fsdb/env.h"
+#include "tests/support/test_util.h"
+
+namespace fsdb {
+namespace {
+
+std::string ikey(std::string_view user, SequenceNumber seq) {
+  std::string out;
+  append_internal_key(&out, user, seq, ValueKind::kValue);
+  return out;
+}
+
+FileMetaData file(uint64_t number, std::string_view smallest, std::string_view largest,
+                  SequenceNumber largest_seq) {
+  FileMetaData f;
+  f.number = number;
+  f.file_size = 1000 + number;
+  f.smallest = ikey(smallest, largest_seq);
+  f.largest = ikey(largest, 1);
+  f.smallest_seq = 1;
+  f.largest_seq = largest_seq;
+  return f;
+}
+
+// Each level's file numbers, in the version's order.
+std::string layout(const Version& v) {
+  std::string out;
+  for (int level = 0; level < kNumLevels; ++level) {
+    out += "L" + std::to_string(level) + ":";
+    for (const FileRef& f : v.files(level)) out += " " + std::to_string(f->number);
+    out += "\n";
+  }
+  return out;
+}
+
+// Random edits, some of them wrong in each way an edit can be: both ways of
+// applying them must accept the same ones, refuse the others with the same
+// message, and give the same version after each.
+TEST(VersionBuilderTest, AcceptsAndRefusesWhatApplyEditDoes) {
+  std::mt19937_64 rng(20261207);
+  auto pick = [&](uint64_t n) { return static_cast<uint64_t>(rng() % n); };
+  auto random_key = [&] {
+    return std::string{static_cast<char>('a' + pick(26)), static_cast<char>('a' + pick(26))};
+  };
+  std::shared_ptr<const Version> version = std::make_shared<const Version>();
+  VersionBuilder builder;
+  uint64_t next_number = 1;
+  int accepted = 0;
+  int refused = 0;
+  std::map<std::string, int> refusals;  // by reason
+  size_t most_files = 0;
+  for (int round = 0; round < 3000; ++round) {
+    SCOPED_TRACE("edit " + std::to_string(round));
+    VersionEdit edit;
+    std::vector<std::pair<int, FileRef>> live;
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : version->files(level)) live.emplace_back(level, f);
+    }
+    const uint64_t removals = live.empty() ? 0 : pick(3);
+    for (uint64_t i = 0; i < removals; ++i) {
+      const auto& [level, f] = live[pick(live.size())];
+      switch (pick(12)) {
+        case 0:
+          edit.remove_file((level + 1) % kNumLevels, f->number);  // not at that level
+          break;
+        case 1:
+          edit.remove_file(level, next_number + 100);  // no such file
+          break;
+        case 2:  // moved down a level, as a trivial move is
+          edit.remove_file(level, f->number);
+          if (level + 1 < kNumLevels) edit.add_file(level + 1, *f);
+          break;
+        default:
+          edit.remove_file(level, f->number);  // sometimes twice in one edit
+          break;
+      }
+    }
+    const uint64_t additions = pick(4);
+    for (uint64_t i = 0; i < additions; ++i) {
+      std::string a = random_key();
+      std::string b = a;
+      b[1] = static_cast<char>(b[1] + pick(3));
+      if (a < b && pick(16) == 0) std::swap(a, b);  // now and then inverted
+      uint64_t number = next_number++;
+      if (!live.empty() && pick(16) == 0) number = live[pick(live.size())].second->number;
+      // Mostly deeper levels, whose files must not overlap.
+      const int level = pick(4) == 0 ? 0 : 1 + static_cast<int>(pick(kNumLevels - 1));
+      edit.add_file(level, file(number, a, b, 1 + pick(1000)));
+    }
+    std::shared_ptr<const Version> next;
+    const Status expected = version->apply_edit(edit, &next);
+    const Status got = builder.apply(edit);
+    ASSERT_EQ(got.to_string(), expected.to_string());
+    if (expected.ok()) {
+      ++accepted;
+      version = next;
+    } else {
+      ++refused;
+      for (const char* reason : {"which is not at level", "whose smallest key sorts after",
+                                 "which is already live", "overlap at level"}) {
+        if (expected.message().find(reason) != std::string::npos) ++refusals[reason];
+      }
+    }
+    ASSERT_EQ(layout(*builder.build()), layout(*version));
+    most_files = std::max(most_files, version->total_files());
+  }
+  // Both outcomes, and every kind of refusal, came up often enough to count.
+  EXPECT_GE(accepted, 500);
+  EXPECT_GE(refused, 500);
+  ASSERT_EQ(refusals.size(), 4u) << ::testing::PrintToString(refusals);
+  for (const auto& [reason, count] : refusals) EXPECT_GE(count, 20) << reason;
+  EXPECT_GE(most_files, 30u);
+}
+
+TEST(VersionBuilderTest, StartsFromAVersionAndSharesItsFiles) {
+  VersionEdit first;
+  first.add_file(0, file(1, "a", "m", 10));
+  first.add_file(0, file(2, "c", "z", 20));
+  first.add_file(1, file(3, "n", "p", 5));
+  first.add_file(1, file(4, "a", "f", 5));
+  std::shared_ptr<const Version> base;
+  FSDB_ASSERT_OK(Version().apply_edit(first, &base));
+
+  VersionBuilder builder(*base);
+  VersionEdit second;
+  second.remove_file(0, 1);
+  second.add_file(1, file(5, "g", "h", 30));
+  second.add_file(0, file(6, "b", "d", 40));
+  FSDB_ASSERT_OK(builder.apply(second));
+  const std::shared_ptr<const Version> built = builder.build();
+  EXPECT_EQ(layout(*built), "L0: 6 2\nL1: 4 5 3\nL2:\nL3:\nL4:\nL5:\nL6:\n");
+  EXPECT_EQ(built->files(1)[0].get(), base->files(1)[0].get()) << "untouched files are shared";
+  EXPECT_EQ(layout(*base), "L0: 2 1\nL1: 4 3\nL2:\nL3:\nL4:\nL5:\nL6:\n")
+      << "the base is unchanged";
+
+  // A refused edit changes nothing, though it removed and added files first.
+  VersionEdit overlapping;
+  overlapping.remove_file(1, 3);
+  overlapping.add_file(1, file(7, "a", "b", 50));
+  const Status s = builder.apply(overlapping);
+  EXPECT_EQ(s.to_string(), "Corruption: files 7 and 4 overlap at level 1");
+  EXPECT_EQ(layout(*builder.build()), layout(*built));
+}
+
+// A MANIFEST read back gives the version its writer had, whatever the
+// number of edits over whatever number of files.
+TEST(VersionBuilderTest, AManifestReadsBackAsTheVersionItsWriterHad) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  VersionSet versions(dir.path(), fs, uint64_t{1} << 30);
+  FSDB_ASSERT_OK(versions.create_new());
+  VersionEdit wide;
+  uint64_t number = 10;
+  for (int i = 0; i < 500; ++i) {
+    char lo[16];
+    char hi[16];
+    std::snprintf(lo, sizeof(lo), "%06d", 2 * i);
+    std::snprintf(hi, sizeof(hi), "%06d", 2 * i + 1);
+    wide.add_file(2, file(number++, lo, hi, 1));
+  }
+  FSDB_ASSERT_OK(versions.log_and_apply(&wide));
+  uint64_t previous = 0;
+  for (int i = 0; i < 300; ++i) {
+    VersionEdit flush;
+    flush.add_file(0, file(number++, "000000", "999999", 10 + i));
+    if (i % 4 == 3) flush.remove_file(0, previous);
+    previous = number - 1;
+    FSDB_ASSERT_OK(versions.log_and_apply(&flush));
+  }
+  VersionSet::ManifestContents contents;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &contents));
+  EXPECT_EQ(layout(*contents.version), layout(*versions.current()));
+  EXPECT_EQ(contents.version->file_count(2), 500u);
+  EXPECT_EQ(contents.version->file_count(0), 225u);
+}
+
+}  // namespace
+}  // namespace fsdb
