@@ -1842,9 +1842,20 @@ std::unique_ptr<Iterator> DBImpl::new_iterator(const ReadOptions& options) {
   for (int level = 1; level < kNumLevels; ++level) {
     const std::vector<FileRef>* files = &view->version->files(level);
     if (bounded) {
-      for (const FileRef& f : *files) {
-        if (meets_bounds(*f)) pins->level_files[level].push_back(f);
+      // Sorted and disjoint: the files within the bounds are one run.
+      auto first = files->begin();
+      auto last = files->end();
+      if (options.iterate_lower_bound) {
+        first = std::partition_point(first, last, [&](const FileRef& f) {
+          return compare_user_keys(f->largest_user_key(), *options.iterate_lower_bound) < 0;
+        });
       }
+      if (options.iterate_upper_bound) {
+        last = std::partition_point(first, last, [&](const FileRef& f) {
+          return compare_user_keys(f->smallest_user_key(), *options.iterate_upper_bound) < 0;
+        });
+      }
+      pins->level_files[level].assign(first, last);
       files = &pins->level_files[level];
     }
     if (!files->empty()) {

@@ -37,20 +37,27 @@ std::array<std::string, kNumLevels> VersionSet::compact_pointers() const {
 }
 
 std::set<uint64_t> VersionSet::live_files() const {
-  std::set<uint64_t> live;
-  std::lock_guard<std::mutex> guard(mu_);
-  std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
-  for (const auto& weak : versions_) {
-    if (auto v = weak.lock()) {
-      for (int level = 0; level < kNumLevels; ++level) {
-        for (const FileRef& f : v->files(level)) live.insert(f->number);
-      }
+  // Only the list of versions is read under mu_, which current() takes: the
+  // walk over their files (thousands each) happens outside it.
+  std::vector<std::shared_ptr<const Version>> held;
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+    held.reserve(versions_.size() + 1);
+    for (const auto& weak : versions_) {
+      if (auto v = weak.lock()) held.push_back(std::move(v));
+    }
+    held.push_back(current_);
+  }
+  std::vector<uint64_t> numbers;
+  for (const auto& v : held) {
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : v->files(level)) numbers.push_back(f->number);
     }
   }
-  for (int level = 0; level < kNumLevels; ++level) {
-    for (const FileRef& f : current_->files(level)) live.insert(f->number);
-  }
-  return live;
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  return {numbers.begin(), numbers.end()};  // linear from sorted input
 }
 
 uint64_t VersionSet::manifest_bytes() const {

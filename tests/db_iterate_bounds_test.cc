@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -134,6 +135,70 @@ TEST(DBIterateBoundsTest, TablesOutsideTheBoundsAreNotOpened) {
   EXPECT_EQ(fs->tables_opened.load() - before, 1);
   EXPECT_EQ(forward(*db, ReadOptions()).size(), 2000u);
   EXPECT_EQ(fs->tables_opened.load() - before, 4);
+}
+
+// Deeper levels hold many tables, sorted and disjoint: an iterator takes
+// the run of them that meets its bounds. Bounds anywhere (on a key, between
+// keys, before and after every key, empty ranges) give exactly the keys in
+// [lower, upper); a narrow range opens only the tables it needs.
+TEST(DBIterateBoundsTest, DeeperLevelsGiveTheRunOfTablesInsideTheBounds) {
+  test::ScratchDir dir;
+  auto fs = std::make_shared<CountingFileSystem>();
+  Options options;
+  options.file_system = fs;
+  options.target_file_bytes = 16 << 10;
+  constexpr int kKeys = 6000;
+  std::unique_ptr<DB> db;
+  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));
+  std::vector<std::string> all;
+  for (int i = 0; i < kKeys; ++i) {
+    all.push_back(key_of(2 * i));  // odd numbers fall between keys
+    FSDB_ASSERT_OK(db->put(all.back(), std::string(60, 'v')));
+  }
+  FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
+  ASSERT_EQ(*db->property("fsdb.num-files-at-level0"), "0");
+  ASSERT_GE(std::stoi(*db->property("fsdb.num-files-at-level1")), 20) << "many tables";
+  FSDB_ASSERT_OK(db->close());
+  db.reset();
+  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));  // a cold table cache
+
+  const int before = fs->tables_opened.load();
+  ReadOptions narrow;
+  narrow.iterate_lower_bound = key_of(5000);
+  narrow.iterate_upper_bound = key_of(5010);
+  EXPECT_EQ(forward(*db, narrow).size(), 5u);
+  EXPECT_LE(fs->tables_opened.load() - before, 2);
+
+  // Each key alone, as the lower bound (the last key of one table, the
+  // first of another) and just past the upper one.
+  for (int i = 0; i < kKeys; ++i) {
+    ReadOptions one;
+    one.iterate_lower_bound = all[i];
+    one.iterate_upper_bound = key_of(2 * i + 1);
+    ASSERT_EQ(forward(*db, one), std::vector<std::string>{all[i]});
+    ReadOptions before_it;
+    before_it.iterate_lower_bound = key_of(2 * i - 3);
+    before_it.iterate_upper_bound = all[i];
+    ASSERT_EQ(backward(*db, before_it),
+              i == 0 ? std::vector<std::string>{} : std::vector<std::string>{all[i - 1]});
+  }
+  std::mt19937 rng(7);
+  for (int round = 0; round < 300; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    std::optional<std::string> lower;
+    std::optional<std::string> upper;
+    if (round % 7 != 0) lower = key_of(static_cast<int>(rng() % (2 * kKeys + 10)) - 5);
+    if (round % 11 != 0) upper = key_of(static_cast<int>(rng() % (2 * kKeys + 10)) - 5);
+    ReadOptions bounded;
+    bounded.iterate_lower_bound = lower;
+    bounded.iterate_upper_bound = upper;
+    std::vector<std::string> expected;
+    for (const std::string& key : all) {
+      if ((!lower || key >= *lower) && (!upper || key < *upper)) expected.push_back(key);
+    }
+    ASSERT_EQ(forward(*db, bounded), expected);
+    ASSERT_EQ(backward(*db, bounded), expected);
+  }
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 // engine/: VersionEdit encoding, file names, Version and VersionSet.
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/filename.h"
 #include "engine/version.h"
@@ -216,6 +219,51 @@ TEST(VersionTest, InconsistentEditsAreCorruption) {
   versions.largest = ikey("k", 10, ValueKind::kTombstone);
   one_key.add_file(1, versions);
   EXPECT_TRUE(empty.apply_edit(one_key, &v).ok());
+}
+
+// A deeper level's files that meet a range are found by binary search: the
+// same files, in the same order, as a scan of the level, for ranges that
+// start and end on file boundaries, inside files, between them and beyond
+// them, open or not.
+TEST(VersionTest, OverlappingFilesOfADeeperLevelAreTheOnesAScanFinds) {
+  VersionEdit edit;
+  std::vector<std::string> bounds;
+  for (int i = 0; i < 200; ++i) {
+    char lo[16];
+    char hi[16];
+    std::snprintf(lo, sizeof(lo), "k%04d", 10 * i);
+    std::snprintf(hi, sizeof(hi), "k%04d", 10 * i + 4 + i % 3);
+    edit.add_file(3, file(static_cast<uint64_t>(i) + 1, lo, hi));
+    bounds.emplace_back(lo);
+    bounds.emplace_back(hi);
+  }
+  std::shared_ptr<const Version> v;
+  FSDB_ASSERT_OK(Version().apply_edit(edit, &v));
+  std::vector<std::optional<std::string>> points = {std::nullopt, "", "a", "k", "z"};
+  for (const std::string& b : bounds) {
+    points.emplace_back(b);
+    points.emplace_back(b + "5");         // inside or between files
+    points.emplace_back(b.substr(0, 4));  // a prefix: before the file
+  }
+  int checked = 0;
+  for (size_t i = 0; i < points.size(); i += 2) {
+    for (size_t j = 0; j < points.size(); j += 7) {
+      const std::optional<std::string_view> begin = points[i];
+      const std::optional<std::string_view> end = points[j];
+      std::vector<uint64_t> expected;
+      for (const FileRef& f : v->files(3)) {
+        if ((!begin || f->largest_user_key() >= *begin) &&
+            (!end || f->smallest_user_key() <= *end)) {
+          expected.push_back(f->number);
+        }
+      }
+      std::vector<uint64_t> got;
+      for (const FileRef& f : v->overlapping_files(3, begin, end)) got.push_back(f->number);
+      ASSERT_EQ(got, expected) << (begin ? *begin : "-") << " .. " << (end ? *end : "-");
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10000);
 }
 
 // An edit that makes the MANIFEST roll over is in the new MANIFEST whole,
