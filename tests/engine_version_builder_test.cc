@@ -98,6 +98,7 @@ TEST(VersionBuilderTest, AcceptsAndRefusesWhatApplyEditDoes) {
       if (a < b && pick(16) == 0) std::swap(a, b);  // now and then inverted
       uint64_t number = next_number++;
       if (!live.empty() && pick(16) == 0) number = live[pick(live.size())].second->number;
+      if (!edit.new_files().empty() && pick(16) == 0) number = edit.new_files()[0].second.number;
       // Mostly deeper levels, whose files must not overlap.
       const int level = pick(4) == 0 ? 0 : 1 + static_cast<int>(pick(kNumLevels - 1));
       edit.add_file(level, file(number, a, b, 1 + pick(1000)));
