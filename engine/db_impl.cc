@@ -239,7 +239,11 @@ Status DBImpl::recover() {
     // The failed attempt's, if any: it started from the previous state's and
     // knows which of its memtables it added to.
     const DBImpl* donor = donors_[1] != nullptr ? donors_[1] : donors_[0];
-    if (donor != nullptr) replayed_logs_ = donor->replayed_logs_;
+    if (donor != nullptr) {
+      replayed_logs_ = donor->replayed_logs_;
+      // The MANIFEST too is read on from where the donor's read stopped.
+      versions_->resume_manifest_from(donor->versions_->manifest_progress());
+    }
   }
   const bool exists = fs_->file_exists(current_file_name(dbname_));
   Status s;

@@ -132,7 +132,8 @@ Status check_not_renamed(const std::string& path, const wal::LogReader& reader) 
 
 }  // namespace
 
-Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out) {
+Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out,
+                                 ManifestProgress* progress) {
   std::string current;
   Status s = read_file_to_string(fs, current_file_name(dbname), &current);
   if (!s.ok()) return s;
@@ -156,21 +157,28 @@ Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, Mani
     return Status::Corruption(current_file_name(dbname) + ": names '" + quoted +
                               "', not a MANIFEST");
   }
-  return read_manifest_file(fs, dbname + "/" + current, out->number, out);
+  return read_manifest_file(fs, dbname + "/" + current, out->number, out, progress);
 }
 
 Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, uint64_t number,
-                                      ManifestContents* out) {
+                                      ManifestContents* out, ManifestProgress* progress) {
+  const bool resume =
+      progress != nullptr && progress->number == number && progress->contents.version != nullptr;
+  if (resume) *out = progress->contents;
   out->path = path;
   out->number = number;
+  out->dropped_tail.clear();
   std::unique_ptr<wal::LogReader> reader;
   Status s = wal::LogReader::open(fs, out->path, out->number,
                                   wal::WalRecoveryMode::kTolerateCorruptedTail, &reader);
   if (!s.ok()) return s;
 
   // One version at the end, not one per edit (see version_builder.h).
-  VersionBuilder builder;
-  bool have_log = false, have_next = false, have_last = false;
+  VersionBuilder builder = resume ? VersionBuilder(*out->version) : VersionBuilder();
+  // A read that went on from an earlier one starts with what that one had
+  // (which had every entry: it succeeded).
+  bool have_log = resume, have_next = resume, have_last = resume;
+  if (resume) reader->resume_at(progress->position);
   std::string_view record;
   while (reader->read_record(&record)) {
     VersionEdit edit;
@@ -195,8 +203,10 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
     }
   }
   if (!reader->status().ok()) return reader->status();
-  s = check_not_renamed(out->path, *reader);
-  if (!s.ok()) return s;
+  if (!resume) {
+    s = check_not_renamed(out->path, *reader);
+    if (!s.ok()) return s;
+  }
   if (!have_next || !have_log || !have_last) {
     return Status::Corruption(out->path + ": no " +
                               std::string(!have_next  ? "next file number"
@@ -211,12 +221,24 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
                         std::to_string(report.tail.bytes) + " bytes: " + report.tail.reason;
   }
   out->version = builder.build();
+  if (progress != nullptr) {
+    // A position is good to go on from only where no damage was met: a
+    // reader that stopped at a torn end has looked past its last record.
+    // (A writer's append in progress reads as one: the next read starts over.)
+    if (report.tail_kind == wal::LogTailKind::kNone) {
+      progress->number = number;
+      progress->position = reader->position();
+      progress->contents = *out;
+    } else {
+      *progress = ManifestProgress{};
+    }
+  }
   return Status::OK();
 }
 
 Status VersionSet::recover(bool require_first_log, bool read_only) {
   ManifestContents manifest;
-  Status s = read_manifest(*fs_, dbname_, &manifest);
+  Status s = read_manifest(*fs_, dbname_, &manifest, read_only ? &progress_ : nullptr);
   if (!s.ok()) return s;
   {
     std::lock_guard<std::mutex> guard(mu_);

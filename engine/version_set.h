@@ -24,6 +24,7 @@
 
 #include "engine/version.h"
 #include "fsdb/env.h"
+#include "wal/log_reader.h"
 #include "wal/log_writer.h"
 
 namespace fsdb {
@@ -136,13 +137,31 @@ class VersionSet {
     // or empty.
     std::string dropped_tail;
   };
+  // Where a successful read of a MANIFEST stopped, and what it had read: a
+  // later read of the same MANIFEST (a secondary's next catch-up) reads on
+  // from there instead of from its start. A MANIFEST is only appended to,
+  // and its number is never reused, so the records before `position` are
+  // the ones that read saw.
+  struct ManifestProgress {
+    uint64_t number = 0;  // 0: nothing read yet
+    wal::LogPosition position;
+    ManifestContents contents;
+  };
+
   // Corruption naming the file (and offset) if CURRENT or the MANIFEST is
   // damaged or lacks a required entry; `out->path` is set once CURRENT names
-  // a MANIFEST.
-  static Status read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out);
+  // a MANIFEST. With `progress`, reads on from it if it is of the same
+  // MANIFEST, and after a successful read holds where this one stopped.
+  static Status read_manifest(FileSystem& fs, const std::string& dbname, ManifestContents* out,
+                              ManifestProgress* progress = nullptr);
   // The same for the MANIFEST at `path`, numbered `number`, whatever CURRENT says.
   static Status read_manifest_file(FileSystem& fs, const std::string& path, uint64_t number,
-                                   ManifestContents* out);
+                                   ManifestContents* out, ManifestProgress* progress = nullptr);
+
+  // For a read-only recover() (a secondary's catch-up): the MANIFEST is read
+  // on from `progress` (another VersionSet's manifest_progress()).
+  void resume_manifest_from(ManifestProgress progress) { progress_ = std::move(progress); }
+  const ManifestProgress& manifest_progress() const { return progress_; }
 
  private:
   // A MANIFEST in `dir` that starts with `version` whole; `log_number` is the
@@ -156,6 +175,9 @@ class VersionSet {
   const std::string dbname_;
   const std::shared_ptr<FileSystem> fs_;
   const uint64_t max_manifest_bytes_;
+  // Set by resume_manifest_from() and by a read-only recover(); not touched
+  // after recover() returns.
+  ManifestProgress progress_;
 
   // Counters are atomics so that readers of them need no lock; their stores are
   // ordered by the callers' own synchronisation (mutexes in the engine), the

@@ -3,6 +3,7 @@
 // was when opened (or last caught up), keeps reading tables the writer has
 // deleted since, writes nothing, and reads again when the writer replaces a
 // file under its open.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -25,6 +26,7 @@
 #include "fsdb/write_batch.h"
 #include "tests/support/db_contents.h"
 #include "tests/support/directory_files.h"
+#include "tests/support/read_counting_file_system.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -976,6 +978,54 @@ TEST_F(DBSecondaryTest, AWriteLoggedAfterTheManifestCountedItStaysOutOfEarlierSt
   EXPECT_EQ(seen, 210);
   it.reset();
   secondary->release_snapshot(before);
+}
+
+// A catch-up reads the MANIFEST on from where the state before it stopped:
+// what the writer added since, not the whole file.
+TEST_F(DBSecondaryTest, ACatchUpReadsOnlyTheManifestsNewEdits) {
+  auto fs = std::make_shared<test::ReadCountingFileSystem>("MANIFEST");
+  std::unique_ptr<DB> writer;
+  ASSERT_TRUE(DB::open(options_, dir_.path(), &writer).ok());
+  Model model;
+  int flushes = 0;
+  auto manifest_bytes = [&] {
+    uint64_t bytes = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_.path())) {
+      if (entry.path().filename().string().starts_with("MANIFEST-")) {
+        bytes = std::max<uint64_t>(bytes, entry.file_size());
+      }
+    }
+    return bytes;
+  };
+  // Keys of 2 KiB: every edit names tables by their first and last keys,
+  // so a few dozen flushes make a MANIFEST of several blocks.
+  auto put_long_key = [&](int i) {
+    const std::string key = std::string(2048, 'k') + std::to_string(100000 + i);
+    ASSERT_TRUE(writer->put(key, value_of(i, 0)).ok());
+    model[key] = value_of(i, 0);
+  };
+  while (manifest_bytes() < (96u << 10)) {
+    ASSERT_NO_FATAL_FAILURE(put_long_key(flushes));
+    ASSERT_TRUE(writer->flush().ok());
+    ++flushes;
+  }
+  Options secondary_options = options_;
+  secondary_options.file_system = fs;
+  std::unique_ptr<DB> secondary;
+  ASSERT_TRUE(DB::open_as_secondary(secondary_options, dir_.path(), &secondary).ok());
+  EXPECT_GE(fs->bytes_read.exchange(0), 96u << 10);
+  EXPECT_EQ(test::db_contents(*secondary), model);
+
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const uint64_t before = manifest_bytes();
+    ASSERT_NO_FATAL_FAILURE(put_long_key(1000 + round));
+    ASSERT_TRUE(writer->flush().ok());
+    ASSERT_TRUE(secondary->try_catch_up_with_primary().ok());
+    // The block where the last read stopped, and what follows it.
+    EXPECT_LE(fs->bytes_read.exchange(0), manifest_bytes() - before + (32u << 10));
+    EXPECT_EQ(test::db_contents(*secondary), model);
+  }
 }
 
 }  // namespace

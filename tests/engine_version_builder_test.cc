@@ -1,6 +1,7 @@
 // engine/: VersionBuilder, which reads a MANIFEST's edits into one version,
 // against Version::apply_edit(), which makes a version per edit.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -14,6 +15,7 @@
 #include "engine/version_edit.h"
 #include "engine/version_set.h"
 #include "fsdb/env.h"
+#include "tests/support/read_counting_file_system.h"
 #include "tests/support/test_util.h"
 
 namespace fsdb {
@@ -188,6 +190,83 @@ TEST(VersionBuilderTest, AManifestReadsBackAsTheVersionItsWriterHad) {
   EXPECT_EQ(layout(*contents.version), layout(*versions.current()));
   EXPECT_EQ(contents.version->file_count(2), 500u);
   EXPECT_EQ(contents.version->file_count(0), 225u);
+}
+
+// A read that goes on from an earlier read of the same MANIFEST reads only
+// from the block where that one stopped, and gives what a read from the
+// start gives; a read of another MANIFEST, or after a torn end, starts over.
+TEST(VersionBuilderTest, AReadOfAManifestGoesOnFromWhereTheLastOneStopped) {
+  test::ScratchDir dir;
+  auto fs = std::make_shared<test::ReadCountingFileSystem>("MANIFEST");
+  VersionSet versions(dir.path(), fs, uint64_t{1} << 30);
+  FSDB_ASSERT_OK(versions.create_new());
+  uint64_t number = 10;
+  auto flush = [&](int edits) {
+    for (int i = 0; i < edits; ++i) {
+      VersionEdit edit;
+      char lo[16];
+      std::snprintf(lo, sizeof(lo), "%06llu", static_cast<unsigned long long>(number));
+      edit.add_file(1 + static_cast<int>(number % 3), file(number, lo, std::string(lo) + "z", 1));
+      ++number;
+      ASSERT_TRUE(versions.log_and_apply(&edit).ok());
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(flush(1500));
+  const uint64_t manifest_bytes = versions.manifest_bytes();
+  ASSERT_GT(manifest_bytes, 96u << 10);
+
+  VersionSet::ManifestProgress progress;
+  VersionSet::ManifestContents first;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &first, &progress));
+  EXPECT_EQ(fs->bytes_read.exchange(0), manifest_bytes);
+  EXPECT_EQ(progress.number, first.number);
+  EXPECT_EQ(layout(*first.version), layout(*versions.current()));
+
+  ASSERT_NO_FATAL_FAILURE(flush(20));
+  VersionSet::ManifestContents second;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &second, &progress));
+  EXPECT_LE(fs->bytes_read.exchange(0), versions.manifest_bytes() - manifest_bytes + 32768);
+  VersionSet::ManifestContents whole;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &whole));
+  fs->bytes_read = 0;
+  EXPECT_EQ(layout(*second.version), layout(*whole.version));
+  EXPECT_EQ(layout(*second.version), layout(*versions.current()));
+  EXPECT_EQ(second.next_file_number, whole.next_file_number);
+  EXPECT_EQ(second.last_sequence, whole.last_sequence);
+  EXPECT_EQ(second.log_number, whole.log_number);
+  EXPECT_EQ(second.compact_pointers, whole.compact_pointers);
+  EXPECT_EQ(second.version->total_files(), 1520u);
+
+  // Nothing new: one block read again, the same contents.
+  VersionSet::ManifestContents third;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &third, &progress));
+  EXPECT_LE(fs->bytes_read.exchange(0), 32768u);
+  EXPECT_EQ(layout(*third.version), layout(*whole.version));
+
+  // Progress of another MANIFEST number is not used.
+  VersionSet::ManifestProgress other = progress;
+  other.number += 1000;
+  VersionSet::ManifestContents fourth;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &fourth, &other));
+  EXPECT_EQ(fs->bytes_read.exchange(0), versions.manifest_bytes());
+  EXPECT_EQ(layout(*fourth.version), layout(*whole.version));
+
+  // A torn end (an append in progress): read up to it; the next read starts over.
+  FSDB_ASSERT_OK(versions.close());
+  {
+    std::unique_ptr<WritableFile> append;
+    FSDB_ASSERT_OK(fs->new_appendable_file(whole.path, &append));
+    FSDB_ASSERT_OK(append->append(std::string("\x01\x02\x03", 3)));
+    FSDB_ASSERT_OK(append->close());
+  }
+  VersionSet::ManifestContents torn;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &torn, &progress));
+  EXPECT_FALSE(torn.dropped_tail.empty());
+  EXPECT_EQ(layout(*torn.version), layout(*whole.version));
+  EXPECT_EQ(progress.number, 0u);
+  fs->bytes_read = 0;
+  FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &torn, &progress));
+  EXPECT_GT(fs->bytes_read.load(), manifest_bytes);
 }
 
 }  // namespace
