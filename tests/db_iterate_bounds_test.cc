@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -48,6 +49,14 @@ std::vector<std::string> backward(DB& db, const ReadOptions& options) {
   for (it->seek_to_last(); it->valid(); it->prev()) keys.emplace_back(it->key());
   EXPECT_TRUE(it->status().ok()) << it->status().to_string();
   return {keys.rbegin(), keys.rend()};
+}
+
+// Closes `db` and opens it again: no table is open, none is cached.
+void reopen_with_a_cold_cache(const Options& options, const std::string& path,
+                              std::unique_ptr<DB>* db) {
+  FSDB_ASSERT_OK((*db)->close());
+  db->reset();
+  FSDB_ASSERT_OK(DB::open(options, path, db));
 }
 
 TEST(DBIterateBoundsTest, OnlyKeysInsideTheBoundsEitherWay) {
@@ -123,9 +132,7 @@ TEST(DBIterateBoundsTest, TablesOutsideTheBoundsAreNotOpened) {
     FSDB_ASSERT_OK(db->flush());
   }
   ASSERT_EQ(*db->property("fsdb.num-files-at-level0"), "4");
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));  // a cold table cache
+  ASSERT_NO_FATAL_FAILURE(reopen_with_a_cold_cache(options, dir.path(), &db));
   const int before = fs->tables_opened.load();
   ReadOptions bounded;
   bounded.iterate_lower_bound = key_of(2000);
@@ -158,9 +165,7 @@ TEST(DBIterateBoundsTest, DeeperLevelsGiveTheRunOfTablesInsideTheBounds) {
   FSDB_ASSERT_OK(db->compact_range(std::nullopt, std::nullopt));
   ASSERT_EQ(*db->property("fsdb.num-files-at-level0"), "0");
   ASSERT_GE(std::stoi(*db->property("fsdb.num-files-at-level1")), 20) << "many tables";
-  FSDB_ASSERT_OK(db->close());
-  db.reset();
-  FSDB_ASSERT_OK(DB::open(options, dir.path(), &db));  // a cold table cache
+  ASSERT_NO_FATAL_FAILURE(reopen_with_a_cold_cache(options, dir.path(), &db));
 
   const int before = fs->tables_opened.load();
   ReadOptions narrow;
