@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <iterator>
+#include <unordered_set>
 #include <vector>
 
 namespace fsdb {
@@ -75,7 +76,7 @@ Status Version::apply_edit(const VersionEdit& edit, std::shared_ptr<const Versio
     std::sort(taken.begin(), taken.end());
   }
   std::array<std::vector<FileRef>, kNumLevels> added;
-  std::vector<uint64_t> seen;  // numbers the edit adds more than once, added so far
+  std::unordered_set<uint64_t> added_numbers;
   for (const auto& [level, file] : edit.new_files()) {
     // A file whose range is inverted would hide its keys from find_file() and
     // the overlap checks below: refuse it rather than read around it.
@@ -83,14 +84,11 @@ Status Version::apply_edit(const VersionEdit& edit, std::shared_ptr<const Versio
       return Status::Corruption("version edit adds file " + std::to_string(file.number) +
                                 " whose smallest key sorts after its largest");
     }
-    const auto [first, last] = std::equal_range(adding.begin(), adding.end(), file.number);
-    const bool added_twice =
-        last - first > 1 && std::find(seen.begin(), seen.end(), file.number) != seen.end();
-    if (added_twice || std::binary_search(taken.begin(), taken.end(), file.number)) {
+    if (!added_numbers.insert(file.number).second ||
+        std::binary_search(taken.begin(), taken.end(), file.number)) {
       return Status::Corruption("version edit adds file " + std::to_string(file.number) +
                                 " which is already live");
     }
-    if (last - first > 1) seen.push_back(file.number);
     added[level].push_back(std::make_shared<const FileMetaData>(file));
   }
 
