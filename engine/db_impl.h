@@ -74,9 +74,15 @@ class DBImpl final : public DB {
   // kSecondary, before open(): the DB this one replaces (a catch-up), and
   // an attempt at this open that failed. Their open tables and the block
   // cache are taken over instead of opened again; both must outlive open()
-  // (or be null).
+  // (or be null). An attempt that stopped before it made its table cache
+  // and VersionSet (one that found no DB there yet) has nothing to give and
+  // is passed over.
   void take_over_from(const DBImpl* previous, const DBImpl* failed_attempt) {
-    donors_ = {previous, failed_attempt};
+    const auto usable = [](const DBImpl* db) -> const DBImpl* {
+      return db != nullptr && db->table_cache_ != nullptr && db->versions_ != nullptr ? db
+                                                                                      : nullptr;
+    };
+    donors_ = {usable(previous), usable(failed_attempt)};
   }
 
   // Takes the lock, recovers (or creates) the DB and starts background work;

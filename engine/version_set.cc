@@ -6,6 +6,7 @@
 
 #include "engine/filename.h"
 #include "engine/version_builder.h"
+#include "util/checksum.h"
 #include "wal/log_reader.h"
 
 namespace fsdb {
@@ -162,9 +163,32 @@ Status VersionSet::read_manifest(FileSystem& fs, const std::string& dbname, Mani
 
 Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, uint64_t number,
                                       ManifestContents* out, ManifestProgress* progress) {
-  const bool resume =
-      progress != nullptr && progress->number == number && progress->contents.version != nullptr;
-  if (resume) *out = progress->contents;
+  if (progress != nullptr && progress->number == number && progress->contents.version != nullptr) {
+    // A MANIFEST is only appended to, so a file shorter than where the last
+    // read stopped, or one whose bytes from there do not read as whole edits
+    // of what it read, is another file under the same number (a DB destroyed
+    // and made again at the same path numbers its files the same way), or
+    // one with a damaged end: read whole, as if there were no progress, and
+    // let that read decide. (A read that ends anywhere but cleanly resets
+    // the progress.)
+    uint64_t bytes = 0;
+    if (fs.get_file_size(path, &bytes).ok() && bytes >= progress->position.offset) {
+      ManifestContents resumed;
+      if (read_manifest_records(fs, path, number, /*resume=*/true, &resumed, progress).ok() &&
+          progress->number == number) {
+        *out = std::move(resumed);
+        return Status::OK();
+      }
+    }
+    *progress = ManifestProgress{};
+  }
+  return read_manifest_records(fs, path, number, /*resume=*/false, out, progress);
+}
+
+Status VersionSet::read_manifest_records(FileSystem& fs, const std::string& path, uint64_t number,
+                                         bool resume, ManifestContents* out,
+                                         ManifestProgress* progress) {
+  *out = resume ? progress->contents : ManifestContents{};
   out->path = path;
   out->number = number;
   out->dropped_tail.clear();
@@ -178,9 +202,26 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
   // A read that went on from an earlier one starts with what that one had
   // (which had every entry: it succeeded).
   bool have_log = resume, have_next = resume, have_last = resume;
-  if (resume) reader->resume_at(progress->position);
   std::string_view record;
-  while (reader->read_record(&record)) {
+  wal::LogPosition last_record_start;
+  uint64_t last_record_checksum = 0;
+  if (resume) {
+    // The same bytes where the last read ended say this is the file it read.
+    reader->resume_at(progress->last_record_start);
+    if (!reader->read_record(&record) || checksum64(record) != progress->last_record_checksum ||
+        reader->position().offset != progress->position.offset) {
+      return Status::Corruption(out->path + ": offset " +
+                                std::to_string(progress->last_record_start.offset) +
+                                ": not the record an earlier read ended with");
+    }
+    last_record_start = progress->last_record_start;
+    last_record_checksum = progress->last_record_checksum;
+  }
+  for (;;) {
+    const wal::LogPosition record_start = reader->position();
+    if (!reader->read_record(&record)) break;
+    last_record_start = record_start;
+    last_record_checksum = checksum64(record);
     VersionEdit edit;
     s = edit.decode_from(record);
     if (s.ok()) s = builder.apply(edit);
@@ -229,6 +270,8 @@ Status VersionSet::read_manifest_file(FileSystem& fs, const std::string& path, u
       progress->number = number;
       progress->position = reader->position();
       progress->contents = *out;
+      progress->last_record_start = last_record_start;
+      progress->last_record_checksum = last_record_checksum;
     } else {
       *progress = ManifestProgress{};
     }

@@ -140,12 +140,20 @@ class VersionSet {
   // Where a successful read of a MANIFEST stopped, and what it had read: a
   // later read of the same MANIFEST (a secondary's next catch-up) reads on
   // from there instead of from its start. A MANIFEST is only appended to,
-  // and its number is never reused, so the records before `position` are
-  // the ones that read saw.
+  // and a DB never reuses its numbers, so the records before `position`
+  // are the ones that read saw. (A DB made again at the same path does
+  // reuse them: a file shorter than `position`, one without the same last
+  // record before it, or one that does not read on from there, is read
+  // from its start.)
   struct ManifestProgress {
     uint64_t number = 0;  // 0: nothing read yet
     wal::LogPosition position;
     ManifestContents contents;
+    // Where the last record that read returned began, and its checksum: a
+    // read on from here reads it again first, and goes on only if it finds
+    // the same record there.
+    wal::LogPosition last_record_start;
+    uint64_t last_record_checksum = 0;
   };
 
   // Corruption naming the file (and offset) if CURRENT or the MANIFEST is
@@ -164,6 +172,12 @@ class VersionSet {
   const ManifestProgress& manifest_progress() const { return progress_; }
 
  private:
+  // read_manifest_file() from the start, or (`resume`) on from `progress`,
+  // which must be of this MANIFEST; `progress` (if not null) is updated only
+  // on success.
+  static Status read_manifest_records(FileSystem& fs, const std::string& path, uint64_t number,
+                                      bool resume, ManifestContents* out,
+                                      ManifestProgress* progress);
   // A MANIFEST in `dir` that starts with `version` whole; `log_number` is the
   // log number it records (that of the edit that made `version`, if any).
   Status write_snapshot_manifest(const std::string& dir, uint64_t manifest_number,

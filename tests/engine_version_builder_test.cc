@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -193,7 +194,7 @@ TEST(VersionBuilderTest, AManifestReadsBackAsTheVersionItsWriterHad) {
 }
 
 // A read that goes on from an earlier read of the same MANIFEST reads only
-// from the block where that one stopped, and gives what a read from the
+// from the block where that one's last record began, and gives what a read from the
 // start gives; a read of another MANIFEST, or after a torn end, starts over.
 TEST(VersionBuilderTest, AReadOfAManifestGoesOnFromWhereTheLastOneStopped) {
   test::ScratchDir dir;
@@ -225,7 +226,9 @@ TEST(VersionBuilderTest, AReadOfAManifestGoesOnFromWhereTheLastOneStopped) {
   ASSERT_NO_FATAL_FAILURE(flush(20));
   VersionSet::ManifestContents second;
   FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &second, &progress));
-  EXPECT_LE(fs->bytes_read.exchange(0), versions.manifest_bytes() - manifest_bytes + 32768);
+  // From the block where the last record read began (which it may share
+  // with the one before: two blocks) to the end.
+  EXPECT_LE(fs->bytes_read.exchange(0), versions.manifest_bytes() - manifest_bytes + 2 * 32768);
   VersionSet::ManifestContents whole;
   FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &whole));
   fs->bytes_read = 0;
@@ -237,10 +240,10 @@ TEST(VersionBuilderTest, AReadOfAManifestGoesOnFromWhereTheLastOneStopped) {
   EXPECT_EQ(second.compact_pointers, whole.compact_pointers);
   EXPECT_EQ(second.version->total_files(), 1520u);
 
-  // Nothing new: one block read again, the same contents.
+  // Nothing new: the last record's blocks read again, the same contents.
   VersionSet::ManifestContents third;
   FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &third, &progress));
-  EXPECT_LE(fs->bytes_read.exchange(0), 32768u);
+  EXPECT_LE(fs->bytes_read.exchange(0), 2 * 32768u);
   EXPECT_EQ(layout(*third.version), layout(*whole.version));
 
   // Progress of another MANIFEST number is not used.
@@ -267,6 +270,62 @@ TEST(VersionBuilderTest, AReadOfAManifestGoesOnFromWhereTheLastOneStopped) {
   fs->bytes_read = 0;
   FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &torn, &progress));
   EXPECT_GT(fs->bytes_read.load(), manifest_bytes);
+}
+
+// A DB destroyed and made again at the same path numbers its MANIFEST the
+// same way: progress kept from the first is of "the same" MANIFEST, but a
+// read must not go on from it. The new file may be shorter than where the
+// last read stopped, or longer, with other edits at that offset.
+TEST(VersionBuilderTest, AManifestMadeAgainUnderItsNumberIsReadWhole) {
+  test::ScratchDir dir;
+  auto fs = posix_file_system();
+  // A new DB's MANIFEST with `edits` edits of one table each, numbered from
+  // `first`; returns the version its writer had.
+  auto remake = [&](int edits, uint64_t first) {
+    std::filesystem::remove_all(dir.path());
+    std::filesystem::create_directory(dir.path());
+    VersionSet versions(dir.path(), fs, uint64_t{1} << 30);
+    EXPECT_TRUE(versions.create_new().ok());
+    for (int i = 0; i < edits; ++i) {
+      VersionEdit edit;
+      const uint64_t number = first + static_cast<uint64_t>(i);
+      char lo[16];
+      std::snprintf(lo, sizeof(lo), "%06llu", static_cast<unsigned long long>(number));
+      edit.add_file(1, file(number, lo, std::string(lo) + "z", 1));
+      EXPECT_TRUE(versions.log_and_apply(&edit).ok());
+    }
+    std::string made = layout(*versions.current());
+    EXPECT_TRUE(versions.close().ok());
+    return made;
+  };
+
+  for (const int edits_again : {100, 2000}) {
+    SCOPED_TRACE("made again with " + std::to_string(edits_again) + " edits");
+    // Numbers of two varint bytes in both: the edits have the same lengths,
+    // so the new file has a record boundary where the first read stopped.
+    remake(1000, 200);
+    VersionSet::ManifestProgress progress;
+    VersionSet::ManifestContents first;
+    FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &first, &progress));
+    ASSERT_NE(progress.number, 0u);
+
+    const std::string made_again = remake(edits_again, 5000);
+    VersionSet::ManifestContents whole;
+    FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &whole));
+    ASSERT_EQ(whole.number, progress.number) << "the same number, or this tests nothing";
+    ASSERT_EQ(layout(*whole.version), made_again);
+
+    VersionSet::ManifestContents again;
+    FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &again, &progress));
+    EXPECT_EQ(layout(*again.version), made_again);
+    EXPECT_EQ(again.next_file_number, whole.next_file_number);
+    EXPECT_EQ(again.last_sequence, whole.last_sequence);
+    EXPECT_EQ(again.log_number, whole.log_number);
+    // And the progress is that of the new file: a read on from it finds it whole.
+    VersionSet::ManifestContents on;
+    FSDB_ASSERT_OK(VersionSet::read_manifest(*fs, dir.path(), &on, &progress));
+    EXPECT_EQ(layout(*on.version), made_again);
+  }
 }
 
 }  // namespace
