@@ -9,11 +9,19 @@
 // with 1 and 2 threads; random get in batches of 16 keys (get_many, RocksDB's
 // MultiGet); full scan; bytes of memory per entry.
 //
+// machine/dependent_load measures the machine itself in the same run: a chain
+// of dependent loads at random lines of 8 MiB (about what a 1M-entry list's
+// upper levels take) and of 128 MiB (the whole list), with one thread and
+// with two, each walking a chain of its own. The two-thread chase shares
+// nothing, so its ratio to the one-thread chase is what this machine allows
+// any latency-bound work on two threads, the list's included.
+//
 // Every benchmark times one pass over the N keys with manual timing (setup and
 // teardown excluded) and reports ns_per_op. Run with --benchmark_repetitions=3
 // on a shared machine and compare ratios within one run.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
@@ -137,6 +145,66 @@ void report(benchmark::State& state, const Timing& t, size_t ops) {
   state.counters["cpu_ns_per_op"] =
       benchmark::Counter(t.cpu_seconds * 1e9 / static_cast<double>(ops));
   state.SetItemsProcessed(static_cast<int64_t>(ops));
+}
+
+// ------------------------------------------------------------- the machine
+
+// A random cycle through the 64-byte lines of `bytes` of memory, each line
+// holding the index of the next (as a skip list's search, a load that cannot
+// start before the one before it has finished). Huge-page backed where the
+// kernel allows, as the list's arena is.
+class LoadChain {
+ public:
+  LoadChain(size_t bytes, uint64_t seed) : lines_(bytes / kLineBytes) {
+    constexpr size_t kHugePage = size_t{2} << 20;
+    const size_t rounded = (lines_ * kLineBytes + kHugePage - 1) / kHugePage * kHugePage;
+    memory_ = static_cast<uint64_t*>(std::aligned_alloc(kHugePage, rounded));
+    if (memory_ == nullptr) std::abort();
+    madvise(memory_, rounded, MADV_HUGEPAGE);
+    std::vector<uint32_t> order(lines_);
+    std::iota(order.begin(), order.end(), 0);
+    std::mt19937_64 rng(seed);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t i = 0; i < lines_; ++i) {
+      memory_[order[i] * kWordsPerLine] = order[(i + 1) % lines_] * kWordsPerLine;
+    }
+  }
+  ~LoadChain() { std::free(memory_); }
+  LoadChain(const LoadChain&) = delete;
+  LoadChain& operator=(const LoadChain&) = delete;
+
+  // Follows the chain for `loads` steps from where the last walk stopped.
+  void walk(size_t loads) {
+    uint64_t at = at_;
+    for (size_t i = 0; i < loads; ++i) at = memory_[at];
+    benchmark::DoNotOptimize(at);
+    at_ = at;
+  }
+  // One pass over every line: the chain starts in whatever cache it fits.
+  void warm() { walk(lines_); }
+
+ private:
+  static constexpr size_t kLineBytes = 64;
+  static constexpr size_t kWordsPerLine = kLineBytes / sizeof(uint64_t);
+  size_t lines_;
+  uint64_t* memory_ = nullptr;
+  uint64_t at_ = 0;
+};
+
+void BM_DependentLoad(benchmark::State& state) {
+  const size_t bytes = static_cast<size_t>(state.range(0)) << 20;
+  const int threads = static_cast<int>(state.range(1));
+  constexpr size_t kLoadsPerThread = 2000000;
+  std::vector<std::unique_ptr<LoadChain>> chains;
+  for (int t = 0; t < threads; ++t) {
+    chains.push_back(std::make_unique<LoadChain>(bytes, 20261207 + static_cast<uint64_t>(t)));
+    chains.back()->warm();
+  }
+  while (state.KeepRunning()) {
+    const Timing s = timed_on_threads(
+        threads, [&](int t) { chains[static_cast<size_t>(t)]->walk(kLoadsPerThread); });
+    report(state, s, kLoadsPerThread * static_cast<size_t>(threads));
+  }
 }
 
 // ------------------------------------------------------------------ adapters
@@ -423,6 +491,14 @@ void register_all() {
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  benchmark::RegisterBenchmark("machine/dependent_load", BM_DependentLoad)
+      ->ArgNames({"mib", "threads"})
+      ->Args({8, 1})
+      ->Args({128, 1})
+      ->Args({128, 2})
+      ->UseManualTime()
+      ->Iterations(1)
+      ->Unit(benchmark::kMillisecond);
   register_all<FsdbList>();
   register_all<LockedMap>();
 #ifdef FSDB_BENCH_PEERS
