@@ -6,6 +6,7 @@
 #include <cinttypes>
 #include <cstdio>
 #include <numeric>
+#include <unordered_map>
 
 #include <zstd.h>
 
@@ -19,6 +20,7 @@
 #include "sstable/table_builder.h"
 #include "sstable/table_iterator.h"
 #include "util/background_thread.h"
+#include "util/checksum.h"
 #include "util/path.h"
 #include "util/thread_name.h"
 #include "wal/log_reader.h"
@@ -339,10 +341,11 @@ Status DBImpl::recover() {
       }
       replayed = &*it;
       replayed->resumable = false;
-      max_sequence = std::max(max_sequence, replayed->max_sequence);
     }
     s = replay_log(logs[i], &max_sequence, &edit, &info, &stop_here, &torn_tail, &damaged,
                    replayed);
+    // Its records replayed before, if the replay went on from them.
+    if (replayed != nullptr) max_sequence = std::max(max_sequence, replayed->max_sequence);
     logs_replayed = i + 1;
     if (damaged && options_.wal_recovery_mode == WalRecoveryMode::kTolerateCorruptedTail) {
       // Valid records follow the damage, in a log written before sync marks
@@ -494,13 +497,38 @@ std::string DBImpl::manifest_mark() const {
   return current + " " + std::to_string(bytes);
 }
 
+namespace {
+// Whether two versions' entries of a table number describe the same table.
+// A DB destroyed and made again at the same path numbers its tables the
+// same way; a table of the same number but another size, key range,
+// sequences or count is another table.
+bool same_table(const FileMetaData& a, const FileMetaData& b) {
+  return a.number == b.number && a.file_size == b.file_size && a.smallest == b.smallest &&
+         a.largest == b.largest && a.smallest_seq == b.smallest_seq &&
+         a.largest_seq == b.largest_seq && a.entries == b.entries;
+}
+}  // namespace
+
 Status DBImpl::open_live_tables() {
   const std::shared_ptr<const Version> version = versions_->current();
+  // Each donor's tables by number, as its own version describes them.
+  std::array<std::unordered_map<uint64_t, FileRef>, 2> donor_files;
+  for (size_t d = 0; d < donors_.size(); ++d) {
+    if (donors_[d] == nullptr) continue;
+    const std::shared_ptr<const Version> donor_version = donors_[d]->versions_->current();
+    for (int level = 0; level < kNumLevels; ++level) {
+      for (const FileRef& f : donor_version->files(level)) donor_files[d].emplace(f->number, f);
+    }
+  }
   for (int level = 0; level < kNumLevels; ++level) {
     for (const FileRef& f : version->files(level)) {
       std::shared_ptr<const TableReader> reader;
-      for (const DBImpl* donor : donors_) {
-        if (reader == nullptr && donor != nullptr) reader = donor->table_cache_->find(f->number);
+      for (size_t d = 0; d < donors_.size() && reader == nullptr; ++d) {
+        if (donors_[d] == nullptr) continue;
+        const auto it = donor_files[d].find(f->number);
+        if (it != donor_files[d].end() && same_table(*it->second, *f)) {
+          reader = donors_[d]->table_cache_->find(f->number);
+        }
       }
       if (reader != nullptr) {
         table_cache_->adopt(f->number, reader);
@@ -546,8 +574,23 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
   // A memtable an earlier state reads (see ReplayedLog): records are added
   // to it only above every sequence those states read at.
   bool shared_mem = false;
+  if (replayed != nullptr && replayed->position.offset != 0) {
+    // The record the last replay ended with, read again: the same bytes
+    // there say this is the log it read. A DB destroyed and made again at
+    // the same path numbers its logs the same way; another log is replayed
+    // from its start, into memtables of its own.
+    reader->resume_at(replayed->last_record_start);
+    std::string_view last;
+    if (!reader->read_record(&last) || checksum64(last) != replayed->last_record_checksum ||
+        reader->position().offset != replayed->position.offset) {
+      *replayed = ReplayedLog{};
+      replayed->number = log_number;
+      s = wal::LogReader::open(*fs_, path, log_number, options_.wal_recovery_mode, &reader);
+      if (!s.ok()) return s;
+      reader->set_live(secondary_);
+    }
+  }
   if (replayed != nullptr) {
-    reader->resume_at(replayed->position);
     mem = std::move(replayed->open);
     shared_mem = mem != nullptr;
   }
@@ -577,7 +620,9 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     return fs;
   };
   std::string_view record;
-  while (reader->read_record(&record)) {
+  for (;;) {
+    const wal::LogPosition record_start = reader->position();
+    if (!reader->read_record(&record)) break;
     wal::DecodedWriteBatch batch;
     s = wal::decode_write_batch(record, &batch);
     if (!s.ok()) {
@@ -624,6 +669,8 @@ Status DBImpl::replay_log(uint64_t log_number, SequenceNumber* max_sequence, Ver
     }
     if (replayed != nullptr) {
       replayed->position = reader->position();
+      replayed->last_record_start = record_start;
+      replayed->last_record_checksum = checksum64(record);
       if (!batch.entries.empty()) {
         replayed->max_sequence = std::max(replayed->max_sequence, seq - 1);
       }

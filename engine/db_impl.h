@@ -200,6 +200,7 @@ class DBImpl final : public DB {
   // kSecondary: opens (or takes over from donors_) every table of the
   // current version, so that reads need no file the writer may delete.
   Status open_live_tables();
+  struct ReplayedLog;
   // The MANIFEST CURRENT names and its size ("?" where unreadable): the
   // writer appends to it (or replaces it) before it removes a log.
   std::string manifest_mark() const;
@@ -210,7 +211,6 @@ class DBImpl final : public DB {
   // with valid records after it).
   // A secondary passes the log's ReplayedLog: the replay goes on from it and
   // leaves its memtables there (the last one not sealed).
-  struct ReplayedLog;
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                     RecoveryInfo* info, bool* stop_here,
                     std::optional<wal::DroppedRange>* torn_tail, bool* damaged,
@@ -427,7 +427,11 @@ class DBImpl final : public DB {
     // runs: one that stopped part-way may have left part of a record in
     // `open`, so the next attempt replays the log from its start.
     bool resumable = false;
-    wal::LogPosition position;        // just past the last record replayed
+    wal::LogPosition position;  // just past the last record replayed
+    // Where that record began, and its checksum: a replay that goes on
+    // from `position` first reads it again, to know the log is the same.
+    wal::LogPosition last_record_start;
+    uint64_t last_record_checksum = 0;
     SequenceNumber max_sequence = 0;  // the highest sequence its records gave
     std::vector<std::shared_ptr<const FrozenMemtable>> frozen;  // full memtables, oldest first
     // The memtable the last records went into, not sealed (or null). It may

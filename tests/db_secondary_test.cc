@@ -426,6 +426,56 @@ TEST_F(DBSecondaryTest, ADBCreatedDuringTheOpenIsReadAgain) {
   EXPECT_EQ(test::db_contents(*secondary), model);
 }
 
+// A DB destroyed and made again at the same path numbers its MANIFEST, its
+// logs and its tables as the first one did: a secondary that followed the
+// first takes none of them over for the second. (The second's live log is
+// shorter than the first's, and its table of the same number holds other
+// values.)
+TEST_F(DBSecondaryTest, ADBMadeAgainAtItsPathIsReadAsAnotherDB) {
+  options_.l0_compaction_trigger = 64;  // the same files, numbered alike, in both
+  options_.l0_slowdown_writes_trigger = 64;
+  options_.l0_stop_writes_trigger = 64;
+  options_.memtable_bytes = 8 << 20;
+  auto make = [&](int round, int logged, std::unique_ptr<DB>* writer, Model* model) {
+    std::filesystem::remove_all(dir_.path());
+    std::filesystem::create_directory(dir_.path());
+    ASSERT_TRUE(DB::open(options_, dir_.path(), writer).ok());
+    write_keys(**writer, model, 0, 200, round);
+    ASSERT_TRUE((*writer)->flush().ok());
+    write_keys(**writer, model, 1000, 1000 + logged, round);
+  };
+  // The second DB's live log shorter than the first's, then longer: its
+  // records are as long as the first's, so where the secondary stopped in
+  // the first log, the second has a record boundary too.
+  for (const int logged_again : {50, 400}) {
+    SCOPED_TRACE("the second DB logs " + std::to_string(logged_again) + " writes");
+    std::unique_ptr<DB> writer;
+    Model first;
+    ASSERT_NO_FATAL_FAILURE(make(0, 300, &writer, &first));
+    std::unique_ptr<DB> secondary;
+    ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+    ASSERT_EQ(test::db_contents(*secondary), first);
+    const std::map<std::string, std::string> first_files = directory_files(dir_.path());
+    ASSERT_TRUE(writer->close().ok());
+    writer.reset();
+
+    Model second;
+    ASSERT_NO_FATAL_FAILURE(make(1, logged_again, &writer, &second));
+    // Numbered as the first was when the secondary read it, other bytes.
+    int tables = 0;
+    for (const auto& [name, bytes] : directory_files(dir_.path())) {
+      if (!name.ends_with(".sst") && !name.ends_with(".log")) continue;
+      ASSERT_TRUE(first_files.contains(name)) << name;
+      EXPECT_NE(first_files.at(name), bytes) << name;
+      tables += name.ends_with(".sst");
+    }
+    ASSERT_EQ(tables, 1);
+    Status s = secondary->try_catch_up_with_primary();
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    EXPECT_EQ(test::db_contents(*secondary), second);
+  }
+}
+
 // The writer deletes a file between the secondary's read of the MANIFEST
 // and its open of the file: the open is made again, and sees the DB whole.
 TEST_F(DBSecondaryTest, AFileTheWriterDeletesDuringTheOpenIsReadAgain) {
