@@ -10,6 +10,7 @@
 
 #include <zstd.h>
 
+#include "engine/db_identity.h"
 #include "engine/db_iterator.h"
 #include "engine/error_iterator.h"
 #include "engine/filename.h"
@@ -237,6 +238,15 @@ Status DBImpl::refuse_if_read_only(const char* operation) const {
 }
 
 Status DBImpl::recover() {
+  // Read first: a secondary takes nothing over from a state of another DB (one
+  // destroyed and made again at this path numbers its files the same way).
+  // An unreadable identity is none; a writer replaces it below.
+  const Status identity_read = read_db_identity(*fs_, dbname_, &identity_);
+  if (secondary_) {
+    for (const DBImpl*& donor : donors_) {
+      if (donor != nullptr && donor->identity_ != identity_) donor = nullptr;
+    }
+  }
   if (secondary_) {
     // The failed attempt's, if any: it started from the previous state's and
     // knows which of its memtables it added to.
@@ -258,10 +268,20 @@ Status DBImpl::recover() {
     if (!options_.create_if_missing) {
       return Status::InvalidArgument(dbname_ + ": no DB here (create_if_missing is false)");
     }
+    // Before CURRENT: a DB made here always has its identity.
+    identity_ = new_db_identity();
+    s = write_db_identity(*fs_, dbname_, identity_);
+    if (!s.ok()) return s;
     s = versions_->create_new();
     if (!s.ok()) return s;
   } else if (options_.error_if_exists && !read_only_) {
     return Status::InvalidArgument(dbname_ + ": a DB exists here (error_if_exists is true)");
+  } else if (!read_only_ && !identity_read.ok()) {
+    // A DB made before identities existed, or an IDENTITY that does not
+    // read (it holds no data): a new one from now on.
+    identity_ = new_db_identity();
+    s = write_db_identity(*fs_, dbname_, identity_);
+    if (!s.ok()) return s;
   }
   // A secondary: which MANIFEST CURRENT names, and its size, before it is
   // read (see the check after the logs are listed).
@@ -2704,10 +2724,12 @@ Status DBImpl::make_checkpoint(const std::string& dir, const std::string& temp) 
   // process) fails the call here rather than mix two copies.
   s = fs_->create_new_dir(temp);
   if (!s.ok()) return s.with_context("checkpoint");
+  // The same DB at a point in time: the same identity.
+  if (!identity_.empty()) s = write_db_identity(*fs_, temp, identity_);
   // Held until the tables are linked: files of a live version are never
   // deleted, so a compaction that finishes meanwhile cannot take them.
   std::shared_ptr<const Version> version;
-  s = versions_->write_checkpoint(temp, &version);
+  if (s.ok()) s = versions_->write_checkpoint(temp, &version);
   for (int level = 0; level < kNumLevels && s.ok(); ++level) {
     for (const FileRef& f : version->files(level)) {
       const std::string from = table_file_name(dbname_, f->number);
@@ -2745,6 +2767,10 @@ std::optional<std::string> DBImpl::property(std::string_view name) {
   const Version& v = *view->version;
   // What a read would use: it covers every write acknowledged before the call.
   if (name == "fsdb.sequence") return std::to_string(publisher_.readable());
+  if (name == "fsdb.db-id") {
+    if (identity_.empty()) return std::nullopt;  // a DB opened read-only without one
+    return identity_;
+  }
   if (name == "fsdb.memtable-bytes") return std::to_string(view->mem->memory_usage());
   if (name == "fsdb.num-rotations") return std::to_string(stats_.rotations.load());
   if (name == "fsdb.num-resumes") return std::to_string(stats_.resumes.load());
@@ -3077,6 +3103,11 @@ Status destroy_db(const std::string& path, const Options& options) {
       Status r = fs->remove_file(file);
       if (s.ok() && !r.ok()) s = r;
     }
+  }
+  // The identity goes with the DB: one made again here gets another.
+  for (const std::string& file : {identity_file_name(path), identity_file_name(path) + ".tmp"}) {
+    Status r = fs->remove_file(file);
+    if (s.ok() && !r.ok() && !r.is_not_found()) s = r;
   }
   lock.reset();
   (void)fs->remove_file(lock_file_name(path));

@@ -449,6 +449,9 @@ class DBImpl final : public DB {
   // one, else from the state this one replaces, at the start of recover();
   // written by recover() only, before this state is read or replaced.
   std::vector<ReplayedLog> replayed_logs_;
+  // The DB's identity (engine/db_identity.h), read or made by recover();
+  // empty when a read-only open found none.
+  std::string identity_;
   const std::shared_ptr<FileSystem> fs_;
   std::unique_ptr<FileLock> db_lock_;
   std::unique_ptr<VersionSet> versions_;

@@ -40,6 +40,7 @@ std::string manifest_file_name(const std::string& dir, uint64_t number) {
 
 std::string current_file_name(const std::string& dir) { return dir + "/CURRENT"; }
 std::string lock_file_name(const std::string& dir) { return dir + "/LOCK"; }
+std::string identity_file_name(const std::string& dir) { return dir + "/IDENTITY"; }
 
 bool parse_file_name(std::string_view name, FileType* type, uint64_t* number) {
   if (name == "CURRENT") {

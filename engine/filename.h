@@ -7,6 +7,7 @@
 //   000008.dbtmp      a temporary file (CURRENT being replaced, or a
 //                     repair's MANIFEST being written)
 //   LOCK              held while the DB is open
+//   IDENTITY          the DB's identity (engine/db_identity.h), written once
 #pragma once
 
 #include <cstdint>
@@ -23,6 +24,7 @@ std::string manifest_file_name(const std::string& dir, uint64_t number);
 std::string temp_file_name(const std::string& dir, uint64_t number);
 std::string current_file_name(const std::string& dir);
 std::string lock_file_name(const std::string& dir);
+std::string identity_file_name(const std::string& dir);
 
 // The largest file number the engine hands out or recognises. Numbers count
 // up from 1, so no DB reaches it; a stray file numbered beyond it is not taken

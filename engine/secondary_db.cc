@@ -58,14 +58,20 @@ namespace {
 
 // The names in `dir`, sorted, each log and MANIFEST with its size (the files
 // a writer appends to, or trims when it is done with them; tables never
-// change) and CURRENT with the MANIFEST it names (the writer points it at a
-// new MANIFEST before it removes the old one); empty when it cannot be
-// listed.
+// change), CURRENT with the MANIFEST it names (the writer points it at a
+// new MANIFEST before it removes the old one) and IDENTITY with its
+// contents; empty when it cannot be listed.
 std::vector<std::string> files_and_sizes(FileSystem& fs, const std::string& dir) {
   std::vector<std::string> names;
   if (!fs.get_children(dir, &names).ok()) names.clear();
   std::sort(names.begin(), names.end());
   for (std::string& name : names) {
+    if (name == "IDENTITY") {
+      // A DB destroyed and made again meanwhile has another.
+      std::string identity;
+      if (read_file_to_string(fs, dir + "/" + name, &identity).ok()) name += " " + identity;
+      continue;
+    }
     FileType type;
     uint64_t number = 0;
     if (!parse_file_name(name, &type, &number)) continue;

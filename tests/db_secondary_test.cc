@@ -428,9 +428,12 @@ TEST_F(DBSecondaryTest, ADBCreatedDuringTheOpenIsReadAgain) {
 
 // A DB destroyed and made again at the same path numbers its MANIFEST, its
 // logs and its tables as the first one did: a secondary that followed the
-// first takes none of them over for the second. (The second's live log is
-// shorter than the first's, and its table of the same number holds other
-// values.)
+// first takes none of them over for the second. Its identity tells; and
+// where it does not (the second given the first's IDENTITY, as a copy put
+// back would have it), nor do the files: the last record read is read again,
+// and a table's size and keys are compared. (The second's live log is
+// shorter than the first's, then longer, and its table of the same number
+// holds other values.)
 TEST_F(DBSecondaryTest, ADBMadeAgainAtItsPathIsReadAsAnotherDB) {
   options_.l0_compaction_trigger = 64;  // the same files, numbered alike, in both
   options_.l0_slowdown_writes_trigger = 64;
@@ -447,32 +450,40 @@ TEST_F(DBSecondaryTest, ADBMadeAgainAtItsPathIsReadAsAnotherDB) {
   // The second DB's live log shorter than the first's, then longer: its
   // records are as long as the first's, so where the secondary stopped in
   // the first log, the second has a record boundary too.
-  for (const int logged_again : {50, 400}) {
-    SCOPED_TRACE("the second DB logs " + std::to_string(logged_again) + " writes");
-    std::unique_ptr<DB> writer;
-    Model first;
-    ASSERT_NO_FATAL_FAILURE(make(0, 300, &writer, &first));
-    std::unique_ptr<DB> secondary;
-    ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
-    ASSERT_EQ(test::db_contents(*secondary), first);
-    const std::map<std::string, std::string> first_files = directory_files(dir_.path());
-    ASSERT_TRUE(writer->close().ok());
-    writer.reset();
+  for (const bool same_identity : {false, true}) {
+    for (const int logged_again : {50, 400}) {
+      SCOPED_TRACE(std::string(same_identity ? "the same identity" : "another identity") +
+                   ", the second DB logs " + std::to_string(logged_again) + " writes");
+      std::unique_ptr<DB> writer;
+      Model first;
+      ASSERT_NO_FATAL_FAILURE(make(0, 300, &writer, &first));
+      std::unique_ptr<DB> secondary;
+      ASSERT_TRUE(DB::open_as_secondary(options_, dir_.path(), &secondary).ok());
+      ASSERT_EQ(test::db_contents(*secondary), first);
+      const std::map<std::string, std::string> first_files = directory_files(dir_.path());
+      ASSERT_TRUE(writer->close().ok());
+      writer.reset();
 
-    Model second;
-    ASSERT_NO_FATAL_FAILURE(make(1, logged_again, &writer, &second));
-    // Numbered as the first was when the secondary read it, other bytes.
-    int tables = 0;
-    for (const auto& [name, bytes] : directory_files(dir_.path())) {
-      if (!name.ends_with(".sst") && !name.ends_with(".log")) continue;
-      ASSERT_TRUE(first_files.contains(name)) << name;
-      EXPECT_NE(first_files.at(name), bytes) << name;
-      tables += name.ends_with(".sst");
+      Model second;
+      ASSERT_NO_FATAL_FAILURE(make(1, logged_again, &writer, &second));
+      if (same_identity) {
+        std::ofstream(dir_.file("IDENTITY"), std::ios::trunc) << first_files.at("IDENTITY");
+      }
+      EXPECT_EQ(directory_files(dir_.path()).at("IDENTITY") == first_files.at("IDENTITY"),
+                same_identity);
+      // Numbered as the first was when the secondary read it, other bytes.
+      int tables = 0;
+      for (const auto& [name, bytes] : directory_files(dir_.path())) {
+        if (!name.ends_with(".sst") && !name.ends_with(".log")) continue;
+        ASSERT_TRUE(first_files.contains(name)) << name;
+        EXPECT_NE(first_files.at(name), bytes) << name;
+        tables += name.ends_with(".sst");
+      }
+      ASSERT_EQ(tables, 1);
+      Status s = secondary->try_catch_up_with_primary();
+      ASSERT_TRUE(s.ok()) << s.to_string();
+      EXPECT_EQ(test::db_contents(*secondary), second);
     }
-    ASSERT_EQ(tables, 1);
-    Status s = secondary->try_catch_up_with_primary();
-    ASSERT_TRUE(s.ok()) << s.to_string();
-    EXPECT_EQ(test::db_contents(*secondary), second);
   }
 }
 

@@ -689,7 +689,7 @@ class PropertyCommand : public Command {
                    "fsdb.num-running-compactions, fsdb.num-sealed-memtables, "
                    "fsdb.num-write-groups, fsdb.num-resumes, fsdb.background-error, "
                    "fsdb.compaction-error, fsdb.num-compaction-failures, fsdb.write-stall, "
-                   "fsdb.num-catch-ups (read beside a writer)")
+                   "fsdb.db-id, fsdb.num-catch-ups (read beside a writer)")
         ->required();
   }
   Status run(Invocation& inv) override {

@@ -161,9 +161,10 @@ class DB {
   // that stops writes; while a resume() that cleared it still holds writes, "resume() under way
   // after: " and the error; else "none"); "fsdb.compaction-error" (while compactions fail without
   // stopping writes, the last failure and how many failed in a row; else "none"; see
-  // CompactionFailureInfo) and "fsdb.num-compaction-failures"; opened as a secondary,
-  // "fsdb.num-catch-ups" (try_catch_up_with_primary() calls that succeeded). nullopt for an
-  // unknown name.
+  // CompactionFailureInfo) and "fsdb.num-compaction-failures"; "fsdb.db-id" (the DB's
+  // identity, 32 hex digits made with the DB and kept by checkpoints; nullopt opened read-only
+  // on a DB that has none); opened as a secondary, "fsdb.num-catch-ups"
+  // (try_catch_up_with_primary() calls that succeeded). nullopt for an unknown name.
   virtual std::optional<std::string> property(std::string_view name) = 0;
   // A property's map form (RocksDB's GetMapProperty), for programs that
   // chart or alert on it: "fsdb.stats" gives the counters of its text form,
