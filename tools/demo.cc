@@ -467,7 +467,8 @@ Status DemoCommand::run(Invocation& inv) {
   say("");
   say("Files in " + absolute + ": " + std::to_string(sst_files) + " tables (" +
       human_bytes(sst_bytes) + "), " + std::to_string(log_files) + " log(s) (" +
-      human_bytes(log_bytes) + "), MANIFEST/CURRENT/LOCK (" + human_bytes(other_bytes) + ")");
+      human_bytes(log_bytes) + "), MANIFEST/CURRENT/LOCK/IDENTITY (" + human_bytes(other_bytes) +
+      ")");
   const double total_seconds = seconds_since(demo_start);
   say("Demo finished in " + human_seconds(total_seconds) + ".");
   const DemoListener::Window totals = listener->totals();
