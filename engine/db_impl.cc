@@ -246,8 +246,6 @@ Status DBImpl::recover() {
     for (const DBImpl*& donor : donors_) {
       if (donor != nullptr && donor->identity_ != identity_) donor = nullptr;
     }
-  }
-  if (secondary_) {
     // The failed attempt's, if any: it started from the previous state's and
     // knows which of its memtables it added to.
     const DBImpl* donor = donors_[1] != nullptr ? donors_[1] : donors_[0];

@@ -200,7 +200,6 @@ class DBImpl final : public DB {
   // kSecondary: opens (or takes over from donors_) every table of the
   // current version, so that reads need no file the writer may delete.
   Status open_live_tables();
-  struct ReplayedLog;
   // The MANIFEST CURRENT names and its size ("?" where unreadable): the
   // writer appends to it (or replaces it) before it removes a log.
   std::string manifest_mark() const;
@@ -211,6 +210,7 @@ class DBImpl final : public DB {
   // with valid records after it).
   // A secondary passes the log's ReplayedLog: the replay goes on from it and
   // leaves its memtables there (the last one not sealed).
+  struct ReplayedLog;
   Status replay_log(uint64_t log_number, SequenceNumber* max_sequence, VersionEdit* edit,
                     RecoveryInfo* info, bool* stop_here,
                     std::optional<wal::DroppedRange>* torn_tail, bool* damaged,
